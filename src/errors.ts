@@ -1,0 +1,180 @@
+/**
+ * Every error plughost throws is a {@link PlughostError}: it has a stable `code` to branch
+ * on (messages may change, codes do not), the values that matter as properties, and the
+ * underlying `cause` when there is one.
+ *
+ * ```ts
+ * try {
+ *   await plugin.call('count_vowels', input);
+ * } catch (err) {
+ *   if (err instanceof PluginCallError) console.error(err.functionName, err.exitCode, err.message);
+ * }
+ * ```
+ *
+ * @module
+ */
+
+/** Stable codes of plughost errors, one per class. */
+export type PlughostErrorCode =
+  | 'PLUGHOST_MANIFEST'
+  | 'PLUGHOST_WASM_SOURCE'
+  | 'PLUGHOST_HASH_MISMATCH'
+  | 'PLUGHOST_LINK'
+  | 'PLUGHOST_CALL'
+  | 'PLUGHOST_FUNCTION_NOT_FOUND'
+  | 'PLUGHOST_TIMEOUT'
+  | 'PLUGHOST_ABORTED'
+  | 'PLUGHOST_FUEL_EXHAUSTED'
+  | 'PLUGHOST_MEMORY_LIMIT'
+  | 'PLUGHOST_HOST_FUNCTION'
+  | 'PLUGHOST_HTTP_DENIED'
+  | 'PLUGHOST_HTTP'
+  | 'PLUGHOST_CLOSED'
+  | 'PLUGHOST_REENTRANT_CALL'
+  | 'PLUGHOST_WORKER'
+  | 'PLUGHOST_POOL_FULL';
+
+/** Base class of every error plughost throws. */
+export class PlughostError extends Error {
+  /** Stable machine-readable code; branch on this, not on the message. */
+  readonly code: PlughostErrorCode;
+
+  constructor(code: PlughostErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+
+  override get name(): string {
+    return this.constructor.name;
+  }
+}
+
+/** The manifest (or an option) is malformed; `field` names the offending field, e.g. `wasm[0].hash`. */
+export class ManifestError extends PlughostError {
+  readonly field: string;
+  constructor(field: string, message: string, options?: { cause?: unknown }) {
+    super('PLUGHOST_MANIFEST', `manifest ${field}: ${message}`, options);
+    this.field = field;
+  }
+}
+
+/** A wasm source could not be read, fetched or compiled; `source` names the path or URL. */
+export class WasmSourceError extends PlughostError {
+  readonly source: string;
+  constructor(source: string, message: string, options?: { cause?: unknown }) {
+    super('PLUGHOST_WASM_SOURCE', message, options);
+    this.source = source;
+  }
+}
+
+/** A module's bytes do not match the sha256 `hash` the manifest gave for them. */
+export class HashMismatchError extends PlughostError {
+  readonly source: string;
+  readonly expected: string;
+  readonly actual: string;
+  constructor(source: string, expected: string, actual: string) {
+    super('PLUGHOST_HASH_MISMATCH', `hash mismatch for ${source}: the manifest expects sha256 ${expected}, the bytes have ${actual}`);
+    this.source = source;
+    this.expected = expected;
+    this.actual = actual;
+  }
+}
+
+/**
+ * The plug-in's imports cannot be satisfied (missing functions, wrong signatures) or its
+ * instantiation failed. `missing` lists each unresolved import as `module.name`.
+ */
+export class LinkError extends PlughostError {
+  readonly missing: readonly string[];
+  constructor(message: string, missing: readonly string[] = [], options?: { cause?: unknown }) {
+    super('PLUGHOST_LINK', message, options);
+    this.missing = missing;
+  }
+}
+
+/**
+ * A call failed: the plug-in set an error, returned a non-zero code, trapped, or exited.
+ * The message is the plug-in's own message when it set one.
+ */
+export class PluginCallError extends PlughostError {
+  /** The export that was called. */
+  readonly functionName: string;
+  /** The plug-in's return value or WASI exit code; 1 for a trap or an `error_set` message with return 0. */
+  readonly exitCode: number;
+  constructor(functionName: string, exitCode: number, message: string, options?: { cause?: unknown; code?: PlughostErrorCode }) {
+    super(options?.code ?? 'PLUGHOST_CALL', message, options);
+    this.functionName = functionName;
+    this.exitCode = exitCode;
+  }
+}
+
+/** `PluginError` is the name @extism/extism users look for; it is the same class. */
+export { PluginCallError as PluginError };
+
+/** `call()` named an export that the plug-in does not have. */
+export class FunctionNotFoundError extends PluginCallError {
+  constructor(functionName: string) {
+    super(functionName, -1, `plug-in has no exported function "${functionName}"`, { code: 'PLUGHOST_FUNCTION_NOT_FOUND' });
+  }
+}
+
+/** A call (or initialization) ran past its `timeoutMs`; the plug-in stays usable. */
+export class TimeoutError extends PluginCallError {
+  readonly timeoutMs: number;
+  constructor(functionName: string, timeoutMs: number) {
+    super(functionName, -1, `call to "${functionName}" timed out after ${timeoutMs} ms`, { code: 'PLUGHOST_TIMEOUT' });
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** A call was cancelled through its `AbortSignal`; `cause` is the signal's reason. */
+export class AbortError extends PluginCallError {
+  constructor(functionName: string, reason?: unknown) {
+    super(functionName, -1, `call to "${functionName}" was aborted`, { code: 'PLUGHOST_ABORTED', cause: reason });
+  }
+}
+
+/** A call used up its `fuel` budget (instructions, as counted by plughost's instrumentation). */
+export class FuelExhaustedError extends PluginCallError {
+  readonly fuel: number;
+  constructor(functionName: string, fuel: number) {
+    super(functionName, -1, `call to "${functionName}" ran out of fuel (budget ${fuel})`, { code: 'PLUGHOST_FUEL_EXHAUSTED' });
+    this.fuel = fuel;
+  }
+}
+
+/** A memory limit (`memory.maxPages`, `maxVarBytes`, `maxHttpResponseBytes`) was hit. */
+export class MemoryLimitError extends PlughostError {
+  readonly limit: number;
+  readonly requested: number;
+  constructor(message: string, limit: number, requested: number) {
+    super('PLUGHOST_MEMORY_LIMIT', message);
+    this.limit = limit;
+    this.requested = requested;
+  }
+}
+
+/** A plug-in's HTTP request was refused because its host is not in `allowedHosts`. */
+export class HttpDeniedError extends PlughostError {
+  readonly url: string;
+  constructor(url: string, message?: string) {
+    super('PLUGHOST_HTTP_DENIED', message ?? `HTTP request to ${url} denied: its host is not in allowedHosts`);
+    this.url = url;
+  }
+}
+
+/** The plug-in was closed; create a new one. */
+export class PluginClosedError extends PlughostError {
+  constructor() {
+    super('PLUGHOST_CLOSED', 'plug-in is closed');
+  }
+}
+
+/** A host function tried to call back into the plug-in that is calling it. */
+export class ReentrantCallError extends PlughostError {
+  readonly functionName: string;
+  constructor(functionName: string) {
+    super('PLUGHOST_REENTRANT_CALL', `cannot call "${functionName}" from a host function of the same plug-in while it is running: calls on one plug-in never nest`);
+    this.functionName = functionName;
+  }
+}

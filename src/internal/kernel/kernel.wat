@@ -1,0 +1,302 @@
+;; The plughost kernel: the memory behind Extism handles and every byte-moving function of
+;; `extism:host/env`. Its guest-facing exports are linked straight into the plug-in's imports,
+;; so a plug-in moving bytes never enters JavaScript and never creates a BigInt.
+;;
+;; Layout of the kernel memory (separate from the plug-in's linear memory):
+;;   [0, 128)          free-list heads, one u32 per size class (class k holds blocks whose
+;;                     capacity is in [2^k, 2^(k+1)))
+;;   [128, HEAP_BASE)  unused, so that no handle below HEAP_BASE is ever valid (0 = none)
+;;   [HEAP_BASE, bump) blocks, each a 16-byte header followed by its data; a handle is the
+;;                     offset of the data, always 16-aligned
+;; Block header (at handle - 16):
+;;   +0 u32 length    bytes requested
+;;   +4 u32 capacity  bytes usable, a multiple of 16
+;;   +8 u32 tag       handle ^ LIVE_MAGIC ^ epoch when live, handle ^ FREE_MAGIC ^ epoch when free
+;;   +12 u32 next     next free block of the same class (free blocks only)
+;; The epoch changes at every call, so a stale handle from an earlier call never validates,
+;; and header bytes left behind in reused memory are never mistaken for a live block.
+;; Guest loads and stores are confined to [HEAP_BASE, bump): out of range reads give 0 and
+;; writes do nothing. A plug-in can still scribble over headers next to its own blocks; every
+;; pointer the allocator follows is re-validated, so the worst it can do is confuse its own call.
+(module
+  (memory (export "memory") 1)
+
+  (global $HEAP_BASE i32 (i32.const 256))
+  (global $LIVE_MAGIC i32 (i32.const 0x4c495645))
+  (global $FREE_MAGIC i32 (i32.const 0x46524545))
+
+  (global $epoch (mut i32) (i32.const 0x2545f491))
+  (global $bump (mut i32) (i32.const 256))
+  ;; bump - HEAP_BASE and bump - HEAP_BASE - 7 (clamped at 0) as i64, kept in step with $bump
+  ;; so that the guest load/store bounds check is one subtraction and one comparison.
+  (global $span1 (mut i64) (i64.const 0))
+  (global $span8 (mut i64) (i64.const 0))
+  (global $max_pages (mut i32) (i32.const 65536))
+
+  (global $input_handle (mut i32) (i32.const 0))
+  (global $input_length (mut i64) (i64.const 0))
+  (global $input_span8 (mut i64) (i64.const 0))
+  (global $output_offset (mut i32) (i32.const 0))
+  (global $output_length (mut i32) (i32.const 0))
+  (global $output_invalid (mut i32) (i32.const 0))
+  (global $error_handle (mut i64) (i64.const 0))
+
+  ;; ---------------------------------------------------------------- internals
+
+  (func $set_bump (param $b i32)
+    (global.set $bump (local.get $b))
+    (global.set $span1 (i64.extend_i32_u (i32.sub (local.get $b) (global.get $HEAP_BASE))))
+    (global.set $span8
+      (select
+        (i64.sub (global.get $span1) (i64.const 7))
+        (i64.const 0)
+        (i64.gt_u (global.get $span1) (i64.const 7)))))
+
+  (func $set_input (param $h i32) (param $n i32)
+    (global.set $input_handle (local.get $h))
+    (global.set $input_length (i64.extend_i32_u (local.get $n)))
+    (global.set $input_span8
+      (select
+        (i64.sub (global.get $input_length) (i64.const 7))
+        (i64.const 0)
+        (i64.gt_u (global.get $input_length) (i64.const 7)))))
+
+  ;; size class of a capacity: floor(log2(cap))
+  (func $class_of (param $cap i32) (result i32)
+    (i32.sub (i32.const 31) (i32.clz (local.get $cap))))
+
+  (func $live_tag (param $h i32) (result i32)
+    (i32.xor (i32.xor (local.get $h) (global.get $LIVE_MAGIC)) (global.get $epoch)))
+
+  (func $free_tag (param $h i32) (result i32)
+    (i32.xor (i32.xor (local.get $h) (global.get $FREE_MAGIC)) (global.get $epoch)))
+
+  ;; Is $h a handle whose header lies inside the heap, whatever its tag?
+  (func $in_heap (param $h i32) (result i32)
+    (i32.and
+      (i32.and
+        (i32.ge_u (local.get $h) (i32.add (global.get $HEAP_BASE) (i32.const 16)))
+        (i32.lt_u (local.get $h) (global.get $bump)))
+      (i32.eqz (i32.and (local.get $h) (i32.const 15)))))
+
+  (func $is_live (param $h i32) (result i32)
+    (if (result i32) (call $in_heap (local.get $h))
+      (then (i32.eq (i32.load offset=8 (i32.sub (local.get $h) (i32.const 16))) (call $live_tag (local.get $h))))
+      (else (i32.const 0))))
+
+  ;; a 64-bit guest handle as a 32-bit live handle, or 0
+  (func $live_handle (param $h i64) (result i32)
+    (if (result i32) (i64.gt_u (local.get $h) (i64.const 0xffffffff))
+      (then (i32.const 0))
+      (else
+        (if (result i32) (call $is_live (i32.wrap_i64 (local.get $h)))
+          (then (i32.wrap_i64 (local.get $h)))
+          (else (i32.const 0))))))
+
+  ;; Grow the memory so that [0, $end) is addressable, within $max_pages.
+  (func $ensure (param $end i64) (result i32)
+    (local $have i32) (local $need i32) (local $want i32)
+    (local.set $have (memory.size))
+    (if (i64.le_u (local.get $end) (i64.shl (i64.extend_i32_u (local.get $have)) (i64.const 16)))
+      (then (return (i32.const 1))))
+    (if (i64.gt_u (local.get $end) (i64.const 0x100000000)) (then (return (i32.const 0))))
+    (local.set $need
+      (i32.wrap_i64 (i64.shr_u (i64.add (local.get $end) (i64.const 0xffff)) (i64.const 16))))
+    (if (i32.gt_u (local.get $need) (global.get $max_pages)) (then (return (i32.const 0))))
+    ;; grow by at least half of what we have, to keep the number of grows logarithmic
+    (local.set $want (i32.add (local.get $have) (i32.shr_u (local.get $have) (i32.const 1))))
+    (if (i32.lt_u (local.get $want) (local.get $need)) (then (local.set $want (local.get $need))))
+    (if (i32.gt_u (local.get $want) (global.get $max_pages)) (then (local.set $want (global.get $max_pages))))
+    (if (i32.ne (memory.grow (i32.sub (local.get $want) (local.get $have))) (i32.const -1))
+      (then (return (i32.const 1))))
+    (i32.ne (memory.grow (i32.sub (local.get $need) (local.get $have))) (i32.const -1)))
+
+  ;; Take a block of capacity >= $cap from the free list of class $k, or return 0.
+  (func $pop_free (param $k i32) (param $cap i32) (result i32)
+    (local $head_at i32) (local $h i32)
+    (local.set $head_at (i32.shl (local.get $k) (i32.const 2)))
+    (local.set $h (i32.load (local.get $head_at)))
+    (if (i32.eqz (local.get $h)) (then (return (i32.const 0))))
+    (if (i32.eqz (call $in_heap (local.get $h)))
+      (then (i32.store (local.get $head_at) (i32.const 0)) (return (i32.const 0))))
+    (if (i32.ne (i32.load offset=8 (i32.sub (local.get $h) (i32.const 16))) (call $free_tag (local.get $h)))
+      ;; the list was scribbled over by the guest: forget it rather than follow it
+      (then (i32.store (local.get $head_at) (i32.const 0)) (return (i32.const 0))))
+    (if (i32.lt_u (i32.load offset=4 (i32.sub (local.get $h) (i32.const 16))) (local.get $cap))
+      (then (return (i32.const 0))))
+    (i32.store (local.get $head_at) (i32.load offset=12 (i32.sub (local.get $h) (i32.const 16))))
+    (local.get $h))
+
+  ;; Allocate $n bytes (0 allowed, for host-made empty blocks). Returns the handle or 0.
+  (func $allocate (param $n i32) (result i32)
+    (local $cap i32) (local $k i32) (local $h i32) (local $end i64)
+    (local.set $cap (i32.and (i32.add (local.get $n) (i32.const 15)) (i32.const -16)))
+    (if (i32.eqz (local.get $cap)) (then (local.set $cap (i32.const 16))))
+    (if (i32.lt_u (local.get $cap) (local.get $n)) (then (return (i32.const 0))))
+    ;; the block's own class may hold a block big enough; every class above it surely does
+    (local.set $k (call $class_of (local.get $cap)))
+    (local.set $h (call $pop_free (local.get $k) (local.get $cap)))
+    (if (i32.eqz (local.get $h))
+      (then
+        (block $found
+          (loop $classes
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br_if $found (i32.gt_u (local.get $k) (i32.const 31)))
+            (local.set $h (call $pop_free (local.get $k) (i32.const 0)))
+            (br_if $classes (i32.eqz (local.get $h)))))))
+    (if (i32.eqz (local.get $h))
+      (then
+        (local.set $end
+          (i64.add (i64.extend_i32_u (global.get $bump)) (i64.extend_i32_u (i32.add (local.get $cap) (i32.const 16)))))
+        (if (i32.eqz (call $ensure (local.get $end))) (then (return (i32.const 0))))
+        (local.set $h (i32.add (global.get $bump) (i32.const 16)))
+        (i32.store offset=4 (global.get $bump) (local.get $cap))
+        (call $set_bump (i32.wrap_i64 (local.get $end)))))
+    (i32.store (i32.sub (local.get $h) (i32.const 16)) (local.get $n))
+    (i32.store offset=8 (i32.sub (local.get $h) (i32.const 16)) (call $live_tag (local.get $h)))
+    (local.get $h))
+
+  (func $release (param $h i32)
+    (local $header i32) (local $cap i32) (local $k i32)
+    (if (i32.eqz (call $is_live (local.get $h))) (then (return)))
+    (local.set $header (i32.sub (local.get $h) (i32.const 16)))
+    (local.set $cap (i32.load offset=4 (local.get $header)))
+    (i32.store offset=8 (local.get $header) (call $free_tag (local.get $h)))
+    (if (i32.eq (local.get $h) (global.get $input_handle))
+      (then (call $set_input (i32.const 0) (i32.const 0))))
+    (if (i32.eq (i32.add (local.get $h) (local.get $cap)) (global.get $bump))
+      ;; the topmost block: give its space back to the bump pointer
+      (then (call $set_bump (local.get $header)) (return)))
+    (local.set $k (i32.shl (call $class_of (local.get $cap)) (i32.const 2)))
+    (i32.store offset=12 (local.get $header) (i32.load (local.get $k)))
+    (i32.store (local.get $k) (local.get $h)))
+
+  ;; ---------------------------------------------------------------- extism:host/env
+
+  (func (export "alloc") (param $n i64) (result i64)
+    (if (result i64)
+      (i32.or (i64.eqz (local.get $n)) (i64.gt_u (local.get $n) (i64.const 0xffffffef)))
+      (then (i64.const 0))
+      (else (i64.extend_i32_u (call $allocate (i32.wrap_i64 (local.get $n)))))))
+
+  (func (export "free") (param $h i64)
+    (call $release (call $live_handle (local.get $h))))
+
+  (func $length (export "length") (param $h i64) (result i64)
+    (local $live i32)
+    (local.set $live (call $live_handle (local.get $h)))
+    (if (result i64) (local.get $live)
+      (then (i64.extend_i32_u (i32.load (i32.sub (local.get $live) (i32.const 16)))))
+      (else (i64.const 0))))
+
+  ;; Validation is O(1) here, so the unsafe variant costs nothing extra to keep safe.
+  (func (export "length_unsafe") (param $h i64) (result i64)
+    (call $length (local.get $h)))
+
+  (func (export "load_u8") (param $p i64) (result i32)
+    (if (result i32) (i64.lt_u (i64.sub (local.get $p) (i64.const 256)) (global.get $span1))
+      (then (i32.load8_u (i32.wrap_i64 (local.get $p))))
+      (else (i32.const 0))))
+
+  (func (export "load_u64") (param $p i64) (result i64)
+    (if (result i64) (i64.lt_u (i64.sub (local.get $p) (i64.const 256)) (global.get $span8))
+      (then (i64.load (i32.wrap_i64 (local.get $p))))
+      (else (i64.const 0))))
+
+  (func (export "store_u8") (param $p i64) (param $v i32)
+    (if (i64.lt_u (i64.sub (local.get $p) (i64.const 256)) (global.get $span1))
+      (then (i32.store8 (i32.wrap_i64 (local.get $p)) (local.get $v)))))
+
+  (func (export "store_u64") (param $p i64) (param $v i64)
+    (if (i64.lt_u (i64.sub (local.get $p) (i64.const 256)) (global.get $span8))
+      (then (i64.store (i32.wrap_i64 (local.get $p)) (local.get $v)))))
+
+  (func (export "input_length") (result i64)
+    (global.get $input_length))
+
+  (func (export "input_offset") (result i64)
+    (i64.extend_i32_u (global.get $input_handle)))
+
+  (func (export "input_load_u8") (param $offset i64) (result i32)
+    (if (result i32) (i64.lt_u (local.get $offset) (global.get $input_length))
+      (then (i32.load8_u (i32.add (global.get $input_handle) (i32.wrap_i64 (local.get $offset)))))
+      (else (i32.const 0))))
+
+  (func (export "input_load_u64") (param $offset i64) (result i64)
+    (if (result i64) (i64.lt_u (local.get $offset) (global.get $input_span8))
+      (then (i64.load (i32.add (global.get $input_handle) (i32.wrap_i64 (local.get $offset)))))
+      (else (i64.const 0))))
+
+  ;; Any range inside the heap is accepted (some PDKs output part of a block); anything
+  ;; else is remembered as invalid and fails the call on the host side.
+  (func (export "output_set") (param $h i64) (param $n i64)
+    (global.set $output_invalid (i32.const 0))
+    (if (i32.and (i64.eqz (local.get $h)) (i64.eqz (local.get $n)))
+      (then
+        (global.set $output_offset (i32.const 0))
+        (global.set $output_length (i32.const 0))
+        (return)))
+    (if (i32.and
+          (i64.lt_u (i64.sub (local.get $h) (i64.const 256)) (global.get $span1))
+          (i64.le_u (local.get $n) (i64.sub (global.get $span1) (i64.sub (local.get $h) (i64.const 256)))))
+      (then
+        (global.set $output_offset (i32.wrap_i64 (local.get $h)))
+        (global.set $output_length (i32.wrap_i64 (local.get $n))))
+      (else
+        (global.set $output_invalid (i32.const 1))
+        (global.set $output_offset (i32.const 0))
+        (global.set $output_length (i32.const 0)))))
+
+  (func (export "error_set") (param $h i64)
+    (global.set $error_handle (local.get $h)))
+
+  (func (export "error_get") (result i64)
+    (global.get $error_handle))
+
+  ;; ---------------------------------------------------------------- host side (i32 only)
+
+  ;; Start a call: release everything of the previous call and place an input of $n bytes.
+  ;; Returns the input's offset, or 0 when the kernel memory cannot hold it.
+  (func (export "host_begin") (param $n i32) (result i32)
+    (local $h i32)
+    (global.set $epoch (i32.add (global.get $epoch) (i32.const 0x9e3779b9)))
+    (memory.fill (i32.const 0) (i32.const 0) (i32.const 128))
+    (call $set_bump (global.get $HEAP_BASE))
+    (global.set $output_offset (i32.const 0))
+    (global.set $output_length (i32.const 0))
+    (global.set $output_invalid (i32.const 0))
+    (global.set $error_handle (i64.const 0))
+    (local.set $h (call $allocate (local.get $n)))
+    (call $set_input (local.get $h) (if (result i32) (local.get $h) (then (local.get $n)) (else (i32.const 0))))
+    (local.get $h))
+
+  (func (export "host_alloc") (param $n i32) (result i32)
+    (call $allocate (local.get $n)))
+
+  (func (export "host_free") (param $h i32)
+    (call $release (local.get $h)))
+
+  ;; Length of a live block, or -1 when $h is not one (a live block may be empty).
+  (func $host_length (export "host_length") (param $h i32) (result i32)
+    (if (result i32) (call $is_live (local.get $h))
+      (then (i32.load (i32.sub (local.get $h) (i32.const 16))))
+      (else (i32.const -1))))
+
+  (func (export "host_output_offset") (result i32) (global.get $output_offset))
+  (func (export "host_output_length") (result i32) (global.get $output_length))
+  (func (export "host_output_invalid") (result i32) (global.get $output_invalid))
+  ;; The error block set by the guest: its handle (0 when none), and its length, or -1 when
+  ;; the guest set a handle that is not a live block.
+  (func (export "host_error_handle") (result i32)
+    (if (result i32) (i64.gt_u (global.get $error_handle) (i64.const 0xffffffff))
+      (then (i32.const -1))
+      (else (i32.wrap_i64 (global.get $error_handle)))))
+  (func (export "host_error_length") (result i32)
+    (if (result i32) (i64.gt_u (global.get $error_handle) (i64.const 0xffffffff))
+      (then (i32.const -1))
+      (else (call $host_length (i32.wrap_i64 (global.get $error_handle))))))
+  (func (export "host_error_clear") (global.set $error_handle (i64.const 0)))
+
+  (func (export "host_set_max_pages") (param $pages i32)
+    (global.set $max_pages (local.get $pages)))
+)

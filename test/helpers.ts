@@ -1,0 +1,46 @@
+// Shared by the tests: where the built fixtures are, and WAT assembled on the fly.
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository's root (tests run from build/test/..., compiled). */
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Path of a WAT fixture built from test/fixtures/NAME.wat. */
+export function fixturePath(name: string): string {
+  return join(repoRoot, 'build', 'fixtures', name.endsWith('.wasm') ? name : `${name}.wasm`);
+}
+
+/** Path of an AssemblyScript plug-in built from plugins/NAME.ts. */
+export function pluginPath(name: string): string {
+  return join(repoRoot, 'build', 'plugins', name.endsWith('.wasm') ? name : `${name}.wasm`);
+}
+
+interface WabtModule {
+  parseWat(name: string, source: string, features?: Record<string, boolean>): {
+    resolveNames(): void;
+    validate(): void;
+    toBinary(options: Record<string, unknown>): { buffer: Uint8Array };
+    destroy(): void;
+  };
+}
+let wabt: Promise<WabtModule> | undefined;
+
+/** Assemble WebAssembly text into bytes (for small modules written inside a test). */
+export async function assemble(source: string): Promise<Uint8Array> {
+  wabt ??= import('wabt').then((m: { default: () => Promise<WabtModule> }) => m.default());
+  const parsed = (await wabt).parseWat('inline.wat', source, {
+    multi_value: true,
+    bulk_memory: true,
+    mutable_globals: true,
+    sat_float_to_int: true,
+    sign_extension: true,
+    reference_types: true,
+  });
+  try {
+    parsed.resolveNames();
+    parsed.validate();
+    return parsed.toBinary({ log: false }).buffer;
+  } finally {
+    parsed.destroy();
+  }
+}

@@ -285,13 +285,14 @@
   (func (export "host_output_offset") (result i32) (global.get $output_offset))
   (func (export "host_output_length") (result i32) (global.get $output_length))
   (func (export "host_output_invalid") (result i32) (global.get $output_invalid))
-  ;; The error block set by the guest: its handle (0 when none), and its length, or -1 when
-  ;; the guest set a handle that is not a live block.
+  ;; The error block set by the guest: its handle, and its length: -2 when there is none,
+  ;; -1 when the guest set a handle that is not a live block.
   (func (export "host_error_handle") (result i32)
     (if (result i32) (i64.gt_u (global.get $error_handle) (i64.const 0xffffffff))
       (then (i32.const -1))
       (else (i32.wrap_i64 (global.get $error_handle)))))
   (func (export "host_error_length") (result i32)
+    (if (i64.eqz (global.get $error_handle)) (then (return (i32.const -2))))
     (if (result i32) (i64.gt_u (global.get $error_handle) (i64.const 0xffffffff))
       (then (i32.const -1))
       (else (call $host_length (i32.wrap_i64 (global.get $error_handle))))))

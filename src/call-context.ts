@@ -1,0 +1,96 @@
+import type { Kernel } from './internal/kernel/kernel.js';
+import type { VarStore } from './internal/vars.js';
+import type { LogLevel } from './options.js';
+import { PluginOutput } from './plugin-output.js';
+
+const utf8 = new TextEncoder();
+
+/** @internal What a CallContext needs from the plug-in it belongs to. */
+export interface CallContextHost {
+  readonly kernel: Kernel;
+  readonly vars: VarStore;
+  hostContext: unknown;
+  logLevel: LogLevel;
+}
+
+/**
+ * What a host function gets as its first argument: access to the calling plug-in's memory,
+ * vars and per-call context. Handles are the numbers the plug-in passes (bigint accepted too).
+ *
+ * ```ts
+ * functions: {
+ *   'extism:host/user': {
+ *     greet(ctx: CallContext, name: number) {
+ *       return ctx.store(`Hello, ${ctx.read(name)?.text()}!`);
+ *     },
+ *   },
+ * }
+ * ```
+ */
+export class CallContext {
+  /** @internal */
+  constructor(private readonly host: CallContextHost) {}
+
+  /** The `hostContext` given to the current {@link Plugin.call}. */
+  hostContext<T = unknown>(): T {
+    return this.host.hostContext as T;
+  }
+
+  /** A copy of the block at `handle`, or null when `handle` is not a live block. */
+  read(handle: number | bigint): PluginOutput | null {
+    const bytes = this.host.kernel.read(handle);
+    return bytes === null ? null : new PluginOutput(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  /** Copy `data` (UTF-8 for strings) into a new block and return its handle. */
+  store(data: string | Uint8Array): number {
+    return this.host.kernel.write(data);
+  }
+
+  /** Length of the block at `handle`; 0 when it is not a live block. */
+  length(handle: number | bigint): number {
+    return Math.max(0, this.host.kernel.length(handle));
+  }
+
+  /** Allocate an uninitialized block of `size` bytes and return its handle. */
+  alloc(size: number | bigint): number {
+    return this.host.kernel.alloc(Number(size));
+  }
+
+  /** Free the block at `handle` (ignored when it is not a live block). */
+  free(handle: number | bigint): void {
+    this.host.kernel.free(handle);
+  }
+
+  /** A plug-in var, or null when unset. */
+  getVariable(name: string): PluginOutput | null {
+    const value = this.host.vars.get(name);
+    if (value === undefined) return null;
+    const copy = value.slice();
+    return new PluginOutput(copy.buffer);
+  }
+
+  /** Set a plug-in var (strings as UTF-8); counts against `maxVarBytes`. */
+  setVariable(name: string, value: string | Uint8Array): void {
+    this.host.vars.set(name, typeof value === 'string' ? utf8.encode(value) : value.slice());
+  }
+
+  /** Delete a plug-in var. */
+  deleteVariable(name: string): void {
+    this.host.vars.set(name, undefined);
+  }
+
+  /** Set (or with null, clear) the error the plug-in sees with `error_get`. */
+  setError(err?: string | Error | null): void {
+    this.host.kernel.setError(err === undefined || err === null ? null : err instanceof Error ? err.message : String(err));
+  }
+
+  /** The plug-in's current log level; settable. */
+  get logLevel(): LogLevel {
+    return this.host.logLevel;
+  }
+
+  set logLevel(level: LogLevel) {
+    this.host.logLevel = level;
+  }
+}

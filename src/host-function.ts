@@ -1,0 +1,48 @@
+import type { HostFunctionCallback } from './options.js';
+
+/** A WebAssembly value type a host function can take or return. */
+export type ValueType = 'i32' | 'i64' | 'f32' | 'f64';
+
+/**
+ * A host function declared with its wasm signature, in the spirit of the Go SDK's
+ * `NewHostFunctionWithStack`. plughost checks the signature against the plug-in's import at
+ * creation and fails with a {@link LinkError} naming both signatures when they differ.
+ */
+export interface HostFunction {
+  readonly namespace: string;
+  readonly name: string;
+  readonly params: readonly ValueType[];
+  readonly results: readonly ValueType[];
+  readonly callback: HostFunctionCallback;
+}
+
+/** The namespace plug-ins import host functions from when they name none. */
+export const DEFAULT_HOST_NAMESPACE = 'extism:host/user';
+
+/**
+ * Declare a host function with its signature.
+ *
+ * ```ts
+ * const kvRead = defineHostFunction('kv_read', ['i64'], ['i64'], (ctx, key) => {
+ *   const value = store.get(ctx.read(key)!.text()) ?? new Uint8Array(4);
+ *   return ctx.store(value);
+ * });
+ * const plugin = await createPlugin('kv.wasm', { hostFunctions: [kvRead] });
+ * ```
+ *
+ * @param namespace the import module name; default `extism:host/user`.
+ */
+export function defineHostFunction(
+  name: string,
+  params: readonly ValueType[],
+  results: readonly ValueType[],
+  callback: HostFunctionCallback,
+  namespace: string = DEFAULT_HOST_NAMESPACE,
+): HostFunction {
+  const valid = new Set<string>(['i32', 'i64', 'f32', 'f64']);
+  for (const type of [...params, ...results]) {
+    if (!valid.has(type)) throw new TypeError(`host function ${namespace}.${name}: "${type}" is not a wasm value type (i32, i64, f32, f64)`);
+  }
+  if (typeof callback !== 'function') throw new TypeError(`host function ${namespace}.${name}: callback must be a function`);
+  return Object.freeze({ namespace, name, params: Object.freeze([...params]), results: Object.freeze([...results]), callback });
+}

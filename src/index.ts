@@ -1,0 +1,63 @@
+/**
+ * plughost: run Extism plug-ins from Node.js. A drop-in for `@extism/extism` 2.x:
+ *
+ * ```ts
+ * import createPlugin from 'plughost';
+ *
+ * const plugin = await createPlugin('count-vowels.wasm', { config: { vowels: 'aeiou' } });
+ * const out = await plugin.call('count_vowels', 'Hello, World!');
+ * console.log(out?.json());
+ * await plugin.close();
+ * ```
+ *
+ * This file is the one public entry; everything under `internal/` may change freely.
+ *
+ * @module
+ */
+import { createPlugin } from './plugin.js';
+
+export { createPlugin, createPlugin as newPlugin, Plugin } from './plugin.js';
+export type { CallOptions } from './plugin.js';
+export { PluginOutput } from './plugin-output.js';
+export { CallContext, CallContext as CurrentPlugin } from './call-context.js';
+export { defineHostFunction, DEFAULT_HOST_NAMESPACE } from './host-function.js';
+export type { HostFunction, ValueType } from './host-function.js';
+export type {
+  Manifest,
+  ManifestLike,
+  ManifestWasm,
+  ManifestWasmData,
+  ManifestWasmModule,
+  ManifestWasmPath,
+  ManifestWasmResponse,
+  ManifestWasmUrl,
+  MemoryOptions,
+} from './manifest.js';
+export type {
+  PluginOptions,
+  PluginOptions as ExtismPluginOptions,
+  HostFunctionCallback,
+  HostFunctionMap,
+  Logger,
+  LogLevel,
+} from './options.js';
+export {
+  AbortError,
+  FuelExhaustedError,
+  FunctionNotFoundError,
+  HashMismatchError,
+  HttpDeniedError,
+  LinkError,
+  ManifestError,
+  MemoryLimitError,
+  PlughostError,
+  PluginCallError,
+  PluginClosedError,
+  PluginError,
+  ReentrantCallError,
+  TimeoutError,
+  WasmSourceError,
+} from './errors.js';
+export type { PlughostErrorCode } from './errors.js';
+
+export default createPlugin;

@@ -1,0 +1,327 @@
+// The synchronous heart of a plug-in: one linked instance, its kernel, and the call sequence of
+// ABI.md ("A call, step by step"). It knows nothing of promises or threads, so the same engine
+// runs on the main thread and inside a worker.
+import { CallContext } from '../call-context.js';
+import {
+  AbortError,
+  FuelExhaustedError,
+  FunctionNotFoundError,
+  LinkError,
+  PlughostError,
+  PluginCallError,
+  ReentrantCallError,
+  TimeoutError,
+} from '../errors.js';
+import type { HostFunction } from '../host-function.js';
+import type { HostFunctionMap, Logger, LogLevel } from '../options.js';
+import { createHostEnv, type HostEnvState, type HttpHandler } from './host-env.js';
+import { Kernel } from './kernel/kernel.js';
+import { instantiate, link, WASI_NAMESPACE, type Instantiated, type LinkPlan } from './linker.js';
+import type { LoadedModule } from './module-loader.js';
+import { VarStore } from './vars.js';
+import { createWasi, WasiExit, type Wasi, type WasiMount } from './wasi/index.js';
+
+export interface EngineOptions {
+  modules: LoadedModule[];
+  mainIndex: number;
+  config: Record<string, string>;
+  maxVarBytes: number;
+  maxPages: number | undefined;
+  logger: Logger;
+  logLevel: LogLevel;
+  functions: HostFunctionMap;
+  hostFunctions: readonly HostFunction[];
+  http: HttpHandler | undefined;
+  allowResponseHeaders: boolean;
+  wasi: { mounts: WasiMount[]; stdout?: (chunk: Uint8Array) => void; stderr?: (chunk: Uint8Array) => void } | undefined;
+  timeoutMs: number | null;
+  fuel: number | undefined;
+}
+
+/** Per-call limits beyond the plug-in's own. */
+export interface CallLimits {
+  signal?: AbortSignal;
+}
+
+/** Why the guest was stopped from the outside; thrown through the guest by `tick`. */
+class Interrupted extends Error {
+  constructor(readonly reason: 'timeout' | 'fuel' | 'abort', readonly abortReason?: unknown) {
+    super(reason);
+  }
+}
+
+const BUDGET_EXPORT = '__plughost_budget';
+/** Budget units between two looks at the clock: about a millisecond of guest work. */
+const SLICE = 1_000_000;
+
+export class PluginEngine {
+  readonly kernel: Kernel;
+  readonly vars: VarStore;
+  readonly callContext: CallContext;
+  private readonly state: HostEnvState & { hostContext: unknown };
+  private readonly plan: LinkPlan;
+  private readonly wasiModules: Set<number>;
+  private instance!: Instantiated;
+  private wasis: Wasi[] = [];
+  private budgets: WebAssembly.Global[] = [];
+  private readonly exportCache = new Map<string, (() => unknown) | null>();
+  private active = false;
+  /** Set when the instance's state can no longer be trusted; the next call re-instantiates. */
+  private stale = false;
+  private closed = false;
+
+  // interrupt bookkeeping of the running call
+  private deadline = Infinity;
+  private signal: AbortSignal | undefined;
+  private fuelLeft = Infinity;
+  private budgetSet = 0;
+  private consumed = 0;
+  /** Fuel used by the last call (instrumentation units), when fuel or a timeout is set. */
+  lastFuelConsumed = 0;
+
+  constructor(private readonly options: EngineOptions) {
+    this.kernel = new Kernel(options.maxPages);
+    this.vars = new VarStore(options.maxVarBytes);
+    this.state = {
+      kernel: this.kernel,
+      vars: this.vars,
+      config: options.config,
+      logger: options.logger,
+      logLevel: options.logLevel,
+      http: options.http,
+      allowResponseHeaders: options.allowResponseHeaders,
+      lastStatus: 0,
+      lastHeaders: undefined,
+      hostContext: undefined,
+    };
+    this.callContext = new CallContext(this.state);
+    this.plan = link({
+      modules: options.modules,
+      mainIndex: options.mainIndex,
+      kernel: this.kernel,
+      hostEnv: createHostEnv(this.state),
+      functions: options.functions,
+      hostFunctions: options.hostFunctions,
+      callContext: this.callContext,
+      useWasi: options.wasi !== undefined,
+      tick: () => this.tick(),
+    });
+    this.wasiModules = new Set(
+      [...this.plan.bindings].filter(([, list]) => list.some((b) => b.module === WASI_NAMESPACE)).map(([index]) => index),
+    );
+    this.instantiateNow();
+  }
+
+  get logLevel(): LogLevel {
+    return this.state.logLevel;
+  }
+
+  get isActive(): boolean {
+    return this.active;
+  }
+
+  /** Exports and imports of the main module, as the JS API describes them. */
+  get mainModule(): WebAssembly.Module {
+    return this.options.modules[this.options.mainIndex]!.module;
+  }
+
+  private instantiateNow(): void {
+    for (const wasi of this.wasis) wasi.close();
+    this.wasis = [];
+    const wasiOptions = this.options.wasi;
+    this.beginGuarded();
+    try {
+      this.instance = instantiate(this.plan, this.options.modules, this.options.mainIndex, (index) => {
+        if (wasiOptions === undefined || !this.wasiModules.has(index)) return undefined;
+        const wasi = createWasi({
+          mounts: wasiOptions.mounts,
+          stdout: wasiOptions.stdout,
+          stderr: wasiOptions.stderr,
+          sleep: (ms: number) => this.sleep(ms),
+        });
+        this.wasis.push(wasi);
+        return wasi;
+      });
+      this.budgets = this.instance.all
+        .map((i) => i.exports[BUDGET_EXPORT])
+        .filter((g): g is WebAssembly.Global => g instanceof WebAssembly.Global);
+      this.exportCache.clear();
+      this.initialize();
+    } catch (err) {
+      throw this.instantiationError(err);
+    } finally {
+      this.endGuarded();
+    }
+    this.stale = false;
+  }
+
+  private instantiationError(err: unknown): Error {
+    if (err instanceof Interrupted) return this.interruptError(err, 'initialization');
+    if (err instanceof PlughostError) return err;
+    if (err instanceof WasiExit) return new PluginCallError('initialization', err.code, `the plug-in exited with code ${err.code} while initializing`);
+    const message = err instanceof Error ? err.message : String(err);
+    return new LinkError(`cannot instantiate the plug-in: ${message}`, [], { cause: err });
+  }
+
+  /** hs_init for Haskell, else the reactor/C++ constructors, once per instantiation. */
+  private initialize(): void {
+    const exports = this.instance.main.exports;
+    const fn = (name: string) => (typeof exports[name] === 'function' ? (exports[name] as (...a: number[]) => unknown) : undefined);
+    const hsInit = fn('hs_init');
+    if (hsInit !== undefined) {
+      fn('_initialize')?.();
+      hsInit(0, 0);
+      return;
+    }
+    (fn('_initialize') ?? fn('__wasm_call_ctors'))?.();
+  }
+
+  private exportFunction(name: string): (() => unknown) | null {
+    let fn = this.exportCache.get(name);
+    if (fn === undefined) {
+      const value = Object.hasOwn(this.instance.main.exports, name) ? this.instance.main.exports[name] : undefined;
+      fn = typeof value === 'function' ? (value as () => unknown) : null;
+      this.exportCache.set(name, fn);
+    }
+    return fn;
+  }
+
+  functionExists(name: string): boolean {
+    if (this.stale) this.instantiateNow();
+    return this.exportFunction(name) !== null;
+  }
+
+  /** Call an export with `input`; returns a private copy of the output, or null for none. */
+  call(name: string, input: Uint8Array, hostContext: unknown, limits?: CallLimits): Uint8Array | null {
+    if (this.active) throw new ReentrantCallError(name);
+    if (this.stale) this.instantiateNow();
+    const fn = this.exportFunction(name);
+    if (fn === null) throw new FunctionNotFoundError(name);
+    this.kernel.begin(input);
+    this.state.hostContext = hostContext;
+    this.state.lastStatus = 0;
+    this.state.lastHeaders = undefined;
+    this.signal = limits?.signal;
+    if (this.signal?.aborted) throw new AbortError(name, this.signal.reason);
+    let returned: unknown;
+    let failure: unknown;
+    let failed = false;
+    this.beginGuarded();
+    try {
+      returned = fn();
+    } catch (err) {
+      failed = true;
+      failure = err;
+    } finally {
+      this.endGuarded();
+      this.state.hostContext = undefined;
+      this.signal = undefined;
+    }
+    if (name === '_start') this.stale = true;
+    const pluginMessage = this.kernel.errorMessage();
+    if (failed) {
+      if (failure instanceof WasiExit) {
+        this.stale = true;
+        if (failure.code === 0 && pluginMessage === undefined) return this.kernel.takeOutput();
+        throw new PluginCallError(name, failure.code, pluginMessage ?? `"${name}" exited with code ${failure.code}`);
+      }
+      this.stale = true;
+      throw this.failureError(name, failure, pluginMessage);
+    }
+    if (pluginMessage !== undefined) {
+      throw new PluginCallError(name, Number(returned ?? 0), pluginMessage);
+    }
+    const code = returned === undefined ? 0 : Number(returned);
+    if (code !== 0) throw new PluginCallError(name, code, `"${name}" returned exit code ${code}`);
+    try {
+      return this.kernel.takeOutput();
+    } catch (err) {
+      throw new PluginCallError(name, -1, (err as Error).message);
+    }
+  }
+
+  private failureError(name: string, failure: unknown, pluginMessage: string | undefined): Error {
+    if (failure instanceof Interrupted) return this.interruptError(failure, name);
+    if (failure instanceof PluginCallError) return new PluginCallError(name, failure.exitCode, failure.message, { cause: failure });
+    const message = failure instanceof Error ? failure.message : String(failure);
+    const isTrap = failure instanceof WebAssembly.RuntimeError || failure instanceof RangeError;
+    if (isTrap && pluginMessage !== undefined) {
+      return new PluginCallError(name, -1, `${pluginMessage} (then trapped: ${message})`, { cause: failure });
+    }
+    return new PluginCallError(name, -1, message, { cause: failure });
+  }
+
+  private interruptError(interrupt: Interrupted, name: string): Error {
+    switch (interrupt.reason) {
+      case 'timeout':
+        return new TimeoutError(name, this.options.timeoutMs ?? 0);
+      case 'fuel':
+        return new FuelExhaustedError(name, this.options.fuel ?? 0);
+      case 'abort':
+        return new AbortError(name, interrupt.abortReason);
+    }
+  }
+
+  // ------------------------------------------------------------------ interrupts
+
+  private beginGuarded(): void {
+    this.active = true;
+    if (this.budgets.length === 0 && this.options.timeoutMs === null) return;
+    this.deadline = this.options.timeoutMs === null ? Infinity : performance.now() + this.options.timeoutMs;
+    this.fuelLeft = this.options.fuel ?? Infinity;
+    this.consumed = 0;
+    this.refill();
+  }
+
+  private endGuarded(): void {
+    this.active = false;
+    if (this.budgets.length > 0) {
+      this.account();
+      this.lastFuelConsumed = this.consumed;
+    }
+    this.deadline = Infinity;
+  }
+
+  private account(): void {
+    for (const budget of this.budgets) this.consumed += this.budgetSet - (budget.value as number);
+  }
+
+  private refill(): void {
+    this.budgetSet = Math.max(1, Math.min(SLICE, this.fuelLeft - this.consumed));
+    for (const budget of this.budgets) budget.value = this.budgetSet;
+  }
+
+  /** Called by instrumented guests when their budget runs out. */
+  private tick(): void {
+    this.account();
+    if (this.consumed >= this.fuelLeft) throw new Interrupted('fuel');
+    if (performance.now() >= this.deadline) throw new Interrupted('timeout');
+    if (this.signal?.aborted) throw new Interrupted('abort', this.signal.reason);
+    this.refill();
+  }
+
+  private readonly sleepCell = new Int32Array(new SharedArrayBuffer(4));
+
+  /** WASI sleeps end at the call's deadline at the latest. */
+  private sleep(ms: number): void {
+    const wake = performance.now() + ms;
+    const until = Math.min(wake, this.deadline);
+    const wait = until - performance.now();
+    if (wait > 0) Atomics.wait(this.sleepCell, 0, 0, wait);
+    if (until < wake) throw new Interrupted('timeout');
+  }
+
+  /** Re-create the instance (state lost, vars kept). */
+  reset(): void {
+    if (this.active) return;
+    this.instantiateNow();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const wasi of this.wasis) wasi.close();
+    this.wasis = [];
+    this.vars.clear();
+  }
+}

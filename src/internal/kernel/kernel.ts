@@ -1,0 +1,155 @@
+// The host's handle on one kernel instance (see kernel.wat). Everything here uses i32 exports
+// only, so the host side never creates a BigInt either.
+import { MemoryLimitError } from '../../errors.js';
+import { kernelWasmBase64 } from './kernel-wasm.generated.js';
+
+/** Names of the kernel exports that are linked straight into a plug-in's `extism:host/env`. */
+export const KERNEL_GUEST_FUNCTIONS = [
+  'alloc', 'free', 'length', 'length_unsafe',
+  'load_u8', 'load_u64', 'store_u8', 'store_u64',
+  'input_length', 'input_offset', 'input_load_u8', 'input_load_u64',
+  'output_set', 'error_set', 'error_get',
+] as const;
+
+interface KernelExports {
+  memory: WebAssembly.Memory;
+  host_begin(n: number): number;
+  host_alloc(n: number): number;
+  host_free(h: number): void;
+  host_length(h: number): number;
+  host_output_offset(): number;
+  host_output_length(): number;
+  host_output_invalid(): number;
+  host_error_handle(): number;
+  host_error_length(): number;
+  host_error_clear(): void;
+  host_set_max_pages(pages: number): void;
+  [guestFunction: string]: unknown;
+}
+
+let kernelModule: WebAssembly.Module | undefined;
+
+/** The compiled kernel, shared by every plug-in of the process (it is 2 KB). */
+export function getKernelModule(): WebAssembly.Module {
+  kernelModule ??= new WebAssembly.Module(Uint8Array.from(atob(kernelWasmBase64), (c) => c.charCodeAt(0)));
+  return kernelModule;
+}
+
+const NO_ERROR = -2;
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder();
+
+/** One plug-in's kernel memory and its allocator. */
+export class Kernel {
+  private readonly k: KernelExports;
+  private readonly memory: WebAssembly.Memory;
+  private bytes: Uint8Array;
+
+  constructor(maxPages: number | undefined) {
+    this.k = new WebAssembly.Instance(getKernelModule()).exports as unknown as KernelExports;
+    this.memory = this.k.memory;
+    this.bytes = new Uint8Array(this.memory.buffer);
+    if (maxPages !== undefined) this.k.host_set_max_pages(maxPages);
+  }
+
+  /** The functions the plug-in imports from `extism:host/env` that the kernel implements. */
+  guestFunctions(): Record<string, WebAssembly.ExportValue> {
+    const out: Record<string, WebAssembly.ExportValue> = {};
+    for (const name of KERNEL_GUEST_FUNCTIONS) out[name] = this.k[name] as WebAssembly.ExportValue;
+    return out;
+  }
+
+  /** The kernel memory as bytes; re-derived only when the memory grew (which detaches the old buffer). */
+  view(): Uint8Array {
+    if (this.bytes.byteLength === 0) this.bytes = new Uint8Array(this.memory.buffer);
+    return this.bytes;
+  }
+
+  /** Release the previous call's blocks and place this call's input. */
+  begin(input: Uint8Array): void {
+    const offset = this.k.host_begin(input.byteLength);
+    if (offset === 0) {
+      throw new MemoryLimitError(`input of ${input.byteLength} bytes does not fit in the kernel memory limit`, this.memoryLimitBytes(), input.byteLength);
+    }
+    if (input.byteLength !== 0) this.view().set(input, offset);
+  }
+
+  private memoryLimitBytes(): number {
+    return this.memory.buffer.byteLength;
+  }
+
+  /** Validated length of a live block, or -1. Accepts anything a host function was handed. */
+  length(handle: number | bigint): number {
+    const h = typeof handle === 'bigint' ? (handle > 0xffffffffn || handle < 0n ? -1 : Number(handle)) : handle;
+    if (!(h > 0 && h <= 0xffffffff) || !Number.isInteger(h)) return -1;
+    return this.k.host_length(h | 0);
+  }
+
+  /** A copy of a live block's bytes, or null when `handle` is not one. */
+  read(handle: number | bigint): Uint8Array | null {
+    const n = this.length(handle);
+    if (n < 0) return null;
+    const start = Number(handle);
+    return this.view().slice(start, start + n);
+  }
+
+  readText(handle: number | bigint): string | null {
+    const n = this.length(handle);
+    if (n < 0) return null;
+    const start = Number(handle);
+    return utf8Decoder.decode(this.view().subarray(start, start + n));
+  }
+
+  /** Allocate a block holding `data`; throws {@link MemoryLimitError} when the kernel memory is full. */
+  write(data: Uint8Array | string): number {
+    const bytes = typeof data === 'string' ? utf8Encoder.encode(data) : data;
+    const h = this.alloc(bytes.byteLength);
+    this.view().set(bytes, h);
+    return h;
+  }
+
+  alloc(size: number): number {
+    const h = size >= 0 && size <= 0xffffffef ? this.k.host_alloc(size) >>> 0 : 0;
+    if (h === 0) throw new MemoryLimitError(`cannot allocate ${size} bytes of kernel memory`, this.memoryLimitBytes(), size);
+    return h;
+  }
+
+  free(handle: number | bigint): void {
+    if (this.length(handle) >= 0) this.k.host_free(Number(handle));
+  }
+
+  /**
+   * The output the guest set: a private copy, or null for none. Throws a plain Error when the
+   * guest set a range outside the kernel memory (the caller turns it into a call error).
+   */
+  takeOutput(): Uint8Array | null {
+    const offset = this.k.host_output_offset() >>> 0;
+    if (offset === 0) {
+      if (this.k.host_output_invalid() !== 0) throw new Error('the plug-in passed output_set a range outside its kernel memory');
+      return null;
+    }
+    return this.view().slice(offset, offset + (this.k.host_output_length() >>> 0));
+  }
+
+  /**
+   * The error message the guest set with `error_set`: undefined when none, the text of the
+   * block otherwise (a message saying so when the handle is not a live block).
+   */
+  errorMessage(): string | undefined {
+    const length = this.k.host_error_length();
+    if (length === NO_ERROR) return undefined;
+    if (length < 0) return 'the plug-in called error_set with a handle that is not a live block';
+    const offset = this.k.host_error_handle() >>> 0;
+    return utf8Decoder.decode(this.view().subarray(offset, offset + length));
+  }
+
+  clearError(): void {
+    this.k.host_error_clear();
+  }
+
+  /** Store an error message for the guest to see with `error_get` (CallContext.setError). */
+  setError(message: string | null): void {
+    if (message === null) return this.k.host_error_clear();
+    (this.k.error_set as (h: bigint) => void)(BigInt(this.write(message)));
+  }
+}

@@ -1,0 +1,331 @@
+// Resolves every import of every module of a plug-in, once, at creation: the kernel, the
+// host-env functions, user host functions (through i64 trampolines), WASI, the interrupt
+// hook, and other modules of the manifest. Missing or mistyped imports are all reported
+// together. The result is a plan that can instantiate the plug-in again cheaply (after a
+// trap, a timeout or a WASI `_start`).
+import type { CallContext } from '../call-context.js';
+import { LinkError } from '../errors.js';
+import type { HostFunction } from '../host-function.js';
+import type { HostFunctionCallback, HostFunctionMap } from '../options.js';
+import { HOST_ENV_SIGNATURES, type HostEnvFunctionName } from './host-env.js';
+import { KERNEL_GUEST_FUNCTIONS, type Kernel } from './kernel/kernel.js';
+import type { LoadedModule } from './module-loader.js';
+import type { Wasi } from './wasi/index.js';
+import { formatFuncType, type FuncType } from './wasm/reader.js';
+import { buildTrampolineModule } from './wasm/trampoline.js';
+
+export const EXTISM_ENV = 'extism:host/env';
+export const WASI_NAMESPACE = 'wasi_snapshot_preview1';
+export const INTERRUPT_NAMESPACE = 'plughost';
+
+type JsFunction = (...args: any[]) => any;
+
+/** Everything the linker binds imports to. */
+export interface LinkInputs {
+  modules: LoadedModule[];
+  mainIndex: number;
+  kernel: Kernel;
+  hostEnv: Record<HostEnvFunctionName, JsFunction>;
+  functions: HostFunctionMap;
+  hostFunctions: readonly HostFunction[];
+  callContext: CallContext;
+  useWasi: boolean;
+  /** Called when an instrumented module's budget runs out (timeouts, fuel, cancellation). */
+  tick: () => void;
+}
+
+/** How one import is satisfied. */
+type Binding =
+  | { kind: 'value'; value: WebAssembly.ImportValue }
+  | { kind: 'wasi'; name: string }
+  | { kind: 'module'; target: number; name: string; importKind: string };
+
+export interface LinkPlan {
+  /** Module indices in instantiation order (dependencies first). */
+  order: number[];
+  bindings: Map<number, { module: string; name: string; binding: Binding }[]>;
+  /** Modules whose imports form a cycle reach each other through late-bound forwarders. */
+  cyclic: Set<string>;
+}
+
+const I64_SAFE = 2 ** 53;
+const isSafe = (v: bigint) => v > -I64_SAFE && v < I64_SAFE;
+
+function describe(type: FuncType | readonly string[] | undefined): string {
+  return type === undefined ? '(unknown signature)' : formatFuncType(type as FuncType);
+}
+
+/** Result conversions at the JS boundary, by wasm type. */
+function fromJsResult(type: string | undefined): ((r: any) => any) | undefined {
+  if (type === 'i64') return (r: any) => (typeof r === 'bigint' ? r : BigInt(Math.trunc(Number(r ?? 0))));
+  if (type === 'i32' || type === 'f32' || type === 'f64') return (r: any) => (typeof r === 'bigint' ? Number(r) : r);
+  return undefined;
+}
+
+/** A JS function with the exact wasm signature (i64 as bigint), used directly or as a trampoline's slow path. */
+function exactAdapter(fn: HostFunctionCallback, ctx: CallContext, type: FuncType | undefined): JsFunction {
+  if (type === undefined) {
+    // Signature unknown (precompiled module): pass arguments through, numbers where exact.
+    return (...args: any[]) => fn(ctx, ...args.map((a) => (typeof a === 'bigint' && isSafe(a) ? Number(a) : a)));
+  }
+  const paramsAreI64 = type.params.map((p) => p === 'i64');
+  const convertArgs = (args: any[]) => args.map((a, i) => (paramsAreI64[i] && isSafe(a) ? Number(a) : a));
+  if (type.results.length > 1) {
+    const converters = type.results.map(fromJsResult);
+    return (...args: any[]) => {
+      const r = fn(ctx, ...convertArgs(args));
+      return Array.from(r as ArrayLike<any>, (v, i) => (converters[i] ? converters[i]!(v) : v));
+    };
+  }
+  const convert = fromJsResult(type.results[0]);
+  return convert ? (...args: any[]) => convert(fn(ctx, ...convertArgs(args))) : (...args: any[]) => fn(ctx, ...convertArgs(args));
+}
+
+/** Holder of a trampoline's `wide` global, filled once the trampoline is instantiated. */
+interface WideSlot {
+  global: WebAssembly.Global | undefined;
+}
+
+/** The fast path: i64 as plain numbers. One closure per host function, made at link time. */
+function fastAdapter(fn: HostFunctionCallback | JsFunction, ctx: CallContext | undefined, type: FuncType, wide: WideSlot): JsFunction {
+  const call = ctx === undefined ? (fn as JsFunction) : (fn as HostFunctionCallback).bind(null, ctx);
+  if (type.results[0] !== 'i64') {
+    switch (type.params.length) {
+      case 0: return () => call();
+      case 1: return (a: any) => call(a);
+      case 2: return (a: any, b: any) => call(a, b);
+      default: return call;
+    }
+  }
+  const toF64 = (r: any): number => {
+    if (typeof r === 'number') return r;
+    if (typeof r === 'bigint') {
+      if (isSafe(r)) return Number(r);
+      wide.global!.value = r;
+      return NaN;
+    }
+    return Number(r ?? 0);
+  };
+  switch (type.params.length) {
+    case 0: return () => toF64(call());
+    case 1: return (a: any) => toF64(call(a));
+    case 2: return (a: any, b: any) => toF64(call(a, b));
+    default: return (...args: any[]) => toF64(call(...args));
+  }
+}
+
+const needsTrampoline = (type: FuncType) =>
+  type.results.length <= 1 && (type.params.includes('i64') || type.results.includes('i64'));
+
+const trampolineCache = new Map<string, WebAssembly.Module>();
+
+function trampolineModule(types: FuncType[]): WebAssembly.Module {
+  const key = types.map(formatFuncType).join(';');
+  let module = trampolineCache.get(key);
+  if (module === undefined) {
+    module = new WebAssembly.Module(buildTrampolineModule(types) as Uint8Array<ArrayBuffer>);
+    if (trampolineCache.size > 256) trampolineCache.clear();
+    trampolineCache.set(key, module);
+  }
+  return module;
+}
+
+/** Pending trampoline entries; one trampoline instance serves every function of a plug-in. */
+class TrampolineBatch {
+  private readonly types: FuncType[] = [];
+  private readonly fast: Record<string, JsFunction> = {};
+  private readonly slow: Record<string, JsFunction> = {};
+  private readonly wide: WideSlot = { global: undefined };
+  private exports: WebAssembly.Exports | undefined;
+
+  /** Queue a function; returns a thunk that yields its wasm-side export after {@link finish}. */
+  add(type: FuncType, fast: (wide: WideSlot) => JsFunction, slow: JsFunction): () => WebAssembly.ImportValue {
+    const index = String(this.types.length);
+    this.types.push(type);
+    this.fast[index] = fast(this.wide);
+    this.slow[index] = slow;
+    return () => this.exports![index] as WebAssembly.ImportValue;
+  }
+
+  finish(): void {
+    if (this.types.length === 0) return;
+    const instance = new WebAssembly.Instance(trampolineModule(this.types), { fast: this.fast, slow: this.slow });
+    this.exports = instance.exports;
+    this.wide.global = instance.exports.wide as WebAssembly.Global;
+  }
+}
+
+function sameSignature(a: FuncType, params: readonly string[], results: readonly string[]): boolean {
+  return a.params.length === params.length && a.results.length === results.length &&
+    a.params.every((p, i) => p === params[i]) && a.results.every((r, i) => r === results[i]);
+}
+
+/**
+ * Resolve every import. Throws {@link LinkError} listing each problem (missing imports as
+ * `module.name`). Module linking: imports whose module name is another manifest module's name.
+ */
+export function link(inputs: LinkInputs): LinkPlan {
+  const { modules, kernel, callContext } = inputs;
+  const names = new Map<string, number>();
+  modules.forEach((m, i) => {
+    if (m.name !== undefined) names.set(m.name, i);
+  });
+  const kernelFunctions = kernel.guestFunctions();
+  const typed = new Map<string, HostFunction>();
+  for (const f of inputs.hostFunctions) typed.set(`${f.namespace}\u0000${f.name}`, f);
+
+  const trampolines = new TrampolineBatch();
+  const envExports = new Map<string, () => WebAssembly.ImportValue>();
+  const problems: string[] = [];
+  const missing: string[] = [];
+  const bindings = new Map<number, { module: string; name: string; binding: Binding }[]>();
+  const thunks: { list: { binding: Binding }[]; index: number; thunk: () => WebAssembly.ImportValue }[] = [];
+
+  const envFunction = (name: HostEnvFunctionName) => {
+    let thunk = envExports.get(name);
+    if (thunk === undefined) {
+      const signature = HOST_ENV_SIGNATURES[name] as unknown as FuncType;
+      const fn = inputs.hostEnv[name];
+      if (needsTrampoline(signature)) {
+        thunk = trampolines.add(signature, (wide) => fastAdapter(fn, undefined, signature, wide), exactAdapter((_ctx, ...a) => fn(...a.map(Number)), callContext, signature));
+      } else {
+        thunk = () => fn;
+      }
+      envExports.set(name, thunk);
+    }
+    return thunk;
+  };
+
+  const reachable = new Set<number>();
+  const visit = (index: number) => {
+    if (reachable.has(index)) return;
+    reachable.add(index);
+    const module = modules[index]!;
+    const imports: { module: string; name: string; kind: string; type?: FuncType }[] =
+      module.info?.imports ?? WebAssembly.Module.imports(module.module);
+    const list: { module: string; name: string; binding: Binding }[] = [];
+    bindings.set(index, list);
+    for (const imp of imports) {
+      const qualified = `${imp.module}.${imp.name}`;
+      const type = imp.kind === 'function' ? imp.type : undefined;
+      const push = (binding: Binding) => list.push({ module: imp.module, name: imp.name, binding });
+      const pushThunk = (thunk: () => WebAssembly.ImportValue) => {
+        const entry = { module: imp.module, name: imp.name, binding: { kind: 'value', value: undefined as unknown as WebAssembly.ImportValue } as Binding };
+        list.push(entry);
+        thunks.push({ list: [entry], index: 0, thunk });
+      };
+
+      const target = names.get(imp.module);
+      if (target !== undefined) {
+        const provider = modules[target]!;
+        const exported = (provider.info?.exports ?? WebAssembly.Module.exports(provider.module)).find((e) => e.name === imp.name);
+        if (exported === undefined) missing.push(qualified);
+        else if (exported.kind !== imp.kind) problems.push(`${qualified}: module "${imp.module}" exports "${imp.name}" as a ${exported.kind}, but it is imported as a ${imp.kind}`);
+        else push({ kind: 'module', target, name: imp.name, importKind: imp.kind });
+        visit(target);
+        continue;
+      }
+      if (imp.module === EXTISM_ENV) {
+        if (imp.kind === 'function' && Object.hasOwn(kernelFunctions, imp.name)) push({ kind: 'value', value: kernelFunctions[imp.name]! });
+        else if (imp.kind === 'function' && Object.hasOwn(HOST_ENV_SIGNATURES, imp.name)) pushThunk(envFunction(imp.name as HostEnvFunctionName));
+        else missing.push(qualified);
+        continue;
+      }
+      if (imp.module === WASI_NAMESPACE) {
+        if (!inputs.useWasi) missing.push(qualified);
+        else push({ kind: 'wasi', name: imp.name });
+        continue;
+      }
+      if (imp.module === INTERRUPT_NAMESPACE && imp.name === 'tick' && module.instrumented) {
+        push({ kind: 'value', value: inputs.tick });
+        continue;
+      }
+      const declared = typed.get(`${imp.module}\u0000${imp.name}`);
+      const loose = inputs.functions[imp.module]?.[imp.name];
+      const callback = declared?.callback ?? loose;
+      if (callback === undefined || imp.kind !== 'function') {
+        missing.push(qualified);
+        continue;
+      }
+      if (declared !== undefined && type !== undefined && !sameSignature(type, declared.params, declared.results)) {
+        problems.push(`${qualified}: the plug-in imports ${describe(type)}, the host function is declared ${describe({ params: [...declared.params], results: [...declared.results] } as FuncType)}`);
+        continue;
+      }
+      if ((callback as { constructor?: { name?: string } }).constructor?.name === 'AsyncFunction') {
+        problems.push(`${qualified}: the host function is async, which needs runInWorker: true on this Node.js (no JS promise integration for WebAssembly)`);
+        continue;
+      }
+      if (type !== undefined && needsTrampoline(type)) {
+        pushThunk(trampolines.add(type, (wide) => fastAdapter(callback, callContext, type, wide), exactAdapter(callback, callContext, type)));
+      } else {
+        push({ kind: 'value', value: exactAdapter(callback, callContext, type) });
+      }
+    }
+  };
+  visit(inputs.mainIndex);
+
+  if (missing.length > 0 || problems.length > 0) {
+    const lines = [...missing.map((m) => `missing import ${m}`), ...problems];
+    const hint = missing.some((m) => m.startsWith(`${WASI_NAMESPACE}.`)) && !inputs.useWasi ? ' (the plug-in uses WASI: pass useWasi: true)' : '';
+    throw new LinkError(`cannot link the plug-in: ${lines.join('; ')}${hint}`, missing);
+  }
+
+  trampolines.finish();
+  for (const { list, index, thunk } of thunks) list[index]!.binding = { kind: 'value', value: thunk() };
+
+  // Dependencies first; a back edge marks a cycle, bridged with late-bound forwarders.
+  const order: number[] = [];
+  const state = new Map<number, 'visiting' | 'done'>();
+  const cyclic = new Set<string>();
+  const sort = (index: number) => {
+    state.set(index, 'visiting');
+    for (const { binding } of bindings.get(index) ?? []) {
+      if (binding.kind !== 'module') continue;
+      const s = state.get(binding.target);
+      if (s === 'visiting') {
+        if (binding.importKind !== 'function') throw new LinkError(`cannot link the plug-in: modules import a ${binding.importKind} from each other in a cycle; only functions may be imported circularly`);
+        cyclic.add(`${index}:${binding.target}:${binding.name}`);
+      } else if (s === undefined) {
+        sort(binding.target);
+      }
+    }
+    state.set(index, 'done');
+    order.push(index);
+  };
+  sort(inputs.mainIndex);
+  return { order, bindings, cyclic };
+}
+
+/** Instances of one instantiation of a plug-in. */
+export interface Instantiated {
+  main: WebAssembly.Instance;
+  all: WebAssembly.Instance[];
+}
+
+/**
+ * Instantiate the plug-in from its plan. `wasiFor(index)` gives the WASI of a module (a
+ * fresh one per instantiation), whose memory is bound once the module exists.
+ */
+export function instantiate(plan: LinkPlan, modules: LoadedModule[], mainIndex: number, wasiFor: (index: number) => Wasi | undefined): Instantiated {
+  const instances = new Map<number, WebAssembly.Instance>();
+  const all: WebAssembly.Instance[] = [];
+  for (const index of plan.order) {
+    const imports: Record<string, Record<string, WebAssembly.ImportValue>> = {};
+    const wasi = wasiFor(index);
+    for (const { module, name, binding } of plan.bindings.get(index) ?? []) {
+      let value: WebAssembly.ImportValue;
+      if (binding.kind === 'value') value = binding.value;
+      else if (binding.kind === 'wasi') value = wasi!.imports[name] as WebAssembly.ImportValue;
+      else if (plan.cyclic.has(`${index}:${binding.target}:${binding.name}`)) {
+        const { target, name: exportName } = binding;
+        value = (...args: unknown[]) => (instances.get(target)!.exports[exportName] as JsFunction)(...args);
+      } else value = instances.get(binding.target)!.exports[binding.name] as WebAssembly.ImportValue;
+      (imports[module] ??= {})[name] = value;
+    }
+    const instance = new WebAssembly.Instance(modules[index]!.module, imports);
+    if (wasi !== undefined && instance.exports.memory instanceof WebAssembly.Memory) wasi.setMemory(instance.exports.memory);
+    instances.set(index, instance);
+    all.push(instance);
+  }
+  return { main: instances.get(mainIndex)!, all };
+}

@@ -1,0 +1,128 @@
+// From a normalized manifest entry to a compiled module and what we know of its imports:
+// read/fetch the bytes, check the hash, apply the memory cap and the interrupt
+// instrumentation, compile. Compiled modules are cached by content hash and variant, so a
+// plug-in created again from bytes seen before does not compile again.
+import { HashMismatchError, WasmSourceError } from '../errors.js';
+import type { NormalizedManifest, WasmSource } from '../manifest.js';
+import * as platform from './platform/node.js';
+import { capMemory } from './wasm/memory-limit.js';
+import { instrumentForInterrupts } from './wasm/instrument.js';
+import { isWasm, readModule, WasmFormatError, type ModuleInfo } from './wasm/reader.js';
+
+/** A module ready to instantiate. `info` is null when it came precompiled (no bytes to read). */
+export interface LoadedModule {
+  name: string | undefined;
+  module: WebAssembly.Module;
+  info: ModuleInfo | null;
+  /** Whether the module imports `plughost.tick` and exports `__plughost_budget`. */
+  instrumented: boolean;
+}
+
+/** How modules are transformed before compiling; part of the cache key. */
+export interface LoadVariant {
+  maxPages: number | undefined;
+  instrument: boolean;
+}
+
+interface CacheEntry {
+  module: WebAssembly.Module;
+  info: ModuleInfo;
+}
+
+const CACHE_LIMIT = 64;
+const compiledCache = new Map<string, Promise<CacheEntry>>();
+
+function remember(key: string, entry: Promise<CacheEntry>): Promise<CacheEntry> {
+  compiledCache.set(key, entry);
+  // a failed compile must not stick
+  entry.catch(() => compiledCache.delete(key));
+  if (compiledCache.size > CACHE_LIMIT) compiledCache.delete(compiledCache.keys().next().value as string);
+  return entry;
+}
+
+function describeSource(source: WasmSource): string {
+  switch (source.kind) {
+    case 'path':
+      return source.path;
+    case 'url':
+      return source.url;
+    case 'data':
+      return `wasm data (${source.bytes.byteLength} bytes)`;
+    case 'response':
+      return `response from ${source.response.url || '(unknown URL)'}`;
+    case 'module':
+      return 'WebAssembly.Module';
+  }
+}
+
+async function readBytes(source: Exclude<WasmSource, { kind: 'module' }>, fetchImpl: typeof fetch): Promise<Uint8Array> {
+  const where = describeSource(source);
+  switch (source.kind) {
+    case 'data':
+      return source.bytes;
+    case 'path':
+      try {
+        return platform.readFileBytes(source.path);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (err as Error).message;
+        throw new WasmSourceError(where, `cannot read wasm file ${source.path}: ${why}`, { cause: err });
+      }
+    case 'url': {
+      if (source.url.startsWith('file:')) return readBytes({ kind: 'path', path: platform.fileUrlToPath(source.url) }, fetchImpl);
+      let response: Response;
+      try {
+        response = await fetchImpl(source.url, { method: source.method, headers: source.headers });
+      } catch (err) {
+        throw new WasmSourceError(where, `cannot fetch wasm from ${source.url}: ${(err as Error).message}`, { cause: err });
+      }
+      return readBytes({ kind: 'response', response }, fetchImpl);
+    }
+    case 'response': {
+      const { response } = source;
+      if (!response.ok) throw new WasmSourceError(where, `cannot fetch wasm from ${response.url || 'a response'}: HTTP ${response.status}`);
+      return new Uint8Array(await response.arrayBuffer());
+    }
+  }
+}
+
+function compileEntry(bytes: Uint8Array, where: string, variant: LoadVariant): Promise<CacheEntry> {
+  if (!isWasm(bytes)) {
+    const head = Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
+    throw new WasmSourceError(where, `${where} is not a WebAssembly module (it starts with bytes ${head || '(none)'}, not 00 61 73 6d)`);
+  }
+  let transformed = bytes;
+  let info: ModuleInfo;
+  try {
+    if (variant.maxPages !== undefined) transformed = capMemory(transformed, variant.maxPages);
+    if (variant.instrument) transformed = instrumentForInterrupts(transformed);
+    info = readModule(transformed);
+  } catch (err) {
+    if (err instanceof WasmFormatError) throw new WasmSourceError(where, `${where}: ${err.message}`, { cause: err });
+    throw err;
+  }
+  return WebAssembly.compile(transformed as Uint8Array<ArrayBuffer>).then(
+    (module) => ({ module, info }),
+    (err: Error) => {
+      throw new WasmSourceError(where, `${where} does not compile: ${err.message}`, { cause: err });
+    },
+  );
+}
+
+/** Load, check and compile every module of the manifest. */
+export async function loadModules(manifest: NormalizedManifest, variant: LoadVariant, fetchImpl: typeof fetch): Promise<LoadedModule[]> {
+  return Promise.all(
+    manifest.wasm.map(async ({ source, name, hash }): Promise<LoadedModule> => {
+      if (source.kind === 'module') {
+        return { name, module: source.module, info: null, instrumented: false };
+      }
+      const where = describeSource(source);
+      const bytes = await readBytes(source, fetchImpl);
+      const digest = platform.sha256Hex(bytes);
+      if (hash !== undefined && hash !== digest) throw new HashMismatchError(where, hash, digest);
+      const key = `${digest}:${variant.maxPages ?? ''}:${variant.instrument ? 'i' : ''}`;
+      const entry = await (compiledCache.get(key) ?? remember(key, compileEntry(bytes, where, variant)));
+      return { name, module: entry.module, info: entry.info, instrumented: variant.instrument };
+    }),
+  );
+}

@@ -1,0 +1,64 @@
+import type { CallContext } from './call-context.js';
+import type { HostFunction } from './host-function.js';
+import type { MemoryOptions } from './manifest.js';
+
+/** Log levels, lowest first. `silent` turns plug-in logging off. */
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
+
+/** Where plug-in log messages go: any object with the five level methods (`console` fits). */
+export interface Logger {
+  trace(message: string): void;
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/**
+ * A host function in the `@extism/extism` style: it receives the {@link CallContext} and the
+ * plug-in's arguments. Arguments of wasm type i64 (handles, usually) arrive as numbers when
+ * they fit in a double exactly (|v| < 2^53), as bigint otherwise; return either.
+ */
+export type HostFunctionCallback = (callContext: CallContext, ...args: any[]) => any;
+
+/** Host functions by namespace then name: `{ 'extism:host/user': { kv_read(ctx, key) { … } } }`. */
+export interface HostFunctionMap {
+  [namespace: string]: { [name: string]: HostFunctionCallback };
+}
+
+/**
+ * Options of {@link createPlugin}, named as in `@extism/extism` 2.x. Where a manifest sets the
+ * same thing, the option wins (`config` keys are merged, the option's winning).
+ */
+export interface PluginOptions {
+  /** Give the plug-in WASI preview 1 (files through `allowedPaths`, clocks, random). */
+  useWasi?: boolean;
+  /** Host functions by namespace; the default namespace of plug-ins is `extism:host/user`. */
+  functions?: HostFunctionMap;
+  /** Host functions declared with their signatures ({@link hostFunction}); checked against the plug-in's imports at creation. */
+  hostFunctions?: HostFunction[];
+  /** Config values the plug-in reads with `config_get`. */
+  config?: Record<string, string>;
+  /** Hosts the plug-in may reach with `http_request` (glob patterns; none = nothing allowed). */
+  allowedHosts?: string[];
+  /** Host directory → guest path mounts for WASI; `ro:` on the host side mounts read-only. */
+  allowedPaths?: Record<string, string>;
+  /** Memory limits. */
+  memory?: MemoryOptions;
+  /** Bound on a whole call (and on initialization), in milliseconds. */
+  timeoutMs?: number | null;
+  /** Instruction budget per call; exceeding it fails the call with a {@link FuelExhaustedError}. */
+  fuel?: number;
+  /** Receives plug-in log messages; default `console`. */
+  logger?: Logger;
+  /** Lowest level passed to the logger; default `silent`. */
+  logLevel?: LogLevel;
+  /** Let a WASI guest's stdout and stderr through to this process's (default: discarded). */
+  enableWasiOutput?: boolean;
+  /** The `fetch` used for `http_request` and for wasm URLs. */
+  fetch?: typeof fetch;
+  /** Let plug-ins read response headers with `http_headers`. */
+  allowHttpResponseHeaders?: boolean;
+  /** Run the plug-in in a worker thread, so calls never block the event loop. */
+  runInWorker?: boolean;
+}

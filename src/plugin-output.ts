@@ -1,0 +1,59 @@
+const utf8 = new TextDecoder();
+
+function readOnly(): never {
+  throw new TypeError('PluginOutput is read-only');
+}
+
+/**
+ * The bytes a plug-in returned (from {@link Plugin.call}) or a block read by a host function
+ * (from {@link CallContext.read}). A read-only `DataView` over a private copy, with helpers to
+ * decode it. The copy is yours: later calls never change it.
+ *
+ * ```ts
+ * const out = await plugin.call('count_vowels', 'Hello, World!');
+ * out?.json(); // { count: 3, total: 3, vowels: 'aeiouAEIOU' }
+ * ```
+ */
+export class PluginOutput extends DataView<ArrayBufferLike> {
+  /** Wrap `bytes` without copying them: the caller hands over ownership. */
+  constructor(buffer: ArrayBufferLike, byteOffset?: number, byteLength?: number) {
+    super(buffer, byteOffset, byteLength);
+  }
+
+  /** The bytes decoded as UTF-8 (invalid sequences become U+FFFD). */
+  text(): string {
+    return utf8.decode(this as ArrayBufferView);
+  }
+
+  /** Same as {@link text}; kept for @extism/extism compatibility. */
+  string(): string {
+    return utf8.decode(this as ArrayBufferView);
+  }
+
+  /** The bytes parsed as JSON; throws a `SyntaxError` when they are not JSON. */
+  json<T = any>(): T {
+    return JSON.parse(utf8.decode(this as ArrayBufferView)) as T;
+  }
+
+  /** The bytes as a `Uint8Array` sharing this output's memory. */
+  bytes(): Uint8Array {
+    return new Uint8Array(this.buffer, this.byteOffset, this.byteLength);
+  }
+
+  /** The bytes as an `ArrayBuffer` (a copy when this output is a window on a larger buffer). */
+  arrayBuffer(): ArrayBufferLike {
+    if (this.byteOffset === 0 && this.byteLength === this.buffer.byteLength) return this.buffer;
+    return this.buffer.slice(this.byteOffset, this.byteOffset + this.byteLength);
+  }
+
+  override setInt8(): void { readOnly(); }
+  override setUint8(): void { readOnly(); }
+  override setInt16(): void { readOnly(); }
+  override setUint16(): void { readOnly(); }
+  override setInt32(): void { readOnly(); }
+  override setUint32(): void { readOnly(); }
+  override setFloat32(): void { readOnly(); }
+  override setFloat64(): void { readOnly(); }
+  override setBigInt64(): void { readOnly(); }
+  override setBigUint64(): void { readOnly(); }
+}

@@ -1,0 +1,231 @@
+import { ManifestError, PluginClosedError } from './errors.js';
+import type { ManifestLike, NormalizedManifest } from './manifest.js';
+import { mainModuleIndex } from './manifest.js';
+import type { LogLevel, PluginOptions } from './options.js';
+import { PluginOutput } from './plugin-output.js';
+import { PluginEngine, type EngineOptions } from './internal/engine.js';
+import { LOG_LEVEL_PRIORITY } from './internal/host-env.js';
+import { loadModules, type LoadedModule } from './internal/module-loader.js';
+import * as platform from './internal/platform/node.js';
+import { resolveManifest } from './internal/resolve-manifest.js';
+import type { WasiMount } from './internal/wasi/index.js';
+
+/** Per-call options beyond the drop-in `call(name, input, hostContext)`. */
+export interface CallOptions {
+  /** Cancels the call: it fails with an {@link AbortError}. */
+  signal?: AbortSignal;
+}
+
+const utf8 = new TextEncoder();
+const EMPTY = new Uint8Array(0);
+
+function toInput(input: string | number | Uint8Array | ArrayBuffer | undefined | null): Uint8Array {
+  if (input === undefined || input === null) return EMPTY;
+  if (typeof input === 'string') return utf8.encode(input);
+  if (input instanceof Uint8Array) return input;
+  if (input instanceof ArrayBuffer) return new Uint8Array(input);
+  if (ArrayBuffer.isView(input)) return new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+  return utf8.encode(String(input));
+}
+
+function toOutput(bytes: Uint8Array | null): PluginOutput | null {
+  return bytes === null ? null : new PluginOutput(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * A running plug-in: call its exports with bytes in and bytes out. Its linear memory, globals
+ * and vars persist across calls. Create one with {@link createPlugin}.
+ *
+ * ```ts
+ * const plugin = await createPlugin('count-vowels.wasm');
+ * const out = await plugin.call('count_vowels', 'Hello, World!');
+ * console.log(out?.json()); // { count: 3, total: 3, vowels: 'aeiouAEIOU' }
+ * await plugin.close();
+ * ```
+ */
+export class Plugin {
+  #engine: PluginEngine | null;
+
+  /** @internal */
+  constructor(engine: PluginEngine) {
+    this.#engine = engine;
+  }
+
+  #live(): PluginEngine {
+    if (this.#engine === null) throw new PluginClosedError();
+    return this.#engine;
+  }
+
+  /**
+   * Call the export `name` with `input` (a string is sent as UTF-8). Resolves to the output,
+   * or null when the plug-in set none. Rejects with a {@link PluginCallError} (the plug-in's
+   * message, the export's name, the exit code), {@link TimeoutError}, {@link AbortError}, ...
+   *
+   * @param hostContext any value, handed to host functions through `callContext.hostContext()`.
+   */
+  call<T = unknown>(name: string, input?: string | number | Uint8Array | ArrayBuffer, hostContext?: T, options?: CallOptions): Promise<PluginOutput | null> {
+    try {
+      return Promise.resolve(toOutput(this.#live().call(name, toInput(input), hostContext, options)));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * The same call, synchronously (main-thread plug-ins only). Blocks the event loop for the
+   * call's duration; throws what {@link call} rejects with.
+   */
+  callSync<T = unknown>(name: string, input?: string | number | Uint8Array | ArrayBuffer, hostContext?: T, options?: CallOptions): PluginOutput | null {
+    return toOutput(this.#live().call(name, toInput(input), hostContext, options));
+  }
+
+  /** Whether the plug-in exports a function called `name`. */
+  functionExists(name: string): Promise<boolean> {
+    try {
+      return Promise.resolve(this.#live().functionExists(name));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** The main module's exports. */
+  async getExports(): Promise<WebAssembly.ModuleExportDescriptor[]> {
+    return WebAssembly.Module.exports(this.#live().mainModule);
+  }
+
+  /** The main module's imports. */
+  async getImports(): Promise<WebAssembly.ModuleImportDescriptor[]> {
+    return WebAssembly.Module.imports(this.#live().mainModule);
+  }
+
+  /** Whether a call is running right now. */
+  isActive(): boolean {
+    return this.#engine?.isActive ?? false;
+  }
+
+  /** Re-create the instance: linear memory and globals start afresh (vars are kept). False while a call runs. */
+  async reset(): Promise<boolean> {
+    const engine = this.#live();
+    if (engine.isActive) return false;
+    engine.reset();
+    return true;
+  }
+
+  /** Fuel the last call consumed (when the `fuel` or `timeoutMs` option is set; else 0). */
+  get fuelConsumed(): number {
+    return this.#engine?.lastFuelConsumed ?? 0;
+  }
+
+  /** Release the plug-in; later calls reject with {@link PluginClosedError}. */
+  async close(): Promise<void> {
+    this.#engine?.close();
+    this.#engine = null;
+  }
+}
+
+/** @internal Options after merging with the manifest and applying defaults. */
+export interface ResolvedOptions {
+  manifest: NormalizedManifest;
+  engine: Omit<EngineOptions, 'modules' | 'mainIndex'>;
+}
+
+const LOG_LEVELS = Object.keys(LOG_LEVEL_PRIORITY) as LogLevel[];
+
+function wasiMounts(allowedPaths: Record<string, string>): WasiMount[] {
+  return Object.entries(allowedPaths).map(([key, guestPath]) => {
+    const readOnly = key.startsWith('ro:');
+    const hostPath = platform.resolvePath(undefined, readOnly ? key.slice(3) : key);
+    if (!platform.isDirectory(hostPath)) {
+      const reversed = platform.isDirectory(guestPath);
+      throw new ManifestError(
+        `allowed_paths["${key}"]`,
+        reversed
+          ? `host directory ${hostPath} does not exist, but ${guestPath} does: the map looks reversed (keys are host directories, values are guest paths)`
+          : `host directory ${hostPath} does not exist`,
+      );
+    }
+    return { hostPath, guestPath, readOnly };
+  });
+}
+
+/** @internal Merge options over the manifest, validate, and fill defaults. */
+export function resolveOptions(manifest: NormalizedManifest, options: PluginOptions): ResolvedOptions {
+  const memory = options.memory ?? {};
+  const maxPages = memory.maxPages ?? memory.max_pages ?? manifest.memory.maxPages;
+  const logLevel = options.logLevel ?? 'silent';
+  if (!LOG_LEVELS.includes(logLevel)) throw new ManifestError('logLevel', `must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
+  const timeoutMs = options.timeoutMs !== undefined && options.timeoutMs !== null ? options.timeoutMs : manifest.timeoutMs;
+  if (timeoutMs !== null && !(timeoutMs > 0)) throw new ManifestError('timeoutMs', `must be a number of milliseconds > 0, got ${timeoutMs}`);
+  if (options.fuel !== undefined && !(Number.isInteger(options.fuel) && options.fuel > 0)) {
+    throw new ManifestError('fuel', `must be a whole number > 0, got ${options.fuel}`);
+  }
+  const merged: NormalizedManifest = {
+    ...manifest,
+    config: { ...manifest.config, ...(options.config ?? {}) },
+    allowedHosts: options.allowedHosts ?? manifest.allowedHosts,
+    allowedPaths: options.allowedPaths ?? manifest.allowedPaths,
+    memory: {
+      maxPages,
+      maxHttpResponseBytes: memory.maxHttpResponseBytes ?? memory.max_http_response_bytes ?? manifest.memory.maxHttpResponseBytes,
+      maxVarBytes: memory.maxVarBytes ?? memory.max_var_bytes ?? manifest.memory.maxVarBytes,
+    },
+    timeoutMs,
+  };
+  const wasiOutput = options.enableWasiOutput ?? Boolean(process.env.EXTISM_ENABLE_WASI_OUTPUT);
+  return {
+    manifest: merged,
+    engine: {
+      config: merged.config,
+      maxVarBytes: merged.memory.maxVarBytes,
+      maxPages,
+      logger: options.logger ?? console,
+      logLevel,
+      functions: options.functions ?? {},
+      hostFunctions: options.hostFunctions ?? [],
+      http: undefined,
+      allowResponseHeaders: options.allowHttpResponseHeaders ?? false,
+      wasi: options.useWasi
+        ? {
+            mounts: wasiMounts(merged.allowedPaths),
+            stdout: wasiOutput ? (chunk) => process.stdout.write(chunk) : undefined,
+            stderr: wasiOutput ? (chunk) => process.stderr.write(chunk) : undefined,
+          }
+        : undefined,
+      timeoutMs,
+      fuel: options.fuel,
+    },
+  };
+}
+
+/** @internal Load and compile the manifest's modules for these options. */
+export async function prepareModules(resolved: ResolvedOptions, fetchImpl: typeof fetch): Promise<{ modules: LoadedModule[]; mainIndex: number }> {
+  const modules = await loadModules(
+    resolved.manifest,
+    {
+      maxPages: resolved.engine.maxPages,
+      instrument: resolved.engine.timeoutMs !== null || resolved.engine.fuel !== undefined,
+    },
+    fetchImpl,
+  );
+  return { modules, mainIndex: mainModuleIndex(resolved.manifest) };
+}
+
+/**
+ * Create a plug-in from a manifest (or a path, URL, bytes, module...) — the `@extism/extism`
+ * entry point.
+ *
+ * ```ts
+ * import createPlugin from 'plughost';
+ * const plugin = await createPlugin('count-vowels.wasm', { config: { vowels: 'aeiouy' } });
+ * ```
+ *
+ * Rejects with {@link ManifestError}, {@link WasmSourceError}, {@link HashMismatchError} or
+ * {@link LinkError} (naming every missing import) when the plug-in cannot be created.
+ */
+export async function createPlugin(manifest: ManifestLike | PromiseLike<ManifestLike>, options: PluginOptions = {}): Promise<Plugin> {
+  const fetchImpl = options.fetch ?? fetch;
+  const normalized = await resolveManifest(await manifest, fetchImpl);
+  const resolved = resolveOptions(normalized, options);
+  const { modules, mainIndex } = await prepareModules(resolved, fetchImpl);
+  return new Plugin(new PluginEngine({ ...resolved.engine, modules, mainIndex }));
+}

@@ -1,0 +1,165 @@
+// "A call, step by step" (ABI.md): outcomes in order, state across calls, initialization.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createPlugin, PluginCallError } from '../src/index.js';
+import { assemble } from './helpers.js';
+
+const IMPORTS = `
+  (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+  (import "extism:host/env" "store_u8" (func $store_u8 (param i64 i32)))
+  (import "extism:host/env" "input_length" (func $input_length (result i64)))
+  (import "extism:host/env" "input_offset" (func $input_offset (result i64)))
+  (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+  (import "extism:host/env" "error_set" (func $error_set (param i64)))
+`;
+
+/** Guest helper: copy a string from linear memory (at $p, $n) into a new kernel block. */
+const TO_BLOCK = `
+  (func $to_block (param $p i32) (param $n i32) (result i64)
+    (local $h i64) (local $i i32)
+    (local.set $h (call $alloc (i64.extend_i32_u (local.get $n))))
+    (block $done (loop $copy
+      (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+      (call $store_u8 (i64.add (local.get $h) (i64.extend_i32_u (local.get $i))) (i32.load8_u (i32.add (local.get $p) (local.get $i))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $copy)))
+    (local.get $h))
+`;
+
+async function pluginFrom(wat: string, options = {}) {
+  return createPlugin({ wasm: [{ data: await assemble(wat) }] }, options);
+}
+
+describe('a call', () => {
+  it('fails with the exit code when the export returns non-zero', async () => {
+    const plugin = await pluginFrom(`(module (func (export "f") (result i32) (i32.const 42)))`);
+    await assert.rejects(plugin.call('f'), (err: PluginCallError) => {
+      assert.ok(err instanceof PluginCallError);
+      assert.equal(err.code, 'PLUGHOST_CALL');
+      assert.equal(err.exitCode, 42);
+      assert.equal(err.functionName, 'f');
+      return true;
+    });
+  });
+
+  it('fails with exactly the message of error_set, even when returning 0', async () => {
+    const plugin = await pluginFrom(`(module ${IMPORTS} (memory 1) (data (i32.const 0) "the plug-in says no") ${TO_BLOCK}
+      (func (export "f") (result i32) (call $error_set (call $to_block (i32.const 0) (i32.const 19))) (i32.const 0))
+      (func (export "g") (result i32) (call $error_set (call $to_block (i32.const 0) (i32.const 19))) (i32.const 3)))`);
+    await assert.rejects(plugin.call('f'), { message: 'the plug-in says no', exitCode: 0 });
+    await assert.rejects(plugin.call('g'), { message: 'the plug-in says no', exitCode: 3 });
+  });
+
+  it('fails with the trap message on unreachable, and the next call works', async () => {
+    const plugin = await pluginFrom(`(module ${IMPORTS}
+      (func (export "trap") unreachable)
+      (func (export "ok") (call $output_set (call $input_offset) (call $input_length))))`);
+    await assert.rejects(plugin.call('trap'), { code: 'PLUGHOST_CALL', message: /unreachable/ });
+    assert.equal((await plugin.call('ok', 'after'))?.text(), 'after');
+  });
+
+  it('fails on an out-of-bounds access and on a stack overflow without breaking the plug-in', async () => {
+    const plugin = await pluginFrom(`(module (memory 1)
+      (func (export "oob") (drop (i32.load (i32.const 70000))))
+      (func $deep (export "deep") (call $deep))
+      (func (export "ok") (result i32) (i32.const 0)))`);
+    await assert.rejects(plugin.call('oob'), { message: /out of bounds/ });
+    await assert.rejects(plugin.call('deep'), { code: 'PLUGHOST_CALL' });
+    assert.equal(await plugin.call('ok'), null);
+  });
+
+  it('keeps linear memory and globals across calls', async () => {
+    const plugin = await pluginFrom(`(module ${IMPORTS} (memory 1)
+      (global $n (mut i32) (i32.const 0))
+      (func (export "count")
+        (global.set $n (i32.add (global.get $n) (i32.const 1)))
+        (i32.store8 (i32.const 0) (i32.add (i32.const 48) (global.get $n)))
+        (call $output_set (call $to_block (i32.const 0) (i32.const 1)) (i64.const 1)))
+      ${TO_BLOCK})`);
+    assert.equal((await plugin.call('count'))?.text(), '1');
+    assert.equal((await plugin.call('count'))?.text(), '2');
+    assert.equal((await plugin.call('count'))?.text(), '3');
+    assert.equal(await plugin.reset(), true);
+    assert.equal((await plugin.call('count'))?.text(), '1');
+  });
+
+  it('rejects a missing export with FunctionNotFoundError and reports it through functionExists', async () => {
+    const plugin = await pluginFrom(`(module (func (export "here")) (memory (export "mem") 1))`);
+    assert.equal(await plugin.functionExists('here'), true);
+    assert.equal(await plugin.functionExists('nope'), false);
+    assert.equal(await plugin.functionExists('mem'), false);
+    await assert.rejects(plugin.call('nope'), { code: 'PLUGHOST_FUNCTION_NOT_FOUND', functionName: 'nope' });
+  });
+
+  it('gives each caller its own output, untouched by later calls', async () => {
+    const plugin = await pluginFrom(`(module ${IMPORTS}
+      (func (export "echo") (call $output_set (call $input_offset) (call $input_length))))`);
+    const first = await plugin.call('echo', 'first');
+    const second = await plugin.call('echo', 'other');
+    assert.equal(first?.text(), 'first');
+    assert.equal(second?.text(), 'other');
+  });
+
+  it('runs _initialize once, and hs_init after it for Haskell modules', async () => {
+    const plugin = await pluginFrom(`(module ${IMPORTS} (memory 1) ${TO_BLOCK}
+      (global $log (mut i32) (i32.const 0))
+      (func (export "_initialize") (global.set $log (i32.add (i32.mul (global.get $log) (i32.const 10)) (i32.const 1))))
+      (func (export "hs_init") (param i32 i32) (global.set $log (i32.add (i32.mul (global.get $log) (i32.const 10)) (i32.const 2))))
+      (func (export "get")
+        (i32.store8 (i32.const 0) (i32.add (i32.const 48) (i32.rem_u (global.get $log) (i32.const 10))))
+        (i32.store8 (i32.const 1) (i32.add (i32.const 48) (i32.div_u (global.get $log) (i32.const 10))))
+        (call $output_set (call $to_block (i32.const 0) (i32.const 2)) (i64.const 2))))`);
+    // log = 12: _initialize (1) then hs_init (2)
+    assert.equal((await plugin.call('get'))?.text(), '21');
+  });
+
+  it('runs __wasm_call_ctors once when there is no _initialize', async () => {
+    const plugin = await pluginFrom(`(module (global $n (mut i32) (i32.const 0))
+      (func (export "__wasm_call_ctors") (global.set $n (i32.add (global.get $n) (i32.const 1))))
+      (func (export "check") (result i32) (i32.sub (global.get $n) (i32.const 1))))`);
+    assert.equal(await plugin.call('check'), null);
+    assert.equal(await plugin.call('check'), null);
+  });
+
+  it('re-instantiates after a call of _start', async () => {
+    const plugin = await pluginFrom(`(module (global $runs (mut i32) (i32.const 0))
+      (func (export "_start") (global.set $runs (i32.add (global.get $runs) (i32.const 1))))
+      (func (export "runs") (result i32) (global.get $runs)))`);
+    await plugin.call('_start');
+    assert.equal(await plugin.call('runs'), null, 'the instance after _start is fresh: runs is 0');
+  });
+
+  it('refuses a host function that calls back into its own plug-in', async () => {
+    let plugin: Awaited<ReturnType<typeof createPlugin>>;
+    let inner: unknown;
+    plugin = await pluginFrom(`(module (import "extism:host/user" "again" (func $again)) (func (export "f") (call $again)))`, {
+      functions: {
+        'extism:host/user': {
+          again() {
+            try {
+              plugin.callSync('f');
+            } catch (err) {
+              inner = err;
+              throw err;
+            }
+          },
+        },
+      },
+    });
+    await assert.rejects(plugin.call('f'), { message: /calls on one plug-in never nest/ });
+    assert.equal((inner as { code: string }).code, 'PLUGHOST_REENTRANT_CALL');
+  });
+
+  it('rejects calls after close', async () => {
+    const plugin = await pluginFrom(`(module (func (export "f")))`);
+    await plugin.close();
+    await assert.rejects(plugin.call('f'), { code: 'PLUGHOST_CLOSED' });
+  });
+
+  it('describes its exports and imports', async () => {
+    const plugin = await pluginFrom(`(module ${IMPORTS} (func (export "f")))`);
+    assert.deepEqual((await plugin.getExports()).map((e) => e.name), ['f']);
+    assert.ok((await plugin.getImports()).some((i) => i.module === 'extism:host/env' && i.name === 'alloc'));
+    assert.equal(plugin.isActive(), false);
+  });
+});

@@ -1,0 +1,204 @@
+// config, vars, logging, and host functions (drop-in and typed).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { CallContext, createPlugin, defineHostFunction, type Logger } from '../src/index.js';
+import { assemble } from './helpers.js';
+
+const IMPORTS = `
+  (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+  (import "extism:host/env" "free" (func $free (param i64)))
+  (import "extism:host/env" "length" (func $length (param i64) (result i64)))
+  (import "extism:host/env" "store_u8" (func $store_u8 (param i64 i32)))
+  (import "extism:host/env" "input_offset" (func $input_offset (result i64)))
+  (import "extism:host/env" "input_length" (func $input_length (result i64)))
+  (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+  (import "extism:host/env" "var_get" (func $var_get (param i64) (result i64)))
+  (import "extism:host/env" "var_set" (func $var_set (param i64 i64)))
+  (import "extism:host/env" "log_info" (func $log_info (param i64)))
+  (import "extism:host/env" "log_error" (func $log_error (param i64)))
+  (import "extism:host/env" "log_trace" (func $log_trace (param i64)))
+  (import "extism:host/env" "get_log_level" (func $get_log_level (result i32)))
+  (memory 1)
+  (data (i32.const 0) "key")
+  (func $key (result i64) (local $h i64)
+    (local.set $h (call $alloc (i64.const 3)))
+    (call $store_u8 (local.get $h) (i32.const 107))
+    (call $store_u8 (i64.add (local.get $h) (i64.const 1)) (i32.const 101))
+    (call $store_u8 (i64.add (local.get $h) (i64.const 2)) (i32.const 121))
+    (local.get $h))
+  (func $output_block (param $h i64) (call $output_set (local.get $h) (call $length (local.get $h))))
+`;
+
+const VARS = `(module ${IMPORTS}
+  (func (export "set") (call $var_set (call $key) (call $input_offset)))
+  (func (export "get") (local $v i64) (local.set $v (call $var_get (call $key))) (if (i64.ne (local.get $v) (i64.const 0)) (then (call $output_block (local.get $v)))))
+  (func (export "delete") (call $var_set (call $key) (i64.const 0)))
+  (func (export "log") (call $log_info (call $input_offset)) (call $log_error (call $key)) (call $log_trace (call $key)))
+  (func (export "level") (result i32) (call $get_log_level)))`;
+
+function recordingLogger() {
+  const lines: string[] = [];
+  const logger: Logger = {
+    trace: (m) => lines.push(`trace ${m}`),
+    debug: (m) => lines.push(`debug ${m}`),
+    info: (m) => lines.push(`info ${m}`),
+    warn: (m) => lines.push(`warn ${m}`),
+    error: (m) => lines.push(`error ${m}`),
+  };
+  return { lines, logger };
+}
+
+describe('vars', () => {
+  it('survive across calls and can be deleted', async () => {
+    const plugin = await createPlugin({ wasm: [{ data: await assemble(VARS) }] });
+    assert.equal(await plugin.call('get'), null);
+    await plugin.call('set', 'value one');
+    assert.equal((await plugin.call('get'))?.text(), 'value one');
+    await plugin.call('delete');
+    assert.equal(await plugin.call('get'), null);
+  });
+
+  it('fail the call past max_var_bytes and always when it is 0', async () => {
+    const small = await createPlugin({ wasm: [{ data: await assemble(VARS) }], memory: { max_var_bytes: 10 } });
+    await small.call('set', '1234567');
+    await assert.rejects(small.call('set', '12345678'), { message: /maxVarBytes 10/ });
+    assert.equal((await small.call('get'))?.text(), '1234567', 'the failed set changed nothing');
+    const none = await createPlugin({ wasm: [{ data: await assemble(VARS) }] }, { memory: { maxVarBytes: 0 } });
+    await assert.rejects(none.call('set', 'x'), { message: /disabled/ });
+  });
+
+  it('are visible to host functions through the call context', async () => {
+    let seen: string | undefined;
+    const wasm = await assemble(`(module (import "extism:host/user" "peek" (func $peek)) ${IMPORTS}
+      (func (export "set") (call $var_set (call $key) (call $input_offset)))
+      (func (export "peek") (call $peek)))`);
+    const plugin = await createPlugin({ wasm: [{ data: wasm }] }, {
+      functions: { 'extism:host/user': { peek: (ctx: CallContext) => { seen = ctx.getVariable('key')?.text(); ctx.setVariable('other', 'x'); ctx.deleteVariable('other'); } } },
+    });
+    await plugin.call('set', 'shared');
+    await plugin.call('peek');
+    assert.equal(seen, 'shared');
+  });
+});
+
+describe('logging', () => {
+  it('passes messages at or above logLevel to the logger and reports the level', async () => {
+    const { lines, logger } = recordingLogger();
+    const plugin = await createPlugin({ wasm: [{ data: await assemble(VARS) }] }, { logger, logLevel: 'info' });
+    await plugin.call('log', 'hello log');
+    assert.deepEqual(lines, ['info hello log', 'error key']);
+    await assert.rejects(plugin.call('level'), { exitCode: 2 });
+  });
+
+  it('is off by default (silent) and reports 2147483647', async () => {
+    const { lines, logger } = recordingLogger();
+    const plugin = await createPlugin({ wasm: [{ data: await assemble(VARS) }] }, { logger });
+    await plugin.call('log', 'dropped');
+    assert.deepEqual(lines, []);
+    await assert.rejects(plugin.call('level'), { exitCode: 2147483647 });
+  });
+
+  it('rejects an unknown level, naming it', async () => {
+    await assert.rejects(createPlugin({ wasm: [{ data: await assemble(VARS) }] }, { logLevel: 'loud' as never }), { message: /"loud"/ });
+  });
+});
+
+const KV = `(module
+  (import "extism:host/env" "input_offset" (func $input_offset (result i64)))
+  (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+  (import "extism:host/env" "length" (func $length (param i64) (result i64)))
+  (import "extism:host/user" "transform" (func $transform (param i64) (result i64)))
+  (func (export "run") (local $h i64)
+    (local.set $h (call $transform (call $input_offset)))
+    (call $output_set (local.get $h) (call $length (local.get $h)))))`;
+
+describe('host functions', () => {
+  it('read guest memory and store results through the call context', async () => {
+    const plugin = await createPlugin({ wasm: [{ data: await assemble(KV) }] }, {
+      functions: { 'extism:host/user': { transform: (ctx: CallContext, h: number) => ctx.store(ctx.read(h)!.text().toUpperCase()) } },
+    });
+    assert.equal((await plugin.call('run', 'shout'))?.text(), 'SHOUT');
+  });
+
+  it('receive the per-call host context', async () => {
+    const plugin = await createPlugin({ wasm: [{ data: await assemble(KV) }] }, {
+      functions: { 'extism:host/user': { transform: (ctx: CallContext) => ctx.store(String(ctx.hostContext<{ id: number }>().id)) } },
+    });
+    assert.equal((await plugin.call('run', '', { id: 7 }))?.text(), '7');
+    assert.equal((await plugin.call('run', '', { id: 8 }))?.text(), '8');
+  });
+
+  it('may return a bigint handle, as @extism/extism host functions do', async () => {
+    const plugin = await createPlugin({ wasm: [{ data: await assemble(KV) }] }, {
+      functions: { 'extism:host/user': { transform: (ctx: CallContext, h: number) => BigInt(ctx.store(ctx.read(BigInt(h))!.bytes())) } },
+    });
+    assert.equal((await plugin.call('run', 'big'))?.text(), 'big');
+  });
+
+  it('fail the call with the message of what they throw, and the plug-in stays usable', async () => {
+    let fail = true;
+    const plugin = await createPlugin({ wasm: [{ data: await assemble(KV) }] }, {
+      functions: { 'extism:host/user': { transform: (ctx: CallContext, h: number) => { if (fail) throw new Error('database is down'); return h; } } },
+    });
+    await assert.rejects(plugin.call('run', 'x'), { message: 'database is down' });
+    fail = false;
+    assert.equal((await plugin.call('run', 'back'))?.text(), 'back');
+  });
+
+  it('handle bad handles without crashing: read gives null, length 0', async () => {
+    let results: unknown[] = [];
+    const wasm = await assemble(`(module (import "extism:host/user" "probe" (func $probe (param i64 i64 i64))) (func (export "run") (call $probe (i64.const 0) (i64.const 12345) (i64.const -1))))`);
+    const plugin = await createPlugin({ wasm: [{ data: wasm }] }, {
+      functions: { 'extism:host/user': { probe: (ctx: CallContext, a: number, b: number, c: bigint) => { results = [ctx.read(a), ctx.read(b), ctx.read(c), ctx.length(b), typeof c]; } } },
+    });
+    await plugin.call('run');
+    assert.deepEqual(results, [null, null, null, 0, 'number']);
+  });
+
+  it('pass i64 values beyond 2^53 as bigint and return them exactly', async () => {
+    let seen: unknown;
+    const wasm = await assemble(`(module
+      (import "extism:host/user" "id" (func $id (param i64) (result i64)))
+      (func (export "run") (result i32) (i32.wrap_i64 (i64.sub (call $id (i64.const 0x7fff_ffff_ffff_fff0)) (i64.const 0x7fff_ffff_ffff_ffe0)))))`);
+    const plugin = await createPlugin({ wasm: [{ data: wasm }] }, { functions: { 'extism:host/user': { id: (_ctx: CallContext, v: bigint) => { seen = v; return v; } } } });
+    await assert.rejects(plugin.call('run'), { exitCode: 16 });
+    assert.equal(seen, 0x7fff_ffff_ffff_fff0n);
+  });
+
+  it('work in any namespace and with i32/f64 signatures', async () => {
+    const wasm = await assemble(`(module (import "my:ns" "mix" (func $mix (param i32 f64) (result f64)))
+      (func (export "run") (result i32) (i32.trunc_f64_s (call $mix (i32.const 2) (f64.const 1.5)))))`);
+    const plugin = await createPlugin({ wasm: [{ data: wasm }] }, { functions: { 'my:ns': { mix: (_ctx: CallContext, a: number, b: number) => a * b + 2 } } });
+    await assert.rejects(plugin.call('run'), { exitCode: 5 });
+  });
+
+  it('declared with their signature are checked against the import, naming both signatures', async () => {
+    const good = defineHostFunction('transform', ['i64'], ['i64'], (ctx, h) => h);
+    const plugin = await createPlugin({ wasm: [{ data: await assemble(KV) }] }, { hostFunctions: [good] });
+    assert.equal((await plugin.call('run', 'typed'))?.text(), 'typed');
+    const wrong = defineHostFunction('transform', ['i64', 'i64'], [], () => {});
+    await assert.rejects(createPlugin({ wasm: [{ data: await assemble(KV) }] }, { hostFunctions: [wrong] }), (err: Error & { code: string }) => {
+      assert.equal(err.code, 'PLUGHOST_LINK');
+      assert.match(err.message, /\(i64\) -> i64/);
+      assert.match(err.message, /\(i64, i64\) -> \(\)/);
+      return true;
+    });
+  });
+
+  it('that are async are refused on the main thread, naming the function and runInWorker', async () => {
+    await assert.rejects(
+      createPlugin({ wasm: [{ data: await assemble(KV) }] }, { functions: { 'extism:host/user': { transform: async () => 0 } } }),
+      { code: 'PLUGHOST_LINK', message: /extism:host\/user\.transform.*runInWorker/ },
+    );
+  });
+
+  it('can set the error the guest reads with error_get', async () => {
+    const wasm = await assemble(`(module
+      (import "extism:host/env" "error_get" (func $error_get (result i64)))
+      (import "extism:host/env" "length" (func $length (param i64) (result i64)))
+      (import "extism:host/user" "complain" (func $complain))
+      (func (export "run") (result i32) (call $complain) (i32.wrap_i64 (call $length (call $error_get)))))`);
+    const plugin = await createPlugin({ wasm: [{ data: wasm }] }, { functions: { 'extism:host/user': { complain: (ctx: CallContext) => ctx.setError('four') } } });
+    await assert.rejects(plugin.call('run'), { message: 'four' });
+  });
+});

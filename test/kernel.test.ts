@@ -1,0 +1,160 @@
+// The kernel functions of extism:host/env, exercised from inside real guests.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createPlugin } from '../src/index.js';
+import { assemble } from './helpers.js';
+
+const ENV = `
+  (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+  (import "extism:host/env" "free" (func $free (param i64)))
+  (import "extism:host/env" "length" (func $length (param i64) (result i64)))
+  (import "extism:host/env" "length_unsafe" (func $length_unsafe (param i64) (result i64)))
+  (import "extism:host/env" "load_u8" (func $load_u8 (param i64) (result i32)))
+  (import "extism:host/env" "load_u64" (func $load_u64 (param i64) (result i64)))
+  (import "extism:host/env" "store_u8" (func $store_u8 (param i64 i32)))
+  (import "extism:host/env" "store_u64" (func $store_u64 (param i64 i64)))
+  (import "extism:host/env" "input_length" (func $input_length (result i64)))
+  (import "extism:host/env" "input_offset" (func $input_offset (result i64)))
+  (import "extism:host/env" "input_load_u8" (func $input_load_u8 (param i64) (result i32)))
+  (import "extism:host/env" "input_load_u64" (func $input_load_u64 (param i64) (result i64)))
+  (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+  (import "extism:host/env" "error_set" (func $error_set (param i64)))
+  (import "extism:host/env" "error_get" (func $error_get (result i64)))
+`;
+
+/** A guest whose exports each check one kernel behaviour and output a u64 result as 8 bytes. */
+const probe = (body: string) =>
+  assemble(`(module ${ENV}
+    (memory (export "memory") 1)
+    (func $out (param $v i64)
+      (local $h i64)
+      (local.set $h (call $alloc (i64.const 8)))
+      (call $store_u64 (local.get $h) (local.get $v))
+      (call $output_set (local.get $h) (i64.const 8)))
+    ${body})`);
+
+async function run(body: string, fn: string, input: string | Uint8Array = ''): Promise<bigint> {
+  const plugin = await createPlugin({ wasm: [{ data: await probe(body) }] });
+  try {
+    const out = await plugin.call(fn, input);
+    assert.ok(out, 'expected an output');
+    return out.getBigUint64(0, true);
+  } finally {
+    await plugin.close();
+  }
+}
+
+describe('kernel', () => {
+  it('echoes the input through input_offset, length and load_u8', async () => {
+    const wasm = await assemble(`(module ${ENV}
+      (func (export "echo") (result i32)
+        (call $output_set (call $input_offset) (call $input_length))
+        (i32.const 0)))`);
+    const plugin = await createPlugin({ wasm: [{ data: wasm }] });
+    assert.equal((await plugin.call('echo', 'hello kernel'))?.text(), 'hello kernel');
+    assert.equal((await plugin.call('echo', 'second'))?.text(), 'second');
+    const big = new Uint8Array(3 * 1024 * 1024).map((_, i) => i & 0xff);
+    assert.deepEqual((await plugin.call('echo', big))?.bytes(), big);
+    await plugin.close();
+  });
+
+  const cases: [string, string, string, bigint][] = [
+    ['alloc(0) returns 0', '(func (export "f") (call $out (call $alloc (i64.const 0))))', '', 0n],
+    ['alloc of more than 4 GiB returns 0', '(func (export "f") (call $out (call $alloc (i64.const 0x1_0000_0000))))', '', 0n],
+    ['alloc of 2^63 returns 0', '(func (export "f") (call $out (call $alloc (i64.const 0x7fff_ffff_ffff_ffff))))', '', 0n],
+    ['length of a new block is its size', '(func (export "f") (call $out (call $length (call $alloc (i64.const 37)))))', '', 37n],
+    ['length_unsafe agrees with length', '(func (export "f") (call $out (call $length_unsafe (call $alloc (i64.const 37)))))', '', 37n],
+    ['length of 0 is 0', '(func (export "f") (call $out (call $length (i64.const 0))))', '', 0n],
+    ['length inside a block is 0', '(func (export "f") (call $out (call $length (i64.add (call $alloc (i64.const 64)) (i64.const 1)))))', '', 0n],
+    ['length of a huge handle is 0', '(func (export "f") (call $out (call $length (i64.const -1))))', '', 0n],
+    ['length_unsafe of a huge handle is 0', '(func (export "f") (call $out (call $length_unsafe (i64.const 0x7fff_ffff_0000_0000))))', '', 0n],
+    ['length of a freed block is 0', '(func (export "f") (local $h i64) (local.set $h (call $alloc (i64.const 16))) (call $free (local.get $h)) (call $out (call $length (local.get $h))))', '', 0n],
+    ['a freed block is reused within the call', '(func (export "f") (local $h i64) (local.set $h (call $alloc (i64.const 100))) (drop (call $alloc (i64.const 8))) (call $free (local.get $h)) (call $out (i64.extend_i32_u (i64.eq (local.get $h) (call $alloc (i64.const 90))))))', '', 1n],
+    ['freeing 0 or garbage is ignored', '(func (export "f") (call $free (i64.const 0)) (call $free (i64.const 12345)) (call $free (i64.const -1)) (call $out (i64.const 7)))', '', 7n],
+    ['double free is ignored', '(func (export "f") (local $h i64) (local.set $h (call $alloc (i64.const 16))) (drop (call $alloc (i64.const 16))) (call $free (local.get $h)) (call $free (local.get $h)) (call $out (i64.const 9)))', '', 9n],
+    ['store_u64 then load_u64 round-trips', '(func (export "f") (local $h i64) (local.set $h (call $alloc (i64.const 8))) (call $store_u64 (local.get $h) (i64.const 0x0102030405060708)) (call $out (call $load_u64 (local.get $h))))', '', 0x0102030405060708n],
+    ['store_u8 then load_u8 round-trips', '(func (export "f") (local $h i64) (local.set $h (call $alloc (i64.const 1))) (call $store_u8 (local.get $h) (i32.const 0xab)) (call $out (i64.extend_i32_u (call $load_u8 (local.get $h)))))', '', 0xabn],
+    ['load_u64 out of range reads 0', '(func (export "f") (call $out (call $load_u64 (i64.const 0x7fff_ffff))))', '', 0n],
+    ['load_u64 at the very top of u64 reads 0', '(func (export "f") (call $out (call $load_u64 (i64.const -4))))', '', 0n],
+    ['load_u8 at 0 reads 0', '(func (export "f") (call $out (i64.extend_i32_u (call $load_u8 (i64.const 0)))))', '', 0n],
+    ['store out of range writes nothing and does not trap', '(func (export "f") (call $store_u64 (i64.const -8) (i64.const 1)) (call $store_u8 (i64.const 0x1_0000_0000) (i32.const 1)) (call $store_u64 (i64.const 8) (i64.const 1)) (call $out (i64.const 3)))', '', 3n],
+    ['input_length is the input size', '(func (export "f") (call $out (call $input_length)))', 'abcdef', 6n],
+    ['input_load_u64 reads little endian', '(func (export "f") (call $out (call $input_load_u64 (i64.const 0))))', '\x01\x02\x03\x04\x05\x06\x07\x08', 0x0807060504030201n],
+    ['input_load_u64 past the end reads 0', '(func (export "f") (call $out (call $input_load_u64 (i64.const 4))))', 'abcdefgh', 0n],
+    ['input_load_u8 past the end reads 0', '(func (export "f") (call $out (i64.extend_i32_u (call $input_load_u8 (i64.const 3)))))', 'abc', 0n],
+    ['input_load_u8 with a negative offset reads 0', '(func (export "f") (call $out (i64.extend_i32_u (call $input_load_u8 (i64.const -1)))))', 'abc', 0n],
+    ['input_offset is a live block of the input length', '(func (export "f") (call $out (call $length (call $input_offset))))', 'abcd', 4n],
+    ['freeing the input makes the input length 0', '(func (export "f") (call $free (call $input_offset)) (call $out (call $input_length)))', 'abcd', 0n],
+    ['error_get is 0 when no error was set', '(func (export "f") (call $out (call $error_get)))', '', 0n],
+    ['error_get returns what error_set set', '(func (export "f") (local $h i64) (local.set $h (call $alloc (i64.const 1))) (call $error_set (local.get $h)) (call $error_set (i64.const 0)) (call $out (call $error_get)))', '', 0n],
+  ];
+  for (const [name, body, input, expected] of cases) {
+    it(name, async () => {
+      assert.equal(await run(body, 'f', input), expected);
+    });
+  }
+
+  it('releases allocations between calls, so a handle of an earlier call is no longer live', async () => {
+    const wasm = await probe(`
+      (global $kept (mut i64) (i64.const 0))
+      (func (export "keep") (global.set $kept (call $alloc (i64.const 32))) (call $out (call $length (global.get $kept))))
+      (func (export "check") (call $out (call $length (global.get $kept))))`);
+    const plugin = await createPlugin({ wasm: [{ data: wasm }] });
+    assert.equal((await plugin.call('keep'))?.getBigUint64(0, true), 32n);
+    assert.equal((await plugin.call('check'))?.getBigUint64(0, true), 0n);
+    await plugin.close();
+  });
+
+  it('does not grow the kernel memory across many calls that allocate', async () => {
+    const wasm = await probe(`(func (export "f") (call $out (call $alloc (i64.const 100000))))`);
+    const plugin = await createPlugin({ wasm: [{ data: wasm }] });
+    const first = (await plugin.call('f'))?.getBigUint64(0, true);
+    for (let i = 0; i < 1000; i++) await plugin.call('f');
+    assert.equal((await plugin.call('f'))?.getBigUint64(0, true), first);
+    await plugin.close();
+  });
+
+  it('fails the call when output_set names a range outside the kernel memory', async () => {
+    const wasm = await assemble(`(module ${ENV}
+      (func (export "f") (result i32) (call $output_set (i64.const 0x7fff_0000) (i64.const 10)) (i32.const 0)))`);
+    const plugin = await createPlugin({ wasm: [{ data: wasm }] });
+    await assert.rejects(plugin.call('f'), { code: 'PLUGHOST_CALL', message: /output_set/ });
+    await plugin.close();
+  });
+
+  it('returns an empty output for output_set(h, 0) and null when no output was set', async () => {
+    const wasm = await assemble(`(module ${ENV}
+      (func (export "empty") (call $output_set (call $alloc (i64.const 4)) (i64.const 0)))
+      (func (export "none")))`);
+    const plugin = await createPlugin({ wasm: [{ data: wasm }] });
+    assert.equal((await plugin.call('empty'))?.byteLength, 0);
+    assert.equal(await plugin.call('none'), null);
+    await plugin.close();
+  });
+
+  it('survives a guest that scribbles over every byte of the kernel heap', async () => {
+    const wasm = await assemble(`(module ${ENV}
+      (func (export "scribble") (result i32)
+        (local $a i64) (local $b i64) (local $p i64) (local $end i64)
+        (local.set $a (call $alloc (i64.const 64)))
+        (local.set $b (call $alloc (i64.const 64)))
+        (call $free (local.get $a))
+        (local.set $p (i64.const 0))
+        (local.set $end (i64.add (local.get $b) (i64.const 64)))
+        (block $done (loop $fill
+          (br_if $done (i64.ge_u (local.get $p) (local.get $end)))
+          (call $store_u64 (local.get $p) (i64.const -1))
+          (local.set $p (i64.add (local.get $p) (i64.const 8)))
+          (br $fill)))
+        (drop (call $alloc (i64.const 32)))
+        (drop (call $alloc (i64.const 64)))
+        (drop (call $length (local.get $a)))
+        (call $free (local.get $b))
+        (i32.const 0))
+      (func (export "echo") (call $output_set (call $input_offset) (call $input_length))))`);
+    const plugin = await createPlugin({ wasm: [{ data: wasm }] });
+    await plugin.call('scribble');
+    assert.equal((await plugin.call('echo', 'still fine'))?.text(), 'still fine');
+    await plugin.close();
+  });
+});

@@ -16,7 +16,7 @@
  */
 import { createPlugin } from './plugin.js';
 
-export { createPlugin, createPlugin as newPlugin, Plugin } from './plugin.js';
+export { compilePlugin, CompiledPlugin, createPlugin, createPlugin as newPlugin, Plugin } from './plugin.js';
 export type { CallOptions } from './plugin.js';
 export { PluginOutput } from './plugin-output.js';
 export { CallContext, CallContext as CurrentPlugin } from './call-context.js';

@@ -223,9 +223,41 @@ export async function prepareModules(resolved: ResolvedOptions, fetchImpl: typeo
  * {@link LinkError} (naming every missing import) when the plug-in cannot be created.
  */
 export async function createPlugin(manifest: ManifestLike | PromiseLike<ManifestLike>, options: PluginOptions = {}): Promise<Plugin> {
+  return (await compilePlugin(manifest, options)).instantiate();
+}
+
+/**
+ * A plug-in validated, fetched and compiled once (hash checked once), from which independent
+ * {@link Plugin}s are made quickly: each has its own memory, vars and state. The Go SDK's
+ * `CompiledPlugin`.
+ *
+ * ```ts
+ * const compiled = await compilePlugin('count-vowels.wasm', { config: { vowels: 'aeiou' } });
+ * const [a, b] = await Promise.all([compiled.instantiate(), compiled.instantiate()]);
+ * ```
+ */
+export class CompiledPlugin {
+  /** @internal */
+  constructor(
+    private readonly engineOptions: EngineOptions,
+  ) {}
+
+  /** A new, independent plug-in instance. */
+  async instantiate(): Promise<Plugin> {
+    return this.instantiateSync();
+  }
+
+  /** @internal */
+  instantiateSync(): Plugin {
+    return new Plugin(new PluginEngine(this.engineOptions));
+  }
+}
+
+/** Validate, fetch and compile a plug-in once; see {@link CompiledPlugin}. Options as {@link createPlugin}'s. */
+export async function compilePlugin(manifest: ManifestLike | PromiseLike<ManifestLike>, options: PluginOptions = {}): Promise<CompiledPlugin> {
   const fetchImpl = options.fetch ?? fetch;
   const normalized = await resolveManifest(await manifest, fetchImpl);
   const resolved = resolveOptions(normalized, options);
   const { modules, mainIndex } = await prepareModules(resolved, fetchImpl);
-  return new Plugin(new PluginEngine({ ...resolved.engine, modules, mainIndex }));
+  return new CompiledPlugin({ ...resolved.engine, modules, mainIndex });
 }

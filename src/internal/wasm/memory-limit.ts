@@ -1,0 +1,93 @@
+/**
+ * Enforcing `memory.maxPages` by rewriting the module itself: a memory whose declared
+ * maximum is the cap cannot grow past it, whatever engine runs it, and `memory.grow`
+ * fails the way the plug-in already expects (returning -1) instead of trapping.
+ *
+ * @module
+ */
+import { MemoryLimitError } from '../../errors.js';
+import { ByteWriter } from './encoder.js';
+import { ByteReader, SectionId, sectionSpans, type Limits } from './reader.js';
+
+/**
+ * Returns `bytes` with memory 0 limited to `maxPages` (64 KiB pages): its `max` becomes
+ * `min(max ?? Infinity, maxPages)`. The same array comes back when nothing changes (no
+ * memory, or a maximum already within the cap). Throws a {@link MemoryLimitError} when
+ * the memory's initial size is already above the cap.
+ *
+ * ```ts
+ * const capped = capMemory(wasm, 16); // at most 1 MiB of linear memory
+ * ```
+ */
+export function capMemory(bytes: Uint8Array, maxPages: number): Uint8Array {
+  if (!Number.isInteger(maxPages) || maxPages < 0) throw new RangeError(`memory.maxPages must be a non-negative integer, got ${maxPages}`);
+  for (const span of sectionSpans(bytes)) {
+    if (span.id !== SectionId.import && span.id !== SectionId.memory) continue;
+    const found = span.id === SectionId.import ? findImportedMemory(bytes, span.bodyStart, span.end) : findDefinedMemory(bytes, span.bodyStart, span.end);
+    if (!found) continue;
+    const { limits, start, end } = found;
+    if (limits.min > maxPages) {
+      throw new MemoryLimitError(`module's initial memory is ${limits.min} pages, above memory.maxPages ${maxPages}`, maxPages, limits.min);
+    }
+    if (limits.max !== undefined && limits.max <= maxPages) return bytes;
+    const encoded = encodeLimits({ ...limits, max: maxPages });
+    const bodyLength = span.end - span.bodyStart - (end - start) + encoded.length;
+    const out = new ByteWriter(bytes.length + 16)
+      .slice(bytes, 0, span.start)
+      .byte(span.id)
+      .u32(bodyLength)
+      .slice(bytes, span.bodyStart, start)
+      .bytes(encoded)
+      .slice(bytes, end, bytes.length);
+    return out.finish();
+  }
+  return bytes;
+}
+
+interface LimitsAt {
+  limits: Limits;
+  /** Byte range of the encoded limits inside the module. */
+  start: number;
+  end: number;
+}
+
+function readLimitsAt(r: ByteReader): LimitsAt {
+  const start = r.pos;
+  const limits = r.limits();
+  return { limits, start, end: r.pos };
+}
+
+// Imported memories come first in the memory index space, so memory 0 is the first
+// imported memory when there is one.
+function findImportedMemory(bytes: Uint8Array, start: number, end: number): LimitsAt | undefined {
+  const r = new ByteReader(bytes, start, end);
+  const count = r.u32();
+  for (let i = 0; i < count; i++) {
+    r.skip(r.u32());
+    r.skip(r.u32());
+    const at = r.pos;
+    const kind = r.u8();
+    switch (kind) {
+      case 0: r.u32(); break;
+      case 1: r.u8(); r.limits(); break;
+      case 2: return readLimitsAt(r);
+      case 3: r.u8(); r.u8(); break;
+      case 4: r.u8(); r.u32(); break;
+      default: r.fail(`unknown import kind ${kind}`, at);
+    }
+  }
+  return undefined;
+}
+
+function findDefinedMemory(bytes: Uint8Array, start: number, end: number): LimitsAt | undefined {
+  const r = new ByteReader(bytes, start, end);
+  return r.u32() > 0 ? readLimitsAt(r) : undefined;
+}
+
+function encodeLimits(limits: Limits): Uint8Array {
+  const w = new ByteWriter(24);
+  w.byte((limits.max !== undefined ? 1 : 0) | (limits.shared ? 2 : 0) | (limits.memory64 ? 4 : 0));
+  w.u32(limits.min);
+  if (limits.max !== undefined) w.u32(limits.max);
+  return w.finish();
+}

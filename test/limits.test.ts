@@ -1,0 +1,130 @@
+// Limits that hold: timeouts, cancellation, memory caps and fuel, in every mode.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createPlugin, type PluginOptions } from '../src/index.js';
+import { assemble, fixturePath } from './helpers.js';
+
+const MODES: { name: string; options: PluginOptions }[] = [
+  { name: 'on the main thread', options: {} },
+];
+
+const u64 = (out: { getBigUint64(o: number, le: boolean): bigint } | null) => out?.getBigUint64(0, true);
+
+/** Runs `work` and returns how long it took, in ms. */
+async function timed(work: () => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  await work().catch(() => undefined);
+  return performance.now() - start;
+}
+
+for (const mode of MODES) {
+  describe(`limits ${mode.name}`, () => {
+    const timeouts: [string, string, PluginOptions][] = [
+      ['an endless loop with no imports', 'spin', {}],
+      ['deep recursion', 'recurse', {}],
+    ];
+    for (const [what, fn] of timeouts) {
+      it(`stop ${what} with a TimeoutError soon after the deadline, and the plug-in works again`, async () => {
+        const plugin = await createPlugin(fixturePath('limits'), { ...mode.options, timeoutMs: 100 });
+        try {
+          assert.equal(u64(await plugin.call('ping')), 1n);
+          const took = await timed(() =>
+            assert.rejects(plugin.call(fn), (err: Error & { code: string; timeoutMs: number; functionName: string }) => {
+              assert.equal(err.code, 'PLUGHOST_TIMEOUT');
+              assert.equal(err.name, 'TimeoutError');
+              assert.equal(err.timeoutMs, 100);
+              assert.equal(err.functionName, fn);
+              return true;
+            }),
+          );
+          assert.ok(took < 100 + 50 + 100, `took ${took} ms`);
+          // re-instantiated: its state started afresh, and it answers
+          assert.equal(u64(await plugin.call('ping')), 1n);
+        } finally {
+          await plugin.close();
+        }
+      });
+    }
+
+    it('take the timeout from the manifest too', async () => {
+      const plugin = await createPlugin({ wasm: [{ path: fixturePath('limits') }], timeout_ms: 50 }, mode.options);
+      await assert.rejects(plugin.call('spin'), { code: 'PLUGHOST_TIMEOUT' });
+      await plugin.close();
+    });
+
+    it('stop a WASI guest sleeping in poll_oneoff at the deadline', async () => {
+      const plugin = await createPlugin(fixturePath('sleep'), { ...mode.options, useWasi: true, timeoutMs: 100 });
+      const took = await timed(() => assert.rejects(plugin.call('sleep'), { code: 'PLUGHOST_TIMEOUT' }));
+      assert.ok(took < 250, `took ${took} ms`);
+      await plugin.close();
+    });
+
+    it('bound initialization by the timeout', async () => {
+      const wasm = await assemble(`(module (func (export "_initialize") (loop $l (br $l))) (func (export "f")))`);
+      await assert.rejects(createPlugin(wasm, { ...mode.options, timeoutMs: 50 }), { code: 'PLUGHOST_TIMEOUT' });
+    });
+
+    it('stop a call whose AbortSignal is already aborted', async () => {
+      const plugin = await createPlugin(fixturePath('limits'), mode.options);
+      const controller = new AbortController();
+      controller.abort(new Error('no longer needed'));
+      await assert.rejects(plugin.call('ping', '', undefined, { signal: controller.signal }), { code: 'PLUGHOST_ABORTED', name: 'AbortError' });
+      assert.equal(u64(await plugin.call('ping')), 1n);
+      await plugin.close();
+    });
+
+    it('stop a running call when its AbortSignal fires (from a host function here)', async () => {
+      const controller = new AbortController();
+      const wasm = await assemble(`(module (import "extism:host/user" "give_up" (func $give_up))
+        (func (export "run") (call $give_up) (loop $l (br $l))))`);
+      const plugin = await createPlugin(wasm, { ...mode.options, timeoutMs: 10_000, functions: { 'extism:host/user': { give_up: () => controller.abort() } } });
+      await assert.rejects(plugin.call('run', '', undefined, { signal: controller.signal }), { code: 'PLUGHOST_ABORTED' });
+      await plugin.close();
+    });
+
+    it('cap linear memory at maxPages: memory.grow past it fails in the guest', async () => {
+      const plugin = await createPlugin(fixturePath('limits'), { ...mode.options, memory: { maxPages: 5 } });
+      assert.equal(u64(await plugin.call('grow')), 5n);
+      await plugin.close();
+      const manifestCapped = await createPlugin({ wasm: [{ path: fixturePath('limits') }], memory: { max_pages: 3 } }, mode.options);
+      assert.equal(u64(await manifestCapped.call('grow')), 3n);
+      await manifestCapped.close();
+    });
+
+    it('refuse a module whose initial memory exceeds maxPages, naming both numbers', async () => {
+      const wasm = await assemble(`(module (memory 10) (func (export "f")))`);
+      await assert.rejects(createPlugin(wasm, { ...mode.options, memory: { maxPages: 4 } }), (err: Error & { code: string }) => {
+        assert.equal(err.code, 'PLUGHOST_MEMORY_LIMIT');
+        assert.match(err.message, /10 pages/);
+        assert.match(err.message, /maxPages 4/);
+        return true;
+      });
+    });
+
+    it('count kernel allocations against maxPages too', async () => {
+      const plugin = await createPlugin(fixturePath('limits'), { ...mode.options, memory: { maxPages: 2 } });
+      await assert.rejects(plugin.call('ping', new Uint8Array(4 * 65536)), { code: 'PLUGHOST_MEMORY_LIMIT' });
+      assert.equal(u64(await plugin.call('ping', 'small')), 1n);
+      await plugin.close();
+    });
+
+    it('charge the same fuel for the same call and input, and fail a call past its budget', async () => {
+      const plugin = await createPlugin(fixturePath('limits'), { ...mode.options, fuel: 1_000_000 });
+      const input = 'x'.repeat(1000);
+      await plugin.call('count', input);
+      const first = plugin.fuelConsumed;
+      await plugin.call('count', input);
+      assert.ok(first > 1000, `consumed ${first}`);
+      assert.equal(plugin.fuelConsumed, first);
+      await plugin.call('count', input + input);
+      assert.ok(plugin.fuelConsumed > first);
+      await assert.rejects(plugin.call('spin'), (err: Error & { code: string; fuel: number }) => {
+        assert.equal(err.code, 'PLUGHOST_FUEL_EXHAUSTED');
+        assert.equal(err.fuel, 1_000_000);
+        return true;
+      });
+      assert.equal(u64(await plugin.call('count', 'ab')), 195n);
+      await plugin.close();
+    });
+  });
+}

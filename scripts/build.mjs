@@ -84,14 +84,14 @@ async function buildWatFixtures() {
 function buildAssemblyScriptPlugins() {
   const outDir = join(root, 'build/plugins');
   mkdirSync(outDir, { recursive: true });
-  const pdk = join(root, 'node_modules/@extism/as-pdk');
+  const packages = join(root, 'node_modules');
   for (const source of listFiles(join(root, 'plugins'), '.ts')) {
     const name = source.slice(source.lastIndexOf('/') + 1).replace(/\.ts$/, '');
     const output = join(outDir, `${name}.wasm`);
     if (!isStale(output, [source, join(root, 'plugins/asconfig.json')])) continue;
     execFileSync(
       bin('asc'),
-      [source, '--config', join(root, 'plugins/asconfig.json'), '--outFile', output, '--path', pdk],
+      [source, '--config', join(root, 'plugins/asconfig.json'), '--outFile', output, '--path', packages],
       { stdio: 'inherit', cwd: join(root, 'plugins') },
     );
   }

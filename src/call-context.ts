@@ -66,8 +66,9 @@ export class CallContext {
   getVariable(name: string): PluginOutput | null {
     const value = this.host.vars.get(name);
     if (value === undefined) return null;
-    const copy = value.slice();
-    return new PluginOutput(copy.buffer);
+    const copy = new ArrayBuffer(value.byteLength);
+    new Uint8Array(copy).set(value);
+    return new PluginOutput(copy);
   }
 
   /** Set a plug-in var (strings as UTF-8); counts against `maxVarBytes`. */

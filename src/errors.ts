@@ -99,7 +99,10 @@ export class LinkError extends PlughostError {
 export class PluginCallError extends PlughostError {
   /** The export that was called. */
   readonly functionName: string;
-  /** The plug-in's return value or WASI exit code; 1 for a trap or an `error_set` message with return 0. */
+  /**
+   * The export's return value (also when it set an error message), or its WASI exit code;
+   * -1 when it trapped, was stopped, or a host function failed.
+   */
   readonly exitCode: number;
   constructor(functionName: string, exitCode: number, message: string, options?: { cause?: unknown; code?: PlughostErrorCode }) {
     super(options?.code ?? 'PLUGHOST_CALL', message, options);

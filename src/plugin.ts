@@ -16,16 +16,15 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
-const utf8 = new TextEncoder();
 const EMPTY = new Uint8Array(0);
 
-function toInput(input: string | number | Uint8Array | ArrayBuffer | undefined | null): Uint8Array {
+function toInput(input: string | number | Uint8Array | ArrayBuffer | undefined | null): Uint8Array | string {
   if (input === undefined || input === null) return EMPTY;
-  if (typeof input === 'string') return utf8.encode(input);
+  if (typeof input === 'string') return input;
   if (input instanceof Uint8Array) return input;
   if (input instanceof ArrayBuffer) return new Uint8Array(input);
   if (ArrayBuffer.isView(input)) return new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
-  return utf8.encode(String(input));
+  return String(input);
 }
 
 function toOutput(bytes: Uint8Array | null): PluginOutput | null {

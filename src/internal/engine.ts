@@ -15,7 +15,7 @@ import {
 import type { HostFunction } from '../host-function.js';
 import type { HostFunctionMap, Logger, LogLevel } from '../options.js';
 import { createHostEnv, type HostEnvState, type HttpHandler } from './host-env.js';
-import { Kernel } from './kernel/kernel.js';
+import { CALL_HAS_ERROR, Kernel } from './kernel/kernel.js';
 import { instantiate, link, WASI_NAMESPACE, type Instantiated, type LinkPlan } from './linker.js';
 import type { LoadedModule } from './module-loader.js';
 import { VarStore } from './vars.js';
@@ -192,7 +192,7 @@ export class PluginEngine {
   }
 
   /** Call an export with `input`; returns a private copy of the output, or null for none. */
-  call(name: string, input: Uint8Array, hostContext: unknown, limits?: CallLimits): Uint8Array | null {
+  call(name: string, input: Uint8Array | string, hostContext: unknown, limits?: CallLimits): Uint8Array | null {
     if (this.active) throw new ReentrantCallError(name);
     if (this.stale) this.instantiateNow();
     const fn = this.exportFunction(name);
@@ -218,11 +218,12 @@ export class PluginEngine {
       this.signal = undefined;
     }
     if (name === '_start') this.stale = true;
-    const pluginMessage = this.kernel.errorMessage();
+    const outcome = this.kernel.outcome();
+    const pluginMessage = (outcome & CALL_HAS_ERROR) !== 0 ? this.kernel.errorMessage() : undefined;
     if (failed) {
       if (failure instanceof WasiExit) {
         this.stale = true;
-        if (failure.code === 0 && pluginMessage === undefined) return this.kernel.takeOutput();
+        if (failure.code === 0 && pluginMessage === undefined) return this.output(name, outcome);
         throw new PluginCallError(name, failure.code, pluginMessage ?? `"${name}" exited with code ${failure.code}`);
       }
       this.stale = true;
@@ -233,8 +234,12 @@ export class PluginEngine {
     }
     const code = returned === undefined ? 0 : Number(returned);
     if (code !== 0) throw new PluginCallError(name, code, `"${name}" returned exit code ${code}`);
+    return this.output(name, outcome);
+  }
+
+  private output(name: string, outcome: number): Uint8Array | null {
     try {
-      return this.kernel.takeOutput();
+      return this.kernel.takeOutput(outcome);
     } catch (err) {
       throw new PluginCallError(name, -1, (err as Error).message);
     }

@@ -124,7 +124,8 @@ export function createHostEnv(state: HostEnvState): Record<HostEnvFunctionName, 
       if (valueHandle !== 0) state.kernel.free(valueHandle);
       if (key === null) fail('var_set', `var_set was given key handle ${keyHandle}, which is not a live block`);
       if (valueHandle !== 0 && value === null) fail('var_set', `var_set was given value handle ${valueHandle}, which is not a live block`);
-      state.vars.set(key, value ?? undefined);
+      // a compact copy: `value` may sit in a shared slab that the var would keep alive
+      state.vars.set(key, value === undefined || value === null ? undefined : value.slice());
     },
     http_request(requestHandle: number, bodyHandle: number): number {
       const request = parseRequest(state, requestHandle, bodyHandle);

@@ -4,7 +4,8 @@
 ;;
 ;; Layout of the kernel memory (separate from the plug-in's linear memory):
 ;;   [0, 128)          free-list heads, one u32 per size class (class k holds blocks whose
-;;                     capacity is in [2^k, 2^(k+1)))
+;;                     capacity is in [2^k, 2^(k+1))); a head is valid only while its bit
+;;                     in $nonempty is set
 ;;   [128, HEAP_BASE)  unused, so that no handle below HEAP_BASE is ever valid (0 = none)
 ;;   [HEAP_BASE, bump) blocks, each a 16-byte header followed by its data; a handle is the
 ;;                     offset of the data, always 16-aligned
@@ -32,6 +33,9 @@
   (global $span1 (mut i64) (i64.const 0))
   (global $span8 (mut i64) (i64.const 0))
   (global $max_pages (mut i32) (i32.const 65536))
+  ;; bit k set when the free list of class k may be non-empty: allocation skips empty classes
+  ;; with one ctz instead of visiting 32 list heads
+  (global $nonempty (mut i32) (i32.const 0))
 
   (global $input_handle (mut i32) (i32.const 0))
   (global $input_length (mut i64) (i64.const 0))
@@ -111,20 +115,27 @@
       (then (return (i32.const 1))))
     (i32.ne (memory.grow (i32.sub (local.get $need) (local.get $have))) (i32.const -1)))
 
+  ;; Forget the free list of class $k.
+  (func $drop_list (param $k i32)
+    (i32.store (i32.shl (local.get $k) (i32.const 2)) (i32.const 0))
+    (global.set $nonempty (i32.and (global.get $nonempty) (i32.xor (i32.shl (i32.const 1) (local.get $k)) (i32.const -1)))))
+
   ;; Take a block of capacity >= $cap from the free list of class $k, or return 0.
   (func $pop_free (param $k i32) (param $cap i32) (result i32)
-    (local $head_at i32) (local $h i32)
+    (local $head_at i32) (local $h i32) (local $next i32)
     (local.set $head_at (i32.shl (local.get $k) (i32.const 2)))
     (local.set $h (i32.load (local.get $head_at)))
-    (if (i32.eqz (local.get $h)) (then (return (i32.const 0))))
+    (if (i32.eqz (local.get $h)) (then (call $drop_list (local.get $k)) (return (i32.const 0))))
     (if (i32.eqz (call $in_heap (local.get $h)))
-      (then (i32.store (local.get $head_at) (i32.const 0)) (return (i32.const 0))))
+      (then (call $drop_list (local.get $k)) (return (i32.const 0))))
     (if (i32.ne (i32.load offset=8 (i32.sub (local.get $h) (i32.const 16))) (call $free_tag (local.get $h)))
       ;; the list was scribbled over by the guest: forget it rather than follow it
-      (then (i32.store (local.get $head_at) (i32.const 0)) (return (i32.const 0))))
+      (then (call $drop_list (local.get $k)) (return (i32.const 0))))
     (if (i32.lt_u (i32.load offset=4 (i32.sub (local.get $h) (i32.const 16))) (local.get $cap))
       (then (return (i32.const 0))))
-    (i32.store (local.get $head_at) (i32.load offset=12 (i32.sub (local.get $h) (i32.const 16))))
+    (local.set $next (i32.load offset=12 (i32.sub (local.get $h) (i32.const 16))))
+    (i32.store (local.get $head_at) (local.get $next))
+    (if (i32.eqz (local.get $next)) (then (call $drop_list (local.get $k))))
     (local.get $h))
 
   ;; Allocate $n bytes (0 allowed, for host-made empty blocks). Returns the handle or 0.
@@ -135,15 +146,19 @@
     (if (i32.lt_u (local.get $cap) (local.get $n)) (then (return (i32.const 0))))
     ;; the block's own class may hold a block big enough; every class above it surely does
     (local.set $k (call $class_of (local.get $cap)))
-    (local.set $h (call $pop_free (local.get $k) (local.get $cap)))
-    (if (i32.eqz (local.get $h))
+    (if (global.get $nonempty)
       (then
+        (if (i32.and (global.get $nonempty) (i32.shl (i32.const 1) (local.get $k)))
+          (then (local.set $h (call $pop_free (local.get $k) (local.get $cap)))))
         (block $found
           (loop $classes
-            (local.set $k (i32.add (local.get $k) (i32.const 1)))
-            (br_if $found (i32.gt_u (local.get $k) (i32.const 31)))
+            (br_if $found (local.get $h))
+            ;; the lowest non-empty class above $k
+            (local.set $k (i32.ctz (i32.and (global.get $nonempty)
+              (i32.shl (i32.const -2) (local.get $k)))))
+            (br_if $found (i32.ge_u (local.get $k) (i32.const 32)))
             (local.set $h (call $pop_free (local.get $k) (i32.const 0)))
-            (br_if $classes (i32.eqz (local.get $h)))))))
+            (br $classes)))))
     (if (i32.eqz (local.get $h))
       (then
         (local.set $end
@@ -167,9 +182,13 @@
     (if (i32.eq (i32.add (local.get $h) (local.get $cap)) (global.get $bump))
       ;; the topmost block: give its space back to the bump pointer
       (then (call $set_bump (local.get $header)) (return)))
-    (local.set $k (i32.shl (call $class_of (local.get $cap)) (i32.const 2)))
-    (i32.store offset=12 (local.get $header) (i32.load (local.get $k)))
-    (i32.store (local.get $k) (local.get $h)))
+    (local.set $k (call $class_of (local.get $cap)))
+    (i32.store offset=12 (local.get $header)
+      (if (result i32) (i32.and (global.get $nonempty) (i32.shl (i32.const 1) (local.get $k)))
+        (then (i32.load (i32.shl (local.get $k) (i32.const 2))))
+        (else (i32.const 0))))
+    (i32.store (i32.shl (local.get $k) (i32.const 2)) (local.get $h))
+    (global.set $nonempty (i32.or (global.get $nonempty) (i32.shl (i32.const 1) (local.get $k)))))
 
   ;; ---------------------------------------------------------------- extism:host/env
 
@@ -260,7 +279,7 @@
   (func (export "host_begin") (param $n i32) (result i32)
     (local $h i32)
     (global.set $epoch (i32.add (global.get $epoch) (i32.const 0x9e3779b9)))
-    (memory.fill (i32.const 0) (i32.const 0) (i32.const 128))
+    (global.set $nonempty (i32.const 0))
     (call $set_bump (global.get $HEAP_BASE))
     (global.set $output_offset (i32.const 0))
     (global.set $output_length (i32.const 0))
@@ -269,6 +288,13 @@
     (local.set $h (call $allocate (local.get $n)))
     (call $set_input (local.get $h) (if (result i32) (local.get $h) (then (local.get $n)) (else (i32.const 0))))
     (local.get $h))
+
+  ;; Shrink the input to its first $n bytes (the host reserved room for a UTF-8 encoding of
+  ;; unknown length, then wrote $n bytes).
+  (func (export "host_set_input_length") (param $n i32)
+    (if (i32.eqz (global.get $input_handle)) (then (return)))
+    (i32.store (i32.sub (global.get $input_handle) (i32.const 16)) (local.get $n))
+    (call $set_input (global.get $input_handle) (local.get $n)))
 
   (func (export "host_alloc") (param $n i32) (result i32)
     (call $allocate (local.get $n)))
@@ -281,6 +307,14 @@
     (if (result i32) (call $is_live (local.get $h))
       (then (i32.load (i32.sub (local.get $h) (i32.const 16))))
       (else (i32.const -1))))
+
+  ;; The call's outcome in one host→wasm call: bit 0 output set, bit 1 error set, bit 2 the
+  ;; output range was invalid.
+  (func (export "host_end") (result i32)
+    (i32.or
+      (i32.or (i32.ne (global.get $output_offset) (i32.const 0))
+              (i32.shl (i64.ne (global.get $error_handle) (i64.const 0)) (i32.const 1)))
+      (i32.shl (global.get $output_invalid) (i32.const 2))))
 
   (func (export "host_output_offset") (result i32) (global.get $output_offset))
   (func (export "host_output_length") (result i32) (global.get $output_length))

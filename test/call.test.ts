@@ -163,3 +163,24 @@ describe('a call', () => {
     assert.equal(plugin.isActive(), false);
   });
 });
+
+describe('a failed call', () => {
+  it('reports a trap by its message, with the error the plug-in had set beside it', async () => {
+    const plugin = await pluginFrom(`(module ${IMPORTS} (memory 1) (data (i32.const 0) "bad input") ${TO_BLOCK}
+      (func (export "f") (call $error_set (call $to_block (i32.const 0) (i32.const 9))) unreachable))`);
+    await assert.rejects(plugin.call('f'), (err: PluginCallError) => {
+      assert.match(err.message, /^unreachable/);
+      assert.match(err.message, /bad input/);
+      assert.equal(err.exitCode, -1);
+      return true;
+    });
+  });
+
+  it('ignores an empty error message, as the reference runtime does', async () => {
+    const plugin = await pluginFrom(`(module ${IMPORTS} (memory 1) ${TO_BLOCK}
+      (func (export "f") (result i32) (call $error_set (call $alloc (i64.const 0))) (i32.const 0))
+      (func (export "g") (result i32) (call $error_set (call $to_block (i32.const 0) (i32.const 0))) (i32.const 0)))`);
+    assert.equal(await plugin.call('f'), null);
+    assert.equal(await plugin.call('g'), null);
+  });
+});

@@ -219,7 +219,8 @@ export class PluginEngine {
     }
     if (name === '_start') this.stale = true;
     const outcome = this.kernel.outcome();
-    const pluginMessage = (outcome & CALL_HAS_ERROR) !== 0 ? this.kernel.errorMessage() : undefined;
+    // An empty error message is no error, as in the reference runtime.
+    const pluginMessage = (outcome & CALL_HAS_ERROR) !== 0 ? this.kernel.errorMessage() || undefined : undefined;
     if (failed) {
       if (failure instanceof WasiExit) {
         this.stale = true;
@@ -251,7 +252,8 @@ export class PluginEngine {
     const message = failure instanceof Error ? failure.message : String(failure);
     const isTrap = failure instanceof WebAssembly.RuntimeError || failure instanceof RangeError;
     if (isTrap && pluginMessage !== undefined) {
-      return new PluginCallError(name, -1, `${pluginMessage} (then trapped: ${message})`, { cause: failure });
+      // The trap's message first (ABI.md), the plug-in's own message beside it.
+      return new PluginCallError(name, -1, `${message} (the plug-in had set the error: ${pluginMessage})`, { cause: failure });
     }
     return new PluginCallError(name, -1, message, { cause: failure });
   }
@@ -303,6 +305,18 @@ export class PluginEngine {
     if (performance.now() >= this.deadline) throw new Interrupted('timeout');
     if (this.signal?.aborted) throw new Interrupted('abort', this.signal.reason);
     this.refill();
+  }
+
+  /**
+   * For code that blocks outside the guest, where `tick` never runs (a worker waiting for a
+   * main-thread host function): throws the running call's timeout or abort when it is due,
+   * else returns the milliseconds left before the deadline (Infinity without one).
+   */
+  checkInterrupt(): number {
+    const left = this.deadline - performance.now();
+    if (left <= 0) throw new Interrupted('timeout');
+    if (this.signal?.aborted) throw new Interrupted('abort', this.signal.reason);
+    return left;
   }
 
   private readonly sleepCell = new Int32Array(new SharedArrayBuffer(4));

@@ -1,6 +1,9 @@
 import type { CallContext } from './call-context.js';
 import type { HostFunction } from './host-function.js';
+import type { OutputTarget } from './internal/line-sink.js';
 import type { MemoryOptions } from './manifest.js';
+
+export type { OutputTarget };
 
 /** Log levels, lowest first. `silent` turns plug-in logging off. */
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -55,6 +58,14 @@ export interface PluginOptions {
   logLevel?: LogLevel;
   /** Let a WASI guest's stdout and stderr through to this process's (default: discarded). */
   enableWasiOutput?: boolean;
+  /** Where a WASI guest's stdout goes, line by line: a function per line, or a stream. Wins over `enableWasiOutput`. */
+  wasiStdout?: OutputTarget;
+  /** Same, for stderr. */
+  wasiStderr?: OutputTarget;
+  /** The WASI guest's argv (default: none). */
+  wasiArgs?: string[];
+  /** The WASI guest's environment (default: empty). */
+  wasiEnv?: Record<string, string>;
   /** The `fetch` used for `http_request` and for wasm URLs. */
   fetch?: typeof fetch;
   /** Let plug-ins read response headers with `http_headers`. */

@@ -170,7 +170,7 @@ export function resolveOptions(manifest: NormalizedManifest, options: PluginOpti
     },
     timeoutMs,
   };
-  const wasiOutput = options.enableWasiOutput ?? Boolean(process.env.EXTISM_ENABLE_WASI_OUTPUT);
+  const wasiOutput = options.enableWasiOutput ?? Boolean(platform.environmentVariable('EXTISM_ENABLE_WASI_OUTPUT'));
   return {
     manifest: merged,
     engine: {
@@ -186,8 +186,10 @@ export function resolveOptions(manifest: NormalizedManifest, options: PluginOpti
       wasi: options.useWasi
         ? {
             mounts: wasiMounts(merged.allowedPaths),
-            stdout: wasiOutput ? (chunk) => process.stdout.write(chunk) : undefined,
-            stderr: wasiOutput ? (chunk) => process.stderr.write(chunk) : undefined,
+            stdout: options.wasiStdout ?? (wasiOutput ? 'process' : undefined),
+            stderr: options.wasiStderr ?? (wasiOutput ? 'process' : undefined),
+            args: options.wasiArgs ?? [],
+            env: options.wasiEnv ?? {},
           }
         : undefined,
       timeoutMs,

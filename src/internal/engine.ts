@@ -18,6 +18,8 @@ import { createHostEnv, type HostEnvState, type HttpHandler } from './host-env.j
 import { CALL_HAS_ERROR, Kernel } from './kernel/kernel.js';
 import { instantiate, link, WASI_NAMESPACE, type Instantiated, type LinkPlan } from './linker.js';
 import type { LoadedModule } from './module-loader.js';
+import { createLineSink, type LineSink, type OutputTarget } from './line-sink.js';
+import * as platform from './platform/node.js';
 import { VarStore } from './vars.js';
 import { createWasi, WasiExit, type Wasi, type WasiMount } from './wasi/index.js';
 
@@ -33,7 +35,8 @@ export interface EngineOptions {
   hostFunctions: readonly HostFunction[];
   http: HttpHandler | undefined;
   allowResponseHeaders: boolean;
-  wasi: { mounts: WasiMount[]; stdout?: (chunk: Uint8Array) => void; stderr?: (chunk: Uint8Array) => void } | undefined;
+  /** `'process'`: this process's own stdout/stderr, bytes as they come. */
+  wasi: { mounts: WasiMount[]; stdout?: OutputTarget | 'process'; stderr?: OutputTarget | 'process'; args: string[]; env: Record<string, string> } | undefined;
   timeoutMs: number | null;
   fuel: number | undefined;
 }
@@ -51,6 +54,14 @@ class Interrupted extends Error {
 }
 
 const BUDGET_EXPORT = '__plughost_budget';
+
+function outputSink(target: OutputTarget | 'process' | undefined, fd: 1 | 2): LineSink | undefined {
+  if (target === undefined) return undefined;
+  if (target !== 'process') return createLineSink(target);
+  const stream = platform.processOutput(fd);
+  // a copy: the stream may write later, and the guest reuses its buffer
+  return { write: (chunk) => void stream.write(chunk.slice()), flush() {} };
+}
 /** Budget units between two looks at the clock: about a millisecond of guest work. */
 const SLICE = 1_000_000;
 
@@ -63,6 +74,9 @@ export class PluginEngine {
   private readonly wasiModules: Set<number>;
   private instance!: Instantiated;
   private wasis: Wasi[] = [];
+  private readonly outputSinks: LineSink[] = [];
+  private readonly stdout: LineSink | undefined;
+  private readonly stderr: LineSink | undefined;
   private budgets: WebAssembly.Global[] = [];
   private readonly exportCache = new Map<string, (() => unknown) | null>();
   private active = false;
@@ -95,6 +109,9 @@ export class PluginEngine {
       hostContext: undefined,
     };
     this.callContext = new CallContext(this.state);
+    this.stdout = outputSink(options.wasi?.stdout, 1);
+    this.stderr = outputSink(options.wasi?.stderr, 2);
+    for (const sink of [this.stdout, this.stderr]) if (sink !== undefined) this.outputSinks.push(sink);
     this.plan = link({
       modules: options.modules,
       mainIndex: options.mainIndex,
@@ -135,8 +152,10 @@ export class PluginEngine {
         if (wasiOptions === undefined || !this.wasiModules.has(index)) return undefined;
         const wasi = createWasi({
           mounts: wasiOptions.mounts,
-          stdout: wasiOptions.stdout,
-          stderr: wasiOptions.stderr,
+          args: wasiOptions.args,
+          env: wasiOptions.env,
+          stdout: this.stdout && ((chunk: Uint8Array) => this.stdout!.write(chunk)),
+          stderr: this.stderr && ((chunk: Uint8Array) => this.stderr!.write(chunk)),
           sleep: (ms: number) => this.sleep(ms),
         });
         this.wasis.push(wasi);
@@ -282,6 +301,7 @@ export class PluginEngine {
 
   private endGuarded(): void {
     this.active = false;
+    for (const sink of this.outputSinks) sink.flush();
     if (this.budgets.length > 0) {
       this.account();
       this.lastFuelConsumed = this.consumed;

@@ -41,3 +41,13 @@ export function directoryOf(path: string): string {
 export function fileUrlToPath(url: URL | string): string {
   return fileURLToPath(url);
 }
+
+/** This process's stdout (1) or stderr (2), for guest output let through with enableWasiOutput. */
+export function processOutput(fd: 1 | 2): { write(chunk: Uint8Array): unknown } {
+  return fd === 1 ? process.stdout : process.stderr;
+}
+
+/** An environment variable of this process, if the platform has any. */
+export function environmentVariable(name: string): string | undefined {
+  return process.env[name];
+}

@@ -1,0 +1,170 @@
+// What plughost can give a plug-in, import by import, as `info` reports it and as `call` explains
+// a link failure. The signatures are the ABI's (/work/shared/ABI.md); test/cli.test.ts checks
+// them against the kernel module and the host-env table, so this copy cannot drift unnoticed.
+import { formatFuncType, type FuncType } from '../internal/wasm/reader.js';
+
+export const EXTISM_ENV = 'extism:host/env';
+export const EXTISM_USER = 'extism:host/user';
+export const WASI = 'wasi_snapshot_preview1';
+
+const i32 = 'i32' as const;
+const i64 = 'i64' as const;
+const sig = (params: FuncType['params'], results: FuncType['results']): FuncType => ({ params, results });
+
+/** Functions of `extism:host/env` served by the kernel (memory, input, output, error). */
+export const KERNEL_SIGNATURES: Readonly<Record<string, FuncType>> = {
+  alloc: sig([i64], [i64]),
+  free: sig([i64], []),
+  length: sig([i64], [i64]),
+  length_unsafe: sig([i64], [i64]),
+  load_u8: sig([i64], [i32]),
+  load_u64: sig([i64], [i64]),
+  store_u8: sig([i64, i32], []),
+  store_u64: sig([i64, i64], []),
+  input_length: sig([], [i64]),
+  input_offset: sig([], [i64]),
+  input_load_u8: sig([i64], [i32]),
+  input_load_u64: sig([i64], [i64]),
+  output_set: sig([i64, i64], []),
+  error_set: sig([i64], []),
+  error_get: sig([], [i64]),
+};
+
+/** Functions of `extism:host/env` served by the host (config, vars, HTTP, logging). */
+export const HOST_ENV_SIGNATURES: Readonly<Record<string, FuncType>> = {
+  config_get: sig([i64], [i64]),
+  var_get: sig([i64], [i64]),
+  var_set: sig([i64, i64], []),
+  http_request: sig([i64, i64], [i64]),
+  http_status_code: sig([], [i32]),
+  http_headers: sig([], [i64]),
+  log_trace: sig([i64], []),
+  log_debug: sig([i64], []),
+  log_info: sig([i64], []),
+  log_warn: sig([i64], []),
+  log_error: sig([i64], []),
+  get_log_level: sig([], [i32]),
+};
+
+/** An import as far as the CLI needs to know it; `type` when it is a function whose type is known. */
+export interface ImportRef {
+  module: string;
+  name: string;
+  kind?: string;
+  type?: FuncType;
+}
+
+/** Why an import can or cannot be satisfied by `plughost call`. */
+export type ImportCategory =
+  | 'kernel' // extism:host/env, served by the kernel
+  | 'host-env' // extism:host/env, served by plughost's host functions
+  | 'wasi' // wasi_snapshot_preview1: satisfied with --wasi
+  | 'user' // extism:host/user: the application's host functions
+  | 'env-unknown' // extism:host/env name plughost does not know
+  | 'env-signature' // known extism:host/env name, other signature
+  | 'legacy' // pre-1.0 Extism ABI (env.extism_*)
+  | 'as-abort' // AssemblyScript's env.abort
+  | 'other'; // another namespace, or a non-function import
+
+export interface ImportVerdict {
+  category: ImportCategory;
+  /** Whether `plughost call` can satisfy it (WASI ones only with --wasi). */
+  satisfiable: boolean;
+  /** One line on why not, for unsatisfiable imports. */
+  reason?: string;
+}
+
+function sameType(a: FuncType, b: FuncType): boolean {
+  return a.params.length === b.params.length && a.results.length === b.results.length &&
+    a.params.every((p, i) => p === b.params[i]) && a.results.every((r, i) => r === b.results[i]);
+}
+
+/** Classify one import of a plug-in's main module. */
+export function classifyImport(imp: ImportRef): ImportVerdict {
+  const isFunction = imp.kind === undefined || imp.kind === 'function';
+  if (imp.module === EXTISM_ENV) {
+    if (!isFunction) return { category: 'other', satisfiable: false, reason: `a ${imp.kind}, but ${EXTISM_ENV} has only functions` };
+    const known = KERNEL_SIGNATURES[imp.name] ?? HOST_ENV_SIGNATURES[imp.name];
+    if (!Object.hasOwn(KERNEL_SIGNATURES, imp.name) && !Object.hasOwn(HOST_ENV_SIGNATURES, imp.name)) {
+      return { category: 'env-unknown', satisfiable: false, reason: `not a ${EXTISM_ENV} function plughost knows (a PDK newer than plughost, or a typo)` };
+    }
+    if (imp.type !== undefined && known !== undefined && !sameType(imp.type, known)) {
+      return { category: 'env-signature', satisfiable: false, reason: `plughost provides ${formatFuncType(known)}, the module imports ${formatFuncType(imp.type)}` };
+    }
+    return { category: Object.hasOwn(KERNEL_SIGNATURES, imp.name) ? 'kernel' : 'host-env', satisfiable: true };
+  }
+  if (imp.module === WASI) {
+    if (!isFunction) return { category: 'other', satisfiable: false, reason: `a ${imp.kind}, but WASI has only functions` };
+    return { category: 'wasi', satisfiable: true };
+  }
+  if (imp.module === EXTISM_USER && isFunction) {
+    return { category: 'user', satisfiable: false, reason: 'a host function of the application the plug-in was written for; the CLI has none' };
+  }
+  if (imp.module === 'env' && imp.name.startsWith('extism_')) {
+    return { category: 'legacy', satisfiable: false, reason: 'a function of the pre-1.0 Extism ABI (namespace "env"); plughost implements the current one' };
+  }
+  if (imp.module === 'env' && imp.name === 'abort' && isFunction) {
+    return { category: 'as-abort', satisfiable: false, reason: "AssemblyScript's runtime abort handler, which no Extism host provides" };
+  }
+  if (!isFunction) return { category: 'other', satisfiable: false, reason: `an imported ${imp.kind}; plughost provides functions only` };
+  return { category: 'other', satisfiable: false, reason: `a host function in namespace "${imp.module}" (or a module of a multi-module manifest); the CLI has none` };
+}
+
+/** Split `module.name` (as {@link LinkError.missing} lists them) back into its parts. */
+export function splitQualified(qualified: string): ImportRef {
+  for (const module of [EXTISM_ENV, EXTISM_USER, WASI]) {
+    if (qualified.startsWith(`${module}.`)) return { module, name: qualified.slice(module.length + 1) };
+  }
+  const dot = qualified.indexOf('.');
+  return dot < 0 ? { module: '', name: qualified } : { module: qualified.slice(0, dot), name: qualified.slice(dot + 1) };
+}
+
+function list(imports: readonly ImportRef[]): string {
+  const names = imports.map((i) => `${i.module}.${i.name}`);
+  return names.length <= 4 ? names.join(', ') : `${names.slice(0, 3).join(', ')} and ${names.length - 3} more`;
+}
+
+/**
+ * One hint per kind of problem among `imports` (the unsatisfied ones), saying what to do
+ * about it. `wasiEnabled`: whether --wasi was given (a WASI import is then not a problem).
+ */
+export function importHints(imports: readonly ImportRef[], wasiEnabled: boolean): string[] {
+  const groups = new Map<ImportCategory, ImportRef[]>();
+  for (const imp of imports) {
+    const { category } = classifyImport(imp);
+    if (category === 'wasi' && wasiEnabled) continue;
+    const group = groups.get(category);
+    if (group === undefined) groups.set(category, [imp]);
+    else group.push(imp);
+  }
+  const hints: string[] = [];
+  for (const [category, group] of groups) {
+    switch (category) {
+      case 'wasi':
+        hints.push('the plug-in uses WASI: pass --wasi');
+        break;
+      case 'user':
+        hints.push(`${list(group)}: host functions the plug-in expects from its application; the plughost CLI has none (with the plughost library, pass them in the \`functions\` option)`);
+        break;
+      case 'env-unknown':
+        hints.push(`${list(group)}: not ${EXTISM_ENV} functions this plughost knows; was the plug-in built with a newer Extism PDK?`);
+        break;
+      case 'env-signature':
+        hints.push(`${list(group)}: imported with a signature other than the Extism ABI's; run \`plughost info\` on the module to compare`);
+        break;
+      case 'legacy':
+        hints.push(`${list(group)}: the plug-in was built for the pre-1.0 Extism ABI; rebuild it with a current PDK`);
+        break;
+      case 'as-abort':
+        hints.push('env.abort: an AssemblyScript plug-in keeps its runtime abort handler; build it with `--use abort=` (as the Extism AssemblyScript PDK recommends)');
+        break;
+      case 'kernel':
+      case 'host-env':
+        break;
+      case 'other':
+        hints.push(`${list(group)}: plughost provides only ${EXTISM_ENV}, and ${WASI} with --wasi; other imports need a manifest module of that name, or the plughost library with host functions`);
+        break;
+    }
+  }
+  return hints;
+}

@@ -1,50 +1,18 @@
 // What plughost can give a plug-in, import by import, as `info` reports it and as `call` explains
-// a link failure. The signatures are the ABI's (/work/shared/ABI.md); test/cli.test.ts checks
-// them against the kernel module and the host-env table, so this copy cannot drift unnoticed.
+// a link failure. The signature tables are the library's own (kernel.ts, host-env.ts).
+import { HOST_ENV_SIGNATURES as HOST_ENV_TABLE } from '../internal/host-env.js';
+import { KERNEL_SIGNATURES as KERNEL_TABLE } from '../internal/kernel/kernel.js';
 import { formatFuncType, type FuncType } from '../internal/wasm/reader.js';
 
 export const EXTISM_ENV = 'extism:host/env';
 export const EXTISM_USER = 'extism:host/user';
 export const WASI = 'wasi_snapshot_preview1';
 
-const i32 = 'i32' as const;
-const i64 = 'i64' as const;
-const sig = (params: FuncType['params'], results: FuncType['results']): FuncType => ({ params, results });
-
 /** Functions of `extism:host/env` served by the kernel (memory, input, output, error). */
-export const KERNEL_SIGNATURES: Readonly<Record<string, FuncType>> = {
-  alloc: sig([i64], [i64]),
-  free: sig([i64], []),
-  length: sig([i64], [i64]),
-  length_unsafe: sig([i64], [i64]),
-  load_u8: sig([i64], [i32]),
-  load_u64: sig([i64], [i64]),
-  store_u8: sig([i64, i32], []),
-  store_u64: sig([i64, i64], []),
-  input_length: sig([], [i64]),
-  input_offset: sig([], [i64]),
-  input_load_u8: sig([i64], [i32]),
-  input_load_u64: sig([i64], [i64]),
-  output_set: sig([i64, i64], []),
-  error_set: sig([i64], []),
-  error_get: sig([], [i64]),
-};
+export const KERNEL_SIGNATURES = KERNEL_TABLE as unknown as Readonly<Record<string, FuncType>>;
 
 /** Functions of `extism:host/env` served by the host (config, vars, HTTP, logging). */
-export const HOST_ENV_SIGNATURES: Readonly<Record<string, FuncType>> = {
-  config_get: sig([i64], [i64]),
-  var_get: sig([i64], [i64]),
-  var_set: sig([i64, i64], []),
-  http_request: sig([i64, i64], [i64]),
-  http_status_code: sig([], [i32]),
-  http_headers: sig([], [i64]),
-  log_trace: sig([i64], []),
-  log_debug: sig([i64], []),
-  log_info: sig([i64], []),
-  log_warn: sig([i64], []),
-  log_error: sig([i64], []),
-  get_log_level: sig([], [i32]),
-};
+export const HOST_ENV_SIGNATURES = HOST_ENV_TABLE as unknown as Readonly<Record<string, FuncType>>;
 
 /** An import as far as the CLI needs to know it; `type` when it is a function whose type is known. */
 export interface ImportRef {

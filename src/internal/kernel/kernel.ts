@@ -3,13 +3,27 @@
 import { MemoryLimitError } from '../../errors.js';
 import { kernelWasmBase64 } from './kernel-wasm.generated.js';
 
+/** The kernel exports linked straight into a plug-in's `extism:host/env`, with their signatures. */
+export const KERNEL_SIGNATURES = {
+  alloc: { params: ['i64'], results: ['i64'] },
+  free: { params: ['i64'], results: [] },
+  length: { params: ['i64'], results: ['i64'] },
+  length_unsafe: { params: ['i64'], results: ['i64'] },
+  load_u8: { params: ['i64'], results: ['i32'] },
+  load_u64: { params: ['i64'], results: ['i64'] },
+  store_u8: { params: ['i64', 'i32'], results: [] },
+  store_u64: { params: ['i64', 'i64'], results: [] },
+  input_length: { params: [], results: ['i64'] },
+  input_offset: { params: [], results: ['i64'] },
+  input_load_u8: { params: ['i64'], results: ['i32'] },
+  input_load_u64: { params: ['i64'], results: ['i64'] },
+  output_set: { params: ['i64', 'i64'], results: [] },
+  error_set: { params: ['i64'], results: [] },
+  error_get: { params: [], results: ['i64'] },
+} as const satisfies Record<string, { params: readonly ('i64' | 'i32')[]; results: readonly ('i64' | 'i32')[] }>;
+
 /** Names of the kernel exports that are linked straight into a plug-in's `extism:host/env`. */
-export const KERNEL_GUEST_FUNCTIONS = [
-  'alloc', 'free', 'length', 'length_unsafe',
-  'load_u8', 'load_u64', 'store_u8', 'store_u64',
-  'input_length', 'input_offset', 'input_load_u8', 'input_load_u64',
-  'output_set', 'error_set', 'error_get',
-] as const;
+export const KERNEL_GUEST_FUNCTIONS = Object.keys(KERNEL_SIGNATURES) as (keyof typeof KERNEL_SIGNATURES)[];
 
 interface KernelExports {
   memory: WebAssembly.Memory;

@@ -119,13 +119,12 @@ export function createHostEnv(state: HostEnvState): Record<HostEnvFunctionName, 
     },
     var_set(keyHandle: number, valueHandle: number): void {
       const key = state.kernel.readText(keyHandle);
-      const value = valueHandle === 0 ? undefined : state.kernel.read(valueHandle);
+      const value = valueHandle === 0 ? undefined : state.kernel.readToKeep(valueHandle);
       state.kernel.free(keyHandle);
       if (valueHandle !== 0) state.kernel.free(valueHandle);
       if (key === null) fail('var_set', `var_set was given key handle ${keyHandle}, which is not a live block`);
       if (valueHandle !== 0 && value === null) fail('var_set', `var_set was given value handle ${valueHandle}, which is not a live block`);
-      // a compact copy: `value` may sit in a shared slab that the var would keep alive
-      state.vars.set(key, value === undefined || value === null ? undefined : value.slice());
+      state.vars.set(key, value ?? undefined);
     },
     http_request(requestHandle: number, bodyHandle: number): number {
       const request = parseRequest(state, requestHandle, bodyHandle);

@@ -1,5 +1,20 @@
 import { MemoryLimitError } from '../errors.js';
 
+/** Bytes of `text` in UTF-8 (lone surrogates count as the 3 bytes of U+FFFD, as encoders write them). */
+export function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) bytes += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 2;
+      i++;
+    } else bytes += 2;
+  }
+  return bytes;
+}
+
 /** A plug-in's vars: bytes by name, surviving calls, bounded by `maxVarBytes` (keys + values). */
 export class VarStore {
   private readonly values = new Map<string, Uint8Array>();
@@ -13,7 +28,7 @@ export class VarStore {
 
   /** Set (or, with `undefined`, delete) a var; throws {@link MemoryLimitError} past the limit. */
   set(key: string, value: Uint8Array | undefined): void {
-    const keyBytes = Buffer.byteLength(key);
+    const keyBytes = utf8Length(key);
     const old = this.values.get(key);
     const without = old === undefined ? this.bytes : this.bytes - keyBytes - old.byteLength;
     if (value === undefined) {

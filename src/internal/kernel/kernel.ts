@@ -166,11 +166,30 @@ export class Kernel {
     return n < 0 ? null : copyOut(this.view(), Number(handle), n);
   }
 
+  /** A private, compact copy of a live block (for keeping, e.g. as a var), or null. */
+  readToKeep(handle: number | bigint): Uint8Array | null {
+    const n = this.length(handle);
+    if (n < 0) return null;
+    const start = Number(handle);
+    return this.view().slice(start, start + n);
+  }
+
   readText(handle: number | bigint): string | null {
     const n = this.length(handle);
     if (n < 0) return null;
     const start = Number(handle);
-    return utf8Decoder.decode(this.view().subarray(start, start + n));
+    const bytes = this.view();
+    // Keys and short messages: a JS loop beats TextDecoder's call into C++ several times over.
+    if (n <= 64) {
+      let text = '';
+      for (let i = start; i < start + n; i++) {
+        const c = bytes[i]!;
+        if (c > 0x7f) return utf8Decoder.decode(bytes.subarray(start, start + n));
+        text += String.fromCharCode(c);
+      }
+      return text;
+    }
+    return utf8Decoder.decode(bytes.subarray(start, start + n));
   }
 
   /** Allocate a block holding `data`; throws {@link MemoryLimitError} when the kernel memory is full. */

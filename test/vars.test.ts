@@ -1,0 +1,22 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { utf8Length, VarStore } from '../src/internal/vars.js';
+
+describe('VarStore', () => {
+  it('counts keys in UTF-8 bytes, as encoders write them', () => {
+    for (const text of ['', 'total', 'é', '€', '😀', 'a😀b', '\ud800', '\udc00x', 'ü'.repeat(100)]) {
+      assert.equal(utf8Length(text), new TextEncoder().encode(text).byteLength, JSON.stringify(text));
+    }
+  });
+
+  it('bounds keys plus values and frees the space of deleted vars', () => {
+    const vars = new VarStore(10);
+    vars.set('ab', new Uint8Array(8));
+    assert.throws(() => vars.set('c', new Uint8Array(1)), { code: 'PLUGHOST_MEMORY_LIMIT', limit: 10, requested: 12 });
+    vars.set('ab', new Uint8Array(2));
+    vars.set('c', new Uint8Array(5));
+    vars.set('ab', undefined);
+    vars.set('de', new Uint8Array(3));
+    assert.equal(vars.get('c')?.byteLength, 5);
+  });
+});

@@ -16,7 +16,7 @@ describe('VarStore', () => {
     vars.set('ab', new Uint8Array(2));
     vars.set('c', new Uint8Array(5));
     vars.set('ab', undefined);
-    vars.set('de', new Uint8Array(3));
+    vars.set('d', new Uint8Array(3));
     assert.equal(vars.get('c')?.byteLength, 5);
   });
 });

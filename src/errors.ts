@@ -181,3 +181,28 @@ export class ReentrantCallError extends PlughostError {
     this.functionName = functionName;
   }
 }
+
+/**
+ * The worker thread running a plug-in (`runInWorker: true`, or a pool's) died: out of memory,
+ * a crash in native code, an exit from outside. Only the calls that were running in it fail
+ * with this error; the next call gets a fresh worker (plug-in state and vars start afresh).
+ * Also thrown when a host function uses its call context after its call has ended.
+ */
+export class WorkerError extends PlughostError {
+  /** The worker's exit code, when it exited. */
+  readonly exitCode: number | undefined;
+  constructor(message: string, options?: { cause?: unknown; exitCode?: number }) {
+    super('PLUGHOST_WORKER', message, options);
+    this.exitCode = options?.exitCode;
+  }
+}
+
+/** A pool's queue is full: `maxQueue` calls are already waiting for an idle instance. */
+export class PoolFullError extends PlughostError {
+  /** The pool's `maxQueue`. */
+  readonly maxQueue: number;
+  constructor(maxQueue: number) {
+    super('PLUGHOST_POOL_FULL', `pool queue is full: ${maxQueue} calls are already waiting for an idle instance (raise maxQueue or add instances)`);
+    this.maxQueue = maxQueue;
+  }
+}

@@ -17,7 +17,9 @@
 import { createPlugin } from './plugin.js';
 
 export { compilePlugin, CompiledPlugin, createPlugin, createPlugin as newPlugin, Plugin } from './plugin.js';
-export type { CallOptions } from './plugin.js';
+export type { CallOptions, PluginInput } from './plugin.js';
+export { createPool, Pool } from './pool.js';
+export type { PoolOptions } from './pool.js';
 export { PluginOutput } from './plugin-output.js';
 export { CallContext, CallContext as CurrentPlugin } from './call-context.js';
 export { defineHostFunction, DEFAULT_HOST_NAMESPACE } from './host-function.js';
@@ -54,9 +56,11 @@ export {
   PluginCallError,
   PluginClosedError,
   PluginError,
+  PoolFullError,
   ReentrantCallError,
   TimeoutError,
   WasmSourceError,
+  WorkerError,
 } from './errors.js';
 export type { PlughostErrorCode } from './errors.js';
 

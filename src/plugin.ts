@@ -8,6 +8,8 @@ import { LOG_LEVEL_PRIORITY } from './internal/host-env.js';
 import { loadModules, type LoadedModule } from './internal/module-loader.js';
 import * as platform from './internal/platform/node.js';
 import { resolveManifest } from './internal/resolve-manifest.js';
+import { createAsyncHttpHandler, createHttpHandler } from './internal/http/index.js';
+import { WorkerBackend, workerSpec, type WorkerHttpFactory, type WorkerSpec } from './internal/worker/worker-backend.js';
 import type { WasiMount } from './internal/wasi/index.js';
 
 /** Per-call options beyond the drop-in `call(name, input, hostContext)`. */
@@ -18,7 +20,7 @@ export interface CallOptions {
 
 const EMPTY = new Uint8Array(0);
 
-function toInput(input: string | number | Uint8Array | ArrayBuffer | undefined | null): Uint8Array | string {
+function toInput(input: PluginInput): Uint8Array | string {
   if (input === undefined || input === null) return EMPTY;
   if (typeof input === 'string') return input;
   if (input instanceof Uint8Array) return input;
@@ -31,9 +33,79 @@ function toOutput(bytes: Uint8Array | null): PluginOutput | null {
   return bytes === null ? null : new PluginOutput(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+/** What a call accepts as input: strings are sent as UTF-8, numbers as their decimal text. */
+export type PluginInput = string | number | Uint8Array | ArrayBuffer | undefined | null;
+
+/**
+ * @internal Where a {@link Plugin}'s calls go: an engine on this thread, or a worker proxy
+ * (src/internal/worker/worker-backend.ts). Plugin only checks that it is open and delegates.
+ */
+export interface PluginBackend {
+  call(name: string, input: PluginInput, hostContext: unknown, options: CallOptions | undefined): Promise<PluginOutput | null>;
+  callSync(name: string, input: PluginInput, hostContext: unknown, options: CallOptions | undefined): PluginOutput | null;
+  functionExists(name: string): Promise<boolean>;
+  readonly mainModule: WebAssembly.Module;
+  readonly isActive: boolean;
+  readonly fuelConsumed: number;
+  reset(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** @internal The plug-in runs on this thread: every call is the engine's synchronous call. */
+export class EngineBackend implements PluginBackend {
+  constructor(private readonly engine: PluginEngine) {}
+
+  // Kept as cheap as calling the engine directly: no closure, no extra promise.
+  call(name: string, input: PluginInput, hostContext: unknown, options: CallOptions | undefined): Promise<PluginOutput | null> {
+    try {
+      return Promise.resolve(toOutput(this.engine.call(name, toInput(input), hostContext, options)));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  callSync(name: string, input: PluginInput, hostContext: unknown, options: CallOptions | undefined): PluginOutput | null {
+    return toOutput(this.engine.call(name, toInput(input), hostContext, options));
+  }
+
+  functionExists(name: string): Promise<boolean> {
+    try {
+      return Promise.resolve(this.engine.functionExists(name));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  get mainModule(): WebAssembly.Module {
+    return this.engine.mainModule;
+  }
+
+  get isActive(): boolean {
+    return this.engine.isActive;
+  }
+
+  get fuelConsumed(): number {
+    return this.engine.lastFuelConsumed;
+  }
+
+  async reset(): Promise<boolean> {
+    if (this.engine.isActive) return false;
+    this.engine.reset();
+    return true;
+  }
+
+  async close(): Promise<void> {
+    this.engine.close();
+  }
+}
+
 /**
  * A running plug-in: call its exports with bytes in and bytes out. Its linear memory, globals
  * and vars persist across calls. Create one with {@link createPlugin}.
+ *
+ * With `runInWorker: true` the plug-in lives in a worker thread: `call` never blocks the event
+ * loop, host functions still run on this thread (and may be async), and everything else works
+ * the same. Close such a plug-in when done: its worker keeps the process alive until then.
  *
  * ```ts
  * const plugin = await createPlugin('count-vowels.wasm');
@@ -43,48 +115,45 @@ function toOutput(bytes: Uint8Array | null): PluginOutput | null {
  * ```
  */
 export class Plugin {
-  #engine: PluginEngine | null;
+  #backend: PluginBackend | null;
 
   /** @internal */
-  constructor(engine: PluginEngine) {
-    this.#engine = engine;
+  constructor(backend: PluginBackend) {
+    this.#backend = backend;
   }
 
-  #live(): PluginEngine {
-    if (this.#engine === null) throw new PluginClosedError();
-    return this.#engine;
+  #live(): PluginBackend {
+    if (this.#backend === null) throw new PluginClosedError();
+    return this.#backend;
   }
 
   /**
    * Call the export `name` with `input` (a string is sent as UTF-8). Resolves to the output,
    * or null when the plug-in set none. Rejects with a {@link PluginCallError} (the plug-in's
    * message, the export's name, the exit code), {@link TimeoutError}, {@link AbortError}, ...
+   * Calls on one plug-in never overlap: in a worker, later calls queue behind the running one.
    *
    * @param hostContext any value, handed to host functions through `callContext.hostContext()`.
    */
-  call<T = unknown>(name: string, input?: string | number | Uint8Array | ArrayBuffer, hostContext?: T, options?: CallOptions): Promise<PluginOutput | null> {
-    try {
-      return Promise.resolve(toOutput(this.#live().call(name, toInput(input), hostContext, options)));
-    } catch (err) {
-      return Promise.reject(err);
-    }
+  call<T = unknown>(name: string, input?: PluginInput, hostContext?: T, options?: CallOptions): Promise<PluginOutput | null> {
+    const backend = this.#backend;
+    if (backend === null) return Promise.reject(new PluginClosedError());
+    return backend.call(name, input, hostContext, options);
   }
 
   /**
-   * The same call, synchronously (main-thread plug-ins only). Blocks the event loop for the
-   * call's duration; throws what {@link call} rejects with.
+   * The same call, synchronously (main-thread plug-ins only: a worker plug-in throws a
+   * TypeError). Blocks the event loop for the call's duration; throws what {@link call} rejects with.
    */
-  callSync<T = unknown>(name: string, input?: string | number | Uint8Array | ArrayBuffer, hostContext?: T, options?: CallOptions): PluginOutput | null {
-    return toOutput(this.#live().call(name, toInput(input), hostContext, options));
+  callSync<T = unknown>(name: string, input?: PluginInput, hostContext?: T, options?: CallOptions): PluginOutput | null {
+    return this.#live().callSync(name, input, hostContext, options);
   }
 
   /** Whether the plug-in exports a function called `name`. */
   functionExists(name: string): Promise<boolean> {
-    try {
-      return Promise.resolve(this.#live().functionExists(name));
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    const backend = this.#backend;
+    if (backend === null) return Promise.reject(new PluginClosedError());
+    return backend.functionExists(name);
   }
 
   /** The main module's exports. */
@@ -99,26 +168,28 @@ export class Plugin {
 
   /** Whether a call is running right now. */
   isActive(): boolean {
-    return this.#engine?.isActive ?? false;
+    return this.#backend?.isActive ?? false;
   }
 
   /** Re-create the instance: linear memory and globals start afresh (vars are kept). False while a call runs. */
   async reset(): Promise<boolean> {
-    const engine = this.#live();
-    if (engine.isActive) return false;
-    engine.reset();
-    return true;
+    return this.#live().reset();
   }
 
   /** Fuel the last call consumed (when the `fuel` or `timeoutMs` option is set; else 0). */
   get fuelConsumed(): number {
-    return this.#engine?.lastFuelConsumed ?? 0;
+    return this.#backend?.fuelConsumed ?? 0;
   }
 
-  /** Release the plug-in; later calls reject with {@link PluginClosedError}. */
+  /**
+   * Release the plug-in; later calls reject with {@link PluginClosedError}. A worker plug-in's
+   * worker is ended (calls still queued or running reject with PluginClosedError too); the
+   * promise resolves once it is gone.
+   */
   async close(): Promise<void> {
-    this.#engine?.close();
-    this.#engine = null;
+    const backend = this.#backend;
+    this.#backend = null;
+    await backend?.close();
   }
 }
 
@@ -181,7 +252,12 @@ export function resolveOptions(manifest: NormalizedManifest, options: PluginOpti
       logLevel,
       functions: options.functions ?? {},
       hostFunctions: options.hostFunctions ?? [],
-      http: undefined,
+      // Made per engine, for its deadline. A custom fetch fails here (ManifestError): it cannot run on
+      // the thread a main-thread plug-in blocks; worker plug-ins get their HTTP from workerHttp instead.
+      http:
+        merged.allowedHosts.length === 0
+          ? undefined
+          : (deadline) => createHttpHandler({ allowedHosts: merged.allowedHosts, maxResponseBytes: merged.memory.maxHttpResponseBytes, fetch: options.fetch, deadline }),
       allowResponseHeaders: options.allowHttpResponseHeaders ?? false,
       wasi: options.useWasi
         ? {
@@ -238,27 +314,58 @@ export async function createPlugin(manifest: ManifestLike | PromiseLike<Manifest
  * ```
  */
 export class CompiledPlugin {
-  /** @internal */
-  constructor(
-    private readonly engineOptions: EngineOptions,
-  ) {}
+  readonly #engineOptions: EngineOptions;
+  readonly #runInWorker: boolean;
+  readonly #http: WorkerHttpFactory | undefined;
+  #workerSpec: WorkerSpec | undefined;
 
-  /** A new, independent plug-in instance. */
-  async instantiate(): Promise<Plugin> {
+  /** @internal */
+  constructor(engineOptions: EngineOptions, runInWorker: boolean, http: WorkerHttpFactory | undefined) {
+    this.#engineOptions = engineOptions;
+    this.#runInWorker = runInWorker;
+    this.#http = http;
+  }
+
+  /**
+   * A new, independent plug-in instance: on this thread, or in a worker of its own when the
+   * plug-in was compiled with `runInWorker: true` (or `options.runInWorker` says so). The
+   * compiled modules go to the worker as they are: nothing is compiled again.
+   */
+  async instantiate(options: { runInWorker?: boolean } = {}): Promise<Plugin> {
+    if (options.runInWorker ?? this.#runInWorker) return new Plugin(await this.startWorker());
     return this.instantiateSync();
   }
 
-  /** @internal */
+  /** @internal A plug-in on this thread. */
   instantiateSync(): Plugin {
-    return new Plugin(new PluginEngine(this.engineOptions));
+    return new Plugin(new EngineBackend(new PluginEngine(this.#engineOptions)));
+  }
+
+  /** @internal A plug-in instance in a new worker (the pool's members). */
+  startWorker(): Promise<WorkerBackend> {
+    this.#workerSpec ??= workerSpec(this.#engineOptions, this.#http);
+    return WorkerBackend.start(this.#workerSpec);
   }
 }
 
-/** Validate, fetch and compile a plug-in once; see {@link CompiledPlugin}. Options as {@link createPlugin}'s. */
+/** @internal The host-thread `http_request` of worker plug-ins: the same policy, awaited, with the user's fetch if any. */
+export function workerHttp(resolved: ResolvedOptions, fetchImpl: typeof fetch | undefined): WorkerHttpFactory | undefined {
+  const allowedHosts = resolved.manifest.allowedHosts;
+  if (allowedHosts.length === 0) return undefined;
+  const maxResponseBytes = resolved.manifest.memory.maxHttpResponseBytes;
+  const factory: WorkerHttpFactory = (deadline) => createAsyncHttpHandler({ allowedHosts, maxResponseBytes, fetch: fetchImpl, deadline });
+  factory(() => Infinity); // validates the patterns and the limit now, at creation
+  return factory;
+}
+
+/**
+ * Validate, fetch and compile a plug-in once; see {@link CompiledPlugin}. Options as
+ * {@link createPlugin}'s; with `runInWorker: true`, each instance runs in a worker of its own.
+ */
 export async function compilePlugin(manifest: ManifestLike | PromiseLike<ManifestLike>, options: PluginOptions = {}): Promise<CompiledPlugin> {
   const fetchImpl = options.fetch ?? fetch;
   const normalized = await resolveManifest(await manifest, fetchImpl);
   const resolved = resolveOptions(normalized, options);
   const { modules, mainIndex } = await prepareModules(resolved, fetchImpl);
-  return new CompiledPlugin({ ...resolved.engine, modules, mainIndex });
+  return new CompiledPlugin({ ...resolved.engine, modules, mainIndex }, options.runInWorker === true, workerHttp(resolved, options.fetch));
 }

@@ -14,8 +14,10 @@ import {
 } from '../errors.js';
 import type { HostFunction } from '../host-function.js';
 import type { HostFunctionMap, Logger, LogLevel } from '../options.js';
-import { createHostEnv, type HostEnvState, type HttpHandler } from './host-env.js';
-import { CALL_HAS_ERROR, Kernel } from './kernel/kernel.js';
+import { acquireEnvSlot, releaseEnvSlot, type EnvSlot } from './env-slot.js';
+import type { HostEnvState, HttpHandler } from './host-env.js';
+import { HttpDeadlineExceeded } from './http/index.js';
+import { CALL_HAS_ERROR, type Kernel } from './kernel/kernel.js';
 import { instantiate, link, WASI_NAMESPACE, type Instantiated, type LinkPlan } from './linker.js';
 import type { LoadedModule } from './module-loader.js';
 import { createLineSink, type LineSink, type OutputTarget } from './line-sink.js';
@@ -33,7 +35,8 @@ export interface EngineOptions {
   logLevel: LogLevel;
   functions: HostFunctionMap;
   hostFunctions: readonly HostFunction[];
-  http: HttpHandler | undefined;
+  /** Makes the plug-in's `http_request` handler, bound to the running call's deadline (epoch ms); undefined: no HTTP. */
+  http: ((deadline: () => number) => HttpHandler) | undefined;
   allowResponseHeaders: boolean;
   /** `'process'`: this process's own stdout/stderr, bytes as they come. */
   wasi: { mounts: WasiMount[]; stdout?: OutputTarget | 'process'; stderr?: OutputTarget | 'process'; args: string[]; env: Record<string, string> } | undefined;
@@ -67,6 +70,7 @@ const SLICE = 1_000_000;
 
 export class PluginEngine {
   readonly kernel: Kernel;
+  private readonly slot: EnvSlot;
   readonly vars: VarStore;
   readonly callContext: CallContext;
   private readonly state: HostEnvState & { hostContext: unknown };
@@ -94,39 +98,50 @@ export class PluginEngine {
   lastFuelConsumed = 0;
 
   constructor(private readonly options: EngineOptions) {
-    this.kernel = new Kernel(options.maxPages);
-    this.vars = new VarStore(options.maxVarBytes);
-    this.state = {
+    this.slot = acquireEnvSlot(undefined, options.maxPages);
+    try {
+      this.kernel = this.slot.kernel;
+      this.vars = new VarStore(options.maxVarBytes);
+      this.state = this.createState(options);
+      this.slot.holder.state = this.state;
+      this.callContext = new CallContext(this.state);
+      this.stdout = outputSink(options.wasi?.stdout, 1);
+      this.stderr = outputSink(options.wasi?.stderr, 2);
+      for (const sink of [this.stdout, this.stderr]) if (sink !== undefined) this.outputSinks.push(sink);
+      this.plan = link({
+        modules: options.modules,
+        mainIndex: options.mainIndex,
+        kernel: this.kernel,
+        envFunctions: this.slot.envFunctions,
+        functions: options.functions,
+        hostFunctions: options.hostFunctions,
+        callContext: this.callContext,
+        useWasi: options.wasi !== undefined,
+        tick: () => this.tick(),
+      });
+      this.wasiModules = new Set(
+        [...this.plan.bindings].filter(([, list]) => list.some((b) => b.module === WASI_NAMESPACE)).map(([index]) => index),
+      );
+      this.instantiateNow();
+    } catch (err) {
+      releaseEnvSlot(this.slot);
+      throw err;
+    }
+  }
+
+  private createState(options: EngineOptions): HostEnvState & { hostContext: unknown } {
+    return {
       kernel: this.kernel,
       vars: this.vars,
       config: options.config,
       logger: options.logger,
       logLevel: options.logLevel,
-      http: options.http,
+      http: options.http?.(() => performance.timeOrigin + this.deadline),
       allowResponseHeaders: options.allowResponseHeaders,
       lastStatus: 0,
       lastHeaders: undefined,
       hostContext: undefined,
     };
-    this.callContext = new CallContext(this.state);
-    this.stdout = outputSink(options.wasi?.stdout, 1);
-    this.stderr = outputSink(options.wasi?.stderr, 2);
-    for (const sink of [this.stdout, this.stderr]) if (sink !== undefined) this.outputSinks.push(sink);
-    this.plan = link({
-      modules: options.modules,
-      mainIndex: options.mainIndex,
-      kernel: this.kernel,
-      hostEnv: createHostEnv(this.state),
-      functions: options.functions,
-      hostFunctions: options.hostFunctions,
-      callContext: this.callContext,
-      useWasi: options.wasi !== undefined,
-      tick: () => this.tick(),
-    });
-    this.wasiModules = new Set(
-      [...this.plan.bindings].filter(([, list]) => list.some((b) => b.module === WASI_NAMESPACE)).map(([index]) => index),
-    );
-    this.instantiateNow();
   }
 
   get logLevel(): LogLevel {
@@ -176,6 +191,7 @@ export class PluginEngine {
 
   private instantiationError(err: unknown): Error {
     if (err instanceof Interrupted) return this.interruptError(err, 'initialization');
+    if (err instanceof HttpDeadlineExceeded) return new TimeoutError('initialization', this.options.timeoutMs ?? 0);
     if (err instanceof PlughostError) return err;
     if (err instanceof WasiExit) return new PluginCallError('initialization', err.code, `the plug-in exited with code ${err.code} while initializing`);
     const message = err instanceof Error ? err.message : String(err);
@@ -267,6 +283,7 @@ export class PluginEngine {
 
   private failureError(name: string, failure: unknown, pluginMessage: string | undefined): Error {
     if (failure instanceof Interrupted) return this.interruptError(failure, name);
+    if (failure instanceof HttpDeadlineExceeded) return new TimeoutError(name, this.options.timeoutMs ?? 0);
     if (failure instanceof PluginCallError) return new PluginCallError(name, failure.exitCode, failure.message, { cause: failure });
     const message = failure instanceof Error ? failure.message : String(failure);
     const isTrap = failure instanceof WebAssembly.RuntimeError || failure instanceof RangeError;
@@ -362,5 +379,6 @@ export class PluginEngine {
     for (const wasi of this.wasis) wasi.close();
     this.wasis = [];
     this.vars.clear();
+    releaseEnvSlot(this.slot);
   }
 }

@@ -68,9 +68,15 @@ function fail(functionName: string, message: string): never {
   throw new PluginCallError(functionName, 1, message);
 }
 
-function logger(state: HostEnvState, level: Exclude<LogLevel, 'silent'>) {
+/** The plug-in whose call is running; swapped when a pooled kernel serves another plug-in. */
+export interface HostEnvHolder {
+  state: HostEnvState;
+}
+
+function logger(holder: HostEnvHolder, level: Exclude<LogLevel, 'silent'>) {
   const priority = LOG_LEVEL_PRIORITY[level];
   return (handle: number): void => {
+    const state = holder.state;
     const text = state.kernel.readText(handle);
     state.kernel.free(handle);
     if (text !== null && priority >= LOG_LEVEL_PRIORITY[state.logLevel]) state.logger[level](text);
@@ -100,10 +106,11 @@ function parseRequest(state: HostEnvState, requestHandle: number, bodyHandle: nu
   return { url, method: method.toUpperCase(), headers: flat, body };
 }
 
-/** The JS side of `extism:host/env`, bound to one plug-in's state. */
-export function createHostEnv(state: HostEnvState): Record<HostEnvFunctionName, (...args: number[]) => number | void> {
+/** The JS side of `extism:host/env`, bound to the state in `holder`. */
+export function createHostEnv(holder: HostEnvHolder): Record<HostEnvFunctionName, (...args: number[]) => number | void> {
   return {
     config_get(keyHandle: number): number {
+      const state = holder.state;
       const key = state.kernel.readText(keyHandle);
       state.kernel.free(keyHandle);
       if (key === null) return 0;
@@ -111,6 +118,7 @@ export function createHostEnv(state: HostEnvState): Record<HostEnvFunctionName, 
       return value === undefined ? 0 : state.kernel.write(value);
     },
     var_get(keyHandle: number): number {
+      const state = holder.state;
       const key = state.kernel.readText(keyHandle);
       state.kernel.free(keyHandle);
       if (key === null) return 0;
@@ -118,6 +126,7 @@ export function createHostEnv(state: HostEnvState): Record<HostEnvFunctionName, 
       return value === undefined ? 0 : state.kernel.write(value);
     },
     var_set(keyHandle: number, valueHandle: number): void {
+      const state = holder.state;
       const key = state.kernel.readText(keyHandle);
       const value = valueHandle === 0 ? undefined : state.kernel.readToKeep(valueHandle);
       state.kernel.free(keyHandle);
@@ -127,6 +136,7 @@ export function createHostEnv(state: HostEnvState): Record<HostEnvFunctionName, 
       state.vars.set(key, value ?? undefined);
     },
     http_request(requestHandle: number, bodyHandle: number): number {
+      const state = holder.state;
       const request = parseRequest(state, requestHandle, bodyHandle);
       state.kernel.free(requestHandle);
       if (bodyHandle !== 0) state.kernel.free(bodyHandle);
@@ -137,17 +147,20 @@ export function createHostEnv(state: HostEnvState): Record<HostEnvFunctionName, 
       return response.body.byteLength === 0 ? 0 : state.kernel.write(response.body);
     },
     http_status_code(): number {
+      const state = holder.state;
       return state.lastStatus;
     },
     http_headers(): number {
+      const state = holder.state;
       return state.lastHeaders === undefined ? 0 : state.kernel.write(JSON.stringify(state.lastHeaders));
     },
-    log_trace: logger(state, 'trace'),
-    log_debug: logger(state, 'debug'),
-    log_info: logger(state, 'info'),
-    log_warn: logger(state, 'warn'),
-    log_error: logger(state, 'error'),
+    log_trace: logger(holder, 'trace'),
+    log_debug: logger(holder, 'debug'),
+    log_info: logger(holder, 'info'),
+    log_warn: logger(holder, 'warn'),
+    log_error: logger(holder, 'error'),
     get_log_level(): number {
+      const state = holder.state;
       return LOG_LEVEL_PRIORITY[state.logLevel];
     },
   };

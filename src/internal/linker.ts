@@ -9,10 +9,10 @@ import type { HostFunction } from '../host-function.js';
 import type { HostFunctionCallback, HostFunctionMap } from '../options.js';
 import { HOST_ENV_SIGNATURES, type HostEnvFunctionName } from './host-env.js';
 import { KERNEL_GUEST_FUNCTIONS, type Kernel } from './kernel/kernel.js';
-import type { LoadedModule } from './module-loader.js';
+import { moduleExports, moduleImports, type LoadedModule } from './module-loader.js';
 import type { Wasi } from './wasi/index.js';
 import { formatFuncType, type FuncType } from './wasm/reader.js';
-import { buildTrampolineModule } from './wasm/trampoline.js';
+import { exactAdapter, fastAdapter, needsTrampoline, TrampolineBatch } from './host-trampolines.js';
 
 export const EXTISM_ENV = 'extism:host/env';
 export const WASI_NAMESPACE = 'wasi_snapshot_preview1';
@@ -25,7 +25,8 @@ export interface LinkInputs {
   modules: LoadedModule[];
   mainIndex: number;
   kernel: Kernel;
-  hostEnv: Record<HostEnvFunctionName, JsFunction>;
+  /** The host-env functions of this plug-in's kernel slot, already callable from wasm. */
+  envFunctions: Record<HostEnvFunctionName, WebAssembly.ImportValue>;
   functions: HostFunctionMap;
   hostFunctions: readonly HostFunction[];
   callContext: CallContext;
@@ -48,111 +49,9 @@ export interface LinkPlan {
   cyclic: Set<string>;
 }
 
-const I64_SAFE = 2 ** 53;
-const isSafe = (v: bigint) => v > -I64_SAFE && v < I64_SAFE;
 
 function describe(type: FuncType | readonly string[] | undefined): string {
   return type === undefined ? '(unknown signature)' : formatFuncType(type as FuncType);
-}
-
-/** Result conversions at the JS boundary, by wasm type. */
-function fromJsResult(type: string | undefined): ((r: any) => any) | undefined {
-  if (type === 'i64') return (r: any) => (typeof r === 'bigint' ? r : BigInt(Math.trunc(Number(r ?? 0))));
-  if (type === 'i32' || type === 'f32' || type === 'f64') return (r: any) => (typeof r === 'bigint' ? Number(r) : r);
-  return undefined;
-}
-
-/** A JS function with the exact wasm signature (i64 as bigint), used directly or as a trampoline's slow path. */
-function exactAdapter(fn: HostFunctionCallback, ctx: CallContext, type: FuncType | undefined): JsFunction {
-  if (type === undefined) {
-    // Signature unknown (precompiled module): pass arguments through, numbers where exact.
-    return (...args: any[]) => fn(ctx, ...args.map((a) => (typeof a === 'bigint' && isSafe(a) ? Number(a) : a)));
-  }
-  const paramsAreI64 = type.params.map((p) => p === 'i64');
-  const convertArgs = (args: any[]) => args.map((a, i) => (paramsAreI64[i] && isSafe(a) ? Number(a) : a));
-  if (type.results.length > 1) {
-    const converters = type.results.map(fromJsResult);
-    return (...args: any[]) => {
-      const r = fn(ctx, ...convertArgs(args));
-      return Array.from(r as ArrayLike<any>, (v, i) => (converters[i] ? converters[i]!(v) : v));
-    };
-  }
-  const convert = fromJsResult(type.results[0]);
-  return convert ? (...args: any[]) => convert(fn(ctx, ...convertArgs(args))) : (...args: any[]) => fn(ctx, ...convertArgs(args));
-}
-
-/** Holder of a trampoline's `wide` global, filled once the trampoline is instantiated. */
-interface WideSlot {
-  global: WebAssembly.Global | undefined;
-}
-
-/** The fast path: i64 as plain numbers. One closure per host function, made at link time. */
-function fastAdapter(fn: HostFunctionCallback | JsFunction, ctx: CallContext | undefined, type: FuncType, wide: WideSlot): JsFunction {
-  const call = ctx === undefined ? (fn as JsFunction) : (fn as HostFunctionCallback).bind(null, ctx);
-  if (type.results[0] !== 'i64') {
-    switch (type.params.length) {
-      case 0: return () => call();
-      case 1: return (a: any) => call(a);
-      case 2: return (a: any, b: any) => call(a, b);
-      default: return call;
-    }
-  }
-  const toF64 = (r: any): number => {
-    if (typeof r === 'number') return r;
-    if (typeof r === 'bigint') {
-      if (isSafe(r)) return Number(r);
-      wide.global!.value = r;
-      return NaN;
-    }
-    return Number(r ?? 0);
-  };
-  switch (type.params.length) {
-    case 0: return () => toF64(call());
-    case 1: return (a: any) => toF64(call(a));
-    case 2: return (a: any, b: any) => toF64(call(a, b));
-    default: return (...args: any[]) => toF64(call(...args));
-  }
-}
-
-const needsTrampoline = (type: FuncType) =>
-  type.results.length <= 1 && (type.params.includes('i64') || type.results.includes('i64'));
-
-const trampolineCache = new Map<string, WebAssembly.Module>();
-
-function trampolineModule(types: FuncType[]): WebAssembly.Module {
-  const key = types.map(formatFuncType).join(';');
-  let module = trampolineCache.get(key);
-  if (module === undefined) {
-    module = new WebAssembly.Module(buildTrampolineModule(types) as Uint8Array<ArrayBuffer>);
-    if (trampolineCache.size > 256) trampolineCache.clear();
-    trampolineCache.set(key, module);
-  }
-  return module;
-}
-
-/** Pending trampoline entries; one trampoline instance serves every function of a plug-in. */
-class TrampolineBatch {
-  private readonly types: FuncType[] = [];
-  private readonly fast: Record<string, JsFunction> = {};
-  private readonly slow: Record<string, JsFunction> = {};
-  private readonly wide: WideSlot = { global: undefined };
-  private exports: WebAssembly.Exports | undefined;
-
-  /** Queue a function; returns a thunk that yields its wasm-side export after {@link finish}. */
-  add(type: FuncType, fast: (wide: WideSlot) => JsFunction, slow: JsFunction): () => WebAssembly.ImportValue {
-    const index = String(this.types.length);
-    this.types.push(type);
-    this.fast[index] = fast(this.wide);
-    this.slow[index] = slow;
-    return () => this.exports![index] as WebAssembly.ImportValue;
-  }
-
-  finish(): void {
-    if (this.types.length === 0) return;
-    const instance = new WebAssembly.Instance(trampolineModule(this.types), { fast: this.fast, slow: this.slow });
-    this.exports = instance.exports;
-    this.wide.global = instance.exports.wide as WebAssembly.Global;
-  }
 }
 
 function sameSignature(a: FuncType, params: readonly string[], results: readonly string[]): boolean {
@@ -175,34 +74,18 @@ export function link(inputs: LinkInputs): LinkPlan {
   for (const f of inputs.hostFunctions) typed.set(`${f.namespace}\u0000${f.name}`, f);
 
   const trampolines = new TrampolineBatch();
-  const envExports = new Map<string, () => WebAssembly.ImportValue>();
   const problems: string[] = [];
   const missing: string[] = [];
   const bindings = new Map<number, { module: string; name: string; binding: Binding }[]>();
   const thunks: { list: { binding: Binding }[]; index: number; thunk: () => WebAssembly.ImportValue }[] = [];
-
-  const envFunction = (name: HostEnvFunctionName) => {
-    let thunk = envExports.get(name);
-    if (thunk === undefined) {
-      const signature = HOST_ENV_SIGNATURES[name] as unknown as FuncType;
-      const fn = inputs.hostEnv[name];
-      if (needsTrampoline(signature)) {
-        thunk = trampolines.add(signature, (wide) => fastAdapter(fn, undefined, signature, wide), exactAdapter((_ctx, ...a) => fn(...a.map(Number)), callContext, signature));
-      } else {
-        thunk = () => fn;
-      }
-      envExports.set(name, thunk);
-    }
-    return thunk;
-  };
 
   const reachable = new Set<number>();
   const visit = (index: number) => {
     if (reachable.has(index)) return;
     reachable.add(index);
     const module = modules[index]!;
-    const imports: { module: string; name: string; kind: string; type?: FuncType }[] =
-      module.info?.imports ?? WebAssembly.Module.imports(module.module);
+    const imports: readonly { module: string; name: string; kind: string; type?: FuncType }[] =
+      moduleImports(module);
     const list: { module: string; name: string; binding: Binding }[] = [];
     bindings.set(index, list);
     for (const imp of imports) {
@@ -218,7 +101,7 @@ export function link(inputs: LinkInputs): LinkPlan {
       const target = names.get(imp.module);
       if (target !== undefined) {
         const provider = modules[target]!;
-        const exported = (provider.info?.exports ?? WebAssembly.Module.exports(provider.module)).find((e) => e.name === imp.name);
+        const exported = moduleExports(provider).find((e) => e.name === imp.name);
         if (exported === undefined) missing.push(qualified);
         else if (exported.kind !== imp.kind) problems.push(`${qualified}: module "${imp.module}" exports "${imp.name}" as a ${exported.kind}, but it is imported as a ${imp.kind}`);
         else push({ kind: 'module', target, name: imp.name, importKind: imp.kind });
@@ -227,7 +110,7 @@ export function link(inputs: LinkInputs): LinkPlan {
       }
       if (imp.module === EXTISM_ENV) {
         if (imp.kind === 'function' && Object.hasOwn(kernelFunctions, imp.name)) push({ kind: 'value', value: kernelFunctions[imp.name]! });
-        else if (imp.kind === 'function' && Object.hasOwn(HOST_ENV_SIGNATURES, imp.name)) pushThunk(envFunction(imp.name as HostEnvFunctionName));
+        else if (imp.kind === 'function' && Object.hasOwn(HOST_ENV_SIGNATURES, imp.name)) push({ kind: 'value', value: inputs.envFunctions[imp.name as HostEnvFunctionName] });
         else missing.push(qualified);
         continue;
       }

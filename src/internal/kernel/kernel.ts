@@ -39,6 +39,7 @@ interface KernelExports {
   host_error_length(): number;
   host_error_clear(): void;
   host_set_max_pages(pages: number): void;
+  host_scrub(): void;
   [guestFunction: string]: unknown;
 }
 
@@ -97,14 +98,33 @@ export class Kernel {
     this.k = new WebAssembly.Instance(getKernelModule()).exports as unknown as KernelExports;
     this.memory = this.k.memory;
     this.bytes = new Uint8Array(this.memory.buffer);
-    if (maxPages !== undefined) this.k.host_set_max_pages(maxPages);
+    this.limitPages(maxPages);
   }
+
+  /** Cap the kernel memory (65536 pages, 4 GiB, when undefined). */
+  limitPages(maxPages: number | undefined): void {
+    this.k.host_set_max_pages(maxPages ?? 65536);
+  }
+
+  /** Bytes of kernel memory reserved now. */
+  get size(): number {
+    return this.memory.buffer.byteLength;
+  }
+
+  /** Forget every block and zero all memory ever used, so another plug-in can have this kernel. */
+  scrub(): void {
+    this.k.host_scrub();
+  }
+
+  private guest: Record<string, WebAssembly.ExportValue> | undefined;
 
   /** The functions the plug-in imports from `extism:host/env` that the kernel implements. */
   guestFunctions(): Record<string, WebAssembly.ExportValue> {
-    const out: Record<string, WebAssembly.ExportValue> = {};
-    for (const name of KERNEL_GUEST_FUNCTIONS) out[name] = this.k[name] as WebAssembly.ExportValue;
-    return out;
+    if (this.guest === undefined) {
+      this.guest = {};
+      for (const name of KERNEL_GUEST_FUNCTIONS) this.guest[name] = this.k[name] as WebAssembly.ExportValue;
+    }
+    return this.guest;
   }
 
   /** The kernel memory as bytes; re-derived only when the memory grew (which detaches the old buffer). */

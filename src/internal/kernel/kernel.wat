@@ -36,6 +36,8 @@
   ;; bit k set when the free list of class k may be non-empty: allocation skips empty classes
   ;; with one ctz instead of visiting 32 list heads
   (global $nonempty (mut i32) (i32.const 0))
+  ;; the highest bump of the kernel's life since the last scrub: what a scrub must clear
+  (global $high_water (mut i32) (i32.const 256))
 
   (global $input_handle (mut i32) (i32.const 0))
   (global $input_length (mut i64) (i64.const 0))
@@ -49,6 +51,7 @@
 
   (func $set_bump (param $b i32)
     (global.set $bump (local.get $b))
+    (if (i32.gt_u (local.get $b) (global.get $high_water)) (then (global.set $high_water (local.get $b))))
     (global.set $span1 (i64.extend_i32_u (i32.sub (local.get $b) (global.get $HEAP_BASE))))
     (global.set $span8
       (select
@@ -331,6 +334,19 @@
       (then (i32.const -1))
       (else (call $host_length (i32.wrap_i64 (global.get $error_handle))))))
   (func (export "host_error_clear") (global.set $error_handle (i64.const 0)))
+
+  ;; Zero everything the kernel ever handed out, before it serves another plug-in: one
+  ;; plug-in must never read what another left behind.
+  (func (export "host_scrub")
+    (memory.fill (i32.const 0) (i32.const 0) (global.get $high_water))
+    (global.set $high_water (global.get $HEAP_BASE))
+    (global.set $nonempty (i32.const 0))
+    (call $set_bump (global.get $HEAP_BASE))
+    (call $set_input (i32.const 0) (i32.const 0))
+    (global.set $output_offset (i32.const 0))
+    (global.set $output_length (i32.const 0))
+    (global.set $output_invalid (i32.const 0))
+    (global.set $error_handle (i64.const 0)))
 
   (func (export "host_set_max_pages") (param $pages i32)
     (global.set $max_pages (local.get $pages)))

@@ -47,7 +47,10 @@ export function processOutput(fd: 1 | 2): { write(chunk: Uint8Array): unknown } 
   return fd === 1 ? process.stdout : process.stderr;
 }
 
-/** An environment variable of this process, if the platform has any. */
+const environmentCache = new Map<string, string | undefined>();
+
+/** An environment variable of this process, if the platform has any (read once: process.env is slow). */
 export function environmentVariable(name: string): string | undefined {
-  return process.env[name];
+  if (!environmentCache.has(name)) environmentCache.set(name, process.env[name]);
+  return environmentCache.get(name);
 }

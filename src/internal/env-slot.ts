@@ -1,0 +1,58 @@
+// A kernel together with the host-env functions wired to it, ready to serve a plug-in. Making
+// one costs two instantiations (one with its own memory), most of a plug-in's creation time,
+// so closed plug-ins give theirs back to a small pool; a slot is scrubbed (every byte it ever
+// handed out zeroed) before another plug-in gets it.
+import { createHostEnv, HOST_ENV_SIGNATURES, type HostEnvFunctionName, type HostEnvHolder, type HostEnvState } from './host-env.js';
+import { exactAdapter, fastAdapter, needsTrampoline, TrampolineBatch } from './host-trampolines.js';
+import { Kernel } from './kernel/kernel.js';
+import type { FuncType } from './wasm/reader.js';
+
+export interface EnvSlot {
+  readonly kernel: Kernel;
+  /** Points the host-env functions at the plug-in that owns the slot. */
+  readonly holder: HostEnvHolder;
+  readonly envFunctions: Record<HostEnvFunctionName, WebAssembly.ImportValue>;
+}
+
+const POOL_LIMIT = 8;
+/** Kernels that grew past this are not kept: scrubbing them would cost more than a new one. */
+const POOL_MAX_BYTES = 4 * 1024 * 1024;
+const pool: EnvSlot[] = [];
+
+function createSlot(maxPages: number | undefined): EnvSlot {
+  const kernel = new Kernel(maxPages);
+  const holder = { state: undefined as unknown as HostEnvState };
+  const env = createHostEnv(holder);
+  const trampolines = new TrampolineBatch();
+  const thunks: [HostEnvFunctionName, () => WebAssembly.ImportValue][] = [];
+  for (const name of Object.keys(HOST_ENV_SIGNATURES) as HostEnvFunctionName[]) {
+    const type = HOST_ENV_SIGNATURES[name] as unknown as FuncType;
+    const fn = env[name];
+    if (!needsTrampoline(type)) {
+      thunks.push([name, () => fn]);
+      continue;
+    }
+    // Handles beyond 2^53 are never live: the slow path only has to fail the same way.
+    const slow = exactAdapter((_ctx, ...args: unknown[]) => fn(...args.map(Number)), undefined as never, type);
+    thunks.push([name, trampolines.add(type, (wide) => fastAdapter(fn, undefined, type, wide), slow)]);
+  }
+  trampolines.finish();
+  const envFunctions = Object.fromEntries(thunks.map(([name, thunk]) => [name, thunk()])) as Record<HostEnvFunctionName, WebAssembly.ImportValue>;
+  return { kernel, holder, envFunctions };
+}
+
+/** A slot for a new plug-in: from the pool when one is free. */
+export function acquireEnvSlot(state: HostEnvState | undefined, maxPages: number | undefined): EnvSlot {
+  const slot = pool.pop() ?? createSlot(maxPages);
+  slot.kernel.limitPages(maxPages);
+  if (state !== undefined) slot.holder.state = state;
+  return slot;
+}
+
+/** Give a closed plug-in's slot back. */
+export function releaseEnvSlot(slot: EnvSlot): void {
+  slot.holder.state = undefined as unknown as HostEnvState;
+  if (pool.length >= POOL_LIMIT || slot.kernel.size > POOL_MAX_BYTES) return;
+  slot.kernel.scrub();
+  pool.push(slot);
+}

@@ -1,0 +1,114 @@
+// Host functions called from wasm without a BigInt per call: a generated trampoline module
+// (wasm/trampoline.ts) converts i64 arguments to f64 when they are exact and calls the "fast"
+// JS adapter; otherwise it calls the "slow" adapter with BigInts. One trampoline instance
+// serves a whole batch of functions.
+import type { CallContext } from '../call-context.js';
+import type { HostFunctionCallback } from '../options.js';
+import { formatFuncType, type FuncType } from './wasm/reader.js';
+import { buildTrampolineModule } from './wasm/trampoline.js';
+
+type JsFunction = (...args: any[]) => any;
+
+const I64_SAFE = 2 ** 53;
+const isSafe = (v: bigint) => v > -I64_SAFE && v < I64_SAFE;
+
+/** Result conversions at the JS boundary, by wasm type. */
+function fromJsResult(type: string | undefined): ((r: any) => any) | undefined {
+  if (type === 'i64') return (r: any) => (typeof r === 'bigint' ? r : BigInt(Math.trunc(Number(r ?? 0))));
+  if (type === 'i32' || type === 'f32' || type === 'f64') return (r: any) => (typeof r === 'bigint' ? Number(r) : r);
+  return undefined;
+}
+
+/** A JS function with the exact wasm signature (i64 as bigint), used directly or as a trampoline's slow path. */
+export function exactAdapter(fn: HostFunctionCallback, ctx: CallContext, type: FuncType | undefined): JsFunction {
+  if (type === undefined) {
+    // Signature unknown (precompiled module): pass arguments through, numbers where exact.
+    return (...args: any[]) => fn(ctx, ...args.map((a) => (typeof a === 'bigint' && isSafe(a) ? Number(a) : a)));
+  }
+  const paramsAreI64 = type.params.map((p) => p === 'i64');
+  const convertArgs = (args: any[]) => args.map((a, i) => (paramsAreI64[i] && isSafe(a) ? Number(a) : a));
+  if (type.results.length > 1) {
+    const converters = type.results.map(fromJsResult);
+    return (...args: any[]) => {
+      const r = fn(ctx, ...convertArgs(args));
+      return Array.from(r as ArrayLike<any>, (v, i) => (converters[i] ? converters[i]!(v) : v));
+    };
+  }
+  const convert = fromJsResult(type.results[0]);
+  return convert ? (...args: any[]) => convert(fn(ctx, ...convertArgs(args))) : (...args: any[]) => fn(ctx, ...convertArgs(args));
+}
+
+/** Holder of a trampoline's `wide` global, filled once the trampoline is instantiated. */
+export interface WideSlot {
+  global: WebAssembly.Global | undefined;
+}
+
+/** The fast path: i64 as plain numbers. One closure per host function, made at link time. */
+export function fastAdapter(fn: HostFunctionCallback | JsFunction, ctx: CallContext | undefined, type: FuncType, wide: WideSlot): JsFunction {
+  const call = ctx === undefined ? (fn as JsFunction) : (fn as HostFunctionCallback).bind(null, ctx);
+  if (type.results[0] !== 'i64') {
+    switch (type.params.length) {
+      case 0: return () => call();
+      case 1: return (a: any) => call(a);
+      case 2: return (a: any, b: any) => call(a, b);
+      default: return call;
+    }
+  }
+  const toF64 = (r: any): number => {
+    if (typeof r === 'number') return r;
+    if (typeof r === 'bigint') {
+      if (isSafe(r)) return Number(r);
+      wide.global!.value = r;
+      return NaN;
+    }
+    return Number(r ?? 0);
+  };
+  switch (type.params.length) {
+    case 0: return () => toF64(call());
+    case 1: return (a: any) => toF64(call(a));
+    case 2: return (a: any, b: any) => toF64(call(a, b));
+    default: return (...args: any[]) => toF64(call(...args));
+  }
+}
+
+export const needsTrampoline = (type: FuncType) =>
+  type.results.length <= 1 && (type.params.includes('i64') || type.results.includes('i64'));
+
+const trampolineCache = new Map<string, WebAssembly.Module>();
+
+function trampolineModule(types: FuncType[]): WebAssembly.Module {
+  const key = types.map(formatFuncType).join(';');
+  let module = trampolineCache.get(key);
+  if (module === undefined) {
+    module = new WebAssembly.Module(buildTrampolineModule(types) as Uint8Array<ArrayBuffer>);
+    if (trampolineCache.size > 256) trampolineCache.clear();
+    trampolineCache.set(key, module);
+  }
+  return module;
+}
+
+/** Pending trampoline entries; one trampoline instance serves every function of a plug-in. */
+export class TrampolineBatch {
+  private readonly types: FuncType[] = [];
+  private readonly fast: Record<string, JsFunction> = {};
+  private readonly slow: Record<string, JsFunction> = {};
+  private readonly wide: WideSlot = { global: undefined };
+  private exports: WebAssembly.Exports | undefined;
+
+  /** Queue a function; returns a thunk that yields its wasm-side export after {@link finish}. */
+  add(type: FuncType, fast: (wide: WideSlot) => JsFunction, slow: JsFunction): () => WebAssembly.ImportValue {
+    const index = String(this.types.length);
+    this.types.push(type);
+    this.fast[index] = fast(this.wide);
+    this.slow[index] = slow;
+    return () => this.exports![index] as WebAssembly.ImportValue;
+  }
+
+  finish(): void {
+    if (this.types.length === 0) return;
+    const instance = new WebAssembly.Instance(trampolineModule(this.types), { fast: this.fast, slow: this.slow });
+    this.exports = instance.exports;
+    this.wide.global = instance.exports.wide as WebAssembly.Global;
+  }
+}
+

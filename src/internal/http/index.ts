@@ -1,0 +1,86 @@
+// Plug-in HTTP (`http_request`): the handlers the engine is given. See sync-fetch.ts for how a
+// synchronous guest call waits for an asynchronous fetch, perform-request.ts for the policy.
+import { ManifestError } from '../../errors.js';
+import type { HttpHandler, HttpRequest, HttpResponse } from '../host-env.js';
+import { compileAllowedHosts } from './allowed-hosts.js';
+import { checkUrl, performHttpRequest } from './perform-request.js';
+import { fetchSync, warmHttpHelper } from './sync-fetch.js';
+
+export { compileAllowedHosts, type HostMatcher } from './allowed-hosts.js';
+export { HttpDeadlineExceeded } from './http-errors.js';
+export { MAX_REDIRECTS, performHttpRequest, type HttpPolicy } from './perform-request.js';
+export { openHttpHelperPort, useHttpHelperPort } from './sync-fetch.js';
+
+/** What governs a plug-in's HTTP. */
+export interface HttpOptions {
+  /** `allowedHosts` glob patterns; empty allows nothing. */
+  allowedHosts: readonly string[];
+  /** `maxHttpResponseBytes`: a larger body fails the call, and is not read past the limit. */
+  maxResponseBytes: number;
+  /** The user's `fetch` option, if any (see {@link createHttpHandler} for where it can serve). */
+  fetch?: typeof fetch;
+  /** The running call's deadline, epoch ms (`performance.timeOrigin + performance.now()` based), or Infinity. */
+  deadline: () => number;
+}
+
+/**
+ * An HTTP handler for a thread that is free to await: a worker-mode host's main thread.
+ * `cancel` aborts the request (when the blocked guest gave up on it, say).
+ */
+export type AsyncHttpHandler = (request: HttpRequest, cancel?: AbortSignal) => Promise<HttpResponse>;
+
+/** Whether `fetch` is the user's own function rather than the global one. */
+export function isCustomFetch(fetchImpl: typeof fetch | undefined): boolean {
+  return fetchImpl !== undefined && fetchImpl !== globalThis.fetch;
+}
+
+function checkLimit(maxResponseBytes: number): void {
+  if (!(maxResponseBytes >= 0)) {
+    throw new ManifestError('memory.maxHttpResponseBytes', `must be a number of bytes >= 0, got ${maxResponseBytes}`);
+  }
+}
+
+/**
+ * The synchronous `http_request` handler for an engine on this thread: the request runs with
+ * the global fetch in the shared helper worker while this thread blocks (until the call's
+ * deadline at most). Throws HttpDeniedError before connecting to a host not in `allowedHosts`.
+ *
+ * A custom `fetch` cannot serve here: the user's function lives on a thread that is blocked
+ * for the whole request. So a custom fetch throws a ManifestError; a worker-mode host serves
+ * such plug-ins with {@link createAsyncHttpHandler} on its main thread instead.
+ *
+ * ```ts
+ * const http = createHttpHandler({ allowedHosts: ['*.example.com'], maxResponseBytes: 50 * 2 ** 20, deadline: () => Infinity });
+ * const { status, body } = http({ url: 'https://api.example.com/', method: 'GET', headers: {}, body: null });
+ * ```
+ */
+export function createHttpHandler(options: HttpOptions): HttpHandler {
+  if (isCustomFetch(options.fetch)) {
+    throw new ManifestError(
+      'fetch',
+      'a custom fetch cannot serve http_request for a plug-in that runs on this thread: the thread is blocked while the request runs. ' +
+        'Use runInWorker: true, or leave fetch unset (the global fetch is used)',
+    );
+  }
+  checkLimit(options.maxResponseBytes);
+  const allowedHosts = [...options.allowedHosts];
+  const matcher = compileAllowedHosts(allowedHosts);
+  // Started with the first plug-in that can reach anything, so the first request does not pay
+  // for the worker's start-up out of its deadline.
+  if (allowedHosts.length > 0) warmHttpHelper();
+  return (request) => {
+    checkUrl(request.url, matcher);
+    return fetchSync(request, allowedHosts, options.maxResponseBytes, options.deadline());
+  };
+}
+
+/**
+ * The same policy as {@link createHttpHandler}, asynchronously, with `options.fetch` (default
+ * the global fetch). For a host whose guest blocks on another thread while this one awaits.
+ */
+export function createAsyncHttpHandler(options: HttpOptions): AsyncHttpHandler {
+  checkLimit(options.maxResponseBytes);
+  const policy = { allowedHosts: compileAllowedHosts(options.allowedHosts), maxResponseBytes: options.maxResponseBytes };
+  const fetchImpl = options.fetch ?? globalThis.fetch;
+  return (request, cancel) => performHttpRequest(request, policy, fetchImpl, options.deadline(), cancel);
+}

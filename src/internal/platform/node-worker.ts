@@ -1,0 +1,82 @@
+// Node's threads for the worker mode: starting a worker, the ports between threads, and the
+// synchronous read of a port that lets a blocked thread take a message without its event loop.
+// The rest of the worker code sees only the small interfaces below, so a browser build can
+// provide Web Workers here instead.
+import { availableParallelism as osParallelism } from 'node:os';
+import { MessageChannel, parentPort, receiveMessageOnPort, Worker, workerData, type MessagePort } from 'node:worker_threads';
+
+/** One end of a channel, read synchronously with {@link receiveMessage}; never given a listener. */
+export interface SyncPort {
+  postMessage(value: unknown, transfer?: readonly Transferable[]): void;
+  close(): void;
+}
+
+/** A started worker, as the host side drives it. */
+export interface WorkerThread {
+  postMessage(value: unknown, transfer?: readonly Transferable[]): void;
+  onMessage(listener: (value: unknown) => void): void;
+  /** The worker's uncaught error (out of memory, a throw at the top level), before `onExit`. */
+  onError(listener: (error: Error) => void): void;
+  onExit(listener: (code: number) => void): void;
+  terminate(): Promise<void>;
+}
+
+const running = new Set<WorkerThread>();
+
+/**
+ * Workers started here that have not exited yet: for diagnostics, and for tests that check
+ * that closing ends every worker (or that end one from outside to play a crash).
+ */
+export function runningWorkers(): readonly WorkerThread[] {
+  return [...running];
+}
+
+/** Start the module at `url` in a new worker; `data` (with `transfer`red ports) is its {@link workerInput}. */
+export function startWorker(url: URL, data: unknown, transfer: readonly Transferable[]): WorkerThread {
+  // execArgv: [] keeps flags such as --test or --inspect of this process out of the worker.
+  const worker = new Worker(url, { workerData: data, transferList: transfer as never, execArgv: [] });
+  const thread: WorkerThread = {
+    postMessage: (value, list) => worker.postMessage(value, list as never),
+    onMessage: (listener) => void worker.on('message', listener),
+    onError: (listener) => void worker.on('error', listener),
+    onExit: (listener) => void worker.on('exit', listener),
+    terminate: async () => {
+      await worker.terminate();
+    },
+  };
+  running.add(thread);
+  worker.once('exit', () => running.delete(thread));
+  return thread;
+}
+
+/** A channel of two sync ports: keep one, transfer the other to a worker. */
+export function createSyncChannel(): { local: SyncPort; remote: SyncPort } {
+  const { port1, port2 } = new MessageChannel();
+  return { local: port1, remote: port2 };
+}
+
+/** The next message waiting on `port`, or undefined; never blocks and never needs the event loop. */
+export function receiveMessage(port: SyncPort): unknown {
+  const received = receiveMessageOnPort(port as MessagePort);
+  return received === undefined ? undefined : received.message;
+}
+
+/** Inside a worker: the line to the thread that started it. */
+export function hostLine(): { postMessage(value: unknown, transfer?: readonly Transferable[]): void; onMessage(listener: (value: unknown) => void): void } {
+  const port = parentPort;
+  if (port === null) throw new Error('plughost: the worker entry point was loaded outside a worker');
+  return {
+    postMessage: (value, list) => port.postMessage(value, list as never),
+    onMessage: (listener) => void port.on('message', listener),
+  };
+}
+
+/** Inside a worker: the data it was started with. */
+export function workerInput(): unknown {
+  return workerData;
+}
+
+/** How many workers can run in parallel here: the default size of a pool. */
+export function availableParallelism(): number {
+  return osParallelism();
+}

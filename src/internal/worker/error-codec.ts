@@ -1,0 +1,86 @@
+// Errors crossing between a worker and the host thread. Structured clone keeps only the message
+// of an Error, so each error travels as `{name, message, fields, cause}` and is rebuilt as the
+// same class on the other side: `instanceof TimeoutError` and `err.code` hold in worker mode.
+import * as errors from '../../errors.js';
+import { HttpDeadlineExceeded } from '../http/http-errors.js';
+
+/** An error as it travels. `ref` names an original the receiving side may still hold. */
+export interface WireError {
+  name: string;
+  message: string;
+  stack?: string;
+  /** Own enumerable properties that clone as they are: `code`, `functionName`, `exitCode`... */
+  fields: Record<string, unknown>;
+  cause?: { error: WireError } | { value: unknown };
+  ref?: number;
+}
+
+type ErrorClass = new (...args: never[]) => Error;
+
+/** Classes rebuilt by name: every plughost error, the HTTP module's own, and the standard ones. */
+const CLASSES = new Map<string, ErrorClass>();
+for (const value of [...Object.values(errors), HttpDeadlineExceeded]) {
+  if (typeof value === 'function' && value.prototype instanceof Error) CLASSES.set(value.name, value as ErrorClass);
+}
+for (const value of [Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError]) CLASSES.set(value.name, value);
+CLASSES.set('RuntimeError', WebAssembly.RuntimeError);
+CLASSES.set('CompileError', WebAssembly.CompileError);
+
+/** The property by which a rebuilt error remembers which original it stands for. */
+const REF = Symbol('plughost.errorRef');
+
+function isPlain(value: unknown, depth = 0): boolean {
+  if (value === null || value === undefined) return true;
+  const t = typeof value;
+  if (t === 'string' || t === 'number' || t === 'boolean' || t === 'bigint') return true;
+  if (Array.isArray(value) && depth === 0) return value.every((v) => isPlain(v, 1));
+  return false;
+}
+
+/** Encode any thrown value (non-errors become an Error with its string form). */
+export function toWire(err: unknown, depth = 0): WireError {
+  if (!(err instanceof Error)) {
+    return { name: 'Error', message: typeof err === 'string' ? err : String(err), fields: {} };
+  }
+  const fields: Record<string, unknown> = {};
+  for (const key of Object.keys(err)) {
+    const value = (err as unknown as Record<string, unknown>)[key];
+    if (isPlain(value)) fields[key] = value;
+  }
+  const wire: WireError = { name: err.name, message: err.message, stack: err.stack, fields };
+  const ref = (err as { [REF]?: number })[REF];
+  if (ref !== undefined) wire.ref = ref;
+  if (err.cause !== undefined && depth < 4) {
+    wire.cause = err.cause instanceof Error || !isPlain(err.cause) ? { error: toWire(err.cause, depth + 1) } : { value: err.cause };
+  }
+  return wire;
+}
+
+/**
+ * Rebuild an error of the same class without running its constructor (constructors compose
+ * their messages from arguments we no longer have). `originals` maps refs to errors this side
+ * still holds: those come back as themselves.
+ */
+export function fromWire(wire: WireError, originals?: ReadonlyMap<number, unknown>): Error {
+  if (wire.ref !== undefined && originals?.has(wire.ref)) {
+    const original = originals.get(wire.ref);
+    if (original instanceof Error) return original;
+  }
+  const Class = CLASSES.get(wire.name) ?? (typeof wire.fields.code === 'string' && wire.fields.code.startsWith('PLUGHOST_') ? errors.PlughostError : Error);
+  const err = Reflect.construct(Error, [wire.message], Class) as Error;
+  Object.assign(err, wire.fields);
+  if (wire.stack !== undefined) Object.defineProperty(err, 'stack', { value: wire.stack, writable: true, configurable: true });
+  if (err.name !== wire.name) Object.defineProperty(err, 'name', { value: wire.name, writable: true, configurable: true });
+  if (wire.cause !== undefined) {
+    const cause = 'error' in wire.cause ? fromWire(wire.cause.error, originals) : wire.cause.value;
+    Object.defineProperty(err, 'cause', { value: cause, writable: true, configurable: true });
+  }
+  return err;
+}
+
+/** Rebuild `wire` and mark it as standing for the sender's error `ref`, so it can be swapped back later. */
+export function fromWireWithRef(wire: WireError, ref: number): Error {
+  const err = fromWire(wire);
+  Object.defineProperty(err, REF, { value: ref });
+  return err;
+}

@@ -1,0 +1,155 @@
+// What the host thread and a plug-in's worker say to each other. Two lines:
+//   - the worker's own port (asynchronous, in order): calls, results, host-function requests,
+//     log lines, WASI output. Both event loops are free when these are read.
+//   - a sync channel plus a small shared Int32Array (`ctrl`): used while the worker is blocked
+//     inside a guest waiting for a host function. Whoever posts on the sync channel then bumps
+//     its counter in `ctrl` and notifies; the other side waits on that counter with
+//     Atomics.wait and takes the message with receiveMessageOnPort. This is how the host thread
+//     reaches the blocked worker's kernel memory and vars, and how it answers.
+import type { LogLevel } from '../../options.js';
+import type { ValueType } from '../../host-function.js';
+import type { LoadedModule } from '../module-loader.js';
+import type { WasiMount } from '../wasi/index.js';
+import type { SyncPort } from '../platform/node-worker.js';
+import type { WireError } from './error-codec.js';
+
+/** Slots of `ctrl`. */
+export const CTRL = {
+  /** Bumped by the host thread after each message it posts to the worker on the sync channel. */
+  TO_WORKER: 0,
+  /** Bumped by the worker after each reply on the sync channel, and when it stops serving a host call. */
+  TO_MAIN: 1,
+  /** Sequence number of the host call the worker is blocked in, 0 when none. */
+  SERVING: 2,
+  /** Id of the call the host thread wants aborted. */
+  ABORT: 3,
+  /** Id of the last call whose result the worker has posted (so a watchdog spares it). */
+  DONE: 4,
+  /** Id of the last call the worker started. */
+  STARTED: 5,
+} as const;
+export const CTRL_SLOTS = 6;
+
+/** Special index of a host request: the plug-in's `http_request`, served on the host thread. */
+export const HTTP_INDEX = -1;
+
+/** A user host function as the worker links it: where it is imported from, and its declared type if any. */
+export interface HostFunctionSlot {
+  namespace: string;
+  name: string;
+  typed: { params: readonly ValueType[]; results: readonly ValueType[] } | undefined;
+}
+
+export type WasiOutput = 'process' | 'lines' | undefined;
+
+/** Everything a worker needs to build its engine; sent once, as workerData. */
+export interface WorkerInit {
+  modules: LoadedModule[];
+  mainIndex: number;
+  config: Record<string, string>;
+  maxVarBytes: number;
+  maxPages: number | undefined;
+  logLevel: LogLevel;
+  hostFunctions: HostFunctionSlot[];
+  http: boolean;
+  allowResponseHeaders: boolean;
+  /** Guest output: `'process'` to this process's streams (Node forwards a worker's), `'lines'` to the host thread's target. */
+  wasi: { mounts: WasiMount[]; args: string[]; env: Record<string, string>; stdout: WasiOutput; stderr: WasiOutput } | undefined;
+  timeoutMs: number | null;
+  fuel: number | undefined;
+  ctrl: SharedArrayBuffer;
+  port: SyncPort;
+}
+
+// ---- host thread -> worker, on the worker's port
+
+export interface CallRequest {
+  type: 'call';
+  id: number;
+  name: string;
+  /**
+   * A short string goes as is (the kernel encodes it in place); bytes as an owned buffer,
+   * transferred; a large input in the worker's staging memory (`length` bytes from its start).
+   */
+  input: string | ArrayBuffer | StagedInput;
+}
+export interface StagedInput {
+  staged: SharedArrayBuffer;
+  length: number;
+}
+export interface ResetRequest {
+  type: 'reset';
+}
+export type ToWorker = CallRequest | ResetRequest;
+
+// ---- worker -> host thread, on the worker's port
+
+export interface ReadyMessage {
+  type: 'ready';
+}
+export interface InitFailedMessage {
+  type: 'init-failed';
+  error: WireError;
+}
+export interface CallResult {
+  type: 'result';
+  id: number;
+  /** Transferred, never copied; null when the plug-in set no output. */
+  output: ArrayBuffer | null;
+  fuel: number;
+}
+export interface CallFailed {
+  type: 'failed';
+  id: number;
+  error: WireError;
+  fuel: number;
+}
+export interface ResetDone {
+  type: 'reset-done';
+  error?: WireError;
+}
+export interface HostRequest {
+  type: 'host';
+  /** Sequence number of this host call; replies and memory requests carry it. */
+  seq: number;
+  /** Index into the host's host functions, or {@link HTTP_INDEX}. */
+  index: number;
+  args: unknown[];
+}
+export interface LogMessage {
+  type: 'log';
+  level: Exclude<LogLevel, 'silent'>;
+  message: string;
+}
+export interface OutputLine {
+  type: 'stdout' | 'stderr';
+  line: string;
+}
+export type FromWorker = ReadyMessage | InitFailedMessage | CallResult | CallFailed | ResetDone | HostRequest | LogMessage | OutputLine;
+
+// ---- the sync channel: host thread -> worker, while the worker serves host call `seq`
+
+/** What a host function's call context asks of the worker's kernel and vars. */
+export type MemoryOp =
+  | { op: 'read'; handle: number | bigint }
+  | { op: 'length'; handle: number | bigint }
+  | { op: 'write'; data: string | ArrayBuffer }
+  | { op: 'alloc'; size: number }
+  | { op: 'free'; handle: number | bigint }
+  | { op: 'setError'; message: string | null }
+  | { op: 'getVar'; name: string }
+  | { op: 'setVar'; name: string; value: ArrayBuffer | undefined }
+  | { op: 'setLogLevel'; level: LogLevel };
+
+export type SyncToWorker =
+  | ({ kind: 'op'; seq: number; opId: number } & MemoryOp)
+  | { kind: 'return'; seq: number; value: unknown }
+  | { kind: 'throw'; seq: number; error: WireError };
+
+// ---- the sync channel: worker -> host thread
+
+export interface OpReply {
+  opId: number;
+  value?: unknown;
+  error?: WireError;
+}

@@ -1,0 +1,560 @@
+// The host-thread proxy of a plug-in that runs in a worker (`runInWorker: true`). It queues
+// calls (one runs at a time, as on the host thread), serves the worker's host-function
+// requests, enforces what the worker cannot enforce alone (a guest that is not instrumented and
+// will not stop), and replaces a worker that died. Plug-in state lives in the worker: a
+// replacement starts afresh (memory, globals and vars).
+import { AbortError, PluginClosedError, ReentrantCallError, TimeoutError, WorkerError } from '../../errors.js';
+import type { HostFunctionCallback, Logger, LogLevel } from '../../options.js';
+import { PluginOutput } from '../../plugin-output.js';
+import type { CallOptions, PluginBackend, PluginInput } from '../../plugin.js';
+import type { EngineOptions } from '../engine.js';
+import type { HttpRequest, HttpResponse } from '../host-env.js';
+import { createSyncChannel, startWorker, type WorkerThread } from '../platform/node-worker.js';
+import { fromWire } from './error-codec.js';
+import { remoteCallContext, runHostFunction, SyncLine, type HostCallRecord } from './host-call-server.js';
+import { CTRL, CTRL_SLOTS, HTTP_INDEX, type FromWorker, type HostFunctionSlot, type HostRequest, type ToWorker, type WasiOutput, type WorkerInit, type CallRequest } from './protocol.js';
+import type { OutputTarget } from '../line-sink.js';
+
+/** After its deadline, how long a call may still take to report its own timeout before its worker is ended. */
+const WATCHDOG_GRACE_MS = 30;
+/** After an abort, how long an instrumented guest has to stop on its own before its worker is ended. */
+const ABORT_GRACE_MS = 100;
+
+const WORKER_ENTRY = new URL('./worker-main.js', import.meta.url);
+
+/** The plug-in's `http_request` on the host thread; `deadline` is the running call's (epoch ms). */
+export type WorkerHttpFactory = (deadline: () => number) => (request: HttpRequest) => Promise<HttpResponse>;
+
+/** Everything needed to start (and restart) workers for one compiled plug-in. */
+export interface WorkerSpec {
+  init: Omit<WorkerInit, 'ctrl' | 'port'>;
+  /** The user's host functions, index-aligned with `init.hostFunctions`. */
+  callbacks: HostFunctionCallback[];
+  logger: Logger;
+  /** Targets of guest output lines, when they are the application's (not this process's streams). */
+  stdout: OutputTarget | undefined;
+  stderr: OutputTarget | undefined;
+  http: WorkerHttpFactory | undefined;
+  mainModule: WebAssembly.Module;
+  /** Whether the guest checks in periodically (timeout or fuel set): then it can stop without its worker being ended. */
+  instrumented: boolean;
+}
+
+function outputMode(target: OutputTarget | 'process' | undefined): WasiOutput {
+  return target === undefined || target === 'process' ? target : 'lines';
+}
+
+/** A guest output line to the application's target, as the engine's line sink would deliver it. */
+function emitLine(target: OutputTarget | undefined, line: string): void {
+  if (target === undefined) return;
+  if (typeof target === 'function') target(line);
+  else target.write(`${line}\n`);
+}
+
+/** Split engine options into what the worker gets (cloneable) and what stays on this thread (functions). */
+export function workerSpec(engine: EngineOptions, http: WorkerHttpFactory | undefined): WorkerSpec {
+  const hostFunctions: HostFunctionSlot[] = [];
+  const callbacks: HostFunctionCallback[] = [];
+  for (const [namespace, functions] of Object.entries(engine.functions)) {
+    for (const [name, callback] of Object.entries(functions)) {
+      if (typeof callback !== 'function') continue;
+      hostFunctions.push({ namespace, name, typed: undefined });
+      callbacks.push(callback);
+    }
+  }
+  for (const f of engine.hostFunctions) {
+    hostFunctions.push({ namespace: f.namespace, name: f.name, typed: { params: [...f.params], results: [...f.results] } });
+    callbacks.push(f.callback);
+  }
+  return {
+    init: {
+      modules: engine.modules,
+      mainIndex: engine.mainIndex,
+      config: engine.config,
+      maxVarBytes: engine.maxVarBytes,
+      maxPages: engine.maxPages,
+      logLevel: engine.logLevel,
+      hostFunctions,
+      http: http !== undefined,
+      allowResponseHeaders: engine.allowResponseHeaders,
+      wasi: engine.wasi === undefined
+        ? undefined
+        : { mounts: engine.wasi.mounts, args: engine.wasi.args, env: engine.wasi.env, stdout: outputMode(engine.wasi.stdout), stderr: outputMode(engine.wasi.stderr) },
+      timeoutMs: engine.timeoutMs,
+      fuel: engine.fuel,
+    },
+    callbacks,
+    logger: engine.logger,
+    stdout: outputMode(engine.wasi?.stdout) === 'lines' ? (engine.wasi!.stdout as OutputTarget) : undefined,
+    stderr: outputMode(engine.wasi?.stderr) === 'lines' ? (engine.wasi!.stderr as OutputTarget) : undefined,
+    http,
+    mainModule: engine.modules[engine.mainIndex]!.module,
+    instrumented: engine.modules.some((m) => m.instrumented),
+  };
+}
+
+interface CallJob {
+  kind: 'call';
+  id: number;
+  name: string;
+  /** Raw until the call is either sent (at once) or queued (then captured, see {@link captureInput}). */
+  input: PluginInput | OwnedInput;
+  hostContext: unknown;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+  resolve(output: PluginOutput | null): void;
+  reject(error: unknown): void;
+}
+interface ResetJob {
+  kind: 'reset';
+  resolve(done: boolean): void;
+  reject(error: unknown): void;
+}
+type Job = CallJob | ResetJob;
+
+/** One worker thread and its lines; a replacement gets a new Slot, so late events of the old one are recognised and ignored. */
+interface Slot {
+  worker: WorkerThread;
+  line: SyncLine;
+  ready: boolean;
+  /** Set when we end the worker ourselves: its exit is not a fault. */
+  ending: boolean;
+  lastError: Error | undefined;
+  /** Where large inputs are copied for the worker to read (see wireInput). */
+  staging: Uint8Array | null;
+  settleStart(error?: unknown): void;
+}
+
+/** An input copied at call time, so the caller may reuse its bytes while the call waits in a queue. */
+export class OwnedInput {
+  constructor(readonly buffer: ArrayBuffer) {}
+}
+
+function asBytes(input: Exclude<PluginInput, string | number | undefined | null>): Uint8Array {
+  if (input instanceof Uint8Array) return input;
+  if (input instanceof ArrayBuffer) return new Uint8Array(input);
+  return new Uint8Array((input as ArrayBufferView).buffer, (input as ArrayBufferView).byteOffset, (input as ArrayBufferView).byteLength);
+}
+
+/**
+ * What a queued call keeps of its input: strings as they are (immutable), bytes as a private
+ * copy. A call that starts at once is not captured: its bytes go straight to the worker.
+ */
+export function captureInput(input: PluginInput | OwnedInput): string | OwnedInput {
+  if (input instanceof OwnedInput || typeof input === 'string') return input;
+  if (input === undefined || input === null) return '';
+  if (typeof input === 'number' || !(input instanceof ArrayBuffer || ArrayBuffer.isView(input))) return String(input);
+  const bytes = asBytes(input);
+  const buffer = new ArrayBuffer(bytes.byteLength);
+  new Uint8Array(buffer).set(bytes);
+  return new OwnedInput(buffer);
+}
+
+/**
+ * Inputs from this size on go through the worker's staging memory (a SharedArrayBuffer reused
+ * from call to call): one copy into memory already mapped, instead of a fresh buffer per call
+ * (whose allocation and zeroing cost more than the copy on this thread).
+ */
+const STAGING_MIN = 16 * 1024;
+
+function stagingFor(slot: Slot, size: number): Uint8Array {
+  if (slot.staging === null || slot.staging.byteLength < size) {
+    let capacity = 64 * 1024;
+    while (capacity < size) capacity *= 2;
+    slot.staging = new Uint8Array(new SharedArrayBuffer(capacity));
+  }
+  return slot.staging;
+}
+
+const utf8 = new TextEncoder();
+
+/** The input as the worker receives it; see {@link CallRequest.input}. */
+function wireInput(slot: Slot, input: PluginInput | OwnedInput): { input: CallRequest['input']; transfer: Transferable[] } {
+  if (input instanceof OwnedInput) return { input: input.buffer, transfer: [input.buffer] };
+  const captured = typeof input === 'string' || input instanceof ArrayBuffer || ArrayBuffer.isView(input) ? input : captureInput(input as PluginInput);
+  if (captured instanceof OwnedInput) return { input: captured.buffer, transfer: [captured.buffer] };
+  if (typeof captured === 'string') {
+    if (captured.length < STAGING_MIN) return { input: captured, transfer: [] };
+    // ASCII fits in as many bytes as characters; anything else in at most three per character
+    let staging = stagingFor(slot, captured.length);
+    let { read, written } = utf8.encodeInto(captured, staging);
+    if (read < captured.length) {
+      staging = stagingFor(slot, captured.length * 3);
+      ({ written } = utf8.encodeInto(captured, staging));
+    }
+    return { input: { staged: staging.buffer as SharedArrayBuffer, length: written }, transfer: [] };
+  }
+  const bytes = asBytes(captured);
+  if (bytes.byteLength < STAGING_MIN) {
+    const owned = bytes.slice().buffer;
+    return { input: owned, transfer: [owned] };
+  }
+  const staging = stagingFor(slot, bytes.byteLength);
+  staging.set(bytes);
+  return { input: { staged: staging.buffer as SharedArrayBuffer, length: bytes.byteLength }, transfer: [] };
+}
+
+function epochNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+export class WorkerBackend implements PluginBackend {
+  private slot: Slot | null = null;
+  private starting: Promise<void> | null = null;
+  private readonly queue: Job[] = [];
+  private current: Job | null = null;
+  private closed = false;
+  private closing: Promise<void> | null = null;
+  private readonly terminations = new Set<Promise<void>>();
+  private nextCallId = 0;
+  private watchdog: ReturnType<typeof setTimeout> | undefined;
+  private abortTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Host calls of the running call (and of initialization), ended with it. */
+  private readonly hostCalls = new Set<HostCallRecord>();
+  /** Errors thrown by host functions during the running call, by host-call seq: they come back as the call error's cause. */
+  private readonly hostErrors = new Map<number, unknown>();
+  /** Set while a host function runs synchronously: a call of this plug-in from there would deadlock. */
+  private inHostFunction = false;
+  private logLevel: LogLevel;
+  private deadline = Infinity;
+  private readonly http: ((request: HttpRequest) => Promise<HttpResponse>) | undefined;
+  private readonly exports: Set<string>;
+  fuelConsumed = 0;
+
+  private constructor(private readonly spec: WorkerSpec) {
+    this.logLevel = spec.init.logLevel;
+    this.http = spec.http?.(() => this.deadline);
+    this.exports = new Set(WebAssembly.Module.exports(spec.mainModule).filter((e) => e.kind === 'function').map((e) => e.name));
+  }
+
+  /** Start a worker for `spec`; resolves once the plug-in is instantiated there, rejects with its creation error. */
+  static async start(spec: WorkerSpec): Promise<WorkerBackend> {
+    const backend = new WorkerBackend(spec);
+    try {
+      await backend.spawn();
+    } catch (err) {
+      await backend.close();
+      throw err;
+    }
+    return backend;
+  }
+
+  get mainModule(): WebAssembly.Module {
+    return this.spec.mainModule;
+  }
+
+  get isActive(): boolean {
+    return this.current?.kind === 'call';
+  }
+
+  call(name: string, input: PluginInput | OwnedInput, hostContext: unknown, options: CallOptions | undefined): Promise<PluginOutput | null> {
+    if (this.closed) return Promise.reject(new PluginClosedError());
+    if (this.inHostFunction) return Promise.reject(new ReentrantCallError(name));
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(new AbortError(name, signal.reason));
+    return new Promise<PluginOutput | null>((resolve, reject) => {
+      const job: CallJob = { kind: 'call', id: 0, name, input, hostContext, signal, onAbort: undefined, resolve, reject };
+      if (signal !== undefined) {
+        job.onAbort = () => this.abort(job);
+        signal.addEventListener('abort', job.onAbort, { once: true });
+      }
+      this.queue.push(job);
+      this.pump();
+      // Still waiting: the caller may change its bytes as soon as we return.
+      if (this.current !== job) job.input = captureInput(job.input);
+    });
+  }
+
+  callSync(): never {
+    throw new TypeError('callSync is not available for a plug-in created with runInWorker: true (its host functions run on this thread, which callSync would block); use call');
+  }
+
+  functionExists(name: string): Promise<boolean> {
+    if (this.closed) return Promise.reject(new PluginClosedError());
+    return Promise.resolve(this.exports.has(name));
+  }
+
+  reset(): Promise<boolean> {
+    if (this.closed) return Promise.reject(new PluginClosedError());
+    if (this.isActive) return Promise.resolve(false);
+    return new Promise<boolean>((resolve, reject) => {
+      this.queue.push({ kind: 'reset', resolve, reject });
+      this.pump();
+    });
+  }
+
+  /** End the worker now: queued and running calls reject with {@link PluginClosedError}. */
+  close(): Promise<void> {
+    if (this.closing !== null) return this.closing;
+    this.closed = true;
+    const error = new PluginClosedError();
+    for (const job of this.queue.splice(0)) this.settle(job, { error });
+    if (this.current !== null) this.finish(this.current, { error });
+    if (this.slot !== null) this.end(this.slot);
+    this.closing = Promise.all(this.terminations).then(() => undefined);
+    return this.closing;
+  }
+
+  // ------------------------------------------------------------------ workers
+
+  private spawn(): Promise<void> {
+    const ctrlBuffer = new SharedArrayBuffer(CTRL_SLOTS * Int32Array.BYTES_PER_ELEMENT);
+    const { local, remote } = createSyncChannel();
+    const init: WorkerInit = { ...this.spec.init, ctrl: ctrlBuffer, port: remote };
+    const worker = startWorker(WORKER_ENTRY, init, [remote as unknown as Transferable]);
+    let settleStart!: (error?: unknown) => void;
+    const started = new Promise<void>((resolve, reject) => {
+      let settled = false;
+      settleStart = (error?: unknown) => {
+        if (settled) return;
+        settled = true;
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+    });
+    const slot: Slot = {
+      worker,
+      line: new SyncLine(new Int32Array(ctrlBuffer), local),
+      ready: false,
+      ending: false,
+      lastError: undefined,
+      staging: null,
+      settleStart,
+    };
+    this.slot = slot;
+    worker.onMessage((message) => this.onMessage(slot, message as FromWorker));
+    worker.onError((error) => {
+      slot.lastError = error;
+    });
+    worker.onExit((code) => this.onExit(slot, code));
+    this.starting = started.then(
+      () => {
+        this.starting = null;
+        this.pump();
+      },
+      (error: unknown) => {
+        this.starting = null;
+        if (this.slot === slot) this.end(slot);
+        // Nobody can run the queued calls: they get the reason.
+        for (const job of this.queue.splice(0)) this.settle(job, { error });
+        throw error;
+      },
+    );
+    return this.starting;
+  }
+
+  /** Start a replacement (after a fault, or after ending a worker to stop a call). */
+  private respawn(): void {
+    if (this.closed || this.slot !== null) return;
+    // Failures reach the queued calls (see spawn); there is no one else to tell.
+    this.spawn().catch(() => {});
+  }
+
+  /** End a worker on purpose; its exit is then not a fault. */
+  private end(slot: Slot): void {
+    slot.ending = true;
+    slot.line.dead = true;
+    if (this.slot === slot) this.slot = null;
+    this.endHostCalls();
+    const done = slot.worker.terminate().catch(() => {}).finally(() => {
+      slot.line.port.close();
+      this.terminations.delete(done);
+    });
+    this.terminations.add(done);
+    slot.settleStart(this.closed ? new PluginClosedError() : new WorkerError('the plug-in worker was ended while starting'));
+  }
+
+  private onExit(slot: Slot, code: number): void {
+    slot.line.dead = true;
+    if (slot.ending) return;
+    if (this.slot === slot) this.slot = null;
+    const why = slot.lastError === undefined ? '' : `: ${slot.lastError.message}`;
+    const error = new WorkerError(`the plug-in's worker stopped unexpectedly (exit code ${code})${why}`, { cause: slot.lastError, exitCode: code });
+    slot.line.port.close();
+    if (!slot.ready) {
+      slot.settleStart(error);
+      return;
+    }
+    this.endHostCalls();
+    // Only the call that was running in it fails; queued calls go to the replacement.
+    if (this.current !== null) this.finish(this.current, { error }, false);
+    this.respawn();
+  }
+
+  private onMessage(slot: Slot, message: FromWorker): void {
+    if (slot !== this.slot) return;
+    switch (message.type) {
+      case 'ready':
+        slot.ready = true;
+        this.endHostCalls();
+        slot.settleStart();
+        return;
+      case 'init-failed':
+        slot.settleStart(fromWire(message.error, this.hostErrors));
+        this.hostErrors.clear();
+        return;
+      case 'result': {
+        const job = this.current;
+        if (job?.kind !== 'call' || job.id !== message.id) return;
+        this.fuelConsumed = message.fuel;
+        this.finish(job, { value: message.output === null ? null : new PluginOutput(message.output) });
+        return;
+      }
+      case 'failed': {
+        const job = this.current;
+        if (job?.kind !== 'call' || job.id !== message.id) return;
+        this.fuelConsumed = message.fuel;
+        let error = fromWire(message.error, this.hostErrors);
+        // The worker could not carry the signal's reason; the abort is ours, so is the reason.
+        if (error instanceof AbortError) error = new AbortError(job.name, job.signal?.reason);
+        this.finish(job, { error });
+        return;
+      }
+      case 'reset-done': {
+        const job = this.current;
+        if (job?.kind !== 'reset') return;
+        this.finish(job, message.error === undefined ? { value: true } : { error: fromWire(message.error) });
+        return;
+      }
+      case 'host':
+        this.runHost(slot, message);
+        return;
+      case 'log':
+        try {
+          this.spec.logger[message.level](message.message);
+        } catch {
+          // a failing logger must not take the host down; on the host thread it would fail the call, here the call is elsewhere
+        }
+        return;
+      case 'stdout':
+        emitLine(this.spec.stdout, message.line);
+        return;
+      case 'stderr':
+        emitLine(this.spec.stderr, message.line);
+        return;
+    }
+  }
+
+  private runHost(slot: Slot, request: HostRequest): void {
+    const record: HostCallRecord = { seq: request.seq, ended: false };
+    this.hostCalls.add(record);
+    const job = this.current;
+    const hostContext = job?.kind === 'call' ? job.hostContext : undefined;
+    const remember = (seq: number, error: unknown) => {
+      if (!record.ended) this.hostErrors.set(seq, error);
+    };
+    if (request.index === HTTP_INDEX) {
+      const wire = request.args[0] as HttpRequest & { body: ArrayBuffer | null };
+      const perform = this.http!;
+      perform({ ...wire, body: wire.body === null ? null : new Uint8Array(wire.body) }).then(
+        (response) => {
+          const body = response.body.slice().buffer;
+          slot.line.answer(record, { value: { status: response.status, headers: response.headers, body } }, [body]);
+        },
+        (error: unknown) => slot.line.answer(record, { error }),
+      );
+      return;
+    }
+    const logLevel = { get: () => this.logLevel, set: (level: LogLevel) => void (this.logLevel = level) };
+    const ctx = remoteCallContext(slot.line, record, hostContext, logLevel);
+    this.inHostFunction = true;
+    try {
+      runHostFunction(slot.line, record, this.spec.callbacks[request.index]!, ctx, request.args, remember);
+    } finally {
+      this.inHostFunction = false;
+    }
+  }
+
+  private endHostCalls(): void {
+    for (const record of this.hostCalls) record.ended = true;
+    this.hostCalls.clear();
+  }
+
+  // ------------------------------------------------------------------ the queue
+
+  private pump(): void {
+    if (this.closed || this.current !== null || this.queue.length === 0) return;
+    const slot = this.slot;
+    if (slot === null) return this.respawn();
+    if (!slot.ready) return;
+    const job = this.queue.shift()!;
+    this.current = job;
+    if (job.kind === 'reset') {
+      slot.worker.postMessage({ type: 'reset' } satisfies ToWorker);
+      return;
+    }
+    job.id = this.nextCallId = (this.nextCallId % 0x7ffffffe) + 1;
+    const { input, transfer } = wireInput(slot, job.input);
+    job.input = undefined; // nothing of it is needed any more
+    slot.worker.postMessage({ type: 'call', id: job.id, name: job.name, input } satisfies ToWorker, transfer);
+    const timeoutMs = this.spec.init.timeoutMs;
+    if (timeoutMs !== null) {
+      this.deadline = epochNow() + timeoutMs;
+      // The worker stops its own call at the deadline; this is for a guest that cannot be
+      // stopped from inside (not instrumented), so that the bound holds whatever the guest does.
+      this.watchdog = setTimeout(() => this.onWatchdog(slot, job), timeoutMs + WATCHDOG_GRACE_MS);
+    }
+  }
+
+  private onWatchdog(slot: Slot, job: CallJob): void {
+    this.watchdog = undefined;
+    if (this.current !== job || this.slot !== slot) return;
+    // The result is already on its way: let it arrive.
+    if (Atomics.load(slot.line.ctrl, CTRL.DONE) === job.id) return;
+    this.end(slot);
+    this.finish(job, { error: new TimeoutError(job.name, this.spec.init.timeoutMs ?? 0) });
+  }
+
+  private abort(job: CallJob): void {
+    const queued = this.queue.indexOf(job);
+    if (queued >= 0) {
+      this.queue.splice(queued, 1);
+      this.settle(job, { error: new AbortError(job.name, job.signal?.reason) });
+      return;
+    }
+    const slot = this.slot;
+    if (this.current !== job || slot === null) return;
+    const { ctrl } = slot.line;
+    Atomics.store(ctrl, CTRL.ABORT, job.id);
+    // wakes the worker if it is waiting for a host function
+    Atomics.add(ctrl, CTRL.TO_WORKER, 1);
+    Atomics.notify(ctrl, CTRL.TO_WORKER);
+    // Without instrumentation the guest can only be stopped from inside where it waits for us:
+    // in a host function, or before it starts (the engine checks the flag on entry; the flag
+    // was raised before we look, so a call starting now sees it).
+    const stopsItself =
+      this.spec.instrumented || Atomics.load(ctrl, CTRL.SERVING) !== 0 || Atomics.load(ctrl, CTRL.STARTED) !== job.id;
+    const stop = () => {
+      this.abortTimer = undefined;
+      if (this.current !== job || this.slot !== slot || Atomics.load(ctrl, CTRL.DONE) === job.id) return;
+      this.end(slot);
+      this.finish(job, { error: new AbortError(job.name, job.signal?.reason) });
+    };
+    if (stopsItself) this.abortTimer = setTimeout(stop, ABORT_GRACE_MS);
+    else stop();
+  }
+
+  private settle(job: Job, outcome: { value: unknown } | { error: unknown }): void {
+    if (job.kind === 'call' && job.onAbort !== undefined) job.signal!.removeEventListener('abort', job.onAbort);
+    if ('error' in outcome) job.reject(outcome.error);
+    else (job.resolve as (value: unknown) => void)(outcome.value);
+  }
+
+  /** Settle the running job, then start the next one (`next` false: the caller decides, after a fault). */
+  private finish(job: Job, outcome: { value: unknown } | { error: unknown }, next = true): void {
+    if (this.current === job) {
+      this.current = null;
+      clearTimeout(this.watchdog);
+      clearTimeout(this.abortTimer);
+      this.watchdog = this.abortTimer = undefined;
+      this.deadline = Infinity;
+      this.endHostCalls();
+      this.hostErrors.clear();
+    }
+    this.settle(job, outcome);
+    if (next) {
+      if (this.slot === null) this.respawn();
+      else this.pump();
+    }
+  }
+}

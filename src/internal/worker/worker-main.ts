@@ -1,0 +1,102 @@
+// The entry point of a plug-in's worker thread: it builds the same PluginEngine as the host
+// thread would, with stubs in place of the user's host functions (they run on the host thread,
+// see host-call-client.ts), then runs calls one at a time as they arrive.
+import type { Logger, LogLevel } from '../../options.js';
+import { PluginEngine } from '../engine.js';
+import { hostLine, receiveMessage, workerInput } from '../platform/node-worker.js';
+import { toWire } from './error-codec.js';
+import { HostCallClient, ownedBuffer } from './host-call-client.js';
+import { CTRL, type CallRequest, type FromWorker, type ToWorker, type WasiOutput, type WorkerInit } from './protocol.js';
+
+const init = workerInput() as WorkerInit;
+const line = hostLine();
+const ctrl = new Int32Array(init.ctrl);
+const post = (message: FromWorker, transfer: Transferable[] = []) => line.postMessage(message, transfer);
+const client = new HostCallClient(ctrl, init.port, post, init.timeoutMs);
+
+// Log lines travel on the same port as call results, so the host sees them before the result of
+// the call that wrote them.
+const log = (level: Exclude<LogLevel, 'silent'>) => (message: string) => post({ type: 'log', level, message });
+const logger: Logger = { trace: log('trace'), debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+// Guest output cut into lines here (the engine's line sink), each line sent to the host's target.
+const output = (type: 'stdout' | 'stderr', mode: WasiOutput) =>
+  mode === 'lines' ? (line: string) => post({ type, line }) : mode;
+
+/** The id of the running call, 0 between calls. */
+let running = 0;
+// The engine only reads `aborted` and `reason`; the host thread raises the flag in shared
+// memory, which the engine sees at its next tick or host-call wait even while this thread is
+// busy in the guest (an AbortSignal's event could not be delivered then).
+const abortFlag = {
+  get aborted(): boolean {
+    return running !== 0 && Atomics.load(ctrl, CTRL.ABORT) === running;
+  },
+  reason: undefined,
+} as unknown as AbortSignal;
+
+function createEngine(): PluginEngine | undefined {
+  const { functions, hostFunctions } = client.stubs(init.hostFunctions);
+  try {
+    return new PluginEngine({
+      modules: init.modules,
+      mainIndex: init.mainIndex,
+      config: init.config,
+      maxVarBytes: init.maxVarBytes,
+      maxPages: init.maxPages,
+      logger,
+      logLevel: init.logLevel,
+      functions,
+      hostFunctions,
+      http: init.http ? () => client.http() : undefined,
+      allowResponseHeaders: init.allowResponseHeaders,
+      wasi: init.wasi === undefined
+        ? undefined
+        : { mounts: init.wasi.mounts, args: init.wasi.args, env: init.wasi.env, stdout: output('stdout', init.wasi.stdout), stderr: output('stderr', init.wasi.stderr) },
+      timeoutMs: init.timeoutMs,
+      fuel: init.fuel,
+    });
+  } catch (err) {
+    post({ type: 'init-failed', error: toWire(err) });
+    return undefined;
+  }
+}
+
+function runCall(engine: PluginEngine, request: CallRequest): void {
+  // Answers to host calls of an earlier call that gave up on them (timeout, abort) are dropped.
+  while (receiveMessage(init.port) !== undefined);
+  running = request.id;
+  Atomics.store(ctrl, CTRL.STARTED, request.id);
+  try {
+    const { input } = request;
+    const bytes =
+      typeof input === 'string' ? input : input instanceof ArrayBuffer ? new Uint8Array(input) : new Uint8Array(input.staged, 0, input.length);
+    const out = engine.call(request.name, bytes, undefined, { signal: abortFlag });
+    Atomics.store(ctrl, CTRL.DONE, request.id);
+    const buffer = out === null ? null : ownedBuffer(out);
+    post({ type: 'result', id: request.id, output: buffer, fuel: engine.lastFuelConsumed }, buffer === null ? [] : [buffer]);
+  } catch (err) {
+    Atomics.store(ctrl, CTRL.DONE, request.id);
+    post({ type: 'failed', id: request.id, error: toWire(err), fuel: engine.lastFuelConsumed });
+  } finally {
+    running = 0;
+  }
+}
+
+const engine = createEngine();
+if (engine !== undefined) {
+  client.engine = engine;
+  line.onMessage((value) => {
+    const message = value as ToWorker;
+    if (message.type === 'call') {
+      runCall(engine, message);
+    } else if (message.type === 'reset') {
+      try {
+        engine.reset();
+        post({ type: 'reset-done' });
+      } catch (err) {
+        post({ type: 'reset-done', error: toWire(err) });
+      }
+    }
+  });
+  post({ type: 'ready' });
+}

@@ -1,0 +1,168 @@
+// A fixed set of instances of one compiled plug-in, each in its own worker, sharing one queue.
+// The host thread only routes: a call goes to an idle instance, or waits in a bounded queue.
+import { AbortError, ManifestError, PluginClosedError, PoolFullError } from './errors.js';
+import type { ManifestLike } from './manifest.js';
+import type { PluginOptions } from './options.js';
+import type { PluginOutput } from './plugin-output.js';
+import { compilePlugin, type CallOptions, type PluginInput } from './plugin.js';
+import { availableParallelism } from './internal/platform/node-worker.js';
+import { captureInput, type OwnedInput, type WorkerBackend } from './internal/worker/worker-backend.js';
+
+/** Options of {@link createPool}: those of a plug-in, plus the pool's shape. */
+export interface PoolOptions extends PluginOptions {
+  /** Instances (workers) in the pool; default: the number of CPUs this process may use. */
+  size?: number;
+  /** Calls that may wait for an idle instance; one more is refused with {@link PoolFullError}. Default 10,000. */
+  maxQueue?: number;
+}
+
+interface Waiting {
+  name: string;
+  input: string | OwnedInput;
+  hostContext: unknown;
+  options: CallOptions | undefined;
+  onAbort: (() => void) | undefined;
+  resolve(output: PluginOutput | null): void;
+  reject(error: unknown): void;
+}
+
+interface Member {
+  backend: WorkerBackend;
+  busy: boolean;
+}
+
+/**
+ * Instances of one plug-in in worker threads, called as one: each call runs on an idle
+ * instance. Instances keep their own state and vars, and which one serves a call is not
+ * specified, so a pool suits plug-ins whose calls do not depend on earlier ones. A worker that
+ * dies fails only the call it was running ({@link WorkerError}) and is replaced.
+ *
+ * ```ts
+ * const pool = await createPool('count-vowels.wasm', { size: 4 });
+ * const results = await Promise.all(texts.map((text) => pool.call('count_vowels', text)));
+ * await pool.close();
+ * ```
+ */
+export class Pool {
+  readonly #members: Member[];
+  readonly #idle: Member[];
+  readonly #queue: Waiting[] = [];
+  readonly #maxQueue: number;
+  #closed = false;
+  #drained: (() => void) | undefined;
+  #closing: Promise<void> | undefined;
+
+  /** @internal */
+  constructor(backends: WorkerBackend[], maxQueue: number) {
+    this.#members = backends.map((backend) => ({ backend, busy: false }));
+    this.#idle = [...this.#members];
+    this.#maxQueue = maxQueue;
+  }
+
+  /** Number of instances. */
+  get size(): number {
+    return this.#members.length;
+  }
+
+  /** Calls waiting for an idle instance. */
+  get pending(): number {
+    return this.#queue.length;
+  }
+
+  /**
+   * Call `name` on an idle instance (waiting for one when all are busy). Same arguments and
+   * results as {@link Plugin.call}; also rejects with {@link PoolFullError} when `maxQueue`
+   * calls are already waiting, and with {@link PluginClosedError} once {@link close} was called.
+   */
+  call<T = unknown>(name: string, input?: PluginInput, hostContext?: T, options?: CallOptions): Promise<PluginOutput | null> {
+    if (this.#closed) return Promise.reject(new PluginClosedError());
+    const member = this.#idle.pop();
+    if (member !== undefined) return this.#run(member, name, input, hostContext, options);
+    if (this.#queue.length >= this.#maxQueue) return Promise.reject(new PoolFullError(this.#maxQueue));
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(new AbortError(name, signal.reason));
+    return new Promise((resolve, reject) => {
+      // captured now: the caller may reuse its bytes while the call waits
+      const waiting: Waiting = { name, input: captureInput(input), hostContext, options, onAbort: undefined, resolve, reject };
+      if (signal !== undefined) {
+        waiting.onAbort = () => {
+          const at = this.#queue.indexOf(waiting);
+          if (at < 0) return;
+          this.#queue.splice(at, 1);
+          reject(new AbortError(name, signal.reason));
+          this.#checkDrained();
+        };
+        signal.addEventListener('abort', waiting.onAbort, { once: true });
+      }
+      this.#queue.push(waiting);
+    });
+  }
+
+  /** Whether the plug-in exports a function called `name`. */
+  functionExists(name: string): Promise<boolean> {
+    if (this.#closed) return Promise.reject(new PluginClosedError());
+    return this.#members[0]!.backend.functionExists(name);
+  }
+
+  /**
+   * Stop taking calls, let the queued and running ones finish, then end every worker. Resolves
+   * when all are gone: nothing of the pool keeps the process alive afterwards.
+   */
+  close(): Promise<void> {
+    if (this.#closing !== undefined) return this.#closing;
+    this.#closed = true;
+    const drained = new Promise<void>((resolve) => {
+      this.#drained = resolve;
+    });
+    this.#checkDrained();
+    this.#closing = drained.then(() => Promise.all(this.#members.map((m) => m.backend.close()))).then(() => undefined);
+    return this.#closing;
+  }
+
+  #run(member: Member, name: string, input: PluginInput | OwnedInput, hostContext: unknown, options: CallOptions | undefined): Promise<PluginOutput | null> {
+    member.busy = true;
+    const done = member.backend.call(name, input, hostContext, options);
+    // The next call is handed over as soon as this one settles, whatever its outcome.
+    done.then(() => this.#release(member), () => this.#release(member));
+    return done;
+  }
+
+  #release(member: Member): void {
+    member.busy = false;
+    const next = this.#queue.shift();
+    if (next === undefined) {
+      this.#idle.push(member);
+      this.#checkDrained();
+      return;
+    }
+    if (next.onAbort !== undefined) next.options!.signal!.removeEventListener('abort', next.onAbort);
+    this.#run(member, next.name, next.input, next.hostContext, next.options).then(next.resolve, next.reject);
+  }
+
+  #checkDrained(): void {
+    if (this.#drained !== undefined && this.#queue.length === 0 && this.#members.every((m) => !m.busy)) {
+      this.#drained();
+      this.#drained = undefined;
+    }
+  }
+}
+
+/**
+ * Create a {@link Pool}: the plug-in is validated, fetched and compiled once, then started in
+ * `size` workers. Options as {@link createPlugin}'s (`runInWorker` is implied), plus `size` and
+ * `maxQueue`.
+ */
+export async function createPool(manifest: ManifestLike | PromiseLike<ManifestLike>, options: PoolOptions = {}): Promise<Pool> {
+  const { size = availableParallelism(), maxQueue = 10_000, ...pluginOptions } = options;
+  if (!(Number.isInteger(size) && size >= 1)) throw new ManifestError('size', `must be a whole number >= 1, got ${size}`);
+  if (!(maxQueue >= 0)) throw new ManifestError('maxQueue', `must be a number >= 0, got ${maxQueue}`);
+  const compiled = await compilePlugin(manifest, { ...pluginOptions, runInWorker: true });
+  const started = await Promise.allSettled(Array.from({ length: size }, () => compiled.startWorker()));
+  const backends = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed !== undefined) {
+    await Promise.all(backends.map((b) => b.close()));
+    throw failed.reason;
+  }
+  return new Pool(backends, maxQueue);
+}

@@ -6,6 +6,7 @@ import { assemble, fixturePath } from './helpers.js';
 
 const MODES: { name: string; options: PluginOptions }[] = [
   { name: 'on the main thread', options: {} },
+  { name: 'in a worker', options: { runInWorker: true } },
 ];
 
 const u64 = (out: { getBigUint64(o: number, le: boolean): bigint } | null) => out?.getBigUint64(0, true);

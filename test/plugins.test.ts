@@ -61,7 +61,8 @@ describe('the logging plug-in', () => {
   });
 });
 
-describe('the WASI files plug-in', () => {
+for (const [mode, modeOptions] of [['on the main thread', {}], ['in a worker', { runInWorker: true }]] as const) {
+describe(`the WASI files plug-in ${mode}`, () => {
   let dir: string;
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'plughost-wasi-plugin-'));
@@ -73,7 +74,7 @@ describe('the WASI files plug-in', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   const open = () =>
-    createPlugin(pluginPath('wasi-files'), { useWasi: true, allowedPaths: { [join(dir, 'rw')]: '/data', [`ro:${join(dir, 'ro')}`]: '/static' } });
+    createPlugin(pluginPath('wasi-files'), { ...modeOptions, useWasi: true, allowedPaths: { [join(dir, 'rw')]: '/data', [`ro:${join(dir, 'ro')}`]: '/static' } });
 
   it('reads and writes files in its mounts', async () => {
     const plugin = await open();
@@ -92,24 +93,25 @@ describe('the WASI files plug-in', () => {
   });
 
   it('sees no file system at all without mounts', async () => {
-    const plugin = await createPlugin(pluginPath('wasi-files'), { useWasi: true });
+    const plugin = await createPlugin(pluginPath('wasi-files'), { ...modeOptions, useWasi: true });
     await assert.rejects(plugin.call('read_file', '/static/hello.txt'));
   });
 
   it('sends stdout nowhere by default, and line by line to a callback or stream when given', async () => {
-    const quiet = await createPlugin(pluginPath('wasi-files'), { useWasi: true });
+    const quiet = await createPlugin(pluginPath('wasi-files'), { ...modeOptions, useWasi: true });
     assert.equal((await quiet.call('hello_stdout'))?.text(), 'done');
     const lines: string[] = [];
-    const loud = await createPlugin(pluginPath('wasi-files'), { useWasi: true, wasiStdout: (line) => lines.push(line) });
+    const loud = await createPlugin(pluginPath('wasi-files'), { ...modeOptions, useWasi: true, wasiStdout: (line) => lines.push(line) });
     await loud.call('hello_stdout');
     await loud.call('hello_stdout');
     assert.deepEqual(lines, ['hello from wasi', 'hello from wasi']);
     let written = '';
-    const streamed = await createPlugin(pluginPath('wasi-files'), { useWasi: true, wasiStdout: { write: (chunk: string) => (written += chunk) } });
+    const streamed = await createPlugin(pluginPath('wasi-files'), { ...modeOptions, useWasi: true, wasiStdout: { write: (chunk: string) => (written += chunk) } });
     await streamed.call('hello_stdout');
     assert.equal(written, 'hello from wasi\n');
   });
 });
+}
 
 describe('the host-echo plug-in', () => {
   it('round-trips bytes through a host function and keeps state in its memory', async () => {

@@ -2,7 +2,7 @@
 // and everything of the core working the same; timeouts, aborts, faults and closing.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -517,6 +517,26 @@ describe('faults and closing', () => {
     assert.equal(runningWorkers().length, before);
   });
 
+  it('lets a script that forgets to close its plug-ins exit too: idle workers do not hold the process', async () => {
+    const script = join(tmpdir(), `plughost-forget-${process.pid}.mjs`);
+    const index = join(repoRoot, 'build', 'src', 'index.js');
+    writeFileSync(
+      script,
+      `import { createPlugin, createPool } from ${JSON.stringify(index)};
+const plugin = await createPlugin(${JSON.stringify(pluginPath('count-vowels'))}, { runInWorker: true });
+const pool = await createPool(${JSON.stringify(pluginPath('count-vowels'))}, { size: 2 });
+await pool.call('count_vowels', 'abc');
+console.log((await plugin.call('count_vowels', 'aeiou')).json().count);
+`,
+    );
+    try {
+      const { stdout } = await promisify(execFile)(process.execPath, [script], { timeout: 20_000 });
+      assert.equal(stdout.trim(), '5');
+    } finally {
+      rmSync(script, { force: true });
+    }
+  });
+
   it('lets a script that closes its plug-ins exit on its own', async () => {
     const script = join(tmpdir(), `plughost-exit-${process.pid}.mjs`);
     const index = join(repoRoot, 'build', 'src', 'index.js');
@@ -532,7 +552,12 @@ await pool.close();
 console.log(out.json().count);
 `,
     );
-    const { stdout } = await promisify(execFile)(process.execPath, [script], { timeout: 20_000 });
-    assert.equal(stdout.trim(), '5');
+    try {
+      // killed after 20 s: a script whose workers outlive close() would never exit
+      const { stdout } = await promisify(execFile)(process.execPath, [script], { timeout: 20_000 });
+      assert.equal(stdout.trim(), '5');
+    } finally {
+      rmSync(script, { force: true });
+    }
   });
 });

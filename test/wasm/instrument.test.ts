@@ -241,6 +241,280 @@ describe('instrumentForInterrupts budget', () => {
   });
 });
 
+/** Runs `name` with a budget that stays negative, so that every check it passes calls tick once. */
+async function countChecks(bytes: Uint8Array, name: string, args: number[] = [], imports: Imports = {}): Promise<{ result: unknown; checks: number }> {
+  const loaded = await load(bytes, imports, () => {});
+  loaded.budget.value = -1;
+  loaded.ticks = 0;
+  const result = loaded.call(name, ...args);
+  return { result, checks: loaded.ticks };
+}
+
+class Stop extends Error {}
+
+/** Instruments `bytes` with a tick that refills `refill` units 100 times, then throws {@link Stop}. */
+function stopping(bytes: Uint8Array, imports: Imports = {}, refill = 1000): Promise<Loaded> {
+  return load(bytes, imports, (l) => {
+    if (l.ticks > 100) throw new Stop('timeout');
+    l.budget.value = refill;
+  });
+}
+
+const runWith = (body: string, locals = '(local $i i32) (local $j i32) (local $s i32)') =>
+  `(module (func (export "run") (param $n i32) (result i32) ${locals} ${body} (local.get $s)))`;
+
+describe('instrumentForInterrupts bounded loops', () => {
+  const bounded: Record<string, string> = {
+    'a counted loop in an if (AssemblyScript)': runWith(`
+      (local.set $i (i32.const 0))
+      (loop $l
+        (if (i32.lt_s (local.get $i) (i32.const 8))
+          (then
+            (local.set $s (i32.add (local.get $s) (local.get $i)))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $l))))`),
+    'a do-while with local.tee and ne (clang)': runWith(`
+      (local.set $i (i32.const 0))
+      (loop $l
+        (local.set $s (i32.add (local.get $s) (local.get $i)))
+        (br_if $l (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 8))))`),
+    'an i64 count down with an exit branch out of a block (binaryen)': runWith(`
+      (local.set $k (i64.const 10))
+      (block $done
+        (loop $l
+          (br_if $done (i64.eqz (local.get $k)))
+          (local.set $s (i32.add (local.get $s) (i32.wrap_i64 (local.get $k))))
+          (local.set $k (i64.sub (local.get $k) (i64.const 1)))
+          (br $l)))`, '(local $k i64) (local $s i32)'),
+    'an unsigned bound on the left and a step of 7': runWith(`
+      (local.set $i (i32.const 0))
+      (loop $l
+        (local.set $s (i32.add (local.get $s) (local.get $i)))
+        (local.set $i (i32.add (i32.const 7) (local.get $i)))
+        (br_if $l (i32.gt_u (i32.const 100) (local.get $i))))`),
+    'nested counted loops': runWith(`
+      (local.set $i (i32.const 0))
+      (loop $outer
+        (local.set $j (i32.const 0))
+        (loop $inner
+          (local.set $s (i32.add (local.get $s) (i32.mul (local.get $i) (local.get $j))))
+          (local.set $j (i32.add (local.get $j) (i32.const 1)))
+          (br_if $inner (i32.lt_u (local.get $j) (i32.const 4))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $outer (i32.lt_u (local.get $i) (i32.const 4))))`),
+    'a loop without a branch back': runWith(`(loop $once (local.set $s (i32.const 5)))`),
+  };
+  for (const [name, wat] of Object.entries(bounded)) {
+    it(`runs ${name} without a check of its own, and charges all its iterations`, async () => {
+      const bytes = await assemble(wat);
+      const expected = ((await plain(bytes)).run as Fn)(0);
+      const { result, checks } = await countChecks(bytes, 'run', [0]);
+      assert.equal(result, expected);
+      assert.equal(checks, 1, 'only the entry check of the export');
+      const { consumed } = (await load(bytes)).measure('run', 0);
+      const loopBody = wat.includes('$once') ? 1 : 8;
+      assert.ok(consumed >= loopBody * 4, `consumed ${consumed}`);
+    });
+  }
+
+  const checkedButEnding: Record<string, string> = {
+    'more iterations than a check may go without': runWith(`
+      (local.set $i (i32.const 0))
+      (loop $l
+        (local.set $s (i32.add (local.get $s) (local.get $i)))
+        (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 100000))))`),
+    'a count that ends by overflowing': runWith(`
+      (local.set $i (i32.const 2147483640))
+      (loop $l
+        (local.set $s (i32.add (local.get $s) (i32.const 1)))
+        (br_if $l (i32.gt_s (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 0))))`),
+    'a bound that is not a constant': runWith(`
+      (local.set $i (i32.const 0))
+      (loop $l
+        (local.set $s (i32.add (local.get $s) (i32.const 1)))
+        (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.add (local.get $n) (i32.const 8)))))`),
+  };
+  for (const [name, wat] of Object.entries(checkedButEnding)) {
+    it(`keeps the check of a loop with ${name}`, async () => {
+      const bytes = await assemble(wat);
+      const expected = ((await plain(bytes)).run as Fn)(0);
+      const { result, checks } = await countChecks(bytes, 'run', [0]);
+      assert.equal(result, expected);
+      assert.ok(checks > 8, `checks: ${checks}`);
+    });
+  }
+
+  const endless: Record<string, string> = {
+    'a step that jumps over the bound': runWith(`
+      (local.set $i (i32.const 0))
+      (loop $l (br_if $l (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 2))) (i32.const 7))))`),
+    'a step away from the bound': runWith(`
+      (local.set $i (i32.const 0))
+      (loop $l (br_if $l (i32.lt_s (local.tee $i (i32.sub (local.get $i) (i32.const 1))) (i32.const 8))))`),
+    'a step taken only on some paths': runWith(`
+      (local.set $i (i32.const 0))
+      (loop $l
+        (if (local.get $n) (then (local.set $i (i32.add (local.get $i) (i32.const 1)))))
+        (br_if $l (i32.lt_s (local.get $i) (i32.const 8))))`),
+    'a reset inside the loop': runWith(`
+      (local.set $i (i32.const 0))
+      (loop $l
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (if (i32.eq (local.get $i) (i32.const 5)) (then (local.set $i (i32.const 0))))
+        (br_if $l (i32.lt_s (local.get $i) (i32.const 8))))`),
+    'a step undone by a nested counted loop': runWith(`
+      (local.set $i (i32.const 0))
+      (loop $l
+        (local.set $j (i32.const 0))
+        (loop $in
+          (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+          (local.set $j (i32.add (local.get $j) (i32.const 1)))
+          (br_if $in (i32.lt_s (local.get $j) (i32.const 2))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $l (i32.lt_s (local.get $i) (i32.const 8))))`),
+    'a br_table back to the head': runWith(`
+      (local.set $i (i32.const 0))
+      (loop $l
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_table $l $l (local.get $n)))`),
+    'an unsigned count down past zero': runWith(`
+      (local.set $i (i32.const 5))
+      (loop $l (br_if $l (i32.ge_u (local.tee $i (i32.sub (local.get $i) (i32.const 2))) (i32.const 0))))`),
+    'a guard on another variable': runWith(`
+      (local.set $i (i32.const 0))
+      (loop $l
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $l (i32.lt_s (local.get $j) (i32.const 8))))`),
+    'a guard that does not dominate the branch back': runWith(`
+      (local.set $i (i32.const 0))
+      (loop $l
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (block $skip
+          (br_if $skip (local.get $n))
+          (br_if $l (i32.lt_s (local.get $i) (i32.const 8))))
+        (br $l))`),
+  };
+  for (const [name, wat] of Object.entries(endless)) {
+    it(`stops an endless loop with ${name}`, async () => {
+      const loaded = await stopping(await assemble(wat));
+      assert.throws(() => loaded.call('run', 0), Stop);
+    });
+  }
+});
+
+describe('instrumentForInterrupts entry checks', () => {
+  it('charges a helper outside any cycle at its call sites instead of checking its entry', async () => {
+    const bytes = await assemble(`(module
+      (func $triple (param i32) (result i32) (i32.mul (local.get 0) (i32.const 3)))
+      (func (export "run") (param i32) (result i32) (call $triple (call $triple (call $triple (local.get 0))))))`);
+    const { result, checks } = await countChecks(bytes, 'run', [1]);
+    assert.equal(result, 27);
+    assert.equal(checks, 1);
+    // run: local.get, 3 calls, end; $triple: local.get, i32.const, i32.mul, end, three times.
+    assert.deepEqual((await load(bytes)).measure('run', 1), { result: 27, consumed: 5 + 3 * 4 });
+  });
+
+  it('checks the entry of functions that recurse through each other', async () => {
+    const bytes = await assemble(`(module
+      (func $even (param i32) (result i32) (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 1)) (else (call $odd (i32.sub (local.get 0) (i32.const 1))))))
+      (func $odd (param i32) (result i32) (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 0)) (else (call $even (i32.sub (local.get 0) (i32.const 1))))))
+      (func (export "run") (param i32) (result i32) (call $even (local.get 0))))`);
+    const { result, checks } = await countChecks(bytes, 'run', [10]);
+    assert.equal(result, 1);
+    assert.equal(checks, 1 + 11);
+  });
+
+  it('stops endless recursion through a table', async () => {
+    const loaded = await stopping(await assemble(`(module
+      (type $v (func))
+      (table 1 funcref)
+      (elem (i32.const 0) $f)
+      (func $f (call_indirect (type $v) (i32.const 0)))
+      (func (export "run") (call $f)))`), {}, 1);
+    assert.throws(() => loaded.call('run'), Stop);
+  });
+
+  it('stops endless recursion through an import that calls back', async () => {
+    let run: Fn = () => undefined;
+    const loaded = await stopping(await assemble(`(module
+      (import "env" "back" (func $back))
+      (func $g (call $back))
+      (func (export "run") (call $g)))`), { env: { back: () => run() } }, 1);
+    run = loaded.exports.run as Fn;
+    assert.throws(() => loaded.call('run'), Stop);
+  });
+});
+
+describe('instrumentForInterrupts budget local', () => {
+  const exits = `(module
+    (import "env" "probe" (func $probe))
+    (func (export "probe") (param $n i32) (local $i i32)
+      (loop $l
+        (call $probe)
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $l (i32.lt_u (local.get $i) (local.get $n)))))
+    (func (export "exit") (param $n i32) (local $i i32)
+      (loop $l
+        (br_if 1 (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $l)))
+    (func (export "ret") (param $n i32) (result i32) (local $i i32)
+      (loop $l
+        (if (i32.ge_u (local.get $i) (local.get $n)) (then (return (local.get $i))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $l))
+      (unreachable))
+    (func (export "pair") (param $n i32) (result i32 i32) (local $i i32)
+      (loop $l
+        (if (i32.ge_u (local.get $i) (local.get $n)) (then (br 2 (local.get $i) (i32.mul (local.get $i) (i32.const 2)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $l))
+      (unreachable)))`;
+
+  it('writes the budget back before each call', async () => {
+    const seen: number[] = [];
+    let loaded: Loaded | undefined;
+    loaded = await load(await assemble(exits), { env: { probe: () => seen.push(loaded!.budget.value as number) } });
+    const { consumed } = loaded.measure('probe', 5);
+    // probe: loop and end outside, 10 instructions inside; the import sees each iteration's charge.
+    assert.deepEqual(seen.map((v) => FULL - v), [12, 22, 32, 42, 52]);
+    assert.equal(consumed, 52);
+  });
+
+  it('writes the budget back on every way out of the function', async () => {
+    const loaded = await load(await assemble(exits), { env: { probe: () => {} } });
+    for (const n of [0, 1, 7]) {
+      // a branch to the function's label; `return`; a branch with two values
+      assert.deepEqual(loaded.measure('exit', n), { result: undefined, consumed: 2 + 10 * (n + 1) });
+      assert.deepEqual(loaded.measure('ret', n), { result: n, consumed: 3 + 13 * (n + 1) });
+      assert.deepEqual(loaded.measure('pair', n), { result: [n, 2 * n], consumed: 3 + 16 * (n + 1) });
+    }
+  });
+
+  it('keeps charging and stops a loop whose calls throw into a handler', async () => {
+    const bytes = await assembleFull(`(module
+      (tag $e)
+      (func $thrower (throw $e))
+      (func (export "run") (param $n i32) (result i32) (local $i i32)
+        (loop $l
+          (try (do (call $thrower)) (catch_all))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $l (i32.lt_u (local.get $i) (local.get $n))))
+        (local.get $i))
+      (func (export "forever")
+        (loop $l
+          (try (do (call $thrower)) (catch $e))
+          (br $l))))`);
+    const loaded = await load(bytes);
+    const [ten, twenty, thirty] = [10, 20, 30].map((n) => loaded.measure('run', n));
+    assert.equal(ten!.result, 10);
+    assert.ok(twenty!.consumed > ten!.consumed);
+    assert.equal(thirty!.consumed - twenty!.consumed, twenty!.consumed - ten!.consumed);
+    const forever = await stopping(bytes);
+    assert.throws(() => forever.call('forever'), Stop);
+  });
+});
+
 describe('instrumentForInterrupts decoding', () => {
   it('decodes SIMD, atomics, bulk memory, saturating and sign-extension opcodes, exceptions and br_table', async () => {
     const bytes = await assembleFull(`(module

@@ -19,6 +19,8 @@ export interface WorkerThread {
   onError(listener: (error: Error) => void): void;
   onExit(listener: (code: number) => void): void;
   terminate(): Promise<void>;
+  /** Whether the worker keeps this process alive (true while it has work). */
+  keepAlive(on: boolean): void;
 }
 
 const running = new Set<WorkerThread>();
@@ -43,6 +45,7 @@ export function startWorker(url: URL, data: unknown, transfer: readonly Transfer
     terminate: async () => {
       await worker.terminate();
     },
+    keepAlive: (on) => void (on ? worker.ref() : worker.unref()),
   };
   running.add(thread);
   worker.once('exit', () => running.delete(thread));

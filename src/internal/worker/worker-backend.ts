@@ -200,7 +200,6 @@ function epochNow(): number {
 
 export class WorkerBackend implements PluginBackend {
   private slot: Slot | null = null;
-  private starting: Promise<void> | null = null;
   private readonly queue: Job[] = [];
   private current: Job | null = null;
   private closed = false;
@@ -327,20 +326,15 @@ export class WorkerBackend implements PluginBackend {
       slot.lastError = error;
     });
     worker.onExit((code) => this.onExit(slot, code));
-    this.starting = started.then(
-      () => {
-        this.starting = null;
-        this.pump();
-      },
+    return started.then(
+      () => this.pump(),
       (error: unknown) => {
-        this.starting = null;
         if (this.slot === slot) this.end(slot);
         // Nobody can run the queued calls: they get the reason.
         for (const job of this.queue.splice(0)) this.settle(job, { error });
         throw error;
       },
     );
-    return this.starting;
   }
 
   /** Start a replacement (after a fault, or after ending a worker to stop a call). */
@@ -388,6 +382,7 @@ export class WorkerBackend implements PluginBackend {
         slot.ready = true;
         this.endHostCalls();
         slot.settleStart();
+        this.pump();
         return;
       case 'init-failed':
         slot.settleStart(fromWire(message.error, this.hostErrors));
@@ -473,6 +468,12 @@ export class WorkerBackend implements PluginBackend {
   // ------------------------------------------------------------------ the queue
 
   private pump(): void {
+    this.startNext();
+    // An idle worker must not keep the process alive: a script that forgets close() still ends.
+    this.slot?.worker.keepAlive(this.current !== null || this.queue.length > 0 || !this.slot.ready);
+  }
+
+  private startNext(): void {
     if (this.closed || this.current !== null || this.queue.length === 0) return;
     const slot = this.slot;
     if (slot === null) return this.respawn();

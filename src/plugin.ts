@@ -52,13 +52,17 @@ export interface PluginBackend {
 }
 
 /** @internal The plug-in runs on this thread: every call is the engine's synchronous call. */
+const NO_OUTPUT: Promise<PluginOutput | null> = Promise.resolve(null);
+
 export class EngineBackend implements PluginBackend {
   constructor(private readonly engine: PluginEngine) {}
 
   // Kept as cheap as calling the engine directly: no closure, no extra promise.
   call(name: string, input: PluginInput, hostContext: unknown, options: CallOptions | undefined): Promise<PluginOutput | null> {
     try {
-      return Promise.resolve(toOutput(this.engine.call(name, toInput(input), hostContext, options)));
+      const output = this.engine.call(name, toInput(input), hostContext, options);
+      // a settled promise is immutable, so every call without output can share one
+      return output === null ? NO_OUTPUT : Promise.resolve(toOutput(output));
     } catch (err) {
       return Promise.reject(err);
     }

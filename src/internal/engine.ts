@@ -180,6 +180,7 @@ export class PluginEngine {
         .map((i) => i.exports[BUDGET_EXPORT])
         .filter((g): g is WebAssembly.Global => g instanceof WebAssembly.Global);
       this.exportCache.clear();
+      this.lastExportName = undefined;
       this.initialize();
     } catch (err) {
       throw this.instantiationError(err);
@@ -211,13 +212,20 @@ export class PluginEngine {
     (fn('_initialize') ?? fn('__wasm_call_ctors'))?.();
   }
 
+  private lastExportName: string | undefined;
+  private lastExport: (() => unknown) | null = null;
+
   private exportFunction(name: string): (() => unknown) | null {
+    // Applications call the same export over and over: skip the map for a repeat.
+    if (name === this.lastExportName) return this.lastExport;
     let fn = this.exportCache.get(name);
     if (fn === undefined) {
       const value = Object.hasOwn(this.instance.main.exports, name) ? this.instance.main.exports[name] : undefined;
       fn = typeof value === 'function' ? (value as () => unknown) : null;
       this.exportCache.set(name, fn);
     }
+    this.lastExportName = name;
+    this.lastExport = fn;
     return fn;
   }
 

@@ -282,7 +282,7 @@ function elements(r: ByteReader, w: ByteWriter | undefined, tick: number, onFunc
       else {
         const index = r.u32();
         onFunc?.(index);
-        w?.u32(index >= tick && w ? index + 1 : index);
+        if (w) w.u32(index >= tick ? index + 1 : index);
       }
     }
   }
@@ -365,9 +365,8 @@ const shapes = (() => {
   return t;
 })();
 
-// What decode() read last: the opcode, its first immediate (a label, index, or the value of
-// an integer constant, NaN when not exact in a double), where the immediates start; and the
-// end of the last LEB128 read. dLabels: the targets of the last br_table (default last).
+// What decode() read last: the opcode, its first immediate (a label or an index; not set for
+// constants), where the immediates start; and the end of the last LEB128 read. dLabels: the targets of the last br_table (default last).
 const last = { op: 0, imm: 0, immAt: 0, lebEnd: 0 };
 const dLabels: number[] = [];
 
@@ -447,8 +446,7 @@ function decode(bytes: Uint8Array, pos: number, end: number): number {
       return skipBlockType(bytes, pos);
     case CONST32:
     case CONST64:
-      last.imm = readSleb(bytes, pos);
-      return last.lebEnd;
+      return skipLeb(bytes, pos); // the window reads the value when it needs it
     case BR_TABLE: {
       const n = readLeb(bytes, pos);
       pos = last.lebEnd;
@@ -533,8 +531,6 @@ interface Region {
   own: number;
   /** Most times the loop body can start per entry into the loop; -1 when unknown. */
   bound: number;
-  /** Defined functions (defined index) called directly from the region. */
-  calls: number[];
 }
 
 // What the analysis leaves for the rewrite, as (kind, offset, offset after, immediate):
@@ -555,6 +551,8 @@ interface FunctionPlan {
   /** Index of the first local past the parameters and declared locals. */
   freeLocal: number;
   regions: Region[];
+  /** Direct calls of defined functions: pairs of region and defined function index. */
+  calls: number[] | undefined;
   /** Calls of imports, or through tables or references. */
   unknownCalls: boolean;
   throws: boolean;
@@ -667,6 +665,7 @@ const MAX_DELTA = 2 ** 20;
  */
 function tripBound(guard: Guard, start: number, step: number, wide: boolean): number {
   const limit = wide ? 2 ** 53 : 2 ** 31;
+  if (!Number.isFinite(guard.c) || Math.abs(guard.c) >= limit) return Infinity;
   for (let n = 0; n <= UNCHECKED_LOOP_LIMIT; n++) {
     const head = start + n * step;
     if (Math.abs(head) + MAX_DELTA >= limit) return Infinity;
@@ -705,14 +704,15 @@ class Analyzer {
   private plan!: FunctionPlan;
   private kinds: number[] = []; // 0 block, 1 loop, 2 if, 3 try
   private regionOf: number[] = []; // region of each open frame's contents
-  private back: boolean[] = []; // whether a branch goes back to each open loop
-  private cands: (Candidate | undefined)[] = []; // the candidate of each open loop
+  private back: number[] = []; // 1 when a branch goes back to an open loop
+  private cands: number[] = []; // index in candidates of each open loop's candidate, -1 none
+  private candidates: Candidate[] = [];
   private active: Candidate[] = [];
   // The last three instructions of the current straight-line run (oldest first): where they
   // start (-1: none), and their opcodes and first immediates once loaded.
   private at0 = -1; private at1 = -1; private at2 = -1;
   private w0 = -1; private w1 = -1; private w2 = -1;
-  private i0 = 0; private i1 = 0; private i2 = 0;
+  private i0 = NaN; private i1 = NaN; private i2 = NaN;
 
   constructor(private readonly bytes: Uint8Array, private readonly imported: number, private readonly edits: number[]) {}
 
@@ -725,15 +725,15 @@ class Analyzer {
       locals += r.u32();
       skipRefType(r);
     }
-    const regions: Region[] = [{ parent: -1, own: 0, bound: 1, calls: [] }];
+    const regions: Region[] = [{ parent: -1, own: 0, bound: 1 }];
     const plan: FunctionPlan = this.plan = {
-      start, code: r.pos, end, freeLocal: locals, regions, unknownCalls: false, throws: false, hasTry: false,
+      start, code: r.pos, end, freeLocal: locals, regions, calls: undefined, unknownCalls: false, throws: false, hasTry: false,
       hasTryTable: false, exitBranch: false, refs: [], editFrom: this.edits.length, editTo: 0, mode: NO_CHECKS,
       entryCost: -1, loopCosts: [], touches: false,
     };
     const edits = this.edits;
     const kinds = this.kinds, regionOf = this.regionOf, back = this.back, cands = this.cands;
-    kinds.length = regionOf.length = back.length = cands.length = this.active.length = 0;
+    kinds.length = regionOf.length = back.length = cands.length = this.active.length = this.candidates.length = 0;
     let region = 0;
     // An `i32|i64.const c; local.set x` followed by nothing but `block`s: a loop here starts x at c.
     let initLocal = -1;
@@ -769,13 +769,13 @@ class Analyzer {
           const cond = op === 0x04 ? this.windowGuards() : undefined;
           kinds.push(op === 0x02 ? 0 : op === 0x04 ? 2 : 3);
           regionOf.push(region);
-          back.push(false);
-          cands.push(undefined);
+          back.push(0);
+          cands.push(-1);
           if (op === 0x06) plan.hasTry = true;
           if (op === 0x1f) {
             // Its catch clauses may branch back to any open loop.
             plan.hasTryTable = true;
-            for (let k = 0; k < kinds.length - 1; k++) if (kinds[k] === 1) back[k] = true;
+            for (let k = 0; k < kinds.length - 1; k++) if (kinds[k] === 1) back[k] = 1;
           }
           for (const c of this.active) {
             if (op === 0x06 || op === 0x1f) c.dead = true;
@@ -791,21 +791,21 @@ class Analyzer {
             c.inner++;
           }
           const loop = regions.length;
-          regions.push({ parent: region, own: 0, bound: -1, calls: [] });
+          regions.push({ parent: region, own: 0, bound: -1 });
           edits.push(EDIT_LOOP, at, pos, loop - 1);
           region = loop;
           kinds.push(1);
           regionOf.push(loop);
-          back.push(false);
-          let cand: Candidate | undefined;
+          back.push(0);
           if (initLocal >= 0) {
-            cand = {
+            const cand: Candidate = {
               local: initLocal, wide: initWide, start: initValue, depth: kinds.length - 1, inner: 0, dead: false,
               step: NaN, trips: 0, delta: [0], wrote: [false], guards: [[]], cond: [undefined],
             };
             this.active.push(cand);
-          }
-          cands.push(cand);
+            cands.push(this.candidates.length);
+            this.candidates.push(cand);
+          } else cands.push(-1);
           a0 = a1 = a2 = -1;
           break;
         }
@@ -849,8 +849,8 @@ class Analyzer {
           const target = kinds.length - 1 - label;
           if (target < 0) plan.exitBranch = true;
           else if (kinds[target] === 1) {
-            back[target] = true;
-            const c = cands[target];
+            back[target] = 1;
+            const c = cands[target]! >= 0 ? this.candidates[cands[target]!] : undefined;
             if (c && !c.dead) this.backEdge(c, op === 0x0c ? undefined : op === 0x0d ? guards?.get(c) ?? null : null);
           }
           if (guards) {
@@ -868,16 +868,15 @@ class Analyzer {
             const target = kinds.length - 1 - label;
             if (target < 0) plan.exitBranch = true;
             else if (kinds[target] === 1) {
-              back[target] = true;
-              const c = cands[target];
-              if (c) c.dead = true;
+              back[target] = 1;
+              if (cands[target]! >= 0) this.candidates[cands[target]!]!.dead = true;
             }
           }
           a0 = a1; a1 = a2; a2 = at;
           break;
         case 0x10: case 0x12: // call return_call
           if (last.imm < this.imported) plan.unknownCalls = true;
-          else regions[region]!.calls.push(last.imm - this.imported);
+          else (plan.calls ??= []).push(region, last.imm - this.imported);
           edits.push(op === 0x10 ? EDIT_CALL : EDIT_RETURN_CALL, at, pos, last.imm);
           a0 = a1; a1 = a2; a2 = at;
           break;
@@ -936,18 +935,21 @@ class Analyzer {
 
   /** Decodes the window's instructions into w0..w2 (opcodes) and i0..i2 (local indices and constants). */
   private loadWindow(): void {
-    const bytes = this.bytes;
-    const load = (at: number): number => {
-      if (at < 0) return -1;
-      const op = bytes[at]!;
-      if (op === LOCAL_GET || op === LOCAL_SET || op === LOCAL_TEE) last.imm = readLeb(bytes, at + 1);
-      else if (op === I32_CONST || op === I64_CONST) last.imm = readSleb(bytes, at + 1);
-      else last.imm = 0;
-      return op;
-    };
-    this.w0 = load(this.at0); this.i0 = last.imm;
-    this.w1 = load(this.at1); this.i1 = last.imm;
-    this.w2 = load(this.at2); this.i2 = last.imm;
+    this.w0 = this.opAt(this.at0); this.i0 = this.immAt(this.at0);
+    this.w1 = this.opAt(this.at1); this.i1 = this.immAt(this.at1);
+    this.w2 = this.opAt(this.at2); this.i2 = this.immAt(this.at2);
+  }
+
+  private opAt(at: number): number {
+    return at < 0 ? -1 : this.bytes[at]!;
+  }
+
+  /** The local index of a local.*, the value of a constant (NaN when not exact), else 0. */
+  private immAt(at: number): number {
+    const op = at < 0 ? -1 : this.bytes[at]!;
+    if (op === LOCAL_GET || op === LOCAL_SET || op === LOCAL_TEE) return readLeb(this.bytes, at + 1);
+    if (op === I32_CONST || op === I64_CONST) return readSleb(this.bytes, at + 1);
+    return 0;
   }
 
   /**
@@ -993,8 +995,9 @@ class Analyzer {
   private leave(region: number): void {
     const frame = this.kinds.length - 1;
     const kind = this.kinds.pop()!;
-    const wentBack = this.back.pop()!;
-    const cand = this.cands.pop();
+    const wentBack = this.back.pop() === 1;
+    const candIndex = this.cands.pop()!;
+    const cand = candIndex >= 0 ? this.candidates[candIndex] : undefined;
     this.regionOf.pop();
     if (kind === 1) {
       const r = this.plan.regions[region]!;
@@ -1058,23 +1061,34 @@ function decide(plans: FunctionPlan[], facts: Facts): void {
   for (const index of facts.entered) if (index >= imported && index - imported < n) entered[index - imported] = 1;
   for (const plan of plans) for (const ref of plan.refs) if (ref < n) entered[ref] = 1;
 
-  // Call graph, with node n standing for "anything outside or indirect": it calls every entered function.
-  const succ: number[][] = plans.map((plan) => {
-    const out: number[] = [];
-    for (const region of plan.regions) for (const callee of region.calls) if (callee < n) out.push(callee);
-    if (plan.unknownCalls) out.push(n);
-    return out;
-  });
-  const unknown: number[] = [];
-  for (let f = 0; f < n; f++) if (entered[f]) unknown.push(f);
-  succ.push(unknown);
-  const cyclic = inCycle(succ);
+  // The call graph, with node n standing for "anything outside or indirect": it calls every
+  // entered function. Edges of node v: list[start[v]..start[v + 1]).
+  const start = new Int32Array(n + 2);
+  for (let f = 0; f < n; f++) {
+    const plan = plans[f]!;
+    start[f + 1] = start[f]! + (plan.calls ? plan.calls.length >> 1 : 0) + (plan.unknownCalls ? 1 : 0);
+  }
+  let enteredCount = 0;
+  for (let f = 0; f < n; f++) enteredCount += entered[f]!;
+  start[n + 1] = start[n]! + enteredCount;
+  const list = new Int32Array(start[n + 1]!);
+  for (let f = 0, e = 0; f <= n; f++) {
+    if (f === n) {
+      for (let g = 0; g < n; g++) if (entered[g]) list[e++] = g;
+      break;
+    }
+    const plan = plans[f]!;
+    const calls = plan.calls;
+    if (calls) for (let i = 1; i < calls.length; i += 2) list[e++] = calls[i]!;
+    if (plan.unknownCalls) list[e++] = n;
+  }
+  const cyclic = inCycle(start, list);
 
   const entryCheck = new Uint8Array(n);
   for (let f = 0; f < n; f++) entryCheck[f] = entered[f] || cyclic[f] ? 1 : 0;
 
   // Charges, callees without an entry check first (they form a DAG: any cycle has checks).
-  const entryCharge = new Float64Array(n);
+  const entryCharge = new Int32Array(n);
   const state = new Uint8Array(n);
   const stack: number[] = [];
   for (let root = 0; root < n; root++) {
@@ -1084,7 +1098,10 @@ function decide(plans: FunctionPlan[], facts: Facts): void {
       const f = stack[stack.length - 1]!;
       if (state[f] === 0) {
         state[f] = 1;
-        for (const g of succ[f]!) if (g < n && !entryCheck[g] && state[g] === 0) stack.push(g);
+        for (let e = start[f]!; e < start[f + 1]!; e++) {
+          const g = list[e]!;
+          if (g < n && !entryCheck[g] && state[g] === 0) stack.push(g);
+        }
         continue;
       }
       stack.pop();
@@ -1094,50 +1111,67 @@ function decide(plans: FunctionPlan[], facts: Facts): void {
     }
   }
 
-  for (let f = 0; f < n; f++) {
-    const plan = plans[f]!;
-    if (entryCheck[f]) plan.entryCost = entryCharge[f]!;
-    const loopChecks = plan.loopCosts.some((c) => c >= 0);
-    if (!loopChecks && !entryCheck[f]) plan.mode = NO_CHECKS;
-    else if (loopChecks && !plan.hasTryTable) plan.mode = IN_LOCAL;
-    else plan.mode = ON_GLOBAL;
-  }
-
-  // A call must write the budget back when the callee can reach a check, an import or a throw.
-  const callers: number[][] = plans.map(() => []);
-  for (let f = 0; f < n; f++) for (const g of succ[f]!) if (g < n) callers[g]!.push(f);
+  const touches = new Uint8Array(n);
   const work: number[] = [];
   for (let f = 0; f < n; f++) {
     const plan = plans[f]!;
+    if (entryCheck[f]) plan.entryCost = entryCharge[f]!;
+    let loopChecks = false;
+    for (const cost of plan.loopCosts) if (cost >= 0) loopChecks = true;
+    if (!loopChecks && !entryCheck[f]) plan.mode = NO_CHECKS;
+    else if (loopChecks && !plan.hasTryTable) plan.mode = IN_LOCAL;
+    else plan.mode = ON_GLOBAL;
     if (plan.mode !== NO_CHECKS || plan.unknownCalls || plan.throws) {
-      plan.touches = true;
+      touches[f] = 1;
       work.push(f);
     }
   }
+
+  // A call must write the budget back when the callee can reach a check, an import or a throw.
+  const callerStart = new Int32Array(n + 1);
+  for (let e = 0; e < start[n]!; e++) if (list[e]! < n) callerStart[list[e]! + 1]!++;
+  for (let f = 0; f < n; f++) callerStart[f + 1]! += callerStart[f]!;
+  const callers = new Int32Array(callerStart[n]!);
+  const fill = callerStart.slice(0, n);
+  for (let f = 0; f < n; f++) {
+    for (let e = start[f]!; e < start[f + 1]!; e++) {
+      const g = list[e]!;
+      if (g < n) callers[fill[g]!++] = f;
+    }
+  }
   while (work.length > 0) {
-    for (const caller of callers[work.pop()!]!) {
-      const plan = plans[caller]!;
-      if (!plan.touches) {
-        plan.touches = true;
+    const g = work.pop()!;
+    for (let e = callerStart[g]!; e < callerStart[g + 1]!; e++) {
+      const caller = callers[e]!;
+      if (!touches[caller]) {
+        touches[caller] = 1;
         work.push(caller);
       }
     }
   }
+  for (let f = 0; f < n; f++) plans[f]!.touches = touches[f] === 1;
 }
 
 /**
  * Fills `plan.loopCosts` and returns the charge of the function's body outside its checked
  * loops, given the entry charges of the callees without an entry check.
  */
-function charge(plan: FunctionPlan, entryCheck: Uint8Array, entryCharge: Float64Array): number {
+function charge(plan: FunctionPlan, entryCheck: Uint8Array, entryCharge: Int32Array): number {
   const regions = plan.regions;
-  const extra = new Float64Array(regions.length);
+  const calls = plan.calls;
+  // Costs stay small integers (COST_CAP), which keeps them V8 small integers.
+  if (regions.length === 1 && !calls) return Math.min(regions[0]!.own, COST_CAP) | 0;
+  const extra: number[] = new Array<number>(regions.length).fill(0);
+  if (calls) {
+    for (let i = 0; i < calls.length; i += 2) {
+      const callee = calls[i + 1]!;
+      if (callee < entryCheck.length && !entryCheck[callee]) extra[calls[i]!] += entryCharge[callee]!;
+    }
+  }
   plan.loopCosts = new Array<number>(regions.length - 1).fill(-1);
   for (let r = regions.length - 1; r >= 0; r--) {
     const region = regions[r]!;
-    let cost = region.own + extra[r]!;
-    for (const callee of region.calls) if (callee < entryCheck.length && !entryCheck[callee]) cost += entryCharge[callee]!;
-    cost = Math.min(cost, COST_CAP);
+    const cost = Math.min(region.own + extra[r]!, COST_CAP) | 0;
     if (r === 0) return cost;
     if (region.bound >= 1 && region.bound * cost <= UNCHECKED_LOOP_LIMIT) extra[region.parent] += region.bound * cost;
     else plan.loopCosts[r - 1] = cost;
@@ -1145,16 +1179,19 @@ function charge(plan: FunctionPlan, entryCheck: Uint8Array, entryCharge: Float64
   return 0;
 }
 
-/** For each node of a directed graph, whether it lies on a cycle (Tarjan's algorithm, iteratively). */
-function inCycle(succ: number[][]): Uint8Array {
-  const n = succ.length;
+/**
+ * For each node of a directed graph (edges of node v: list[start[v]..start[v + 1])), whether
+ * it lies on a cycle: Tarjan's strongly connected components, iteratively.
+ */
+function inCycle(start: Int32Array, list: Int32Array): Uint8Array {
+  const n = start.length - 1;
   const index = new Int32Array(n).fill(-1);
   const low = new Int32Array(n);
   const onStack = new Uint8Array(n);
   const result = new Uint8Array(n);
   const stack: number[] = [];
-  const work: number[] = [];
-  const edge: number[] = [];
+  const work: number[] = []; // the DFS path
+  const edge: number[] = []; // next edge of each node on the path
   let counter = 0;
   for (let root = 0; root < n; root++) {
     if (index[root] !== -1) continue;
@@ -1162,20 +1199,20 @@ function inCycle(succ: number[][]): Uint8Array {
     stack.push(root);
     onStack[root] = 1;
     work.push(root);
-    edge.push(0);
+    edge.push(start[root]!);
     while (work.length > 0) {
-      const v = work[work.length - 1]!;
-      const out = succ[v]!;
-      const e = edge[edge.length - 1]!;
-      if (e < out.length) {
-        edge[edge.length - 1] = e + 1;
-        const w = out[e]!;
+      const top = work.length - 1;
+      const v = work[top]!;
+      const e = edge[top]!;
+      if (e < start[v + 1]!) {
+        edge[top] = e + 1;
+        const w = list[e]!;
         if (index[w] === -1) {
           index[w] = low[w] = counter++;
           stack.push(w);
           onStack[w] = 1;
           work.push(w);
-          edge.push(0);
+          edge.push(start[w]!);
         } else if (onStack[w]) {
           low[v] = Math.min(low[v]!, index[w]!);
           if (w === v) result[v] = 1;
@@ -1189,14 +1226,10 @@ function inCycle(succ: number[][]): Uint8Array {
         low[u] = Math.min(low[u]!, low[v]!);
       }
       if (low[v] === index[v]) {
-        const members: number[] = [];
-        let w: number;
-        do {
-          w = stack.pop()!;
-          onStack[w] = 0;
-          members.push(w);
-        } while (w !== v);
-        if (members.length > 1) for (const m of members) result[m] = 1;
+        const from = stack.lastIndexOf(v);
+        if (stack.length - from > 1) for (let i = from; i < stack.length; i++) result[stack[i]!] = 1;
+        for (let i = from; i < stack.length; i++) onStack[stack[i]!] = 0;
+        stack.length = from;
       }
     }
   }

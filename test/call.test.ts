@@ -184,3 +184,35 @@ describe('a failed call', () => {
     assert.equal(await plugin.call('g'), null);
   });
 });
+
+describe('WASI proc_exit', () => {
+  const guest = (code: number) => `(module
+    (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
+    ${IMPORTS}
+    (memory (export "memory") 1)
+    (global $runs (mut i32) (i32.const 0))
+    (func (export "exit") (result i32)
+      (global.set $runs (i32.add (global.get $runs) (i32.const 1)))
+      (call $output_set (call $input_offset) (call $input_length))
+      (call $proc_exit (i32.const ${code}))
+      (i32.const 9))
+    (func (export "runs") (result i32) (global.get $runs)))`;
+
+  it('with code 0 and no error is a success, keeping the output set before it', async () => {
+    const plugin = await pluginFrom(guest(0), { useWasi: true });
+    assert.equal((await plugin.call('exit', 'bye'))?.text(), 'bye');
+    // the program ended: the next call gets a fresh instance
+    assert.equal(await plugin.call('runs'), null);
+  });
+
+  it('with another code fails the call with that exit code', async () => {
+    const plugin = await pluginFrom(guest(3), { useWasi: true });
+    await assert.rejects(plugin.call('exit', 'bye'), (err: PluginCallError) => {
+      assert.equal(err.code, 'PLUGHOST_CALL');
+      assert.equal(err.exitCode, 3);
+      assert.match(err.message, /exited with code 3/);
+      return true;
+    });
+    assert.equal(await plugin.call('runs'), null);
+  });
+});

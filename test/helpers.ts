@@ -25,21 +25,29 @@ interface WabtModule {
 }
 let wabt: Promise<WabtModule> | undefined;
 
-/** Assemble WebAssembly text into bytes (for small modules written inside a test). */
-export async function assemble(source: string): Promise<Uint8Array> {
+const FEATURES = {
+  multi_value: true,
+  bulk_memory: true,
+  mutable_globals: true,
+  sat_float_to_int: true,
+  sign_extension: true,
+  reference_types: true,
+};
+
+/** Every proposal Node 20 runs, for modules that exercise the instrumentation's decoder. */
+const ALL_FEATURES = { ...FEATURES, simd: true, threads: true, tail_call: true, exceptions: true };
+
+/**
+ * Assemble WebAssembly text into bytes (for small modules written inside a test).
+ * `all`: enable every proposal Node 20 runs and keep `$names` in a name section.
+ */
+export async function assemble(source: string, { all = false } = {}): Promise<Uint8Array> {
   wabt ??= import('wabt').then((m: { default: () => Promise<WabtModule> }) => m.default());
-  const parsed = (await wabt).parseWat('inline.wat', source, {
-    multi_value: true,
-    bulk_memory: true,
-    mutable_globals: true,
-    sat_float_to_int: true,
-    sign_extension: true,
-    reference_types: true,
-  });
+  const parsed = (await wabt).parseWat('inline.wat', source, all ? ALL_FEATURES : FEATURES);
   try {
     parsed.resolveNames();
     parsed.validate();
-    return parsed.toBinary({ log: false }).buffer;
+    return parsed.toBinary({ log: false, write_debug_names: all }).buffer;
   } finally {
     parsed.destroy();
   }

@@ -215,8 +215,14 @@ export class Kernel {
   /** Allocate a block holding `data`; throws {@link MemoryLimitError} when the kernel memory is full. */
   write(data: Uint8Array | string): number {
     const bytes = typeof data === 'string' ? utf8Encoder.encode(data) : data;
-    const h = this.alloc(bytes.byteLength);
-    this.view().set(bytes, h);
+    const n = bytes.byteLength;
+    const h = this.alloc(n);
+    const memory = this.view();
+    if (n <= 64) {
+      for (let i = 0; i < n; i++) memory[h + i] = bytes[i]!;
+    } else {
+      memory.set(bytes, h);
+    }
     return h;
   }
 
@@ -227,7 +233,9 @@ export class Kernel {
   }
 
   free(handle: number | bigint): void {
-    if (this.length(handle) >= 0) this.k.host_free(Number(handle));
+    // host_free validates the block itself; only the range has to be checked here
+    const h = Number(handle);
+    if (h > 0 && h <= 0xffffffff && Number.isInteger(h)) this.k.host_free(h | 0);
   }
 
   /** What the guest left at the end of a call: a mix of the `CALL_*` bits. */

@@ -278,7 +278,8 @@
   ;; ---------------------------------------------------------------- host side (i32 only)
 
   ;; Start a call: release everything of the previous call and place an input of $n bytes.
-  ;; Returns the input's offset, or 0 when the kernel memory cannot hold it.
+  ;; Returns the input's offset (1 for an empty input), or 0 when the kernel memory cannot
+  ;; hold it.
   (func (export "host_begin") (param $n i32) (result i32)
     (local $h i32)
     (global.set $epoch (i32.add (global.get $epoch) (i32.const 0x9e3779b9)))
@@ -288,6 +289,8 @@
     (global.set $output_length (i32.const 0))
     (global.set $output_invalid (i32.const 0))
     (global.set $error_handle (i64.const 0))
+    ;; no input: no block (input_offset is 0); 1 only tells the host all is well
+    (if (i32.eqz (local.get $n)) (then (call $set_input (i32.const 0) (i32.const 0)) (return (i32.const 1))))
     (local.set $h (call $allocate (local.get $n)))
     (call $set_input (local.get $h) (if (result i32) (local.get $h) (then (local.get $n)) (else (i32.const 0))))
     (local.get $h))

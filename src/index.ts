@@ -42,6 +42,7 @@ export type {
   HostFunctionMap,
   Logger,
   LogLevel,
+  OutputTarget,
 } from './options.js';
 export {
   AbortError,

@@ -12,7 +12,7 @@ import type { HttpRequest, HttpResponse } from '../host-env.js';
 import { createSyncChannel, startWorker, type WorkerThread } from '../platform/node-worker.js';
 import { fromWire } from './error-codec.js';
 import { remoteCallContext, runHostFunction, SyncLine, type HostCallRecord } from './host-call-server.js';
-import { CTRL, CTRL_SLOTS, HTTP_INDEX, type FromWorker, type HostFunctionSlot, type HostRequest, type ToWorker, type WasiOutput, type WorkerInit, type CallRequest } from './protocol.js';
+import { CTRL, CTRL_SLOTS, HTTP_INDEX, type FromWorker, type HostFunctionSlot, type HostRequest, type ToWorker, type WasiOutput, type WorkerInit, type CallRequest, type StagedInput } from './protocol.js';
 import type { OutputTarget } from '../line-sink.js';
 
 /** After its deadline, how long a call may still take to report its own timeout before its worker is ended. */
@@ -122,6 +122,8 @@ interface Slot {
   lastError: Error | undefined;
   /** Where large inputs are copied for the worker to read (see wireInput). */
   staging: Uint8Array | null;
+  /** Whether the worker has `staging` already (it is sent once, with the first call using it). */
+  stagingSent: boolean;
   settleStart(error?: unknown): void;
 }
 
@@ -162,8 +164,15 @@ function stagingFor(slot: Slot, size: number): Uint8Array {
     let capacity = 64 * 1024;
     while (capacity < size) capacity *= 2;
     slot.staging = new Uint8Array(new SharedArrayBuffer(capacity));
+    slot.stagingSent = false;
   }
   return slot.staging;
+}
+
+function staged(slot: Slot, length: number): StagedInput {
+  const buffer = slot.stagingSent ? null : (slot.staging!.buffer as SharedArrayBuffer);
+  slot.stagingSent = true;
+  return { staged: buffer, length };
 }
 
 const utf8 = new TextEncoder();
@@ -182,7 +191,7 @@ function wireInput(slot: Slot, input: PluginInput | OwnedInput): { input: CallRe
       staging = stagingFor(slot, captured.length * 3);
       ({ written } = utf8.encodeInto(captured, staging));
     }
-    return { input: { staged: staging.buffer as SharedArrayBuffer, length: written }, transfer: [] };
+    return { input: staged(slot, written), transfer: [] };
   }
   const bytes = asBytes(captured);
   if (bytes.byteLength < STAGING_MIN) {
@@ -191,7 +200,7 @@ function wireInput(slot: Slot, input: PluginInput | OwnedInput): { input: CallRe
   }
   const staging = stagingFor(slot, bytes.byteLength);
   staging.set(bytes);
-  return { input: { staged: staging.buffer as SharedArrayBuffer, length: bytes.byteLength }, transfer: [] };
+  return { input: staged(slot, bytes.byteLength), transfer: [] };
 }
 
 function epochNow(): number {
@@ -318,6 +327,7 @@ export class WorkerBackend implements PluginBackend {
       ending: false,
       lastError: undefined,
       staging: null,
+      stagingSent: false,
       settleStart,
     };
     this.slot = slot;

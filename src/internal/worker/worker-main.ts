@@ -61,6 +61,9 @@ function createEngine(): PluginEngine | undefined {
   }
 }
 
+/** The host's staging memory for large inputs, as last sent. */
+let staging: SharedArrayBuffer | undefined;
+
 function runCall(engine: PluginEngine, request: CallRequest): void {
   // Answers to host calls of an earlier call that gave up on them (timeout, abort) are dropped.
   while (receiveMessage(init.port) !== undefined);
@@ -68,8 +71,13 @@ function runCall(engine: PluginEngine, request: CallRequest): void {
   Atomics.store(ctrl, CTRL.STARTED, request.id);
   try {
     const { input } = request;
-    const bytes =
-      typeof input === 'string' ? input : input instanceof ArrayBuffer ? new Uint8Array(input) : new Uint8Array(input.staged, 0, input.length);
+    let bytes: string | Uint8Array;
+    if (typeof input === 'string') bytes = input;
+    else if (input instanceof ArrayBuffer) bytes = new Uint8Array(input);
+    else {
+      if (input.staged !== null) staging = input.staged;
+      bytes = new Uint8Array(staging!, 0, input.length);
+    }
     const out = engine.call(request.name, bytes, undefined, { signal: abortFlag });
     Atomics.store(ctrl, CTRL.DONE, request.id);
     const buffer = out === null ? null : ownedBuffer(out);

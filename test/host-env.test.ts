@@ -202,3 +202,23 @@ describe('host functions', () => {
     await assert.rejects(plugin.call('run'), { message: 'four' });
   });
 });
+
+describe('host functions returning odd values for an i64', () => {
+  it('turn NaN, strings and undefined into 0, never into an earlier wide value', async () => {
+    const results: unknown[] = [2n ** 60n, NaN, 'not a number', undefined, 7];
+    let next = 0;
+    const wasm = await assemble(`(module
+      (import "extism:host/user" "odd" (func $odd (result i64)))
+      (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+      (import "extism:host/env" "store_u64" (func $store_u64 (param i64 i64)))
+      (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+      (func (export "run") (local $h i64)
+        (local.set $h (call $alloc (i64.const 8)))
+        (call $store_u64 (local.get $h) (call $odd))
+        (call $output_set (local.get $h) (i64.const 8))))`);
+    const plugin = await createPlugin({ wasm: [{ data: wasm }] }, { functions: { 'extism:host/user': { odd: () => results[next++] } } });
+    const seen = [];
+    for (let i = 0; i < results.length; i++) seen.push((await plugin.call('run'))!.getBigUint64(0, true));
+    assert.deepEqual(seen, [2n ** 60n, 0n, 0n, 0n, 7n]);
+  });
+});

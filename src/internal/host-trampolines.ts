@@ -54,14 +54,17 @@ export function fastAdapter(fn: HostFunctionCallback | JsFunction, ctx: CallCont
       default: return call;
     }
   }
+  // NaN is the trampoline's signal to read `wide`: a NaN the host function produced itself
+  // (or anything that is not a number) must become 0, never a stale wide value.
   const toF64 = (r: any): number => {
-    if (typeof r === 'number') return r;
+    if (typeof r === 'number') return r === r ? r : 0;
     if (typeof r === 'bigint') {
       if (isSafe(r)) return Number(r);
       wide.global!.value = r;
       return NaN;
     }
-    return Number(r ?? 0);
+    const n = Number(r ?? 0);
+    return n === n ? n : 0;
   };
   switch (type.params.length) {
     case 0: return () => toF64(call());

@@ -222,3 +222,17 @@ describe('host functions returning odd values for an i64', () => {
     assert.deepEqual(seen, [2n ** 60n, 0n, 0n, 0n, 7n]);
   });
 });
+
+describe('a host function on the main thread that returns a promise', () => {
+  it('fails the call, saying to use runInWorker, instead of handing the guest garbage', async () => {
+    const wasm = await assemble(`(module (import "extism:host/user" "later" (func $later (param i64) (result i64)))
+      (import "extism:host/user" "fire" (func $fire (param i64)))
+      (func (export "run") (drop (call $later (i64.const 1))))
+      (func (export "fire") (call $fire (i64.const 1))))`);
+    const plugin = await createPlugin({ wasm: [{ data: wasm }] }, {
+      functions: { 'extism:host/user': { later: () => Promise.resolve(1), fire: () => Promise.reject(new Error('x')) } },
+    });
+    await assert.rejects(plugin.call('run'), { message: /extism:host\/user\.later returned a promise.*runInWorker/ });
+    await assert.rejects(plugin.call('fire'), { message: /extism:host\/user\.fire returned a promise/ });
+  });
+});

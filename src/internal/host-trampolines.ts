@@ -43,15 +43,28 @@ export interface WideSlot {
   global: WebAssembly.Global | undefined;
 }
 
+/**
+ * A host function on this thread that hands back a promise (without being declared `async`,
+ * which the linker refuses up front) would let the guest go on with garbage: fail instead.
+ */
+function refusePromise(result: object, label: string): never {
+  if (typeof (result as { then?: unknown }).then === 'function') {
+    (result as Promise<unknown>).then(undefined, () => {}); // its rejection has nowhere to go
+    throw new TypeError(`host function ${label} returned a promise: on the main thread host functions must return their result synchronously; use runInWorker: true for asynchronous ones`);
+  }
+  throw new TypeError(`host function ${label} returned an object where the plug-in expects a number`);
+}
+
 /** The fast path: i64 as plain numbers. One closure per host function, made at link time. */
-export function fastAdapter(fn: HostFunctionCallback | JsFunction, ctx: CallContext | undefined, type: FuncType, wide: WideSlot): JsFunction {
+export function fastAdapter(fn: HostFunctionCallback | JsFunction, ctx: CallContext | undefined, type: FuncType, wide: WideSlot, label = 'host function'): JsFunction {
   const call = ctx === undefined ? (fn as JsFunction) : (fn as HostFunctionCallback).bind(null, ctx);
   if (type.results[0] !== 'i64') {
+    const checked = (r: any) => (typeof r === 'object' && r !== null ? refusePromise(r, label) : r);
     switch (type.params.length) {
-      case 0: return () => call();
-      case 1: return (a: any) => call(a);
-      case 2: return (a: any, b: any) => call(a, b);
-      default: return call;
+      case 0: return () => checked(call());
+      case 1: return (a: any) => checked(call(a));
+      case 2: return (a: any, b: any) => checked(call(a, b));
+      default: return (...args: any[]) => checked(call(...args));
     }
   }
   // NaN is the trampoline's signal to read `wide`: a NaN the host function produced itself
@@ -63,6 +76,7 @@ export function fastAdapter(fn: HostFunctionCallback | JsFunction, ctx: CallCont
       wide.global!.value = r;
       return NaN;
     }
+    if (typeof r === 'object' && r !== null) refusePromise(r, label);
     const n = Number(r ?? 0);
     return n === n ? n : 0;
   };

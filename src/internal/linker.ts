@@ -139,7 +139,7 @@ export function link(inputs: LinkInputs): LinkPlan {
         continue;
       }
       if (type !== undefined && needsTrampoline(type)) {
-        pushThunk(trampolines.add(type, (wide) => fastAdapter(callback, callContext, type, wide), exactAdapter(callback, callContext, type)));
+        pushThunk(trampolines.add(type, (wide) => fastAdapter(callback, callContext, type, wide, qualified), exactAdapter(callback, callContext, type)));
       } else {
         push({ kind: 'value', value: exactAdapter(callback, callContext, type) });
       }

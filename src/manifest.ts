@@ -137,6 +137,15 @@ function optionalLimit(value: unknown, field: string): number | undefined {
 
 const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 
+/** Standard or URL-safe base64 to bytes (atob exists in every runtime plughost targets). */
+function decodeBase64(text: string): Uint8Array {
+  const standard = text.replace(/-/g, '+').replace(/_/g, '/').replace(/=+$/, '');
+  const binary = atob(standard + '='.repeat((4 - (standard.length % 4)) % 4));
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
 function normalizeWasm(entry: unknown, index: number, baseDir: string | undefined) {
   const field = `wasm[${index}]`;
   if (!isRecord(entry)) throw new ManifestError(field, `must be an object with one of path, data, url, response or module, got ${describe(entry)}`);
@@ -154,7 +163,11 @@ function normalizeWasm(entry: unknown, index: number, baseDir: string | undefine
     const data = entry.data;
     if (typeof data === 'string') {
       if (!BASE64.test(data)) throw new ManifestError(`${field}.data`, 'must be base64 text (or bytes), and this is not base64');
-      source = { kind: 'data', bytes: new Uint8Array(Buffer.from(data, data.includes('-') || data.includes('_') ? 'base64url' : 'base64')) };
+      try {
+        source = { kind: 'data', bytes: decodeBase64(data) };
+      } catch (err) {
+        throw new ManifestError(`${field}.data`, 'must be base64 text (or bytes), and this is not valid base64', { cause: err });
+      }
     } else if (data instanceof ArrayBuffer) {
       source = { kind: 'data', bytes: new Uint8Array(data) };
     } else if (ArrayBuffer.isView(data)) {

@@ -14,7 +14,10 @@
  * @module
  */
 
-/** Stable codes of plughost errors, one per class. */
+/**
+ * Stable codes of plughost errors: one per class, plus `PLUGHOST_HTTP`, the code of a plain
+ * {@link PlughostError} for a plug-in's HTTP request that could not be made or completed.
+ */
 export type PlughostErrorCode =
   | 'PLUGHOST_MANIFEST'
   | 'PLUGHOST_WASM_SOURCE'
@@ -51,6 +54,7 @@ export class PlughostError extends Error {
 
 /** The manifest (or an option) is malformed; `field` names the offending field, e.g. `wasm[0].hash`. */
 export class ManifestError extends PlughostError {
+  /** The offending field (or option), e.g. `wasm[0].hash`, `timeoutMs`. */
   readonly field: string;
   constructor(field: string, message: string, options?: { cause?: unknown }) {
     super('PLUGHOST_MANIFEST', `manifest ${field}: ${message}`, options);
@@ -60,6 +64,7 @@ export class ManifestError extends PlughostError {
 
 /** A wasm source could not be read, fetched or compiled; `source` names the path or URL. */
 export class WasmSourceError extends PlughostError {
+  /** The path or URL (or a description of the bytes) the module was to come from. */
   readonly source: string;
   constructor(source: string, message: string, options?: { cause?: unknown }) {
     super('PLUGHOST_WASM_SOURCE', message, options);
@@ -69,8 +74,11 @@ export class WasmSourceError extends PlughostError {
 
 /** A module's bytes do not match the sha256 `hash` the manifest gave for them. */
 export class HashMismatchError extends PlughostError {
+  /** The path or URL (or a description of the bytes) of the module. */
   readonly source: string;
+  /** The sha256 the manifest gave, lowercase hex. */
   readonly expected: string;
+  /** The sha256 of the bytes, lowercase hex. */
   readonly actual: string;
   constructor(source: string, expected: string, actual: string) {
     super('PLUGHOST_HASH_MISMATCH', `hash mismatch for ${source}: the manifest expects sha256 ${expected}, the bytes have ${actual}`);
@@ -85,6 +93,7 @@ export class HashMismatchError extends PlughostError {
  * instantiation failed. `missing` lists each unresolved import as `module.name`.
  */
 export class LinkError extends PlughostError {
+  /** Each import nothing provides, as `module.name`; empty when the failure was something else. */
   readonly missing: readonly string[];
   constructor(message: string, missing: readonly string[] = [], options?: { cause?: unknown }) {
     super('PLUGHOST_LINK', message, options);
@@ -123,6 +132,7 @@ export class FunctionNotFoundError extends PluginCallError {
 
 /** A call (or initialization) ran past its `timeoutMs`; the plug-in stays usable. */
 export class TimeoutError extends PluginCallError {
+  /** The `timeoutMs` that ran out. */
   readonly timeoutMs: number;
   constructor(functionName: string, timeoutMs: number) {
     super(functionName, -1, `call to "${functionName}" timed out after ${timeoutMs} ms`, { code: 'PLUGHOST_TIMEOUT' });
@@ -139,6 +149,7 @@ export class AbortError extends PluginCallError {
 
 /** A call used up its `fuel` budget (instructions, as counted by plughost's instrumentation). */
 export class FuelExhaustedError extends PluginCallError {
+  /** The `fuel` budget that ran out. */
   readonly fuel: number;
   constructor(functionName: string, fuel: number) {
     super(functionName, -1, `call to "${functionName}" ran out of fuel (budget ${fuel})`, { code: 'PLUGHOST_FUEL_EXHAUSTED' });
@@ -148,7 +159,9 @@ export class FuelExhaustedError extends PluginCallError {
 
 /** A memory limit (`memory.maxPages`, `maxVarBytes`, `maxHttpResponseBytes`) was hit. */
 export class MemoryLimitError extends PlughostError {
+  /** The limit that was hit, in bytes (in pages for a module whose initial memory is above `maxPages`). */
   readonly limit: number;
+  /** What was asked for, in the same unit (for an HTTP body: its declared length, or what was read). */
   readonly requested: number;
   constructor(message: string, limit: number, requested: number) {
     super('PLUGHOST_MEMORY_LIMIT', message);
@@ -157,8 +170,12 @@ export class MemoryLimitError extends PlughostError {
   }
 }
 
-/** A plug-in's HTTP request was refused because its host is not in `allowedHosts`. */
+/**
+ * A plug-in's HTTP request (or one of its redirects) was refused before connecting: its host is
+ * not in `allowedHosts`, or it is not an absolute `http:`/`https:` URL.
+ */
 export class HttpDeniedError extends PlughostError {
+  /** The URL that was refused. */
   readonly url: string;
   constructor(url: string, message?: string) {
     super('PLUGHOST_HTTP_DENIED', message ?? `HTTP request to ${url} denied: its host is not in allowedHosts`);
@@ -175,6 +192,7 @@ export class PluginClosedError extends PlughostError {
 
 /** A host function tried to call back into the plug-in that is calling it. */
 export class ReentrantCallError extends PlughostError {
+  /** The export the host function tried to call. */
   readonly functionName: string;
   constructor(functionName: string) {
     super('PLUGHOST_REENTRANT_CALL', `cannot call "${functionName}" from a host function of the same plug-in while it is running: calls on one plug-in never nest`);

@@ -9,10 +9,15 @@ export type ValueType = 'i32' | 'i64' | 'f32' | 'f64';
  * creation and fails with a {@link LinkError} naming both signatures when they differ.
  */
 export interface HostFunction {
+  /** The import module name, e.g. `extism:host/user`. */
   readonly namespace: string;
+  /** The import name. */
   readonly name: string;
+  /** Parameter types, as the plug-in must import them. */
   readonly params: readonly ValueType[];
+  /** Result types, as the plug-in must import them. */
   readonly results: readonly ValueType[];
+  /** Called with the call context and the plug-in's arguments. */
   readonly callback: HostFunctionCallback;
 }
 
@@ -43,6 +48,6 @@ export function defineHostFunction(
   for (const type of [...params, ...results]) {
     if (!valid.has(type)) throw new TypeError(`host function ${namespace}.${name}: "${type}" is not a wasm value type (i32, i64, f32, f64)`);
   }
-  if (typeof callback !== 'function') throw new TypeError(`host function ${namespace}.${name}: callback must be a function`);
+  if (typeof callback !== 'function') throw new TypeError(`host function ${namespace}.${name}: callback must be a function, got ${typeof callback}`);
   return Object.freeze({ namespace, name, params: Object.freeze([...params]), results: Object.freeze([...results]), callback });
 }

@@ -65,4 +65,5 @@ export {
 } from './errors.js';
 export type { PlughostErrorCode } from './errors.js';
 
+/** {@link createPlugin}, as the default export: `import createPlugin from 'plughost'`, as with `@extism/extism`. */
 export default createPlugin;

@@ -7,6 +7,7 @@ export interface ManifestWasmData {
 /** A wasm module fetched from a URL (`method` defaults to GET). */
 export interface ManifestWasmUrl {
   url: URL | string;
+  /** Request headers, e.g. an `Authorization` for a private registry. */
   headers?: Record<string, string>;
   method?: string;
 }
@@ -39,8 +40,11 @@ export interface MemoryOptions {
   maxHttpResponseBytes?: number;
   /** Largest total size of a plug-in's vars (keys + values); default 1 MiB; 0 disables vars. */
   maxVarBytes?: number;
+  /** `maxPages`, snake_case. */
   max_pages?: number;
+  /** `maxHttpResponseBytes`, snake_case. */
   max_http_response_bytes?: number;
+  /** `maxVarBytes`, snake_case. */
   max_var_bytes?: number;
 }
 
@@ -60,15 +64,23 @@ export interface MemoryOptions {
  * ```
  */
 export interface Manifest {
+  /** The modules; the main one is named `main`, else it is the last. */
   wasm: ManifestWasm[];
+  /** Values the plug-in reads with `config_get`. */
   config?: Record<string, string>;
+  /** Hosts `http_request` may reach: glob patterns (`*` matches any run of characters); none, nothing. */
   allowedHosts?: string[];
+  /** `allowedHosts`, snake_case. */
   allowed_hosts?: string[];
   /** Host directory → guest path; a `ro:` prefix on the host side mounts read-only. */
   allowedPaths?: Record<string, string>;
+  /** `allowedPaths`, snake_case. */
   allowed_paths?: Record<string, string>;
+  /** Memory limits. */
   memory?: MemoryOptions;
+  /** Bound on a whole call, in milliseconds; null or absent: none. */
   timeoutMs?: number | null;
+  /** `timeoutMs`, snake_case. */
   timeout_ms?: number | null;
 }
 
@@ -80,7 +92,7 @@ export interface Manifest {
  */
 export type ManifestLike = Manifest | Response | WebAssembly.Module | ArrayBuffer | ArrayBufferView | string | URL;
 
-/** Where one module's code comes from, after normalization. */
+/** @internal Where one module's code comes from, after normalization. */
 export type WasmSource =
   | { kind: 'path'; path: string }
   | { kind: 'data'; bytes: Uint8Array }
@@ -98,8 +110,8 @@ export interface NormalizedManifest {
   timeoutMs: number | null;
 }
 
-export const DEFAULT_MAX_HTTP_RESPONSE_BYTES = 50 * 1024 * 1024;
-export const DEFAULT_MAX_VAR_BYTES = 1024 * 1024;
+const DEFAULT_MAX_HTTP_RESPONSE_BYTES = 50 * 1024 * 1024;
+const DEFAULT_MAX_VAR_BYTES = 1024 * 1024;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -162,11 +174,11 @@ function normalizeWasm(entry: unknown, index: number, baseDir: string | undefine
   } else if (entry.data !== undefined) {
     const data = entry.data;
     if (typeof data === 'string') {
-      if (!BASE64.test(data)) throw new ManifestError(`${field}.data`, 'must be base64 text (or bytes), and this is not base64');
+      if (!BASE64.test(data)) throw new ManifestError(`${field}.data`, `must be base64 text (or bytes), and this is not base64: ${describe(data)}`);
       try {
         source = { kind: 'data', bytes: decodeBase64(data) };
       } catch (err) {
-        throw new ManifestError(`${field}.data`, 'must be base64 text (or bytes), and this is not valid base64', { cause: err });
+        throw new ManifestError(`${field}.data`, `must be base64 text (or bytes), and this is not valid base64: ${describe(data)}`, { cause: err });
       }
     } else if (data instanceof ArrayBuffer) {
       source = { kind: 'data', bytes: new Uint8Array(data) };
@@ -189,7 +201,8 @@ function normalizeWasm(entry: unknown, index: number, baseDir: string | undefine
     if (hash !== undefined) throw new ManifestError(`${field}.hash`, 'cannot be checked against a compiled WebAssembly.Module (its bytes are gone); give the bytes instead, or drop the hash');
     source = { kind: 'module', module: entry.module };
   } else {
-    throw new ManifestError(field, 'needs one of path, data, url, response or module');
+    const keys = Object.keys(entry);
+    throw new ManifestError(field, `needs one of path, data, url, response or module, got ${keys.length === 0 ? 'an empty object' : `an object with ${keys.join(', ')}`}`);
   }
   return { source, name: name as string | undefined, hash: (hash as string | undefined)?.toLowerCase() };
 }

@@ -38,7 +38,7 @@ export interface PluginOptions {
   useWasi?: boolean;
   /** Host functions by namespace; the default namespace of plug-ins is `extism:host/user`. */
   functions?: HostFunctionMap;
-  /** Host functions declared with their signatures ({@link hostFunction}); checked against the plug-in's imports at creation. */
+  /** Host functions declared with their signatures ({@link defineHostFunction}); checked against the plug-in's imports at creation. */
   hostFunctions?: HostFunction[];
   /** Config values the plug-in reads with `config_get`. */
   config?: Record<string, string>;
@@ -56,7 +56,10 @@ export interface PluginOptions {
   logger?: Logger;
   /** Lowest level passed to the logger; default `silent`. */
   logLevel?: LogLevel;
-  /** Let a WASI guest's stdout and stderr through to this process's (default: discarded). */
+  /**
+   * Let a WASI guest's stdout and stderr through to this process's (default: discarded, unless
+   * the `EXTISM_ENABLE_WASI_OUTPUT` environment variable is set, as in `@extism/extism`).
+   */
   enableWasiOutput?: boolean;
   /** Where a WASI guest's stdout goes, line by line: a function per line, or a stream. Wins over `enableWasiOutput`. */
   wasiStdout?: OutputTarget;
@@ -66,7 +69,11 @@ export interface PluginOptions {
   wasiArgs?: string[];
   /** The WASI guest's environment (default: empty). */
   wasiEnv?: Record<string, string>;
-  /** The `fetch` used for `http_request` and for wasm URLs. */
+  /**
+   * The `fetch` used for wasm URLs and, for plug-ins with `runInWorker: true`, for `http_request`.
+   * A plug-in on this thread cannot use it for `http_request` (its thread is blocked while the
+   * request runs): combined with `allowedHosts` and without `runInWorker`, creation fails.
+   */
   fetch?: typeof fetch;
   /** Let plug-ins read response headers with `http_headers`. */
   allowHttpResponseHeaders?: boolean;

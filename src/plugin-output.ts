@@ -15,7 +15,7 @@ function readOnly(): never {
  * ```
  */
 export class PluginOutput extends DataView<ArrayBufferLike> {
-  /** Wrap `bytes` without copying them: the caller hands over ownership. */
+  /** Wrap `buffer` (or its window `byteOffset`, `byteLength`) without copying: the caller hands over ownership. */
   constructor(buffer: ArrayBufferLike, byteOffset?: number, byteLength?: number) {
     super(buffer, byteOffset, byteLength);
   }
@@ -27,12 +27,12 @@ export class PluginOutput extends DataView<ArrayBufferLike> {
 
   /** Same as {@link text}; kept for @extism/extism compatibility. */
   string(): string {
-    return utf8.decode(this as ArrayBufferView);
+    return this.text();
   }
 
   /** The bytes parsed as JSON; throws a `SyntaxError` when they are not JSON. */
   json<T = any>(): T {
-    return JSON.parse(utf8.decode(this as ArrayBufferView)) as T;
+    return JSON.parse(this.text()) as T;
   }
 
   /** The bytes as a `Uint8Array` sharing this output's memory. */

@@ -1,10 +1,10 @@
 import { ManifestError, PluginClosedError } from './errors.js';
 import type { ManifestLike, NormalizedManifest } from './manifest.js';
 import { mainModuleIndex } from './manifest.js';
-import type { LogLevel, PluginOptions } from './options.js';
+import type { PluginOptions } from './options.js';
 import { PluginOutput } from './plugin-output.js';
 import { PluginEngine, type EngineOptions } from './internal/engine.js';
-import { LOG_LEVEL_PRIORITY } from './internal/host-env.js';
+import { LOG_LEVELS } from './internal/host-env.js';
 import { loadModules, type LoadedModule } from './internal/module-loader.js';
 import * as platform from './internal/platform/node.js';
 import { resolveManifest } from './internal/resolve-manifest.js';
@@ -51,10 +51,10 @@ export interface PluginBackend {
   close(): Promise<void>;
 }
 
-/** @internal The plug-in runs on this thread: every call is the engine's synchronous call. */
 const NO_OUTPUT: Promise<PluginOutput | null> = Promise.resolve(null);
 
-export class EngineBackend implements PluginBackend {
+/** The plug-in runs on this thread: every call is the engine's synchronous call. */
+class EngineBackend implements PluginBackend {
   constructor(private readonly engine: PluginEngine) {}
 
   // Kept as cheap as calling the engine directly: no closure, no extra promise.
@@ -109,7 +109,8 @@ export class EngineBackend implements PluginBackend {
  *
  * With `runInWorker: true` the plug-in lives in a worker thread: `call` never blocks the event
  * loop, host functions still run on this thread (and may be async), and everything else works
- * the same. Close such a plug-in when done: its worker keeps the process alive until then.
+ * the same. Close such a plug-in when done, to end its worker (an idle worker does not keep the
+ * process alive).
  *
  * ```ts
  * const plugin = await createPlugin('count-vowels.wasm');
@@ -197,18 +198,16 @@ export class Plugin {
   }
 }
 
-/** @internal Options after merging with the manifest and applying defaults. */
-export interface ResolvedOptions {
+/** Options after merging with the manifest and applying defaults. */
+interface ResolvedOptions {
   manifest: NormalizedManifest;
   engine: Omit<EngineOptions, 'modules' | 'mainIndex'>;
 }
 
-const LOG_LEVELS = Object.keys(LOG_LEVEL_PRIORITY) as LogLevel[];
-
 function wasiMounts(allowedPaths: Record<string, string>): WasiMount[] {
   return Object.entries(allowedPaths).map(([key, guestPath]) => {
     const readOnly = key.startsWith('ro:');
-    const hostPath = platform.resolvePath(undefined, readOnly ? key.slice(3) : key);
+    const hostPath = platform.resolvePath(readOnly ? key.slice(3) : key);
     if (!platform.isDirectory(hostPath)) {
       const reversed = platform.isDirectory(guestPath);
       throw new ManifestError(
@@ -222,8 +221,8 @@ function wasiMounts(allowedPaths: Record<string, string>): WasiMount[] {
   });
 }
 
-/** @internal Merge options over the manifest, validate, and fill defaults. */
-export function resolveOptions(manifest: NormalizedManifest, options: PluginOptions): ResolvedOptions {
+/** Merge options over the manifest, validate, and fill defaults. */
+function resolveOptions(manifest: NormalizedManifest, options: PluginOptions): ResolvedOptions {
   const memory = options.memory ?? {};
   const maxPages = memory.maxPages ?? memory.max_pages ?? manifest.memory.maxPages;
   const logLevel = options.logLevel ?? 'silent';
@@ -278,8 +277,8 @@ export function resolveOptions(manifest: NormalizedManifest, options: PluginOpti
   };
 }
 
-/** @internal Load and compile the manifest's modules for these options. */
-export async function prepareModules(resolved: ResolvedOptions, fetchImpl: typeof fetch): Promise<{ modules: LoadedModule[]; mainIndex: number }> {
+/** Load and compile the manifest's modules for these options. */
+async function prepareModules(resolved: ResolvedOptions, fetchImpl: typeof fetch): Promise<{ modules: LoadedModule[]; mainIndex: number }> {
   const modules = await loadModules(
     resolved.manifest,
     {
@@ -352,8 +351,8 @@ export class CompiledPlugin {
   }
 }
 
-/** @internal The host-thread `http_request` of worker plug-ins: the same policy, awaited, with the user's fetch if any. */
-export function workerHttp(resolved: ResolvedOptions, fetchImpl: typeof fetch | undefined): WorkerHttpFactory | undefined {
+/** The host-thread `http_request` of worker plug-ins: the same policy, awaited, with the user's fetch if any. */
+function workerHttp(resolved: ResolvedOptions, fetchImpl: typeof fetch | undefined): WorkerHttpFactory | undefined {
   const allowedHosts = resolved.manifest.allowedHosts;
   if (allowedHosts.length === 0) return undefined;
   const maxResponseBytes = resolved.manifest.memory.maxHttpResponseBytes;

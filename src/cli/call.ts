@@ -2,11 +2,13 @@
 // with --loop) and write the output bytes, exactly, to stdout.
 import { readFile } from 'node:fs/promises';
 import { createPlugin, FunctionNotFoundError, LinkError, type Logger, type LogLevel, type Plugin, type PluginOptions } from '../index.js';
+import { LOG_LEVELS } from '../internal/host-env.js';
+import { fileErrorReason } from '../internal/platform/node.js';
 import { booleanFlag, listFlag, parseArgs, stringFlag, UsageError, wholeNumber, type FlagSpec } from './args.js';
 import { CliFailure, linkFailure } from './failure.js';
 import { readAll, writeOut, type CliIo, type OutputStream } from './io.js';
 
-export const CALL_USAGE = `Usage: plughost call <wasm | manifest.json | url> <function> [flags]
+const CALL_USAGE = `Usage: plughost call <wasm | manifest.json | url> <function> [flags]
 
 Call an export of an Extism plug-in and write its output to stdout, byte for byte.
 
@@ -55,8 +57,6 @@ const FLAGS: Record<string, FlagSpec> = {
   loop: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
-
-const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'silent'];
 
 /** Where the input comes from, once the flags are checked. */
 type InputSource = { kind: 'text'; text: string } | { kind: 'file'; path: string } | { kind: 'stdin' } | { kind: 'none' };
@@ -150,9 +150,7 @@ async function readInput(input: InputSource, io: CliIo): Promise<Uint8Array | st
       try {
         return new Uint8Array(await readFile(input.path));
       } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (err as Error).message;
-        throw new CliFailure(`cannot read --input-file ${input.path}: ${why}`, { cause: err });
+        throw new CliFailure(`cannot read --input-file ${input.path}: ${fileErrorReason(err)}`, { cause: err });
       }
     case 'stdin':
       if (io.stdin === undefined) throw new CliFailure('no standard input to read');

@@ -1,12 +1,13 @@
 // What plughost can give a plug-in, import by import, as `info` reports it and as `call` explains
 // a link failure. The signature tables are the library's own (kernel.ts, host-env.ts).
+import { DEFAULT_HOST_NAMESPACE as EXTISM_USER } from '../host-function.js';
 import { HOST_ENV_SIGNATURES as HOST_ENV_TABLE } from '../internal/host-env.js';
 import { KERNEL_SIGNATURES as KERNEL_TABLE } from '../internal/kernel/kernel.js';
-import { formatFuncType, type FuncType } from '../internal/wasm/reader.js';
+import { EXTISM_ENV, WASI_NAMESPACE as WASI } from '../internal/linker.js';
+import { formatFuncType, sameFuncType, type FuncType } from '../internal/wasm/reader.js';
 
-export const EXTISM_ENV = 'extism:host/env';
-export const EXTISM_USER = 'extism:host/user';
-export const WASI = 'wasi_snapshot_preview1';
+/** The namespaces the CLI reports on: the kernel's and host's, the application's, WASI. */
+export { EXTISM_ENV, EXTISM_USER, WASI };
 
 /** Functions of `extism:host/env` served by the kernel (memory, input, output, error). */
 export const KERNEL_SIGNATURES = KERNEL_TABLE as unknown as Readonly<Record<string, FuncType>>;
@@ -34,17 +35,13 @@ export type ImportCategory =
   | 'as-abort' // AssemblyScript's env.abort
   | 'other'; // another namespace, or a non-function import
 
+/** What {@link classifyImport} says of one import. */
 export interface ImportVerdict {
   category: ImportCategory;
   /** Whether `plughost call` can satisfy it (WASI ones only with --wasi). */
   satisfiable: boolean;
   /** One line on why not, for unsatisfiable imports. */
   reason?: string;
-}
-
-function sameType(a: FuncType, b: FuncType): boolean {
-  return a.params.length === b.params.length && a.results.length === b.results.length &&
-    a.params.every((p, i) => p === b.params[i]) && a.results.every((r, i) => r === b.results[i]);
 }
 
 /** Classify one import of a plug-in's main module. */
@@ -56,7 +53,7 @@ export function classifyImport(imp: ImportRef): ImportVerdict {
     if (!Object.hasOwn(KERNEL_SIGNATURES, imp.name) && !Object.hasOwn(HOST_ENV_SIGNATURES, imp.name)) {
       return { category: 'env-unknown', satisfiable: false, reason: `not a ${EXTISM_ENV} function plughost knows (a PDK newer than plughost, or a typo)` };
     }
-    if (imp.type !== undefined && known !== undefined && !sameType(imp.type, known)) {
+    if (imp.type !== undefined && known !== undefined && !sameFuncType(imp.type, known)) {
       return { category: 'env-signature', satisfiable: false, reason: `plughost provides ${formatFuncType(known)}, the module imports ${formatFuncType(imp.type)}` };
     }
     return { category: Object.hasOwn(KERNEL_SIGNATURES, imp.name) ? 'kernel' : 'host-env', satisfiable: true };

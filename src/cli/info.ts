@@ -2,13 +2,14 @@
 // whether `plughost call` can satisfy every import. Reads the module's header sections only;
 // nothing is compiled or run.
 import { readFile } from 'node:fs/promises';
+import { fileErrorReason } from '../internal/platform/node.js';
 import { formatFuncType, readModule, WasmFormatError, type FuncType, type ModuleInfo } from '../internal/wasm/reader.js';
 import { booleanFlag, parseArgs, UsageError, type FlagSpec } from './args.js';
 import { CliFailure } from './failure.js';
 import { classifyImport, EXTISM_ENV, EXTISM_USER, importHints, WASI, type ImportCategory } from './imports.js';
 import { writeOut, type CliIo } from './io.js';
 
-export const INFO_USAGE = `Usage: plughost info <wasm> [--json]
+const INFO_USAGE = `Usage: plughost info <wasm> [--json]
 
 List a WebAssembly module's exports and imports with their signatures, the Extism functions
 it uses (extism:host/env, extism:host/user, WASI), and whether plughost call can satisfy
@@ -28,7 +29,7 @@ const FLAGS: Record<string, FlagSpec> = {
 };
 
 /** One export, as `info --json` prints it. */
-export interface ExportReport {
+interface ExportReport {
   name: string;
   kind: string;
   signature?: string;
@@ -39,7 +40,7 @@ export interface ExportReport {
 }
 
 /** One import, as `info --json` prints it. */
-export interface ImportReport {
+interface ImportReport {
   module: string;
   name: string;
   kind: string;
@@ -54,7 +55,7 @@ export interface ImportReport {
 }
 
 /** The whole `info --json` object. */
-export interface InfoReport {
+interface InfoReport {
   path: string;
   size: number;
   exports: ExportReport[];
@@ -80,7 +81,7 @@ function isCallable(type: FuncType): boolean {
 }
 
 /** Build the report of a module's bytes; throws the reader's {@link WasmFormatError}. */
-export function inspectModule(path: string, bytes: Uint8Array): InfoReport {
+function inspectModule(path: string, bytes: Uint8Array): InfoReport {
   const info: ModuleInfo = readModule(bytes);
   const exports: ExportReport[] = info.exports.map((e) =>
     e.kind === 'function' && e.type !== undefined
@@ -135,7 +136,7 @@ function table(rows: string[][]): string[] {
 }
 
 /** The human-readable report. */
-export function formatReport(report: InfoReport): string {
+function formatReport(report: InfoReport): string {
   const lines: string[] = [`${report.path}: WebAssembly module, ${report.size} bytes`, ''];
   lines.push(`exports (${report.exports.length}):`);
   if (report.exports.length === 0) lines.push('  none');
@@ -180,9 +181,7 @@ export async function infoCommand(argv: readonly string[], io: CliIo): Promise<n
   try {
     bytes = new Uint8Array(await readFile(path));
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (err as Error).message;
-    throw new CliFailure(`cannot read ${path}: ${why}`, { cause: err });
+    throw new CliFailure(`cannot read ${path}: ${fileErrorReason(err)}`, { cause: err });
   }
   let report: InfoReport;
   try {

@@ -24,7 +24,9 @@ import { createLineSink, type LineSink, type OutputTarget } from './line-sink.js
 import * as platform from './platform/node.js';
 import { VarStore } from './vars.js';
 import { createWasi, WasiExit, type Wasi, type WasiMount } from './wasi/index.js';
+import { BUDGET_EXPORT } from './wasm/instrument.js';
 
+/** Everything an engine is made from: compiled modules, the merged options, the host functions. */
 export interface EngineOptions {
   modules: LoadedModule[];
   mainIndex: number;
@@ -56,8 +58,6 @@ class Interrupted extends Error {
   }
 }
 
-const BUDGET_EXPORT = '__plughost_budget';
-
 function outputSink(target: OutputTarget | 'process' | undefined, fd: 1 | 2): LineSink | undefined {
   if (target === undefined) return undefined;
   if (target !== 'process') return createLineSink(target);
@@ -68,6 +68,7 @@ function outputSink(target: OutputTarget | 'process' | undefined, fd: 1 | 2): Li
 /** Budget units between two looks at the clock: about a millisecond of guest work. */
 const SLICE = 1_000_000;
 
+/** One plug-in instance and its call sequence; see the top of this file. */
 export class PluginEngine {
   readonly kernel: Kernel;
   private readonly slot: EnvSlot;
@@ -98,7 +99,7 @@ export class PluginEngine {
   lastFuelConsumed = 0;
 
   constructor(private readonly options: EngineOptions) {
-    this.slot = acquireEnvSlot(undefined, options.maxPages);
+    this.slot = acquireEnvSlot(options.maxPages);
     try {
       this.kernel = this.slot.kernel;
       this.vars = new VarStore(options.maxVarBytes);
@@ -142,10 +143,6 @@ export class PluginEngine {
       lastHeaders: undefined,
       hostContext: undefined,
     };
-  }
-
-  get logLevel(): LogLevel {
-    return this.state.logLevel;
   }
 
   get isActive(): boolean {

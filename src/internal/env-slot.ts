@@ -7,6 +7,7 @@ import { exactAdapter, fastAdapter, needsTrampoline, TrampolineBatch } from './h
 import { Kernel } from './kernel/kernel.js';
 import type { FuncType } from './wasm/reader.js';
 
+/** A kernel and the host-env functions wired to it, owned by one plug-in at a time. */
 export interface EnvSlot {
   readonly kernel: Kernel;
   /** Points the host-env functions at the plug-in that owns the slot. */
@@ -34,18 +35,17 @@ function createSlot(maxPages: number | undefined): EnvSlot {
     }
     // Handles beyond 2^53 are never live: the slow path only has to fail the same way.
     const slow = exactAdapter((_ctx, ...args: unknown[]) => fn(...args.map(Number)), undefined as never, type);
-    thunks.push([name, trampolines.add(type, (wide) => fastAdapter(fn, undefined, type, wide), slow)]);
+    thunks.push([name, trampolines.add(type, (wide) => fastAdapter(fn, undefined, type, wide, name), slow)]);
   }
   trampolines.finish();
   const envFunctions = Object.fromEntries(thunks.map(([name, thunk]) => [name, thunk()])) as Record<HostEnvFunctionName, WebAssembly.ImportValue>;
   return { kernel, holder, envFunctions };
 }
 
-/** A slot for a new plug-in: from the pool when one is free. */
-export function acquireEnvSlot(state: HostEnvState | undefined, maxPages: number | undefined): EnvSlot {
+/** A slot for a new plug-in, its kernel capped at `maxPages`: from the pool when one is free. The owner sets `holder.state`. */
+export function acquireEnvSlot(maxPages: number | undefined): EnvSlot {
   const slot = pool.pop() ?? createSlot(maxPages);
   slot.kernel.limitPages(maxPages);
-  if (state !== undefined) slot.holder.state = state;
   return slot;
 }
 

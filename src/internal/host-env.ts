@@ -16,6 +16,9 @@ export const LOG_LEVEL_PRIORITY: Record<LogLevel, number> = {
   silent: 2147483647,
 };
 
+/** Every log level, lowest first: what `logLevel` (and the CLI's `--log-level`) accepts. */
+export const LOG_LEVELS = Object.keys(LOG_LEVEL_PRIORITY) as readonly LogLevel[];
+
 /** One HTTP exchange as the guest asked for it. */
 export interface HttpRequest {
   url: string;
@@ -23,6 +26,7 @@ export interface HttpRequest {
   headers: Record<string, string>;
   body: Uint8Array | null;
 }
+/** What the host answers to a plug-in's HTTP request. */
 export interface HttpResponse {
   status: number;
   headers: Record<string, string>;
@@ -92,14 +96,14 @@ function parseRequest(state: HostEnvState, requestHandle: number, bodyHandle: nu
   } catch {
     fail('http_request', `http_request expects a JSON request, got ${JSON.stringify(text.slice(0, 80))}`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) fail('http_request', 'http_request expects a JSON object {"url", "method"?, "headers"?}');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) fail('http_request', `http_request expects a JSON object {"url", "method"?, "headers"?}, got ${JSON.stringify(text.slice(0, 80))}`);
   const { url, method = 'GET', headers = {} } = parsed as Record<string, unknown>;
   if (typeof url !== 'string' || !URL.canParse(url)) fail('http_request', `http_request: "url" must be an absolute URL, got ${JSON.stringify(url)}`);
   if (typeof method !== 'string') fail('http_request', `http_request: "method" must be a string, got ${JSON.stringify(method)}`);
-  if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) fail('http_request', 'http_request: "headers" must be an object of strings');
+  if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) fail('http_request', `http_request: "headers" must be an object of strings, got ${JSON.stringify(headers).slice(0, 80)}`);
   const flat: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
-    if (typeof value !== 'string') fail('http_request', `http_request: header "${name}" must be a string`);
+    if (typeof value !== 'string') fail('http_request', `http_request: header "${name}" must be a string, got ${JSON.stringify(value).slice(0, 80)}`);
     flat[name] = value;
   }
   const body = bodyHandle === 0 ? null : state.kernel.read(bodyHandle);

@@ -55,8 +55,8 @@ function refusePromise(result: object, label: string): never {
   throw new TypeError(`host function ${label} returned an object where the plug-in expects a number`);
 }
 
-/** The fast path: i64 as plain numbers. One closure per host function, made at link time. */
-export function fastAdapter(fn: HostFunctionCallback | JsFunction, ctx: CallContext | undefined, type: FuncType, wide: WideSlot, label = 'host function'): JsFunction {
+/** The fast path: i64 as plain numbers. One closure per host function, made at link time; `label` names it in errors. */
+export function fastAdapter(fn: HostFunctionCallback | JsFunction, ctx: CallContext | undefined, type: FuncType, wide: WideSlot, label: string): JsFunction {
   const call = ctx === undefined ? (fn as JsFunction) : (fn as HostFunctionCallback).bind(null, ctx);
   if (type.results[0] !== 'i64') {
     const checked = (r: any) => (typeof r === 'object' && r !== null ? refusePromise(r, label) : r);
@@ -88,6 +88,7 @@ export function fastAdapter(fn: HostFunctionCallback | JsFunction, ctx: CallCont
   }
 }
 
+/** Whether calls of this signature go through a trampoline: an i64 to convert, and at most one result. */
 export const needsTrampoline = (type: FuncType) =>
   type.results.length <= 1 && (type.params.includes('i64') || type.results.includes('i64'));
 
@@ -121,6 +122,7 @@ export class TrampolineBatch {
     return () => this.exports![index] as WebAssembly.ImportValue;
   }
 
+  /** Instantiate the trampoline for every queued function; the thunks from {@link add} work from then on. */
   finish(): void {
     if (this.types.length === 0) return;
     const instance = new WebAssembly.Instance(trampolineModule(this.types), { fast: this.fast, slow: this.slow });

@@ -4,6 +4,7 @@
 /** Where guest output goes: a function called once per line (without its newline), or a stream. */
 export type OutputTarget = ((line: string) => void) | { write(chunk: string): unknown };
 
+/** Guest output in, whole lines out. */
 export interface LineSink {
   /** Take a chunk of guest output (the caller may reuse the bytes afterwards). */
   write(chunk: Uint8Array): void;
@@ -11,9 +12,15 @@ export interface LineSink {
   flush(): void;
 }
 
+/** Delivers one line (given without its newline) to `target`: as is to a function, with `\n` to a stream. */
+export function lineWriter(target: OutputTarget): (line: string) => void {
+  return typeof target === 'function' ? target : (line: string) => target.write(`${line}\n`);
+}
+
+/** A sink that cuts guest output into lines for `target`. */
 export function createLineSink(target: OutputTarget): LineSink {
   const decoder = new TextDecoder();
-  const emit = typeof target === 'function' ? target : (line: string) => target.write(`${line}\n`);
+  const emit = lineWriter(target);
   let pending = '';
   return {
     write(chunk) {

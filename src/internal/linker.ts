@@ -6,17 +6,19 @@
 import type { CallContext } from '../call-context.js';
 import { LinkError } from '../errors.js';
 import type { HostFunction } from '../host-function.js';
-import type { HostFunctionCallback, HostFunctionMap } from '../options.js';
+import type { HostFunctionMap } from '../options.js';
 import { HOST_ENV_SIGNATURES, type HostEnvFunctionName } from './host-env.js';
-import { KERNEL_GUEST_FUNCTIONS, type Kernel } from './kernel/kernel.js';
+import type { Kernel } from './kernel/kernel.js';
 import { moduleExports, moduleImports, type LoadedModule } from './module-loader.js';
 import type { Wasi } from './wasi/index.js';
-import { formatFuncType, type FuncType } from './wasm/reader.js';
+import { TICK_MODULE, TICK_NAME } from './wasm/instrument.js';
+import { formatFuncType, sameFuncType, type FuncType } from './wasm/reader.js';
 import { exactAdapter, fastAdapter, needsTrampoline, TrampolineBatch } from './host-trampolines.js';
 
+/** The namespace of the Extism kernel and host functions. */
 export const EXTISM_ENV = 'extism:host/env';
+/** The namespace of WASI preview 1. */
 export const WASI_NAMESPACE = 'wasi_snapshot_preview1';
-export const INTERRUPT_NAMESPACE = 'plughost';
 
 type JsFunction = (...args: any[]) => any;
 
@@ -41,22 +43,13 @@ type Binding =
   | { kind: 'wasi'; name: string }
   | { kind: 'module'; target: number; name: string; importKind: string };
 
+/** How every import of every module is satisfied, computed once; see {@link instantiate}. */
 export interface LinkPlan {
   /** Module indices in instantiation order (dependencies first). */
   order: number[];
   bindings: Map<number, { module: string; name: string; binding: Binding }[]>;
   /** Modules whose imports form a cycle reach each other through late-bound forwarders. */
   cyclic: Set<string>;
-}
-
-
-function describe(type: FuncType | readonly string[] | undefined): string {
-  return type === undefined ? '(unknown signature)' : formatFuncType(type as FuncType);
-}
-
-function sameSignature(a: FuncType, params: readonly string[], results: readonly string[]): boolean {
-  return a.params.length === params.length && a.results.length === results.length &&
-    a.params.every((p, i) => p === params[i]) && a.results.every((r, i) => r === results[i]);
 }
 
 /**
@@ -77,7 +70,8 @@ export function link(inputs: LinkInputs): LinkPlan {
   const problems: string[] = [];
   const missing: string[] = [];
   const bindings = new Map<number, { module: string; name: string; binding: Binding }[]>();
-  const thunks: { list: { binding: Binding }[]; index: number; thunk: () => WebAssembly.ImportValue }[] = [];
+  // Trampolined imports exist only once the batch is finished: bound then, from their thunk.
+  const thunks: { entry: { binding: Binding }; thunk: () => WebAssembly.ImportValue }[] = [];
 
   const reachable = new Set<number>();
   const visit = (index: number) => {
@@ -95,7 +89,7 @@ export function link(inputs: LinkInputs): LinkPlan {
       const pushThunk = (thunk: () => WebAssembly.ImportValue) => {
         const entry = { module: imp.module, name: imp.name, binding: { kind: 'value', value: undefined as unknown as WebAssembly.ImportValue } as Binding };
         list.push(entry);
-        thunks.push({ list: [entry], index: 0, thunk });
+        thunks.push({ entry, thunk });
       };
 
       const target = names.get(imp.module);
@@ -119,7 +113,7 @@ export function link(inputs: LinkInputs): LinkPlan {
         else push({ kind: 'wasi', name: imp.name });
         continue;
       }
-      if (imp.module === INTERRUPT_NAMESPACE && imp.name === 'tick' && module.instrumented) {
+      if (imp.module === TICK_MODULE && imp.name === TICK_NAME && module.instrumented) {
         push({ kind: 'value', value: inputs.tick });
         continue;
       }
@@ -130,8 +124,8 @@ export function link(inputs: LinkInputs): LinkPlan {
         missing.push(qualified);
         continue;
       }
-      if (declared !== undefined && type !== undefined && !sameSignature(type, declared.params, declared.results)) {
-        problems.push(`${qualified}: the plug-in imports ${describe(type)}, the host function is declared ${describe({ params: [...declared.params], results: [...declared.results] } as FuncType)}`);
+      if (declared !== undefined && type !== undefined && !sameFuncType(type, declared)) {
+        problems.push(`${qualified}: the plug-in imports ${formatFuncType(type)}, the host function is declared ${formatFuncType(declared)}`);
         continue;
       }
       if ((callback as { constructor?: { name?: string } }).constructor?.name === 'AsyncFunction') {
@@ -154,9 +148,10 @@ export function link(inputs: LinkInputs): LinkPlan {
   }
 
   trampolines.finish();
-  for (const { list, index, thunk } of thunks) list[index]!.binding = { kind: 'value', value: thunk() };
+  for (const { entry, thunk } of thunks) entry.binding = { kind: 'value', value: thunk() };
 
   // Dependencies first; a back edge marks a cycle, bridged with late-bound forwarders.
+  const moduleName = (index: number) => (modules[index]!.name === undefined ? `wasm[${index}]` : `module "${modules[index]!.name}"`);
   const order: number[] = [];
   const state = new Map<number, 'visiting' | 'done'>();
   const cyclic = new Set<string>();
@@ -166,7 +161,9 @@ export function link(inputs: LinkInputs): LinkPlan {
       if (binding.kind !== 'module') continue;
       const s = state.get(binding.target);
       if (s === 'visiting') {
-        if (binding.importKind !== 'function') throw new LinkError(`cannot link the plug-in: modules import a ${binding.importKind} from each other in a cycle; only functions may be imported circularly`);
+        if (binding.importKind !== 'function') {
+          throw new LinkError(`cannot link the plug-in: ${moduleName(index)} imports the ${binding.importKind} "${binding.name}" from ${moduleName(binding.target)}, which depends on it in turn; only functions may be imported circularly`);
+        }
         cyclic.add(`${index}:${binding.target}:${binding.name}`);
       } else if (s === undefined) {
         sort(binding.target);

@@ -86,9 +86,7 @@ async function readBytes(source: Exclude<WasmSource, { kind: 'module' }>, fetchI
       try {
         return platform.readFileBytes(source.path);
       } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (err as Error).message;
-        throw new WasmSourceError(where, `cannot read wasm file ${source.path}: ${why}`, { cause: err });
+        throw new WasmSourceError(where, `cannot read wasm file ${source.path}: ${platform.fileErrorReason(err)}`, { cause: err });
       }
     case 'url': {
       if (source.url.startsWith('file:')) return readBytes({ kind: 'path', path: platform.fileUrlToPath(source.url) }, fetchImpl);

@@ -34,7 +34,7 @@ export async function resolveManifest(like: ManifestLike, fetchImpl: typeof fetc
       try {
         json = new TextDecoder().decode(platform.readFileBytes(text));
       } catch (err) {
-        throw new WasmSourceError(text, `cannot read manifest file ${text}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`, { cause: err });
+        throw new WasmSourceError(text, `cannot read manifest file ${text}: ${platform.fileErrorReason(err)}`, { cause: err });
       }
       return fromJsonText(json, text, platform.directoryOf(text));
     }

@@ -6,9 +6,8 @@ import { compileAllowedHosts } from './allowed-hosts.js';
 import { checkUrl, performHttpRequest } from './perform-request.js';
 import { fetchSync, warmHttpHelper } from './sync-fetch.js';
 
-export { compileAllowedHosts, type HostMatcher } from './allowed-hosts.js';
+export { compileAllowedHosts } from './allowed-hosts.js';
 export { HttpDeadlineExceeded } from './http-errors.js';
-export { MAX_REDIRECTS, performHttpRequest, type HttpPolicy } from './perform-request.js';
 export { openHttpHelperPort, useHttpHelperPort } from './sync-fetch.js';
 
 /** What governs a plug-in's HTTP. */
@@ -30,7 +29,7 @@ export interface HttpOptions {
 export type AsyncHttpHandler = (request: HttpRequest, cancel?: AbortSignal) => Promise<HttpResponse>;
 
 /** Whether `fetch` is the user's own function rather than the global one. */
-export function isCustomFetch(fetchImpl: typeof fetch | undefined): boolean {
+function isCustomFetch(fetchImpl: typeof fetch | undefined): boolean {
   return fetchImpl !== undefined && fetchImpl !== globalThis.fetch;
 }
 

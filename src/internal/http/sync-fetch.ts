@@ -4,9 +4,8 @@
 // and bumped the shared cell, or until the call's deadline. Works on the main thread and in
 // workers alike; nothing here needs this thread's event loop.
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
-import { PlughostError } from '../../errors.js';
 import type { HttpRequest, HttpResponse } from '../host-env.js';
-import { errorFromWire, HttpDeadlineExceeded } from './http-errors.js';
+import { errorFromWire, HttpDeadlineExceeded, httpFailure } from './http-errors.js';
 import { epochNow } from './perform-request.js';
 import { CELL_BYTES, GONE, REPLIES, type CancelMessage, type ConnectMessage, type HelloMessage, type ReplyMessage, type RequestMessage } from './protocol.js';
 
@@ -38,7 +37,7 @@ let link: Link | undefined;
 let adopted: MessagePort | undefined;
 
 /** Start this thread's helper worker if it is not running. It never keeps the process alive. */
-export function startHttpHelper(): Worker {
+function startHttpHelper(): Worker {
   if (helper === undefined) {
     const ready = new Int32Array(new SharedArrayBuffer(4));
     const worker = new Worker(new URL('./fetch-worker.js', import.meta.url), { execArgv: [], workerData: { ready: ready.buffer } });
@@ -119,7 +118,7 @@ export function fetchSync(request: HttpRequest, allowedHosts: readonly string[],
     }
     if (Atomics.load(line.cell, GONE) !== 0) {
       if (link === line) dropLink();
-      throw new PlughostError('PLUGHOST_HTTP', `HTTP request to ${request.url} failed: the HTTP helper worker stopped`);
+      throw httpFailure(request.url, 'the HTTP helper worker stopped');
     }
     const now = epochNow();
     const remaining = deadline - now;
@@ -138,7 +137,7 @@ export function fetchSync(request: HttpRequest, allowedHosts: readonly string[],
       dropLink();
       void booting.worker.terminate();
       const reason = helperError instanceof Error ? `: ${helperError.message}` : '';
-      throw new PlughostError('PLUGHOST_HTTP', `HTTP request to ${request.url} failed: the HTTP helper worker did not start within ${BOOT_TIMEOUT_MS} ms${reason}`);
+      throw httpFailure(request.url, `the HTTP helper worker did not start within ${BOOT_TIMEOUT_MS} ms${reason}`);
     }
   }
 }

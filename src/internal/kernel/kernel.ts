@@ -46,7 +46,7 @@ interface KernelExports {
 let kernelModule: WebAssembly.Module | undefined;
 
 /** The compiled kernel, shared by every plug-in of the process (it is 2 KB). */
-export function getKernelModule(): WebAssembly.Module {
+function getKernelModule(): WebAssembly.Module {
   kernelModule ??= new WebAssembly.Module(Uint8Array.from(atob(kernelWasmBase64), (c) => c.charCodeAt(0)));
   return kernelModule;
 }
@@ -194,6 +194,7 @@ export class Kernel {
     return this.view().slice(start, start + n);
   }
 
+  /** A live block's bytes decoded as UTF-8, or null when `handle` is not one. */
   readText(handle: number | bigint): string | null {
     const n = this.length(handle);
     if (n < 0) return null;
@@ -226,12 +227,14 @@ export class Kernel {
     return h;
   }
 
+  /** Allocate a block of `size` bytes; throws {@link MemoryLimitError} when the kernel memory is full. */
   alloc(size: number): number {
     const h = size >= 0 && size <= 0xffffffef ? this.k.host_alloc(size) >>> 0 : 0;
     if (h === 0) throw new MemoryLimitError(`cannot allocate ${size} bytes of kernel memory`, this.memoryLimitBytes(), size);
     return h;
   }
 
+  /** Free a live block; anything else (0, a stale or made-up handle) is ignored. */
   free(handle: number | bigint): void {
     // host_free validates the block itself; only the range has to be checked here
     const h = Number(handle);
@@ -263,10 +266,6 @@ export class Kernel {
     if (length < 0) return 'the plug-in called error_set with a handle that is not a live block';
     const offset = this.k.host_error_handle() >>> 0;
     return utf8Decoder.decode(this.view().subarray(offset, offset + length));
-  }
-
-  clearError(): void {
-    this.k.host_error_clear();
   }
 
   /** Store an error message for the guest to see with `error_get` (CallContext.setError). */

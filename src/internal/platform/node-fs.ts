@@ -44,7 +44,7 @@ function seconds(time: HostTime | undefined, current: bigint): number {
 }
 
 /** The Node implementation of {@link HostFileSystem}. */
-export class NodeFileSystem implements HostFileSystem {
+class NodeFileSystem implements HostFileSystem {
   realpath(path: string): string {
     return fs.realpathSync.native(path);
   }

@@ -1,16 +1,19 @@
 // Node's half of the platform layer: everything the core needs from the file system and
 // crypto goes through here, so a browser build can swap this file without touching the core.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-
-/** Whether wasm and manifests may be read from paths here. */
-export const supportsPaths = true;
 
 /** Read a whole file; throws the fs error (with its `code`) when it cannot. */
 export function readFileBytes(path: string): Uint8Array {
   return readFileSync(path);
+}
+
+/** Why reading a file failed, in words for an error message: "no such file", "it is a directory", or the fs message. */
+export function fileErrorReason(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (err as Error).message;
 }
 
 /** sha256 of `bytes` as lowercase hex. */
@@ -18,10 +21,7 @@ export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-export function pathExists(path: string): boolean {
-  return existsSync(path);
-}
-
+/** Whether `path` is a directory (following symlinks); false when it does not exist. */
 export function isDirectory(path: string): boolean {
   try {
     return statSync(path).isDirectory();
@@ -30,14 +30,17 @@ export function isDirectory(path: string): boolean {
   }
 }
 
-export function resolvePath(base: string | undefined, path: string): string {
-  return base === undefined || isAbsolute(path) ? resolve(path) : resolve(base, path);
+/** `path` made absolute, against the working directory. */
+export function resolvePath(path: string): string {
+  return resolve(path);
 }
 
+/** The absolute path of the folder holding `path`. */
 export function directoryOf(path: string): string {
   return dirname(resolve(path));
 }
 
+/** The path a `file:` URL names. */
 export function fileUrlToPath(url: URL | string): string {
   return fileURLToPath(url);
 }

@@ -13,12 +13,12 @@ import type { WasiContext, WasiFunction } from './context.js';
 import { Errno, fail } from './errno.js';
 
 /** Monotonic nanoseconds from an arbitrary origin. */
-export function monotonicNs(): bigint {
+function monotonicNs(): bigint {
   return BigInt(Math.round(performance.now() * 1e6));
 }
 
 /** Wall-clock nanoseconds since the Unix epoch. */
-export function realtimeNs(): bigint {
+function realtimeNs(): bigint {
   return BigInt(Date.now()) * 1_000_000n;
 }
 

@@ -53,9 +53,6 @@ export const Rights = {
   SOCK_ACCEPT: 1n << 29n,
 } as const;
 
-/** Every right preview 1 defines. */
-export const ALL_RIGHTS = (1n << 30n) - 1n;
-
 /** Rights that let an fd change file contents; the mark of a write open. */
 export const WRITE_RIGHTS = Rights.FD_WRITE | Rights.FD_ALLOCATE | Rights.FD_FILESTAT_SET_SIZE;
 
@@ -137,7 +134,7 @@ export function filetypeOf(type: HostFileType): number {
 }
 
 /** Size of a `filestat` in guest memory. */
-export const FILESTAT_SIZE = 64;
+const FILESTAT_SIZE = 64;
 
 /** Write a witx `filestat` (64 bytes) at `ptr`; the caller has checked nothing yet. */
 export function writeFilestat(memory: GuestMemory, ptr: number, stat: HostStat, filetype = filetypeOf(stat.type)): void {

@@ -86,9 +86,6 @@ export const Errno = {
   ENOTCAPABLE: 76,
 } as const;
 
-/** One WASI errno value. */
-export type ErrnoValue = (typeof Errno)[keyof typeof Errno];
-
 /**
  * Thrown inside a WASI function body to return `errno` to the guest; the import wrapper turns
  * it into the function's result. Never escapes to the host.

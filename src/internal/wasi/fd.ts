@@ -10,7 +10,7 @@ import { Errno, fail } from './errno.js';
 import type { HostTime } from './host-fs.js';
 
 /** More open fds than this and the guest gets EMFILE, so it cannot exhaust the host's fds. */
-export const MAX_OPEN_FDS = 1024;
+const MAX_OPEN_FDS = 1024;
 
 /** The guest's file descriptors. Numbers are reused lowest-first, as POSIX does. */
 export class FdTable {

@@ -57,8 +57,8 @@ export interface WasiOptions {
   stdout?: (chunk: Uint8Array) => void;
   /** Same for fd 2. */
   stderr?: (chunk: Uint8Array) => void;
-  /** Blocks the thread for up to ms milliseconds (poll_oneoff clock subscriptions). The host
-   *  passes one that wakes at its call deadline and throws its TimeoutError; default: Atomics.wait. */
+  /** Blocks the thread for up to ms milliseconds (poll_oneoff clock subscriptions). The engine
+   *  passes one that wakes at its call's deadline and throws to end the call; default: Atomics.wait. */
   sleep?: (ms: number) => void;
   /** File-system access; default: the Node adapter (`node:fs`, synchronous). */
   fs?: HostFileSystem;

@@ -163,7 +163,7 @@ export class ByteWriter {
 }
 
 /** Writes `value` as a 5-byte signed LEB128 at `offset` (see {@link ByteWriter.s32Padded}). */
-export function patchS32Padded(target: Uint8Array, offset: number, value: number): void {
+function patchS32Padded(target: Uint8Array, offset: number, value: number): void {
   target[offset] = (value & 0x7f) | 0x80;
   target[offset + 1] = ((value >> 7) & 0x7f) | 0x80;
   target[offset + 2] = ((value >> 14) & 0x7f) | 0x80;
@@ -172,7 +172,7 @@ export function patchS32Padded(target: Uint8Array, offset: number, value: number
 }
 
 /** The magic number and version 1 that start every module. */
-export const moduleHeader: readonly number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+const moduleHeader: readonly number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
 
 /** A function defined by a {@link ModuleBuilder}. */
 export interface FunctionDef {

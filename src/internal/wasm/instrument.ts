@@ -604,7 +604,7 @@ interface Candidate {
 }
 
 const I32_EQZ = 0x45, I32_EQ = 0x46, I32_NE = 0x47, I32_LT_S = 0x48, I32_LT_U = 0x49, I32_GT_S = 0x4a,
-  I32_GT_U = 0x4b, I32_LE_S = 0x4c, I32_LE_U = 0x4d, I32_GE_S = 0x4e, I32_GE_U = 0x4f, I64_EQZ = 0x50;
+  I32_GT_U = 0x4b, I32_LE_S = 0x4c, I32_LE_U = 0x4d, I32_GE_S = 0x4e, I32_GE_U = 0x4f;
 const LOCAL_GET = 0x20, LOCAL_SET = 0x21, LOCAL_TEE = 0x22, I32_CONST = 0x41, I64_CONST = 0x42;
 
 /** The comparison that holds when `op` fails. */
@@ -712,7 +712,7 @@ class Analyzer {
   // start (-1: none), and their opcodes and first immediates once loaded.
   private at0 = -1; private at1 = -1; private at2 = -1;
   private w0 = -1; private w1 = -1; private w2 = -1;
-  private i0 = NaN; private i1 = NaN; private i2 = NaN;
+  private i0 = NaN; private i1 = NaN;
 
   constructor(private readonly bytes: Uint8Array, private readonly imported: number, private readonly edits: number[]) {}
 
@@ -933,11 +933,11 @@ class Analyzer {
     throw new WasmFormatError('expression runs past its end', Math.min(pos, end));
   }
 
-  /** Decodes the window's instructions into w0..w2 (opcodes) and i0..i2 (local indices and constants). */
+  /** Decodes the window's instructions into w0..w2 (opcodes) and i0..i1 (local indices and constants; no check needs the last one's). */
   private loadWindow(): void {
     this.w0 = this.opAt(this.at0); this.i0 = this.immAt(this.at0);
     this.w1 = this.opAt(this.at1); this.i1 = this.immAt(this.at1);
-    this.w2 = this.opAt(this.at2); this.i2 = this.immAt(this.at2);
+    this.w2 = this.opAt(this.at2);
   }
 
   private opAt(at: number): number {

@@ -86,7 +86,7 @@ export const SectionId = {
 const exportKinds = ['function', 'table', 'memory', 'global', 'tag'] as const;
 
 /** Decodes a value type byte; undefined for anything outside {@link ValueType}. */
-export function valueTypeOf(byte: number): ValueType | undefined {
+function valueTypeOf(byte: number): ValueType | undefined {
   switch (byte) {
     case 0x7f: return 'i32';
     case 0x7e: return 'i64';
@@ -391,9 +391,18 @@ export function readModule(bytes: Uint8Array): ModuleInfo {
   return info;
 }
 
+/** A signature as read from a module or declared by a host function (whose lists are readonly). */
+type AnyFuncType = { readonly params: readonly string[]; readonly results: readonly string[] };
+
 /** Renders a signature the way error messages show it: `(i64, i64) -> i64`, `() -> ()`. */
-export function formatFuncType(type: FuncType): string {
+export function formatFuncType(type: AnyFuncType): string {
   const params = `(${type.params.join(', ')})`;
   const results = type.results.length === 1 ? type.results[0]! : `(${type.results.join(', ')})`;
   return `${params} -> ${results}`;
+}
+
+/** Whether two signatures have the same parameter and result types. */
+export function sameFuncType(a: AnyFuncType, b: AnyFuncType): boolean {
+  return a.params.length === b.params.length && a.results.length === b.results.length &&
+    a.params.every((p, i) => p === b.params[i]) && a.results.every((r, i) => r === b.results[i]);
 }

@@ -9,11 +9,12 @@ import { PluginOutput } from '../../plugin-output.js';
 import type { CallOptions, PluginBackend, PluginInput } from '../../plugin.js';
 import type { EngineOptions } from '../engine.js';
 import type { HttpRequest, HttpResponse } from '../host-env.js';
+import { epochNow } from '../http/perform-request.js';
+import { lineWriter, type OutputTarget } from '../line-sink.js';
 import { createSyncChannel, startWorker, type WorkerThread } from '../platform/node-worker.js';
 import { fromWire } from './error-codec.js';
 import { remoteCallContext, runHostFunction, SyncLine, type HostCallRecord } from './host-call-server.js';
 import { CTRL, CTRL_SLOTS, HTTP_INDEX, type FromWorker, type HostFunctionSlot, type HostRequest, type ToWorker, type WasiOutput, type WorkerInit, type CallRequest, type StagedInput } from './protocol.js';
-import type { OutputTarget } from '../line-sink.js';
 
 /** After its deadline, how long a call may still take to report its own timeout before its worker is ended. */
 const WATCHDOG_GRACE_MS = 30;
@@ -31,9 +32,9 @@ export interface WorkerSpec {
   /** The user's host functions, index-aligned with `init.hostFunctions`. */
   callbacks: HostFunctionCallback[];
   logger: Logger;
-  /** Targets of guest output lines, when they are the application's (not this process's streams). */
-  stdout: OutputTarget | undefined;
-  stderr: OutputTarget | undefined;
+  /** Where guest output lines go, when to the application's targets (not this process's streams). */
+  stdout: ((line: string) => void) | undefined;
+  stderr: ((line: string) => void) | undefined;
   http: WorkerHttpFactory | undefined;
   mainModule: WebAssembly.Module;
   /** Whether the guest checks in periodically (timeout or fuel set): then it can stop without its worker being ended. */
@@ -42,13 +43,6 @@ export interface WorkerSpec {
 
 function outputMode(target: OutputTarget | 'process' | undefined): WasiOutput {
   return target === undefined || target === 'process' ? target : 'lines';
-}
-
-/** A guest output line to the application's target, as the engine's line sink would deliver it. */
-function emitLine(target: OutputTarget | undefined, line: string): void {
-  if (target === undefined) return;
-  if (typeof target === 'function') target(line);
-  else target.write(`${line}\n`);
 }
 
 /** Split engine options into what the worker gets (cloneable) and what stays on this thread (functions). */
@@ -85,8 +79,9 @@ export function workerSpec(engine: EngineOptions, http: WorkerHttpFactory | unde
     },
     callbacks,
     logger: engine.logger,
-    stdout: outputMode(engine.wasi?.stdout) === 'lines' ? (engine.wasi!.stdout as OutputTarget) : undefined,
-    stderr: outputMode(engine.wasi?.stderr) === 'lines' ? (engine.wasi!.stderr as OutputTarget) : undefined,
+    // delivered as the engine's line sink would deliver them on this thread
+    stdout: outputMode(engine.wasi?.stdout) === 'lines' ? lineWriter(engine.wasi!.stdout as OutputTarget) : undefined,
+    stderr: outputMode(engine.wasi?.stderr) === 'lines' ? lineWriter(engine.wasi!.stderr as OutputTarget) : undefined,
     http,
     mainModule: engine.modules[engine.mainIndex]!.module,
     instrumented: engine.modules.some((m) => m.instrumented),
@@ -203,10 +198,7 @@ function wireInput(slot: Slot, input: PluginInput | OwnedInput): { input: CallRe
   return { input: staged(slot, bytes.byteLength), transfer: [] };
 }
 
-function epochNow(): number {
-  return performance.timeOrigin + performance.now();
-}
-
+/** A {@link PluginBackend} whose plug-in runs in a worker thread; see the top of this file. */
 export class WorkerBackend implements PluginBackend {
   private slot: Slot | null = null;
   private readonly queue: Job[] = [];
@@ -432,10 +424,10 @@ export class WorkerBackend implements PluginBackend {
         }
         return;
       case 'stdout':
-        emitLine(this.spec.stdout, message.line);
+        this.spec.stdout?.(message.line);
         return;
       case 'stderr':
-        emitLine(this.spec.stderr, message.line);
+        this.spec.stderr?.(message.line);
         return;
     }
   }

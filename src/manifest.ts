@@ -1,4 +1,5 @@
 import { ManifestError } from './errors.js';
+import * as platform from './internal/platform/node.js';
 
 /** Raw bytes of a wasm module. In JSON manifests, `data` is base64 text. */
 export interface ManifestWasmData {
@@ -170,7 +171,7 @@ function normalizeWasm(entry: unknown, index: number, baseDir: string | undefine
   let source: WasmSource;
   if (entry.path !== undefined) {
     if (typeof entry.path !== 'string' || entry.path === '') throw new ManifestError(`${field}.path`, `must be a non-empty string, got ${describe(entry.path)}`);
-    source = { kind: 'path', path: baseDir !== undefined && !entry.path.startsWith('/') ? `${baseDir}/${entry.path}` : entry.path };
+    source = { kind: 'path', path: baseDir === undefined ? entry.path : platform.resolvePath(entry.path, baseDir) };
   } else if (entry.data !== undefined) {
     const data = entry.data;
     if (typeof data === 'string') {

@@ -155,7 +155,9 @@ export class Pool {
 export async function createPool(manifest: ManifestLike | PromiseLike<ManifestLike>, options: PoolOptions = {}): Promise<Pool> {
   const { size = availableParallelism(), maxQueue = 10_000, ...pluginOptions } = options;
   if (!(Number.isInteger(size) && size >= 1)) throw new ManifestError('size', `must be a whole number >= 1, got ${size}`);
-  if (!(maxQueue >= 0)) throw new ManifestError('maxQueue', `must be a number >= 0, got ${maxQueue}`);
+  if (!(maxQueue === Infinity || (Number.isInteger(maxQueue) && maxQueue >= 0))) {
+    throw new ManifestError('maxQueue', `must be a whole number >= 0 (or Infinity), got ${maxQueue}`);
+  }
   const compiled = await compilePlugin(manifest, { ...pluginOptions, runInWorker: true });
   const started = await Promise.allSettled(Array.from({ length: size }, () => compiled.startWorker()));
   const backends = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));

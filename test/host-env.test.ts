@@ -236,3 +236,35 @@ describe('a host function on the main thread that returns a promise', () => {
     await assert.rejects(plugin.call('fire'), { message: /extism:host\/user\.fire returned a promise/ });
   });
 });
+
+describe('http_request', () => {
+  const guest = (request: string, body: string) => `(module
+    (import "extism:host/env" "http_request" (func $http_request (param i64 i64) (result i64)))
+    (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+    (import "extism:host/env" "store_u8" (func $store_u8 (param i64 i32)))
+    (memory 1)
+    (data (i32.const 0) ${JSON.stringify(request)})
+    (func (export "run") (local $h i64) (local $i i32)
+      (local.set $h (call $alloc (i64.const ${request.length})))
+      (block $done (loop $copy
+        (br_if $done (i32.ge_u (local.get $i) (i32.const ${request.length})))
+        (call $store_u8 (i64.add (local.get $h) (i64.extend_i32_u (local.get $i))) (i32.load8_u (local.get $i)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $copy)))
+      (drop (call $http_request (local.get $h) (i64.const ${body})))))`;
+
+  it('fails the call on a body handle that is not a live block, naming it', async () => {
+    const plugin = await createPlugin({ wasm: [{ data: await assemble(guest('{"url":"http://127.0.0.1:9/"}', '12345')) }] });
+    await assert.rejects(plugin.call('run'), { message: /body handle 12345/ });
+  });
+
+  it('fails the call on a request that is not JSON, showing it', async () => {
+    const plugin = await createPlugin({ wasm: [{ data: await assemble(guest('not json', '0')) }] });
+    await assert.rejects(plugin.call('run'), { message: /JSON request.*not json/ });
+  });
+
+  it('denies every URL when no host is allowed, naming the URL, before connecting', async () => {
+    const plugin = await createPlugin({ wasm: [{ data: await assemble(guest('{"url":"http://127.0.0.1:9/x"}', '0')) }] });
+    await assert.rejects(plugin.call('run'), { message: /http:\/\/127\.0\.0\.1:9\/x/ });
+  });
+});

@@ -104,7 +104,7 @@ for (const mode of MODES) {
 
     it('count kernel allocations against maxPages too', async () => {
       const plugin = await createPlugin(fixturePath('limits'), { ...mode.options, memory: { maxPages: 2 } });
-      await assert.rejects(plugin.call('ping', new Uint8Array(4 * 65536)), { code: 'PLUGHOST_MEMORY_LIMIT' });
+      await assert.rejects(plugin.call('ping', new Uint8Array(4 * 65536)), { code: 'PLUGHOST_MEMORY_LIMIT', limit: 2 * 65536, requested: 4 * 65536 });
       assert.equal(u64(await plugin.call('ping', 'small')), 1n);
       await plugin.close();
     });

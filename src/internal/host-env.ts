@@ -107,6 +107,7 @@ function parseRequest(state: HostEnvState, requestHandle: number, bodyHandle: nu
     flat[name] = value;
   }
   const body = bodyHandle === 0 ? null : state.kernel.read(bodyHandle);
+  if (bodyHandle !== 0 && body === null) fail('http_request', `http_request was given body handle ${bodyHandle}, which is not a live block`);
   return { url, method: method.toUpperCase(), headers: flat, body };
 }
 

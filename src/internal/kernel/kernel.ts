@@ -38,6 +38,7 @@ interface KernelExports {
   host_error_handle(): number;
   host_error_length(): number;
   host_error_clear(): void;
+  host_error_set(h: number): void;
   host_set_max_pages(pages: number): void;
   host_scrub(): void;
   [guestFunction: string]: unknown;
@@ -101,9 +102,12 @@ export class Kernel {
     this.limitPages(maxPages);
   }
 
+  private maxPages = 65536;
+
   /** Cap the kernel memory (65536 pages, 4 GiB, when undefined). */
   limitPages(maxPages: number | undefined): void {
-    this.k.host_set_max_pages(maxPages ?? 65536);
+    this.maxPages = maxPages ?? 65536;
+    this.k.host_set_max_pages(this.maxPages);
   }
 
   /** Bytes of kernel memory reserved now. */
@@ -169,8 +173,9 @@ export class Kernel {
     this.k.host_set_input_length(written);
   }
 
+  /** The cap on kernel memory, in bytes: what a MemoryLimitError reports as its limit. */
   private memoryLimitBytes(): number {
-    return this.memory.buffer.byteLength;
+    return this.maxPages * 65536;
   }
 
   /** Validated length of a live block, or -1. Accepts anything a host function was handed. */
@@ -271,6 +276,6 @@ export class Kernel {
   /** Store an error message for the guest to see with `error_get` (CallContext.setError). */
   setError(message: string | null): void {
     if (message === null) return this.k.host_error_clear();
-    (this.k.error_set as (h: bigint) => void)(BigInt(this.write(message)));
+    this.k.host_error_set(this.write(message));
   }
 }

@@ -337,6 +337,7 @@
       (then (i32.const -1))
       (else (call $host_length (i32.wrap_i64 (global.get $error_handle))))))
   (func (export "host_error_clear") (global.set $error_handle (i64.const 0)))
+  (func (export "host_error_set") (param $h i32) (global.set $error_handle (i64.extend_i32_u (local.get $h))))
 
   ;; Zero everything the kernel ever handed out, before it serves another plug-in: one
   ;; plug-in must never read what another left behind.

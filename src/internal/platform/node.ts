@@ -30,9 +30,9 @@ export function isDirectory(path: string): boolean {
   }
 }
 
-/** `path` made absolute, against the working directory. */
-export function resolvePath(path: string): string {
-  return resolve(path);
+/** `path` made absolute, against `base` when given (a manifest file's folder), else the working directory. */
+export function resolvePath(path: string, base?: string): string {
+  return base === undefined ? resolve(path) : resolve(base, path);
 }
 
 /** The absolute path of the folder holding `path`. */

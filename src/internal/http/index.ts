@@ -1,14 +1,14 @@
-// Plug-in HTTP (`http_request`): the handlers the engine is given. See sync-fetch.ts for how a
+// Plug-in HTTP (`http_request`): the handlers the engine is given. See platform/node-http/sync-fetch.ts for how a
 // synchronous guest call waits for an asynchronous fetch, perform-request.ts for the policy.
 import { ManifestError } from '../../errors.js';
 import type { HttpHandler, HttpRequest, HttpResponse } from '../host-env.js';
 import { compileAllowedHosts } from './allowed-hosts.js';
 import { checkUrl, performHttpRequest } from './perform-request.js';
-import { fetchSync, warmHttpHelper } from './sync-fetch.js';
+import { fetchSync, warmHttpHelper } from '../platform/node-http/sync-fetch.js';
 
 export { compileAllowedHosts } from './allowed-hosts.js';
 export { HttpDeadlineExceeded } from './http-errors.js';
-export { openHttpHelperPort, useHttpHelperPort } from './sync-fetch.js';
+export { openHttpHelperPort, useHttpHelperPort } from '../platform/node-http/sync-fetch.js';
 
 /** What governs a plug-in's HTTP. */
 export interface HttpOptions {

@@ -4,9 +4,9 @@
 // and bumped the shared cell, or until the call's deadline. Works on the main thread and in
 // workers alike; nothing here needs this thread's event loop.
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
-import type { HttpRequest, HttpResponse } from '../host-env.js';
-import { errorFromWire, HttpDeadlineExceeded, httpFailure } from './http-errors.js';
-import { epochNow } from './perform-request.js';
+import type { HttpRequest, HttpResponse } from '../../host-env.js';
+import { errorFromWire, HttpDeadlineExceeded, httpFailure } from '../../http/http-errors.js';
+import { epochNow } from '../../http/perform-request.js';
 import { CELL_BYTES, GONE, REPLIES, type CancelMessage, type ConnectMessage, type HelloMessage, type ReplyMessage, type RequestMessage } from './protocol.js';
 
 /** This thread's line to a helper. */

@@ -2,9 +2,9 @@
 // plug-in. It serves client ports, each belonging to a thread that blocks on Atomics.wait while
 // its request runs here with the global fetch.
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { compileAllowedHosts } from './allowed-hosts.js';
-import { errorToWire } from './http-errors.js';
-import { performHttpRequest } from './perform-request.js';
+import { compileAllowedHosts } from '../../http/allowed-hosts.js';
+import { errorToWire } from '../../http/http-errors.js';
+import { performHttpRequest } from '../../http/perform-request.js';
 import { GONE, REPLIES, type ClientMessage, type ConnectMessage, type ReplyMessage, type RequestMessage } from './protocol.js';
 
 /** Cells of every connected client, to tell them all when this worker goes away. */

@@ -1,4 +1,5 @@
 import { ManifestError } from './errors.js';
+import { asBytes } from './internal/bytes.js';
 import * as platform from './internal/platform/node.js';
 
 /** Raw bytes of a wasm module. In JSON manifests, `data` is base64 text. */
@@ -181,12 +182,10 @@ function normalizeWasm(entry: unknown, index: number, baseDir: string | undefine
       } catch (err) {
         throw new ManifestError(`${field}.data`, `must be base64 text (or bytes), and this is not valid base64: ${describe(data)}`, { cause: err });
       }
-    } else if (data instanceof ArrayBuffer) {
-      source = { kind: 'data', bytes: new Uint8Array(data) };
-    } else if (ArrayBuffer.isView(data)) {
-      source = { kind: 'data', bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
     } else {
-      throw new ManifestError(`${field}.data`, `must be bytes or base64 text, got ${describe(data)}`);
+      const bytes = asBytes(data);
+      if (bytes === undefined) throw new ManifestError(`${field}.data`, `must be bytes or base64 text, got ${describe(data)}`);
+      source = { kind: 'data', bytes };
     }
   } else if (entry.url !== undefined) {
     const url = entry.url instanceof URL ? entry.url.href : entry.url;

@@ -3,6 +3,7 @@ import type { ManifestLike, NormalizedManifest } from './manifest.js';
 import { mainModuleIndex } from './manifest.js';
 import type { PluginOptions } from './options.js';
 import { PluginOutput } from './plugin-output.js';
+import { asBytes } from './internal/bytes.js';
 import { PluginEngine, type EngineOptions } from './internal/engine.js';
 import { LOG_LEVELS } from './internal/host-env.js';
 import { loadModules, type LoadedModule } from './internal/module-loader.js';
@@ -23,10 +24,7 @@ const EMPTY = new Uint8Array(0);
 function toInput(input: PluginInput): Uint8Array | string {
   if (input === undefined || input === null) return EMPTY;
   if (typeof input === 'string') return input;
-  if (input instanceof Uint8Array) return input;
-  if (input instanceof ArrayBuffer) return new Uint8Array(input);
-  if (ArrayBuffer.isView(input)) return new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
-  return String(input);
+  return asBytes(input) ?? String(input);
 }
 
 function toOutput(bytes: Uint8Array | null): PluginOutput | null {

@@ -12,6 +12,7 @@ import type { HttpRequest, HttpResponse } from '../host-env.js';
 import { epochNow } from '../http/perform-request.js';
 import { lineWriter, type OutputTarget } from '../line-sink.js';
 import { createSyncChannel, startWorker, type WorkerThread } from '../platform/node-worker.js';
+import { asBytes } from '../bytes.js';
 import { fromWire } from './error-codec.js';
 import { remoteCallContext, runHostFunction, SyncLine, type HostCallRecord } from './host-call-server.js';
 import { CTRL, CTRL_SLOTS, HTTP_INDEX, type FromWorker, type HostFunctionSlot, type HostRequest, type ToWorker, type WasiOutput, type WorkerInit, type CallRequest, type StagedInput } from './protocol.js';
@@ -127,12 +128,6 @@ export class OwnedInput {
   constructor(readonly buffer: ArrayBuffer) {}
 }
 
-function asBytes(input: Exclude<PluginInput, string | number | undefined | null>): Uint8Array {
-  if (input instanceof Uint8Array) return input;
-  if (input instanceof ArrayBuffer) return new Uint8Array(input);
-  return new Uint8Array((input as ArrayBufferView).buffer, (input as ArrayBufferView).byteOffset, (input as ArrayBufferView).byteLength);
-}
-
 /**
  * What a queued call keeps of its input: strings as they are (immutable), bytes as a private
  * copy. A call that starts at once is not captured: its bytes go straight to the worker.
@@ -141,7 +136,7 @@ export function captureInput(input: PluginInput | OwnedInput): string | OwnedInp
   if (input instanceof OwnedInput || typeof input === 'string') return input;
   if (input === undefined || input === null) return '';
   if (typeof input === 'number' || !(input instanceof ArrayBuffer || ArrayBuffer.isView(input))) return String(input);
-  const bytes = asBytes(input);
+  const bytes = asBytes(input)!;
   const buffer = new ArrayBuffer(bytes.byteLength);
   new Uint8Array(buffer).set(bytes);
   return new OwnedInput(buffer);
@@ -188,7 +183,7 @@ function wireInput(slot: Slot, input: PluginInput | OwnedInput): { input: CallRe
     }
     return { input: staged(slot, written), transfer: [] };
   }
-  const bytes = asBytes(captured);
+  const bytes = asBytes(captured)!;
   if (bytes.byteLength < STAGING_MIN) {
     const owned = bytes.slice().buffer;
     return { input: owned, transfer: [owned] };

@@ -24,6 +24,7 @@ import { createLineSink, type LineSink, type OutputTarget } from './line-sink.js
 import * as platform from './platform/node.js';
 import { VarStore } from './vars.js';
 import { createWasi, WasiExit, type Wasi, type WasiMount } from './wasi/index.js';
+import { atomicsSleep } from './wasi/poll.js';
 import { BUDGET_EXPORT } from './wasm/instrument.js';
 
 /** Everything an engine is made from: compiled modules, the merged options, the host functions. */
@@ -361,14 +362,13 @@ export class PluginEngine {
     return left;
   }
 
-  private readonly sleepCell = new Int32Array(new SharedArrayBuffer(4));
+  private readonly blockFor = atomicsSleep();
 
   /** WASI sleeps end at the call's deadline at the latest. */
   private sleep(ms: number): void {
     const wake = performance.now() + ms;
     const until = Math.min(wake, this.deadline);
-    const wait = until - performance.now();
-    if (wait > 0) Atomics.wait(this.sleepCell, 0, 0, wait);
+    this.blockFor(until - performance.now());
     if (until < wake) throw new Interrupted('timeout');
   }
 

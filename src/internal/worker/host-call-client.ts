@@ -10,7 +10,7 @@ import type { HostFunctionCallback, HostFunctionMap, LogLevel } from '../../opti
 import type { PluginEngine } from '../engine.js';
 import type { HttpHandler, HttpRequest, HttpResponse } from '../host-env.js';
 import { receiveMessage, type SyncPort } from '../platform/node-worker.js';
-import { fromWireWithRef, toWire } from './error-codec.js';
+import { fromWireWithRef, toWire } from '../error-codec.js';
 import { CTRL, HTTP_INDEX, type HostFunctionSlot, type HostRequest, type MemoryOp, type OpReply, type SyncToWorker } from './protocol.js';
 
 /** An exact-size buffer holding `bytes`, safe to transfer. */

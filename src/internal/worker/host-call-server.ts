@@ -9,7 +9,7 @@ import type { HostFunctionCallback, LogLevel } from '../../options.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { receiveMessage, type SyncPort } from '../platform/node-worker.js';
 import type { VarStore } from '../vars.js';
-import { fromWire, toWire } from './error-codec.js';
+import { fromWire, toWire } from '../error-codec.js';
 import { CTRL, type MemoryOp, type OpReply, type SyncToWorker } from './protocol.js';
 
 /** How long a memory request may go unanswered by a worker that is serving it before we call the worker lost. */

@@ -11,7 +11,7 @@ import type { ValueType } from '../../host-function.js';
 import type { LoadedModule } from '../module-loader.js';
 import type { WasiMount } from '../wasi/index.js';
 import type { SyncPort } from '../platform/node-worker.js';
-import type { WireError } from './error-codec.js';
+import type { WireError } from '../error-codec.js';
 
 /** Slots of `ctrl`. */
 export const CTRL = {

@@ -13,7 +13,7 @@ import { epochNow } from '../http/perform-request.js';
 import { lineWriter, type OutputTarget } from '../line-sink.js';
 import { createSyncChannel, startWorker, type WorkerThread } from '../platform/node-worker.js';
 import { asBytes } from '../bytes.js';
-import { fromWire } from './error-codec.js';
+import { fromWire } from '../error-codec.js';
 import { remoteCallContext, runHostFunction, SyncLine, type HostCallRecord } from './host-call-server.js';
 import { CTRL, CTRL_SLOTS, HTTP_INDEX, type FromWorker, type HostFunctionSlot, type HostRequest, type ToWorker, type WasiOutput, type WorkerInit, type CallRequest, type StagedInput } from './protocol.js';
 

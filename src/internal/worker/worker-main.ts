@@ -4,7 +4,7 @@
 import type { Logger, LogLevel } from '../../options.js';
 import { PluginEngine } from '../engine.js';
 import { hostLine, receiveMessage, workerInput } from '../platform/node-worker.js';
-import { toWire } from './error-codec.js';
+import { toWire } from '../error-codec.js';
 import { HostCallClient, ownedBuffer } from './host-call-client.js';
 import { CTRL, type CallRequest, type FromWorker, type ToWorker, type WasiOutput, type WorkerInit } from './protocol.js';
 

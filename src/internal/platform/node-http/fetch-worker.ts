@@ -3,7 +3,9 @@
 // its request runs here with the global fetch.
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { compileAllowedHosts } from '../../http/allowed-hosts.js';
-import { errorToWire } from '../../http/http-errors.js';
+import { PlughostError } from '../../../errors.js';
+import { toWire } from '../../error-codec.js';
+import { httpFailure } from '../../http/http-errors.js';
 import { performHttpRequest } from '../../http/perform-request.js';
 import { GONE, REPLIES, type ClientMessage, type ConnectMessage, type ReplyMessage, type RequestMessage } from './protocol.js';
 
@@ -38,7 +40,9 @@ function serve(port: MessagePort): void {
       );
       reply({ id: message.id, ok: true, ...response });
     } catch (err) {
-      reply({ id: message.id, ok: false, error: errorToWire(err) });
+      // every failure crosses as a plughost error: anything else fetch threw becomes PLUGHOST_HTTP
+      const failure = err instanceof PlughostError ? err : httpFailure(message.url, err instanceof Error ? err.message : String(err), err);
+      reply({ id: message.id, ok: false, error: toWire(failure) });
     } finally {
       running.delete(message.id);
     }

@@ -5,7 +5,8 @@
 // workers alike; nothing here needs this thread's event loop.
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { HttpRequest, HttpResponse } from '../../host-env.js';
-import { errorFromWire, HttpDeadlineExceeded, httpFailure } from '../../http/http-errors.js';
+import { fromWire } from '../../error-codec.js';
+import { HttpDeadlineExceeded, httpFailure } from '../../http/http-errors.js';
 import { epochNow } from '../../http/perform-request.js';
 import { CELL_BYTES, GONE, REPLIES, type CancelMessage, type ConnectMessage, type HelloMessage, type ReplyMessage, type RequestMessage } from './protocol.js';
 
@@ -113,7 +114,7 @@ export function fetchSync(request: HttpRequest, allowedHosts: readonly string[],
     for (let received = receiveMessageOnPort(line.port); received !== undefined; received = receiveMessageOnPort(line.port)) {
       const reply = received.message as ReplyMessage;
       if (reply.id !== id) continue;
-      if (!reply.ok) throw errorFromWire(reply.error);
+      if (!reply.ok) throw fromWire(reply.error);
       return { status: reply.status, headers: reply.headers, body: reply.body };
     }
     if (Atomics.load(line.cell, GONE) !== 0) {

@@ -1,8 +1,8 @@
 // Errors crossing between a worker and the host thread. Structured clone keeps only the message
 // of an Error, so each error travels as `{name, message, fields, cause}` and is rebuilt as the
 // same class on the other side: `instanceof TimeoutError` and `err.code` hold in worker mode.
-import * as errors from '../../errors.js';
-import { HttpDeadlineExceeded } from '../http/http-errors.js';
+import * as errors from '../errors.js';
+import { HttpDeadlineExceeded } from './http/http-errors.js';
 
 /** An error as it travels. `ref` names an original the receiving side may still hold. */
 export interface WireError {

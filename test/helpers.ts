@@ -1,6 +1,7 @@
-// Shared by the tests: where the built fixtures are, and WAT assembled on the fly.
+// Shared by the tests: where the built fixtures are, WAT assembled on the fly, a logger that records.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Logger } from '../src/index.js';
 
 /** The repository's root (tests run from build/test/..., compiled). */
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -51,4 +52,12 @@ export async function assemble(source: string, { all = false } = {}): Promise<Ui
   } finally {
     parsed.destroy();
   }
+}
+
+/** A logger that records each message as `<level> <message>`. */
+export function recordingLogger(): { lines: string[]; logger: Logger } {
+  const lines: string[] = [];
+  const record = (level: string) => (message: string) => void lines.push(`${level} ${message}`);
+  const logger: Logger = { trace: record('trace'), debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') };
+  return { lines, logger };
 }

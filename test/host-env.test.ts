@@ -1,8 +1,8 @@
 // config, vars, logging, and host functions (drop-in and typed).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CallContext, createPlugin, defineHostFunction, type Logger } from '../src/index.js';
-import { assemble } from './helpers.js';
+import { CallContext, createPlugin, defineHostFunction } from '../src/index.js';
+import { assemble, recordingLogger } from './helpers.js';
 
 const IMPORTS = `
   (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
@@ -35,18 +35,6 @@ const VARS = `(module ${IMPORTS}
   (func (export "delete") (call $var_set (call $key) (i64.const 0)))
   (func (export "log") (call $log_info (call $input_offset)) (call $log_error (call $key)) (call $log_trace (call $key)))
   (func (export "level") (result i32) (call $get_log_level)))`;
-
-function recordingLogger() {
-  const lines: string[] = [];
-  const logger: Logger = {
-    trace: (m) => lines.push(`trace ${m}`),
-    debug: (m) => lines.push(`debug ${m}`),
-    info: (m) => lines.push(`info ${m}`),
-    warn: (m) => lines.push(`warn ${m}`),
-    error: (m) => lines.push(`error ${m}`),
-  };
-  return { lines, logger };
-}
 
 describe('vars', () => {
   it('survive across calls and can be deleted', async () => {

@@ -20,12 +20,11 @@ import {
   ReentrantCallError,
   TimeoutError,
   WorkerError,
-  type Logger,
   type Plugin,
   type PluginOptions,
 } from '../src/index.js';
 import { runningWorkers } from '../src/internal/platform/node-worker.js';
-import { assemble, pluginPath, repoRoot } from './helpers.js';
+import { assemble, pluginPath, recordingLogger, repoRoot } from './helpers.js';
 
 const ENV = `
   (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
@@ -246,14 +245,7 @@ describe('a plug-in in a worker', () => {
   });
 
   it('logs through the logger before the call resolves', async () => {
-    const lines: string[] = [];
-    const logger: Logger = {
-      trace: (m) => lines.push(`trace ${m}`),
-      debug: (m) => lines.push(`debug ${m}`),
-      info: (m) => lines.push(`info ${m}`),
-      warn: (m) => lines.push(`warn ${m}`),
-      error: (m) => lines.push(`error ${m}`),
-    };
+    const { lines, logger } = recordingLogger();
     const plugin = await createPlugin(pluginPath('log'), { runInWorker: true, logger, logLevel: 'info' });
     try {
       assert.equal((await plugin.call('log_all', 'x'))?.text(), 'logged');

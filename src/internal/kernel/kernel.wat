@@ -18,7 +18,9 @@
 ;; and header bytes left behind in reused memory are never mistaken for a live block.
 ;; Guest loads and stores are confined to [HEAP_BASE, bump): out of range reads give 0 and
 ;; writes do nothing. A plug-in can still scribble over headers next to its own blocks; every
-;; pointer the allocator follows is re-validated, so the worst it can do is confuse its own call.
+;; pointer the allocator follows is re-validated, and a block whose header no longer makes
+;; sense (length above capacity, capacity past the heap) is no longer live, so the worst it can
+;; do is confuse its own call: no length the host trusts ever reaches past the heap.
 (module
   (memory (export "memory") 1)
 
@@ -86,10 +88,19 @@
         (i32.lt_u (local.get $h) (global.get $bump)))
       (i32.eqz (i32.and (local.get $h) (i32.const 15)))))
 
+;; A live block: its tag matches, and its header still makes sense — the guest may have
+  ;; scribbled over it, and no length the host trusts may reach past the heap.
   (func $is_live (param $h i32) (result i32)
-    (if (result i32) (call $in_heap (local.get $h))
-      (then (i32.eq (i32.load offset=8 (i32.sub (local.get $h) (i32.const 16))) (call $live_tag (local.get $h))))
-      (else (i32.const 0))))
+    (local $header i32) (local $cap i32)
+    (if (i32.eqz (call $in_heap (local.get $h))) (then (return (i32.const 0))))
+    (local.set $header (i32.sub (local.get $h) (i32.const 16)))
+    (if (i32.ne (i32.load offset=8 (local.get $header)) (call $live_tag (local.get $h))) (then (return (i32.const 0))))
+    (local.set $cap (i32.load offset=4 (local.get $header)))
+    (i32.and
+      (i32.le_u (i32.load (local.get $header)) (local.get $cap))
+      (i64.le_u
+        (i64.add (i64.extend_i32_u (local.get $h)) (i64.extend_i32_u (local.get $cap)))
+        (i64.extend_i32_u (global.get $bump)))))
 
   ;; a 64-bit guest handle as a 32-bit live handle, or 0
   (func $live_handle (param $h i64) (result i32)

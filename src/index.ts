@@ -21,6 +21,8 @@ export type { CallOptions, PluginInput } from './plugin.js';
 export { createPool, Pool } from './pool.js';
 export type { PoolOptions } from './pool.js';
 export { PluginOutput } from './plugin-output.js';
+export { CAPABILITIES } from './capabilities.js';
+export type { Capabilities } from './capabilities.js';
 export { CallContext, CallContext as CurrentPlugin } from './call-context.js';
 export { defineHostFunction, DEFAULT_HOST_NAMESPACE } from './host-function.js';
 export type { HostFunction, ValueType } from './host-function.js';

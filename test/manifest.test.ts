@@ -201,3 +201,13 @@ describe('manifest', () => {
     assert.equal((await manifestOnly.call('get'))?.text(), 'manifest');
   });
 });
+
+describe('CAPABILITIES', () => {
+  it('has every field of @extism/extism, as booleans', async () => {
+    const { CAPABILITIES } = await import('../src/index.js');
+    const peer = (await import('@extism/extism')).CAPABILITIES as unknown as Record<string, unknown>;
+    assert.deepEqual(Object.keys(CAPABILITIES).sort(), Object.keys(peer).sort());
+    for (const value of Object.values(CAPABILITIES)) assert.equal(typeof value, 'boolean');
+    assert.equal(CAPABILITIES.supportsTimeouts, true);
+  });
+});

@@ -45,6 +45,8 @@ export type {
   Logger,
   LogLevel,
   OutputTarget,
+  PluginConfig,
+  PluginConfigLike,
 } from './options.js';
 export {
   AbortError,

@@ -80,3 +80,9 @@ export interface PluginOptions {
   /** Run the plug-in in a worker thread, so calls never block the event loop. */
   runInWorker?: boolean;
 }
+
+/** A plug-in's config: string values by key (the name `@extism/extism` uses). */
+export type PluginConfig = Record<string, string>;
+
+/** Anything accepted as a config (the name `@extism/extism` uses). */
+export type PluginConfigLike = Record<string, string>;

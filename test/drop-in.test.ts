@@ -1,0 +1,58 @@
+// Code written for @extism/extism 2.x, with only the import changed: it must type-check (this
+// file is compiled by the build) and run the same.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import createPlugin, {
+  newPlugin,
+  type CallContext,
+  type CurrentPlugin,
+  type ExtismPluginOptions,
+  type Manifest,
+  type ManifestLike,
+  type Plugin,
+  type PluginConfig,
+  type PluginOutput,
+} from '../src/index.js';
+import { pluginPath } from './helpers.js';
+
+describe('code written for @extism/extism', () => {
+  it('type-checks and runs unchanged', async () => {
+    const kv = new Map<string, Uint8Array>();
+    const config: PluginConfig = { vowels: 'aeiouAEIOU' };
+    const options: ExtismPluginOptions = {
+      useWasi: false,
+      runInWorker: false,
+      logLevel: 'silent',
+      config,
+      functions: {
+        'extism:host/user': {
+          // the peer's host functions get bigint handles and return what store() returns
+          kv_read(callContext: CallContext, keyPtr: bigint) {
+            const key = callContext.read(keyPtr)?.text() ?? '';
+            return callContext.store(kv.get(key) ?? new Uint8Array(4));
+          },
+          kv_write(callContext: CurrentPlugin, keyPtr: bigint, valuePtr: bigint) {
+            const key = callContext.read(keyPtr)!.string();
+            kv.set(key, callContext.read(valuePtr)!.bytes().slice());
+          },
+        },
+      },
+    };
+    const manifest: Manifest = { wasm: [{ path: pluginPath('count-vowels-kvstore') }] };
+    const plugin: Plugin = await createPlugin(manifest, options);
+    try {
+      const output: PluginOutput | null = await plugin.call('count_vowels', 'Hello, World!');
+      assert.equal(output?.json().total, 3);
+      assert.equal((await plugin.call('count_vowels', 'Hello, World!'))?.json().total, 6);
+      assert.equal(await plugin.functionExists('count_vowels'), true);
+      assert.ok((await plugin.getExports()).some((e) => e.name === 'count_vowels'));
+      assert.equal(plugin.isActive(), false);
+    } finally {
+      await plugin.close();
+    }
+    const like: ManifestLike = pluginPath('count-vowels');
+    const other = await newPlugin(like, { config });
+    assert.equal((await other.call('count_vowels', 'aaa'))?.json().count, 3);
+    await other.close();
+  });
+});

@@ -49,7 +49,7 @@
  * @module
  */
 import { ByteWriter } from './encoder.js';
-import { ByteReader, SectionId, WasmFormatError, sectionSpans, type SectionSpan } from './reader.js';
+import { ByteReader, SectionId, WasmFormatError, sectionSpans, skipImportDescription, skipLimits, skipRefType, type SectionSpan } from './reader.js';
 
 /** Module name of the imported tick function. */
 export const TICK_MODULE = 'plughost';
@@ -161,21 +161,9 @@ function survey(bytes: Uint8Array, spans: SectionSpan[]): Facts {
           r.skip(r.u32());
           const at = r.pos;
           const kind = r.u8();
-          if (kind === 0) {
-            facts.importedFunctions++;
-            r.u32();
-          } else if (kind === 1) {
-            skipRefType(r);
-            skipLimits(r);
-          } else if (kind === 2) skipLimits(r);
-          else if (kind === 3) {
-            facts.globals++;
-            skipRefType(r);
-            r.u8();
-          } else if (kind === 4) {
-            r.u8();
-            r.u32();
-          } else r.fail(`unknown import kind ${kind}`, at);
+          if (kind === 0) facts.importedFunctions++;
+          else if (kind === 3) facts.globals++;
+          skipImportDescription(r, kind, at);
         }
         break;
       }
@@ -318,18 +306,6 @@ function constExpr(bytes: Uint8Array, pos: number, end: number, w: ByteWriter | 
     }
   }
   throw new WasmFormatError('expression runs past its end', Math.min(pos, end));
-}
-
-/** Skips a value or reference type, including the typed `(ref null? ht)` forms. */
-function skipRefType(r: ByteReader): void {
-  const b = r.u8();
-  if (b === 0x63 || b === 0x64) r.skipLeb();
-}
-
-function skipLimits(r: ByteReader): void {
-  const flags = r.u8();
-  r.skipLeb();
-  if (flags & 1) r.skipLeb();
 }
 
 // ---------------------------------------------------------------------------- decoding

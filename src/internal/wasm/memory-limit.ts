@@ -7,7 +7,7 @@
  */
 import { MemoryLimitError } from '../../errors.js';
 import { ByteWriter } from './encoder.js';
-import { ByteReader, SectionId, sectionSpans, type Limits } from './reader.js';
+import { ByteReader, SectionId, sectionSpans, skipImportDescription, type Limits } from './reader.js';
 
 /**
  * Returns `bytes` with memory 0 limited to `maxPages` (64 KiB pages): its `max` becomes
@@ -67,14 +67,8 @@ function findImportedMemory(bytes: Uint8Array, start: number, end: number): Limi
     r.skip(r.u32());
     const at = r.pos;
     const kind = r.u8();
-    switch (kind) {
-      case 0: r.u32(); break;
-      case 1: r.u8(); r.limits(); break;
-      case 2: return readLimitsAt(r);
-      case 3: r.u8(); r.u8(); break;
-      case 4: r.u8(); r.u32(); break;
-      default: r.fail(`unknown import kind ${kind}`, at);
-    }
+    if (kind === 2) return readLimitsAt(r);
+    skipImportDescription(r, kind, at);
   }
   return undefined;
 }

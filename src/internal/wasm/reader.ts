@@ -228,6 +228,45 @@ export class ByteReader {
   }
 }
 
+/** Skips a value or reference type, including the typed `(ref null? ht)` forms. */
+export function skipRefType(r: ByteReader): void {
+  const b = r.u8();
+  if (b === 0x63 || b === 0x64) r.skipLeb();
+}
+
+/** Skips memory or table limits, whatever their width. */
+export function skipLimits(r: ByteReader): void {
+  const flags = r.u8();
+  r.skipLeb();
+  if (flags & 1) r.skipLeb();
+}
+
+/** Skips the description of an import of `kind` (0 function … 4 tag), read just before at `at`. */
+export function skipImportDescription(r: ByteReader, kind: number, at: number): void {
+  switch (kind) {
+    case 0:
+      r.u32();
+      return;
+    case 1:
+      skipRefType(r);
+      skipLimits(r);
+      return;
+    case 2:
+      skipLimits(r);
+      return;
+    case 3:
+      skipRefType(r);
+      r.u8();
+      return;
+    case 4:
+      r.u8();
+      r.u32();
+      return;
+    default:
+      r.fail(`unknown import kind ${kind}`, at);
+  }
+}
+
 /** True when `bytes` starts with the WebAssembly magic and binary version 1. */
 export function isWasm(bytes: Uint8Array): boolean {
   return (

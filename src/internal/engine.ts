@@ -80,7 +80,6 @@ export class PluginEngine {
   private readonly wasiModules: Set<number>;
   private instance!: Instantiated;
   private wasis: Wasi[] = [];
-  private readonly outputSinks: LineSink[] = [];
   private readonly stdout: LineSink | undefined;
   private readonly stderr: LineSink | undefined;
   private budgets: WebAssembly.Global[] = [];
@@ -109,7 +108,6 @@ export class PluginEngine {
       this.callContext = new CallContext(this.state);
       this.stdout = outputSink(options.wasi?.stdout, 1);
       this.stderr = outputSink(options.wasi?.stderr, 2);
-      for (const sink of [this.stdout, this.stderr]) if (sink !== undefined) this.outputSinks.push(sink);
       this.plan = link({
         modules: options.modules,
         mainIndex: options.mainIndex,
@@ -324,7 +322,8 @@ export class PluginEngine {
 
   private endGuarded(): void {
     this.active = false;
-    for (const sink of this.outputSinks) sink.flush();
+    this.stdout?.flush();
+    this.stderr?.flush();
     if (this.budgets.length > 0) {
       this.account();
       this.lastFuelConsumed = this.consumed;

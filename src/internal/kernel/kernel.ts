@@ -79,12 +79,17 @@ function copyOut(bytes: Uint8Array, offset: number, length: number): Uint8Array 
   } else {
     copy = new Uint8Array(new ArrayBuffer(length));
   }
-  if (length <= 64) {
-    for (let i = 0; i < length; i++) copy[i] = bytes[offset + i]!;
-  } else {
-    copy.set(bytes.subarray(offset, offset + length));
-  }
+  copyBytes(bytes, offset, copy, 0, length);
   return copy;
+}
+
+/** Copy `length` bytes; a short run by hand, since `set()` costs more than the copy itself. */
+function copyBytes(from: Uint8Array, fromOffset: number, to: Uint8Array, toOffset: number, length: number): void {
+  if (length <= 64) {
+    for (let i = 0; i < length; i++) to[toOffset + i] = from[fromOffset + i]!;
+  } else {
+    to.set(from.subarray(fromOffset, fromOffset + length), toOffset);
+  }
 }
 const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder();
@@ -223,12 +228,7 @@ export class Kernel {
     const bytes = typeof data === 'string' ? utf8Encoder.encode(data) : data;
     const n = bytes.byteLength;
     const h = this.alloc(n);
-    const memory = this.view();
-    if (n <= 64) {
-      for (let i = 0; i < n; i++) memory[h + i] = bytes[i]!;
-    } else {
-      memory.set(bytes, h);
-    }
+    copyBytes(bytes, 0, this.view(), h, n);
     return h;
   }
 

@@ -1,5 +1,7 @@
 // A fixed set of instances of one compiled plug-in, each in its own worker, sharing one queue.
-// The host thread only routes: a call goes to an idle instance, or waits in a bounded queue.
+// The host thread only routes: a call goes to an idle instance, else behind the running call of
+// a busy one (posted ahead, so that worker never waits for this thread between calls), else
+// waits in a bounded queue.
 import { AbortError, ManifestError, PluginClosedError, PoolFullError } from './errors.js';
 import type { ManifestLike } from './manifest.js';
 import type { PluginOptions } from './options.js';
@@ -12,7 +14,10 @@ import { captureInput, type OwnedInput, type WorkerBackend } from './internal/wo
 export interface PoolOptions extends PluginOptions {
   /** Instances (workers) in the pool; default: the number of CPUs this process may use. */
   size?: number;
-  /** Calls that may wait for an idle instance; one more is refused with {@link PoolFullError}. Default 10,000. */
+  /**
+   * Calls that may wait to run (queued, or posted ahead to a busy instance); one more is
+   * refused with {@link PoolFullError}. Default 10,000.
+   */
   maxQueue?: number;
 }
 
@@ -26,14 +31,20 @@ interface Waiting {
   reject(error: unknown): void;
 }
 
+/** Calls one instance holds: the running one and one posted ahead. */
+const CALLS_PER_MEMBER = 2;
+
 interface Member {
   backend: WorkerBackend;
-  busy: boolean;
+  /** Its calls not yet settled, at most {@link CALLS_PER_MEMBER}. */
+  calls: number;
 }
 
 /**
  * Instances of one plug-in in worker threads, called as one: each call runs on an idle
- * instance. Instances keep their own state and vars, and which one serves a call is not
+ * instance; when none is idle, an instance takes one call behind its running one, so that it
+ * starts it without waiting for this thread (with calls of very uneven length, one may then wait
+ * behind a long call while another instance becomes free). Instances keep their own state and vars, and which one serves a call is not
  * specified, so a pool suits plug-ins whose calls do not depend on earlier ones. A worker that
  * dies fails only the call it was running ({@link WorkerError}) and is replaced.
  *
@@ -45,7 +56,6 @@ interface Member {
  */
 export class Pool {
   readonly #members: Member[];
-  readonly #idle: Member[];
   readonly #queue: Waiting[] = [];
   readonly #maxQueue: number;
   #closed = false;
@@ -54,8 +64,7 @@ export class Pool {
 
   /** @internal */
   constructor(backends: WorkerBackend[], maxQueue: number) {
-    this.#members = backends.map((backend) => ({ backend, busy: false }));
-    this.#idle = [...this.#members];
+    this.#members = backends.map((backend) => ({ backend, calls: 0 }));
     this.#maxQueue = maxQueue;
   }
 
@@ -64,9 +73,11 @@ export class Pool {
     return this.#members.length;
   }
 
-  /** Calls waiting for an idle instance. */
+  /** Calls not running yet: those in the queue, and those posted ahead to a busy instance. */
   get pending(): number {
-    return this.#queue.length;
+    let ahead = 0;
+    for (const member of this.#members) ahead += Math.max(0, member.calls - 1);
+    return this.#queue.length + ahead;
   }
 
   /**
@@ -76,9 +87,10 @@ export class Pool {
    */
   call<T = unknown>(name: string, input?: PluginInput, hostContext?: T, options?: CallOptions): Promise<PluginOutput | null> {
     if (this.#closed) return Promise.reject(new PluginClosedError());
-    const member = this.#idle.pop();
-    if (member !== undefined) return this.#run(member, name, input, hostContext, options);
-    if (this.#queue.length >= this.#maxQueue) return Promise.reject(new PoolFullError(this.#maxQueue));
+    const idle = this.#leastBusy();
+    if (idle !== undefined && idle.calls === 0) return this.#run(idle, name, input, hostContext, options);
+    if (this.pending >= this.#maxQueue) return Promise.reject(new PoolFullError(this.#maxQueue));
+    if (idle !== undefined) return this.#run(idle, name, input, hostContext, options);
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(new AbortError(name, signal.reason));
     return new Promise((resolve, reject) => {
@@ -119,8 +131,18 @@ export class Pool {
     return this.#closing;
   }
 
+  /** The member with the fewest calls, if one can take another. */
+  #leastBusy(): Member | undefined {
+    let best: Member | undefined;
+    for (const member of this.#members) {
+      if (member.calls < CALLS_PER_MEMBER && (best === undefined || member.calls < best.calls)) best = member;
+      if (member.calls === 0) break;
+    }
+    return best;
+  }
+
   #run(member: Member, name: string, input: PluginInput | OwnedInput, hostContext: unknown, options: CallOptions | undefined): Promise<PluginOutput | null> {
-    member.busy = true;
+    member.calls++;
     const done = member.backend.call(name, input, hostContext, options);
     // The next call is handed over as soon as this one settles, whatever its outcome.
     done.then(() => this.#release(member), () => this.#release(member));
@@ -128,10 +150,9 @@ export class Pool {
   }
 
   #release(member: Member): void {
-    member.busy = false;
+    member.calls--;
     const next = this.#queue.shift();
     if (next === undefined) {
-      this.#idle.push(member);
       this.#checkDrained();
       return;
     }
@@ -140,7 +161,7 @@ export class Pool {
   }
 
   #checkDrained(): void {
-    if (this.#drained !== undefined && this.#queue.length === 0 && this.#members.every((m) => !m.busy)) {
+    if (this.#drained !== undefined && this.#queue.length === 0 && this.#members.every((m) => m.calls === 0)) {
       this.#drained();
       this.#drained = undefined;
     }

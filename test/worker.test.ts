@@ -320,6 +320,28 @@ describe('a plug-in in a worker', () => {
     }
   });
 
+  it('keeps large inputs of calls in flight apart: the running one and the one posted behind it', async () => {
+    const plugin = await createPlugin(pluginPath('host-echo'), { runInWorker: true, functions: { 'extism:host/user': { echo: (_ctx: CallContext, h: number) => h } } });
+    try {
+      // The first two go out at once (one running, one posted behind it), the others wait in the
+      // queue; sizes cross the staging threshold both ways; the caller reuses one buffer for all.
+      const sizes = [256 << 10, 64 << 10, 100, 64 << 10, 20 << 10, 1 << 20, 70 << 10, 3];
+      const shared = new Uint8Array(1 << 20);
+      const expected: Uint8Array[] = [];
+      const calls = sizes.map((size, n) => {
+        const input = shared.subarray(0, size).fill(n + 1);
+        input[0] = 200 + n;
+        expected.push(input.slice());
+        return plugin.call('echo_via_host', input);
+      });
+      shared.fill(0);
+      const outputs = await Promise.all(calls);
+      outputs.forEach((output, n) => assert.deepEqual(output?.bytes(), expected[n], `call ${n} (${sizes[n]} bytes)`));
+    } finally {
+      await plugin.close();
+    }
+  });
+
   it('refuses a call of its own plug-in from a host function, and callSync', async () => {
     let inner: Promise<unknown> | undefined;
     let plugin: Plugin | undefined;

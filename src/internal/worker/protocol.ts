@@ -27,8 +27,13 @@ export const CTRL = {
   DONE: 4,
   /** Id of the last call the worker started. */
   STARTED: 5,
+  /**
+   * Id of a call posted ahead (see WorkerBackend) that was aborted before the host thread saw
+   * it start: the worker fails it at entry, or stops it as it would stop an aborted one.
+   */
+  SKIP: 6,
 } as const;
-export const CTRL_SLOTS = 6;
+export const CTRL_SLOTS = 7;
 
 /** Special index of a host request: the plug-in's `http_request`, served on the host thread. */
 export const HTTP_INDEX = -1;
@@ -74,8 +79,10 @@ export interface CallRequest {
   input: string | ArrayBuffer | StagedInput;
 }
 export interface StagedInput {
+  /** Which of the worker's two staging memories (one per call in flight). */
+  index: 0 | 1;
   /**
-   * The staging memory, sent with the first call that uses it; null: the one sent last.
+   * The staging memory, sent with the first call that uses it; null: the one sent last at `index`.
    * (Posting a SharedArrayBuffer costs tens of µs, on the thread that hands out the calls.)
    */
   staged: SharedArrayBuffer | null;

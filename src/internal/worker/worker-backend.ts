@@ -1,5 +1,6 @@
 // The host-thread proxy of a plug-in that runs in a worker (`runInWorker: true`). It queues
-// calls (one runs at a time, as on the host thread), serves the worker's host-function
+// calls (one runs at a time, as on the host thread; the next one is posted ahead, so the
+// worker starts it without waiting for this thread), serves the worker's host-function
 // requests, enforces what the worker cannot enforce alone (a guest that is not instrumented and
 // will not stop), and replaces a worker that died. Plug-in state lives in the worker: a
 // replacement starts afresh (memory, globals and vars).
@@ -95,6 +96,12 @@ interface CallJob {
   name: string;
   /** Raw until the call is either sent (at once) or queued (then captured, see {@link captureInput}). */
   input: PluginInput | OwnedInput;
+  /** A call posted ahead keeps what it sent, to send it again if its worker is replaced first. */
+  sent: string | Uint8Array | undefined;
+  /** Which staging memory its input went through (calls in flight alternate). */
+  staging: 0 | 1;
+  /** Aborted after it was posted ahead: already rejected, the worker skips or stops it. */
+  aborted: boolean;
   hostContext: unknown;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
@@ -116,10 +123,10 @@ interface Slot {
   /** Set when we end the worker ourselves: its exit is not a fault. */
   ending: boolean;
   lastError: Error | undefined;
-  /** Where large inputs are copied for the worker to read (see wireInput). */
-  staging: Uint8Array | null;
-  /** Whether the worker has `staging` already (it is sent once, with the first call using it). */
-  stagingSent: boolean;
+  /** Where large inputs are copied for the worker to read (see wireInput), one per call in flight. */
+  staging: [Uint8Array | null, Uint8Array | null];
+  /** Whether the worker has each staging memory already (sent once, with the first call using it). */
+  stagingSent: [boolean, boolean];
   settleStart(error?: unknown): void;
 }
 
@@ -149,55 +156,68 @@ export function captureInput(input: PluginInput | OwnedInput): string | OwnedInp
  */
 const STAGING_MIN = 16 * 1024;
 
-function stagingFor(slot: Slot, size: number): Uint8Array {
-  if (slot.staging === null || slot.staging.byteLength < size) {
-    let capacity = 64 * 1024;
-    while (capacity < size) capacity *= 2;
-    slot.staging = new Uint8Array(new SharedArrayBuffer(capacity));
-    slot.stagingSent = false;
-  }
-  return slot.staging;
+function stagingFor(slot: Slot, index: 0 | 1, size: number): Uint8Array {
+  const current = slot.staging[index];
+  if (current !== null && current.byteLength >= size) return current;
+  let capacity = 64 * 1024;
+  while (capacity < size) capacity *= 2;
+  slot.stagingSent[index] = false;
+  return (slot.staging[index] = new Uint8Array(new SharedArrayBuffer(capacity)));
 }
 
-function staged(slot: Slot, length: number): StagedInput {
-  const buffer = slot.stagingSent ? null : (slot.staging!.buffer as SharedArrayBuffer);
-  slot.stagingSent = true;
-  return { staged: buffer, length };
+function staged(slot: Slot, index: 0 | 1, length: number): StagedInput {
+  const buffer = slot.stagingSent[index] ? null : (slot.staging[index]!.buffer as SharedArrayBuffer);
+  slot.stagingSent[index] = true;
+  return { index, staged: buffer, length };
 }
 
 const utf8 = new TextEncoder();
 
-/** The input as the worker receives it; see {@link CallRequest.input}. */
-function wireInput(slot: Slot, input: PluginInput | OwnedInput): { input: CallRequest['input']; transfer: Transferable[] } {
-  if (input instanceof OwnedInput) return { input: input.buffer, transfer: [input.buffer] };
-  const captured = typeof input === 'string' || input instanceof ArrayBuffer || ArrayBuffer.isView(input) ? input : captureInput(input as PluginInput);
-  if (captured instanceof OwnedInput) return { input: captured.buffer, transfer: [captured.buffer] };
+interface WireInput {
+  input: CallRequest['input'];
+  transfer: Transferable[];
+  /** What was sent, still readable here (only when asked to keep it). */
+  sent: string | Uint8Array | undefined;
+}
+
+/**
+ * The input as the worker receives it (see {@link CallRequest.input}), through staging memory
+ * `index`. With `keep`, nothing is transferred, so the input can be sent again.
+ */
+function wireInput(slot: Slot, index: 0 | 1, input: PluginInput | OwnedInput, keep: boolean): WireInput {
+  const captured = input instanceof OwnedInput || typeof input === 'string' || input instanceof ArrayBuffer || ArrayBuffer.isView(input) ? input : captureInput(input as PluginInput);
+  if (captured instanceof OwnedInput) {
+    return keep ? { input: captured.buffer, transfer: [], sent: new Uint8Array(captured.buffer) } : { input: captured.buffer, transfer: [captured.buffer], sent: undefined };
+  }
   if (typeof captured === 'string') {
-    if (captured.length < STAGING_MIN) return { input: captured, transfer: [] };
+    if (captured.length < STAGING_MIN) return { input: captured, transfer: [], sent: captured };
     // ASCII fits in as many bytes as characters; anything else in at most three per character
-    let staging = stagingFor(slot, captured.length);
+    let staging = stagingFor(slot, index, captured.length);
     let { read, written } = utf8.encodeInto(captured, staging);
     if (read < captured.length) {
-      staging = stagingFor(slot, captured.length * 3);
+      staging = stagingFor(slot, index, captured.length * 3);
       ({ written } = utf8.encodeInto(captured, staging));
     }
-    return { input: staged(slot, written), transfer: [] };
+    return { input: staged(slot, index, written), transfer: [], sent: captured };
   }
   const bytes = asBytes(captured)!;
   if (bytes.byteLength < STAGING_MIN) {
     const owned = bytes.slice().buffer;
-    return { input: owned, transfer: [owned] };
+    return keep ? { input: owned, transfer: [], sent: new Uint8Array(owned) } : { input: owned, transfer: [owned], sent: undefined };
   }
-  const staging = stagingFor(slot, bytes.byteLength);
+  const staging = stagingFor(slot, index, bytes.byteLength);
   staging.set(bytes);
-  return { input: staged(slot, bytes.byteLength), transfer: [] };
+  return { input: staged(slot, index, bytes.byteLength), transfer: [], sent: staging.subarray(0, bytes.byteLength) };
 }
 
 /** A {@link PluginBackend} whose plug-in runs in a worker thread; see the top of this file. */
 export class WorkerBackend implements PluginBackend {
   private slot: Slot | null = null;
   private readonly queue: Job[] = [];
+  /** The job the worker runs (as far as this thread knows). */
   private current: Job | null = null;
+  /** A call posted behind `current`, which the worker starts as soon as `current` ends. */
+  private ahead: CallJob | null = null;
   private closed = false;
   private closing: Promise<void> | null = null;
   private readonly terminations = new Set<Promise<void>>();
@@ -248,7 +268,7 @@ export class WorkerBackend implements PluginBackend {
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(new AbortError(name, signal.reason));
     return new Promise<PluginOutput | null>((resolve, reject) => {
-      const job: CallJob = { kind: 'call', id: 0, name, input, hostContext, signal, onAbort: undefined, resolve, reject };
+      const job: CallJob = { kind: 'call', id: 0, name, input, sent: undefined, staging: 0, aborted: false, hostContext, signal, onAbort: undefined, resolve, reject };
       if (signal !== undefined) {
         job.onAbort = () => this.abort(job);
         signal.addEventListener('abort', job.onAbort, { once: true });
@@ -256,7 +276,7 @@ export class WorkerBackend implements PluginBackend {
       this.queue.push(job);
       this.pump();
       // Still waiting: the caller may change its bytes as soon as we return.
-      if (this.current !== job) job.input = captureInput(job.input);
+      if (this.current !== job && this.ahead !== job) job.input = captureInput(job.input);
     });
   }
 
@@ -284,6 +304,8 @@ export class WorkerBackend implements PluginBackend {
     this.closed = true;
     const error = new PluginClosedError();
     for (const job of this.queue.splice(0)) this.settle(job, { error });
+    if (this.ahead !== null) this.settle(this.ahead, { error });
+    this.ahead = null;
     if (this.current !== null) this.finish(this.current, { error });
     if (this.slot !== null) this.end(this.slot);
     this.closing = Promise.all(this.terminations).then(() => undefined);
@@ -313,8 +335,8 @@ export class WorkerBackend implements PluginBackend {
       ready: false,
       ending: false,
       lastError: undefined,
-      staging: null,
-      stagingSent: false,
+      staging: [null, null],
+      stagingSent: [false, false],
       settleStart,
     };
     this.slot = slot;
@@ -341,11 +363,28 @@ export class WorkerBackend implements PluginBackend {
     this.spawn().catch(() => {});
   }
 
+  /**
+   * The call posted ahead to a worker that is going away goes back to the head of the queue,
+   * for its replacement (unless it was aborted: then it is settled already).
+   */
+  private takeBackAhead(): void {
+    const job = this.ahead;
+    if (job === null) return;
+    this.ahead = null;
+    if (job.aborted) return;
+    job.input = captureInput(job.sent);
+    job.sent = undefined;
+    this.queue.unshift(job);
+  }
+
   /** End a worker on purpose; its exit is then not a fault. */
   private end(slot: Slot): void {
     slot.ending = true;
     slot.line.dead = true;
-    if (this.slot === slot) this.slot = null;
+    if (this.slot === slot) {
+      this.slot = null;
+      this.takeBackAhead();
+    }
     this.endHostCalls();
     const done = slot.worker.terminate().catch(() => {}).finally(() => {
       slot.line.port.close();
@@ -368,6 +407,7 @@ export class WorkerBackend implements PluginBackend {
     }
     this.endHostCalls();
     // Only the call that was running in it fails; queued calls go to the replacement.
+    this.takeBackAhead();
     if (this.current !== null) this.finish(this.current, { error }, false);
     this.respawn();
   }
@@ -471,20 +511,52 @@ export class WorkerBackend implements PluginBackend {
   }
 
   private startNext(): void {
-    if (this.closed || this.current !== null || this.queue.length === 0) return;
+    if (this.closed) return;
     const slot = this.slot;
-    if (slot === null) return this.respawn();
-    if (!slot.ready) return;
-    const job = this.queue.shift()!;
-    this.current = job;
-    if (job.kind === 'reset') {
-      slot.worker.postMessage({ type: 'reset' } satisfies ToWorker);
+    if (slot === null) {
+      if (this.current === null && this.queue.length > 0) this.respawn();
       return;
     }
+    if (!slot.ready) return;
+    if (this.current === null && this.ahead !== null) {
+      // already posted: the worker has started it, or is about to
+      const job = (this.current = this.ahead);
+      this.ahead = null;
+      this.begin(slot, job);
+    }
+    if (this.current === null) {
+      const job = this.queue.shift();
+      if (job === undefined) return;
+      this.current = job;
+      if (job.kind === 'reset') {
+        slot.worker.postMessage({ type: 'reset' } satisfies ToWorker);
+        return;
+      }
+      this.post(slot, job, 0, false);
+      this.begin(slot, job);
+    }
+    // Posting the next call now hides this thread's part (the copy of its input, the messages)
+    // behind the running one; it is the worker that would otherwise wait for it.
+    const { current } = this;
+    if (this.ahead === null && current.kind === 'call' && this.queue[0]?.kind === 'call') {
+      const job = this.queue.shift() as CallJob;
+      this.ahead = job;
+      this.post(slot, job, current.staging === 0 ? 1 : 0, true);
+    }
+  }
+
+  private post(slot: Slot, job: CallJob, staging: 0 | 1, ahead: boolean): void {
     job.id = this.nextCallId = (this.nextCallId % 0x7ffffffe) + 1;
-    const { input, transfer } = wireInput(slot, job.input);
+    job.staging = staging;
+    const { input, transfer, sent } = wireInput(slot, staging, job.input, ahead);
     job.input = undefined; // nothing of it is needed any more
+    job.sent = ahead ? sent : undefined;
     slot.worker.postMessage({ type: 'call', id: job.id, name: job.name, input } satisfies ToWorker, transfer);
+  }
+
+  /** The job is now the worker's running one: its deadline starts. */
+  private begin(slot: Slot, job: CallJob): void {
+    job.sent = undefined;
     const timeoutMs = this.spec.init.timeoutMs;
     if (timeoutMs !== null) {
       this.deadline = epochNow() + timeoutMs;
@@ -492,6 +564,7 @@ export class WorkerBackend implements PluginBackend {
       // stopped from inside (not instrumented), so that the bound holds whatever the guest does.
       this.watchdog = setTimeout(() => this.onWatchdog(slot, job), timeoutMs + WATCHDOG_GRACE_MS);
     }
+    if (job.aborted) this.interrupt(slot, job);
   }
 
   private onWatchdog(slot: Slot, job: CallJob): void {
@@ -511,7 +584,20 @@ export class WorkerBackend implements PluginBackend {
       return;
     }
     const slot = this.slot;
-    if (this.current !== job || slot === null) return;
+    if (slot === null) return;
+    if (this.ahead === job) {
+      // Its caller hears at once; the worker skips it, or stops it if it has started already.
+      if (job.aborted) return;
+      job.aborted = true;
+      Atomics.store(slot.line.ctrl, CTRL.SKIP, job.id);
+      this.settle(job, { error: new AbortError(job.name, job.signal?.reason) });
+      return;
+    }
+    if (this.current === job) this.interrupt(slot, job);
+  }
+
+  /** Stop the running call `job`: from inside the worker if the guest can be stopped there, else by ending the worker. */
+  private interrupt(slot: Slot, job: CallJob): void {
     const { ctrl } = slot.line;
     Atomics.store(ctrl, CTRL.ABORT, job.id);
     // wakes the worker if it is waiting for a host function

@@ -29,7 +29,7 @@ let running = 0;
 // busy in the guest (an AbortSignal's event could not be delivered then).
 const abortFlag = {
   get aborted(): boolean {
-    return running !== 0 && Atomics.load(ctrl, CTRL.ABORT) === running;
+    return running !== 0 && (Atomics.load(ctrl, CTRL.ABORT) === running || Atomics.load(ctrl, CTRL.SKIP) === running);
   },
   reason: undefined,
 } as unknown as AbortSignal;
@@ -61,8 +61,8 @@ function createEngine(): PluginEngine | undefined {
   }
 }
 
-/** The host's staging memory for large inputs, as last sent. */
-let staging: SharedArrayBuffer | undefined;
+/** The host's two staging memories for large inputs, as last sent. */
+const staging: [SharedArrayBuffer?, SharedArrayBuffer?] = [];
 
 function runCall(engine: PluginEngine, request: CallRequest): void {
   // Answers to host calls of an earlier call that gave up on them (timeout, abort) are dropped.
@@ -75,8 +75,8 @@ function runCall(engine: PluginEngine, request: CallRequest): void {
     if (typeof input === 'string') bytes = input;
     else if (input instanceof ArrayBuffer) bytes = new Uint8Array(input);
     else {
-      if (input.staged !== null) staging = input.staged;
-      bytes = new Uint8Array(staging!, 0, input.length);
+      if (input.staged !== null) staging[input.index] = input.staged;
+      bytes = new Uint8Array(staging[input.index]!, 0, input.length);
     }
     const out = engine.call(request.name, bytes, undefined, { signal: abortFlag });
     Atomics.store(ctrl, CTRL.DONE, request.id);

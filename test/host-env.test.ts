@@ -67,6 +67,57 @@ describe('vars', () => {
     await plugin.call('peek');
     assert.equal(seen, 'shared');
   });
+
+  it('keep every key apart, whatever the host remembers of recent keys', async () => {
+    // `put` sets the var named by the input to the input itself; `take` outputs the var named by the input.
+    const wasm = await assemble(`(module ${IMPORTS}
+      (func (export "put") (call $var_set (call $input_offset) (call $input_offset)))
+      (func (export "take") (local $v i64) (local.set $v (call $var_get (call $input_offset)))
+        (if (i64.ne (local.get $v) (i64.const 0)) (then (call $output_block (local.get $v))))))`);
+    const plugin = await createPlugin({ wasm: [{ data: wasm }] });
+    // Same lengths, other bytes; more keys than the host keeps; one long key; one not ASCII.
+    const keys = ['ab', 'ba', 'aa', 'abc', 'x1', 'x2', 'x3', 'x4', 'x5', 'k'.repeat(100), 'clé'];
+    for (const key of keys) await plugin.call('put', key);
+    for (const key of [...keys].reverse()) assert.equal((await plugin.call('take', key))?.text(), key);
+    assert.equal(await plugin.call('take', 'b'), null);
+  });
+
+  it('set again to a value of the same size leave values read earlier unchanged', async () => {
+    const read: string[] = [];
+    const held: { text(): string }[] = [];
+    const wasm = await assemble(`(module (import "extism:host/user" "peek" (func $peek)) ${IMPORTS}
+      (func (export "set") (call $var_set (call $key) (call $input_offset)))
+      (func (export "get") (call $output_block (call $var_get (call $key))))
+      (func (export "peek") (call $peek)))`);
+    const plugin = await createPlugin({ wasm: [{ data: wasm }] }, {
+      functions: { 'extism:host/user': { peek: (ctx: CallContext) => void held.push(ctx.getVariable('key')!) } },
+    });
+    for (const value of ['aaaa', 'bbbb', 'cccc']) {
+      await plugin.call('set', value);
+      await plugin.call('peek');
+      read.push((await plugin.call('get'))?.text() ?? '');
+    }
+    assert.deepEqual(read, ['aaaa', 'bbbb', 'cccc']);
+    assert.deepEqual(held.map((value) => value.text()), ['aaaa', 'bbbb', 'cccc']);
+  });
+});
+
+describe('config', () => {
+  it('gives each plug-in its own values, the same on every call', async () => {
+    const wasm = await assemble(`(module
+      (import "extism:host/env" "config_get" (func $config_get (param i64) (result i64)))
+      ${IMPORTS}
+      (func (export "config") (local $v i64) (local.set $v (call $config_get (call $input_offset)))
+        (if (i64.ne (local.get $v) (i64.const 0)) (then (call $output_block (local.get $v))))))`);
+    const a = await createPlugin({ wasm: [{ data: wasm }], config: { name: 'first', other: 'ünïcode' } });
+    const b = await createPlugin({ wasm: [{ data: wasm }] }, { config: { name: 'second' } });
+    for (let round = 0; round < 3; round++) {
+      assert.equal((await a.call('config', 'name'))?.text(), 'first');
+      assert.equal((await a.call('config', 'other'))?.text(), 'ünïcode');
+      assert.equal((await b.call('config', 'name'))?.text(), 'second');
+      assert.equal(await b.call('config', 'other'), null);
+    }
+  });
 });
 
 describe('logging', () => {

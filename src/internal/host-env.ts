@@ -111,20 +111,32 @@ function parseRequest(state: HostEnvState, requestHandle: number, bodyHandle: nu
   return { url, method: method.toUpperCase(), headers: flat, body };
 }
 
+const utf8 = new TextEncoder();
+/** Config values encoded once per config object (a plug-in's config never changes). */
+const encodedConfigs = new WeakMap<Record<string, string>, Map<string, Uint8Array>>();
+
+function configBytes(config: Record<string, string>, key: string): Uint8Array | undefined {
+  let encoded = encodedConfigs.get(config);
+  if (encoded === undefined) encodedConfigs.set(config, (encoded = new Map()));
+  let value = encoded.get(key);
+  if (value === undefined && Object.hasOwn(config, key)) encoded.set(key, (value = utf8.encode(config[key]!)));
+  return value;
+}
+
 /** The JS side of `extism:host/env`, bound to the state in `holder`. */
 export function createHostEnv(holder: HostEnvHolder): Record<HostEnvFunctionName, (...args: number[]) => number | void> {
   return {
     config_get(keyHandle: number): number {
       const state = holder.state;
-      const key = state.kernel.readText(keyHandle);
+      const key = state.kernel.readKey(keyHandle);
       state.kernel.free(keyHandle);
       if (key === null) return 0;
-      const value = Object.hasOwn(state.config, key) ? state.config[key] : undefined;
+      const value = configBytes(state.config, key);
       return value === undefined ? 0 : state.kernel.write(value);
     },
     var_get(keyHandle: number): number {
       const state = holder.state;
-      const key = state.kernel.readText(keyHandle);
+      const key = state.kernel.readKey(keyHandle);
       state.kernel.free(keyHandle);
       if (key === null) return 0;
       const value = state.vars.get(key);
@@ -132,8 +144,9 @@ export function createHostEnv(holder: HostEnvHolder): Record<HostEnvFunctionName
     },
     var_set(keyHandle: number, valueHandle: number): void {
       const state = holder.state;
-      const key = state.kernel.readText(keyHandle);
-      const value = valueHandle === 0 ? undefined : state.kernel.readToKeep(valueHandle);
+      const key = state.kernel.readKey(keyHandle);
+      // The old value's bytes are the store's own (readers get copies): a same-sized new value reuses them.
+      const value = valueHandle === 0 ? undefined : state.kernel.readToKeep(valueHandle, key === null ? undefined : state.vars.get(key));
       state.kernel.free(keyHandle);
       if (valueHandle !== 0) state.kernel.free(valueHandle);
       if (key === null) fail('var_set', `var_set was given key handle ${keyHandle}, which is not a live block`);

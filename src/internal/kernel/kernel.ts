@@ -93,6 +93,8 @@ function copyBytes(from: Uint8Array, fromOffset: number, to: Uint8Array, toOffse
 }
 const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder();
+const KEY_CACHE_SLOTS = 4;
+const KEY_CACHE_MAX_BYTES = 64;
 
 /** One plug-in's kernel memory and its allocator. */
 export class Kernel {
@@ -196,12 +198,45 @@ export class Kernel {
     return n < 0 ? null : copyOut(this.view(), Number(handle), n);
   }
 
-  /** A private, compact copy of a live block (for keeping, e.g. as a var), or null. */
-  readToKeep(handle: number | bigint): Uint8Array | null {
+  /**
+   * A private, compact copy of a live block (for keeping, e.g. as a var), or null. Written
+   * into `reuse` when that has the block's length (a var set again to a value of the same size).
+   */
+  readToKeep(handle: number | bigint, reuse?: Uint8Array): Uint8Array | null {
     const n = this.length(handle);
     if (n < 0) return null;
     const start = Number(handle);
-    return this.view().slice(start, start + n);
+    if (reuse === undefined || reuse.byteLength !== n) return this.view().slice(start, start + n);
+    copyBytes(this.view(), start, reuse, 0, n);
+    return reuse;
+  }
+
+  // The last few keys (config_get, var_get, var_set) as bytes and text: plug-ins ask for the
+  // same names call after call, and a string made afresh is also hashed afresh by the Map
+  // that looks it up.
+  private readonly keyBytes: Uint8Array[] = [];
+  private readonly keyTexts: string[] = [];
+  private nextKeySlot = 0;
+
+  /** A key (config or var name): {@link readText}, remembered for the next time it comes. */
+  readKey(handle: number | bigint): string | null {
+    const n = this.length(handle);
+    if (n < 0) return null;
+    const start = Number(handle);
+    const bytes = this.view();
+    outer: for (let slot = 0; slot < this.keyBytes.length; slot++) {
+      const known = this.keyBytes[slot]!;
+      if (known.byteLength !== n) continue;
+      for (let i = 0; i < n; i++) if (known[i] !== bytes[start + i]) continue outer;
+      return this.keyTexts[slot]!;
+    }
+    const text = this.readText(handle)!;
+    if (n <= KEY_CACHE_MAX_BYTES) {
+      this.keyBytes[this.nextKeySlot] = bytes.slice(start, start + n);
+      this.keyTexts[this.nextKeySlot] = text;
+      this.nextKeySlot = (this.nextKeySlot + 1) % KEY_CACHE_SLOTS;
+    }
+    return text;
   }
 
   /** A live block's bytes decoded as UTF-8, or null when `handle` is not one. */

@@ -6,7 +6,7 @@ import { PluginOutput } from './plugin-output.js';
 import { asBytes } from './internal/bytes.js';
 import { PluginEngine, type EngineOptions } from './internal/engine.js';
 import { LOG_LEVELS } from './internal/host-env.js';
-import { loadModules, type LoadedModule } from './internal/module-loader.js';
+import { isAddedExport, isAddedImport, loadModules, type LoadedModule } from './internal/module-loader.js';
 import * as platform from './internal/platform/node.js';
 import { resolveManifest } from './internal/resolve-manifest.js';
 import { createAsyncHttpHandler, createHttpHandler } from './internal/http/index.js';
@@ -42,7 +42,8 @@ export interface PluginBackend {
   call(name: string, input: PluginInput, hostContext: unknown, options: CallOptions | undefined): Promise<PluginOutput | null>;
   callSync(name: string, input: PluginInput, hostContext: unknown, options: CallOptions | undefined): PluginOutput | null;
   functionExists(name: string): Promise<boolean>;
-  readonly mainModule: WebAssembly.Module;
+  /** The main module as loaded (its imports include those plughost added; see isAddedImport). */
+  readonly main: LoadedModule;
   readonly isActive: boolean;
   readonly fuelConsumed: number;
   reset(): Promise<boolean>;
@@ -78,8 +79,8 @@ class EngineBackend implements PluginBackend {
     }
   }
 
-  get mainModule(): WebAssembly.Module {
-    return this.engine.mainModule;
+  get main(): LoadedModule {
+    return this.engine.main;
   }
 
   get isActive(): boolean {
@@ -161,12 +162,14 @@ export class Plugin {
 
   /** The main module's exports. */
   async getExports(): Promise<WebAssembly.ModuleExportDescriptor[]> {
-    return WebAssembly.Module.exports(this.#live().mainModule);
+    const { main } = this.#live();
+    return WebAssembly.Module.exports(main.module).filter((exp) => !isAddedExport(main, exp));
   }
 
   /** The main module's imports. */
   async getImports(): Promise<WebAssembly.ModuleImportDescriptor[]> {
-    return WebAssembly.Module.imports(this.#live().mainModule);
+    const { main } = this.#live();
+    return WebAssembly.Module.imports(main.module).filter((imp) => !isAddedImport(main, imp));
   }
 
   /** Whether a call is running right now. */

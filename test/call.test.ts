@@ -162,6 +162,14 @@ describe('a call', () => {
     assert.ok((await plugin.getImports()).some((i) => i.module === 'extism:host/env' && i.name === 'alloc'));
     assert.equal(plugin.isActive(), false);
   });
+
+  it('describes its imports as the module declares them, without those plughost adds', async () => {
+    const wat = `(module (import "extism:host/env" "alloc" (func (param i64) (result i64))) (memory (export "memory") 1) (func (export "f")))`;
+    // timeoutMs: instrumented (an interrupt hook); bytes: its memory is handed in (an import)
+    const plugin = await pluginFrom(wat, { timeoutMs: 1000 });
+    assert.deepEqual(await plugin.getImports(), [{ module: 'extism:host/env', name: 'alloc', kind: 'function' }]);
+    assert.deepEqual((await plugin.getExports()).map((e) => `${e.kind} ${e.name}`).sort(), ['function f', 'memory memory']);
+  });
 });
 
 describe('a failed call', () => {
@@ -182,6 +190,28 @@ describe('a failed call', () => {
       (func (export "g") (result i32) (call $error_set (call $to_block (i32.const 0) (i32.const 0))) (i32.const 0)))`);
     assert.equal(await plugin.call('f'), null);
     assert.equal(await plugin.call('g'), null);
+  });
+});
+
+describe('initialization', () => {
+  it('lets a start function use WASI: its memory is known before the module exists', async () => {
+    const lines: string[] = [];
+    const plugin = await pluginFrom(
+      `(module
+        (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+        (memory (export "memory") 1)
+        (data (i32.const 16) "from start\\0a")
+        (func $start
+          (i32.store (i32.const 0) (i32.const 16))
+          (i32.store (i32.const 4) (i32.const 11))
+          (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8))))
+        (start $start)
+        (func (export "f")))`,
+      { useWasi: true, wasiStdout: (line: string) => lines.push(line) },
+    );
+    await plugin.call('f');
+    assert.deepEqual(lines, ['from start']);
+    await plugin.close();
   });
 });
 

@@ -15,6 +15,7 @@ import {
 import type { HostFunction } from '../host-function.js';
 import type { HostFunctionMap, Logger, LogLevel } from '../options.js';
 import { acquireEnvSlot, releaseEnvSlot, type EnvSlot } from './env-slot.js';
+import { releaseMemory } from './memory-pool.js';
 import type { HostEnvState, HttpHandler } from './host-env.js';
 import { HttpDeadlineExceeded } from './http/index.js';
 import { CALL_HAS_ERROR, type Kernel } from './kernel/kernel.js';
@@ -78,6 +79,7 @@ export class PluginEngine {
   private readonly state: HostEnvState & { hostContext: unknown };
   private readonly plan: LinkPlan;
   private readonly wasiModules: Set<number>;
+  // unset only until the constructor's first instantiation
   private instance!: Instantiated;
   private wasis: Wasi[] = [];
   private readonly stdout: LineSink | undefined;
@@ -148,14 +150,25 @@ export class PluginEngine {
     return this.active;
   }
 
-  /** Exports and imports of the main module, as the JS API describes them. */
-  get mainModule(): WebAssembly.Module {
-    return this.options.modules[this.options.mainIndex]!.module;
+  /** The main module as loaded. */
+  get main(): LoadedModule {
+    return this.options.modules[this.options.mainIndex]!;
+  }
+
+  /** Give back the memories of the current instances, which will never run again. */
+  private releaseMemories(): void {
+    const instance = this.instance as Instantiated | undefined;
+    if (instance === undefined) return;
+    const memories = instance.ownMemories;
+    // emptied first: a memory given back twice would be handed to two plug-ins
+    instance.ownMemories = [];
+    for (const { memory, limits } of memories) releaseMemory(memory, limits);
   }
 
   private instantiateNow(): void {
     for (const wasi of this.wasis) wasi.close();
     this.wasis = [];
+    this.releaseMemories();
     const wasiOptions = this.options.wasi;
     this.beginGuarded();
     try {
@@ -232,6 +245,15 @@ export class PluginEngine {
 
   /** Call an export with `input`; returns a private copy of the output, or null for none. */
   call(name: string, input: Uint8Array | string, hostContext: unknown, limits?: CallLimits): Uint8Array | null {
+    try {
+      return this.run(name, input, hostContext, limits);
+    } finally {
+      // closed by a host function during the call (see close)
+      if (this.closed) this.release();
+    }
+  }
+
+  private run(name: string, input: Uint8Array | string, hostContext: unknown, limits?: CallLimits): Uint8Array | null {
     if (this.active) throw new ReentrantCallError(name);
     if (this.stale) this.instantiateNow();
     const fn = this.exportFunction(name);
@@ -374,15 +396,33 @@ export class PluginEngine {
   /** Re-create the instance (state lost, vars kept). */
   reset(): void {
     if (this.active) return;
-    this.instantiateNow();
+    try {
+      this.instantiateNow();
+    } finally {
+      if (this.closed) this.release();
+    }
   }
 
+  /**
+   * Release everything. Closed from inside its own call (by a host function), the plug-in
+   * keeps its kernel and memory until that call returns: they must not go to another plug-in
+   * while its guest still runs on them.
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (!this.active) this.release();
+  }
+
+  private released = false;
+
+  private release(): void {
+    if (this.active || this.released) return;
+    this.released = true;
     for (const wasi of this.wasis) wasi.close();
     this.wasis = [];
     this.vars.clear();
+    this.releaseMemories();
     releaseEnvSlot(this.slot);
   }
 }

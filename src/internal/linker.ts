@@ -9,9 +9,11 @@ import type { HostFunction } from '../host-function.js';
 import type { HostFunctionMap } from '../options.js';
 import { HOST_ENV_SIGNATURES, type HostEnvFunctionName } from './host-env.js';
 import type { Kernel } from './kernel/kernel.js';
-import { moduleExports, moduleImports, type LoadedModule } from './module-loader.js';
+import { acquireMemory } from './memory-pool.js';
+import { moduleExports, moduleImports, type LoadedModule, type OwnMemory } from './module-loader.js';
 import type { Wasi } from './wasi/index.js';
 import { TICK_MODULE, TICK_NAME } from './wasm/instrument.js';
+import { OWN_MEMORY_MODULE, OWN_MEMORY_NAME } from './wasm/memory-limit.js';
 import { formatFuncType, sameFuncType, type FuncType } from './wasm/reader.js';
 import { exactAdapter, fastAdapter, needsTrampoline, TrampolineBatch } from './host-trampolines.js';
 
@@ -40,6 +42,8 @@ export interface LinkInputs {
 /** How one import is satisfied. */
 type Binding =
   | { kind: 'value'; value: WebAssembly.ImportValue }
+  /** The module's own memory, which the loader made an import: a fresh or pooled one per instantiation. */
+  | { kind: 'own-memory'; limits: OwnMemory }
   | { kind: 'wasi'; name: string }
   | { kind: 'module'; target: number; name: string; importKind: string };
 
@@ -113,6 +117,10 @@ export function link(inputs: LinkInputs): LinkPlan {
         else push({ kind: 'wasi', name: imp.name });
         continue;
       }
+      if (imp.module === OWN_MEMORY_MODULE && imp.name === OWN_MEMORY_NAME && imp.kind === 'memory' && module.memory !== undefined) {
+        push({ kind: 'own-memory', limits: module.memory });
+        continue;
+      }
       if (imp.module === TICK_MODULE && imp.name === TICK_NAME && module.instrumented) {
         push({ kind: 'value', value: inputs.tick });
         continue;
@@ -180,6 +188,8 @@ export function link(inputs: LinkInputs): LinkPlan {
 export interface Instantiated {
   main: WebAssembly.Instance;
   all: WebAssembly.Instance[];
+  /** The memories handed to modules as their own (see memory-pool.ts), for giving back when these instances are done. */
+  ownMemories: { memory: WebAssembly.Memory; limits: OwnMemory }[];
 }
 
 /**
@@ -189,13 +199,20 @@ export interface Instantiated {
 export function instantiate(plan: LinkPlan, modules: LoadedModule[], mainIndex: number, wasiFor: (index: number) => Wasi | undefined): Instantiated {
   const instances = new Map<number, WebAssembly.Instance>();
   const all: WebAssembly.Instance[] = [];
+  const ownMemories: Instantiated['ownMemories'] = [];
   for (const index of plan.order) {
     const imports: Record<string, Record<string, WebAssembly.ImportValue>> = {};
     const wasi = wasiFor(index);
     for (const { module, name, binding } of plan.bindings.get(index) ?? []) {
       let value: WebAssembly.ImportValue;
       if (binding.kind === 'value') value = binding.value;
-      else if (binding.kind === 'wasi') value = wasi!.imports[name] as WebAssembly.ImportValue;
+      else if (binding.kind === 'own-memory') {
+        const memory = acquireMemory(binding.limits);
+        ownMemories.push({ memory, limits: binding.limits });
+        // known before the module exists: WASI works even from its start function
+        wasi?.setMemory(memory);
+        value = memory;
+      } else if (binding.kind === 'wasi') value = wasi!.imports[name] as WebAssembly.ImportValue;
       else if (plan.cyclic.has(`${index}:${binding.target}:${binding.name}`)) {
         const { target, name: exportName } = binding;
         value = (...args: unknown[]) => (instances.get(target)!.exports[exportName] as JsFunction)(...args);
@@ -203,9 +220,9 @@ export function instantiate(plan: LinkPlan, modules: LoadedModule[], mainIndex: 
       (imports[module] ??= {})[name] = value;
     }
     const instance = new WebAssembly.Instance(modules[index]!.module, imports);
-    if (wasi !== undefined && instance.exports.memory instanceof WebAssembly.Memory) wasi.setMemory(instance.exports.memory);
+    if (wasi !== undefined && modules[index]!.memory === undefined && instance.exports.memory instanceof WebAssembly.Memory) wasi.setMemory(instance.exports.memory);
     instances.set(index, instance);
     all.push(instance);
   }
-  return { main: instances.get(mainIndex)!, all };
+  return { main: instances.get(mainIndex)!, all, ownMemories };
 }

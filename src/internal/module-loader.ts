@@ -1,12 +1,13 @@
 // From a normalized manifest entry to a compiled module and what we know of its imports:
-// read/fetch the bytes, check the hash, apply the memory cap and the interrupt
-// instrumentation, compile. Compiled modules are cached by content hash and variant, so a
+// read/fetch the bytes, check the hash, apply the memory cap, make its memory an import (so
+// instances can be given pooled memories), add the interrupt instrumentation, compile. Compiled modules are cached by content hash and variant, so a
 // plug-in created again from bytes seen before does not compile again.
 import { HashMismatchError, WasmSourceError } from '../errors.js';
 import type { NormalizedManifest, WasmSource } from '../manifest.js';
 import * as platform from './platform/node.js';
-import { capMemory } from './wasm/memory-limit.js';
+import { capMemory, importOwnMemory, OWN_MEMORY_MODULE, OWN_MEMORY_NAME } from './wasm/memory-limit.js';
 import { instrumentForInterrupts } from './wasm/instrument.js';
+import { BUDGET_EXPORT, TICK_MODULE, TICK_NAME } from './wasm/instrument.js';
 import { isWasm, readModule, WasmFormatError, type FuncType, type ModuleInfo } from './wasm/reader.js';
 
 /** A module ready to instantiate. `info` is null when it came precompiled (no bytes to read). */
@@ -16,6 +17,14 @@ export interface LoadedModule {
   info: ModuleInfo | null;
   /** Whether the module imports `plughost.tick` and exports `__plughost_budget`. */
   instrumented: boolean;
+  /** The memory the module defined, now imported as `plughost.memory` (see memory-pool.ts); undefined when it was left alone. */
+  memory: OwnMemory | undefined;
+}
+
+/** The limits of a module's own memory, in 64 KiB pages: what a memory handed to it must have. */
+export interface OwnMemory {
+  initial: number;
+  maximum: number | undefined;
 }
 
 // Asking V8 for a compiled module's imports costs ~15 µs each time: once per module is enough.
@@ -35,6 +44,18 @@ export function moduleImports(loaded: LoadedModule): readonly { module: string; 
   return loaded.info?.imports ?? describe(loaded.module).imports;
 }
 
+/** Whether an import is one plughost added to the module (the interrupt hook, its own memory). */
+export function isAddedImport(loaded: LoadedModule, imp: { module: string; name: string; kind: string }): boolean {
+  if (imp.module === TICK_MODULE && imp.name === TICK_NAME && imp.kind === 'function') return loaded.instrumented;
+  if (imp.module === OWN_MEMORY_MODULE && imp.name === OWN_MEMORY_NAME && imp.kind === 'memory') return loaded.memory !== undefined;
+  return false;
+}
+
+/** Whether an export is one plughost added to the module (the interrupt budget). */
+export function isAddedExport(loaded: LoadedModule, exp: { name: string; kind: string }): boolean {
+  return loaded.instrumented && exp.name === BUDGET_EXPORT && exp.kind === 'global';
+}
+
 /** A module's exports. */
 export function moduleExports(loaded: LoadedModule): readonly { name: string; kind: string }[] {
   return loaded.info?.exports ?? describe(loaded.module).exports;
@@ -49,6 +70,7 @@ export interface LoadVariant {
 interface CacheEntry {
   module: WebAssembly.Module;
   info: ModuleInfo;
+  memory: OwnMemory | undefined;
 }
 
 const CACHE_LIMIT = 64;
@@ -113,8 +135,14 @@ function compileEntry(bytes: Uint8Array, where: string, variant: LoadVariant): P
   }
   let transformed = bytes;
   let info: ModuleInfo;
+  let memory: OwnMemory | undefined;
   try {
     if (variant.maxPages !== undefined) transformed = capMemory(transformed, variant.maxPages);
+    const imported = importOwnMemory(transformed);
+    if (imported !== undefined) {
+      transformed = imported.bytes;
+      memory = { initial: imported.limits.min, maximum: imported.limits.max };
+    }
     if (variant.instrument) transformed = instrumentForInterrupts(transformed);
     info = readModule(transformed);
   } catch (err) {
@@ -122,7 +150,7 @@ function compileEntry(bytes: Uint8Array, where: string, variant: LoadVariant): P
     throw err;
   }
   return WebAssembly.compile(transformed as Uint8Array<ArrayBuffer>).then(
-    (module) => ({ module, info }),
+    (module) => ({ module, info, memory }),
     (err: Error) => {
       throw new WasmSourceError(where, `${where} does not compile: ${err.message}`, { cause: err });
     },
@@ -134,7 +162,7 @@ export async function loadModules(manifest: NormalizedManifest, variant: LoadVar
   return Promise.all(
     manifest.wasm.map(async ({ source, name, hash }): Promise<LoadedModule> => {
       if (source.kind === 'module') {
-        return { name, module: source.module, info: null, instrumented: false };
+        return { name, module: source.module, info: null, instrumented: false, memory: undefined };
       }
       const where = describeSource(source);
       const bytes = await readBytes(source, fetchImpl);
@@ -142,7 +170,7 @@ export async function loadModules(manifest: NormalizedManifest, variant: LoadVar
       if (hash !== undefined && hash !== digest) throw new HashMismatchError(where, hash, digest);
       const key = `${digest}:${variant.maxPages ?? ''}:${variant.instrument ? 'i' : ''}`;
       const entry = await (compiledCache.get(key) ?? remember(key, compileEntry(bytes, where, variant)));
-      return { name, module: entry.module, info: entry.info, instrumented: variant.instrument };
+      return { name, module: entry.module, info: entry.info, instrumented: variant.instrument, memory: entry.memory };
     }),
   );
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { wasm } from './engine.js';
 import { MemoryLimitError } from '../../src/errors.js';
-import { capMemory } from '../../src/internal/wasm/memory-limit.js';
+import { capMemory, importOwnMemory } from '../../src/internal/wasm/memory-limit.js';
 import { readModule, type Limits } from '../../src/internal/wasm/reader.js';
 import { assemble } from '../helpers.js';
 
@@ -85,5 +85,48 @@ describe('capMemory', () => {
     const bytes = await assemble('(module (memory 1))');
     assert.throws(() => capMemory(bytes, -1), RangeError);
     assert.throws(() => capMemory(bytes, 1.5), RangeError);
+  });
+});
+
+describe('importOwnMemory', () => {
+  const cases: { name: string; source: string }[] = [
+    { name: 'with other imports', source: `(module ${imports} (memory (export "memory") 2 9) ${around})` },
+    { name: 'without an import section (one is made, before the functions)', source: `(module (memory (export "memory") 1) ${around})` },
+    { name: 'with only types besides', source: '(module (type (func)) (memory 1))' },
+    { name: 'whose memory is not exported', source: `(module ${imports} (memory 3) ${around})` },
+  ];
+  for (const { name, source } of cases) {
+    it(`imports the memory a module defines, ${name}`, async () => {
+      const bytes = await assemble(source);
+      const before = readModule(bytes);
+      const result = importOwnMemory(bytes)!;
+      assert.ok(result !== undefined);
+      assert.ok(wasm.validate(result.bytes));
+      const after = readModule(result.bytes);
+      assert.equal(after.memories.length, 0);
+      assert.deepEqual(result.limits, before.memories[0]);
+      assert.deepEqual(after.imports.at(-1), { module: 'plughost', name: 'memory', kind: 'memory', limits: before.memories[0] });
+      assert.deepEqual(after.imports.slice(0, -1), before.imports);
+      assert.deepEqual(after.exports, before.exports);
+    });
+  }
+
+  it('leaves the module working the same on a memory handed to it', async () => {
+    const result = importOwnMemory(await assemble(`(module ${imports} (memory (export "memory") 1 3) ${around})`))!;
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 3 });
+    const { instance } = await wasm.instantiate(result.bytes, { env: { f: (x: number) => x }, plughost: { memory } });
+    assert.equal(instance.exports.memory, memory);
+    assert.equal(new TextDecoder().decode(new Uint8Array(memory.buffer, 0, 5)), 'hello', 'data segments land in it');
+    assert.equal((instance.exports.grow as (n: number) => number)(2), 1);
+    assert.equal((instance.exports.grow as (n: number) => number)(1), -1, 'its maximum still holds');
+  });
+
+  it('leaves alone modules without exactly one plain memory of their own', async () => {
+    assert.equal(importOwnMemory(await assemble('(module (func (export "f")))')), undefined);
+    assert.equal(importOwnMemory(await assemble('(module (import "env" "memory" (memory 1)))')), undefined);
+    // (memory 1 10 shared), by hand as above
+    assert.equal(importOwnMemory(new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 5, 4, 1, 3, 1, 10])), undefined);
+    // two memories (multi-memory): a memory section with a count of 2
+    assert.equal(importOwnMemory(new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 5, 5, 2, 0, 1, 0, 1])), undefined);
   });
 });

@@ -1,6 +1,6 @@
 // Node's half of the platform layer: everything the core needs from the file system and
 // crypto goes through here, so a browser build can swap this file without touching the core.
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,9 +16,12 @@ export function fileErrorReason(err: unknown): string {
   return code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (err as Error).message;
 }
 
+// One-shot hashing (Node 20.12+) skips the Hash object: a third cheaper on a small module.
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: Uint8Array, encoding: 'hex') => string }).hash;
+
 /** sha256 of `bytes` as lowercase hex. */
 export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
+  return oneShotHash !== undefined ? oneShotHash('sha256', bytes, 'hex') : crypto.createHash('sha256').update(bytes).digest('hex');
 }
 
 /** Whether `path` is a directory (following symlinks); false when it does not exist. */

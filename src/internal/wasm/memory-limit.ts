@@ -1,7 +1,10 @@
 /**
- * Enforcing `memory.maxPages` by rewriting the module itself: a memory whose declared
- * maximum is the cap cannot grow past it, whatever engine runs it, and `memory.grow`
- * fails the way the plug-in already expects (returning -1) instead of trapping.
+ * Rewriting a module's memory declaration. `capMemory` enforces `memory.maxPages`: a memory
+ * whose declared maximum is the cap cannot grow past it, whatever engine runs it, and
+ * `memory.grow` fails the way the plug-in already expects (returning -1) instead of
+ * trapping. `importOwnMemory` turns the memory a module defines into one it imports, so the
+ * host can hand each instance a memory of its choosing (a pooled one: reserving a fresh
+ * memory is most of what an instantiation costs).
  *
  * @module
  */
@@ -42,6 +45,51 @@ export function capMemory(bytes: Uint8Array, maxPages: number): Uint8Array {
     return out.finish();
   }
   return bytes;
+}
+
+/** Where {@link importOwnMemory} has a module import its memory from. */
+export const OWN_MEMORY_MODULE = 'plughost';
+export const OWN_MEMORY_NAME = 'memory';
+
+/**
+ * Returns `bytes` with its one defined memory declared instead as an import
+ * (`plughost.memory`, same limits), and those limits; undefined when the module does not
+ * define exactly one memory, already imports one, or its memory is shared or 64-bit. Memory
+ * index 0 stays the same memory, so nothing else in the module changes.
+ */
+export function importOwnMemory(bytes: Uint8Array): { bytes: Uint8Array; limits: Limits } | undefined {
+  const spans = sectionSpans(bytes);
+  const memorySpan = spans.find((span) => span.id === SectionId.memory);
+  if (memorySpan === undefined) return undefined;
+  const r = new ByteReader(bytes, memorySpan.bodyStart, memorySpan.end);
+  if (r.u32() !== 1) return undefined;
+  const limits = r.limits();
+  if (limits.shared || limits.memory64) return undefined;
+  const importSpan = spans.find((span) => span.id === SectionId.import);
+  if (importSpan !== undefined && findImportedMemory(bytes, importSpan.bodyStart, importSpan.end) !== undefined) return undefined;
+
+  const entry = new ByteWriter(32).name(OWN_MEMORY_MODULE).name(OWN_MEMORY_NAME).byte(2).bytes(encodeLimits(limits)).finish();
+  let imports: Uint8Array;
+  if (importSpan === undefined) {
+    imports = new ByteWriter(entry.length + 1).u32(1).bytes(entry).finish();
+  } else {
+    const ir = new ByteReader(bytes, importSpan.bodyStart, importSpan.end);
+    const count = ir.u32();
+    imports = new ByteWriter(importSpan.end - importSpan.bodyStart + entry.length + 5).u32(count + 1).slice(bytes, ir.pos, importSpan.end).bytes(entry).finish();
+  }
+  const out = new ByteWriter(bytes.length + entry.length + 8).slice(bytes, 0, 8);
+  let importsWritten = false;
+  for (const span of spans) {
+    // The import section goes where it was, or else before the first section that must follow it.
+    if (!importsWritten && (span.id === SectionId.import || (span.id !== SectionId.custom && span.id !== SectionId.type))) {
+      out.section(SectionId.import, imports);
+      importsWritten = true;
+    }
+    if (span.id === SectionId.import || span.id === SectionId.memory) continue;
+    out.slice(bytes, span.start, span.end);
+  }
+  if (!importsWritten) out.section(SectionId.import, imports);
+  return { bytes: out.finish(), limits };
 }
 
 interface LimitsAt {

@@ -9,6 +9,7 @@ import type { HostFunctionCallback, Logger, LogLevel } from '../../options.js';
 import { PluginOutput } from '../../plugin-output.js';
 import type { CallOptions, PluginBackend, PluginInput } from '../../plugin.js';
 import type { EngineOptions } from '../engine.js';
+import type { LoadedModule } from '../module-loader.js';
 import type { HttpRequest, HttpResponse } from '../host-env.js';
 import { epochNow } from '../http/perform-request.js';
 import { lineWriter, type OutputTarget } from '../line-sink.js';
@@ -38,7 +39,7 @@ export interface WorkerSpec {
   stdout: ((line: string) => void) | undefined;
   stderr: ((line: string) => void) | undefined;
   http: WorkerHttpFactory | undefined;
-  mainModule: WebAssembly.Module;
+  main: LoadedModule;
   /** Whether the guest checks in periodically (timeout or fuel set): then it can stop without its worker being ended. */
   instrumented: boolean;
 }
@@ -85,7 +86,7 @@ export function workerSpec(engine: EngineOptions, http: WorkerHttpFactory | unde
     stdout: outputMode(engine.wasi?.stdout) === 'lines' ? lineWriter(engine.wasi!.stdout as OutputTarget) : undefined,
     stderr: outputMode(engine.wasi?.stderr) === 'lines' ? lineWriter(engine.wasi!.stderr as OutputTarget) : undefined,
     http,
-    mainModule: engine.modules[engine.mainIndex]!.module,
+    main: engine.modules[engine.mainIndex]!,
     instrumented: engine.modules.some((m) => m.instrumented),
   };
 }
@@ -239,7 +240,7 @@ export class WorkerBackend implements PluginBackend {
   private constructor(private readonly spec: WorkerSpec) {
     this.logLevel = spec.init.logLevel;
     this.http = spec.http?.(() => this.deadline);
-    this.exports = new Set(WebAssembly.Module.exports(spec.mainModule).filter((e) => e.kind === 'function').map((e) => e.name));
+    this.exports = new Set(WebAssembly.Module.exports(spec.main.module).filter((e) => e.kind === 'function').map((e) => e.name));
   }
 
   /** Start a worker for `spec`; resolves once the plug-in is instantiated there, rejects with its creation error. */
@@ -254,8 +255,8 @@ export class WorkerBackend implements PluginBackend {
     return backend;
   }
 
-  get mainModule(): WebAssembly.Module {
-    return this.spec.mainModule;
+  get main(): LoadedModule {
+    return this.spec.main;
   }
 
   get isActive(): boolean {

@@ -278,18 +278,14 @@ function resolveOptions(manifest: NormalizedManifest, options: PluginOptions): R
   };
 }
 
-/** Load and compile the manifest's modules for these options. */
-async function prepareModules(resolved: ResolvedOptions, fetchImpl: typeof fetch): Promise<{ modules: LoadedModule[]; mainIndex: number }> {
-  const modules = await loadModules(
-    resolved.manifest,
-    {
-      maxPages: resolved.engine.maxPages,
-      instrument: resolved.engine.timeoutMs !== null || resolved.engine.fuel !== undefined,
-    },
-    fetchImpl,
-  );
-  return { modules, mainIndex: mainModuleIndex(resolved.manifest) };
+/** The manifest's modules loaded and compiled for these options (at once when nothing needs waiting for). */
+function loadFor(resolved: ResolvedOptions, fetchImpl: typeof fetch): LoadedModule[] | Promise<LoadedModule[]> {
+  const variant = { maxPages: resolved.engine.maxPages, instrument: resolved.engine.timeoutMs !== null || resolved.engine.fuel !== undefined };
+  return loadModules(resolved.manifest, variant, fetchImpl);
 }
+
+const isPromiseLike = (value: unknown): value is PromiseLike<unknown> =>
+  (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
 
 /**
  * Create a plug-in from a manifest (or a path, URL, bytes, module...) — the `@extism/extism`
@@ -304,7 +300,8 @@ async function prepareModules(resolved: ResolvedOptions, fetchImpl: typeof fetch
  * {@link LinkError} (naming every missing import) when the plug-in cannot be created.
  */
 export async function createPlugin(manifest: ManifestLike | PromiseLike<ManifestLike>, options: PluginOptions = {}): Promise<Plugin> {
-  return (await compilePlugin(manifest, options)).instantiate();
+  const compiled = await compilePlugin(manifest, options);
+  return options.runInWorker === true ? compiled.instantiate() : compiled.instantiateSync();
 }
 
 /**
@@ -368,8 +365,14 @@ function workerHttp(resolved: ResolvedOptions, fetchImpl: typeof fetch | undefin
  */
 export async function compilePlugin(manifest: ManifestLike | PromiseLike<ManifestLike>, options: PluginOptions = {}): Promise<CompiledPlugin> {
   const fetchImpl = options.fetch ?? fetch;
-  const normalized = await resolveManifest(await manifest, fetchImpl);
+  // Awaited only when something is pending: a plug-in made from a module or from bytes compiled
+  // before needs no I/O, and every needless promise adds to the cost of creating one.
+  const like = isPromiseLike(manifest) ? await manifest : manifest;
+  const resolving = resolveManifest(like as ManifestLike, fetchImpl);
+  const normalized = resolving instanceof Promise ? await resolving : resolving;
   const resolved = resolveOptions(normalized, options);
-  const { modules, mainIndex } = await prepareModules(resolved, fetchImpl);
+  const loading = loadFor(resolved, fetchImpl);
+  const modules = loading instanceof Promise ? await loading : loading;
+  const mainIndex = mainModuleIndex(resolved.manifest);
   return new CompiledPlugin({ ...resolved.engine, modules, mainIndex }, options.runInWorker === true, workerHttp(resolved, options.fetch));
 }

@@ -200,6 +200,20 @@ describe('manifest', () => {
     const manifestOnly = await createPlugin({ wasm: [{ data: cfg }], config: { k: 'manifest' } });
     assert.equal((await manifestOnly.call('get'))?.text(), 'manifest');
   });
+
+  it('sees bytes changed in place since an earlier plug-in was made from the same array', async () => {
+    const first = await assemble('(module (func (export "aaaa")))');
+    const second = await assemble('(module (func (export "bbbb")))');
+    assert.equal(first.byteLength, second.byteLength);
+    const bytes = first.slice();
+    const hashOfFirst = createHash('sha256').update(first).digest('hex');
+    assert.equal(await (await createPlugin({ wasm: [{ data: bytes, hash: hashOfFirst }] })).functionExists('aaaa'), true);
+    bytes.set(second);
+    assert.equal(await (await createPlugin({ wasm: [{ data: bytes }] })).functionExists('bbbb'), true, 'the new module, not the cached one');
+    await assert.rejects(createPlugin({ wasm: [{ data: bytes, hash: hashOfFirst }] }), { code: 'PLUGHOST_HASH_MISMATCH' });
+    bytes.set(first);
+    assert.equal(await (await createPlugin({ wasm: [{ data: bytes, hash: hashOfFirst }] })).functionExists('aaaa'), true);
+  });
 });
 
 describe('CAPABILITIES', () => {

@@ -67,6 +67,9 @@ function outputSink(target: OutputTarget | 'process' | undefined, fd: 1 | 2): Li
   // a copy: the stream may write later, and the guest reuses its buffer
   return { write: (chunk) => void stream.write(chunk.slice()), flush() {} };
 }
+/** One sleeper for every engine of the thread (a SharedArrayBuffer per engine would cost more than the rest of it). */
+const blockFor = atomicsSleep();
+
 /** Budget units between two looks at the clock: about a millisecond of guest work. */
 const SLICE = 1_000_000;
 
@@ -121,9 +124,10 @@ export class PluginEngine {
         useWasi: options.wasi !== undefined,
         tick: () => this.tick(),
       });
-      this.wasiModules = new Set(
-        [...this.plan.bindings].filter(([, list]) => list.some((b) => b.module === WASI_NAMESPACE)).map(([index]) => index),
-      );
+      this.wasiModules = new Set();
+      if (options.wasi !== undefined) {
+        for (const [index, list] of this.plan.bindings) if (list.some((b) => b.module === WASI_NAMESPACE)) this.wasiModules.add(index);
+      }
       this.instantiateNow();
     } catch (err) {
       releaseEnvSlot(this.slot);
@@ -383,13 +387,11 @@ export class PluginEngine {
     return left;
   }
 
-  private readonly blockFor = atomicsSleep();
-
   /** WASI sleeps end at the call's deadline at the latest. */
   private sleep(ms: number): void {
     const wake = performance.now() + ms;
     const until = Math.min(wake, this.deadline);
-    this.blockFor(until - performance.now());
+    blockFor(until - performance.now());
     if (until < wake) throw new Interrupted('timeout');
   }
 

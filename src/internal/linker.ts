@@ -54,6 +54,12 @@ export interface LinkPlan {
   bindings: Map<number, { module: string; name: string; binding: Binding }[]>;
   /** Modules whose imports form a cycle reach each other through late-bound forwarders. */
   cyclic: Set<string>;
+  /**
+   * Per module, its import object with every fixed value in place, made at the first
+   * instantiation and reused (an Instance reads it once, at construction), and the imports
+   * set anew each time (memory, WASI, other modules' instances).
+   */
+  prepared: Map<number, { imports: Record<string, Record<string, WebAssembly.ImportValue>>; perInstance: { module: string; name: string; binding: Binding }[] }>;
 }
 
 /**
@@ -181,7 +187,7 @@ export function link(inputs: LinkInputs): LinkPlan {
     order.push(index);
   };
   sort(inputs.mainIndex);
-  return { order, bindings, cyclic };
+  return { order, bindings, cyclic, prepared: new Map() };
 }
 
 /** Instances of one instantiation of a plug-in. */
@@ -201,9 +207,18 @@ export function instantiate(plan: LinkPlan, modules: LoadedModule[], mainIndex: 
   const all: WebAssembly.Instance[] = [];
   const ownMemories: Instantiated['ownMemories'] = [];
   for (const index of plan.order) {
-    const imports: Record<string, Record<string, WebAssembly.ImportValue>> = {};
+    let prepared = plan.prepared.get(index);
+    if (prepared === undefined) {
+      prepared = { imports: {}, perInstance: [] };
+      for (const entry of plan.bindings.get(index) ?? []) {
+        if (entry.binding.kind === 'value') (prepared.imports[entry.module] ??= {})[entry.name] = entry.binding.value;
+        else prepared.perInstance.push(entry);
+      }
+      plan.prepared.set(index, prepared);
+    }
+    const { imports } = prepared;
     const wasi = wasiFor(index);
-    for (const { module, name, binding } of plan.bindings.get(index) ?? []) {
+    for (const { module, name, binding } of prepared.perInstance) {
       let value: WebAssembly.ImportValue;
       if (binding.kind === 'value') value = binding.value;
       else if (binding.kind === 'own-memory') {

@@ -75,12 +75,23 @@ interface CacheEntry {
 
 const CACHE_LIMIT = 64;
 const compiledCache = new Map<string, Promise<CacheEntry>>();
+/** The entries of compiledCache whose compile has finished: usable without waiting. */
+const compiledNow = new Map<string, CacheEntry>();
 
 function remember(key: string, entry: Promise<CacheEntry>): Promise<CacheEntry> {
   compiledCache.set(key, entry);
-  // a failed compile must not stick
-  entry.catch(() => compiledCache.delete(key));
-  if (compiledCache.size > CACHE_LIMIT) compiledCache.delete(compiledCache.keys().next().value as string);
+  entry.then(
+    (done) => {
+      if (compiledCache.get(key) === entry) compiledNow.set(key, done);
+    },
+    // a failed compile must not stick
+    () => compiledCache.delete(key),
+  );
+  if (compiledCache.size > CACHE_LIMIT) {
+    const oldest = compiledCache.keys().next().value as string;
+    compiledCache.delete(oldest);
+    compiledNow.delete(oldest);
+  }
   return entry;
 }
 
@@ -128,6 +139,21 @@ async function readBytes(source: Exclude<WasmSource, { kind: 'module' }>, fetchI
   }
 }
 
+// The digest of byte arrays seen before, with a copy of what was hashed: an application that
+// creates plug-ins over and over from the same array skips hashing it again, and a change to
+// its contents since is caught by the comparison (far cheaper than sha-256).
+const digests = new WeakMap<Uint8Array, { copy: Uint8Array; digest: string }>();
+/** Arrays larger than this are hashed every time rather than kept twice. */
+const DIGEST_COPY_LIMIT = 4 * 1024 * 1024;
+
+function digestOf(bytes: Uint8Array): string {
+  const known = digests.get(bytes);
+  if (known !== undefined && platform.bytesEqual(known.copy, bytes)) return known.digest;
+  const digest = platform.sha256Hex(bytes);
+  if (bytes.byteLength <= DIGEST_COPY_LIMIT) digests.set(bytes, { copy: bytes.slice(), digest });
+  return digest;
+}
+
 function compileEntry(bytes: Uint8Array, where: string, variant: LoadVariant): Promise<CacheEntry> {
   if (!isWasm(bytes)) {
     const head = Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
@@ -157,20 +183,46 @@ function compileEntry(bytes: Uint8Array, where: string, variant: LoadVariant): P
   );
 }
 
-/** Load, check and compile every module of the manifest. */
-export async function loadModules(manifest: NormalizedManifest, variant: LoadVariant, fetchImpl: typeof fetch): Promise<LoadedModule[]> {
-  return Promise.all(
-    manifest.wasm.map(async ({ source, name, hash }): Promise<LoadedModule> => {
-      if (source.kind === 'module') {
-        return { name, module: source.module, info: null, instrumented: false, memory: undefined };
-      }
-      const where = describeSource(source);
-      const bytes = await readBytes(source, fetchImpl);
-      const digest = platform.sha256Hex(bytes);
-      if (hash !== undefined && hash !== digest) throw new HashMismatchError(where, hash, digest);
-      const key = `${digest}:${variant.maxPages ?? ''}:${variant.instrument ? 'i' : ''}`;
-      const entry = await (compiledCache.get(key) ?? remember(key, compileEntry(bytes, where, variant)));
-      return { name, module: entry.module, info: entry.info, instrumented: variant.instrument, memory: entry.memory };
-    }),
-  );
+type ManifestEntry = NormalizedManifest['wasm'][number];
+
+/**
+ * Load, check and compile every module of the manifest: at once when every module is
+ * precompiled or bytes compiled before (the usual case for an application creating plug-ins
+ * over and over), else through a promise.
+ */
+export function loadModules(manifest: NormalizedManifest, variant: LoadVariant, fetchImpl: typeof fetch): LoadedModule[] | Promise<LoadedModule[]> {
+  const ready: LoadedModule[] = [];
+  for (const entry of manifest.wasm) {
+    const loaded = loadNow(entry, variant);
+    if (loaded === undefined) return Promise.all(manifest.wasm.map((each) => loadModule(each, variant, fetchImpl)));
+    ready.push(loaded);
+  }
+  return ready;
+}
+
+function loaded(name: string | undefined, entry: CacheEntry, variant: LoadVariant): LoadedModule {
+  return { name, module: entry.module, info: entry.info, instrumented: variant.instrument, memory: entry.memory };
+}
+
+function cacheKey(source: WasmSource, bytes: Uint8Array, hash: string | undefined, variant: LoadVariant): string {
+  // only an application's own array can come again; a file or a response is read afresh
+  const digest = source.kind === 'data' ? digestOf(bytes) : platform.sha256Hex(bytes);
+  if (hash !== undefined && hash !== digest) throw new HashMismatchError(describeSource(source), hash, digest);
+  return `${digest}:${variant.maxPages ?? ''}:${variant.instrument ? 'i' : ''}`;
+}
+
+/** The module without waiting, when it is precompiled or its bytes were compiled already; else undefined. */
+function loadNow({ source, name, hash }: ManifestEntry, variant: LoadVariant): LoadedModule | undefined {
+  if (source.kind === 'module') return { name, module: source.module, info: null, instrumented: false, memory: undefined };
+  if (source.kind !== 'data') return undefined;
+  const entry = compiledNow.get(cacheKey(source, source.bytes, hash, variant));
+  return entry === undefined ? undefined : loaded(name, entry, variant);
+}
+
+async function loadModule({ source, name, hash }: ManifestEntry, variant: LoadVariant, fetchImpl: typeof fetch): Promise<LoadedModule> {
+  if (source.kind === 'module') return { name, module: source.module, info: null, instrumented: false, memory: undefined };
+  const bytes = await readBytes(source, fetchImpl);
+  const key = cacheKey(source, bytes, hash, variant);
+  const entry = await (compiledCache.get(key) ?? remember(key, compileEntry(bytes, describeSource(source), variant)));
+  return loaded(name, entry, variant);
 }

@@ -13,6 +13,16 @@ function fromJsonText(text: string, where: string, baseDir?: string): Normalized
   return normalizeManifest(parsed, baseDir);
 }
 
+async function fromUrl(url: URL, fetchImpl: typeof fetch): Promise<NormalizedManifest> {
+  let response: Response;
+  try {
+    response = await fetchImpl(url);
+  } catch (err) {
+    throw new WasmSourceError(url.href, `cannot fetch ${url.href}: ${(err as Error).message}`, { cause: err });
+  }
+  return fromResponse(response, url.href);
+}
+
 async function fromResponse(response: Response, where: string): Promise<NormalizedManifest> {
   const type = response.headers.get('content-type') ?? '';
   if (/\b(application|text)\/json\b/.test(type)) {
@@ -22,8 +32,11 @@ async function fromResponse(response: Response, where: string): Promise<Normaliz
   return normalizeManifest({ wasm: [{ response }] });
 }
 
-/** Turn anything createPlugin accepts into a validated manifest. */
-export async function resolveManifest(like: ManifestLike, fetchImpl: typeof fetch): Promise<NormalizedManifest> {
+/**
+ * Turn anything createPlugin accepts into a validated manifest: at once when no fetch is
+ * needed (creating a plug-in is cheap enough that a needless promise shows).
+ */
+export function resolveManifest(like: ManifestLike, fetchImpl: typeof fetch): NormalizedManifest | Promise<NormalizedManifest> {
   if (typeof like === 'string') {
     const text = like.trim();
     if (text.startsWith('{')) return fromJsonText(text, 'the manifest string');
@@ -42,13 +55,7 @@ export async function resolveManifest(like: ManifestLike, fetchImpl: typeof fetc
   }
   if (like instanceof URL) {
     if (like.protocol === 'file:') return resolveManifest(platform.fileUrlToPath(like), fetchImpl);
-    let response: Response;
-    try {
-      response = await fetchImpl(like);
-    } catch (err) {
-      throw new WasmSourceError(like.href, `cannot fetch ${like.href}: ${(err as Error).message}`, { cause: err });
-    }
-    return fromResponse(response, like.href);
+    return fromUrl(like, fetchImpl);
   }
   if (like instanceof Response) return fromResponse(like, like.url || 'the response');
   if (like instanceof WebAssembly.Module) return normalizeManifest({ wasm: [{ module: like }] });

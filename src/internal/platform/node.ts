@@ -24,6 +24,11 @@ export function sha256Hex(bytes: Uint8Array): string {
   return oneShotHash !== undefined ? oneShotHash('sha256', bytes, 'hex') : crypto.createHash('sha256').update(bytes).digest('hex');
 }
 
+/** Whether two byte arrays hold the same bytes (compared natively). */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
+}
+
 /** Whether `path` is a directory (following symlinks); false when it does not exist. */
 export function isDirectory(path: string): boolean {
   try {

@@ -38,8 +38,7 @@ export class CallContext {
 
   /** A copy of the block at `handle`, or null when `handle` is not a live block. */
   read(handle: number | bigint): PluginOutput | null {
-    const bytes = this.host.kernel.read(handle);
-    return bytes === null ? null : new PluginOutput(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    return this.host.kernel.readOutput(handle);
   }
 
   /** Copy `data` (UTF-8 for strings) into a new block and return its handle. */

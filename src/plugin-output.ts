@@ -7,7 +7,9 @@ function readOnly(): never {
 /**
  * The bytes a plug-in returned (from {@link Plugin.call}) or a block read by a host function
  * (from {@link CallContext.read}). A read-only `DataView` over a private copy, with helpers to
- * decode it. The copy is yours: later calls never change it.
+ * decode it. The copy is yours: later calls never change it. Small outputs are windows on a
+ * shared buffer (as Node's small `Buffer`s are), so `buffer` may be larger than the output:
+ * use `bytes()` or `arrayBuffer()`, not `buffer` alone.
  *
  * ```ts
  * const out = await plugin.call('count_vowels', 'Hello, World!');

@@ -2,7 +2,7 @@ import { ManifestError, PluginClosedError } from './errors.js';
 import type { ManifestLike, NormalizedManifest } from './manifest.js';
 import { mainModuleIndex } from './manifest.js';
 import type { PluginOptions } from './options.js';
-import { PluginOutput } from './plugin-output.js';
+import type { PluginOutput } from './plugin-output.js';
 import { asBytes } from './internal/bytes.js';
 import { PluginEngine, type EngineOptions } from './internal/engine.js';
 import { LOG_LEVELS } from './internal/host-env.js';
@@ -27,9 +27,6 @@ function toInput(input: PluginInput): Uint8Array | string {
   return asBytes(input) ?? String(input);
 }
 
-function toOutput(bytes: Uint8Array | null): PluginOutput | null {
-  return bytes === null ? null : new PluginOutput(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
 
 /** What a call accepts as input: strings are sent as UTF-8, numbers as their decimal text. */
 export type PluginInput = string | number | Uint8Array | ArrayBuffer | undefined | null;
@@ -61,14 +58,14 @@ class EngineBackend implements PluginBackend {
     try {
       const output = this.engine.call(name, toInput(input), hostContext, options);
       // a settled promise is immutable, so every call without output can share one
-      return output === null ? NO_OUTPUT : Promise.resolve(toOutput(output));
+      return output === null ? NO_OUTPUT : Promise.resolve(output);
     } catch (err) {
       return Promise.reject(err);
     }
   }
 
   callSync(name: string, input: PluginInput, hostContext: unknown, options: CallOptions | undefined): PluginOutput | null {
-    return toOutput(this.engine.call(name, toInput(input), hostContext, options));
+    return this.engine.call(name, toInput(input), hostContext, options);
   }
 
   functionExists(name: string): Promise<boolean> {

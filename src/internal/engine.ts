@@ -21,6 +21,7 @@ import { HttpDeadlineExceeded } from './http/index.js';
 import { CALL_HAS_ERROR, type Kernel } from './kernel/kernel.js';
 import { instantiate, link, WASI_NAMESPACE, type Instantiated, type LinkPlan } from './linker.js';
 import type { LoadedModule } from './module-loader.js';
+import type { PluginOutput } from '../plugin-output.js';
 import { createLineSink, type LineSink, type OutputTarget } from './line-sink.js';
 import * as platform from './platform/node.js';
 import { VarStore } from './vars.js';
@@ -248,7 +249,7 @@ export class PluginEngine {
   }
 
   /** Call an export with `input`; returns a private copy of the output, or null for none. */
-  call(name: string, input: Uint8Array | string, hostContext: unknown, limits?: CallLimits): Uint8Array | null {
+  call(name: string, input: Uint8Array | string, hostContext: unknown, limits?: CallLimits): PluginOutput | null {
     try {
       return this.run(name, input, hostContext, limits);
     } finally {
@@ -257,7 +258,7 @@ export class PluginEngine {
     }
   }
 
-  private run(name: string, input: Uint8Array | string, hostContext: unknown, limits?: CallLimits): Uint8Array | null {
+  private run(name: string, input: Uint8Array | string, hostContext: unknown, limits?: CallLimits): PluginOutput | null {
     if (this.active) throw new ReentrantCallError(name);
     if (this.stale) this.instantiateNow();
     const fn = this.exportFunction(name);
@@ -303,7 +304,7 @@ export class PluginEngine {
     return this.output(name, outcome);
   }
 
-  private output(name: string, outcome: number): Uint8Array | null {
+  private output(name: string, outcome: number): PluginOutput | null {
     try {
       return this.kernel.takeOutput(outcome);
     } catch (err) {

@@ -1,6 +1,7 @@
 // The host's handle on one kernel instance (see kernel.wat). Everything here uses i32 exports
 // only, so the host side never creates a BigInt either.
 import { MemoryLimitError } from '../../errors.js';
+import { PluginOutput } from '../../plugin-output.js';
 import { kernelWasmBase64 } from './kernel-wasm.generated.js';
 
 /** The kernel exports linked straight into a plug-in's `extism:host/env`, with their signatures. */
@@ -63,24 +64,34 @@ export const CALL_OUTPUT_INVALID = 4;
 // ~0.4 µs on Node 20, five times the copy itself. A slab lives as long as any output in it.
 const SLAB_SIZE = 16 * 1024;
 const SLAB_MAX_ITEM = 1024;
-let slab = new ArrayBuffer(SLAB_SIZE);
+let slab = new Uint8Array(SLAB_SIZE);
 let slabUsed = 0;
 
 /** A private copy of `bytes[offset, offset + length)`. */
 function copyOut(bytes: Uint8Array, offset: number, length: number): Uint8Array {
-  let copy: Uint8Array;
-  if (length <= SLAB_MAX_ITEM) {
-    if (slabUsed + length > SLAB_SIZE) {
-      slab = new ArrayBuffer(SLAB_SIZE);
-      slabUsed = 0;
-    }
-    copy = new Uint8Array(slab, slabUsed, length);
-    slabUsed = (slabUsed + length + 7) & ~7;
-  } else {
-    copy = new Uint8Array(new ArrayBuffer(length));
+  if (length > SLAB_MAX_ITEM) return bytes.slice(offset, offset + length);
+  const at = carve(length);
+  copyBytes(bytes, offset, slab, at, length);
+  return slab.subarray(at, at + length);
+}
+
+/** The same as a {@link PluginOutput}, without a typed array in between (a call's output is made on every call). */
+function copyOutput(bytes: Uint8Array, offset: number, length: number): PluginOutput {
+  if (length > SLAB_MAX_ITEM) return new PluginOutput(bytes.slice(offset, offset + length).buffer);
+  const at = carve(length);
+  copyBytes(bytes, offset, slab, at, length);
+  return new PluginOutput(slab.buffer, at, length);
+}
+
+/** Where `length` bytes go in the current slab (a fresh slab when they do not fit). */
+function carve(length: number): number {
+  if (slabUsed + length > SLAB_SIZE) {
+    slab = new Uint8Array(SLAB_SIZE);
+    slabUsed = 0;
   }
-  copyBytes(bytes, offset, copy, 0, length);
-  return copy;
+  const at = slabUsed;
+  slabUsed = (slabUsed + length + 7) & ~7;
+  return at;
 }
 
 /** Copy `length` bytes; a short run by hand, since `set()` costs more than the copy itself. */
@@ -198,6 +209,12 @@ export class Kernel {
     return n < 0 ? null : copyOut(this.view(), Number(handle), n);
   }
 
+  /** {@link read}, as a {@link PluginOutput}. */
+  readOutput(handle: number | bigint): PluginOutput | null {
+    const n = this.length(handle);
+    return n < 0 ? null : copyOutput(this.view(), Number(handle), n);
+  }
+
   /**
    * A private, compact copy of a live block (for keeping, e.g. as a var), or null. Written
    * into `reuse` when that has the block's length (a var set again to a value of the same size).
@@ -290,10 +307,10 @@ export class Kernel {
    * The output the guest set: a private copy, or null for none. Throws a plain Error when the
    * guest set a range outside the kernel memory (the caller turns it into a call error).
    */
-  takeOutput(outcome: number = this.outcome()): Uint8Array | null {
+  takeOutput(outcome: number = this.outcome()): PluginOutput | null {
     if ((outcome & CALL_OUTPUT_INVALID) !== 0) throw new Error('the plug-in passed output_set a range outside its kernel memory');
     if ((outcome & CALL_HAS_OUTPUT) === 0) return null;
-    return copyOut(this.view(), this.k.host_output_offset() >>> 0, this.k.host_output_length() >>> 0);
+    return copyOutput(this.view(), this.k.host_output_offset() >>> 0, this.k.host_output_length() >>> 0);
   }
 
   /**

@@ -14,13 +14,13 @@ import { fromWireWithRef, toWire } from '../error-codec.js';
 import { CTRL, HTTP_INDEX, type HostFunctionSlot, type HostRequest, type MemoryOp, type OpReply, type SyncToWorker } from './protocol.js';
 
 /** An exact-size buffer holding `bytes`, safe to transfer. */
-export function ownedBuffer(bytes: Uint8Array): ArrayBuffer {
+export function ownedBuffer(bytes: ArrayBufferView): ArrayBuffer {
   if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) {
     // A private copy the kernel made for us, unless it was carved from a shared slab (then the
     // buffer is larger than the bytes and we copy instead).
     return bytes.buffer;
   }
-  return bytes.slice().buffer as ArrayBuffer;
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength).slice().buffer as ArrayBuffer;
 }
 
 export class HostCallClient {

@@ -6,6 +6,7 @@
 import { CallContext, type CallContextHost } from '../../call-context.js';
 import { WorkerError } from '../../errors.js';
 import type { HostFunctionCallback, LogLevel } from '../../options.js';
+import { PluginOutput } from '../../plugin-output.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { receiveMessage, type SyncPort } from '../platform/node-worker.js';
 import type { VarStore } from '../vars.js';
@@ -101,9 +102,9 @@ export function remoteCallContext(
   logLevel: { get(): LogLevel; set(level: LogLevel): void },
 ): CallContext {
   const kernel = {
-    read(handle: number | bigint): Uint8Array | null {
+    readOutput(handle: number | bigint): PluginOutput | null {
       const buffer = line.request(record, { op: 'read', handle }) as ArrayBuffer | null;
-      return buffer === null ? null : new Uint8Array(buffer);
+      return buffer === null ? null : new PluginOutput(buffer);
     },
     length: (handle: number | bigint) => line.request(record, { op: 'length', handle }) as number,
     write(data: string | Uint8Array): number {

@@ -3,7 +3,7 @@
 // so closed plug-ins give theirs back to a small pool; a slot is scrubbed (every byte it ever
 // handed out zeroed) before another plug-in gets it.
 import { createHostEnv, HOST_ENV_SIGNATURES, type HostEnvFunctionName, type HostEnvHolder, type HostEnvState } from './host-env.js';
-import { exactAdapter, fastAdapter, needsTrampoline, TrampolineBatch } from './host-trampolines.js';
+import { exactAdapter, needsTrampoline, TrampolineBatch } from './host-trampolines.js';
 import { Kernel } from './kernel/kernel.js';
 import type { FuncType } from './wasm/reader.js';
 
@@ -35,7 +35,9 @@ function createSlot(maxPages: number | undefined): EnvSlot {
     }
     // Handles beyond 2^53 are never live: the slow path only has to fail the same way.
     const slow = exactAdapter((_ctx, ...args: unknown[]) => fn(...args.map(Number)), undefined as never, type);
-    thunks.push([name, trampolines.add(type, (wide) => fastAdapter(fn, undefined, type, wide, name), slow)]);
+    // The fast path needs no adapter: these functions return plain numbers (handles below
+    // 2^32, never NaN, never a promise), which is all a user's host function is checked for.
+    thunks.push([name, trampolines.add(type, () => fn, slow)]);
   }
   trampolines.finish();
   const envFunctions = Object.fromEntries(thunks.map(([name, thunk]) => [name, thunk()])) as Record<HostEnvFunctionName, WebAssembly.ImportValue>;

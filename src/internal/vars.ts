@@ -28,8 +28,10 @@ export class VarStore {
 
   /** Set (or, with `undefined`, delete) a var; throws {@link MemoryLimitError} past the limit. */
   set(key: string, value: Uint8Array | undefined): void {
-    const keyBytes = utf8Length(key);
     const old = this.values.get(key);
+    // the stored bytes, rewritten in place (see Kernel.readToKeep): nothing to count again
+    if (value !== undefined && value === old) return;
+    const keyBytes = utf8Length(key);
     const without = old === undefined ? this.bytes : this.bytes - keyBytes - old.byteLength;
     if (value === undefined) {
       this.values.delete(key);

@@ -6,7 +6,8 @@
 //
 //   npm run bench                      the whole run (under 90 s on 2 cores)
 //   npm run bench -- --filter 1 MiB    only the scenarios whose name contains "1 MiB"
-//   npm run bench -- --soak            only the heap soak: 1,000,000 calls (a few minutes)
+//   npm run bench -- --soak            only the heap soak: 1,000,000 calls (a few seconds)
+//   npm run bench -- --workers         a small call in runInWorker mode, plughost against the peer
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { Floor } from './floor.js';
 import {
@@ -26,6 +27,7 @@ import { fixtureFile, loadPeer, pluginFile, plughost, type BenchPlugin, type Hos
 import { poolThroughput } from './pool.js';
 import { COUNT_VOWELS_OPTIONS, countVowelsJs, inputs, scenarios, type Target } from './scenarios.js';
 import { soak } from './soak.js';
+import { workerMode } from './worker-mode.js';
 
 const ROUNDS = 4;
 /** Per host and round; ROUNDS of them make each host's time box. */
@@ -157,6 +159,10 @@ function silenceExperimentalWarnings(): void {
 
 export async function run(argv: readonly string[], out: (line: string) => void, progress: (line: string) => void): Promise<number> {
   if (argv.includes('--soak')) return (await soak(out)) ? 0 : 1;
+  if (argv.includes('--workers')) {
+    workerMode(out);
+    return 0;
+  }
   const filterAt = argv.indexOf('--filter');
   const filter = filterAt >= 0 ? argv[filterAt + 1] ?? '' : '';
   const wanted = (name: string) => name.includes(filter);

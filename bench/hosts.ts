@@ -33,6 +33,8 @@ export interface BenchOptions {
   config?: Record<string, string>;
   functions?: SharedFunctions;
   timeoutMs?: number;
+  /** Only the --workers run sets it; every scenario runs on the main thread. */
+  runInWorker?: boolean;
 }
 
 export interface Host {
@@ -50,7 +52,7 @@ export async function loadPeer(): Promise<Host> {
   const peer = await import('@extism/extism');
   return {
     name: 'peer',
-    create: (manifest, options) => peer.createPlugin(manifest as never, { ...options, runInWorker: false } as never) as unknown as Promise<BenchPlugin>,
+    create: (manifest, options) => peer.createPlugin(manifest as never, { runInWorker: false, ...options } as never) as unknown as Promise<BenchPlugin>,
   };
 }
 

@@ -128,27 +128,24 @@ export function createHostEnv(holder: HostEnvHolder): Record<HostEnvFunctionName
   return {
     config_get(keyHandle: number): number {
       const state = holder.state;
-      const key = state.kernel.readKey(keyHandle);
-      state.kernel.free(keyHandle);
+      const key = state.kernel.takeKey(keyHandle);
       if (key === null) return 0;
       const value = configBytes(state.config, key);
       return value === undefined ? 0 : state.kernel.write(value);
     },
     var_get(keyHandle: number): number {
       const state = holder.state;
-      const key = state.kernel.readKey(keyHandle);
-      state.kernel.free(keyHandle);
+      const key = state.kernel.takeKey(keyHandle);
       if (key === null) return 0;
       const value = state.vars.get(key);
       return value === undefined ? 0 : state.kernel.write(value);
     },
     var_set(keyHandle: number, valueHandle: number): void {
       const state = holder.state;
-      const key = state.kernel.readKey(keyHandle);
+      // Taking a block frees it; one block given as both key and value is taken once, as the value.
+      const key = keyHandle === valueHandle ? state.kernel.readText(keyHandle) : state.kernel.takeKey(keyHandle);
       // The old value's bytes are the store's own (readers get copies): a same-sized new value reuses them.
-      const value = valueHandle === 0 ? undefined : state.kernel.readToKeep(valueHandle, key === null ? undefined : state.vars.get(key));
-      state.kernel.free(keyHandle);
-      if (valueHandle !== 0) state.kernel.free(valueHandle);
+      const value = valueHandle === 0 ? undefined : state.kernel.takeToKeep(valueHandle, key === null ? undefined : state.vars.get(key));
       if (key === null) fail('var_set', `var_set was given key handle ${keyHandle}, which is not a live block`);
       if (valueHandle !== 0 && value === null) fail('var_set', `var_set was given value handle ${valueHandle}, which is not a live block`);
       state.vars.set(key, value ?? undefined);

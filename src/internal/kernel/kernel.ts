@@ -33,6 +33,7 @@ interface KernelExports {
   host_set_input_length(n: number): void;
   host_free(h: number): void;
   host_length(h: number): number;
+  host_take(h: number): number;
   host_end(): number;
   host_output_offset(): number;
   host_output_length(): number;
@@ -94,6 +95,12 @@ function carve(length: number): number {
   return at;
 }
 
+/** A handle as the kernel's i32, or -1 when it cannot be one (not a whole number in 1..2^32-1). */
+function handleIn32Bits(handle: number | bigint): number {
+  const h = typeof handle === 'bigint' ? (handle > 0xffffffffn || handle < 0n ? -1 : Number(handle)) : handle;
+  return h > 0 && h <= 0xffffffff && Number.isInteger(h) ? h | 0 : -1;
+}
+
 /** Copy `length` bytes; a short run by hand, since `set()` costs more than the copy itself. */
 function copyBytes(from: Uint8Array, fromOffset: number, to: Uint8Array, toOffset: number, length: number): void {
   if (length <= 64) {
@@ -151,15 +158,18 @@ export class Kernel {
 
   /** The kernel memory as bytes; re-derived only when the memory grew (which detaches the old buffer). */
   view(): Uint8Array {
-    if (this.bytes.byteLength === 0) this.bytes = new Uint8Array(this.memory.buffer);
+    // `length`, not `byteLength`: on V8 11 the latter is a call (~20 ns), the former is inlined,
+    // and this runs several times per plug-in call. Both are 0 once growth detached the buffer.
+    if (this.bytes.length === 0) this.bytes = new Uint8Array(this.memory.buffer);
     return this.bytes;
   }
 
   /** Release the previous call's blocks and place this call's input (a string goes in as UTF-8). */
   begin(input: Uint8Array | string): void {
     if (typeof input === 'string') return this.beginText(input);
-    const offset = this.reserveInput(input.byteLength);
-    if (input.byteLength !== 0) this.view().set(input, offset);
+    const n = input.length;
+    const offset = this.reserveInput(n);
+    if (n !== 0) copyBytes(input, 0, this.view(), offset, n);
   }
 
   private reserveInput(size: number): number {
@@ -198,9 +208,14 @@ export class Kernel {
 
   /** Validated length of a live block, or -1. Accepts anything a host function was handed. */
   length(handle: number | bigint): number {
-    const h = typeof handle === 'bigint' ? (handle > 0xffffffffn || handle < 0n ? -1 : Number(handle)) : handle;
-    if (!(h > 0 && h <= 0xffffffff) || !Number.isInteger(h)) return -1;
-    return this.k.host_length(h | 0);
+    const h = handleIn32Bits(handle);
+    return h < 0 ? -1 : this.k.host_length(h);
+  }
+
+  /** {@link length}, and the block is freed: its bytes stay readable until the next allocation. */
+  private take(handle: number | bigint): number {
+    const h = handleIn32Bits(handle);
+    return h < 0 ? -1 : this.k.host_take(h);
   }
 
   /** A copy of a live block's bytes, or null when `handle` is not one. */
@@ -216,14 +231,15 @@ export class Kernel {
   }
 
   /**
-   * A private, compact copy of a live block (for keeping, e.g. as a var), or null. Written
-   * into `reuse` when that has the block's length (a var set again to a value of the same size).
+   * A private, compact copy of a live block (for keeping, e.g. as a var), or null; the block
+   * is freed. Written into `reuse` when that has the block's length (a var set again to a
+   * value of the same size).
    */
-  readToKeep(handle: number | bigint, reuse?: Uint8Array): Uint8Array | null {
-    const n = this.length(handle);
+  takeToKeep(handle: number | bigint, reuse?: Uint8Array): Uint8Array | null {
+    const n = this.take(handle);
     if (n < 0) return null;
     const start = Number(handle);
-    if (reuse === undefined || reuse.byteLength !== n) return this.view().slice(start, start + n);
+    if (reuse === undefined || reuse.length !== n) return this.view().slice(start, start + n);
     copyBytes(this.view(), start, reuse, 0, n);
     return reuse;
   }
@@ -235,19 +251,19 @@ export class Kernel {
   private readonly keyTexts: string[] = [];
   private nextKeySlot = 0;
 
-  /** A key (config or var name): {@link readText}, remembered for the next time it comes. */
-  readKey(handle: number | bigint): string | null {
-    const n = this.length(handle);
+  /** A key (config or var name) as text, remembered for the next time it comes; the block is freed. */
+  takeKey(handle: number | bigint): string | null {
+    const n = this.take(handle);
     if (n < 0) return null;
     const start = Number(handle);
     const bytes = this.view();
     outer: for (let slot = 0; slot < this.keyBytes.length; slot++) {
       const known = this.keyBytes[slot]!;
-      if (known.byteLength !== n) continue;
+      if (known.length !== n) continue;
       for (let i = 0; i < n; i++) if (known[i] !== bytes[start + i]) continue outer;
       return this.keyTexts[slot]!;
     }
-    const text = this.readText(handle)!;
+    const text = this.textAt(start, n);
     if (n <= KEY_CACHE_MAX_BYTES) {
       this.keyBytes[this.nextKeySlot] = bytes.slice(start, start + n);
       this.keyTexts[this.nextKeySlot] = text;
@@ -259,8 +275,10 @@ export class Kernel {
   /** A live block's bytes decoded as UTF-8, or null when `handle` is not one. */
   readText(handle: number | bigint): string | null {
     const n = this.length(handle);
-    if (n < 0) return null;
-    const start = Number(handle);
+    return n < 0 ? null : this.textAt(Number(handle), n);
+  }
+
+  private textAt(start: number, n: number): string {
     const bytes = this.view();
     // Keys and short messages: a JS loop beats TextDecoder's call into C++ several times over.
     if (n <= 64) {
@@ -278,7 +296,7 @@ export class Kernel {
   /** Allocate a block holding `data`; throws {@link MemoryLimitError} when the kernel memory is full. */
   write(data: Uint8Array | string): number {
     const bytes = typeof data === 'string' ? utf8Encoder.encode(data) : data;
-    const n = bytes.byteLength;
+    const n = bytes.length;
     const h = this.alloc(n);
     copyBytes(bytes, 0, this.view(), h, n);
     return h;
@@ -294,8 +312,8 @@ export class Kernel {
   /** Free a live block; anything else (0, a stale or made-up handle) is ignored. */
   free(handle: number | bigint): void {
     // host_free validates the block itself; only the range has to be checked here
-    const h = Number(handle);
-    if (h > 0 && h <= 0xffffffff && Number.isInteger(h)) this.k.host_free(h | 0);
+    const h = handleIn32Bits(handle);
+    if (h >= 0) this.k.host_free(h);
   }
 
   /** What the guest left at the end of a call: a mix of the `CALL_*` bits. */

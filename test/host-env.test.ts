@@ -82,6 +82,24 @@ describe('vars', () => {
     assert.equal(await plugin.call('take', 'b'), null);
   });
 
+  it('free the key and value blocks var_set is given, once read', async () => {
+    // `keys` outputs the lengths var_set left to its key and value blocks (0: freed), measured
+    // before anything is allocated again, then the var read back.
+    const wasm = await assemble(`(module (import "extism:host/env" "load_u8" (func $load_u8 (param i64) (result i32))) ${IMPORTS}
+      (func (export "keys") (local $k i64) (local $v i64) (local $left i64) (local $out i64)
+        (local.set $k (call $key))
+        (local.set $v (call $alloc (i64.const 1)))
+        (call $store_u8 (local.get $v) (i32.const 42))
+        (call $var_set (local.get $k) (local.get $v))
+        (local.set $left (i64.add (call $length (local.get $k)) (call $length (local.get $v))))
+        (local.set $out (call $alloc (i64.const 2)))
+        (call $store_u8 (local.get $out) (i32.wrap_i64 (local.get $left)))
+        (call $store_u8 (i64.add (local.get $out) (i64.const 1)) (call $load_u8 (call $var_get (call $key))))
+        (call $output_set (local.get $out) (i64.const 2))))`);
+    const plugin = await createPlugin({ wasm: [{ data: wasm }] });
+    assert.deepEqual([...(await plugin.call('keys'))!.bytes()], [0, 42]);
+  });
+
   it('set again to a value of the same size leave values read earlier unchanged', async () => {
     const read: string[] = [];
     const held: { text(): string }[] = [];

@@ -565,7 +565,10 @@ export class WorkerBackend implements PluginBackend {
       // stopped from inside (not instrumented), so that the bound holds whatever the guest does.
       this.watchdog = setTimeout(() => this.onWatchdog(slot, job), timeoutMs + WATCHDOG_GRACE_MS);
     }
-    if (job.aborted) this.interrupt(slot, job);
+    // Aborted while posted ahead: the worker fails it at entry (CTRL.SKIP), or, if it had
+    // started it already, stops it like any aborted call. Either way it gets the grace period:
+    // the worker may be between starting it and reporting it failed right now.
+    if (job.aborted) this.interrupt(slot, job, true);
   }
 
   private onWatchdog(slot: Slot, job: CallJob): void {
@@ -597,8 +600,11 @@ export class WorkerBackend implements PluginBackend {
     if (this.current === job) this.interrupt(slot, job);
   }
 
-  /** Stop the running call `job`: from inside the worker if the guest can be stopped there, else by ending the worker. */
-  private interrupt(slot: Slot, job: CallJob): void {
+  /**
+   * Stop the running call `job`: from inside the worker if the guest can be stopped there, else
+   * by ending the worker (after a grace period when `graceful`, or when it may stop itself).
+   */
+  private interrupt(slot: Slot, job: CallJob, graceful = false): void {
     const { ctrl } = slot.line;
     Atomics.store(ctrl, CTRL.ABORT, job.id);
     // wakes the worker if it is waiting for a host function
@@ -615,7 +621,7 @@ export class WorkerBackend implements PluginBackend {
       this.end(slot);
       this.finish(job, { error: new AbortError(job.name, job.signal?.reason) });
     };
-    if (stopsItself) this.abortTimer = setTimeout(stop, ABORT_GRACE_MS);
+    if (stopsItself || graceful) this.abortTimer = setTimeout(stop, ABORT_GRACE_MS);
     else stop();
   }
 

@@ -39,6 +39,9 @@ export interface LinkInputs {
   tick: () => void;
 }
 
+/** `module.name`, for messages and labels (made only where needed: most imports resolve without one). */
+const importName = (imp: { module: string; name: string }) => `${imp.module}.${imp.name}`;
+
 /** How one import is satisfied. */
 type Binding =
   | { kind: 'value'; value: WebAssembly.ImportValue }
@@ -93,7 +96,6 @@ export function link(inputs: LinkInputs): LinkPlan {
     const list: { module: string; name: string; binding: Binding }[] = [];
     bindings.set(index, list);
     for (const imp of imports) {
-      const qualified = `${imp.module}.${imp.name}`;
       const type = imp.kind === 'function' ? imp.type : undefined;
       const push = (binding: Binding) => list.push({ module: imp.module, name: imp.name, binding });
       const pushThunk = (thunk: () => WebAssembly.ImportValue) => {
@@ -106,8 +108,8 @@ export function link(inputs: LinkInputs): LinkPlan {
       if (target !== undefined) {
         const provider = modules[target]!;
         const exported = moduleExports(provider).find((e) => e.name === imp.name);
-        if (exported === undefined) missing.push(qualified);
-        else if (exported.kind !== imp.kind) problems.push(`${qualified}: module "${imp.module}" exports "${imp.name}" as a ${exported.kind}, but it is imported as a ${imp.kind}`);
+        if (exported === undefined) missing.push(importName(imp));
+        else if (exported.kind !== imp.kind) problems.push(`${importName(imp)}: module "${imp.module}" exports "${imp.name}" as a ${exported.kind}, but it is imported as a ${imp.kind}`);
         else push({ kind: 'module', target, name: imp.name, importKind: imp.kind });
         visit(target);
         continue;
@@ -115,11 +117,11 @@ export function link(inputs: LinkInputs): LinkPlan {
       if (imp.module === EXTISM_ENV) {
         if (imp.kind === 'function' && Object.hasOwn(kernelFunctions, imp.name)) push({ kind: 'value', value: kernelFunctions[imp.name]! });
         else if (imp.kind === 'function' && Object.hasOwn(HOST_ENV_SIGNATURES, imp.name)) push({ kind: 'value', value: inputs.envFunctions[imp.name as HostEnvFunctionName] });
-        else missing.push(qualified);
+        else missing.push(importName(imp));
         continue;
       }
       if (imp.module === WASI_NAMESPACE) {
-        if (!inputs.useWasi) missing.push(qualified);
+        if (!inputs.useWasi) missing.push(importName(imp));
         else push({ kind: 'wasi', name: imp.name });
         continue;
       }
@@ -135,19 +137,19 @@ export function link(inputs: LinkInputs): LinkPlan {
       const loose = inputs.functions[imp.module]?.[imp.name];
       const callback = declared?.callback ?? loose;
       if (callback === undefined || imp.kind !== 'function') {
-        missing.push(qualified);
+        missing.push(importName(imp));
         continue;
       }
       if (declared !== undefined && type !== undefined && !sameFuncType(type, declared)) {
-        problems.push(`${qualified}: the plug-in imports ${formatFuncType(type)}, the host function is declared ${formatFuncType(declared)}`);
+        problems.push(`${importName(imp)}: the plug-in imports ${formatFuncType(type)}, the host function is declared ${formatFuncType(declared)}`);
         continue;
       }
       if ((callback as { constructor?: { name?: string } }).constructor?.name === 'AsyncFunction') {
-        problems.push(`${qualified}: the host function is async, which needs runInWorker: true on this Node.js (no JS promise integration for WebAssembly)`);
+        problems.push(`${importName(imp)}: the host function is async, which needs runInWorker: true on this Node.js (no JS promise integration for WebAssembly)`);
         continue;
       }
       if (type !== undefined && needsTrampoline(type)) {
-        pushThunk(trampolines.add(type, (wide) => fastAdapter(callback, callContext, type, wide, qualified), exactAdapter(callback, callContext, type)));
+        pushThunk(trampolines.add(type, (wide) => fastAdapter(callback, callContext, type, wide, importName(imp)), exactAdapter(callback, callContext, type)));
       } else {
         push({ kind: 'value', value: exactAdapter(callback, callContext, type) });
       }

@@ -38,7 +38,7 @@ export class CallContext {
 
   /** A copy of the block at `handle`, or null when `handle` is not a live block. */
   read(handle: number | bigint): PluginOutput | null {
-    return this.host.kernel.readOutput(handle);
+    return this.host.kernel.read(handle);
   }
 
   /** Copy `data` (UTF-8 for strings) into a new block and return its handle. */

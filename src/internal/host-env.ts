@@ -106,7 +106,7 @@ function parseRequest(state: HostEnvState, requestHandle: number, bodyHandle: nu
     if (typeof value !== 'string') fail('http_request', `http_request: header "${name}" must be a string, got ${JSON.stringify(value).slice(0, 80)}`);
     flat[name] = value;
   }
-  const body = bodyHandle === 0 ? null : state.kernel.read(bodyHandle);
+  const body = bodyHandle === 0 ? null : state.kernel.read(bodyHandle)?.bytes() ?? null;
   if (bodyHandle !== 0 && body === null) fail('http_request', `http_request was given body handle ${bodyHandle}, which is not a live block`);
   return { url, method: method.toUpperCase(), headers: flat, body };
 }

@@ -200,6 +200,11 @@ export function loadModules(manifest: NormalizedManifest, variant: LoadVariant, 
   return ready;
 }
 
+/** A module given compiled: no bytes, so nothing of it is known beyond what V8 says, and nothing is rewritten. */
+function precompiled(name: string | undefined, module: WebAssembly.Module): LoadedModule {
+  return { name, module, info: null, instrumented: false, memory: undefined };
+}
+
 function loaded(name: string | undefined, entry: CacheEntry, variant: LoadVariant): LoadedModule {
   return { name, module: entry.module, info: entry.info, instrumented: variant.instrument, memory: entry.memory };
 }
@@ -213,14 +218,14 @@ function cacheKey(source: WasmSource, bytes: Uint8Array, hash: string | undefine
 
 /** The module without waiting, when it is precompiled or its bytes were compiled already; else undefined. */
 function loadNow({ source, name, hash }: ManifestEntry, variant: LoadVariant): LoadedModule | undefined {
-  if (source.kind === 'module') return { name, module: source.module, info: null, instrumented: false, memory: undefined };
+  if (source.kind === 'module') return precompiled(name, source.module);
   if (source.kind !== 'data') return undefined;
   const entry = compiledNow.get(cacheKey(source, source.bytes, hash, variant));
   return entry === undefined ? undefined : loaded(name, entry, variant);
 }
 
 async function loadModule({ source, name, hash }: ManifestEntry, variant: LoadVariant, fetchImpl: typeof fetch): Promise<LoadedModule> {
-  if (source.kind === 'module') return { name, module: source.module, info: null, instrumented: false, memory: undefined };
+  if (source.kind === 'module') return precompiled(name, source.module);
   const bytes = await readBytes(source, fetchImpl);
   const key = cacheKey(source, bytes, hash, variant);
   const entry = await (compiledCache.get(key) ?? remember(key, compileEntry(bytes, describeSource(source), variant)));

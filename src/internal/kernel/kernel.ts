@@ -68,15 +68,7 @@ const SLAB_MAX_ITEM = 1024;
 let slab = new Uint8Array(SLAB_SIZE);
 let slabUsed = 0;
 
-/** A private copy of `bytes[offset, offset + length)`. */
-function copyOut(bytes: Uint8Array, offset: number, length: number): Uint8Array {
-  if (length > SLAB_MAX_ITEM) return bytes.slice(offset, offset + length);
-  const at = carve(length);
-  copyBytes(bytes, offset, slab, at, length);
-  return slab.subarray(at, at + length);
-}
-
-/** The same as a {@link PluginOutput}, without a typed array in between (a call's output is made on every call). */
+/** A private copy of `bytes[offset, offset + length)`, made as a {@link PluginOutput} straight away (a call's output is made on every call). */
 function copyOutput(bytes: Uint8Array, offset: number, length: number): PluginOutput {
   if (length > SLAB_MAX_ITEM) return new PluginOutput(bytes.slice(offset, offset + length).buffer);
   const at = carve(length);
@@ -219,13 +211,7 @@ export class Kernel {
   }
 
   /** A copy of a live block's bytes, or null when `handle` is not one. */
-  read(handle: number | bigint): Uint8Array | null {
-    const n = this.length(handle);
-    return n < 0 ? null : copyOut(this.view(), Number(handle), n);
-  }
-
-  /** {@link read}, as a {@link PluginOutput}. */
-  readOutput(handle: number | bigint): PluginOutput | null {
+  read(handle: number | bigint): PluginOutput | null {
     const n = this.length(handle);
     return n < 0 ? null : copyOutput(this.view(), Number(handle), n);
   }

@@ -49,7 +49,7 @@
  * @module
  */
 import { ByteWriter } from './encoder.js';
-import { ByteReader, SectionId, WasmFormatError, sectionSpans, skipImportDescription, skipLimits, skipRefType, type SectionSpan } from './reader.js';
+import { ByteReader, SectionId, WasmFormatError, forEachImport, sectionSpans, skipLimits, skipRefType, type SectionSpan } from './reader.js';
 
 /** Module name of the imported tick function. */
 export const TICK_MODULE = 'plughost';
@@ -154,19 +154,12 @@ function survey(bytes: Uint8Array, spans: SectionSpan[]): Facts {
       case SectionId.type:
         facts.types = readTypes(r);
         break;
-      case SectionId.import: {
-        const count = r.u32();
-        for (let i = 0; i < count; i++) {
-          r.skip(r.u32());
-          r.skip(r.u32());
-          const at = r.pos;
-          const kind = r.u8();
+      case SectionId.import:
+        forEachImport(r, (kind) => {
           if (kind === 0) facts.importedFunctions++;
           else if (kind === 3) facts.globals++;
-          skipImportDescription(r, kind, at);
-        }
+        });
         break;
-      }
       case SectionId.function: {
         const count = r.u32();
         for (let i = 0; i < count; i++) {

@@ -10,7 +10,7 @@
  */
 import { MemoryLimitError } from '../../errors.js';
 import { ByteWriter } from './encoder.js';
-import { ByteReader, SectionId, sectionSpans, skipImportDescription, type Limits } from './reader.js';
+import { ByteReader, SectionId, forEachImport, sectionSpans, type Limits } from './reader.js';
 
 /**
  * Returns `bytes` with memory 0 limited to `maxPages` (64 KiB pages): its `max` becomes
@@ -109,16 +109,13 @@ function readLimitsAt(r: ByteReader): LimitsAt {
 // imported memory when there is one.
 function findImportedMemory(bytes: Uint8Array, start: number, end: number): LimitsAt | undefined {
   const r = new ByteReader(bytes, start, end);
-  const count = r.u32();
-  for (let i = 0; i < count; i++) {
-    r.skip(r.u32());
-    r.skip(r.u32());
-    const at = r.pos;
-    const kind = r.u8();
-    if (kind === 2) return readLimitsAt(r);
-    skipImportDescription(r, kind, at);
-  }
-  return undefined;
+  let found: LimitsAt | undefined;
+  forEachImport(r, (kind) => {
+    if (kind !== 2) return false;
+    found = readLimitsAt(r);
+    return true;
+  });
+  return found;
 }
 
 function findDefinedMemory(bytes: Uint8Array, start: number, end: number): LimitsAt | undefined {

@@ -242,7 +242,7 @@ export function skipLimits(r: ByteReader): void {
 }
 
 /** Skips the description of an import of `kind` (0 function … 4 tag), read just before at `at`. */
-export function skipImportDescription(r: ByteReader, kind: number, at: number): void {
+function skipImportDescription(r: ByteReader, kind: number, at: number): void {
   switch (kind) {
     case 0:
       r.u32();
@@ -264,6 +264,23 @@ export function skipImportDescription(r: ByteReader, kind: number, at: number): 
       return;
     default:
       r.fail(`unknown import kind ${kind}`, at);
+  }
+}
+
+/**
+ * Walks an import section's entries (`r` at the start of its body): `visit` gets each entry's
+ * kind with `r` at its description. When it reads the description itself it returns true,
+ * and the walk stops there; otherwise the description is skipped and the walk goes on.
+ */
+export function forEachImport(r: ByteReader, visit: (kind: number) => boolean | void): void {
+  const count = r.u32();
+  for (let i = 0; i < count; i++) {
+    r.skip(r.u32());
+    r.skip(r.u32());
+    const at = r.pos;
+    const kind = r.u8();
+    if (visit(kind) === true) return;
+    skipImportDescription(r, kind, at);
   }
 }
 

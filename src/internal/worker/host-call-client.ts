@@ -8,6 +8,7 @@ import { TimeoutError } from '../../errors.js';
 import type { HostFunction } from '../../host-function.js';
 import type { HostFunctionCallback, HostFunctionMap, LogLevel } from '../../options.js';
 import type { PluginEngine } from '../engine.js';
+import type { PluginOutput } from '../../plugin-output.js';
 import type { HttpHandler, HttpRequest, HttpResponse } from '../host-env.js';
 import { receiveMessage, type SyncPort } from '../platform/node-worker.js';
 import { fromWireWithRef, toWire } from '../error-codec.js';
@@ -112,19 +113,22 @@ export class HostCallClient {
   }
 }
 
+/** Bytes to send back, as a buffer of their own added to `transfer`; undefined for none. */
+function transferred(out: PluginOutput | null, transfer: Transferable[]): ArrayBuffer | undefined {
+  if (out === null) return undefined;
+  const buffer = ownedBuffer(out);
+  transfer.push(buffer);
+  return buffer;
+}
+
 /**
  * One memory request, through the engine's own call context (the one the linker hands every
  * host function), so the semantics are exactly those of a host function on this thread.
  */
 function perform(ctx: CallContext, request: MemoryOp, transfer: Transferable[]): unknown {
   switch (request.op) {
-    case 'read': {
-      const out = ctx.read(request.handle);
-      if (out === null) return null;
-      const buffer = ownedBuffer(out.bytes());
-      transfer.push(buffer);
-      return buffer;
-    }
+    case 'read':
+      return transferred(ctx.read(request.handle), transfer) ?? null;
     case 'length':
       return ctx.length(request.handle);
     case 'write':
@@ -135,13 +139,8 @@ function perform(ctx: CallContext, request: MemoryOp, transfer: Transferable[]):
       return ctx.free(request.handle);
     case 'setError':
       return ctx.setError(request.message);
-    case 'getVar': {
-      const out = ctx.getVariable(request.name);
-      if (out === null) return undefined;
-      const buffer = ownedBuffer(out.bytes());
-      transfer.push(buffer);
-      return buffer;
-    }
+    case 'getVar':
+      return transferred(ctx.getVariable(request.name), transfer);
     case 'setVar':
       if (request.value === undefined) ctx.deleteVariable(request.name);
       else ctx.setVariable(request.name, new Uint8Array(request.value));

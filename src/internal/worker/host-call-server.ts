@@ -102,7 +102,7 @@ export function remoteCallContext(
   logLevel: { get(): LogLevel; set(level: LogLevel): void },
 ): CallContext {
   const kernel = {
-    readOutput(handle: number | bigint): PluginOutput | null {
+    read(handle: number | bigint): PluginOutput | null {
       const buffer = line.request(record, { op: 'read', handle }) as ArrayBuffer | null;
       return buffer === null ? null : new PluginOutput(buffer);
     },

@@ -181,15 +181,20 @@ interface WireInput {
   sent: string | Uint8Array | undefined;
 }
 
+/** A buffer of ours as the input: transferred, or, to `keep` it, cloned (it is small). */
+function ownBuffer(buffer: ArrayBuffer, keep: boolean): WireInput {
+  return keep ? { input: buffer, transfer: [], sent: new Uint8Array(buffer) } : { input: buffer, transfer: [buffer], sent: undefined };
+}
+
 /**
  * The input as the worker receives it (see {@link CallRequest.input}), through staging memory
  * `index`. With `keep`, nothing is transferred, so the input can be sent again.
  */
 function wireInput(slot: Slot, index: 0 | 1, input: PluginInput | OwnedInput, keep: boolean): WireInput {
   const captured = input instanceof OwnedInput || typeof input === 'string' || input instanceof ArrayBuffer || ArrayBuffer.isView(input) ? input : captureInput(input as PluginInput);
-  if (captured instanceof OwnedInput) {
-    return keep ? { input: captured.buffer, transfer: [], sent: new Uint8Array(captured.buffer) } : { input: captured.buffer, transfer: [captured.buffer], sent: undefined };
-  }
+  // A large input kept for sending again goes through staging below, like any bytes: cloning
+  // it would copy it once more on this thread.
+  if (captured instanceof OwnedInput && (!keep || captured.buffer.byteLength < STAGING_MIN)) return ownBuffer(captured.buffer, keep);
   if (typeof captured === 'string') {
     if (captured.length < STAGING_MIN) return { input: captured, transfer: [], sent: captured };
     // ASCII fits in as many bytes as characters; anything else in at most three per character
@@ -201,11 +206,8 @@ function wireInput(slot: Slot, index: 0 | 1, input: PluginInput | OwnedInput, ke
     }
     return { input: staged(slot, index, written), transfer: [], sent: captured };
   }
-  const bytes = asBytes(captured)!;
-  if (bytes.byteLength < STAGING_MIN) {
-    const owned = bytes.slice().buffer;
-    return keep ? { input: owned, transfer: [], sent: new Uint8Array(owned) } : { input: owned, transfer: [owned], sent: undefined };
-  }
+  const bytes = captured instanceof OwnedInput ? new Uint8Array(captured.buffer) : asBytes(captured)!;
+  if (bytes.byteLength < STAGING_MIN) return ownBuffer(bytes.slice().buffer, keep);
   const staging = stagingFor(slot, index, bytes.byteLength);
   staging.set(bytes);
   return { input: staged(slot, index, bytes.byteLength), transfer: [], sent: staging.subarray(0, bytes.byteLength) };

@@ -1,4 +1,5 @@
 // The streams the CLI talks to: process.stdout/stderr/stdin in bin.ts, captured ones in tests.
+import { concatBytes } from '../internal/bytes.js';
 
 /** Anything with a Node-style `write` (a `Writable`, `process.stdout`, a test capture). */
 export interface OutputStream {
@@ -44,11 +45,5 @@ export async function readAll(input: AsyncIterable<Uint8Array | string>): Promis
     chunks.push(bytes);
     total += bytes.byteLength;
   }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
+  return concatBytes(chunks, total);
 }

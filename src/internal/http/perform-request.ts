@@ -2,6 +2,7 @@
 // schemes, redirects, body limit, deadline) lives here and nowhere else. The helper worker runs
 // it for blocked plug-ins; a worker-mode host can run it on the main thread with a user's fetch.
 import { HttpDeniedError, PlughostError } from '../../errors.js';
+import { concatBytes } from '../bytes.js';
 import type { HttpRequest, HttpResponse } from '../host-env.js';
 import type { HostMatcher } from './allowed-hosts.js';
 import { bodyTooLarge, HttpDeadlineExceeded, httpFailure } from './http-errors.js';
@@ -94,13 +95,7 @@ async function readBody(response: Response, url: string, limit: number, stop: ()
   }
   if (exact !== undefined) return length === exact.byteLength ? exact : exact.slice(0, length);
   if (length === 0) return EMPTY;
-  const body = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return body;
+  return concatBytes(chunks, length);
 }
 
 /** Response headers as a plain object with lowercase names; repeated headers joined by ", ". */

@@ -115,6 +115,14 @@ export interface NormalizedManifest {
 const DEFAULT_MAX_HTTP_RESPONSE_BYTES = 50 * 1024 * 1024;
 const DEFAULT_MAX_VAR_BYTES = 1024 * 1024;
 
+/**
+ * True for a fetch `Response`. The class tag is read first: on Node the global `Response` is
+ * a lazy getter, and touching it loads undici (~35 ms), which no other source needs.
+ */
+export function isFetchResponse(value: unknown): value is Response {
+  return Object.prototype.toString.call(value) === '[object Response]' && value instanceof Response;
+}
+
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -194,7 +202,7 @@ function normalizeWasm(entry: unknown, index: number, baseDir: string | undefine
     if (typeof method !== 'string') throw new ManifestError(`${field}.method`, `must be a string, got ${describe(method)}`);
     source = { kind: 'url', url, method: method.toUpperCase(), headers: stringMap(entry.headers, `${field}.headers`) };
   } else if (entry.response !== undefined) {
-    if (!(entry.response instanceof Response)) throw new ManifestError(`${field}.response`, `must be a fetch Response, got ${describe(entry.response)}`);
+    if (!isFetchResponse(entry.response)) throw new ManifestError(`${field}.response`, `must be a fetch Response, got ${describe(entry.response)}`);
     source = { kind: 'response', response: entry.response };
   } else if (entry.module !== undefined) {
     if (!(entry.module instanceof WebAssembly.Module)) throw new ManifestError(`${field}.module`, `must be a WebAssembly.Module, got ${describe(entry.module)}`);

@@ -1,5 +1,6 @@
 // Every field of the manifest, in both spellings, and every way creation can fail.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -71,6 +72,22 @@ describe('manifest', () => {
     await echoes(new Response(wasm as Uint8Array<ArrayBuffer>, { headers: { 'content-type': 'application/wasm' } }));
     await echoes({ wasm: [{ module: await WebAssembly.compile(wasm as Uint8Array<ArrayBuffer>) }] });
     await echoes({ wasm: [{ response: new Response(wasm as Uint8Array<ArrayBuffer>) }] });
+
+  it('does not load the fetch machinery (undici, ~35 ms) for a plug-in from a path, bytes or a module', () => {
+    // Run in a fresh process: this one has loaded undici already (the test server, Responses).
+    const script = `
+      const { createPlugin } = await import(${JSON.stringify(new URL('../src/index.js', import.meta.url).href)});
+      const wasm = new Uint8Array(${JSON.stringify([...wasm])});
+      for (const source of [${JSON.stringify(wasmPath)}, wasm, { wasm: [{ module: new WebAssembly.Module(wasm) }] }]) {
+        const plugin = await createPlugin(source);
+        await plugin.call('echo', 'x');
+        await plugin.close();
+      }
+      console.log(process.moduleLoadList.filter((m) => m.includes('undici')).join(',') || 'none');`;
+    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    assert.equal(result.stderr, '');
+    assert.equal(result.stdout.trim(), 'none');
+  });
   });
 
   it('fetches wasm from a URL with the method and headers of the manifest', async () => {

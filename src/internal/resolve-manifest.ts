@@ -1,6 +1,6 @@
 // ManifestLike (everything createPlugin accepts) → a validated manifest.
 import { ManifestError, WasmSourceError } from '../errors.js';
-import { normalizeManifest, type ManifestLike, type NormalizedManifest } from '../manifest.js';
+import { isFetchResponse, normalizeManifest, type ManifestLike, type NormalizedManifest } from '../manifest.js';
 import * as platform from './platform/node.js';
 
 function fromJsonText(text: string, where: string, baseDir?: string): NormalizedManifest {
@@ -57,7 +57,7 @@ export function resolveManifest(like: ManifestLike, fetchImpl: typeof fetch): No
     if (like.protocol === 'file:') return resolveManifest(platform.fileUrlToPath(like), fetchImpl);
     return fromUrl(like, fetchImpl);
   }
-  if (like instanceof Response) return fromResponse(like, like.url || 'the response');
+  if (isFetchResponse(like)) return fromResponse(like, like.url || 'the response');
   if (like instanceof WebAssembly.Module) return normalizeManifest({ wasm: [{ module: like }] });
   if (like instanceof ArrayBuffer || ArrayBuffer.isView(like)) return normalizeManifest({ wasm: [{ data: like }] });
   return normalizeManifest(like);

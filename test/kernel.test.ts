@@ -132,6 +132,33 @@ describe('kernel', () => {
     await plugin.close();
   });
 
+  it('outputs any window of a block exactly, and its shared buffer shows no kernel byte past it', async () => {
+    // input: [start, length, 0xff...]; output: that window of the input block. Starts on and
+    // off a word boundary take the two copy paths; the 0xff bytes after each window must not
+    // reach the padding that follows the output in its (shared) buffer.
+    const wasm = await assemble(`(module ${ENV}
+      (func (export "window")
+        (call $output_set
+          (i64.add (call $input_offset) (i64.extend_i32_u (call $input_load_u8 (i64.const 0))))
+          (i64.extend_i32_u (call $input_load_u8 (i64.const 1))))))`);
+    const plugin = await createPlugin({ wasm: [{ data: wasm }] });
+    for (let start = 2; start < 11; start++) {
+      for (let length = 0; length <= 21; length++) {
+        const input = new Uint8Array(40).fill(0xff);
+        input[0] = start;
+        input[1] = length;
+        for (let i = 2; i < start + length; i++) input[i] = i;
+        const out = await plugin.call('window', input);
+        assert.ok(out);
+        assert.deepEqual([...out.bytes()], [...input.subarray(start, start + length)], `window ${start}+${length}`);
+        const paddingEnd = Math.min(out.buffer.byteLength, (out.byteOffset + length + 7) & ~7);
+        const padding = new Uint8Array(out.buffer, out.byteOffset + length, paddingEnd - out.byteOffset - length);
+        assert.ok(padding.every((b) => b === 0), `padding after window ${start}+${length}: ${[...padding]}`);
+      }
+    }
+    await plugin.close();
+  });
+
   it('survives a guest that scribbles over every byte of the kernel heap', async () => {
     const wasm = await assemble(`(module ${ENV}
       (func (export "scribble") (result i32)

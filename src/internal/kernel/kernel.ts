@@ -66,20 +66,36 @@ export const CALL_OUTPUT_INVALID = 4;
 const SLAB_SIZE = 16 * 1024;
 const SLAB_MAX_ITEM = 1024;
 let slab = new Uint8Array(SLAB_SIZE);
+let slabWords = new Int32Array(slab.buffer);
 let slabUsed = 0;
 
-/** A private copy of `bytes[offset, offset + length)`, made as a {@link PluginOutput} straight away (a call's output is made on every call). */
-function copyOutput(bytes: Uint8Array, offset: number, length: number): PluginOutput {
+/**
+ * A private copy of `bytes[offset, offset + length)`, made as a {@link PluginOutput} straight
+ * away (a call's output is made on every call). `words` is the same memory as `bytes`.
+ */
+function copyOutput(bytes: Uint8Array, words: Int32Array, offset: number, length: number): PluginOutput {
   if (length > SLAB_MAX_ITEM) return new PluginOutput(bytes.slice(offset, offset + length).buffer);
   const at = carve(length);
-  copyBytes(bytes, offset, slab, at, length);
+  if ((offset & 3) === 0) {
+    // Outputs start on a block (16-aligned): copied a word at a time, four times fewer steps.
+    // The last word may carry up to 3 bytes past the output; they are zeroed, so the shared
+    // slab never shows kernel bytes that were not output.
+    const from = offset >> 2;
+    const to = at >> 2;
+    const count = (length + 3) >> 2;
+    for (let i = 0; i < count; i++) slabWords[to + i] = words[from + i]!;
+    for (let i = at + length; i < at + count * 4; i++) slab[i] = 0;
+  } else {
+    copyBytes(bytes, offset, slab, at, length);
+  }
   return new PluginOutput(slab.buffer, at, length);
 }
 
-/** Where `length` bytes go in the current slab (a fresh slab when they do not fit). */
+/** Where `length` bytes go in the current slab (a fresh slab when they do not fit), 8-aligned. */
 function carve(length: number): number {
   if (slabUsed + length > SLAB_SIZE) {
     slab = new Uint8Array(SLAB_SIZE);
+    slabWords = new Int32Array(slab.buffer);
     slabUsed = 0;
   }
   const at = slabUsed;
@@ -111,11 +127,13 @@ export class Kernel {
   private readonly k: KernelExports;
   private readonly memory: WebAssembly.Memory;
   private bytes: Uint8Array;
+  private words: Int32Array;
 
   constructor(maxPages: number | undefined) {
     this.k = new WebAssembly.Instance(getKernelModule()).exports as unknown as KernelExports;
     this.memory = this.k.memory;
     this.bytes = new Uint8Array(this.memory.buffer);
+    this.words = new Int32Array(this.memory.buffer);
     this.limitPages(maxPages);
   }
 
@@ -152,8 +170,19 @@ export class Kernel {
   view(): Uint8Array {
     // `length`, not `byteLength`: on V8 11 the latter is a call (~20 ns), the former is inlined,
     // and this runs several times per plug-in call. Both are 0 once growth detached the buffer.
-    if (this.bytes.length === 0) this.bytes = new Uint8Array(this.memory.buffer);
+    if (this.bytes.length === 0) this.refreshViews();
     return this.bytes;
+  }
+
+  /** The kernel memory as 32-bit words (the same memory as {@link view}). */
+  private wordView(): Int32Array {
+    if (this.words.length === 0) this.refreshViews();
+    return this.words;
+  }
+
+  private refreshViews(): void {
+    this.bytes = new Uint8Array(this.memory.buffer);
+    this.words = new Int32Array(this.memory.buffer);
   }
 
   /** Release the previous call's blocks and place this call's input (a string goes in as UTF-8). */
@@ -213,7 +242,7 @@ export class Kernel {
   /** A copy of a live block's bytes, or null when `handle` is not one. */
   read(handle: number | bigint): PluginOutput | null {
     const n = this.length(handle);
-    return n < 0 ? null : copyOutput(this.view(), Number(handle), n);
+    return n < 0 ? null : copyOutput(this.view(), this.wordView(), Number(handle), n);
   }
 
   /**
@@ -314,7 +343,7 @@ export class Kernel {
   takeOutput(outcome: number = this.outcome()): PluginOutput | null {
     if ((outcome & CALL_OUTPUT_INVALID) !== 0) throw new Error('the plug-in passed output_set a range outside its kernel memory');
     if ((outcome & CALL_HAS_OUTPUT) === 0) return null;
-    return copyOutput(this.view(), this.k.host_output_offset() >>> 0, this.k.host_output_length() >>> 0);
+    return copyOutput(this.view(), this.wordView(), this.k.host_output_offset() >>> 0, this.k.host_output_length() >>> 0);
   }
 
   /**

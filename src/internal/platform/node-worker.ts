@@ -2,8 +2,21 @@
 // synchronous read of a port that lets a blocked thread take a message without its event loop.
 // The rest of the worker code sees only the small interfaces below, so a browser build can
 // provide Web Workers here instead.
+import { createRequire } from 'node:module';
 import { availableParallelism as osParallelism } from 'node:os';
-import { MessageChannel, parentPort, receiveMessageOnPort, Worker, workerData, type MessagePort } from 'node:worker_threads';
+import type * as WorkerThreads from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
+
+let loaded: typeof WorkerThreads | undefined;
+
+/**
+ * node:worker_threads, loaded at first use: it costs ~3 ms at startup, and plug-ins on the
+ * main thread without HTTP never need it.
+ */
+export function workerThreads(): typeof WorkerThreads {
+  loaded ??= createRequire(import.meta.url)('node:worker_threads') as typeof WorkerThreads;
+  return loaded;
+}
 
 /** One end of a channel, read synchronously with {@link receiveMessage}; never given a listener. */
 export interface SyncPort {
@@ -36,7 +49,7 @@ export function runningWorkers(): readonly WorkerThread[] {
 /** Start the module at `url` in a new worker; `data` (with `transfer`red ports) is its {@link workerInput}. */
 export function startWorker(url: URL, data: unknown, transfer: readonly Transferable[]): WorkerThread {
   // execArgv: [] keeps flags such as --test or --inspect of this process out of the worker.
-  const worker = new Worker(url, { workerData: data, transferList: transfer as never, execArgv: [] });
+  const worker = new (workerThreads().Worker)(url, { workerData: data, transferList: transfer as never, execArgv: [] });
   const thread: WorkerThread = {
     postMessage: (value, list) => worker.postMessage(value, list as never),
     onMessage: (listener) => void worker.on('message', listener),
@@ -54,19 +67,19 @@ export function startWorker(url: URL, data: unknown, transfer: readonly Transfer
 
 /** A channel of two sync ports: keep one, transfer the other to a worker. */
 export function createSyncChannel(): { local: SyncPort; remote: SyncPort } {
-  const { port1, port2 } = new MessageChannel();
+  const { port1, port2 } = new (workerThreads().MessageChannel)();
   return { local: port1, remote: port2 };
 }
 
 /** The next message waiting on `port`, or undefined; never blocks and never needs the event loop. */
 export function receiveMessage(port: SyncPort): unknown {
-  const received = receiveMessageOnPort(port as MessagePort);
+  const received = workerThreads().receiveMessageOnPort(port as MessagePort);
   return received === undefined ? undefined : received.message;
 }
 
 /** Inside a worker: the line to the thread that started it. */
 export function hostLine(): { postMessage(value: unknown, transfer?: readonly Transferable[]): void; onMessage(listener: (value: unknown) => void): void } {
-  const port = parentPort;
+  const port = workerThreads().parentPort;
   if (port === null) throw new Error('plughost: the worker entry point was loaded outside a worker');
   return {
     postMessage: (value, list) => port.postMessage(value, list as never),
@@ -76,7 +89,7 @@ export function hostLine(): { postMessage(value: unknown, transfer?: readonly Tr
 
 /** Inside a worker: the data it was started with. */
 export function workerInput(): unknown {
-  return workerData;
+  return workerThreads().workerData;
 }
 
 /** How many workers can run in parallel here: the default size of a pool. */

@@ -3,7 +3,8 @@
 // Atomics.wait until the helper has posted the response (body buffer transferred, not copied)
 // and bumped the shared cell, or until the call's deadline. Works on the main thread and in
 // workers alike; nothing here needs this thread's event loop.
-import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import type { MessagePort, Worker } from 'node:worker_threads';
+import { workerThreads } from '../node-worker.js';
 import type { HttpRequest, HttpResponse } from '../../host-env.js';
 import { fromWire } from '../../error-codec.js';
 import { HttpDeadlineExceeded, httpFailure } from '../../http/http-errors.js';
@@ -41,7 +42,7 @@ let adopted: MessagePort | undefined;
 function startHttpHelper(): Worker {
   if (helper === undefined) {
     const ready = new Int32Array(new SharedArrayBuffer(4));
-    const worker = new Worker(new URL('./fetch-worker.js', import.meta.url), { execArgv: [], workerData: { ready: ready.buffer } });
+    const worker = new (workerThreads().Worker)(new URL('./fetch-worker.js', import.meta.url), { execArgv: [], workerData: { ready: ready.buffer } });
     worker.unref();
     const started: Helper = { worker, ready, readyBy: epochNow() + BOOT_TIMEOUT_MS };
     // Blocked callers learn of a dead helper through the GONE flag; here we only forget it.
@@ -62,7 +63,7 @@ function startHttpHelper(): Worker {
  * passes it to {@link useHttpHelperPort}: every thread of the process then shares one helper.
  */
 export function openHttpHelperPort(): MessagePort {
-  const { port1, port2 } = new MessageChannel();
+  const { port1, port2 } = new (workerThreads().MessageChannel)();
   startHttpHelper().postMessage({ port: port2 } satisfies ConnectMessage, [port2]);
   return port1;
 }
@@ -111,6 +112,7 @@ export function fetchSync(request: HttpRequest, allowedHosts: readonly string[],
   for (;;) {
     const seen = Atomics.load(line.cell, REPLIES);
     // Drain before sleeping: replies to requests we stopped waiting for are dropped here.
+    const { receiveMessageOnPort } = workerThreads();
     for (let received = receiveMessageOnPort(line.port); received !== undefined; received = receiveMessageOnPort(line.port)) {
       const reply = received.message as ReplyMessage;
       if (reply.id !== id) continue;

@@ -1,0 +1,79 @@
+// The files the package ships: dist/bundle/ (scripts/build.mjs), one file per entry point.
+// Every other test runs the unbundled build; these import the package by its name, as a user
+// does, in a child process, and reach each place where the bundle finds a sibling file: the
+// worker of runInWorker, the HTTP helper of a main-thread plug-in, and the CLI.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { assemble, pluginPath, repoRoot } from './helpers.js';
+
+const run = promisify(execFile);
+
+/** Run an ES module script in a child process whose directory is the package's, so that `import('plughost')` finds the package itself. */
+async function script(source: string): Promise<string> {
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', source], { cwd: repoRoot });
+  return stdout.trim();
+}
+
+const HTTP_GUEST = `(module
+  (import "extism:host/env" "length" (func $length (param i64) (result i64)))
+  (import "extism:host/env" "input_offset" (func $input_offset (result i64)))
+  (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+  (import "extism:host/env" "http_request" (func $http_request (param i64 i64) (result i64)))
+  (func (export "fetch") (local $h i64)
+    (local.set $h (call $http_request (call $input_offset) (i64.const 0)))
+    (call $output_set (local.get $h) (call $length (local.get $h)))))`;
+
+describe('the bundled package', () => {
+  let server: Server;
+  let url: string;
+  before(async () => {
+    server = createServer((_req, res) => res.end('hello from 127.0.0.1'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  });
+  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  const countVowels = JSON.stringify(pluginPath('count-vowels'));
+  const config = `{ config: { vowels: 'aeiouAEIOU' } }`;
+
+  it('is what the package name resolves to', async () => {
+    assert.equal(await script(`console.log(import.meta.resolve('plughost'))`), `file://${join(repoRoot, 'dist', 'bundle', 'index.js')}`);
+  });
+
+  it('runs a plug-in on the main thread and in a worker', async () => {
+    const out = await script(`
+      import { createPlugin } from 'plughost';
+      for (const runInWorker of [false, true]) {
+        const plugin = await createPlugin(${countVowels}, { ...${config}, runInWorker });
+        console.log((await plugin.call('count_vowels', 'Hello, World!')).text());
+        await plugin.close();
+      }`);
+    assert.deepEqual(out.split('\n'), ['{"count":3,"total":3,"vowels":"aeiouAEIOU"}', '{"count":3,"total":3,"vowels":"aeiouAEIOU"}']);
+  });
+
+  it('makes HTTP requests from a main-thread plug-in (through its helper worker)', async () => {
+    const wasm = await assemble(HTTP_GUEST);
+    const out = await script(`
+      import { createPlugin } from 'plughost';
+      const plugin = await createPlugin({ wasm: [{ data: new Uint8Array(${JSON.stringify([...wasm])}) }] }, { allowedHosts: ['127.0.0.1'] });
+      console.log((await plugin.call('fetch', JSON.stringify({ url: ${JSON.stringify(url)} }))).text());
+      await plugin.close();`);
+    assert.equal(out, 'hello from 127.0.0.1');
+  });
+
+  it('is the CLI the package installs', async () => {
+    const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string; bin: { plughost: string } };
+    const bin = join(repoRoot, manifest.bin.plughost);
+    assert.equal(bin, join(repoRoot, 'dist', 'bundle', 'bin.js'));
+    const { stdout } = await run(process.execPath, [bin, 'call', pluginPath('count-vowels'), 'count_vowels', '--input', 'Hello, World!']);
+    assert.equal(stdout, '{"count":3,"total":3,"vowels":"aeiouAEIOU"}');
+    const version = await run(process.execPath, [bin, '--version']);
+    assert.equal(version.stdout, `plughost ${manifest.version}\n`);
+  });
+});

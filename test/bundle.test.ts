@@ -46,6 +46,13 @@ describe('the bundled package', () => {
     assert.equal(await script(`console.log(import.meta.resolve('plughost'))`), `file://${join(repoRoot, 'dist', 'bundle', 'index.js')}`);
   });
 
+  it('exports every name the sources export, the default export included', async () => {
+    const names = (specifier: string) => script(`const m = await import(${JSON.stringify(specifier)}); console.log(Object.keys(m).sort().join(','))`);
+    const bundled = await names('plughost');
+    assert.equal(bundled, await names(join(repoRoot, 'build', 'src', 'index.js')));
+    assert.ok(bundled.split(',').includes('default'));
+  });
+
   it('runs a plug-in on the main thread and in a worker', async () => {
     const out = await script(`
       import { createPlugin } from 'plughost';

@@ -27,6 +27,7 @@ import { fixtureFile, loadPeer, pluginFile, plughost, type BenchPlugin, type Hos
 import { poolThroughput } from './pool.js';
 import { COUNT_VOWELS_OPTIONS, countVowelsJs, inputs, scenarios, type Target } from './scenarios.js';
 import { soak } from './soak.js';
+import { startup } from './startup.js';
 import { workerMode } from './worker-mode.js';
 
 const ROUNDS = 4;
@@ -160,6 +161,10 @@ function silenceExperimentalWarnings(): void {
 
 export async function run(argv: readonly string[], out: (line: string) => void, progress: (line: string) => void): Promise<number> {
   if (argv.includes('--soak')) return (await soak(out)) ? 0 : 1;
+  if (argv.includes('--startup')) {
+    startup(out);
+    return 0;
+  }
   if (argv.includes('--workers')) {
     workerMode(out);
     return 0;

@@ -10,7 +10,7 @@
 // Each step is skipped when its outputs are newer than its inputs, so `npm test` after
 // `npm ci` does not rebuild what `prepare` just built.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -67,6 +67,8 @@ async function buildKernel() {
 function buildTypeScript() {
   const inputs = ['src', 'test', 'bench', 'examples', 'tsconfig.json', 'tsconfig.build.json'].map((p) => join(root, p));
   if (isStale(join(root, 'dist/index.js'), inputs)) {
+    // from scratch: a file left from a module since renamed or removed would ship in the package
+    rmSync(join(root, 'dist'), { recursive: true, force: true });
     execFileSync(bin('tsc'), ['-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
   }
   if (isStale(join(root, 'build/src/index.js'), inputs)) {

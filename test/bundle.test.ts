@@ -4,7 +4,7 @@
 // worker of runInWorker, the HTTP helper of a main-thread plug-in, and the CLI.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -72,6 +72,31 @@ describe('the bundled package', () => {
       console.log((await plugin.call('fetch', JSON.stringify({ url: ${JSON.stringify(url)} }))).text());
       await plugin.close();`);
     assert.equal(out, 'hello from 127.0.0.1');
+  });
+
+  it('has declarations that type-check in a project without @types/node', async () => {
+    // Inside the package, so that 'plughost' resolves to itself through "exports"."types".
+    const dir = join(repoRoot, 'build', 'consumer-types');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({ compilerOptions: { strict: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', lib: ['es2022', 'dom'], types: [], noEmit: true, skipLibCheck: false }, files: ['consumer.ts'] }),
+    );
+    writeFileSync(
+      join(dir, 'consumer.ts'),
+      `import createPlugin, { createPool, PluginError, type CallContext, type Plugin } from 'plughost';
+       const plugin: Plugin = await createPlugin({ wasm: [{ path: 'p.wasm' }] }, {
+         functions: { 'extism:host/user': { double: (ctx: CallContext, n: number) => n * 2 } },
+       });
+       const size: number | undefined = (await plugin.call('f', 'in'))?.byteLength;
+       export { size, createPool, PluginError };\n`,
+    );
+    const tsc = join(repoRoot, 'node_modules', '.bin', 'tsc');
+    const result = await run(tsc, ['-p', dir]).then(
+      () => '',
+      (err: { stdout?: string }) => err.stdout ?? String(err),
+    );
+    assert.equal(result, '');
   });
 
   it('is the CLI the package installs', async () => {

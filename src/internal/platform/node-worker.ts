@@ -2,21 +2,9 @@
 // synchronous read of a port that lets a blocked thread take a message without its event loop.
 // The rest of the worker code sees only the small interfaces below, so a browser build can
 // provide Web Workers here instead.
-import { createRequire } from 'node:module';
 import { availableParallelism as osParallelism } from 'node:os';
-import type * as WorkerThreads from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
-
-let loaded: typeof WorkerThreads | undefined;
-
-/**
- * node:worker_threads, loaded at first use: it costs ~3 ms at startup, and plug-ins on the
- * main thread without HTTP never need it.
- */
-export function workerThreads(): typeof WorkerThreads {
-  loaded ??= createRequire(import.meta.url)('node:worker_threads') as typeof WorkerThreads;
-  return loaded;
-}
+import { workerThreads } from './node-threads.js';
 
 /** One end of a channel, read synchronously with {@link receiveMessage}; never given a listener. */
 export interface SyncPort {

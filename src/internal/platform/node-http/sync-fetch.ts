@@ -4,7 +4,7 @@
 // and bumped the shared cell, or until the call's deadline. Works on the main thread and in
 // workers alike; nothing here needs this thread's event loop.
 import type { MessagePort, Worker } from 'node:worker_threads';
-import { workerThreads } from '../node-worker.js';
+import { workerThreads } from '../node-threads.js';
 import type { HttpRequest, HttpResponse } from '../../host-env.js';
 import { fromWire } from '../../error-codec.js';
 import { HttpDeadlineExceeded, httpFailure } from '../../http/http-errors.js';

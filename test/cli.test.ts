@@ -137,6 +137,18 @@ describe('plughost call', () => {
     assert.equal(r.stdoutBytes.length, 0);
   });
 
+  it('ends the output with a newline on a terminal only, and never doubles one', async () => {
+    const onTerminal = async (argv: string[]) => {
+      const stdout = Object.assign(new Capture(), { isTTY: true });
+      assert.equal(await run(argv, { stdout, stderr: new Capture() }), 0);
+      return stdout.text();
+    };
+    assert.equal(await onTerminal(['call', wasm('basic'), 'echo', '--input', 'hi']), 'hi\n');
+    assert.equal(await onTerminal(['call', wasm('basic'), 'echo', '--input', 'hi\n']), 'hi\n');
+    assert.equal(await onTerminal(['call', wasm('basic'), 'counter', '--loop', '2']), '1\n2\n');
+    assert.equal((await cli(['call', wasm('basic'), 'echo', '--input', 'hi'])).stdout, 'hi');
+  });
+
   it('calls N times on one instance with --loop N, each output on its own line', async () => {
     assert.equal((await cli(['call', wasm('basic'), 'counter', '--loop', '3'])).stdout, '1\n2\n3\n');
     assert.equal((await cli(['call', wasm('basic'), 'counter', '--loop', '1'])).stdout, '1');

@@ -10,7 +10,8 @@ import { readAll, writeOut, type CliIo, type OutputStream } from './io.js';
 
 const CALL_USAGE = `Usage: plughost call <wasm | manifest.json | url> <function> [flags]
 
-Call an export of an Extism plug-in and write its output to stdout, byte for byte.
+Call an export of an Extism plug-in and write its output to stdout, byte for byte (on a
+terminal, followed by a newline when it does not end with one).
 
 Input (at most one; default: empty):
   --input S               the input, as UTF-8 text
@@ -197,8 +198,12 @@ export async function callCommand(argv: readonly string[], io: CliIo): Promise<n
         if (err instanceof FunctionNotFoundError) throw new CliFailure(err.message, { cause: err, hints: [await exportedFunctions(plugin)] });
         throw err;
       }
-      if (output !== null && output.byteLength > 0) await writeOut(io.stdout, output.bytes());
-      if (request.loop > 1) await writeOut(io.stdout, '\n');
+      const bytes = output?.bytes();
+      if (bytes !== undefined && bytes.length > 0) await writeOut(io.stdout, bytes);
+      // A terminal gets each output on a line of its own (not the shell prompt after it); a
+      // pipe or file gets the bytes exactly, with separators only between --loop outputs.
+      const endsLine = bytes !== undefined && bytes.length > 0 && bytes[bytes.length - 1] === 0x0a;
+      if (request.loop > 1 || (io.stdout.isTTY === true && !endsLine)) await writeOut(io.stdout, '\n');
     }
   } finally {
     await plugin.close();

@@ -7,6 +7,8 @@ export interface OutputStream {
   /** When present (Node streams), used to wait for `drain` after a full buffer. */
   once?(event: 'drain' | 'error' | 'close', listener: () => void): unknown;
   off?(event: 'drain' | 'error' | 'close', listener: () => void): unknown;
+  /** True for a terminal (as on `process.stdout`). */
+  isTTY?: boolean;
 }
 
 /** Where `run` reads and writes. `stdin` is needed only for `--stdin` / `--input-file -`. */

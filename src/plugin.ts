@@ -27,7 +27,6 @@ function toInput(input: PluginInput): Uint8Array | string {
   return asBytes(input) ?? String(input);
 }
 
-
 /** What a call accepts as input: strings are sent as UTF-8, numbers as their decimal text. */
 export type PluginInput = string | number | Uint8Array | ArrayBuffer | undefined | null;
 

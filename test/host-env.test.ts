@@ -177,6 +177,15 @@ describe('host functions', () => {
     assert.equal((await plugin.call('run', 'shout'))?.text(), 'SHOUT');
   });
 
+  it('store text as UTF-8, ASCII or not, short or long', async () => {
+    const plugin = await createPlugin({ wasm: [{ data: await assemble(KV) }] }, {
+      functions: { 'extism:host/user': { transform: (ctx: CallContext, h: number) => ctx.store(ctx.read(h)!.text().toUpperCase()) } },
+    });
+    for (const text of ['grüße, 世界 😀', 'a'.repeat(1024) + 'é', 'b'.repeat(5000), 'x']) {
+      assert.equal((await plugin.call('run', text))?.text(), text.toUpperCase());
+    }
+  });
+
   it('receive the per-call host context', async () => {
     const plugin = await createPlugin({ wasm: [{ data: await assemble(KV) }] }, {
       functions: { 'extism:host/user': { transform: (ctx: CallContext) => ctx.store(String(ctx.hostContext<{ id: number }>().id)) } },

@@ -69,28 +69,6 @@ let slab = new Uint8Array(SLAB_SIZE);
 let slabWords = new Int32Array(slab.buffer);
 let slabUsed = 0;
 
-/**
- * A private copy of `bytes[offset, offset + length)`, made as a {@link PluginOutput} straight
- * away (a call's output is made on every call). `words` is the same memory as `bytes`.
- */
-function copyOutput(bytes: Uint8Array, words: Int32Array, offset: number, length: number): PluginOutput {
-  if (length > SLAB_MAX_ITEM) return new PluginOutput(bytes.slice(offset, offset + length).buffer);
-  const at = carve(length);
-  if ((offset & 3) === 0) {
-    // Outputs start on a block (16-aligned): copied a word at a time, four times fewer steps.
-    // The last word may carry up to 3 bytes past the output; they are zeroed, so the shared
-    // slab never shows kernel bytes that were not output.
-    const from = offset >> 2;
-    const to = at >> 2;
-    const count = (length + 3) >> 2;
-    for (let i = 0; i < count; i++) slabWords[to + i] = words[from + i]!;
-    for (let i = at + length; i < at + count * 4; i++) slab[i] = 0;
-  } else {
-    copyBytes(bytes, offset, slab, at, length);
-  }
-  return new PluginOutput(slab.buffer, at, length);
-}
-
 /** Where `length` bytes go in the current slab (a fresh slab when they do not fit), 8-aligned. */
 function carve(length: number): number {
   if (slabUsed + length > SLAB_SIZE) {
@@ -119,6 +97,8 @@ function copyBytes(from: Uint8Array, fromOffset: number, to: Uint8Array, toOffse
 }
 const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder();
+/** Strings up to this many characters are tried as ASCII, a byte per character, before any encoder. */
+const SHORT_TEXT = 1024;
 const KEY_CACHE_SLOTS = 4;
 const KEY_CACHE_MAX_BYTES = 64;
 
@@ -174,6 +154,29 @@ export class Kernel {
     return this.bytes;
   }
 
+  /**
+   * A private copy of kernel memory `[offset, offset + length)`, made as a {@link PluginOutput}
+   * straight away (a call's output is made on every call).
+   */
+  private copyOut(offset: number, length: number): PluginOutput {
+    if (length > SLAB_MAX_ITEM) return new PluginOutput(this.view().slice(offset, offset + length).buffer);
+    const at = carve(length);
+    if ((offset & 3) === 0) {
+      // Outputs start on a block (16-aligned): copied a word at a time, four times fewer steps.
+      // The last word may carry up to 3 bytes past the output; they are zeroed, so the shared
+      // slab never shows kernel bytes that were not output.
+      const words = this.wordView();
+      const from = offset >> 2;
+      const to = at >> 2;
+      const count = (length + 3) >> 2;
+      for (let i = 0; i < count; i++) slabWords[to + i] = words[from + i]!;
+      for (let i = at + length; i < at + count * 4; i++) slab[i] = 0;
+    } else {
+      copyBytes(this.view(), offset, slab, at, length);
+    }
+    return new PluginOutput(slab.buffer, at, length);
+  }
+
   /** The kernel memory as 32-bit words (the same memory as {@link view}). */
   private wordView(): Int32Array {
     if (this.words.length === 0) this.refreshViews();
@@ -205,21 +208,22 @@ export class Kernel {
   // string on Node 20, more than the rest of a small call.
   private beginText(text: string): void {
     const n = text.length;
-    if (n <= 1024) {
-      const offset = this.reserveInput(n);
-      const bytes = this.view();
-      let i = 0;
-      for (; i < n; i++) {
-        const c = text.charCodeAt(i);
-        if (c > 0x7f) break;
-        bytes[offset + i] = c;
-      }
-      if (i === n) return;
-    }
+    if (n <= SHORT_TEXT && this.writeAscii(text, this.reserveInput(n))) return;
     // Not ASCII (or long): reserve the worst case, let the native encoder write, then shrink.
     const offset = this.reserveInput(n * 3);
     const { written } = utf8Encoder.encodeInto(text, this.view().subarray(offset, offset + n * 3));
     this.k.host_set_input_length(written);
+  }
+
+  /** Write `text` at `offset`, a byte per character, when it is all ASCII; false (the bytes partly written) when it is not. */
+  private writeAscii(text: string, offset: number): boolean {
+    const bytes = this.view();
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c > 0x7f) return false;
+      bytes[offset + i] = c;
+    }
+    return true;
   }
 
   /** The cap on kernel memory, in bytes: what a MemoryLimitError reports as its limit. */
@@ -242,7 +246,7 @@ export class Kernel {
   /** A copy of a live block's bytes, or null when `handle` is not one. */
   read(handle: number | bigint): PluginOutput | null {
     const n = this.length(handle);
-    return n < 0 ? null : copyOutput(this.view(), this.wordView(), Number(handle), n);
+    return n < 0 ? null : this.copyOut(Number(handle), n);
   }
 
   /**
@@ -310,6 +314,12 @@ export class Kernel {
 
   /** Allocate a block holding `data`; throws {@link MemoryLimitError} when the kernel memory is full. */
   write(data: Uint8Array | string): number {
+    if (typeof data === 'string' && data.length <= SHORT_TEXT) {
+      // Short ASCII goes straight in, as the input does (see beginText); anything else is encoded first.
+      const h = this.alloc(data.length);
+      if (this.writeAscii(data, h)) return h;
+      this.free(h);
+    }
     const bytes = typeof data === 'string' ? utf8Encoder.encode(data) : data;
     const n = bytes.length;
     const h = this.alloc(n);
@@ -343,7 +353,7 @@ export class Kernel {
   takeOutput(outcome: number = this.outcome()): PluginOutput | null {
     if ((outcome & CALL_OUTPUT_INVALID) !== 0) throw new Error('the plug-in passed output_set a range outside its kernel memory');
     if ((outcome & CALL_HAS_OUTPUT) === 0) return null;
-    return copyOutput(this.view(), this.wordView(), this.k.host_output_offset() >>> 0, this.k.host_output_length() >>> 0);
+    return this.copyOut(this.k.host_output_offset() >>> 0, this.k.host_output_length() >>> 0);
   }
 
   /**

@@ -110,6 +110,29 @@ const DIRENT_HEADER = 24;
 export function fdFunctions(ctx: WasiContext): Record<string, WasiFunction> {
   const { memory, fds } = ctx;
 
+  /** fd_read, and fd_pread when `offset` is given (files only: a stream has no position). */
+  function read(fd: number, iovs: number, iovsLen: number, nreadPtr: number, offset?: bigint): number {
+    const d = fds.get(fd);
+    readable(d);
+    if (offset !== undefined && !(d instanceof FileDescriptor)) fail(Errno.ESPIPE);
+    memory.check(nreadPtr, 4);
+    const n = d.read(memory.iovecs(iovs, iovsLen), offset === undefined ? undefined : u64ToNumber(offset));
+    memory.setU32(nreadPtr, n);
+    return Errno.SUCCESS;
+  }
+
+  /** fd_write, and fd_pwrite when `offset` is given. */
+  function write(fd: number, iovs: number, iovsLen: number, nwrittenPtr: number, offset?: bigint): number {
+    const d = fds.get(fd);
+    writable(d);
+    if (offset !== undefined && !(d instanceof FileDescriptor)) fail(Errno.ESPIPE);
+    memory.check(nwrittenPtr, 4);
+    const n = d.write(memory.iovecs(iovs, iovsLen), offset === undefined ? undefined : u64ToNumber(offset));
+    syncAfterWrite(d);
+    memory.setU32(nwrittenPtr, n);
+    return Errno.SUCCESS;
+  }
+
   return {
     fd_advise(fd: number, _offset: bigint, _len: bigint, advice: number): number {
       const d = fds.get(fd);
@@ -197,45 +220,14 @@ export function fdFunctions(ctx: WasiContext): Record<string, WasiFunction> {
       return Errno.SUCCESS;
     },
 
-    fd_read(fd: number, iovs: number, iovsLen: number, nreadPtr: number): number {
-      const d = fds.get(fd);
-      readable(d);
-      memory.check(nreadPtr, 4);
-      const n = d.read(memory.iovecs(iovs, iovsLen));
-      memory.setU32(nreadPtr, n);
-      return Errno.SUCCESS;
-    },
+    fd_read: (fd: number, iovs: number, iovsLen: number, nreadPtr: number): number => read(fd, iovs, iovsLen, nreadPtr),
 
-    fd_pread(fd: number, iovs: number, iovsLen: number, offset: bigint, nreadPtr: number): number {
-      const d = fds.get(fd);
-      readable(d);
-      if (!(d instanceof FileDescriptor)) fail(Errno.ESPIPE);
-      memory.check(nreadPtr, 4);
-      const n = d.read(memory.iovecs(iovs, iovsLen), u64ToNumber(offset));
-      memory.setU32(nreadPtr, n);
-      return Errno.SUCCESS;
-    },
+    fd_pread: (fd: number, iovs: number, iovsLen: number, offset: bigint, nreadPtr: number): number => read(fd, iovs, iovsLen, nreadPtr, offset),
 
-    fd_write(fd: number, iovs: number, iovsLen: number, nwrittenPtr: number): number {
-      const d = fds.get(fd);
-      writable(d);
-      memory.check(nwrittenPtr, 4);
-      const n = d.write(memory.iovecs(iovs, iovsLen));
-      syncAfterWrite(d);
-      memory.setU32(nwrittenPtr, n);
-      return Errno.SUCCESS;
-    },
+    fd_write: (fd: number, iovs: number, iovsLen: number, nwrittenPtr: number): number => write(fd, iovs, iovsLen, nwrittenPtr),
 
-    fd_pwrite(fd: number, iovs: number, iovsLen: number, offset: bigint, nwrittenPtr: number): number {
-      const d = fds.get(fd);
-      writable(d);
-      if (!(d instanceof FileDescriptor)) fail(Errno.ESPIPE);
-      memory.check(nwrittenPtr, 4);
-      const n = d.write(memory.iovecs(iovs, iovsLen), u64ToNumber(offset));
-      syncAfterWrite(d);
-      memory.setU32(nwrittenPtr, n);
-      return Errno.SUCCESS;
-    },
+    fd_pwrite: (fd: number, iovs: number, iovsLen: number, offset: bigint, nwrittenPtr: number): number =>
+      write(fd, iovs, iovsLen, nwrittenPtr, offset),
 
     fd_seek(fd: number, offset: bigint, whence: number, newOffsetPtr: number): number {
       const d = fds.get(fd);

@@ -1,0 +1,142 @@
+// Real PDKs' call sequences, replayed byte for byte by the WAT fixtures test/fixtures/pdk-*.wat
+// (docs/COMPATIBILITY.md says which source each one follows). Every expectation is what the
+// reference host (the Rust runtime) gives for the same sequence. HTTP goes to the node:http
+// server of http-test-server.ts on 127.0.0.1.
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { createPlugin, type Plugin, type PluginOutput } from '../src/index.js';
+import type { PluginOptions } from '../src/options.js';
+import { fixturePath, recordingLogger } from './helpers.js';
+import { TestServer } from './http-test-server.js';
+
+const decoder = new TextDecoder();
+
+/** A fixture as a plug-in; closed after the test by `closeAll`. */
+const opened: Plugin[] = [];
+async function open(name: string, options: PluginOptions = {}, config?: Record<string, string>): Promise<Plugin> {
+  const data = await readFile(fixturePath(name));
+  const plugin = await createPlugin({ wasm: [{ data }], ...(config === undefined ? {} : { config }) }, options);
+  opened.push(plugin);
+  return plugin;
+}
+async function closeAll(): Promise<void> {
+  for (const plugin of opened.splice(0)) await plugin.close();
+}
+
+/** The fixtures' HTTP exports output the status (u32, little endian), then the body. */
+function statusAndBody(output: PluginOutput | null): { status: number; body: string } {
+  assert.ok(output !== null, 'the plug-in set an output');
+  const bytes = output.bytes();
+  assert.ok(bytes.length >= 4, `the output holds a status: ${bytes.length} bytes`);
+  return { status: new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true), body: decoder.decode(bytes.subarray(4)) };
+}
+
+/** An output the reference host gives as empty: no output, or zero bytes. */
+function assertEmpty(output: PluginOutput | null, what: string): void {
+  assert.equal(output === null ? 0 : output.byteLength, 0, `${what}: expected an empty output, got ${JSON.stringify(output?.text())}`);
+}
+
+/** Inputs whose lengths hit every case of the 8-byte chunk + 1-byte tail loops. */
+const ECHO_INPUTS = ['', 'a', 'abcdefg', 'abcdefgh', 'abcdefghi', 'x'.repeat(1000) + 'tail', 'héllo wörld ✓'];
+
+let server: TestServer;
+before(async () => {
+  server = await TestServer.start();
+});
+after(async () => {
+  await server.stop();
+});
+beforeEach(async () => {
+  await server.reset();
+});
+
+const ALL_LEVELS = ['trace trace message', 'debug debug message', 'info info message', 'warn warn message', 'error error message'];
+
+describe('Rust PDK (rust-pdk 1.4)', () => {
+  after(closeAll);
+
+  it('reads the input in 8-byte chunks and a byte tail, and outputs a block of its own', async () => {
+    const plugin = await open('pdk-rust');
+    for (const input of ECHO_INPUTS) {
+      const output = await plugin.call('input_output_echo', input);
+      if (input === '') assertEmpty(output, 'empty input');
+      else assert.equal(output?.text(), input);
+    }
+  });
+
+  it('an error is a block given to error_set and the return code -1', async () => {
+    const plugin = await open('pdk-rust');
+    await assert.rejects(plugin.call('error_message'), { message: 'boom: the plug-in failed', exitCode: -1 });
+  });
+
+  it('config::get reads a value, and a missing key is None', async () => {
+    const plugin = await open('pdk-rust', {}, { greeting: 'hello from config' });
+    assert.equal((await plugin.call('config_get_value'))?.text(), 'hello from config');
+    assertEmpty(await (await open('pdk-rust')).call('config_get_value'), 'missing key');
+  });
+
+  it('config::get("") hands the host key handle 0, which is the empty key', async () => {
+    const plugin = await open('pdk-rust', {}, { '': 'value of the empty key' });
+    assert.equal((await plugin.call('config_get_empty_key'))?.text(), 'value of the empty key');
+  });
+
+  it('var::set / var::get / var::remove keep a var across calls; an empty value deletes it', async () => {
+    const plugin = await open('pdk-rust');
+    assertEmpty(await plugin.call('var_get_output'), 'no var yet');
+    assertEmpty(await plugin.call('var_set_from_input', 'forty-two and more bytes'), 'var::set outputs ()');
+    assert.equal((await plugin.call('var_get_output'))?.text(), 'forty-two and more bytes');
+    await plugin.call('var_remove');
+    assertEmpty(await plugin.call('var_get_output'), 'removed');
+    await plugin.call('var_set_from_input', 'again');
+    await plugin.call('var_set_from_input', '');
+    assertEmpty(await plugin.call('var_get_output'), 'an empty value is value handle 0, which deletes');
+  });
+
+  it('the empty var name is key handle 0: var_set(0, v), var_get(0), var_set(0, 0)', async () => {
+    const plugin = await open('pdk-rust');
+    await plugin.call('var_set_empty_key', 'under the empty name');
+    assert.equal((await plugin.call('var_get_empty_key'))?.text(), 'under the empty name');
+    await plugin.call('var_remove_empty_key');
+    assertEmpty(await plugin.call('var_get_empty_key'), 'deleted');
+  });
+
+  it('the log macros ask get_log_level first and send only what passes', async () => {
+    const all = recordingLogger();
+    await (await open('pdk-rust', { logger: all.logger, logLevel: 'trace' })).call('log_all_levels');
+    assert.deepEqual(all.lines, ALL_LEVELS);
+    const some = recordingLogger();
+    await (await open('pdk-rust', { logger: some.logger, logLevel: 'warn' })).call('log_all_levels');
+    assert.deepEqual(some.lines, ALL_LEVELS.slice(3));
+    const none = recordingLogger();
+    await (await open('pdk-rust', { logger: none.logger, logLevel: 'silent' })).call('log_all_levels');
+    assert.deepEqual(none.lines, []);
+  });
+
+  it('HTTP with "method": null is a GET: body and status reach the plug-in', async () => {
+    const plugin = await open('pdk-rust', { allowedHosts: ['127.0.0.1'] });
+    assert.deepEqual(statusAndBody(await plugin.call('http_get_null_method', server.url('/hello'))), { status: 200, body: 'hello' });
+    const [seen] = await server.requests();
+    assert.equal(seen?.method, 'GET');
+  });
+
+  it('HTTP with "method": null and response headers on: the headers block is read and freed', async () => {
+    const plugin = await open('pdk-rust', { allowedHosts: ['127.0.0.1'], allowHttpResponseHeaders: true });
+    assert.deepEqual(statusAndBody(await plugin.call('http_get_null_method', server.url('/status?code=418'))), { status: 418, body: 'status 418' });
+  });
+
+  it('HTTP POST with headers and a body block', async () => {
+    const plugin = await open('pdk-rust', { allowedHosts: ['127.0.0.1'] });
+    const { status, body } = statusAndBody(await plugin.call('http_post_with_body', server.url('/echo')));
+    assert.equal(status, 200);
+    const echoed = JSON.parse(body) as { method: string; headers: Record<string, string>; body: string };
+    assert.equal(echoed.method, 'POST');
+    assert.equal(echoed.headers['content-type'], 'text/plain');
+    assert.equal(echoed.body, 'ping');
+  });
+
+  it('HTTP with an empty response body: handle 0, length_unsafe(0) is 0', async () => {
+    const plugin = await open('pdk-rust', { allowedHosts: ['127.0.0.1'] });
+    assert.deepEqual(statusAndBody(await plugin.call('http_get_null_method', server.url('/status?code=204'))), { status: 204, body: '' });
+  });
+});

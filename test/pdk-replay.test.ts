@@ -5,8 +5,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { createPlugin, type Plugin, type PluginOutput } from '../src/index.js';
-import type { PluginOptions } from '../src/options.js';
+import { createPlugin, type Plugin, type PluginOptions, type PluginOutput } from '../src/index.js';
 import { fixturePath, recordingLogger } from './helpers.js';
 import { TestServer } from './http-test-server.js';
 
@@ -138,5 +137,73 @@ describe('Rust PDK (rust-pdk 1.4)', () => {
   it('HTTP with an empty response body: handle 0, length_unsafe(0) is 0', async () => {
     const plugin = await open('pdk-rust', { allowedHosts: ['127.0.0.1'] });
     assert.deepEqual(statusAndBody(await plugin.call('http_get_null_method', server.url('/status?code=204'))), { status: 204, body: '' });
+  });
+});
+
+describe('Go PDK (go-pdk 1.1)', () => {
+  after(closeAll);
+
+  it('reads the input in 8-byte chunks and a byte tail, and outputs a block of its own', async () => {
+    const plugin = await open('pdk-go');
+    for (const input of ECHO_INPUTS) {
+      const output = await plugin.call('input_output_echo', input);
+      if (input === '') assertEmpty(output, 'empty input');
+      else assert.equal(output?.text(), input);
+    }
+  });
+
+  it('SetErrorString and return 1 fail the call with that message and code', async () => {
+    const plugin = await open('pdk-go');
+    await assert.rejects(plugin.call('error_message'), { message: 'boom: the plug-in failed', exitCode: 1 });
+  });
+
+  it('HTTP GET: Send frees the request again after http_request, and the response read afterwards is intact', async () => {
+    const plugin = await open('pdk-go', { allowedHosts: ['127.0.0.1'] });
+    assert.deepEqual(statusAndBody(await plugin.call('http_get_free_request_after', server.url('/hello'))), { status: 200, body: 'hello' });
+    // a second call starts from a clean kernel: same answer
+    assert.deepEqual(statusAndBody(await plugin.call('http_get_free_request_after', server.url('/hello'))), { status: 200, body: 'hello' });
+  });
+
+  it('HTTP GET with response headers on: headers block, then request, freed before the body is read', async () => {
+    const plugin = await open('pdk-go', { allowedHosts: ['127.0.0.1'], allowHttpResponseHeaders: true });
+    assert.deepEqual(statusAndBody(await plugin.call('http_get_free_request_after', server.url('/status?code=418'))), { status: 418, body: 'status 418' });
+  });
+
+  it('HTTP POST: the body and the request are freed again, and the response is intact', async () => {
+    const plugin = await open('pdk-go', { allowedHosts: ['127.0.0.1'] });
+    const { status, body } = statusAndBody(await plugin.call('http_post_free_body_and_request_after', server.url('/echo')));
+    assert.equal(status, 200);
+    const echoed = JSON.parse(body) as { method: string; headers: Record<string, string>; body: string };
+    assert.deepEqual([echoed.method, echoed.headers['content-type'], echoed.body], ['POST', 'text/plain', 'ping']);
+  });
+
+  it('GetConfig frees the key again after reading the value', async () => {
+    const plugin = await open('pdk-go', {}, { greeting: 'hello from config' });
+    assert.equal((await plugin.call('config_get_then_free_key'))?.text(), 'hello from config');
+    assertEmpty(await (await open('pdk-go')).call('config_get_then_free_key'), 'missing key');
+  });
+
+  it('SetVar (key block first) and GetVar (key freed again); an empty value deletes', async () => {
+    const plugin = await open('pdk-go');
+    await plugin.call('var_set_from_input', 'a value longer than eight bytes');
+    assert.equal((await plugin.call('var_get_then_free_key'))?.text(), 'a value longer than eight bytes');
+    await plugin.call('var_set_from_input', '');
+    assertEmpty(await plugin.call('var_get_then_free_key'), 'deleted');
+  });
+
+  it('GetVarInt / SetVarInt count across calls', async () => {
+    const plugin = await open('pdk-go');
+    const counts: bigint[] = [];
+    for (let i = 0; i < 3; i++) counts.push((await plugin.call('var_count_int'))!.getBigUint64(0, true));
+    assert.deepEqual(counts, [1n, 2n, 3n]);
+  });
+
+  it('Log: allocates first, asks get_log_level, and LogTrace goes to log_error', async () => {
+    const all = recordingLogger();
+    await (await open('pdk-go', { logger: all.logger, logLevel: 'trace' })).call('log_all_levels');
+    assert.deepEqual(all.lines, ['error trace message', ...ALL_LEVELS.slice(1)]);
+    const some = recordingLogger();
+    await (await open('pdk-go', { logger: some.logger, logLevel: 'warn' })).call('log_all_levels');
+    assert.deepEqual(some.lines, ALL_LEVELS.slice(3));
   });
 });

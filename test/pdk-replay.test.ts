@@ -207,3 +207,61 @@ describe('Go PDK (go-pdk 1.1)', () => {
     assert.deepEqual(some.lines, ALL_LEVELS.slice(3));
   });
 });
+
+describe('Haskell PDK (haskell-pdk 1.2.0.0, and 1.0.0.x where it differs)', () => {
+  after(closeAll);
+
+  it('initialization: _initialize, then hs_init(0, 0), once, before the first export', async () => {
+    const plugin = await open('pdk-haskell');
+    assert.equal((await plugin.call('init_order'))?.text(), '_initialize;hs_init(0,0);');
+    assert.equal((await plugin.call('init_order'))?.text(), '_initialize;hs_init(0,0);', 'not again on the next call');
+  });
+
+  it('setError and a non-zero return fail the call with that message', async () => {
+    const plugin = await open('pdk-haskell');
+    await assert.rejects(plugin.call('error_message'), { message: 'boom: the plug-in failed', exitCode: 1 });
+  });
+
+  it('getConfig (1.2): the value, read and freed by the plug-in', async () => {
+    const plugin = await open('pdk-haskell', {}, { greeting: 'hello from config' });
+    assert.equal((await plugin.call('config_get_value'))?.text(), 'hello from config');
+    assertEmpty(await (await open('pdk-haskell')).call('config_get_value'), 'missing key');
+  });
+
+  it('getConfig (1.0): config_get(key), free(key) again, then length and load of the value — the config value', async () => {
+    const plugin = await open('pdk-haskell', {}, { greeting: 'hello from config' });
+    assert.equal((await plugin.call('config_get_then_free_key'))?.text(), 'hello from config');
+  });
+
+  it('setVar / getVar (1.2) keep a var across calls', async () => {
+    const plugin = await open('pdk-haskell');
+    assertEmpty(await plugin.call('var_get'), 'no var yet');
+    await plugin.call('var_set', 'a value longer than eight bytes');
+    assert.equal((await plugin.call('var_get'))?.text(), 'a value longer than eight bytes');
+  });
+
+  it('setVar / getVar (1.0): key and value freed again after var_set; key freed twice around reading the value', async () => {
+    const plugin = await open('pdk-haskell');
+    await plugin.call('var_set_then_free', 'a value longer than eight bytes');
+    assert.equal((await plugin.call('var_get_then_free_key'))?.text(), 'a value longer than eight bytes');
+  });
+
+  it('sendRequest (1.2): status, headers and body', async () => {
+    const plugin = await open('pdk-haskell', { allowedHosts: ['127.0.0.1'], allowHttpResponseHeaders: true });
+    assert.deepEqual(statusAndBody(await plugin.call('http_get', server.url('/hello'))), { status: 200, body: 'hello' });
+  });
+
+  it('sendRequest (1.0): the request is freed again right after http_request, the response read afterwards is intact', async () => {
+    const plugin = await open('pdk-haskell', { allowedHosts: ['127.0.0.1'] });
+    assert.deepEqual(statusAndBody(await plugin.call('http_get_then_free_request', server.url('/hello'))), { status: 200, body: 'hello' });
+  });
+
+  it('log (1.2): get_log_level first, then only what passes', async () => {
+    const all = recordingLogger();
+    await (await open('pdk-haskell', { logger: all.logger, logLevel: 'trace' })).call('log_all_levels');
+    assert.deepEqual(all.lines, ALL_LEVELS);
+    const some = recordingLogger();
+    await (await open('pdk-haskell', { logger: some.logger, logLevel: 'error' })).call('log_all_levels');
+    assert.deepEqual(some.lines, ALL_LEVELS.slice(4));
+  });
+});

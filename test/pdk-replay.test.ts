@@ -265,3 +265,74 @@ describe('Haskell PDK (haskell-pdk 1.2.0.0, and 1.0.0.x where it differs)', () =
     assert.deepEqual(some.lines, ALL_LEVELS.slice(4));
   });
 });
+
+describe('C PDK (c-pdk, October 2024, and its README)', () => {
+  after(closeAll);
+
+  it('a wasi-sdk reactor: _initialize runs once before the first export', async () => {
+    const plugin = await open('pdk-c');
+    assert.equal((await plugin.call('constructors_ran'))?.text(), 'yes');
+    assert.equal((await plugin.call('constructors_ran'))?.text(), 'yes');
+  });
+
+  it('reads the input through input_offset, length_unsafe and load_u64/load_u8', async () => {
+    const plugin = await open('pdk-c');
+    for (const input of ECHO_INPUTS) {
+      const output = await plugin.call('input_via_input_offset', input);
+      if (input === '') assertEmpty(output, 'empty input');
+      else assert.equal(output?.text(), input);
+    }
+  });
+
+  it('loads the input from an offset that is not a multiple of 8', async () => {
+    const plugin = await open('pdk-c');
+    assert.equal((await plugin.call('input_unaligned_load', '123abcdefghijklmnopqrstuvwxyz'))?.text(), 'abcdefghijklmnopqrstuvwxyz');
+  });
+
+  it('outputs a range inside a block: output_set(handle + 7, 5)', async () => {
+    const plugin = await open('pdk-c');
+    assert.equal((await plugin.call('output_part_of_block'))?.text(), 'world');
+  });
+
+  it('the README greet: config value, or the error "Invalid key" and -1', async () => {
+    assert.equal((await (await open('pdk-c', {}, { user: 'Benjamin' })).call('config_greet'))?.text(), 'Hello, Benjamin');
+    await assert.rejects((await open('pdk-c')).call('config_greet'), { message: 'Invalid key', exitCode: -1 });
+  });
+
+  it('greet as built before September 2024: the key freed again right after config_get', async () => {
+    const plugin = await open('pdk-c', {}, { user: 'Benjamin' });
+    assert.equal((await plugin.call('config_get_then_free_key'))?.text(), 'Hello, Benjamin');
+  });
+
+  it('extism_var_set_buf / extism_var_get_buf across calls', async () => {
+    const plugin = await open('pdk-c');
+    assertEmpty(await plugin.call('var_get_output'), 'no var yet');
+    await plugin.call('var_set_from_input', 'a value longer than eight bytes');
+    assert.equal((await plugin.call('var_get_output'))?.text(), 'a value longer than eight bytes');
+  });
+
+  it('extism_log_sz: get_log_level first, then only what passes', async () => {
+    const all = recordingLogger();
+    await (await open('pdk-c', { logger: all.logger, logLevel: 'trace' })).call('log_sz_all_levels');
+    assert.deepEqual(all.lines, ALL_LEVELS);
+    const some = recordingLogger();
+    await (await open('pdk-c', { logger: some.logger, logLevel: 'info' })).call('log_sz_all_levels');
+    assert.deepEqual(some.lines, ALL_LEVELS.slice(2));
+  });
+
+  it('an empty log message is log_info(0): logged as an empty line', async () => {
+    const { lines, logger } = recordingLogger();
+    await (await open('pdk-c', { logger, logLevel: 'info' })).call('log_empty_message');
+    assert.deepEqual(lines, ['info ']);
+  });
+
+  it('extism_error_set_buf_from_sz and return 1', async () => {
+    await assert.rejects((await open('pdk-c')).call('error_message'), { message: 'boom: the plug-in failed', exitCode: 1 });
+  });
+
+  it('the README call_http: a request JSON without "headers", output straight from the response handle', async () => {
+    const plugin = await open('pdk-c', { allowedHosts: ['127.0.0.1'] });
+    assert.equal((await plugin.call('http_readme_no_headers', server.url('/hello')))?.text(), 'hello');
+    await assert.rejects(plugin.call('http_readme_no_headers', server.url('/status?code=404')), { exitCode: -1 });
+  });
+});

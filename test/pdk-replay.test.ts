@@ -336,3 +336,58 @@ describe('C PDK (c-pdk, October 2024, and its README)', () => {
     await assert.rejects(plugin.call('http_readme_no_headers', server.url('/status?code=404')), { exitCode: -1 });
   });
 });
+
+describe('Zig PDK (zig-pdk, May 2025, and before 1.2.0 where it differs)', () => {
+  after(closeAll);
+
+  it('getInput and output: input_load_u64 while 8 bytes are left, then input_load_u8', async () => {
+    const plugin = await open('pdk-zig');
+    for (const input of ECHO_INPUTS) {
+      const output = await plugin.call('input_output_echo', input);
+      if (input === '') assertEmpty(output, 'empty input');
+      else assert.equal(output?.text(), input);
+    }
+  });
+
+  it('an empty output is output_set(0, 0)', async () => {
+    assertEmpty(await (await open('pdk-zig')).call('output_empty'), 'output("")');
+  });
+
+  it('setError and return 1', async () => {
+    await assert.rejects((await open('pdk-zig')).call('error_message'), { message: 'boom: the plug-in failed', exitCode: 1 });
+  });
+
+  it('getConfig: length(0) for a missing key, the value freed after reading', async () => {
+    assert.equal((await (await open('pdk-zig', {}, { greeting: 'hello from config' })).call('config_get_value'))?.text(), 'hello from config');
+    assertEmpty(await (await open('pdk-zig')).call('config_get_value'), 'missing key');
+  });
+
+  it('getVarInt / setVarInt count across calls', async () => {
+    const plugin = await open('pdk-zig');
+    const counts: number[] = [];
+    for (let i = 0; i < 3; i++) counts.push((await plugin.call('var_count'))!.getUint32(0, true));
+    assert.deepEqual(counts, [1, 2, 3]);
+  });
+
+  it('request(): body handle from alloc(0), length_unsafe of 0 handles, deinit frees both', async () => {
+    const plugin = await open('pdk-zig', { allowedHosts: ['127.0.0.1'] });
+    assert.deepEqual(statusAndBody(await plugin.call('http_get', server.url('/hello'))), { status: 200, body: 'hello' });
+    assert.deepEqual(statusAndBody(await plugin.call('http_get', server.url('/status?code=204'))), { status: 204, body: '' });
+    const withHeaders = await open('pdk-zig', { allowedHosts: ['127.0.0.1'], allowHttpResponseHeaders: true });
+    assert.deepEqual(statusAndBody(await withHeaders.call('http_get', server.url('/hello'))), { status: 200, body: 'hello' });
+  });
+
+  it('request() before 1.2.0: body and request freed again when request() returns, the response read afterwards is intact', async () => {
+    const plugin = await open('pdk-zig', { allowedHosts: ['127.0.0.1'] });
+    assert.deepEqual(statusAndBody(await plugin.call('http_get_free_request_after', server.url('/hello'))), { status: 200, body: 'hello' });
+  });
+
+  it('logging: off at 2147483647, else level >= get_log_level', async () => {
+    const all = recordingLogger();
+    await (await open('pdk-zig', { logger: all.logger, logLevel: 'trace' })).call('log_all_levels');
+    assert.deepEqual(all.lines, ALL_LEVELS);
+    const none = recordingLogger();
+    await (await open('pdk-zig', { logger: none.logger, logLevel: 'silent' })).call('log_all_levels');
+    assert.deepEqual(none.lines, []);
+  });
+});

@@ -299,6 +299,10 @@ describe('C PDK (c-pdk, October 2024, and its README)', () => {
     await assert.rejects((await open('pdk-c')).call('config_greet'), { message: 'Invalid key', exitCode: -1 });
   });
 
+  it('an empty config value is handle 0, as the reference host returns it: the README greet says "Invalid key"', async () => {
+    await assert.rejects((await open('pdk-c', {}, { user: '' })).call('config_greet'), { message: 'Invalid key', exitCode: -1 });
+  });
+
   it('greet as built before September 2024: the key freed again right after config_get', async () => {
     const plugin = await open('pdk-c', {}, { user: 'Benjamin' });
     assert.equal((await plugin.call('config_get_then_free_key'))?.text(), 'Hello, Benjamin');

@@ -395,3 +395,22 @@ describe('Zig PDK (zig-pdk, May 2025, and before 1.2.0 where it differs)', () =>
     assert.deepEqual(none.lines, []);
   });
 });
+
+describe('the three sequences that broke real plug-ins, in worker mode', () => {
+  after(closeAll);
+
+  it('Rust: HTTP with "method": null', async () => {
+    const plugin = await open('pdk-rust', { runInWorker: true, allowedHosts: ['127.0.0.1'] });
+    assert.deepEqual(statusAndBody(await plugin.call('http_get_null_method', server.url('/hello'))), { status: 200, body: 'hello' });
+  });
+
+  it('Go: the request freed again after http_request', async () => {
+    const plugin = await open('pdk-go', { runInWorker: true, allowedHosts: ['127.0.0.1'] });
+    assert.deepEqual(statusAndBody(await plugin.call('http_get_free_request_after', server.url('/hello'))), { status: 200, body: 'hello' });
+  });
+
+  it('Haskell 1.0: the config key freed again after config_get', async () => {
+    const plugin = await open('pdk-haskell', { runInWorker: true }, { greeting: 'hello from config' });
+    assert.equal((await plugin.call('config_get_then_free_key'))?.text(), 'hello from config');
+  });
+});

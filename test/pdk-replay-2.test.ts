@@ -93,11 +93,12 @@ describe('js-pdk (extism-pdk 1.4.1 under QuickJS)', () => {
     await plugin.close();
   });
 
-  it('Config.get: the value, null when absent', async () => {
-    const plugin = await open('pdk-js', { config: { name: 'Benjamin', accents: 'élan' } });
+  it('Config.get: the value, null when absent or empty (length 0 is None)', async () => {
+    const plugin = await open('pdk-js', { config: { name: 'Benjamin', accents: 'élan', empty: '' } });
     assert.equal(text(await plugin.call('config_get', 'name')), 'Benjamin');
     assert.equal(text(await plugin.call('config_get', 'accents')), 'élan');
     assert.equal(text(await plugin.call('config_get', 'missing')), 'null');
+    assert.equal(text(await plugin.call('config_get', 'empty')), 'null');
     await plugin.close();
   });
 
@@ -155,6 +156,15 @@ describe('js-pdk (extism-pdk 1.4.1 under QuickJS)', () => {
     const plugin = await open('pdk-js', { allowedHosts: ['127.0.0.1'] });
     const report = httpReport(await plugin.call('http_request', rustHttpInput(serdeRequest(server.url('/hello'), 'GET'))));
     assert.deepEqual(report, { status: 200, headers: '', body: 'hello' });
+    await plugin.close();
+  });
+
+  it('Http.request answered with no body: handle 0, length_unsafe(0) is 0, the body is ""', async () => {
+    const plugin = await open('pdk-js', { allowedHosts: ['127.0.0.1'] });
+    const report = httpReport(await plugin.call('http_request', rustHttpInput(serdeRequest(server.url('/status?code=204'), 'GET'))));
+    assert.deepEqual(report, { status: 204, headers: '', body: '' });
+    const failing = httpReport(await plugin.call('http_request', rustHttpInput(serdeRequest(server.url('/status?code=503'), 'GET'))));
+    assert.deepEqual(failing, { status: 503, headers: '', body: 'status 503' });
     await plugin.close();
   });
 
@@ -389,9 +399,10 @@ describe('dotnet-pdk (Interop.cs over native/extism.c)', () => {
   });
 
   it('TryGetConfig (the KitchenSink greeter): length(0) when absent, the value freed after reading', async () => {
-    const plugin = await open('pdk-dotnet', { config: { name: 'Benjamin' } });
+    const plugin = await open('pdk-dotnet', { config: { name: 'Benjamin', blank: '' } });
     assert.equal(text(await plugin.call('greeter', 'name')), 'Greetings, Benjamin!');
     assert.equal(text(await plugin.call('greeter', 'missing')), 'Greetings, Anonymous!');
+    assert.equal(text(await plugin.call('greeter', 'blank')), 'Greetings, Anonymous!');
     await plugin.close();
   });
 

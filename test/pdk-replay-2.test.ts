@@ -358,6 +358,10 @@ describe('python-pdk (extism-pdk 1.3.0 under CPython)', () => {
     const post = httpReport(await plugin.call('http_request', rustHttpInput(serdeRequest(server.url('/echo'), 'POST', { 'content-type': 'text/plain' }), 'body bytes')));
     assert.equal(echoed(post.body).body, 'body bytes');
     assert.equal(echoed(post.body).method, 'POST');
+    // no body: the response handle is 0, and free(0) is nothing
+    const empty = httpReport(await plugin.call('http_request', rustHttpInput(serdeRequest(server.url('/status?code=204'), 'GET'))));
+    assert.equal(empty.status, 204);
+    assert.equal(empty.body, '');
     await plugin.close();
   });
 

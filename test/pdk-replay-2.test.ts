@@ -1,6 +1,6 @@
 // Plug-ins of js-pdk, python-pdk, dotnet-pdk and as-pdk, replayed: each fixture
 // (test/fixtures/pdk-<pdk>.wat) makes the extism:host/env calls that PDK makes, in its order,
-// with its allocations, frees and handle-0 habits (docs/COMPATIBILITY-part2.md), and each test
+// with its allocations, frees and handle-0 habits (docs/COMPATIBILITY.md, its js/python/.NET/AssemblyScript part), and each test
 // asserts what the reference runtime gives for that sequence.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';

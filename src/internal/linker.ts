@@ -39,6 +39,10 @@ export interface LinkInputs {
   tick: () => void;
 }
 
+/** A module as its manifest names it, for messages. */
+const moduleLabel = (modules: readonly LoadedModule[], index: number) =>
+  modules[index]!.name === undefined ? `wasm[${index}]` : `module "${modules[index]!.name}"`;
+
 /** `module.name`, for messages and labels (made only where needed: most imports resolve without one). */
 const importName = (imp: { module: string; name: string }) => `${imp.module}.${imp.name}`;
 
@@ -95,6 +99,12 @@ export function link(inputs: LinkInputs): LinkPlan {
       moduleImports(module);
     const list: { module: string; name: string; binding: Binding }[] = [];
     bindings.set(index, list);
+    // A command (`_start`) and a reactor (`_initialize`) at once: initializing it would run
+    // the reactor's setup under the command's feet, or the command would run on a set-up libc.
+    const exported = moduleExports(module);
+    if (exported.some((e) => e.name === '_start' && e.kind === 'function') && exported.some((e) => e.name === '_initialize' && e.kind === 'function')) {
+      throw new LinkError(`cannot link the plug-in: ${moduleLabel(modules, index)} exports both _start (a WASI command) and _initialize (a WASI reactor); build it as one or the other`);
+    }
     for (const imp of imports) {
       const type = imp.kind === 'function' ? imp.type : undefined;
       const push = (binding: Binding) => list.push({ module: imp.module, name: imp.name, binding });
@@ -167,7 +177,7 @@ export function link(inputs: LinkInputs): LinkPlan {
   for (const { entry, thunk } of thunks) entry.binding = { kind: 'value', value: thunk() };
 
   // Dependencies first; a back edge marks a cycle, bridged with late-bound forwarders.
-  const moduleName = (index: number) => (modules[index]!.name === undefined ? `wasm[${index}]` : `module "${modules[index]!.name}"`);
+  const moduleName = (index: number) => moduleLabel(modules, index);
   const order: number[] = [];
   const state = new Map<number, 'visiting' | 'done'>();
   const cyclic = new Set<string>();

@@ -106,7 +106,7 @@ export function link(inputs: LinkInputs): LinkPlan {
       throw new LinkError(`cannot link the plug-in: ${moduleLabel(modules, index)} exports both _start (a WASI command) and _initialize (a WASI reactor); build it as one or the other`);
     }
     for (const imp of imports) {
-      const type = imp.kind === 'function' ? imp.type : undefined;
+      let type = imp.kind === 'function' ? imp.type : undefined;
       const push = (binding: Binding) => list.push({ module: imp.module, name: imp.name, binding });
       const pushThunk = (thunk: () => WebAssembly.ImportValue) => {
         const entry = { module: imp.module, name: imp.name, binding: { kind: 'value', value: undefined as unknown as WebAssembly.ImportValue } as Binding };
@@ -154,6 +154,9 @@ export function link(inputs: LinkInputs): LinkPlan {
         problems.push(`${importName(imp)}: the plug-in imports ${formatFuncType(type)}, the host function is declared ${formatFuncType(declared)}`);
         continue;
       }
+      // A module given compiled does not say its import types: a declared host function then
+      // goes by its declaration (a trampoline typed so is checked by the instantiation itself).
+      if (type === undefined && declared !== undefined) type = { params: [...declared.params], results: [...declared.results] };
       if ((callback as { constructor?: { name?: string } }).constructor?.name === 'AsyncFunction') {
         problems.push(`${importName(imp)}: the host function is async, which needs runInWorker: true on this Node.js (no JS promise integration for WebAssembly)`);
         continue;

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { compilePlugin, createPlugin, defineHostFunction, type CallContext, type HostFunction, type ManifestLike, type Plugin, type PluginOptions } from '../src/index.js';
+import { normalizeManifest } from '../src/manifest.js';
+import { loadModules } from '../src/internal/module-loader.js';
 import { assemble } from './helpers.js';
 
 const GUEST = `(module
@@ -113,6 +115,31 @@ describe('host functions, whatever the source', () => {
     'count(number:-3)',
     'echo(number:0)',
   ];
+
+  it('loads a module plughost compiled itself from its bytes, as bytes are loaded', async () => {
+    const variant = { maxPages: undefined, instrument: false };
+    const [fromBytes] = await loadModules(normalizeManifest({ wasm: [{ data: bytes }] }), variant, fetch);
+    // given back as a source: import types known and memory pooled, as from bytes
+    const [again] = await loadModules(normalizeManifest({ wasm: [{ module: fromBytes!.module }] }), variant, fetch);
+    assert.notEqual(again!.info, null);
+    assert.deepEqual(again!.memory, fromBytes!.memory);
+    assert.equal(again!.module, fromBytes!.module, 'the same compiled module, from the cache');
+    // in another variant (instrumented), compiled again from the original bytes
+    const [instrumented] = await loadModules(normalizeManifest({ wasm: [{ module: fromBytes!.module }] }), { maxPages: undefined, instrument: true }, fetch);
+    assert.equal(instrumented!.instrumented, true);
+    // a module the application compiled stays opaque
+    const [opaque] = await loadModules(normalizeManifest({ wasm: [{ module: await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>) }] }), variant, fetch);
+    assert.equal(opaque!.info, null);
+    // and a plug-in from plughost's own module runs like the others
+    const seen: Seen = [];
+    const plugin = await createPlugin(fromBytes!.module, wiring('loose', seen));
+    try {
+      assert.equal((await plugin.call('upper', 'again'))!.text(), 'AGAIN');
+      assert.deepEqual((await plugin.getImports()).map((i) => i.module).filter((m) => m === 'plughost'), []);
+    } finally {
+      await plugin.close();
+    }
+  });
 
   it('refuses, from a WebAssembly.Module, a declared host function whose signature the plug-in does not import', async () => {
     const seen: Seen = [];

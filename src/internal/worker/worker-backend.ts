@@ -7,7 +7,7 @@
 import { AbortError, PluginClosedError, ReentrantCallError, TimeoutError, WorkerError } from '../../errors.js';
 import type { HostFunctionCallback, Logger, LogLevel } from '../../options.js';
 import { PluginOutput } from '../../plugin-output.js';
-import type { CallOptions, PluginBackend, PluginInput } from '../../plugin.js';
+import type { CallOptions, PluginBackend, PluginInput } from '../backend.js';
 import type { EngineOptions } from '../engine.js';
 import type { LoadedModule } from '../module-loader.js';
 import type { HttpRequest, HttpResponse } from '../host-env.js';

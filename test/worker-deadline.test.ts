@@ -22,6 +22,10 @@ const FILL_LOOP = `(module (memory 1025)
 const BIG_FILL_LOOP = FILL_LOOP.replace('1025', '16385').replace('0x4000000', '0x40000000');
 /** A plain endless loop, and `ok`. */
 const PLAIN_LOOP = `(module (func (export "spin") (loop $l (br $l))) (func (export "ok")))`;
+/** A start-up that never ends when the host's `gate` says 1. */
+const GATED_INIT = `(module (import "env" "gate" (func $gate (result i32)))
+  (func (export "_initialize") (if (call $gate) (then (loop $l (br $l)))))
+  (func (export "ok")))`;
 /** A start-up that never ends. */
 const ENDLESS_INIT = `(module (func (export "_initialize") (loop $l (br $l))) (func (export "ok")))`;
 
@@ -40,7 +44,7 @@ describe('a worker that does not come back', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'plughost-deadline-'));
-    for (const [name, wat] of Object.entries({ FILL_LOOP, BIG_FILL_LOOP, PLAIN_LOOP, ENDLESS_INIT })) {
+    for (const [name, wat] of Object.entries({ FILL_LOOP, BIG_FILL_LOOP, PLAIN_LOOP, ENDLESS_INIT, GATED_INIT })) {
       wasm[name] = join(dir, `${name}.wasm`);
       writeFileSync(wasm[name], await assemble(wat));
     }
@@ -122,13 +126,19 @@ say('closed');`,
     assert.equal(run.code, 0, run.stderr);
   });
 
-  it('ends a worker whose initialization overruns the deadline: creation fails with TimeoutError', async () => {
+  it('ends a worker whose initialization overruns the deadline: creation, or the reset, fails with TimeoutError', async () => {
     const run = await inChild(
       `say(await outcome(createPlugin(module('ENDLESS_INIT'), { runInWorker: true, timeoutMs: 300 })));
 say(await outcome(createPool(module('ENDLESS_INIT'), { size: 1, timeoutMs: 300 })));
+// the second initialization (the reset's) never ends; the third (the replacement's) does
+let inits = 0;
+const plugin = await createPlugin(module('GATED_INIT'), { runInWorker: true, timeoutMs: 300, functions: { env: { gate: () => (++inits === 2 ? 1 : 0) } } });
+say(await outcome(plugin.reset()));
+say(await outcome(plugin.call('ok')));
+await plugin.close();
 say('done');`,
     );
-    assert.deepEqual(run.lines, ['TimeoutError', 'TimeoutError', 'done'], run.stderr);
+    assert.deepEqual(run.lines, ['TimeoutError', 'TimeoutError', 'TimeoutError', 'ok null', 'done'], run.stderr);
     assert.equal(run.code, 0, run.stderr);
   });
 

@@ -21,6 +21,11 @@ import { CTRL, CTRL_SLOTS, HTTP_INDEX, type FromWorker, type HostFunctionSlot, t
 
 /** After its deadline, how long a call may still take to report its own timeout before its worker is ended. */
 const WATCHDOG_GRACE_MS = 30;
+/**
+ * The same for an initialization (first or after a reset): more generous, since its deadline
+ * runs from before the worker links the plug-in, which a loaded machine may take a while to do.
+ */
+const INIT_GRACE_MS = 1000;
 /** After an abort, how long an instrumented guest has to stop on its own before its worker is ended. */
 const ABORT_GRACE_MS = 100;
 /**
@@ -613,7 +618,7 @@ export class WorkerBackend implements PluginBackend {
       if (slot.ready || slot.ending || this.slot !== slot) return;
       slot.settleStart(new TimeoutError('initialization', timeoutMs));
       this.end(slot);
-    }, timeoutMs + WATCHDOG_GRACE_MS);
+    }, timeoutMs + INIT_GRACE_MS);
   }
 
   /** A reset initializes the plug-in again: the same bound as a first initialization. */
@@ -625,7 +630,7 @@ export class WorkerBackend implements PluginBackend {
       if (this.current !== job || this.slot !== slot) return;
       this.end(slot);
       this.finish(job, { error: new TimeoutError('initialization', timeoutMs) });
-    }, timeoutMs + WATCHDOG_GRACE_MS);
+    }, timeoutMs + INIT_GRACE_MS);
   }
 
   private onWatchdog(slot: Slot, job: CallJob): void {

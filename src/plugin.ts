@@ -3,7 +3,7 @@ import type { ManifestLike, NormalizedManifest } from './manifest.js';
 import { mainModuleIndex } from './manifest.js';
 import type { PluginOptions } from './options.js';
 import type { PluginOutput } from './plugin-output.js';
-import { asBytes } from './internal/bytes.js';
+import { EngineBackend, type CallOptions, type PluginBackend, type PluginInput } from './internal/backend.js';
 import { PluginEngine, type EngineOptions } from './internal/engine.js';
 import { LOG_LEVELS } from './internal/host-env.js';
 import { isAddedExport, isAddedImport, loadModules, type LoadedModule } from './internal/module-loader.js';
@@ -13,90 +13,7 @@ import { createAsyncHttpHandler, createHttpHandler } from './internal/http/index
 import { WorkerBackend, workerSpec, type WorkerHttpFactory, type WorkerSpec } from './internal/worker/worker-backend.js';
 import type { WasiMount } from './internal/wasi/index.js';
 
-/** Per-call options beyond the drop-in `call(name, input, hostContext)`. */
-export interface CallOptions {
-  /** Cancels the call: it fails with an {@link AbortError}. */
-  signal?: AbortSignal;
-}
-
-const EMPTY = new Uint8Array(0);
-
-function toInput(input: PluginInput): Uint8Array | string {
-  if (input === undefined || input === null) return EMPTY;
-  if (typeof input === 'string') return input;
-  return asBytes(input) ?? String(input);
-}
-
-/** What a call accepts as input: strings are sent as UTF-8, numbers as their decimal text. */
-export type PluginInput = string | number | Uint8Array | ArrayBuffer | undefined | null;
-
-/**
- * @internal Where a {@link Plugin}'s calls go: an engine on this thread, or a worker proxy
- * (src/internal/worker/worker-backend.ts). Plugin only checks that it is open and delegates.
- */
-export interface PluginBackend {
-  call(name: string, input: PluginInput, hostContext: unknown, options: CallOptions | undefined): Promise<PluginOutput | null>;
-  callSync(name: string, input: PluginInput, hostContext: unknown, options: CallOptions | undefined): PluginOutput | null;
-  functionExists(name: string): Promise<boolean>;
-  /** The main module as loaded (its imports include those plughost added; see isAddedImport). */
-  readonly main: LoadedModule;
-  readonly isActive: boolean;
-  readonly fuelConsumed: number;
-  reset(): Promise<boolean>;
-  close(): Promise<void>;
-}
-
-const NO_OUTPUT: Promise<PluginOutput | null> = Promise.resolve(null);
-
-/** The plug-in runs on this thread: every call is the engine's synchronous call. */
-class EngineBackend implements PluginBackend {
-  constructor(private readonly engine: PluginEngine) {}
-
-  // Kept as cheap as calling the engine directly: no closure, no extra promise.
-  call(name: string, input: PluginInput, hostContext: unknown, options: CallOptions | undefined): Promise<PluginOutput | null> {
-    try {
-      const output = this.engine.call(name, toInput(input), hostContext, options);
-      // a settled promise is immutable, so every call without output can share one
-      return output === null ? NO_OUTPUT : Promise.resolve(output);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-  }
-
-  callSync(name: string, input: PluginInput, hostContext: unknown, options: CallOptions | undefined): PluginOutput | null {
-    return this.engine.call(name, toInput(input), hostContext, options);
-  }
-
-  functionExists(name: string): Promise<boolean> {
-    try {
-      return Promise.resolve(this.engine.functionExists(name));
-    } catch (err) {
-      return Promise.reject(err);
-    }
-  }
-
-  get main(): LoadedModule {
-    return this.engine.main;
-  }
-
-  get isActive(): boolean {
-    return this.engine.isActive;
-  }
-
-  get fuelConsumed(): number {
-    return this.engine.lastFuelConsumed;
-  }
-
-  async reset(): Promise<boolean> {
-    if (this.engine.isActive) return false;
-    this.engine.reset();
-    return true;
-  }
-
-  async close(): Promise<void> {
-    this.engine.close();
-  }
-}
+export type { CallOptions, PluginInput } from './internal/backend.js';
 
 /**
  * A running plug-in: call its exports with bytes in and bytes out. Its linear memory, globals

@@ -213,17 +213,24 @@ export class PluginEngine {
     return new LinkError(`cannot instantiate the plug-in: ${message}`, [], { cause: err });
   }
 
-  /** hs_init for Haskell, else the reactor/C++ constructors, once per instantiation. */
+  /**
+   * Every instance, dependencies first (link order), before any call: hs_init for Haskell
+   * (after its `_initialize`), else the reactor or C++ constructors. A side module is
+   * initialized like the main one: a WASI reactor's `_initialize` sets up its libc, which its
+   * exports need whoever calls them.
+   */
   private initialize(): void {
-    const exports = this.instance.main.exports;
-    const fn = (name: string) => (typeof exports[name] === 'function' ? (exports[name] as (...a: number[]) => unknown) : undefined);
-    const hsInit = fn('hs_init');
-    if (hsInit !== undefined) {
-      fn('_initialize')?.();
-      hsInit(0, 0);
-      return;
+    for (const instance of this.instance.all) {
+      const exports = instance.exports;
+      const fn = (name: string) => (typeof exports[name] === 'function' ? (exports[name] as (...a: number[]) => unknown) : undefined);
+      const hsInit = fn('hs_init');
+      if (hsInit !== undefined) {
+        fn('_initialize')?.();
+        hsInit(0, 0);
+        continue;
+      }
+      (fn('_initialize') ?? fn('__wasm_call_ctors'))?.();
     }
-    (fn('_initialize') ?? fn('__wasm_call_ctors'))?.();
   }
 
   private lastExportName: string | undefined;

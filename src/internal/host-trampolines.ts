@@ -19,11 +19,33 @@ function fromJsResult(type: string | undefined): ((r: any) => any) | undefined {
   return undefined;
 }
 
+/**
+ * A host function's result for an import whose type is unknown. Wasm converts a JS result to
+ * an i64 with ToBigInt, which refuses numbers, and to i32/f32/f64 with ToNumber, which refuses
+ * BigInts; both accept the decimal text of an integer. So an integer goes back as its text:
+ * exact as an i64 at any width (what the trampoline gives for a known i64 result), the same
+ * number as an i32 (wrapped alike) or a float. A missing result is 0, as on the fast path; a
+ * fraction or NaN goes back as it is (right for a float result; an i64 result refuses it,
+ * which only a declared signature can avoid).
+ */
+function anyResult(r: any): any {
+  if (typeof r === 'number') return Number.isSafeInteger(r) ? String(r) : Number.isInteger(r) ? BigInt(r).toString() : r;
+  if (typeof r === 'bigint') return r.toString();
+  if (r === undefined || r === null) return '0';
+  if (typeof r === 'object' && typeof r.then === 'function') {
+    (r as Promise<unknown>).then(undefined, () => {}); // its rejection has nowhere to go
+    throw new TypeError('a host function returned a promise: on the main thread host functions must return their result synchronously; use runInWorker: true for asynchronous ones');
+  }
+  return r;
+}
+
 /** A JS function with the exact wasm signature (i64 as bigint), used directly or as a trampoline's slow path. */
 export function exactAdapter(fn: HostFunctionCallback, ctx: CallContext, type: FuncType | undefined): JsFunction {
   if (type === undefined) {
-    // Signature unknown (precompiled module): pass arguments through, numbers where exact.
-    return (...args: any[]) => fn(ctx, ...args.map((a) => (typeof a === 'bigint' && isSafe(a) ? Number(a) : a)));
+    // Signature unknown (a module given compiled, a host function given without one):
+    // arguments as numbers where exact, as on the fast path; the result as a value every
+    // result type accepts (see anyResult).
+    return (...args: any[]) => anyResult(fn(ctx, ...args.map((a) => (typeof a === 'bigint' && isSafe(a) ? Number(a) : a))));
   }
   const paramsAreI64 = type.params.map((p) => p === 'i64');
   const convertArgs = (args: any[]) => args.map((a, i) => (paramsAreI64[i] && isSafe(a) ? Number(a) : a));

@@ -39,6 +39,10 @@ export interface LinkInputs {
   tick: () => void;
 }
 
+/** A module as its manifest names it, for messages. */
+const moduleLabel = (modules: readonly LoadedModule[], index: number) =>
+  modules[index]!.name === undefined ? `wasm[${index}]` : `module "${modules[index]!.name}"`;
+
 /** `module.name`, for messages and labels (made only where needed: most imports resolve without one). */
 const importName = (imp: { module: string; name: string }) => `${imp.module}.${imp.name}`;
 
@@ -95,8 +99,14 @@ export function link(inputs: LinkInputs): LinkPlan {
       moduleImports(module);
     const list: { module: string; name: string; binding: Binding }[] = [];
     bindings.set(index, list);
+    // A command (`_start`) and a reactor (`_initialize`) at once: initializing it would run
+    // the reactor's setup under the command's feet, or the command would run on a set-up libc.
+    const exported = moduleExports(module);
+    if (exported.some((e) => e.name === '_start' && e.kind === 'function') && exported.some((e) => e.name === '_initialize' && e.kind === 'function')) {
+      throw new LinkError(`cannot link the plug-in: ${moduleLabel(modules, index)} exports both _start (a WASI command) and _initialize (a WASI reactor); build it as one or the other`);
+    }
     for (const imp of imports) {
-      const type = imp.kind === 'function' ? imp.type : undefined;
+      let type = imp.kind === 'function' ? imp.type : undefined;
       const push = (binding: Binding) => list.push({ module: imp.module, name: imp.name, binding });
       const pushThunk = (thunk: () => WebAssembly.ImportValue) => {
         const entry = { module: imp.module, name: imp.name, binding: { kind: 'value', value: undefined as unknown as WebAssembly.ImportValue } as Binding };
@@ -144,6 +154,9 @@ export function link(inputs: LinkInputs): LinkPlan {
         problems.push(`${importName(imp)}: the plug-in imports ${formatFuncType(type)}, the host function is declared ${formatFuncType(declared)}`);
         continue;
       }
+      // A module given compiled does not say its import types: a declared host function then
+      // goes by its declaration (a trampoline typed so is checked by the instantiation itself).
+      if (type === undefined && declared !== undefined) type = { params: [...declared.params], results: [...declared.results] };
       if ((callback as { constructor?: { name?: string } }).constructor?.name === 'AsyncFunction') {
         problems.push(`${importName(imp)}: the host function is async, which needs runInWorker: true on this Node.js (no JS promise integration for WebAssembly)`);
         continue;
@@ -167,7 +180,7 @@ export function link(inputs: LinkInputs): LinkPlan {
   for (const { entry, thunk } of thunks) entry.binding = { kind: 'value', value: thunk() };
 
   // Dependencies first; a back edge marks a cycle, bridged with late-bound forwarders.
-  const moduleName = (index: number) => (modules[index]!.name === undefined ? `wasm[${index}]` : `module "${modules[index]!.name}"`);
+  const moduleName = (index: number) => moduleLabel(modules, index);
   const order: number[] = [];
   const state = new Map<number, 'visiting' | 'done'>();
   const cyclic = new Set<string>();

@@ -154,7 +154,9 @@ function digestOf(bytes: Uint8Array): string {
   return digest;
 }
 
-function compileEntry(bytes: Uint8Array, where: string, variant: LoadVariant): Promise<CacheEntry> {
+function compileEntry(bytes: Uint8Array, where: string, variant: LoadVariant, applicationBytes: boolean): Promise<CacheEntry> {
+  // the application may change its array later; the module must not change with it
+  const original = applicationBytes ? bytes.slice() : bytes;
   if (!isWasm(bytes)) {
     const head = Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
     throw new WasmSourceError(where, `${where} is not a WebAssembly module (it starts with bytes ${head || '(none)'}, not 00 61 73 6d)`);
@@ -176,7 +178,10 @@ function compileEntry(bytes: Uint8Array, where: string, variant: LoadVariant): P
     throw err;
   }
   return WebAssembly.compile(transformed as Uint8Array<ArrayBuffer>).then(
-    (module) => ({ module, info, memory }),
+    (module) => {
+      compiledFrom.set(module, original);
+      return { module, info, memory };
+    },
     (err: Error) => {
       throw new WasmSourceError(where, `${where} does not compile: ${err.message}`, { cause: err });
     },
@@ -184,6 +189,20 @@ function compileEntry(bytes: Uint8Array, where: string, variant: LoadVariant): P
 }
 
 type ManifestEntry = NormalizedManifest['wasm'][number];
+
+/**
+ * The bytes of each module plughost compiled: given back as a source, such a module is loaded
+ * from them, as bytes are (import types known, memory pooled, trampolines), not as an opaque
+ * module. Weak: the bytes go when the module goes.
+ */
+const compiledFrom = new WeakMap<WebAssembly.Module, Uint8Array>();
+
+/** A module source as bytes, when plughost compiled that module itself. */
+function sourceBytes(source: WasmSource): WasmSource {
+  if (source.kind !== 'module') return source;
+  const bytes = compiledFrom.get(source.module);
+  return bytes === undefined ? source : { kind: 'data', bytes };
+}
 
 /**
  * Load, check and compile every module of the manifest: at once when every module is
@@ -217,17 +236,19 @@ function cacheKey(source: WasmSource, bytes: Uint8Array, hash: string | undefine
 }
 
 /** The module without waiting, when it is precompiled or its bytes were compiled already; else undefined. */
-function loadNow({ source, name, hash }: ManifestEntry, variant: LoadVariant): LoadedModule | undefined {
+function loadNow({ source: given, name, hash }: ManifestEntry, variant: LoadVariant): LoadedModule | undefined {
+  const source = sourceBytes(given);
   if (source.kind === 'module') return precompiled(name, source.module);
   if (source.kind !== 'data') return undefined;
   const entry = compiledNow.get(cacheKey(source, source.bytes, hash, variant));
   return entry === undefined ? undefined : loaded(name, entry, variant);
 }
 
-async function loadModule({ source, name, hash }: ManifestEntry, variant: LoadVariant, fetchImpl: typeof fetch): Promise<LoadedModule> {
+async function loadModule({ source: given, name, hash }: ManifestEntry, variant: LoadVariant, fetchImpl: typeof fetch): Promise<LoadedModule> {
+  const source = sourceBytes(given);
   if (source.kind === 'module') return precompiled(name, source.module);
   const bytes = await readBytes(source, fetchImpl);
   const key = cacheKey(source, bytes, hash, variant);
-  const entry = await (compiledCache.get(key) ?? remember(key, compileEntry(bytes, describeSource(source), variant)));
+  const entry = await (compiledCache.get(key) ?? remember(key, compileEntry(bytes, describeSource(source), variant, source.kind === 'data')));
   return loaded(name, entry, variant);
 }

@@ -95,6 +95,10 @@ export type ToWorker = CallRequest | ResetRequest;
 
 // ---- worker -> host thread, on the worker's port
 
+/** Sent as the worker starts instantiating the plug-in: initialization's deadline starts there. */
+export interface InitializingMessage {
+  type: 'initializing';
+}
 export interface ReadyMessage {
   type: 'ready';
 }
@@ -136,7 +140,7 @@ export interface OutputLine {
   type: 'stdout' | 'stderr';
   line: string;
 }
-export type FromWorker = ReadyMessage | InitFailedMessage | CallResult | CallFailed | ResetDone | HostRequest | LogMessage | OutputLine;
+export type FromWorker = InitializingMessage | ReadyMessage | InitFailedMessage | CallResult | CallFailed | ResetDone | HostRequest | LogMessage | OutputLine;
 
 // ---- the sync channel: host thread -> worker, while the worker serves host call `seq`
 

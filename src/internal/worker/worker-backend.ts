@@ -7,7 +7,7 @@
 import { AbortError, PluginClosedError, ReentrantCallError, TimeoutError, WorkerError } from '../../errors.js';
 import type { HostFunctionCallback, Logger, LogLevel } from '../../options.js';
 import { PluginOutput } from '../../plugin-output.js';
-import type { CallOptions, PluginBackend, PluginInput } from '../../plugin.js';
+import type { CallOptions, PluginBackend, PluginInput } from '../backend.js';
 import type { EngineOptions } from '../engine.js';
 import type { LoadedModule } from '../module-loader.js';
 import type { HttpRequest, HttpResponse } from '../host-env.js';
@@ -21,8 +21,19 @@ import { CTRL, CTRL_SLOTS, HTTP_INDEX, type FromWorker, type HostFunctionSlot, t
 
 /** After its deadline, how long a call may still take to report its own timeout before its worker is ended. */
 const WATCHDOG_GRACE_MS = 30;
+/**
+ * The same for an initialization (first or after a reset): more generous, since its deadline
+ * runs from before the worker links the plug-in, which a loaded machine may take a while to do.
+ */
+const INIT_GRACE_MS = 1000;
 /** After an abort, how long an instrumented guest has to stop on its own before its worker is ended. */
 const ABORT_GRACE_MS = 100;
+/**
+ * How long close() waits for ended workers to be gone. A worker ends within milliseconds,
+ * unless its thread does not take the termination (Node 20's V8 misses it in some wasm loops
+ * of bulk memory instructions): close() must settle all the same.
+ */
+const CLOSE_WAIT_MS = 5000;
 
 const WORKER_ENTRY = new URL('./worker-main.js', import.meta.url);
 
@@ -129,6 +140,8 @@ interface Slot {
   /** Whether the worker has each staging memory already (sent once, with the first call using it). */
   stagingSent: [boolean, boolean];
   settleStart(error?: unknown): void;
+  /** Ends a worker whose initialization overruns its deadline and cannot be stopped from inside. */
+  startWatchdog: ReturnType<typeof setTimeout> | undefined;
 }
 
 /** An input copied at call time, so the caller may reuse its bytes while the call waits in a queue. */
@@ -211,6 +224,15 @@ function wireInput(slot: Slot, index: 0 | 1, input: PluginInput | OwnedInput, ke
   const staging = stagingFor(slot, index, bytes.byteLength);
   staging.set(bytes);
   return { input: staged(slot, index, bytes.byteLength), transfer: [], sent: staging.subarray(0, bytes.byteLength) };
+}
+
+/** `done`, or after `ms` whatever becomes of it. */
+function settleWithin(done: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return Promise.race([done.then(() => undefined), late]).finally(() => clearTimeout(timer));
 }
 
 /** A {@link PluginBackend} whose plug-in runs in a worker thread; see the top of this file. */
@@ -311,7 +333,7 @@ export class WorkerBackend implements PluginBackend {
     this.ahead = null;
     if (this.current !== null) this.finish(this.current, { error });
     if (this.slot !== null) this.end(this.slot);
-    this.closing = Promise.all(this.terminations).then(() => undefined);
+    this.closing = settleWithin(Promise.all(this.terminations), CLOSE_WAIT_MS);
     return this.closing;
   }
 
@@ -341,6 +363,7 @@ export class WorkerBackend implements PluginBackend {
       staging: [null, null],
       stagingSent: [false, false],
       settleStart,
+      startWatchdog: undefined,
     };
     this.slot = slot;
     worker.onMessage((message) => this.onMessage(slot, message as FromWorker));
@@ -384,6 +407,9 @@ export class WorkerBackend implements PluginBackend {
   private end(slot: Slot): void {
     slot.ending = true;
     slot.line.dead = true;
+    clearTimeout(slot.startWatchdog);
+    // A worker that does not take the termination must not keep the process waiting for it.
+    slot.worker.keepAlive(false);
     if (this.slot === slot) {
       this.slot = null;
       this.takeBackAhead();
@@ -399,6 +425,7 @@ export class WorkerBackend implements PluginBackend {
 
   private onExit(slot: Slot, code: number): void {
     slot.line.dead = true;
+    clearTimeout(slot.startWatchdog);
     if (slot.ending) return;
     if (this.slot === slot) this.slot = null;
     const why = slot.lastError === undefined ? '' : `: ${slot.lastError.message}`;
@@ -418,13 +445,18 @@ export class WorkerBackend implements PluginBackend {
   private onMessage(slot: Slot, message: FromWorker): void {
     if (slot !== this.slot) return;
     switch (message.type) {
+      case 'initializing':
+        this.watchInitialization(slot);
+        return;
       case 'ready':
+        clearTimeout(slot.startWatchdog);
         slot.ready = true;
         this.endHostCalls();
         slot.settleStart();
         this.pump();
         return;
       case 'init-failed':
+        clearTimeout(slot.startWatchdog);
         slot.settleStart(fromWire(message.error, this.hostErrors));
         this.hostErrors.clear();
         return;
@@ -533,6 +565,7 @@ export class WorkerBackend implements PluginBackend {
       this.current = job;
       if (job.kind === 'reset') {
         slot.worker.postMessage({ type: 'reset' } satisfies ToWorker);
+        this.watchReset(slot, job);
         return;
       }
       this.post(slot, job, 0, false);
@@ -571,6 +604,33 @@ export class WorkerBackend implements PluginBackend {
     // started it already, stops it like any aborted call. Either way it gets the grace period:
     // the worker may be between starting it and reporting it failed right now.
     if (job.aborted) this.interrupt(slot, job, true);
+  }
+
+  /**
+   * The plug-in's initialization (its start function, `_initialize`...) runs under the call
+   * deadline; a guest that cannot be stopped from inside gets its worker ended past it.
+   */
+  private watchInitialization(slot: Slot): void {
+    const timeoutMs = this.spec.init.timeoutMs;
+    if (timeoutMs === null || slot.ready) return;
+    slot.startWatchdog = setTimeout(() => {
+      slot.startWatchdog = undefined;
+      if (slot.ready || slot.ending || this.slot !== slot) return;
+      slot.settleStart(new TimeoutError('initialization', timeoutMs));
+      this.end(slot);
+    }, timeoutMs + INIT_GRACE_MS);
+  }
+
+  /** A reset initializes the plug-in again: the same bound as a first initialization. */
+  private watchReset(slot: Slot, job: ResetJob): void {
+    const timeoutMs = this.spec.init.timeoutMs;
+    if (timeoutMs === null) return;
+    this.watchdog = setTimeout(() => {
+      this.watchdog = undefined;
+      if (this.current !== job || this.slot !== slot) return;
+      this.end(slot);
+      this.finish(job, { error: new TimeoutError('initialization', timeoutMs) });
+    }, timeoutMs + INIT_GRACE_MS);
   }
 
   private onWatchdog(slot: Slot, job: CallJob): void {

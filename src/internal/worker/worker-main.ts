@@ -36,6 +36,7 @@ const abortFlag = {
 
 function createEngine(): PluginEngine | undefined {
   const { functions, hostFunctions } = client.stubs(init.hostFunctions);
+  post({ type: 'initializing' });
   try {
     return new PluginEngine({
       modules: init.modules,

@@ -250,15 +250,21 @@ describe('plughost call', () => {
     assert.equal(r.stdout, 'via manifest');
   });
 
-  it('fetches the plug-in from a URL', async () => {
+  it('fetches the plug-in, or a manifest answered as JSON, from a URL', async () => {
     const bytes = await readFile(wasm('basic'));
-    const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/wasm' }).end(bytes));
+    const server = createServer((req, res) => {
+      if (req.url === '/basic.wasm') res.writeHead(200, { 'content-type': 'application/wasm' }).end(bytes);
+      else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ wasm: [{ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/basic.wasm` }], config: { k: 'from url' } }));
+    });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
       const { port } = server.address() as AddressInfo;
       const r = await cli(['call', `http://127.0.0.1:${port}/basic.wasm`, 'echo', '--input', 'over http']);
       assert.equal(r.status, 0, r.stderr);
       assert.equal(r.stdout, 'over http');
+      const manifest = await cli(['call', `http://127.0.0.1:${port}/plugin.json`, 'config', '--input', 'k']);
+      assert.equal(manifest.status, 0, manifest.stderr);
+      assert.equal(manifest.stdout, 'from url');
     } finally {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
@@ -573,8 +579,7 @@ describe('call arguments', () => {
       memory: { max_var_bytes: 10, max_pages: 8 },
       timeout_ms: 50,
     });
-    const plain = parseCallArgs(['https://example.com/p.wasm', 'f'])!;
-    assert.deepEqual(await buildManifest(plain.source, plain.manifest), { wasm: [{ url: 'https://example.com/p.wasm' }] });
+    assert.equal(parseCallArgs(['https://example.com/p.json', 'f'])!.manifest.isManifest, false, 'a URL is a manifest when it answers with JSON');
     const noTimeout = parseCallArgs([file, 'f', '--timeout', '0'])!;
     assert.equal((await buildManifest(file, noTimeout.manifest)).timeout_ms, undefined);
   });

@@ -192,7 +192,7 @@ export function parseCallArgs(argv: readonly string[]): CallRequest | null {
   if (booleanFlag(args, 'stdin')) inputs.push({ kind: 'stdin' });
   if (inputs.length > 1) throw new UsageError('give at most one of --input, --input-file and --stdin', 'call');
 
-  const isManifest = booleanFlag(args, 'manifest') || source.toLowerCase().endsWith('.json');
+  const isManifest = booleanFlag(args, 'manifest') || (!isUrl(source) && source.toLowerCase().endsWith('.json'));
   if (booleanFlag(args, 'manifest') && isUrl(source)) throw new UsageError('--manifest reads a manifest file; give its path, not a URL', 'call');
   const setConfig = stringFlag(args, 'set-config');
   const config: Record<string, string> = setConfig === undefined ? {} : parseSetConfig(setConfig);
@@ -281,6 +281,28 @@ async function readManifestFile(path: string): Promise<JsonObject> {
   return parsed;
 }
 
+/** A URL's manifest when it answers with JSON (as createPlugin decides), else its response as the one module. */
+async function fetchSource(url: string): Promise<JsonObject> {
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (err) {
+    const reason = err instanceof Error && err.cause instanceof Error ? `${err.message} (${err.cause.message})` : String((err as Error)?.message ?? err);
+    throw new CliFailure(`cannot fetch ${url}: ${reason}`, { cause: err });
+  }
+  if (!/\b(application|text)\/json\b/.test(response.headers.get('content-type') ?? '')) return { wasm: [{ response }] };
+  if (!response.ok) throw new CliFailure(`cannot fetch the manifest ${url}: HTTP ${response.status}`);
+  const text = await response.text();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new CliFailure(`manifest ${url} is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+  if (!isObject(parsed)) throw new CliFailure(`manifest ${url} must be a JSON object with a "wasm" array`);
+  return parsed;
+}
+
 /** The value of a manifest field spelled either way, and the field removed in both spellings. */
 function takeField(record: JsonObject, camel: string, snake: string): unknown {
   const value = record[camel] !== undefined ? record[camel] : record[snake];
@@ -295,7 +317,7 @@ function takeField(record: JsonObject, camel: string, snake: string): unknown {
  * stays the main one), hosts added, paths and config merged, limits replaced.
  */
 export async function buildManifest(source: string, flags: ManifestFlags): Promise<JsonObject> {
-  const manifest: JsonObject = flags.isManifest ? await readManifestFile(source) : { wasm: [isUrl(source) ? { url: source } : { path: source }] };
+  const manifest: JsonObject = isUrl(source) ? await fetchSource(source) : flags.isManifest ? await readManifestFile(source) : { wasm: [{ path: source }] };
   if (flags.links.length > 0) manifest.wasm = [...flags.links, ...(Array.isArray(manifest.wasm) ? manifest.wasm : [])];
   const hosts = takeField(manifest, 'allowedHosts', 'allowed_hosts');
   if (flags.allowedHosts.length > 0 || hosts !== undefined) manifest.allowed_hosts = [...(Array.isArray(hosts) ? hosts : []), ...flags.allowedHosts];

@@ -4,15 +4,18 @@
 //   2. TypeScript: src -> dist (the package), src+test+bench+examples -> build,
 //   3. the package's entry points bundled (esbuild) into dist/bundle/, one file each: Node's
 //      ES module loader spends ~0.7 ms per file, and the ~50 files of dist/ made importing
-//      plughost, and starting each worker, 30-60 ms slower than one file,
+//      plughost, and starting each worker, 30-60 ms slower than one file. The library twice
+//      (index.js for import, index.cjs for require), the bin importing index.js, not a copy;
+//      the public declarations (tsc's, internals stripped) gathered in dist/types/, with
+//      index.d.cts describing what require('plughost') returns,
 //   4. our plug-ins: plugins/*.ts (AssemblyScript + @extism/as-pdk) -> build/plugins/*.wasm,
 //      test/fixtures/*.wat -> build/fixtures/*.wasm.
 // Each step is skipped when its outputs are newer than its inputs, so `npm test` after
 // `npm ci` does not rebuild what `prepare` just built.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join, relative, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = (name) => join(root, 'node_modules', '.bin', name);
@@ -80,25 +83,125 @@ function buildTypeScript() {
 // import.meta.url)), and in dist/bundle/ every entry is a sibling of every other.
 const BUNDLE_ENTRIES = {
   index: 'dist/index.js',
-  bin: 'dist/cli/bin.js',
   'worker-main': 'dist/internal/worker/worker-main.js',
   'fetch-worker': 'dist/internal/platform/node-http/fetch-worker.js',
 };
 
+/** Library modules the bin must import from index.js, never carry a copy of (a second copy of errors.ts breaks instanceof). */
+const NOT_IN_BIN = ['dist/errors.js', 'dist/plugin.js', 'dist/internal/engine.js'];
+
 async function bundleEntries() {
   const outDir = join(root, 'dist/bundle');
-  if (!isStale(join(outDir, 'index.js'), [join(root, 'dist/index.js'), join(root, 'src'), fileURLToPath(import.meta.url)])) return;
+  if (!isStale(join(outDir, 'index.cjs'), [join(root, 'dist/index.js'), join(root, 'src'), fileURLToPath(import.meta.url)])) return;
+  rmSync(outDir, { recursive: true, force: true });
   const { build } = await import('esbuild');
+  const common = { bundle: true, platform: 'node', target: 'node20', sourcemap: false, logLevel: 'warning' };
   await build({
+    ...common,
     entryPoints: Object.fromEntries(Object.entries(BUNDLE_ENTRIES).map(([name, file]) => [name, join(root, file)])),
     outdir: outDir,
-    bundle: true,
-    platform: 'node',
     format: 'esm',
-    target: 'node20',
-    sourcemap: true,
-    logLevel: 'warning',
   });
+  // The bin: the CLI's own modules, the library imported from its bundle beside it.
+  const bin = await build({
+    ...common,
+    entryPoints: { bin: join(root, 'dist/cli/bin.js') },
+    outdir: outDir,
+    format: 'esm',
+    metafile: true,
+    plugins: [
+      {
+        name: 'library-from-its-bundle',
+        setup(builder) {
+          builder.onResolve({ filter: /\/index\.js$/ }, (args) =>
+            join(args.resolveDir, args.path) === join(root, 'dist/index.js') ? { path: './index.js', external: true } : undefined,
+          );
+        },
+      },
+    ],
+  });
+  const binInputs = Object.values(bin.metafile.outputs).flatMap((output) => Object.entries(output.inputs).filter(([, used]) => used.bytesInOutput > 0).map(([input]) => input));
+  const copied = binInputs.filter((input) => NOT_IN_BIN.includes(input.split(sep).join('/').replace(/^.*?(dist\/)/, '$1')));
+  if (copied.length > 0) throw new Error(`dist/bundle/bin.js carries its own copy of ${copied.join(', ')}: the CLI must import the library from ../index.js`);
+  // require('plughost'): createPlugin itself, with every named export on it, as @extism/extism's require gives.
+  await build({
+    ...common,
+    stdin: {
+      contents: "const api = require('./index.js');\nmodule.exports = Object.assign(api.createPlugin, api);\n",
+      resolveDir: join(root, 'dist'),
+      sourcefile: 'index.cjs',
+    },
+    outfile: join(outDir, 'index.cjs'),
+    format: 'cjs',
+    // The workers are found beside this file, as from index.js.
+    define: { 'import.meta.url': '__plughost_module_url' },
+    banner: { js: "const __plughost_module_url = require('node:url').pathToFileURL(__filename).href;" },
+  });
+}
+
+/** Classes whose constructor is @internal: their declarations get a private one, so that `new Plugin()` does not type-check. */
+function withPrivateConstructors(declarations, source) {
+  let out = declarations;
+  for (const match of source.matchAll(/^export class (\w+)[^\n]*\{\n([\s\S]*?)\n\}/gm)) {
+    if (!/@internal[^\n]*\*\/\s*\n\s*constructor\(/.test(match[2])) continue;
+    out = out.replace(new RegExp(`(export declare class ${match[1]}\\b[^\\n]*\\{\\n(?:\\s*#private;\\n)?)`), '$1    private constructor();\n');
+  }
+  return out;
+}
+
+/** The relative modules a declaration file refers to. */
+function declarationImports(text) {
+  return [...text.matchAll(/(?:from\s+|import\()\s*['"](\.{1,2}\/[^'"]+)['"]/g)].map((m) => m[1].replace(/\.js$/, '.d.ts'));
+}
+
+/**
+ * dist/types/: the declarations a user can reach from index.d.ts, and nothing else. A file under
+ * internal/ or cli/ among them is an internal leaking into the public API: the build fails.
+ */
+async function gatherDeclarations() {
+  const typesDir = join(root, 'dist/types');
+  if (!isStale(join(typesDir, 'index.d.cts'), [join(root, 'dist/index.d.ts'), fileURLToPath(import.meta.url)])) return;
+  rmSync(typesDir, { recursive: true, force: true });
+  const reached = new Set(['index.d.ts']);
+  const queue = ['index.d.ts'];
+  while (queue.length > 0) {
+    const file = queue.shift();
+    const text = readFileSync(join(root, 'dist', file), 'utf8');
+    for (const target of declarationImports(text)) {
+      const path = join(dirname(file), target).split(sep).join('/');
+      if (!reached.has(path)) {
+        reached.add(path);
+        queue.push(path);
+      }
+    }
+    if (/^(internal|cli)\//.test(file)) throw new Error(`the public declarations reach dist/${file}: mark what brings it in @internal, or move the type out of internal/`);
+    const source = readFileSync(join(root, 'src', file.replace(/\.d\.ts$/, '.ts')), 'utf8');
+    mkdirSync(dirname(join(typesDir, file)), { recursive: true });
+    writeFileSync(join(typesDir, file), withPrivateConstructors(text, source));
+  }
+  // index.d.cts, for require('plughost') (index.cjs): the module's values on createPlugin, and
+  // its types (classes included) in a namespace of the same name.
+  const index = readFileSync(join(typesDir, 'index.d.ts'), 'utf8');
+  const names = (pattern) => [...index.matchAll(pattern)].flatMap((m) => m[1].split(',').map((s) => s.trim()).filter(Boolean).map((s) => s.split(/\s+as\s+/).pop()));
+  const api = await import(pathToFileURL(join(root, 'dist/index.js')).href);
+  const isClass = (value) => typeof value === 'function' && /^class[\s{]/.test(Function.prototype.toString.call(value));
+  const typeNames = [
+    ...names(/export\s+type\s*\{([^}]*)\}/g),
+    ...names(/export\s*\{([^}]*)\}/g).filter((name) => isClass(api[name])),
+  ].sort();
+  writeFileSync(
+    join(typesDir, 'index.d.cts'),
+    [
+      '// Generated by scripts/build.mjs. require(\'plughost\') returns createPlugin, with every named export on it.',
+      "type Api = typeof import('./index.js');",
+      "declare const plughost: Api['default'] & Api;",
+      'declare namespace plughost {',
+      ...typeNames.map((name) => `  export type ${name} = import('./index.js').${name};`),
+      '}',
+      'export = plughost;',
+      '',
+    ].join('\n'),
+  );
 }
 
 async function buildWatFixtures() {
@@ -130,5 +233,6 @@ function buildAssemblyScriptPlugins() {
 await buildKernel();
 buildTypeScript();
 await bundleEntries();
+await gatherDeclarations();
 await buildWatFixtures();
 buildAssemblyScriptPlugins();

@@ -46,10 +46,34 @@ export class PlughostError extends Error {
     this.code = code;
   }
 
+  /**
+   * The class's name, from the code: a fixed string, so it survives a minifier that renames
+   * classes (where `constructor.name` would be `e` or `t`).
+   */
   override get name(): string {
-    return this.constructor.name;
+    return ERROR_NAMES[this.code] ?? 'PlughostError';
   }
 }
+
+/** The class of each code, by name (`PLUGHOST_HTTP` has none of its own). */
+const ERROR_NAMES: Readonly<Record<PlughostErrorCode, string>> = {
+  PLUGHOST_MANIFEST: 'ManifestError',
+  PLUGHOST_WASM_SOURCE: 'WasmSourceError',
+  PLUGHOST_HASH_MISMATCH: 'HashMismatchError',
+  PLUGHOST_LINK: 'LinkError',
+  PLUGHOST_CALL: 'PluginCallError',
+  PLUGHOST_FUNCTION_NOT_FOUND: 'FunctionNotFoundError',
+  PLUGHOST_TIMEOUT: 'TimeoutError',
+  PLUGHOST_ABORTED: 'AbortError',
+  PLUGHOST_FUEL_EXHAUSTED: 'FuelExhaustedError',
+  PLUGHOST_MEMORY_LIMIT: 'MemoryLimitError',
+  PLUGHOST_HTTP_DENIED: 'HttpDeniedError',
+  PLUGHOST_HTTP: 'PlughostError',
+  PLUGHOST_CLOSED: 'PluginClosedError',
+  PLUGHOST_REENTRANT_CALL: 'ReentrantCallError',
+  PLUGHOST_WORKER: 'WorkerError',
+  PLUGHOST_POOL_FULL: 'PoolFullError',
+};
 
 /** The manifest (or an option) is malformed; `field` names the offending field, e.g. `wasm[0].hash`. */
 export class ManifestError extends PlughostError {

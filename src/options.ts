@@ -1,9 +1,9 @@
 import type { CallContext } from './call-context.js';
 import type { HostFunction } from './host-function.js';
-import type { OutputTarget } from './internal/line-sink.js';
 import type { MemoryOptions } from './manifest.js';
 
-export type { OutputTarget };
+/** Where guest output goes: a function called once per line (without its newline), or a stream. */
+export type OutputTarget = ((line: string) => void) | { write(chunk: string): unknown };
 
 /** Log levels, lowest first. `silent` turns plug-in logging off. */
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';

@@ -124,9 +124,13 @@ function wasiMounts(allowedPaths: Record<string, string>): WasiMount[] {
     const readOnly = key.startsWith('ro:');
     const hostPath = platform.resolvePath(readOnly ? key.slice(3) : key);
     if (!platform.isDirectory(hostPath)) {
-      const reversed = platform.isDirectory(guestPath);
+      const field = `allowed_paths["${key}"]`;
+      if (platform.pathExists(hostPath)) throw new ManifestError(field, `host path ${hostPath} is not a directory`);
+      // A guest path such as /mnt or /data often exists on the host too, so only a deeper or
+      // relative one (a host directory's shape) suggests keys and values were swapped.
+      const reversed = platform.isDirectory(guestPath) && !/^\/[^/]*\/?$/.test(guestPath);
       throw new ManifestError(
-        `allowed_paths["${key}"]`,
+        field,
         reversed
           ? `host directory ${hostPath} does not exist, but ${guestPath} does: the map looks reversed (keys are host directories, values are guest paths)`
           : `host directory ${hostPath} does not exist`,

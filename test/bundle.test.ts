@@ -4,7 +4,7 @@
 // worker of runInWorker, the HTTP helper of a main-thread plug-in, and the CLI.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -107,5 +107,52 @@ describe('the bundled package', () => {
     assert.equal(stdout, '{"count":3,"total":3,"vowels":"aeiouAEIOU"}');
     const version = await run(process.execPath, [bin, '--version']);
     assert.equal(version.stdout, `plughost ${manifest.version}\n`);
+  });
+
+  it("keeps errors' names and classes through a minifier that renames classes, across a worker", async () => {
+    // A user's bundler run over plughost: every class renamed (esbuild's minify, no keepNames).
+    const dir = join(repoRoot, 'build', 'minified');
+    rmSync(dir, { recursive: true, force: true });
+    const { build } = await import('esbuild');
+    await build({
+      entryPoints: {
+        index: join(repoRoot, 'dist', 'index.js'),
+        'worker-main': join(repoRoot, 'dist', 'internal', 'worker', 'worker-main.js'),
+        'fetch-worker': join(repoRoot, 'dist', 'internal', 'platform', 'node-http', 'fetch-worker.js'),
+      },
+      outdir: dir,
+      bundle: true,
+      minify: true,
+      platform: 'node',
+      format: 'esm',
+      logLevel: 'error',
+    });
+    const minified = readFileSync(join(dir, 'index.js'), 'utf8');
+    assert.doesNotMatch(minified, /class PluginCallError\b/, 'the minifier kept the class names: this test would prove nothing');
+    const wasm = await assemble(`(module (func (export "exit_7") (result i32) (i32.const 7)) (func (export "spin") (loop $l (br $l))))`);
+    const out = await script(`
+      import * as plughost from ${JSON.stringify(join(dir, 'index.js'))};
+      const wasm = new Uint8Array(${JSON.stringify([...wasm])});
+      const seen = [];
+      for (const runInWorker of [false, true]) {
+        const plugin = await plughost.createPlugin({ wasm: [{ data: wasm }] }, { runInWorker, timeoutMs: 200 });
+        for (const [fn, Class] of [['exit_7', plughost.PluginCallError], ['spin', plughost.TimeoutError], ['absent', plughost.FunctionNotFoundError]]) {
+          const err = await plugin.call(fn).then(() => null, (e) => e);
+          seen.push([runInWorker, err.name, err.code, err instanceof Class, err instanceof plughost.PlughostError].join(' '));
+        }
+        await plugin.close();
+      }
+      const manifest = await plughost.createPlugin({ wasm: [] }).catch((e) => e);
+      seen.push([manifest.name, manifest instanceof plughost.ManifestError].join(' '));
+      console.log(seen.join('\\n'));`);
+    assert.deepEqual(out.split('\n'), [
+      'false PluginCallError PLUGHOST_CALL true true',
+      'false TimeoutError PLUGHOST_TIMEOUT true true',
+      'false FunctionNotFoundError PLUGHOST_FUNCTION_NOT_FOUND true true',
+      'true PluginCallError PLUGHOST_CALL true true',
+      'true TimeoutError PLUGHOST_TIMEOUT true true',
+      'true FunctionNotFoundError PLUGHOST_FUNCTION_NOT_FOUND true true',
+      'ManifestError true',
+    ]);
   });
 });

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { parseCallArgs } from '../src/cli/call.js';
+import { buildManifest, parseCallArgs } from '../src/cli/call.js';
 import { HOST_ENV_SIGNATURES, KERNEL_SIGNATURES } from '../src/cli/imports.js';
 import { run, USAGE } from '../src/cli/run.js';
 import { HOST_ENV_SIGNATURES as LIBRARY_HOST_ENV } from '../src/internal/host-env.js';
@@ -47,6 +47,19 @@ async function cli(argv: string[], stdin?: string | Uint8Array): Promise<Result>
   return { status, stdout: stdout.text(), stdoutBytes: stdout.bytes(), stderr: stderr.text() };
 }
 
+const BIN = join(repoRoot, 'build', 'src', 'cli', 'bin.js');
+
+/** The built bin in a child process: its exit status and output, failures included. */
+async function bin(argv: string[], stdin?: string): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(process.execPath, [BIN, ...argv], { encoding: 'buffer', timeout: 60_000 }, (err, stdout, stderr) => {
+      if (err !== null && typeof err.code !== 'number') reject(err);
+      else resolve({ status: child.exitCode ?? -1, stdout: stdout.toString('utf8'), stdoutBytes: stdout, stderr: stderr.toString('utf8') });
+    });
+    child.stdin!.end(stdin ?? '');
+  });
+}
+
 const KERNEL_IMPORTS = `
   (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
   (import "extism:host/env" "store_u8" (func $store_u8 (param i64 i32)))
@@ -61,6 +74,10 @@ const MODULES: Record<string, string> = {
   basic: `(module ${KERNEL_IMPORTS}
     (import "extism:host/env" "log_warn" (func $log_warn (param i64)))
     (import "extism:host/env" "log_debug" (func $log_debug (param i64)))
+    (import "extism:host/env" "log_error" (func $log_error (param i64)))
+    (import "extism:host/env" "config_get" (func $config_get (param i64) (result i64)))
+    (import "extism:host/env" "var_set" (func $var_set (param i64 i64)))
+    (import "extism:host/env" "length" (func $length (param i64) (result i64)))
     (global $n (mut i32) (i32.const 0))
     (func (export "echo") (result i32) (call $output_set (call $input_offset) (call $input_length)) (i32.const 0))
     (func (export "counter") (result i32) (local $h i64)
@@ -70,6 +87,7 @@ const MODULES: Record<string, string> = {
       (call $output_set (local.get $h) (i64.const 1))
       (i32.const 0))
     (func (export "nothing"))
+    (func (export "exit_2") (result i32) (i32.const 2))
     (func (export "exit_42") (result i32) (i32.const 42))
     (func (export "exit_300") (result i32) (i32.const 300))
     (func (export "exit_minus_3") (result i32) (i32.const -3))
@@ -77,6 +95,21 @@ const MODULES: Record<string, string> = {
     (func (export "spin") (loop $forever (br $forever)))
     (func (export "warn") (call $log_warn (call $input_offset)))
     (func (export "debug") (call $log_debug (call $input_offset)))
+    (func (export "error") (call $log_error (call $input_offset)))
+    ;; config: the value of the config key named by the input; exit code 1 when there is none.
+    (func (export "config") (result i32) (local $v i64)
+      (local.set $v (call $config_get (call $input_offset)))
+      (if (i64.eqz (local.get $v)) (then (return (i32.const 1))))
+      (call $output_set (local.get $v) (call $length (local.get $v)))
+      (i32.const 0))
+    ;; set_var: the input stored in the var "k" (fails the call past max_var_bytes).
+    (func (export "set_var") (local $k i64)
+      (local.set $k (call $alloc (i64.const 1)))
+      (call $store_u8 (local.get $k) (i32.const 107))
+      (call $var_set (local.get $k) (call $input_offset)))
+    ;; grow: memory.grow by one page; exit code 7 when it is refused.
+    (func (export "grow") (result i32)
+      (if (result i32) (i32.eq (memory.grow (i32.const 1)) (i32.const -1)) (then (i32.const 7)) (else (i32.const 0))))
     (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
     (memory (export "memory") 1))`,
   wasi: `(module ${KERNEL_IMPORTS}
@@ -95,6 +128,44 @@ const MODULES: Record<string, string> = {
     (import "env" "memory" (memory 1))
     (func (export "run") (result i32) (i32.const 0))
     (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1))))`,
+  // Writes a line to its WASI stdout and one to its stderr, then echoes its input.
+  wasi_output: `(module ${KERNEL_IMPORTS}
+    (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+    (memory (export "memory") 1)
+    (data (i32.const 64) "to stdout\\n")
+    (data (i32.const 80) "to stderr\\n")
+    (func $write (param $fd i32) (param $at i32)
+      (i32.store (i32.const 0) (local.get $at))
+      (i32.store (i32.const 4) (i32.const 10))
+      (drop (call $fd_write (local.get $fd) (i32.const 0) (i32.const 1) (i32.const 8))))
+    (func (export "echo")
+      (call $write (i32.const 1) (i32.const 64))
+      (call $write (i32.const 2) (i32.const 80))
+      (call $output_set (call $input_offset) (call $input_length))))`,
+  // proc_exit with the input's length minus 2: an empty input exits with -2, "x" with -1.
+  wasi_exit: `(module ${KERNEL_IMPORTS}
+    (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
+    (memory (export "memory") 1)
+    (func (export "exit") (call $proc_exit (i32.sub (i32.wrap_i64 (call $input_length)) (i32.const 2)))))`,
+  // HTTP: a GET of the URL given as input; the body as output, or the response headers with "headers".
+  http: `(module
+    (import "extism:host/env" "length" (func $length (param i64) (result i64)))
+    (import "extism:host/env" "input_offset" (func $input_offset (result i64)))
+    (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+    (import "extism:host/env" "http_request" (func $http_request (param i64 i64) (result i64)))
+    (import "extism:host/env" "http_headers" (func $http_headers (result i64)))
+    (func (export "fetch") (local $h i64)
+      (local.set $h (call $http_request (call $input_offset) (i64.const 0)))
+      (call $output_set (local.get $h) (call $length (local.get $h))))
+    (func (export "headers") (local $h i64)
+      (drop (call $http_request (call $input_offset) (i64.const 0)))
+      (local.set $h (call $http_headers))
+      (call $output_set (local.get $h) (call $length (local.get $h)))))`,
+  // Linking: math exports answer (42); needs_math imports it and returns answer - 42.
+  math: `(module (func (export "answer") (result i32) (i32.const 42)))`,
+  needs_math: `(module
+    (import "math" "answer" (func $answer (result i32)))
+    (func (export "run") (result i32) (i32.sub (call $answer) (i32.const 42))))`,
   user: `(module
     (import "extism:host/user" "kv_read" (func (param i64) (result i64)))
     (import "extism:host/user" "kv_write" (func (param i64 i64)))
@@ -179,41 +250,69 @@ describe('plughost call', () => {
     assert.equal(r.stdout, 'via manifest');
   });
 
-  it('fetches the plug-in from a URL', async () => {
+  it('fetches the plug-in, or a manifest answered as JSON, from a URL', async () => {
     const bytes = await readFile(wasm('basic'));
-    const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/wasm' }).end(bytes));
+    const server = createServer((req, res) => {
+      if (req.url === '/basic.wasm') res.writeHead(200, { 'content-type': 'application/wasm' }).end(bytes);
+      else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ wasm: [{ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/basic.wasm` }], config: { k: 'from url' } }));
+    });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
       const { port } = server.address() as AddressInfo;
       const r = await cli(['call', `http://127.0.0.1:${port}/basic.wasm`, 'echo', '--input', 'over http']);
       assert.equal(r.status, 0, r.stderr);
       assert.equal(r.stdout, 'over http');
+      const manifest = await cli(['call', `http://127.0.0.1:${port}/plugin.json`, 'config', '--input', 'k']);
+      assert.equal(manifest.status, 0, manifest.stderr);
+      assert.equal(manifest.stdout, 'from url');
     } finally {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     }
   });
 
-  describe('exit status of a failed call', () => {
-    const cases: { what: string; fn: string; status: number; stderr: RegExp }[] = [
-      { what: "the plug-in's exit code", fn: 'exit_42', status: 42, stderr: /^plughost: "exit_42" returned exit code 42\n$/ },
-      { what: '255 for an exit code above 255', fn: 'exit_300', status: 255, stderr: /exit code 300/ },
-      { what: '1 for a negative exit code', fn: 'exit_minus_3', status: 1, stderr: /exit code -3/ },
-      { what: '1 for a trap, naming the function', fn: 'trap', status: 1, stderr: /^plughost: trap: .*unreachable/ },
+  describe('exit status and stderr', () => {
+    // 1: the call failed; 2: a usage error; 3: the plug-in could not be run. The plug-in's own
+    // exit code is on stderr, never the status: a plug-in returning 2 is no usage error.
+    const cases: { what: string; argv: string[]; status: number; stderr: RegExp }[] = [
+      { what: "1 for a plug-in's exit code, which stderr gives", argv: ['exit_42'], status: 1, stderr: /^plughost: "exit_42" returned exit code 42\n$/ },
+      { what: '1, not 2, for a plug-in that returns 2', argv: ['exit_2'], status: 1, stderr: /^plughost: "exit_2" returned exit code 2\n$/ },
+      { what: '1 for an exit code above 255', argv: ['exit_300'], status: 1, stderr: /exit code 300\n$/ },
+      { what: '1 for a negative exit code', argv: ['exit_minus_3'], status: 1, stderr: /exit code -3\n$/ },
+      { what: '1 for a trap, naming the function', argv: ['trap'], status: 1, stderr: /^plughost: trap: .*unreachable/ },
+      { what: '3 when the function does not exist', argv: ['count_vowels'], status: 3, stderr: /^plughost: .*"count_vowels"/ },
     ];
     for (const c of cases) {
       it(`is ${c.what}`, async () => {
-        const r = await cli(['call', wasm('basic'), c.fn]);
-        assert.equal(r.status, c.status);
+        const r = await cli(['call', wasm('basic'), ...c.argv]);
+        assert.equal(r.status, c.status, r.stderr);
         assert.match(r.stderr, c.stderr);
+        assert.doesNotMatch(r.stderr, /--help/);
         assert.equal(r.stdout, '');
       });
     }
 
-    it("is the plug-in's return code, with its own error message prefixed by the function", { skip: !existsSync(pluginPath('fail')) && 'build/plugins/fail.wasm is not built' }, async () => {
+    it('prints a WASI exit of -1 as -1, signed', async () => {
+      const minusOne = await cli(['call', wasm('wasi_exit'), 'exit', '--wasi', '--input', 'x']);
+      assert.equal(minusOne.status, 1);
+      assert.equal(minusOne.stderr, 'plughost: "exit" exited with code -1\n');
+      const minusTwo = await cli(['call', wasm('wasi_exit'), 'exit', '--wasi']);
+      assert.match(minusTwo.stderr, /exited with code -2\n$/);
+    });
+
+    it("is 1 for the plug-in's own error message, prefixed by the function, with its exit code", { skip: !existsSync(pluginPath('fail')) && 'build/plugins/fail.wasm is not built' }, async () => {
       const r = await cli(['call', pluginPath('fail'), 'fail', '--input', 'because']);
       assert.equal(r.status, 1);
-      assert.equal(r.stderr, 'plughost: fail: this plug-in always fails: because\n');
+      assert.equal(r.stderr, 'plughost: fail: this plug-in always fails: because\nplughost: exit code 1\n');
+      const two = await cli(['call', pluginPath('fail'), 'fail_with_code', '--input', '2']);
+      assert.equal(two.status, 1);
+      assert.equal(two.stderr, 'plughost: "fail_with_code" returned exit code 2\n');
+    });
+
+    it('is 2 for a usage error, and says where the usage is', async () => {
+      const r = await cli(['call', wasm('basic'), 'echo', '--loop', 'many']);
+      assert.equal(r.status, 2);
+      assert.match(r.stderr, /^plughost: --loop must be a whole number .*\nplughost: run 'plughost call --help' for usage\n$/);
     });
   });
 
@@ -225,16 +324,23 @@ describe('plughost call', () => {
     assert.ok(Date.now() - started < 5000);
   });
 
+  it('fails a call that runs past --fuel', async () => {
+    const r = await cli(['call', wasm('basic'), 'spin', '--fuel', '100000']);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^plughost: call to "spin" ran out of fuel \(budget 100000\)\n$/);
+    assert.equal((await cli(['call', wasm('basic'), 'echo', '--fuel', '100000', '--input', 'ok'])).stdout, 'ok');
+  });
+
   it('lists the exports when the function does not exist', async () => {
     const r = await cli(['call', wasm('basic'), 'count_vowels']);
-    assert.equal(r.status, 1);
+    assert.equal(r.status, 3);
     assert.match(r.stderr, /^plughost: .*"count_vowels"/);
     assert.match(r.stderr, /\nplughost: hint: the plug-in exports: echo, counter, nothing, /);
   });
 
   it('says to pass --wasi when the plug-in imports WASI, and runs it with --wasi', async () => {
     const without = await cli(['call', wasm('wasi'), 'echo', '--input', 'x']);
-    assert.equal(without.status, 1);
+    assert.equal(without.status, 3);
     assert.match(without.stderr, /^plughost: cannot link the plug-in: missing import wasi_snapshot_preview1\.fd_write\n/);
     assert.match(without.stderr, /\nplughost: hint: the plug-in uses WASI: pass --wasi\n$/);
     assert.doesNotMatch(without.stderr, /useWasi/);
@@ -243,23 +349,33 @@ describe('plughost call', () => {
     assert.equal(withWasi.stdout, 'x');
   });
 
+  it("lets the guest's WASI stdout and stderr through with --enable-wasi-output, and only then", async () => {
+    const through = await cli(['call', wasm('wasi_output'), 'echo', '--input', 'output', '--enable-wasi-output']);
+    assert.equal(through.status, 0, through.stderr);
+    assert.equal(through.stdout, 'to stdout\noutput');
+    assert.equal(through.stderr, 'to stderr\n');
+    const quiet = await cli(['call', wasm('wasi_output'), 'echo', '--input', 'output', '--wasi']);
+    assert.equal(quiet.stdout, 'output');
+    assert.equal(quiet.stderr, '');
+  });
+
   it('says which host functions are missing and that the CLI has none', async () => {
     const r = await cli(['call', wasm('user'), 'run']);
-    assert.equal(r.status, 1);
+    assert.equal(r.status, 3);
     assert.match(r.stderr, /missing import extism:host\/user\.kv_read/);
     assert.match(r.stderr, /\nplughost: hint: extism:host\/user\.kv_read, extism:host\/user\.kv_write: host functions .* the plughost CLI has none .*`functions`/);
   });
 
   it('names the file that cannot be read', async () => {
     const r = await cli(['call', join(dir, 'missing.wasm'), 'f']);
-    assert.equal(r.status, 1);
+    assert.equal(r.status, 3);
     assert.match(r.stderr, /^plughost: .*missing\.wasm.*no such file/);
     const input = await cli(['call', wasm('basic'), 'echo', '--input-file', join(dir, 'missing.txt')]);
-    assert.equal(input.status, 1);
+    assert.equal(input.status, 3);
     assert.match(input.stderr, /^plughost: cannot read --input-file .*missing\.txt: no such file\n$/);
   });
 
-  it('sends plug-in log messages at --log-level and above to stderr, and none by default', async () => {
+  it('sends plug-in log messages at --log-level and above to stderr, error and above by default (as extism call)', async () => {
     const warn = await cli(['call', wasm('basic'), 'warn', '--input', 'careful', '--log-level', 'info']);
     assert.equal(warn.status, 0);
     assert.equal(warn.stderr, '[warn] careful\n');
@@ -267,6 +383,105 @@ describe('plughost call', () => {
     assert.equal((await cli(['call', wasm('basic'), 'debug', '--input', 'detail', '--log-level', 'info'])).stderr, '');
     assert.equal((await cli(['call', wasm('basic'), 'debug', '--input', 'detail', '--log-level', 'debug'])).stderr, '[debug] detail\n');
     assert.equal((await cli(['call', wasm('basic'), 'warn', '--input', 'careful'])).stderr, '');
+    assert.equal((await cli(['call', wasm('basic'), 'error', '--input', 'broken'])).stderr, '[error] broken\n');
+    assert.equal((await cli(['call', wasm('basic'), 'error', '--input', 'broken', '--log-level', 'silent'])).stderr, '');
+  });
+
+  it('reads config from --config KEY=VALUE, --config KEY (empty) and --set-config JSON, --config winning', async () => {
+    const config = (key: string, ...flags: string[]) => cli(['call', wasm('basic'), 'config', '--input', key, ...flags]);
+    assert.equal((await config('k', '--config', 'k=v=w')).stdout, 'v=w');
+    const empty = await config('k', '--config', 'k');
+    assert.equal(empty.status, 0, empty.stderr);
+    assert.equal(empty.stdout, '');
+    assert.equal((await config('k')).status, 1, 'the plug-in sees no key without --config');
+    assert.equal((await config('a', '--set-config', '{"a":"from json","b":"json"}', '--config', 'b=flag')).stdout, 'from json');
+    assert.equal((await config('b', '--set-config', '{"a":"from json","b":"json"}', '--config', 'b=flag')).stdout, 'flag');
+  });
+
+  it('caps memory with --memory-max (and --max-pages) and vars with --var-max', async () => {
+    // basic.wasm has one page: growing to two needs a cap of 2 or none.
+    assert.equal((await cli(['call', wasm('basic'), 'grow'])).status, 0);
+    assert.equal((await cli(['call', wasm('basic'), 'grow', '--memory-max', '2'])).status, 0);
+    const capped = await cli(['call', wasm('basic'), 'grow', '--memory-max', '1']);
+    assert.equal(capped.status, 1);
+    assert.match(capped.stderr, /exit code 7/);
+    assert.equal((await cli(['call', wasm('basic'), 'grow', '--max-pages', '1'])).status, 1);
+    assert.equal((await cli(['call', wasm('basic'), 'grow', '--memory-max', '0'])).status, 0, '0 is no cap, as in extism call');
+    assert.equal((await cli(['call', wasm('basic'), 'set_var', '--input', 'value'])).status, 0);
+    assert.equal((await cli(['call', wasm('basic'), 'set_var', '--input', 'value', '--var-max', '100'])).status, 0);
+    const noVars = await cli(['call', wasm('basic'), 'set_var', '--input', 'value', '--var-max', '3']);
+    assert.equal(noVars.status, 1);
+    assert.match(noVars.stderr, /max_?var_?bytes|maxVarBytes/i);
+  });
+
+  // In a child process: a main-thread plug-in's HTTP request blocks its thread until the answer,
+  // so the server cannot be on the thread that runs the plug-in.
+  describe('HTTP (the bin, in a child process)', () => {
+    let server: ReturnType<typeof createServer>;
+    let url: string;
+    before(async () => {
+      server = createServer((_req, res) => res.writeHead(200, { 'x-answer': '42' }).end('hello from 127.0.0.1'));
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    });
+    after(async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    });
+    const request = () => JSON.stringify({ url });
+
+    it('reaches only --allow-host hosts, hinting at the flag', async () => {
+      const denied = await bin(['call', wasm('http'), 'fetch', '--input', request()]);
+      assert.equal(denied.status, 1);
+      assert.match(denied.stderr, /\nplughost: hint: allow the plug-in to reach it with --allow-host 127\.0\.0\.1\n$/);
+      const allowed = await bin(['call', wasm('http'), 'fetch', '--input', request(), '--allow-host', '127.0.0.*']);
+      assert.equal(allowed.status, 0, allowed.stderr);
+      assert.equal(allowed.stdout, 'hello from 127.0.0.1');
+    });
+
+    it('caps the response body with --http-response-max', async () => {
+      const r = await bin(['call', wasm('http'), 'fetch', '--input', request(), '--allow-host', '127.0.0.1', '--http-response-max', '5']);
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /maxHttpResponseBytes \(5 bytes\)/);
+    });
+
+    it('shows response headers with --allow-http-response-headers (or --enable-http-response-headers) only', async () => {
+      for (const flag of ['--allow-http-response-headers', '--enable-http-response-headers']) {
+        const r = await bin(['call', wasm('http'), 'headers', '--input', request(), '--allow-host', '127.0.0.1', flag]);
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal(JSON.parse(r.stdout)['x-answer'], '42');
+      }
+      const without = await bin(['call', wasm('http'), 'headers', '--input', request(), '--allow-host', '127.0.0.1']);
+      assert.equal(without.stdout, '');
+    });
+  });
+
+  it('links other modules with --link NAME=PATH and --link PATH', async () => {
+    const missing = await cli(['call', wasm('needs_math'), 'run']);
+    assert.equal(missing.status, 3);
+    assert.match(missing.stderr, /missing import math\.answer/);
+    const named = await cli(['call', wasm('needs_math'), 'run', '--link', `math=${wasm('math')}`]);
+    assert.equal(named.status, 0, named.stderr);
+    const bare = await cli(['call', wasm('needs_math'), 'run', '--link', wasm('math')]);
+    assert.equal(bare.status, 0, bare.stderr);
+  });
+
+  it('reads a manifest named anything with -m/--manifest, adding --link modules to it', async () => {
+    const sub = join(dir, 'manifest-m');
+    await mkdir(sub, { recursive: true });
+    await writeFile(join(sub, 'main.wasm'), await readFile(wasm('needs_math')));
+    await writeFile(join(sub, 'plugin.manifest'), JSON.stringify({ wasm: [{ path: 'main.wasm' }] }));
+    for (const flag of ['-m', '--manifest']) {
+      const r = await cli(['call', join(sub, 'plugin.manifest'), 'run', flag, '--link', `math=${wasm('math')}`]);
+      assert.equal(r.status, 0, r.stderr);
+    }
+    const asWasm = await cli(['call', join(sub, 'plugin.manifest'), 'run']);
+    assert.equal(asWasm.status, 3, 'without -m the file is read as a module');
+    const bad = join(sub, 'bad.manifest');
+    await writeFile(bad, '{"wasm": [');
+    const invalid = await cli(['call', bad, 'run', '-m']);
+    assert.equal(invalid.status, 3);
+    assert.match(invalid.stderr, /^plughost: manifest .*bad\.manifest is not valid JSON/);
   });
 
   it('mounts --allow-path directories for WASI, ro: read-only', { skip: !existsSync(pluginPath('wasi-files')) && 'build/plugins/wasi-files.wasm is not built' }, async () => {
@@ -285,37 +500,88 @@ describe('plughost call', () => {
     assert.equal(await readFile(join(data, 'b.txt'), 'utf8'), 'B');
   });
 
-  it('reports a missing --allow-path host directory', async () => {
-    const r = await cli(['call', wasm('wasi'), 'echo', '--allow-path', `${join(dir, 'nope')}:/data`]);
-    assert.equal(r.status, 1);
-    assert.match(r.stderr, /^plughost: .*allowed_paths.*does not exist/);
+  it('says a missing --allow-path host directory does not exist, and that the map looks reversed only when it does', async () => {
+    const missing = join(dir, 'nope');
+    // /mnt exists on most hosts, and is a guest path: no hint that HOST and GUEST were swapped.
+    const plain = await cli(['call', wasm('wasi'), 'echo', '--allow-path', `${missing}:/mnt`]);
+    assert.equal(plain.status, 3);
+    assert.equal(plain.stderr, `plughost: manifest allowed_paths["${missing}"]: host directory ${missing} does not exist\n`);
+    const reversed = await cli(['call', wasm('wasi'), 'echo', '--allow-path', `/data-that-does-not-exist:${dir}`]);
+    assert.equal(reversed.status, 3);
+    assert.match(reversed.stderr, /host directory \/data-that-does-not-exist does not exist, but .* does: the map looks reversed/);
+    const file = wasm('basic');
+    const notDirectory = await cli(['call', wasm('wasi'), 'echo', '--allow-path', `${file}:/data`]);
+    assert.equal(notDirectory.status, 3);
+    assert.match(notDirectory.stderr, /host path .*basic\.wasm is not a directory\n$/);
   });
 });
 
 describe('call arguments', () => {
-  it('turns flags into plug-in options', () => {
+  it('turns flags into manifest fields and plug-in options', () => {
     const request = parseCallArgs([
-      'p.wasm', 'f', '--config', 'k=v=w', '--config', 'empty=', '--allow-host', 'a.example', '--allow-host', '*.b.example',
+      'p.wasm', 'f', '--config', 'k=v=w', '--config', 'empty=', '--config', 'bare', '--set-config', '{"k":"json","j":"1"}',
+      '--allow-host', 'a.example', '--allow-host', '*.b.example',
       '--allow-path', '/srv/data:/data', '--allow-path', 'ro:/srv/static:/static', '--allow-path', '/tmp',
-      '--timeout', '1000', '--max-pages', '16', '--log-level', 'warn', '--loop', '3',
+      '--link', 'math=lib/math.wasm', '--link', 'https://example.com/x/util.wasm?v=1', '--link', 'env=https://example.com/e.wasm',
+      '--timeout', '1000', '--memory-max', '16', '--var-max', '0', '--http-response-max', '1024', '--fuel', '5000',
+      '--log-level', 'warn', '--loop', '3', '--allow-http-response-headers', '-i', 'text',
     ]);
     assert.deepEqual(request, {
       source: 'p.wasm',
       functionName: 'f',
-      input: { kind: 'none' },
+      input: { kind: 'text', text: 'text' },
       loop: 3,
-      options: {
-        config: { k: 'v=w', empty: '' },
+      wasiOutput: false,
+      manifest: {
+        isManifest: false,
+        links: [
+          { name: 'math', path: 'lib/math.wasm' },
+          { name: 'util', url: 'https://example.com/x/util.wasm?v=1' },
+          { name: 'env', url: 'https://example.com/e.wasm' },
+        ],
+        config: { k: 'v=w', j: '1', empty: '', bare: '' },
         allowedHosts: ['a.example', '*.b.example'],
         allowedPaths: { '/srv/data': '/data', 'ro:/srv/static': '/static', '/tmp': '/tmp' },
-        useWasi: true,
+        memory: { max_pages: 16, max_var_bytes: 0, max_http_response_bytes: 1024 },
         timeoutMs: 1000,
-        memory: { maxPages: 16 },
-        logLevel: 'warn',
       },
+      options: { useWasi: true, allowHttpResponseHeaders: true, fuel: 5000, logLevel: 'warn' },
     });
-    assert.deepEqual(parseCallArgs(['p.wasm', 'f', '--wasi'])?.options, { useWasi: true });
+    assert.deepEqual(parseCallArgs(['p.wasm', 'f', '--wasi'])?.options, { useWasi: true, logLevel: 'error' });
+    assert.deepEqual(parseCallArgs(['p.wasm', 'f', '--enable-wasi-output'])?.options, { useWasi: true, logLevel: 'error' });
+    assert.equal(parseCallArgs(['p.wasm', 'f', '--enable-wasi-output'])?.wasiOutput, true);
+    assert.deepEqual(parseCallArgs(['p.wasm', 'f', '--max-pages', '3'])?.manifest.memory, { max_pages: 3 });
+    assert.deepEqual(parseCallArgs(['p.wasm', 'f', '--memory-max', '0'])?.manifest.memory, {});
+    assert.equal(parseCallArgs(['p.wasm', 'f', '--timeout', '0'])?.manifest.timeoutMs, 0);
+    assert.equal(parseCallArgs(['p.json', 'f'])?.manifest.isManifest, true);
+    assert.equal(parseCallArgs(['p.txt', 'f', '-m'])?.manifest.isManifest, true);
     assert.equal(parseCallArgs(['--help']), null);
+  });
+
+  it('puts the flags over a manifest as extism call does: hosts and modules added, paths and config merged, limits replaced', async () => {
+    const sub = join(dir, 'merge');
+    await mkdir(sub, { recursive: true });
+    const file = join(sub, 'plugin.json');
+    await writeFile(file, JSON.stringify({
+      wasm: [{ path: 'main.wasm', name: 'main' }, { path: '/abs/other.wasm', name: 'other' }],
+      allowedHosts: ['from.manifest'],
+      allowed_paths: { '/host/a': '/a', '/host/b': '/b' },
+      config: { keep: 'm', over: 'm' },
+      memory: { maxPages: 4, max_var_bytes: 10 },
+      timeout_ms: 100,
+    }));
+    const request = parseCallArgs([file, 'f', '--allow-host', 'from.flag', '--allow-path', '/flag/b:/b', '--config', 'over=flag', '--memory-max', '8', '--timeout', '50', '--link', 'lib=lib.wasm'])!;
+    assert.deepEqual(await buildManifest(file, request.manifest), {
+      wasm: [{ name: 'lib', path: 'lib.wasm' }, { path: join(sub, 'main.wasm'), name: 'main' }, { path: '/abs/other.wasm', name: 'other' }],
+      allowed_hosts: ['from.manifest', 'from.flag'],
+      allowed_paths: { '/host/a': '/a', '/host/b': '/b', '/flag/b': '/b' },
+      config: { keep: 'm', over: 'flag' },
+      memory: { max_var_bytes: 10, max_pages: 8 },
+      timeout_ms: 50,
+    });
+    assert.equal(parseCallArgs(['https://example.com/p.json', 'f'])!.manifest.isManifest, false, 'a URL is a manifest when it answers with JSON');
+    const noTimeout = parseCallArgs([file, 'f', '--timeout', '0'])!;
+    assert.equal((await buildManifest(file, noTimeout.manifest)).timeout_ms, undefined);
   });
 
   const usageErrors: { argv: string[]; stderr: RegExp }[] = [
@@ -327,11 +593,20 @@ describe('call arguments', () => {
     { argv: ['call', 'p.wasm', 'f', '--input', 'a', '--stdin'], stderr: /at most one of --input, --input-file and --stdin/ },
     { argv: ['call', 'p.wasm', 'f', '--input'], stderr: /flag --input needs a value/ },
     { argv: ['call', 'p.wasm', 'f', '--wasi=yes'], stderr: /flag --wasi takes no value/ },
-    { argv: ['call', 'p.wasm', 'f', '--config', 'novalue'], stderr: /--config must be KEY=VALUE/ },
+    { argv: ['call', 'p.wasm', 'f', '--config', '=value'], stderr: /--config must be KEY=VALUE or KEY/ },
+    { argv: ['call', 'p.wasm', 'f', '--set-config', '{"a":'], stderr: /--set-config must be a JSON object/ },
+    { argv: ['call', 'p.wasm', 'f', '--set-config', '["a"]'], stderr: /--set-config must be a JSON object of strings/ },
+    { argv: ['call', 'p.wasm', 'f', '--set-config', '{"a":1}'], stderr: /--set-config values must be strings; "a" is 1/ },
+    { argv: ['call', 'p.wasm', 'f', '--link', 'lib='], stderr: /--link must be NAME=PATH or PATH/ },
+    { argv: ['call', 'https://example.com/m.json', 'f', '-m'], stderr: /--manifest reads a manifest file/ },
+    { argv: ['call', 'p.wasm', 'f', '-i', 'a', '--stdin'], stderr: /at most one of --input, --input-file and --stdin/ },
+    { argv: ['call', 'p.wasm', 'f', '--fuel', '0'], stderr: /--fuel must be a whole number from 1/ },
+    { argv: ['call', 'p.wasm', 'f', '--var-max', '-1'], stderr: /--var-max must be a whole number from 0/ },
     { argv: ['call', 'p.wasm', 'f', '--allow-path', 'ro::/data'], stderr: /--allow-path must be/ },
     { argv: ['call', 'p.wasm', 'f', '--timeout', '1s'], stderr: /--timeout must be a whole number/ },
     { argv: ['call', 'p.wasm', 'f', '--loop', '0'], stderr: /--loop must be a whole number from 1/ },
-    { argv: ['call', 'p.wasm', 'f', '--max-pages', '70000'], stderr: /--max-pages must be a whole number from 1 to 65536/ },
+    { argv: ['call', 'p.wasm', 'f', '--max-pages', '70000'], stderr: /--memory-max must be a whole number from 0 to 65536/ },
+    { argv: ['call', 'p.wasm', 'f', '--memory-max', '1.5'], stderr: /--memory-max must be a whole number from 0 to 65536/ },
     { argv: ['call', 'p.wasm', 'f', '--log-level', 'loud'], stderr: /--log-level must be one of trace, debug, info, warn, error, silent/ },
     { argv: ['info'], stderr: /info needs the path/ },
     { argv: ['info', 'a.wasm', '--yaml'], stderr: /^plughost: unknown flag --yaml for plughost info\n/ },
@@ -438,11 +713,11 @@ describe('plughost info', () => {
     assert.deepEqual(json.extism.user, []);
   });
 
-  it('fails with status 1 on a file that is not WebAssembly, hinting at manifests', async () => {
+  it('fails with status 3 on a file that is not WebAssembly, hinting at manifests', async () => {
     const manifest = join(dir, 'not-wasm.json');
     await writeFile(manifest, '{"wasm": []}');
     const r = await cli(['info', manifest]);
-    assert.equal(r.status, 1);
+    assert.equal(r.status, 3);
     assert.match(r.stderr, /^plughost: .*not-wasm\.json: malformed WebAssembly module: .*\nplughost: hint: info reads a \.wasm file, not a manifest/);
     assert.match((await cli(['info', join(dir, 'absent.wasm')])).stderr, /^plughost: cannot read .*absent\.wasm: no such file\n$/);
   });
@@ -461,16 +736,45 @@ describe("the CLI's table of what plughost provides", () => {
 
 describe('the plughost executable', () => {
   it('runs end to end: argv, stdin, stdout and the exit status', async () => {
-    const bin = join(repoRoot, 'build', 'src', 'cli', 'bin.js');
-    const { status, stdout, stderr } = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = execFile(process.execPath, [bin, 'call', wasm('basic'), 'echo', '--stdin'], (err, stdout, stderr) => {
-        if (err !== null && typeof err.code !== 'number') reject(err);
-        else resolve({ status: child.exitCode, stdout, stderr });
-      });
-      child.stdin!.end('Hello, World!');
-    });
+    const { status, stdout, stderr } = await bin(['call', wasm('basic'), 'echo', '--stdin'], 'Hello, World!');
     assert.equal(stderr, '');
     assert.equal(stdout, 'Hello, World!');
     assert.equal(status, 0);
   });
+
+  // Each flag once more through a real process: its exit status and streams, not run()'s.
+  // In argv, @NAME stands for the test module NAME.wasm and % for the temporary folder.
+  const rows: { argv: string[]; status: number; stdout?: string; stderr?: RegExp }[] = [
+    { argv: ['call', '@basic', 'echo', '-i', 'short'], status: 0, stdout: 'short' },
+    { argv: ['call', '@basic', 'echo', '--input=long'], status: 0, stdout: 'long' },
+    { argv: ['call', '@basic', 'counter', '--loop', '2'], status: 0, stdout: '1\n2\n' },
+    { argv: ['call', '@basic', 'exit_2'], status: 1, stderr: /^plughost: "exit_2" returned exit code 2\n$/ },
+    { argv: ['call', '@wasi_exit', 'exit', '--wasi', '-i', 'x'], status: 1, stderr: /exited with code -1\n$/ },
+    { argv: ['call', '@basic', 'echo', '--bogus'], status: 2, stderr: /--help' for usage\n$/ },
+    { argv: ['call', '@basic', 'absent'], status: 3, stderr: /no exported function "absent"/ },
+    { argv: ['call', '@basic', 'config', '-i', 'k', '--config', 'k'], status: 0, stdout: '' },
+    { argv: ['call', '@basic', 'config', '-i', 'k', '--set-config', '{"k":"json"}'], status: 0, stdout: 'json' },
+    { argv: ['call', '@basic', 'grow', '--memory-max', '1'], status: 1, stderr: /exit code 7/ },
+    { argv: ['call', '@basic', 'grow', '--max-pages', '2'], status: 0 },
+    { argv: ['call', '@basic', 'set_var', '-i', 'value', '--var-max', '2'], status: 1 },
+    { argv: ['call', '@basic', 'spin', '--timeout', '50'], status: 1, stderr: /timed out after 50 ms/ },
+    { argv: ['call', '@basic', 'spin', '--fuel', '1000'], status: 1, stderr: /ran out of fuel/ },
+    { argv: ['call', '@basic', 'warn', '-i', 'w', '--log-level', 'warn'], status: 0, stderr: /^\[warn\] w\n$/ },
+    { argv: ['call', '@needs_math', 'run', '--link', 'math=@math'], status: 0 },
+    { argv: ['call', '@wasi', 'echo', '-i', 'w', '--wasi'], status: 0, stdout: 'w' },
+    { argv: ['call', '@wasi_output', 'echo', '-i', '.', '--enable-wasi-output'], status: 0, stdout: 'to stdout\n.', stderr: /^to stderr\n$/ },
+    { argv: ['call', '@wasi', 'echo', '--allow-path', '%/nope:/mnt'], status: 3, stderr: /nope does not exist\n$/ },
+    { argv: ['call', '%/bin-manifest.txt', 'echo', '-m', '-i', 'via -m'], status: 0, stdout: 'via -m' },
+  ];
+  before(async () => {
+    await writeFile(join(dir, 'bin-manifest.txt'), JSON.stringify({ wasm: [{ path: 'basic.wasm' }] }));
+  });
+  for (const row of rows) {
+    it(`plughost ${row.argv.join(' ')}`, async () => {
+      const r = await bin(row.argv.map((a) => a.replace(/@(\w+)/, (_, name: string) => wasm(name)).replace(/^%/, dir)));
+      assert.equal(r.status, row.status, r.stderr);
+      if (row.stdout !== undefined) assert.equal(r.stdout, row.stdout);
+      if (row.stderr !== undefined) assert.match(r.stderr, row.stderr);
+    });
+  }
 });

@@ -22,6 +22,8 @@ export interface FlagSpec {
   type: 'boolean' | 'string' | 'list';
   /** One-letter alias, without the dash. */
   short?: string;
+  /** Other long names for the same flag (an older name, another tool's name), without `--`. */
+  aliases?: readonly string[];
 }
 
 /** Parsed flags: booleans are true when present; strings the last value; lists every value in order. */
@@ -39,7 +41,12 @@ export function parseArgs(argv: readonly string[], specs: Readonly<Record<string
   const flags = new Map<string, true | string | string[]>();
   const positionals: string[] = [];
   const shorts = new Map<string, string>();
-  for (const [name, spec] of Object.entries(specs)) if (spec.short !== undefined) shorts.set(spec.short, name);
+  const longs = new Map<string, string>();
+  for (const [name, spec] of Object.entries(specs)) {
+    longs.set(name, name);
+    for (const alias of spec.aliases ?? []) longs.set(alias, name);
+    if (spec.short !== undefined) shorts.set(spec.short, name);
+  }
   const where = command === undefined ? 'plughost' : `plughost ${command}`;
 
   for (let i = 0; i < argv.length; i++) {
@@ -56,9 +63,10 @@ export function parseArgs(argv: readonly string[], specs: Readonly<Record<string
     let inline: string | undefined;
     if (arg.startsWith('--')) {
       const eq = arg.indexOf('=');
-      name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+      const given = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
       inline = eq < 0 ? undefined : arg.slice(eq + 1);
-      if (!Object.hasOwn(specs, name)) throw new UsageError(`unknown flag --${name} for ${where}`, command);
+      name = longs.get(given);
+      if (name === undefined) throw new UsageError(`unknown flag --${given} for ${where}`, command);
     } else {
       name = arg.length === 2 ? shorts.get(arg.slice(1)) : undefined;
       if (name === undefined) throw new UsageError(`unknown flag ${arg} for ${where}`, command);

@@ -1,5 +1,8 @@
 // From an error to what the user sees: `plughost: <message>` lines, hints, and the exit status.
-import { LinkError, PlughostError, PluginCallError } from '../index.js';
+// The statuses never overlap: 1 a failed call, 2 a usage error, 3 a plug-in that could not be
+// run. The plug-in's own exit code goes to stderr, never into the status, where a plug-in
+// returning 2 would pass for a usage error.
+import { FunctionNotFoundError, LinkError, PlughostError, PluginCallError } from '../index.js';
 import { UsageError } from './args.js';
 import { importHints, splitQualified } from './imports.js';
 
@@ -16,14 +19,26 @@ export class CliFailure extends Error {
   }
 }
 
-/** The exit status for `err`: 2 usage, the plug-in's exit code clamped to 1..255 for a failed call, else 1. */
-export function exitStatusOf(err: unknown): number {
-  if (err instanceof UsageError) return 2;
-  if (err instanceof PluginCallError) {
-    const code = err.exitCode;
-    return Number.isInteger(code) && code >= 1 ? Math.min(code, 255) : 1;
+/** A call of the plug-in failed (or its initialization did): `cause` says how. Exit status 1. */
+export class PluginFailure extends Error {
+  constructor(cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
   }
-  return 1;
+
+  override get name(): string {
+    return 'PluginFailure';
+  }
+}
+
+/** Exit statuses of the CLI. */
+export const EXIT = { ok: 0, callFailed: 1, usage: 2, cannotRun: 3 } as const;
+
+/** The exit status for `err`: 1 a failed call, 2 a usage error, 3 anything else. */
+export function exitStatusOf(err: unknown): number {
+  if (err instanceof UsageError) return EXIT.usage;
+  if (err instanceof PluginFailure) return EXIT.callFailed;
+  if (err instanceof PluginCallError && !(err instanceof FunctionNotFoundError)) return EXIT.callFailed;
+  return EXIT.cannotRun;
 }
 
 /** `err` and its causes, outermost first (bounded: a cause chain may be cyclic). */
@@ -70,18 +85,34 @@ function hints(err: unknown): string[] {
   const out: string[] = [];
   if (err instanceof PlughostError && err.code === 'PLUGHOST_TIMEOUT') out.push('allow more time with --timeout MS');
   const denied = codeIn(err, 'PLUGHOST_HTTP_DENIED') as (PlughostError & { url?: string }) | undefined;
-  if (denied !== undefined && typeof denied.url === 'string' && URL.canParse(denied.url)) {
-    out.push(`allow the plug-in to reach it with --allow-host ${new URL(denied.url).hostname}`);
+  // With no allowedHosts at all the host refuses before it has a policy to ask: only the message names the URL.
+  const deniedUrl = denied?.url ?? (err instanceof Error ? /HTTP request to (\S+) denied: no host is in allowedHosts/.exec(err.message)?.[1] : undefined);
+  if (typeof deniedUrl === 'string' && URL.canParse(deniedUrl)) {
+    out.push(`allow the plug-in to reach it with --allow-host ${new URL(deniedUrl).hostname}`);
   }
   const limit = codeIn(err, 'PLUGHOST_MEMORY_LIMIT');
-  if (limit !== undefined && /page/i.test(limit.message)) out.push('raise the memory cap with --max-pages N (64 KiB pages)');
+  if (limit !== undefined && /page/i.test(limit.message)) out.push('raise the memory cap with --memory-max N (64 KiB pages)');
   return out;
+}
+
+/**
+ * The exit code a failed call reported itself (an error it set with its return value, a
+ * non-zero return, a WASI exit), when its message does not already say it; undefined for a
+ * trap, a timeout and the like, whose -1 is plughost's, not the plug-in's.
+ */
+function reportedExitCode(err: unknown): number | undefined {
+  if (!(err instanceof PluginCallError) || err.code !== 'PLUGHOST_CALL' || err.cause !== undefined) return undefined;
+  if (err.exitCode === 0 || new RegExp(`\\bcode ${err.exitCode}\\b`).test(err.message)) return undefined;
+  return err.exitCode;
 }
 
 /** The lines to print on stderr for `err`, each starting with `plughost: `. */
 export function describeFailure(err: unknown): string[] {
-  const lines = [`plughost: ${message(err)}`];
-  for (const hint of hints(err)) lines.push(`plughost: hint: ${hint}`);
+  const failure = err instanceof PluginFailure ? err.cause : err;
+  const lines = [`plughost: ${message(failure)}`];
+  const exitCode = reportedExitCode(failure);
+  if (exitCode !== undefined) lines.push(`plughost: exit code ${exitCode}`);
+  for (const hint of hints(failure)) lines.push(`plughost: hint: ${hint}`);
   if (err instanceof UsageError) {
     lines.push(`plughost: run 'plughost ${err.command === undefined ? '' : `${err.command} `}--help' for usage`);
   }

@@ -19,7 +19,7 @@ Flags:
   --json        print one JSON object instead of text
   -h, --help    show this help
 
-Exit status: 0 when the module was read (whatever it imports); 1 when it cannot be read;
+Exit status: 0 when the module was read (whatever it imports); 3 when it cannot be read;
 2 for a usage error.
 `;
 

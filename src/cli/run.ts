@@ -37,8 +37,8 @@ Flags:
   -h, --help  show this help; plughost <command> --help shows a command's
   --version   print plughost's version
 
-Exit status: 0 on success; the plug-in's exit code (1 to 255) when a call fails with one;
-1 for any other failure; 2 for a usage error.
+Exit status: 0 success; 1 the plug-in's call failed (its exit code, if any, is printed on
+stderr); 2 usage error; 3 the plug-in could not be run. plughost call --help says more.
 `;
 
 const COMMANDS: Record<string, (argv: readonly string[], io: CliIo) => Promise<number>> = {
@@ -95,8 +95,9 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
 /**
  * Run the plughost CLI with `argv` (the arguments after the program name). Output goes to
  * `io.stdout`; errors, as `plughost: <message>` lines, and plug-in log messages go to
- * `io.stderr`. Resolves to the exit status: 0 success; a failed call's exit code (1..255);
- * 1 other failures; 2 usage errors. Never rejects.
+ * `io.stderr`. Resolves to the exit status: 0 success; 1 a failed call (the plug-in's own exit
+ * code is printed, never returned); 2 a usage error; 3 a plug-in that could not be run. Never
+ * rejects.
  */
 export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   try {

@@ -1,7 +1,27 @@
 // Errors crossing between a worker and the host thread. Structured clone keeps only the message
 // of an Error, so each error travels as `{name, message, fields, cause}` and is rebuilt as the
 // same class on the other side: `instanceof TimeoutError` and `err.code` hold in worker mode.
-import * as errors from '../errors.js';
+// Classes are found by their stable `code` (plughost's) or a fixed name (the standard ones),
+// never by `constructor.name`, which a user's minifier renames.
+import {
+  AbortError,
+  FuelExhaustedError,
+  FunctionNotFoundError,
+  HashMismatchError,
+  HttpDeniedError,
+  LinkError,
+  ManifestError,
+  MemoryLimitError,
+  PlughostError,
+  PluginCallError,
+  PluginClosedError,
+  PoolFullError,
+  ReentrantCallError,
+  TimeoutError,
+  WasmSourceError,
+  WorkerError,
+  type PlughostErrorCode,
+} from '../errors.js';
 import { HttpDeadlineExceeded } from './http/http-errors.js';
 
 /** An error as it travels. `ref` names an original the receiving side may still hold. */
@@ -17,14 +37,50 @@ export interface WireError {
 
 type ErrorClass = new (...args: never[]) => Error;
 
-/** Classes rebuilt by name: every plughost error, the HTTP module's own, and the standard ones. */
-const CLASSES = new Map<string, ErrorClass>();
-for (const value of [...Object.values(errors), HttpDeadlineExceeded]) {
-  if (typeof value === 'function' && value.prototype instanceof Error) CLASSES.set(value.name, value as ErrorClass);
+/** The class of each plughost error code. */
+const CLASS_OF_CODE: Readonly<Record<PlughostErrorCode, ErrorClass>> = {
+  PLUGHOST_MANIFEST: ManifestError,
+  PLUGHOST_WASM_SOURCE: WasmSourceError,
+  PLUGHOST_HASH_MISMATCH: HashMismatchError,
+  PLUGHOST_LINK: LinkError,
+  PLUGHOST_CALL: PluginCallError,
+  PLUGHOST_FUNCTION_NOT_FOUND: FunctionNotFoundError,
+  PLUGHOST_TIMEOUT: TimeoutError,
+  PLUGHOST_ABORTED: AbortError,
+  PLUGHOST_FUEL_EXHAUSTED: FuelExhaustedError,
+  PLUGHOST_MEMORY_LIMIT: MemoryLimitError,
+  PLUGHOST_HTTP_DENIED: HttpDeniedError,
+  PLUGHOST_HTTP: PlughostError,
+  PLUGHOST_CLOSED: PluginClosedError,
+  PLUGHOST_REENTRANT_CALL: ReentrantCallError,
+  PLUGHOST_WORKER: WorkerError,
+  PLUGHOST_POOL_FULL: PoolFullError,
+};
+
+/** plughost errors that share a code with a public class, told apart by their (fixed) name. */
+const INTERNAL_CLASSES: Readonly<Record<string, ErrorClass>> = { HttpDeadlineExceeded };
+
+/** Errors without a plughost code, by their standard names. */
+const STANDARD_CLASSES: Readonly<Record<string, ErrorClass>> = {
+  Error,
+  TypeError,
+  RangeError,
+  SyntaxError,
+  ReferenceError,
+  EvalError,
+  URIError,
+  RuntimeError: WebAssembly.RuntimeError,
+  CompileError: WebAssembly.CompileError,
+};
+
+function classOf(wire: WireError): ErrorClass {
+  const code = wire.fields.code;
+  if (typeof code === 'string' && code.startsWith('PLUGHOST_')) {
+    if (Object.hasOwn(INTERNAL_CLASSES, wire.name)) return INTERNAL_CLASSES[wire.name]!;
+    return Object.hasOwn(CLASS_OF_CODE, code) ? CLASS_OF_CODE[code as PlughostErrorCode] : PlughostError;
+  }
+  return Object.hasOwn(STANDARD_CLASSES, wire.name) ? STANDARD_CLASSES[wire.name]! : Error;
 }
-for (const value of [Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError]) CLASSES.set(value.name, value);
-CLASSES.set('RuntimeError', WebAssembly.RuntimeError);
-CLASSES.set('CompileError', WebAssembly.CompileError);
 
 /** The property by which a rebuilt error remembers which original it stands for. */
 const REF = Symbol('plughost.errorRef');
@@ -66,8 +122,7 @@ export function fromWire(wire: WireError, originals?: ReadonlyMap<number, unknow
     const original = originals.get(wire.ref);
     if (original instanceof Error) return original;
   }
-  const Class = CLASSES.get(wire.name) ?? (typeof wire.fields.code === 'string' && wire.fields.code.startsWith('PLUGHOST_') ? errors.PlughostError : Error);
-  const err = Reflect.construct(Error, [wire.message], Class) as Error;
+  const err = Reflect.construct(Error, [wire.message], classOf(wire)) as Error;
   Object.assign(err, wire.fields);
   if (wire.stack !== undefined) Object.defineProperty(err, 'stack', { value: wire.stack, writable: true, configurable: true });
   if (err.name !== wire.name) Object.defineProperty(err, 'name', { value: wire.name, writable: true, configurable: true });

@@ -1,8 +1,9 @@
 // A WASI guest's stdout/stderr, cut into lines for the application's callback or stream.
 // Guests write in arbitrary chunks; applications want whole lines.
 
-/** Where guest output goes: a function called once per line (without its newline), or a stream. */
-export type OutputTarget = ((line: string) => void) | { write(chunk: string): unknown };
+import type { OutputTarget } from '../options.js';
+
+export type { OutputTarget };
 
 /** Guest output in, whole lines out. */
 export interface LineSink {

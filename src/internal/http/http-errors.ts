@@ -12,6 +12,10 @@ export class HttpDeadlineExceeded extends PlughostError {
     super('PLUGHOST_TIMEOUT', `HTTP request to ${url} did not finish before the call's deadline`);
     this.url = url;
   }
+
+  override get name(): string {
+    return 'HttpDeadlineExceeded';
+  }
 }
 
 /** A request that could not be made or completed: connection refused, bad header, too many redirects... */

@@ -1,7 +1,7 @@
 // Node's half of the platform layer: everything the core needs from the file system and
 // crypto goes through here, so a browser build can swap this file without touching the core.
 import type * as Crypto from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,6 +46,11 @@ export function isDirectory(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Whether anything (a file, a directory...) is at `path`, following symlinks. */
+export function pathExists(path: string): boolean {
+  return existsSync(path);
 }
 
 /** `path` made absolute, against `base` when given (a manifest file's folder), else the working directory. */

@@ -30,7 +30,8 @@ export class WasiExit extends Error {
 export function procFunctions(): Record<string, WasiFunction> {
   return {
     proc_exit(code: number): never {
-      throw new WasiExit(code >>> 0);
+      // Signed, as the reference runtime reports it: proc_exit(-1) is exit code -1, not 4294967295.
+      throw new WasiExit(code | 0);
     },
     // Signals have no meaning in the sandbox; a guest raising one learns so.
     proc_raise(_signal: number): number {

@@ -3,7 +3,8 @@ import type { ManifestLike, NormalizedManifest } from './manifest.js';
 import { mainModuleIndex } from './manifest.js';
 import type { PluginOptions } from './options.js';
 import type { PluginOutput } from './plugin-output.js';
-import { EngineBackend, type CallOptions, type PluginBackend, type PluginInput } from './internal/backend.js';
+import type { CallOptions, PluginInput } from './call-options.js';
+import { EngineBackend, type PluginBackend } from './internal/backend.js';
 import { PluginEngine, type EngineOptions } from './internal/engine.js';
 import { LOG_LEVELS } from './internal/host-env.js';
 import { isAddedExport, isAddedImport, loadModules, type LoadedModule } from './internal/module-loader.js';
@@ -13,7 +14,7 @@ import { createAsyncHttpHandler, createHttpHandler } from './internal/http/index
 import { WorkerBackend, workerSpec, type WorkerHttpFactory, type WorkerSpec } from './internal/worker/worker-backend.js';
 import type { WasiMount } from './internal/wasi/index.js';
 
-export type { CallOptions, PluginInput } from './internal/backend.js';
+export type { CallOptions, PluginInput } from './call-options.js';
 
 /**
  * A running plug-in: call its exports with bytes in and bytes out. Its linear memory, globals

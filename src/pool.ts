@@ -6,7 +6,7 @@ import { AbortError, ManifestError, PluginClosedError, PoolFullError } from './e
 import type { ManifestLike } from './manifest.js';
 import type { PluginOptions } from './options.js';
 import type { PluginOutput } from './plugin-output.js';
-import type { CallOptions, PluginInput } from './internal/backend.js';
+import type { CallOptions, PluginInput } from './call-options.js';
 import { compilePlugin } from './plugin.js';
 import { availableParallelism } from './internal/platform/node-worker.js';
 import { captureInput, type OwnedInput, type WorkerBackend } from './internal/worker/worker-backend.js';

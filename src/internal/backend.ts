@@ -2,16 +2,13 @@
 // with its two implementations, the engine on this thread (EngineBackend, here) and the worker
 // proxy (worker/worker-backend.ts). The public layer sits on top of this module, the worker
 // below it; neither imports the other.
+import type { CallOptions, PluginInput } from '../call-options.js';
 import type { PluginOutput } from '../plugin-output.js';
 import { asBytes } from './bytes.js';
 import type { PluginEngine } from './engine.js';
 import type { LoadedModule } from './module-loader.js';
 
-/** Per-call options beyond the drop-in `call(name, input, hostContext)`. */
-export interface CallOptions {
-  /** Cancels the call: it fails with an {@link AbortError}. */
-  signal?: AbortSignal;
-}
+export type { CallOptions, PluginInput };
 
 const EMPTY = new Uint8Array(0);
 
@@ -20,9 +17,6 @@ function toInput(input: PluginInput): Uint8Array | string {
   if (typeof input === 'string') return input;
   return asBytes(input) ?? String(input);
 }
-
-/** What a call accepts as input: strings are sent as UTF-8, numbers as their decimal text. */
-export type PluginInput = string | number | Uint8Array | ArrayBuffer | undefined | null;
 
 /**
  * @internal Where a {@link Plugin}'s calls go: an engine on this thread, or a worker proxy

@@ -2,6 +2,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createPlugin } from '../src/index.js';
+import type { HostEnvState, HttpRequest, HttpResponse } from '../src/internal/host-env.js';
+import { createHostEnv } from '../src/internal/host-env.js';
+import { Kernel } from '../src/internal/kernel/kernel.js';
+import { VarStore } from '../src/internal/vars.js';
 import { assemble } from './helpers.js';
 
 const ENV = `
@@ -183,5 +187,82 @@ describe('kernel', () => {
     await plugin.call('scribble');
     assert.equal((await plugin.call('echo', 'still fine'))?.text(), 'still fine');
     await plugin.close();
+  });
+});
+
+// What real PDKs do around the host functions that free their arguments, replayed against a
+// kernel and the real host-env functions, step by step.
+describe('a second free of a block the host already freed', () => {
+  type Guest = Record<string, (...args: bigint[]) => bigint | number | undefined>;
+  function setUp(http?: (request: HttpRequest) => HttpResponse) {
+    const kernel = new Kernel(undefined);
+    const guest = kernel.guestFunctions() as unknown as Guest;
+    const state: HostEnvState = {
+      kernel,
+      vars: new VarStore(1024),
+      config: { url: 'https://example.com/some/path' },
+      logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {} },
+      logLevel: 'info',
+      http,
+      allowResponseHeaders: false,
+      lastStatus: 0,
+      lastHeaders: undefined,
+    };
+    const env = createHostEnv({ state }) as Record<string, (...args: number[]) => number>;
+    kernel.begin('');
+    /** What the guest does to hand the host some text: alloc, then store_u8 byte by byte. */
+    const guestStore = (text: string): bigint => {
+      const bytes = new TextEncoder().encode(text);
+      const h = guest.alloc!(BigInt(bytes.length)) as bigint;
+      bytes.forEach((b, i) => guest.store_u8!(h + BigInt(i), b as never));
+      return h;
+    };
+    /** What the guest does to read a block back: length, then load_u8 byte by byte. */
+    const guestRead = (h: bigint): string => {
+      const n = Number(guest.length!(h));
+      return new TextDecoder().decode(Uint8Array.from({ length: n }, (_, i) => guest.load_u8!(h + BigInt(i)) as number));
+    };
+    return { kernel, guest, env, guestStore, guestRead };
+  }
+
+  it('leaves the value alone (Haskell PDK: free(key) after config_get and var_get)', () => {
+    const { guest, env, guestStore, guestRead } = setUp();
+    const key = guestStore('url');
+    const value = BigInt(env.config_get!(Number(key)));
+    guest.free!(key);
+    assert.equal(guestRead(value), 'https://example.com/some/path');
+
+    env.var_set!(Number(guestStore('greeting')), Number(guestStore('hello')));
+    const varKey = guestStore('greeting');
+    const varValue = BigInt(env.var_get!(Number(varKey)));
+    guest.free!(varKey);
+    assert.equal(guestRead(varValue), 'hello');
+  });
+
+  it('leaves the response alone (Go PDK: deferred free of the request after http_request)', () => {
+    const body = new TextEncoder().encode('{"id": 1, "title": "the response body"}');
+    const { guest, env, guestStore, guestRead } = setUp(() => ({ status: 200, headers: {}, body }));
+    const request = guestStore('{"method":"GET","url":"https://example.com/todos/1","headers":{}}');
+    const response = BigInt(env.http_request!(Number(request), 0));
+    guest.free!(request);
+    assert.equal(guestRead(response), '{"id": 1, "title": "the response body"}');
+  });
+
+  it('leaves later blocks alone too (log_*, var_set), and frees nothing that is not live', () => {
+    const { kernel, guest, env, guestStore, guestRead } = setUp();
+    const message = guestStore('a log line');
+    env.log_info!(Number(message));
+    const kept = guestStore('kept');
+    guest.free!(message);
+    const key = guestStore('k');
+    const value = guestStore('v');
+    env.var_set!(Number(key), Number(value));
+    const later = guestStore('later');
+    guest.free!(key);
+    guest.free!(value);
+    guest.free!(0n);
+    kernel.free(key);
+    assert.equal(guestRead(kept), 'kept');
+    assert.equal(guestRead(later), 'later');
   });
 });

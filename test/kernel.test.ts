@@ -1,12 +1,18 @@
 // The kernel functions of extism:host/env, exercised from inside real guests.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { createPlugin } from '../src/index.js';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { CallContext, createPlugin, MemoryLimitError, PluginOutput } from '../src/index.js';
 import type { HostEnvState, HttpRequest, HttpResponse } from '../src/internal/host-env.js';
 import { createHostEnv } from '../src/internal/host-env.js';
 import { Kernel } from '../src/internal/kernel/kernel.js';
 import { VarStore } from '../src/internal/vars.js';
-import { assemble } from './helpers.js';
+import { assemble, fixturePath, repoRoot } from './helpers.js';
+
+const runChild = (args: string[], options: { timeout: number }) => promisify(execFile)(process.execPath, args, { ...options, killSignal: 'SIGKILL' });
 
 const ENV = `
   (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
@@ -264,5 +270,175 @@ describe('a second free of a block the host already freed', () => {
     kernel.free(key);
     assert.equal(guestRead(kept), 'kept');
     assert.equal(guestRead(later), 'later');
+  });
+});
+
+describe('a call', () => {
+  for (const runInWorker of [false, true]) {
+    const mode = runInWorker ? ' (in a worker)' : '';
+    it(`resolves to null when the plug-in never called output_set, to an empty output when it set one${mode}`, async () => {
+      const plugin = await createPlugin(fixturePath('kernel'), { runInWorker });
+      try {
+        assert.equal(await plugin.call('no_output'), null);
+        for (const name of ['empty_output_of_0', 'empty_output_of_a_block', 'output_then_empty']) {
+          const out = await plugin.call(name);
+          assert.ok(out instanceof PluginOutput, `${name}: ${out}`);
+          assert.equal(out.byteLength, 0, name);
+          assert.equal(out.text(), '', name);
+        }
+        assert.equal((await plugin.call('url_key'))?.text(), 'url');
+        assert.equal(await plugin.call('error_cleared'), null, 'error_set(0) cleared the error');
+      } finally {
+        await plugin.close();
+      }
+    });
+  }
+
+  it('gives each output an ArrayBuffer of its own, exactly as long, at offset 0', async () => {
+    const a = await createPlugin(fixturePath('kernel'));
+    const b = await createPlugin(fixturePath('kernel'));
+    try {
+      const outputs = [await a.call('url_key'), await b.call('url_key'), await a.call('empty_output_of_0')];
+      const reads: PluginOutput[] = [];
+      const echo = await assemble(`(module
+        (import "extism:host/user" "peek" (func $peek (param i64)))
+        (import "extism:host/env" "input_offset" (func $input_offset (result i64)))
+        (func (export "f") (call $peek (call $input_offset))))`);
+      const peeker = await createPlugin(echo, { functions: { 'extism:host/user': { peek: (ctx: CallContext, h: number) => void reads.push(ctx.read(h)!) } } });
+      await peeker.call('f', 'read by a host function');
+      await peeker.close();
+      for (const out of [...outputs, ...reads]) {
+        assert.ok(out);
+        assert.equal(out.byteOffset, 0);
+        assert.equal(out.buffer.byteLength, out.byteLength, `${out.text()}: the buffer holds the output and nothing else`);
+        assert.equal(out.arrayBuffer(), out.buffer);
+      }
+      assert.notEqual(outputs[0]!.buffer, outputs[1]!.buffer);
+      assert.equal(new TextDecoder().decode(outputs[0]!.buffer), 'url');
+      assert.equal(new TextDecoder().decode(reads[0]!.buffer), 'read by a host function');
+      // what a user of the peer's README does
+      assert.equal(new DataView(outputs[1]!.buffer).getUint8(0), 0x75);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('hands a host function the empty block for handle 0', async () => {
+    const seen: unknown[] = [];
+    const wasm = await assemble(`(module
+      (import "extism:host/user" "peek" (func $peek (param i64)))
+      (func (export "f") (call $peek (i64.const 0))))`);
+    const plugin = await createPlugin(wasm, {
+      functions: {
+        'extism:host/user': {
+          peek(ctx: CallContext, h: number) {
+            const block = ctx.read(h);
+            seen.push(block?.byteLength, block?.buffer.byteLength, ctx.length(h), ctx.read(1234567), ctx.length(1234567));
+            ctx.free(h);
+          },
+        },
+      },
+    });
+    await plugin.call('f');
+    assert.deepEqual(seen, [0, 0, 0, null, 0]);
+    await plugin.close();
+  });
+
+  it('survives a million Haskell-style config_get (free the key again) in a kernel of two pages', async () => {
+    const url = 'https://example.com/some/path';
+    const plugin = await createPlugin(fixturePath('kernel'), { config: { url }, memory: { maxPages: 2 } });
+    const count = new Uint8Array(8);
+    new DataView(count.buffer).setBigUint64(0, 1_000_000n, true);
+    assert.equal((await plugin.call('config_loop', count))?.text(), url);
+    await plugin.close();
+  });
+
+  it('reset() drops every kernel block at once', async () => {
+    let kernel: Kernel | undefined;
+    let kept = 0;
+    const wasm = await assemble(`(module
+      (import "extism:host/user" "keep" (func $keep))
+      (func (export "f") (call $keep)))`);
+    const plugin = await createPlugin(wasm, {
+      functions: {
+        'extism:host/user': {
+          keep(ctx: CallContext) {
+            kernel = (ctx as unknown as { host: { kernel: Kernel } }).host.kernel;
+            kept = ctx.store('a block the guest never frees');
+          },
+        },
+      },
+    });
+    await plugin.call('f', 'an input block too');
+    assert.ok(kernel);
+    assert.equal(kernel.length(kept), 29, 'blocks outlive their call until something drops them');
+    assert.ok(kernel.heapBytes > 0);
+    assert.equal(await plugin.reset(), true);
+    assert.equal(kernel.length(kept), -1);
+    assert.equal(kernel.heapBytes, 0);
+    await plugin.close();
+  });
+});
+
+describe('the kernel memory limit', () => {
+  const KiB = 1024;
+  const MiB = 1024 * KiB;
+  const u64 = (n: number) => {
+    const bytes = new Uint8Array(8);
+    new DataView(bytes.buffer).setBigUint64(0, BigInt(n), true);
+    return bytes;
+  };
+
+  it('fails a guest that allocates past it with a MemoryLimitError, and the plug-in goes on', async () => {
+    const plugin = await createPlugin(fixturePath('kernel'), { memory: { maxPages: 64 } });
+    await assert.rejects(plugin.call('hog'), (err: Error) => {
+      assert.ok(err instanceof MemoryLimitError, String(err));
+      assert.equal(err.limit, 4 * MiB);
+      assert.equal(err.requested, 16 * MiB);
+      assert.match(err.message, /"hog" failed after the kernel memory refused 16777216 bytes: it is capped at 4194304 bytes/);
+      assert.match(err.message, /unreachable/);
+      return true;
+    });
+    await assert.rejects(plugin.call('big_output', u64(8 * MiB)), { code: 'PLUGHOST_MEMORY_LIMIT', requested: 8 * MiB });
+    assert.equal((await plugin.call('big_output', u64(MiB)))?.byteLength, MiB);
+    assert.equal((await plugin.call('url_key'))?.text(), 'url');
+    await plugin.close();
+  });
+
+  it('fails a call whose host function results do not fit with a MemoryLimitError', async () => {
+    const wasm = await assemble(`(module
+      (import "extism:host/user" "give" (func $give (result i64)))
+      (func (export "f") (loop $more (drop (call $give)) (br $more))))`);
+    const plugin = await createPlugin(wasm, { memory: { maxPages: 64 }, functions: { 'extism:host/user': { give: (ctx: CallContext) => ctx.store(new Uint8Array(MiB)) } } });
+    await assert.rejects(plugin.call('f'), { code: 'PLUGHOST_MEMORY_LIMIT', limit: 4 * MiB, requested: MiB });
+    await plugin.close();
+  });
+
+  it('is 1 GiB by default: a guest cannot make the host hold much more', async () => {
+    // In a child process: the guests below take all the memory they are given.
+    const script = `
+      import { createPlugin } from ${JSON.stringify(pathToFileURL(join(repoRoot, 'build/src/index.js')).href)};
+      const plugin = await createPlugin(${JSON.stringify(fixturePath('kernel'))});
+      const u64 = (n) => { const b = new Uint8Array(8); new DataView(b.buffer).setBigUint64(0, BigInt(n), true); return b; };
+      const outcome = async (name, input) => {
+        try { return { output: (await plugin.call(name, input))?.byteLength }; }
+        catch (err) { return { code: err.code, limit: err.limit, requested: err.requested }; }
+      };
+      const result = {
+        hog: await outcome('hog'),
+        bigOutput: await outcome('big_output', u64(3 * 1024 ** 3)),
+        after: await outcome('url_key'),
+        maxRssKiB: process.resourceUsage().maxRSS,
+      };
+      console.log(JSON.stringify(result));
+    `;
+    const { stdout } = await runChild(['--input-type=module', '-e', script], { timeout: 120_000 });
+    const result = JSON.parse(stdout) as Record<string, { code?: string; limit?: number; requested?: number; output?: number }> & { maxRssKiB: number };
+    assert.deepEqual(result.hog, { code: 'PLUGHOST_MEMORY_LIMIT', limit: 1024 * MiB, requested: 16 * MiB });
+    assert.deepEqual(result.bigOutput, { code: 'PLUGHOST_MEMORY_LIMIT', limit: 1024 * MiB, requested: 3 * 1024 * MiB });
+    assert.deepEqual(result.after, { output: 3 });
+    // 1 GiB of kernel memory, resident, plus Node itself; without the cap the hog alone reaches 4 GiB
+    assert.ok(result.maxRssKiB * KiB < 1792 * MiB, `peak RSS ${Math.round(result.maxRssKiB / KiB)} MiB`);
   });
 });

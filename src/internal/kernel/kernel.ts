@@ -45,7 +45,7 @@ interface KernelExports {
   host_scrub(): void;
   host_release_all(): void;
   host_heap_bytes(): number;
-  host_recycled(): number;
+  host_sweeps(): number;
   host_refused(): number;
   [guestFunction: string]: unknown;
 }
@@ -140,9 +140,9 @@ export class Kernel {
     return this.k.host_heap_bytes() >>> 0;
   }
 
-  /** @internal How many times the quarantine of host-freed blocks went back to the free lists. */
-  get quarantineRecycles(): number {
-    return this.k.host_recycled() >>> 0;
+  /** @internal Sweeps so far: the only moments a block the host freed can be handed out again. */
+  get sweeps(): number {
+    return this.k.host_sweeps() >>> 0;
   }
 
   private guest: Record<string, WebAssembly.ExportValue> | undefined;

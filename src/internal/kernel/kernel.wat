@@ -13,7 +13,7 @@
 ;;   +0 u32 length    bytes requested
 ;;   +4 u32 capacity  bytes usable, a multiple of 16
 ;;   +8 u32 tag       handle ^ LIVE_MAGIC ^ epoch when live, handle ^ FREE_MAGIC ^ epoch when free
-;;   +12 u32 next     next block of the same free list, or of the quarantine (free blocks only)
+;;   +12 u32 next     next block of the same free list (free blocks on one only)
 ;; The epoch changes at every call, so a stale handle from an earlier call never validates,
 ;; and header bytes left behind in reused memory are never mistaken for a live block.
 ;;
@@ -24,20 +24,15 @@
 ;; result. So:
 ;;   - a free of anything that is not a live block (0, a freed block, garbage) does nothing;
 ;;   - a block the host frees (an argument of config_get, var_*, http_request, log_*, or a
-;;     CallContext.free) goes to a quarantine, not to the free lists: its space is handed out
-;;     again only when fresh space runs out, that is when the heap would have to grow and the
-;;     quarantine holds a quarter of it or more, or when it cannot grow (memory.maxPages). Then
-;;     the whole quarantine moves to the free lists at once. A second free that comes before
-;;     then finds no live block and does nothing;
+;;     CallContext.free) is quarantined: tagged free but put on no free list, so its space is
+;;     handed out again only once fresh space runs out, that is when the heap would have to
+;;     grow and the quarantine holds a quarter of it or more, or when it cannot grow (the memory
+;;     limit). Then a sweep walks the heap and puts every free block on the free lists, merging
+;;     neighbours. A second free that comes before then finds no live block and does nothing;
 ;;   - a block the guest frees itself is reused at once (its own double free is its own bug,
 ;;     as with any allocator).
 ;; A loop of host calls therefore reuses its arguments' space and the heap stays bounded: the
 ;; quarantine never grows the heap by more than a third of what the guest keeps.
-;; Guest loads and stores are confined to [HEAP_BASE, bump): out of range reads give 0 and
-;; writes do nothing. A plug-in can still scribble over headers next to its own blocks; every
-;; pointer the allocator follows is re-validated, and a block whose header no longer makes
-;; sense (length above capacity, capacity past the heap) is no longer live, so the worst it can
-;; do is confuse its own call: no length the host trusts ever reaches past the heap.
 (module
   (memory (export "memory") 1)
 
@@ -68,13 +63,13 @@
   (global $output_invalid (mut i32) (i32.const 0))
   (global $error_handle (mut i64) (i64.const 0))
 
-  ;; blocks freed by the host, linked through their next field (see the reuse policy above); the
-  ;; count bounds any walk of the list, which the guest could have scribbled into a cycle
-  (global $quarantine (mut i32) (i32.const 0))
-  (global $quarantine_count (mut i32) (i32.const 0))
+  ;; bytes (headers included) of the blocks the host freed since the last sweep: the quarantine
+  ;; (see the reuse policy above)
   (global $quarantine_bytes (mut i32) (i32.const 0))
-  ;; how many times the quarantine went back to the free lists (for the tests' model)
-  (global $recycled (mut i32) (i32.const 0))
+  ;; anything freed since the last sweep: at the memory limit, a sweep could find room
+  (global $freed_since_sweep (mut i32) (i32.const 0))
+  ;; sweeps so far, in the kernel's life (for the tests' model)
+  (global $sweeps (mut i32) (i32.const 0))
   ;; the largest allocation of this call the memory limit refused, in bytes (0: none)
   (global $refused (mut i64) (i64.const 0))
 
@@ -161,7 +156,7 @@
       (then (return (i32.const 1))))
     (i32.ne (memory.grow (i32.sub (local.get $need) (local.get $have))) (i32.const -1)))
 
-  ;; Forget the free list of class $k.
+;; Forget the free list of class $k.
   (func $drop_list (param $k i32)
     (i32.store (i32.shl (local.get $k) (i32.const 2)) (i32.const 0))
     (global.set $nonempty (i32.and (global.get $nonempty) (i32.xor (i32.shl (i32.const 1) (local.get $k)) (i32.const -1)))))
@@ -184,9 +179,30 @@
     (if (i32.eqz (local.get $next)) (then (call $drop_list (local.get $k))))
     (local.get $h))
 
-  ;; A free block of capacity >= $cap from the free lists, or 0.
+  ;; Put the free block $h (its header already tagged free) on the free list of its class.
+  (func $push_free (param $h i32) (param $cap i32)
+    (local $k i32)
+    (local.set $k (call $class_of (local.get $cap)))
+    (i32.store offset=12 (i32.sub (local.get $h) (i32.const 16))
+      (if (result i32) (i32.and (global.get $nonempty) (i32.shl (i32.const 1) (local.get $k)))
+        (then (i32.load (i32.shl (local.get $k) (i32.const 2))))
+        (else (i32.const 0))))
+    (i32.store (i32.shl (local.get $k) (i32.const 2)) (local.get $h))
+    (global.set $nonempty (i32.or (global.get $nonempty) (i32.shl (i32.const 1) (local.get $k)))))
+
+  ;; Make [$header, $end) one free block on the free lists.
+  (func $free_run (param $header i32) (param $end i32)
+    (local $h i32) (local $cap i32)
+    (local.set $h (i32.add (local.get $header) (i32.const 16)))
+    (local.set $cap (i32.sub (local.get $end) (local.get $h)))
+    (i32.store offset=4 (local.get $header) (local.get $cap))
+    (i32.store offset=8 (local.get $header) (call $free_tag (local.get $h)))
+    (call $push_free (local.get $h) (local.get $cap)))
+
+  ;; A free block of capacity >= $cap from the free lists, or 0. A block much larger than
+  ;; asked is split, its tail going back to the free lists.
   (func $from_free_lists (param $cap i32) (result i32)
-    (local $k i32) (local $h i32)
+    (local $k i32) (local $h i32) (local $have i32)
     (if (i32.eqz (global.get $nonempty)) (then (return (i32.const 0))))
     ;; the block's own class may hold a block big enough; every class above it surely does
     (local.set $k (call $class_of (local.get $cap)))
@@ -201,45 +217,51 @@
         (br_if $found (i32.ge_u (local.get $k) (i32.const 32)))
         (local.set $h (call $pop_free (local.get $k) (i32.const 0)))
         (br $classes)))
+    (if (i32.eqz (local.get $h)) (then (return (i32.const 0))))
+    (local.set $have (i32.load offset=4 (i32.sub (local.get $h) (i32.const 16))))
+    ;; room for a header and 16 bytes after what was asked, inside the heap: split
+    (if (i32.and
+          (i32.ge_u (i32.sub (local.get $have) (local.get $cap)) (i32.const 32))
+          (i64.le_u
+            (i64.add (i64.extend_i32_u (local.get $h)) (i64.extend_i32_u (local.get $have)))
+            (i64.extend_i32_u (global.get $bump))))
+      (then
+        (call $free_run (i32.add (local.get $h) (local.get $cap)) (i32.add (local.get $h) (local.get $have)))
+        (i32.store offset=4 (i32.sub (local.get $h) (i32.const 16)) (local.get $cap))))
     (local.get $h))
 
-  ;; Put the free block $h (its header already tagged free) on the free list of its class.
-  (func $push_free (param $h i32) (param $cap i32)
-    (local $k i32)
-    (local.set $k (call $class_of (local.get $cap)))
-    (i32.store offset=12 (i32.sub (local.get $h) (i32.const 16))
-      (if (result i32) (i32.and (global.get $nonempty) (i32.shl (i32.const 1) (local.get $k)))
-        (then (i32.load (i32.shl (local.get $k) (i32.const 2))))
-        (else (i32.const 0))))
-    (i32.store (i32.shl (local.get $k) (i32.const 2)) (local.get $h))
-    (global.set $nonempty (i32.or (global.get $nonempty) (i32.shl (i32.const 1) (local.get $k)))))
-
-  ;; Fresh space ran out: every quarantined block goes to the free lists. A block whose header
-  ;; no longer makes sense (the guest scribbled over it) ends the walk; its space is lost to
-  ;; this call only.
-  (func $recycle_quarantine
-    (local $h i32) (local $left i32) (local $next i32) (local $cap i32)
-    (local.set $h (global.get $quarantine))
-    (local.set $left (global.get $quarantine_count))
-    (global.set $quarantine (i32.const 0))
-    (global.set $quarantine_count (i32.const 0))
+  ;; Fresh space ran out: walk the heap block by block and rebuild the free lists from every
+  ;; free block (quarantined ones included), neighbours merged into one; a free run at the top
+  ;; goes back to the bump pointer. A header that no longer makes sense (the guest scribbled
+  ;; over it) ends the walk: the free space above it is lost, to this call only.
+  (func $sweep
+    (local $at i32) (local $h i32) (local $cap i32) (local $run i32)
+    (global.set $nonempty (i32.const 0))
     (global.set $quarantine_bytes (i32.const 0))
-    (global.set $recycled (i32.add (global.get $recycled) (i32.const 1)))
+    (global.set $freed_since_sweep (i32.const 0))
+    (global.set $sweeps (i32.add (global.get $sweeps) (i32.const 1)))
+    (local.set $at (global.get $HEAP_BASE))
     (block $done
-      (loop $walk
-        (br_if $done (i32.eqz (local.get $left)))
-        (br_if $done (i32.eqz (call $in_heap (local.get $h))))
-        (br_if $done (i32.ne (i32.load offset=8 (i32.sub (local.get $h) (i32.const 16))) (call $free_tag (local.get $h))))
-        (local.set $cap (i32.load offset=4 (i32.sub (local.get $h) (i32.const 16))))
-        (br_if $done (i32.eqz (local.get $cap)))
+      (loop $blocks
+        (br_if $done (i32.ge_u (local.get $at) (global.get $bump)))
+        (local.set $h (i32.add (local.get $at) (i32.const 16)))
+        (local.set $cap (i32.load offset=4 (local.get $at)))
+        (br_if $done (i32.or (i32.eqz (local.get $cap)) (i32.and (local.get $cap) (i32.const 15))))
         (br_if $done (i64.gt_u
           (i64.add (i64.extend_i32_u (local.get $h)) (i64.extend_i32_u (local.get $cap)))
           (i64.extend_i32_u (global.get $bump))))
-        (local.set $next (i32.load offset=12 (i32.sub (local.get $h) (i32.const 16))))
-        (call $push_free (local.get $h) (local.get $cap))
-        (local.set $h (local.get $next))
-        (local.set $left (i32.sub (local.get $left) (i32.const 1)))
-        (br $walk))))
+        (if (i32.eq (i32.load offset=8 (local.get $at)) (call $free_tag (local.get $h)))
+          (then (if (i32.eqz (local.get $run)) (then (local.set $run (local.get $at)))))
+          (else
+            (if (local.get $run)
+              (then (call $free_run (local.get $run) (local.get $at)) (local.set $run (i32.const 0))))))
+        (local.set $at (i32.add (local.get $h) (local.get $cap)))
+        (br $blocks)))
+    (if (local.get $run)
+      (then
+        (if (i32.eq (local.get $at) (global.get $bump))
+          (then (call $set_bump (local.get $run)))
+          (else (call $free_run (local.get $run) (local.get $at)))))))
 
   ;; Allocate $n bytes (0 allowed, for host-made empty blocks). Returns the handle or 0 (and
   ;; remembers the request in $refused when the memory limit was the reason).
@@ -248,40 +270,32 @@
     (local.set $cap (i32.and (i32.add (local.get $n) (i32.const 15)) (i32.const -16)))
     (if (i32.eqz (local.get $cap)) (then (local.set $cap (i32.const 16))))
     (if (i32.lt_u (local.get $cap) (local.get $n)) (then (return (i32.const 0))))
-    (local.set $h (call $from_free_lists (local.get $cap)))
-    (if (i32.eqz (local.get $h))
-      (then
+    (block $got
+      ;; at most twice round: a sweep clears what lets it run again
+      (loop $try
+        (local.set $h (call $from_free_lists (local.get $cap)))
+        (br_if $got (local.get $h))
         (local.set $end
           (i64.add (i64.extend_i32_u (global.get $bump)) (i64.extend_i32_u (i32.add (local.get $cap) (i32.const 16)))))
-        ;; the heap would have to grow: first reuse the quarantine, when it holds a quarter of
-        ;; the heap or more
-        (if (i32.and
-              (i64.gt_u (local.get $end) (i64.shl (i64.extend_i32_u (memory.size)) (i64.const 16)))
-              (i64.ge_u
-                (i64.shl (i64.extend_i32_u (global.get $quarantine_bytes)) (i64.const 2))
-                (global.get $span1)))
+        (if (i64.gt_u (local.get $end) (i64.shl (i64.extend_i32_u (memory.size)) (i64.const 16)))
           (then
-            (if (global.get $quarantine_count)
+            ;; the heap would have to grow: first reuse what the host freed, when that is a
+            ;; quarter of the heap or more
+            (if (i32.and
+                  (i32.ne (global.get $quarantine_bytes) (i32.const 0))
+                  (i64.ge_u
+                    (i64.shl (i64.extend_i32_u (global.get $quarantine_bytes)) (i64.const 2))
+                    (global.get $span1)))
+              (then (call $sweep) (br $try)))
+            (if (i32.eqz (call $ensure (local.get $end)))
               (then
-                (call $recycle_quarantine)
-                (local.set $h (call $from_free_lists (local.get $cap)))))))))
-    (if (i32.eqz (local.get $h))
-      (then
-        (if (i32.eqz (call $ensure (local.get $end)))
-          (then
-            ;; at the limit: the quarantine is the last reserve
-            (if (global.get $quarantine_count)
-              (then
-                (call $recycle_quarantine)
-                (local.set $h (call $from_free_lists (local.get $cap)))))
-            (if (i32.eqz (local.get $h))
-              (then
+                ;; at the limit: every free block, merged, is the last reserve
+                (if (global.get $freed_since_sweep) (then (call $sweep) (br $try)))
                 (call $note_refused (i64.extend_i32_u (local.get $n)))
-                (return (i32.const 0)))))
-          (else
-            (local.set $h (i32.add (global.get $bump) (i32.const 16)))
-            (i32.store offset=4 (global.get $bump) (local.get $cap))
-            (call $set_bump (i32.wrap_i64 (local.get $end)))))))
+                (return (i32.const 0))))))
+        (local.set $h (i32.add (global.get $bump) (i32.const 16)))
+        (i32.store offset=4 (global.get $bump) (local.get $cap))
+        (call $set_bump (i32.wrap_i64 (local.get $end)))))
     (i32.store (i32.sub (local.get $h) (i32.const 16)) (local.get $n))
     (i32.store offset=8 (i32.sub (local.get $h) (i32.const 16)) (call $live_tag (local.get $h)))
     (local.get $h))
@@ -290,20 +304,19 @@
     (if (i64.gt_u (local.get $n) (global.get $refused)) (then (global.set $refused (local.get $n)))))
 
   ;; Free a live block (anything else is ignored). $by_host: the host frees it for the guest,
-  ;; so it goes to the quarantine (see the reuse policy at the top).
+  ;; so it is quarantined: tagged free but on no free list, found again only by a sweep (see the
+  ;; reuse policy at the top).
   (func $release (param $h i32) (param $by_host i32)
     (local $header i32) (local $cap i32)
     (if (i32.eqz (call $is_live (local.get $h))) (then (return)))
     (local.set $header (i32.sub (local.get $h) (i32.const 16)))
     (local.set $cap (i32.load offset=4 (local.get $header)))
     (i32.store offset=8 (local.get $header) (call $free_tag (local.get $h)))
+    (global.set $freed_since_sweep (i32.const 1))
     (if (i32.eq (local.get $h) (global.get $input_handle))
       (then (call $set_input (i32.const 0) (i32.const 0))))
     (if (local.get $by_host)
       (then
-        (i32.store offset=12 (local.get $header) (global.get $quarantine))
-        (global.set $quarantine (local.get $h))
-        (global.set $quarantine_count (i32.add (global.get $quarantine_count) (i32.const 1)))
         (global.set $quarantine_bytes
           (i32.add (global.get $quarantine_bytes) (i32.add (local.get $cap) (i32.const 16))))
         (return)))
@@ -312,13 +325,12 @@
       (then (call $set_bump (local.get $header)) (return)))
     (call $push_free (local.get $h) (local.get $cap)))
 
-  ;; Forget every block at once: a new epoch makes every handle handed out so far stale.
+    ;; Forget every block at once: a new epoch makes every handle handed out so far stale.
   (func $release_all
     (global.set $epoch (i32.add (global.get $epoch) (i32.const 0x9e3779b9)))
     (global.set $nonempty (i32.const 0))
-    (global.set $quarantine (i32.const 0))
-    (global.set $quarantine_count (i32.const 0))
     (global.set $quarantine_bytes (i32.const 0))
+    (global.set $freed_since_sweep (i32.const 0))
     (global.set $refused (i64.const 0))
     (call $set_bump (global.get $HEAP_BASE))
     (call $set_input (i32.const 0) (i32.const 0))
@@ -472,7 +484,7 @@
   (func (export "host_heap_bytes") (result i32)
     (i32.sub (global.get $bump) (global.get $HEAP_BASE)))
 
-  (func (export "host_recycled") (result i32) (global.get $recycled))
+  (func (export "host_sweeps") (result i32) (global.get $sweeps))
 
   ;; The largest allocation of this call the memory limit refused, in bytes (0: none); an f64
   ;; because a guest may ask for up to 2^64 - 1 bytes, and the host side makes no BigInt.

@@ -254,6 +254,17 @@ describe('a second free of a block the host already freed', () => {
     assert.equal(guestRead(response), '{"id": 1, "title": "the response body"}');
   });
 
+  it('reuses the space of the blocks the host freed before the kernel memory grows much', () => {
+    const { kernel, guest, env, guestStore } = setUp();
+    for (let i = 0; i < 100_000; i++) {
+      const key = guestStore('url');
+      const value = BigInt(env.config_get!(Number(key)));
+      guest.free!(key);
+      guest.free!(value);
+    }
+    assert.ok(kernel.size <= 2 * 65536, `the kernel memory grew to ${kernel.size} bytes`);
+  });
+
   it('leaves later blocks alone too (log_*, var_set), and frees nothing that is not live', () => {
     const { kernel, guest, env, guestStore, guestRead } = setUp();
     const message = guestStore('a log line');

@@ -129,6 +129,17 @@ function run(seed: number, operations: number): void {
       }
       case 7: {
         // a host function's result (config_get, var_get, http_request, CallContext.store)
+        if (rng.below(4) === 0) {
+          // a short string that is not ASCII: the kernel tries it as ASCII first, then discards that block
+          const text = `é${'x'.repeat(rng.below(40))}`;
+          const h = BigInt(kernel.write(text));
+          handedOut(h, 0, 0, where);
+          assert.equal(kernel.readText(h), text, where);
+          k.free!(h);
+          live.delete(h);
+          freed.push(h);
+          break;
+        }
         const size = rng.below(10) === 0 ? rng.below(300_000) : rng.below(200);
         const fill = rng.below(256);
         let h: bigint;

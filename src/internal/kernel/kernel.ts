@@ -32,6 +32,7 @@ interface KernelExports {
   host_alloc(n: number): number;
   host_set_input_length(n: number): void;
   host_free(h: number): void;
+  host_discard(h: number): void;
   host_length(h: number): number;
   host_take(h: number): number;
   host_end(): number;
@@ -334,7 +335,7 @@ export class Kernel {
       // Short ASCII goes straight in, as the input does (see beginText); anything else is encoded first.
       const h = this.alloc(data.length);
       if (this.writeAscii(data, h)) return h;
-      this.free(h);
+      this.k.host_discard(h);
     }
     const bytes = typeof data === 'string' ? utf8Encoder.encode(data) : data;
     const n = bytes.length;

@@ -452,6 +452,10 @@
   (func (export "host_free") (param $h i32)
     (call $release (local.get $h) (i32.const 1)))
 
+  ;; The host frees a block it made and never handed out: reused at once, as a guest's free.
+  (func (export "host_discard") (param $h i32)
+    (call $release (local.get $h) (i32.const 0)))
+
   ;; Length of a live block, 0 for handle 0 (the empty block), or -1 when $h is neither.
   (func $host_length (export "host_length") (param $h i32) (result i32)
     (if (i32.eqz (local.get $h)) (then (return (i32.const 0))))

@@ -218,3 +218,43 @@ describe('a block whose header the guest scribbled over', () => {
   });
 });
 
+
+describe('a guest scribbling over the heap while the host frees and sweeps run', () => {
+  for (const seed of [7, 77, 777]) {
+    it(`never makes the kernel trap or vouch for a length past the heap (seed ${seed})`, () => {
+      const kernel = new Kernel(64);
+      const k = kernel.guestFunctions() as unknown as Record<string, Fn>;
+      const rng = random(seed);
+      kernel.begin(new Uint8Array(0));
+      const handles: bigint[] = [];
+      for (let op = 0; op < 3000; op++) {
+        const where = `seed ${seed}, operation ${op}`;
+        const roll = rng.below(10);
+        if (roll < 3) {
+          const h = k.alloc!(BigInt(rng.below(10) === 0 ? rng.below(200_000) : 1 + rng.below(100))) as bigint;
+          if (h !== 0n) handles.push(h);
+        } else if (roll < 5 && handles.length > 0) {
+          // host functions take their arguments: quarantined, swept later
+          kernel.takeToKeep(handles[rng.below(handles.length)]!);
+        } else if (roll < 6 && handles.length > 0) {
+          k.free!(handles[rng.below(handles.length)]!);
+        } else if (roll < 8) {
+          // anything over anything inside the heap, block headers above all (lengths,
+          // capacities, tags, free-list links), freed blocks' included
+          const at =
+            handles.length > 0 && rng.below(2) === 0
+              ? handles[rng.below(handles.length)]! - 16n + 8n * BigInt(rng.below(2))
+              : 256n + BigInt(rng.below(Math.max(1, kernel.heapBytes)));
+          const value = rng.below(3) === 0 ? BigInt(rng.next()) : (BigInt(rng.next()) << 32n) | BigInt(rng.next());
+          k.store_u64!(at & ~7n, value);
+        } else {
+          for (const h of handles.slice(-20)) {
+            const n = kernel.length(h);
+            assert.ok(n === -1 || Number(h) + n <= 256 + kernel.heapBytes, `${where}: ${h} + ${n} past the heap end ${256 + kernel.heapBytes}`);
+            kernel.read(h);
+          }
+        }
+      }
+    });
+  }
+});

@@ -398,21 +398,23 @@ describe('the kernel memory limit', () => {
     return bytes;
   };
 
-  it('fails a guest that allocates past it with a MemoryLimitError, and the plug-in goes on', async () => {
-    const plugin = await createPlugin(fixturePath('kernel'), { memory: { maxPages: 64 } });
-    await assert.rejects(plugin.call('hog'), (err: Error) => {
-      assert.ok(err instanceof MemoryLimitError, String(err));
-      assert.equal(err.limit, 4 * MiB);
-      assert.equal(err.requested, 16 * MiB);
-      assert.match(err.message, /"hog" failed after the kernel memory refused 16777216 bytes: it is capped at 4194304 bytes/);
-      assert.match(err.message, /unreachable/);
-      return true;
+  for (const runInWorker of [false, true]) {
+    it(`fails a guest that allocates past it with a MemoryLimitError, and the plug-in goes on${runInWorker ? ' (in a worker)' : ''}`, async () => {
+      const plugin = await createPlugin(fixturePath('kernel'), { memory: { maxPages: 64 }, runInWorker });
+      await assert.rejects(plugin.call('hog'), (err: Error) => {
+        assert.ok(err instanceof MemoryLimitError, String(err));
+        assert.equal(err.limit, 4 * MiB);
+        assert.equal(err.requested, 16 * MiB);
+        assert.match(err.message, /"hog" failed after the kernel memory refused 16777216 bytes: it is capped at 4194304 bytes/);
+        assert.match(err.message, /unreachable/);
+        return true;
+      });
+      await assert.rejects(plugin.call('big_output', u64(8 * MiB)), { code: 'PLUGHOST_MEMORY_LIMIT', requested: 8 * MiB });
+      assert.equal((await plugin.call('big_output', u64(MiB)))?.byteLength, MiB);
+      assert.equal((await plugin.call('url_key'))?.text(), 'url');
+      await plugin.close();
     });
-    await assert.rejects(plugin.call('big_output', u64(8 * MiB)), { code: 'PLUGHOST_MEMORY_LIMIT', requested: 8 * MiB });
-    assert.equal((await plugin.call('big_output', u64(MiB)))?.byteLength, MiB);
-    assert.equal((await plugin.call('url_key'))?.text(), 'url');
-    await plugin.close();
-  });
+  }
 
   it('fails a call whose host function results do not fit with a MemoryLimitError', async () => {
     const wasm = await assemble(`(module

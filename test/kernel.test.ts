@@ -416,6 +416,14 @@ describe('the kernel memory limit', () => {
     });
   }
 
+  it('takes a text input whose UTF-8 fits under it, even when three bytes a character would not', async () => {
+    const plugin = await createPlugin(fixturePath('kernel'), { memory: { maxPages: 2 } });
+    const text = 'é'.repeat(50_000); // 100,000 bytes of UTF-8, in 128 KiB
+    assert.equal((await plugin.call('echo', text))?.text(), text);
+    await assert.rejects(plugin.call('echo', 'é'.repeat(70_000)), { code: 'PLUGHOST_MEMORY_LIMIT' });
+    await plugin.close();
+  });
+
   it('fails a call whose host function results do not fit with a MemoryLimitError', async () => {
     const wasm = await assemble(`(module
       (import "extism:host/user" "give" (func $give (result i64)))

@@ -424,6 +424,17 @@ describe('the kernel memory limit', () => {
     await plugin.close();
   });
 
+  it('holds for a pooled kernel that grew past it for an earlier plug-in', async () => {
+    const earlier = await createPlugin(fixturePath('kernel'));
+    await earlier.call('echo', new Uint8Array(MiB));
+    await earlier.close(); // its kernel (1 MiB and more) goes back to the pool, for the next plug-in
+    const capped = await createPlugin(fixturePath('kernel'), { memory: { maxPages: 2 } });
+    await assert.rejects(capped.call('echo', new Uint8Array(200 * KiB)), { code: 'PLUGHOST_MEMORY_LIMIT', limit: 128 * KiB });
+    await assert.rejects(capped.call('hog'), { code: 'PLUGHOST_MEMORY_LIMIT', limit: 128 * KiB });
+    assert.equal((await capped.call('echo', 'still usable'))?.text(), 'still usable');
+    await capped.close();
+  });
+
   it('fails a call whose host function results do not fit with a MemoryLimitError', async () => {
     const wasm = await assemble(`(module
       (import "extism:host/user" "give" (func $give (result i64)))

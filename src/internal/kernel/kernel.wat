@@ -138,9 +138,11 @@
           (then (i32.wrap_i64 (local.get $h)))
           (else (i32.const 0))))))
 
-  ;; Grow the memory so that [0, $end) is addressable, within $max_pages.
+  ;; Grow the memory so that [0, $end) is addressable, within $max_pages (which a pooled kernel
+  ;; may already exceed: its memory grew for an earlier owner).
   (func $ensure (param $end i64) (result i32)
     (local $have i32) (local $need i32) (local $want i32)
+    (if (i64.gt_u (local.get $end) (call $limit_bytes)) (then (return (i32.const 0))))
     (local.set $have (memory.size))
     (if (i64.le_u (local.get $end) (i64.shl (i64.extend_i32_u (local.get $have)) (i64.const 16)))
       (then (return (i32.const 1))))
@@ -156,7 +158,10 @@
       (then (return (i32.const 1))))
     (i32.ne (memory.grow (i32.sub (local.get $need) (local.get $have))) (i32.const -1)))
 
-;; Forget the free list of class $k.
+  (func $limit_bytes (result i64)
+    (i64.shl (i64.extend_i32_u (global.get $max_pages)) (i64.const 16)))
+
+  ;; Forget the free list of class $k.
   (func $drop_list (param $k i32)
     (i32.store (i32.shl (local.get $k) (i32.const 2)) (i32.const 0))
     (global.set $nonempty (i32.and (global.get $nonempty) (i32.xor (i32.shl (i32.const 1) (local.get $k)) (i32.const -1)))))
@@ -278,7 +283,9 @@
         (br_if $got (local.get $h))
         (local.set $end
           (i64.add (i64.extend_i32_u (global.get $bump)) (i64.extend_i32_u (i32.add (local.get $cap) (i32.const 16)))))
-        (if (i64.gt_u (local.get $end) (i64.shl (i64.extend_i32_u (memory.size)) (i64.const 16)))
+        (if (i32.or
+              (i64.gt_u (local.get $end) (i64.shl (i64.extend_i32_u (memory.size)) (i64.const 16)))
+              (i64.gt_u (local.get $end) (call $limit_bytes)))
           (then
             ;; the heap would have to grow: first reuse what the host freed, when that is a
             ;; quarter of the heap or more

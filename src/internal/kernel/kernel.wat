@@ -31,8 +31,8 @@
 ;;     neighbours. A second free that comes before then finds no live block and does nothing;
 ;;   - a block the guest frees itself is reused at once (its own double free is its own bug,
 ;;     as with any allocator).
-;; A loop of host calls therefore reuses its arguments' space and the heap stays bounded: the
-;; quarantine never grows the heap by more than a third of what the guest keeps.
+;; A loop of host calls therefore reuses its arguments' space and the heap stays bounded: it
+;; only grows while the quarantine is under a quarter of it.
 (module
   (memory (export "memory") 1)
 

@@ -36,7 +36,10 @@ export class CallContext {
     return this.host.hostContext as T;
   }
 
-  /** A copy of the block at `handle`, or null when `handle` is not a live block. */
+  /**
+   * A copy of the block at `handle` (an `ArrayBuffer` of its own), an empty one for handle 0
+   * (the empty block), or null when `handle` is not a live block.
+   */
   read(handle: number | bigint): PluginOutput | null {
     return this.host.kernel.read(handle);
   }
@@ -46,7 +49,7 @@ export class CallContext {
     return this.host.kernel.write(data);
   }
 
-  /** Length of the block at `handle`; 0 when it is not a live block. */
+  /** Length of the block at `handle`; 0 for handle 0 and when it is not a live block. */
   length(handle: number | bigint): number {
     return Math.max(0, this.host.kernel.length(handle));
   }
@@ -56,7 +59,11 @@ export class CallContext {
     return this.host.kernel.alloc(Number(size));
   }
 
-  /** Free the block at `handle` (ignored when it is not a live block). */
+  /**
+   * Free the block at `handle` (ignored when it is not a live block). Its space is not handed
+   * out again before the kernel runs out of fresh space, so a plug-in that frees it again
+   * afterwards (as some PDKs do with host-function arguments) frees nothing else.
+   */
   free(handle: number | bigint): void {
     this.host.kernel.free(handle);
   }

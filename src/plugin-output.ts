@@ -7,9 +7,11 @@ function readOnly(): never {
 /**
  * The bytes a plug-in returned (from {@link Plugin.call}) or a block read by a host function
  * (from {@link CallContext.read}). A read-only `DataView` over a private copy, with helpers to
- * decode it. The copy is yours: later calls never change it. Small outputs are windows on a
- * shared buffer (as Node's small `Buffer`s are), so `buffer` may be larger than the output:
- * use `bytes()` or `arrayBuffer()`, not `buffer` alone.
+ * decode it. The copy is yours: later calls never change it. As with @extism/extism, its
+ * `buffer` is an `ArrayBuffer` of its own holding exactly the output (`byteOffset` 0), so
+ * `new Uint8Array(out.buffer)` or `new DataView(out.buffer)` see the output and nothing else,
+ * and the buffer can be transferred to a worker. A plug-in that set an empty output gives an
+ * empty `PluginOutput` (`byteLength` 0); one that set none makes `call` resolve to `null`.
  *
  * ```ts
  * const out = await plugin.call('count_vowels', 'Hello, World!');
@@ -42,7 +44,7 @@ export class PluginOutput extends DataView<ArrayBufferLike> {
     return new Uint8Array(this.buffer, this.byteOffset, this.byteLength);
   }
 
-  /** The bytes as an `ArrayBuffer` (a copy when this output is a window on a larger buffer). */
+  /** The bytes as an `ArrayBuffer`: `buffer` itself (a copy for an output made by hand as a window on a larger buffer). */
   arrayBuffer(): ArrayBufferLike {
     if (this.byteOffset === 0 && this.byteLength === this.buffer.byteLength) return this.buffer;
     return this.buffer.slice(this.byteOffset, this.byteOffset + this.byteLength);

@@ -211,14 +211,14 @@ describe('host functions', () => {
     assert.equal((await plugin.call('run', 'back'))?.text(), 'back');
   });
 
-  it('handle bad handles without crashing: read gives null, length 0', async () => {
+  it('handle bad handles without crashing: read gives null (handle 0: the empty block), length 0', async () => {
     let results: unknown[] = [];
     const wasm = await assemble(`(module (import "extism:host/user" "probe" (func $probe (param i64 i64 i64))) (func (export "run") (call $probe (i64.const 0) (i64.const 12345) (i64.const -1))))`);
     const plugin = await createPlugin({ wasm: [{ data: wasm }] }, {
-      functions: { 'extism:host/user': { probe: (ctx: CallContext, a: number, b: number, c: bigint) => { results = [ctx.read(a), ctx.read(b), ctx.read(c), ctx.length(b), typeof c]; } } },
+      functions: { 'extism:host/user': { probe: (ctx: CallContext, a: number, b: number, c: bigint) => { results = [ctx.read(a)?.byteLength, ctx.read(b), ctx.read(c), ctx.length(b), typeof c]; } } },
     });
     await plugin.call('run');
-    assert.deepEqual(results, [null, null, null, 0, 'number']);
+    assert.deepEqual(results, [0, null, null, 0, 'number']);
   });
 
   it('pass i64 values beyond 2^53 as bigint and return them exactly', async () => {

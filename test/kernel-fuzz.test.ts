@@ -1,8 +1,11 @@
-// The kernel against a model: thousands of random guest operations, good and bad handles
-// mixed, with fixed seeds. Nothing may throw, live blocks never overlap, their bytes stay what
-// the guest wrote, and every answer about a handle matches the model's.
+// The kernel against a model: thousands of random guest and host operations, good and bad
+// handles mixed (double frees, frees of blocks the host freed, handle 0), with fixed seeds.
+// Nothing may throw, live blocks never overlap, their bytes stay what was written, every answer
+// about a handle matches the model's, and a block the host freed is not handed out again before
+// fresh space ran out.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { MemoryLimitError } from '../src/errors.js';
 import { Kernel } from '../src/internal/kernel/kernel.js';
 
 type Fn = (...args: bigint[]) => bigint | number | undefined;
@@ -30,7 +33,33 @@ function run(seed: number, operations: number): void {
   kernel.begin(new Uint8Array(0));
   /** live blocks: handle → [size, fill byte] */
   const live = new Map<bigint, [number, number]>();
+  /** blocks freed by the guest or the host and not handed out since: the double frees */
   const freed: bigint[] = [];
+  /** blocks freed by the host → the kernel's sweep count at that moment */
+  const hostFreed = new Map<bigint, number>();
+  /** A block was handed out (by alloc or a host write): the model's checks and bookkeeping. */
+  const handedOut = (h: bigint, size: number, fill: number, where: string) => {
+    assert.ok(!live.has(h), `${where}: handle ${h} handed out twice`);
+    const freedAt = hostFreed.get(h);
+    if (freedAt !== undefined) {
+      assert.ok(kernel.sweeps > freedAt, `${where}: block ${h}, freed by the host, handed out again before fresh space ran out`);
+      hostFreed.delete(h);
+    }
+    live.set(h, [size, fill]);
+    const at = freed.indexOf(h);
+    if (at >= 0) freed.splice(at, 1);
+  };
+  /** The host freed (or took) `h`: live blocks go to the quarantine. */
+  const hostFrees = (h: bigint) => {
+    if (!live.delete(h)) return;
+    freed.push(h);
+    hostFreed.set(h, kernel.sweeps);
+  };
+  const expectFill = (bytes: Uint8Array, h: bigint, where: string) => {
+    const [size, fill] = live.get(h)!;
+    assert.equal(bytes.length, size, `${where}: length of ${h}`);
+    assert.ok(bytes.every((b) => b === fill), `${where}: bytes of ${h}`);
+  };
   const pick = (): bigint => {
     const roll = rng.below(10);
     if (roll < 5 && live.size > 0) return [...live.keys()][rng.below(live.size)]!;
@@ -41,7 +70,7 @@ function run(seed: number, operations: number): void {
 
   for (let op = 0; op < operations; op++) {
     const where = `seed ${seed}, operation ${op}`;
-    switch (rng.below(7)) {
+    switch (rng.below(11)) {
       case 0: {
         const size = rng.below(10) === 0 ? rng.below(300_000) : rng.below(200);
         const h = k.alloc!(BigInt(size)) as bigint;
@@ -50,15 +79,12 @@ function run(seed: number, operations: number): void {
           break;
         }
         if (h === 0n) break; // out of kernel memory (64 pages): allowed
-        assert.ok(!live.has(h), `${where}: handle ${h} handed out twice`);
         const fill = rng.below(256);
+        handedOut(h, size, fill, where);
         // the first and last bytes through the guest's own store, the rest directly
         k.store_u8!(h, fill as never);
         k.store_u8!(h + BigInt(size - 1), fill as never);
         kernel.view().fill(fill, Number(h), Number(h) + size);
-        live.set(h, [size, fill]);
-        const at = freed.indexOf(h);
-        if (at >= 0) freed.splice(at, 1);
         break;
       }
       case 1: {
@@ -78,6 +104,7 @@ function run(seed: number, operations: number): void {
       case 4: {
         // every live block still holds its fill: nothing overlapped or scribbled on it
         for (const [h, [size, fill]] of live) {
+          if (size === 0) continue; // an empty result of a host function
           const probe = BigInt(rng.below(size));
           assert.equal(k.load_u8!(h + probe), fill, `${where}: block ${h} byte ${probe}`);
         }
@@ -100,6 +127,58 @@ function run(seed: number, operations: number): void {
         assert.equal(k.input_load_u64!(offset), 0n, where);
         break;
       }
+      case 7: {
+        // a host function's result (config_get, var_get, http_request, CallContext.store)
+        if (rng.below(4) === 0) {
+          // a short string that is not ASCII: the kernel tries it as ASCII first, then discards that block
+          const text = `é${'x'.repeat(rng.below(40))}`;
+          const h = BigInt(kernel.write(text));
+          handedOut(h, 0, 0, where);
+          assert.equal(kernel.readText(h), text, where);
+          k.free!(h);
+          live.delete(h);
+          freed.push(h);
+          break;
+        }
+        const size = rng.below(10) === 0 ? rng.below(300_000) : rng.below(200);
+        const fill = rng.below(256);
+        let h: bigint;
+        try {
+          h = BigInt(kernel.write(new Uint8Array(size).fill(fill)));
+        } catch (err) {
+          assert.ok(err instanceof MemoryLimitError, `${where}: ${err}`);
+          break;
+        }
+        handedOut(h, size, fill, where);
+        break;
+      }
+      case 8: {
+        // a host function takes its argument: reads it and frees it (config_get, var_*)
+        const h = pick();
+        const bytes = kernel.takeToKeep(h);
+        if (live.has(h)) expectFill(bytes!, h, where);
+        else if (h === 0n) assert.equal(bytes?.length, 0, `${where}: take(0) is empty`);
+        else assert.equal(bytes, null, `${where}: take(${h})`);
+        hostFrees(h);
+        break;
+      }
+      case 9: {
+        // a host function frees its argument after reading it (http_request, log_*, CallContext.free)
+        const h = pick();
+        const copy = kernel.read(h);
+        if (live.has(h)) expectFill(new Uint8Array(copy!.buffer), h, where);
+        else if (h === 0n) assert.equal(copy?.byteLength, 0, `${where}: read(0) is empty`);
+        else assert.equal(copy, null, `${where}: read(${h})`);
+        kernel.free(h);
+        hostFrees(h);
+        break;
+      }
+      case 10: {
+        // the guest frees again what was freed already, by the host or by itself
+        if (freed.length === 0) break;
+        k.free!(freed[rng.below(freed.length)]!);
+        break;
+      }
     }
   }
   // the next call releases everything: no handle of this one is live any more
@@ -108,6 +187,9 @@ function run(seed: number, operations: number): void {
   for (const h of live.keys()) {
     if (h !== input) assert.equal(k.length!(h), 0n, `seed ${seed}: stale handle ${h} after begin`);
   }
+  kernel.releaseAll();
+  assert.equal(k.length!(input), 0n, `seed ${seed}: the input after releaseAll`);
+  assert.equal(kernel.heapBytes, 0);
 }
 
 describe('the kernel under random guest operations', () => {
@@ -136,3 +218,43 @@ describe('a block whose header the guest scribbled over', () => {
   });
 });
 
+
+describe('a guest scribbling over the heap while the host frees and sweeps run', () => {
+  for (const seed of [7, 77, 777]) {
+    it(`never makes the kernel trap or vouch for a length past the heap (seed ${seed})`, () => {
+      const kernel = new Kernel(64);
+      const k = kernel.guestFunctions() as unknown as Record<string, Fn>;
+      const rng = random(seed);
+      kernel.begin(new Uint8Array(0));
+      const handles: bigint[] = [];
+      for (let op = 0; op < 3000; op++) {
+        const where = `seed ${seed}, operation ${op}`;
+        const roll = rng.below(10);
+        if (roll < 3) {
+          const h = k.alloc!(BigInt(rng.below(10) === 0 ? rng.below(200_000) : 1 + rng.below(100))) as bigint;
+          if (h !== 0n) handles.push(h);
+        } else if (roll < 5 && handles.length > 0) {
+          // host functions take their arguments: quarantined, swept later
+          kernel.takeToKeep(handles[rng.below(handles.length)]!);
+        } else if (roll < 6 && handles.length > 0) {
+          k.free!(handles[rng.below(handles.length)]!);
+        } else if (roll < 8) {
+          // anything over anything inside the heap, block headers above all (lengths,
+          // capacities, tags, free-list links), freed blocks' included
+          const at =
+            handles.length > 0 && rng.below(2) === 0
+              ? handles[rng.below(handles.length)]! - 16n + 8n * BigInt(rng.below(2))
+              : 256n + BigInt(rng.below(Math.max(1, kernel.heapBytes)));
+          const value = rng.below(3) === 0 ? BigInt(rng.next()) : (BigInt(rng.next()) << 32n) | BigInt(rng.next());
+          k.store_u64!(at & ~7n, value);
+        } else {
+          for (const h of handles.slice(-20)) {
+            const n = kernel.length(h);
+            assert.ok(n === -1 || Number(h) + n <= 256 + kernel.heapBytes, `${where}: ${h} + ${n} past the heap end ${256 + kernel.heapBytes}`);
+            kernel.read(h);
+          }
+        }
+      }
+    });
+  }
+});

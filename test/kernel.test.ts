@@ -1,8 +1,18 @@
 // The kernel functions of extism:host/env, exercised from inside real guests.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { createPlugin } from '../src/index.js';
-import { assemble } from './helpers.js';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { CallContext, createPlugin, MemoryLimitError, PluginOutput } from '../src/index.js';
+import type { HostEnvState, HttpRequest, HttpResponse } from '../src/internal/host-env.js';
+import { createHostEnv } from '../src/internal/host-env.js';
+import { Kernel } from '../src/internal/kernel/kernel.js';
+import { VarStore } from '../src/internal/vars.js';
+import { assemble, fixturePath, repoRoot } from './helpers.js';
+
+const runChild = (args: string[], options: { timeout: number }) => promisify(execFile)(process.execPath, args, { ...options, killSignal: 'SIGKILL' });
 
 const ENV = `
   (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
@@ -132,10 +142,9 @@ describe('kernel', () => {
     await plugin.close();
   });
 
-  it('outputs any window of a block exactly, and its shared buffer shows no kernel byte past it', async () => {
-    // input: [start, length, 0xff...]; output: that window of the input block. Starts on and
-    // off a word boundary take the two copy paths; the 0xff bytes after each window must not
-    // reach the padding that follows the output in its (shared) buffer.
+  it('outputs any window of a block exactly, in a buffer that holds nothing else', async () => {
+    // input: [start, length, 0xff...]; output: that window of the input block, at any alignment;
+    // the 0xff bytes after each window must not reach the output's buffer.
     const wasm = await assemble(`(module ${ENV}
       (func (export "window")
         (call $output_set
@@ -151,9 +160,7 @@ describe('kernel', () => {
         const out = await plugin.call('window', input);
         assert.ok(out);
         assert.deepEqual([...out.bytes()], [...input.subarray(start, start + length)], `window ${start}+${length}`);
-        const paddingEnd = Math.min(out.buffer.byteLength, (out.byteOffset + length + 7) & ~7);
-        const padding = new Uint8Array(out.buffer, out.byteOffset + length, paddingEnd - out.byteOffset - length);
-        assert.ok(padding.every((b) => b === 0), `padding after window ${start}+${length}: ${[...padding]}`);
+        assert.deepEqual([...new Uint8Array(out.buffer)], [...input.subarray(start, start + length)], `buffer of window ${start}+${length}`);
       }
     }
     await plugin.close();
@@ -183,5 +190,284 @@ describe('kernel', () => {
     await plugin.call('scribble');
     assert.equal((await plugin.call('echo', 'still fine'))?.text(), 'still fine');
     await plugin.close();
+  });
+});
+
+// What real PDKs do around the host functions that free their arguments, replayed against a
+// kernel and the real host-env functions, step by step.
+describe('a second free of a block the host already freed', () => {
+  type Guest = Record<string, (...args: bigint[]) => bigint | number | undefined>;
+  function setUp(http?: (request: HttpRequest) => HttpResponse) {
+    const kernel = new Kernel(undefined);
+    const guest = kernel.guestFunctions() as unknown as Guest;
+    const state: HostEnvState = {
+      kernel,
+      vars: new VarStore(1024),
+      config: { url: 'https://example.com/some/path' },
+      logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {} },
+      logLevel: 'info',
+      http,
+      allowResponseHeaders: false,
+      lastStatus: 0,
+      lastHeaders: undefined,
+    };
+    const env = createHostEnv({ state }) as Record<string, (...args: number[]) => number>;
+    kernel.begin('');
+    /** What the guest does to hand the host some text: alloc, then store_u8 byte by byte. */
+    const guestStore = (text: string): bigint => {
+      const bytes = new TextEncoder().encode(text);
+      const h = guest.alloc!(BigInt(bytes.length)) as bigint;
+      bytes.forEach((b, i) => guest.store_u8!(h + BigInt(i), b as never));
+      return h;
+    };
+    /** What the guest does to read a block back: length, then load_u8 byte by byte. */
+    const guestRead = (h: bigint): string => {
+      const n = Number(guest.length!(h));
+      return new TextDecoder().decode(Uint8Array.from({ length: n }, (_, i) => guest.load_u8!(h + BigInt(i)) as number));
+    };
+    return { kernel, guest, env, guestStore, guestRead };
+  }
+
+  it('leaves the value alone (Haskell PDK: free(key) after config_get and var_get)', () => {
+    const { guest, env, guestStore, guestRead } = setUp();
+    const key = guestStore('url');
+    const value = BigInt(env.config_get!(Number(key)));
+    guest.free!(key);
+    assert.equal(guestRead(value), 'https://example.com/some/path');
+
+    env.var_set!(Number(guestStore('greeting')), Number(guestStore('hello')));
+    const varKey = guestStore('greeting');
+    const varValue = BigInt(env.var_get!(Number(varKey)));
+    guest.free!(varKey);
+    assert.equal(guestRead(varValue), 'hello');
+  });
+
+  it('leaves the response alone (Go PDK: deferred free of the request after http_request)', () => {
+    const body = new TextEncoder().encode('{"id": 1, "title": "the response body"}');
+    const { guest, env, guestStore, guestRead } = setUp(() => ({ status: 200, headers: {}, body }));
+    const request = guestStore('{"method":"GET","url":"https://example.com/todos/1","headers":{}}');
+    const response = BigInt(env.http_request!(Number(request), 0));
+    guest.free!(request);
+    assert.equal(guestRead(response), '{"id": 1, "title": "the response body"}');
+  });
+
+  it('reuses the space of the blocks the host freed before the kernel memory grows much', () => {
+    const { kernel, guest, env, guestStore } = setUp();
+    for (let i = 0; i < 100_000; i++) {
+      const key = guestStore('url');
+      const value = BigInt(env.config_get!(Number(key)));
+      guest.free!(key);
+      guest.free!(value);
+    }
+    assert.ok(kernel.size <= 2 * 65536, `the kernel memory grew to ${kernel.size} bytes`);
+  });
+
+  it('leaves later blocks alone too (log_*, var_set), and frees nothing that is not live', () => {
+    const { kernel, guest, env, guestStore, guestRead } = setUp();
+    const message = guestStore('a log line');
+    env.log_info!(Number(message));
+    const kept = guestStore('kept');
+    guest.free!(message);
+    const key = guestStore('k');
+    const value = guestStore('v');
+    env.var_set!(Number(key), Number(value));
+    const later = guestStore('later');
+    guest.free!(key);
+    guest.free!(value);
+    guest.free!(0n);
+    kernel.free(key);
+    assert.equal(guestRead(kept), 'kept');
+    assert.equal(guestRead(later), 'later');
+  });
+});
+
+describe('a call', () => {
+  for (const runInWorker of [false, true]) {
+    const mode = runInWorker ? ' (in a worker)' : '';
+    it(`resolves to null when the plug-in never called output_set, to an empty output when it set one${mode}`, async () => {
+      const plugin = await createPlugin(fixturePath('kernel'), { runInWorker });
+      try {
+        assert.equal(await plugin.call('no_output'), null);
+        for (const name of ['empty_output_of_0', 'empty_output_of_a_block', 'output_then_empty']) {
+          const out = await plugin.call(name);
+          assert.ok(out instanceof PluginOutput, `${name}: ${out}`);
+          assert.equal(out.byteLength, 0, name);
+          assert.equal(out.text(), '', name);
+        }
+        assert.equal((await plugin.call('url_key'))?.text(), 'url');
+        assert.equal(await plugin.call('error_cleared'), null, 'error_set(0) cleared the error');
+      } finally {
+        await plugin.close();
+      }
+    });
+  }
+
+  it('gives each output an ArrayBuffer of its own, exactly as long, at offset 0', async () => {
+    const a = await createPlugin(fixturePath('kernel'));
+    const b = await createPlugin(fixturePath('kernel'));
+    try {
+      const outputs = [await a.call('url_key'), await b.call('url_key'), await a.call('empty_output_of_0')];
+      const reads: PluginOutput[] = [];
+      const echo = await assemble(`(module
+        (import "extism:host/user" "peek" (func $peek (param i64)))
+        (import "extism:host/env" "input_offset" (func $input_offset (result i64)))
+        (func (export "f") (call $peek (call $input_offset))))`);
+      const peeker = await createPlugin(echo, { functions: { 'extism:host/user': { peek: (ctx: CallContext, h: number) => void reads.push(ctx.read(h)!) } } });
+      await peeker.call('f', 'read by a host function');
+      await peeker.close();
+      for (const out of [...outputs, ...reads]) {
+        assert.ok(out);
+        assert.equal(out.byteOffset, 0);
+        assert.equal(out.buffer.byteLength, out.byteLength, `${out.text()}: the buffer holds the output and nothing else`);
+        assert.equal(out.arrayBuffer(), out.buffer);
+      }
+      assert.notEqual(outputs[0]!.buffer, outputs[1]!.buffer);
+      assert.equal(new TextDecoder().decode(outputs[0]!.buffer), 'url');
+      assert.equal(new TextDecoder().decode(reads[0]!.buffer), 'read by a host function');
+      // what a user of the peer's README does
+      assert.equal(new DataView(outputs[1]!.buffer).getUint8(0), 0x75);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('hands a host function the empty block for handle 0', async () => {
+    const seen: unknown[] = [];
+    const wasm = await assemble(`(module
+      (import "extism:host/user" "peek" (func $peek (param i64)))
+      (func (export "f") (call $peek (i64.const 0))))`);
+    const plugin = await createPlugin(wasm, {
+      functions: {
+        'extism:host/user': {
+          peek(ctx: CallContext, h: number) {
+            const block = ctx.read(h);
+            seen.push(block?.byteLength, block?.buffer.byteLength, ctx.length(h), ctx.read(1234567), ctx.length(1234567));
+            ctx.free(h);
+          },
+        },
+      },
+    });
+    await plugin.call('f');
+    assert.deepEqual(seen, [0, 0, 0, null, 0]);
+    await plugin.close();
+  });
+
+  it('survives a million Haskell-style config_get (free the key again) in a kernel of two pages', async () => {
+    const url = 'https://example.com/some/path';
+    const plugin = await createPlugin(fixturePath('kernel'), { config: { url }, memory: { maxPages: 2 } });
+    const count = new Uint8Array(8);
+    new DataView(count.buffer).setBigUint64(0, 1_000_000n, true);
+    assert.equal((await plugin.call('config_loop', count))?.text(), url);
+    await plugin.close();
+  });
+
+  it('reset() drops every kernel block at once', async () => {
+    let kernel: Kernel | undefined;
+    let kept = 0;
+    const wasm = await assemble(`(module
+      (import "extism:host/user" "keep" (func $keep))
+      (func (export "f") (call $keep)))`);
+    const plugin = await createPlugin(wasm, {
+      functions: {
+        'extism:host/user': {
+          keep(ctx: CallContext) {
+            kernel = (ctx as unknown as { host: { kernel: Kernel } }).host.kernel;
+            kept = ctx.store('a block the guest never frees');
+          },
+        },
+      },
+    });
+    await plugin.call('f', 'an input block too');
+    assert.ok(kernel);
+    assert.equal(kernel.length(kept), 29, 'blocks outlive their call until something drops them');
+    assert.ok(kernel.heapBytes > 0);
+    assert.equal(await plugin.reset(), true);
+    assert.equal(kernel.length(kept), -1);
+    assert.equal(kernel.heapBytes, 0);
+    await plugin.close();
+  });
+});
+
+describe('the kernel memory limit', () => {
+  const KiB = 1024;
+  const MiB = 1024 * KiB;
+  const u64 = (n: number) => {
+    const bytes = new Uint8Array(8);
+    new DataView(bytes.buffer).setBigUint64(0, BigInt(n), true);
+    return bytes;
+  };
+
+  for (const runInWorker of [false, true]) {
+    it(`fails a guest that allocates past it with a MemoryLimitError, and the plug-in goes on${runInWorker ? ' (in a worker)' : ''}`, async () => {
+      const plugin = await createPlugin(fixturePath('kernel'), { memory: { maxPages: 64 }, runInWorker });
+      await assert.rejects(plugin.call('hog'), (err: Error) => {
+        assert.ok(err instanceof MemoryLimitError, String(err));
+        assert.equal(err.limit, 4 * MiB);
+        assert.equal(err.requested, 16 * MiB);
+        assert.match(err.message, /"hog" failed after the kernel memory refused 16777216 bytes: it is capped at 4194304 bytes/);
+        assert.match(err.message, /unreachable/);
+        return true;
+      });
+      await assert.rejects(plugin.call('big_output', u64(8 * MiB)), { code: 'PLUGHOST_MEMORY_LIMIT', requested: 8 * MiB });
+      assert.equal((await plugin.call('big_output', u64(MiB)))?.byteLength, MiB);
+      assert.equal((await plugin.call('url_key'))?.text(), 'url');
+      await plugin.close();
+    });
+  }
+
+  it('takes a text input whose UTF-8 fits under it, even when three bytes a character would not', async () => {
+    const plugin = await createPlugin(fixturePath('kernel'), { memory: { maxPages: 2 } });
+    const text = 'é'.repeat(50_000); // 100,000 bytes of UTF-8, in 128 KiB
+    assert.equal((await plugin.call('echo', text))?.text(), text);
+    await assert.rejects(plugin.call('echo', 'é'.repeat(70_000)), { code: 'PLUGHOST_MEMORY_LIMIT' });
+    await plugin.close();
+  });
+
+  it('holds for a pooled kernel that grew past it for an earlier plug-in', async () => {
+    const earlier = await createPlugin(fixturePath('kernel'));
+    await earlier.call('echo', new Uint8Array(MiB));
+    await earlier.close(); // its kernel (1 MiB and more) goes back to the pool, for the next plug-in
+    const capped = await createPlugin(fixturePath('kernel'), { memory: { maxPages: 2 } });
+    await assert.rejects(capped.call('echo', new Uint8Array(200 * KiB)), { code: 'PLUGHOST_MEMORY_LIMIT', limit: 128 * KiB });
+    await assert.rejects(capped.call('hog'), { code: 'PLUGHOST_MEMORY_LIMIT', limit: 128 * KiB });
+    assert.equal((await capped.call('echo', 'still usable'))?.text(), 'still usable');
+    await capped.close();
+  });
+
+  it('fails a call whose host function results do not fit with a MemoryLimitError', async () => {
+    const wasm = await assemble(`(module
+      (import "extism:host/user" "give" (func $give (result i64)))
+      (func (export "f") (loop $more (drop (call $give)) (br $more))))`);
+    const plugin = await createPlugin(wasm, { memory: { maxPages: 64 }, functions: { 'extism:host/user': { give: (ctx: CallContext) => ctx.store(new Uint8Array(MiB)) } } });
+    await assert.rejects(plugin.call('f'), { code: 'PLUGHOST_MEMORY_LIMIT', limit: 4 * MiB, requested: MiB });
+    await plugin.close();
+  });
+
+  it('is 1 GiB by default: a guest cannot make the host hold much more', async () => {
+    // In a child process: the guests below take all the memory they are given.
+    const script = `
+      import { createPlugin } from ${JSON.stringify(pathToFileURL(join(repoRoot, 'build/src/index.js')).href)};
+      const plugin = await createPlugin(${JSON.stringify(fixturePath('kernel'))});
+      const u64 = (n) => { const b = new Uint8Array(8); new DataView(b.buffer).setBigUint64(0, BigInt(n), true); return b; };
+      const outcome = async (name, input) => {
+        try { return { output: (await plugin.call(name, input))?.byteLength }; }
+        catch (err) { return { code: err.code, limit: err.limit, requested: err.requested }; }
+      };
+      const result = {
+        hog: await outcome('hog'),
+        bigOutput: await outcome('big_output', u64(3 * 1024 ** 3)),
+        after: await outcome('url_key'),
+        maxRssKiB: process.resourceUsage().maxRSS,
+      };
+      console.log(JSON.stringify(result));
+    `;
+    const { stdout } = await runChild(['--input-type=module', '-e', script], { timeout: 120_000 });
+    const result = JSON.parse(stdout) as Record<string, { code?: string; limit?: number; requested?: number; output?: number }> & { maxRssKiB: number };
+    assert.deepEqual(result.hog, { code: 'PLUGHOST_MEMORY_LIMIT', limit: 1024 * MiB, requested: 16 * MiB });
+    assert.deepEqual(result.bigOutput, { code: 'PLUGHOST_MEMORY_LIMIT', limit: 1024 * MiB, requested: 3 * 1024 * MiB });
+    assert.deepEqual(result.after, { output: 3 });
+    // 1 GiB of kernel memory, resident, plus Node itself; without the cap the hog alone reaches 4 GiB
+    assert.ok(result.maxRssKiB * KiB < 1792 * MiB, `peak RSS ${Math.round(result.maxRssKiB / KiB)} MiB`);
   });
 });

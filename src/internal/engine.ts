@@ -259,6 +259,10 @@ export class PluginEngine {
   call(name: string, input: Uint8Array | string, hostContext: unknown, limits?: CallLimits): PluginOutput | null {
     try {
       return this.run(name, input, hostContext, limits);
+    } catch (err) {
+      // the guest's failure, when the kernel memory limit refused it memory: that is the cause
+      if (err instanceof PluginCallError && err.code === 'PLUGHOST_CALL' && err.functionName === name) throw this.kernel.memoryLimitFailure(name, err) ?? err;
+      throw err;
     } finally {
       // closed by a host function during the call (see close)
       if (this.closed) this.release();
@@ -403,10 +407,11 @@ export class PluginEngine {
     if (until < wake) throw new Interrupted('timeout');
   }
 
-  /** Re-create the instance (state lost, vars kept). */
+  /** Drop every kernel block and re-create the instance (state lost, vars kept). */
   reset(): void {
     if (this.active) return;
     try {
+      this.kernel.releaseAll();
       this.instantiateNow();
     } finally {
       if (this.closed) this.release();

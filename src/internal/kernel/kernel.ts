@@ -32,6 +32,7 @@ interface KernelExports {
   host_alloc(n: number): number;
   host_set_input_length(n: number): void;
   host_free(h: number): void;
+  host_discard(h: number): void;
   host_length(h: number): number;
   host_take(h: number): number;
   host_end(): number;
@@ -43,6 +44,10 @@ interface KernelExports {
   host_error_set(h: number): void;
   host_set_max_pages(pages: number): void;
   host_scrub(): void;
+  host_release_all(): void;
+  host_heap_bytes(): number;
+  host_sweeps(): number;
+  host_refused(): number;
   [guestFunction: string]: unknown;
 }
 
@@ -61,30 +66,23 @@ export const CALL_HAS_OUTPUT = 1;
 export const CALL_HAS_ERROR = 2;
 export const CALL_OUTPUT_INVALID = 4;
 
-// Small copies out of kernel memory are carved from shared slabs: a fresh ArrayBuffer costs
-// ~0.4 µs on Node 20, five times the copy itself. A slab lives as long as any output in it.
-const SLAB_SIZE = 16 * 1024;
-const SLAB_MAX_ITEM = 1024;
-let slab = new Uint8Array(SLAB_SIZE);
-let slabWords = new Int32Array(slab.buffer);
-let slabUsed = 0;
+/**
+ * The kernel memory cap when `memory.maxPages` is not set: 1 GiB (16384 pages). Without a cap a
+ * hostile plug-in could make the host hold the whole 4 GiB a wasm32 memory can reach (through
+ * host-function results and outputs) before anything failed; 1 GiB still holds the longest
+ * string V8 makes (2^29 - 24 characters) as ASCII input next to an output as large.
+ */
+export const DEFAULT_KERNEL_MAX_PAGES = 16384;
 
-/** Where `length` bytes go in the current slab (a fresh slab when they do not fit), 8-aligned. */
-function carve(length: number): number {
-  if (slabUsed + length > SLAB_SIZE) {
-    slab = new Uint8Array(SLAB_SIZE);
-    slabWords = new Int32Array(slab.buffer);
-    slabUsed = 0;
-  }
-  const at = slabUsed;
-  slabUsed = (slabUsed + length + 7) & ~7;
-  return at;
-}
-
-/** A handle as the kernel's i32, or -1 when it cannot be one (not a whole number in 1..2^32-1). */
+/** A handle as the kernel's i32, or -1 when it cannot be one (not a whole number in 0..2^32-1). */
 function handleIn32Bits(handle: number | bigint): number {
   const h = typeof handle === 'bigint' ? (handle > 0xffffffffn || handle < 0n ? -1 : Number(handle)) : handle;
-  return h > 0 && h <= 0xffffffff && Number.isInteger(h) ? h | 0 : -1;
+  return h >= 0 && h <= 0xffffffff && Number.isInteger(h) ? h | 0 : -1;
+}
+
+/** The kernel's answer about a block's length as a number: -1 for "not a block", lengths above 2^31 unsigned. */
+function lengthOrNone(n: number): number {
+  return n === -1 ? -1 : n >>> 0;
 }
 
 /** Copy `length` bytes; a short run by hand, since `set()` costs more than the copy itself. */
@@ -107,21 +105,19 @@ export class Kernel {
   private readonly k: KernelExports;
   private readonly memory: WebAssembly.Memory;
   private bytes: Uint8Array;
-  private words: Int32Array;
 
   constructor(maxPages: number | undefined) {
     this.k = new WebAssembly.Instance(getKernelModule()).exports as unknown as KernelExports;
     this.memory = this.k.memory;
     this.bytes = new Uint8Array(this.memory.buffer);
-    this.words = new Int32Array(this.memory.buffer);
     this.limitPages(maxPages);
   }
 
-  private maxPages = 65536;
+  private maxPages = DEFAULT_KERNEL_MAX_PAGES;
 
-  /** Cap the kernel memory (65536 pages, 4 GiB, when undefined). */
+  /** Cap the kernel memory ({@link DEFAULT_KERNEL_MAX_PAGES} when undefined). */
   limitPages(maxPages: number | undefined): void {
-    this.maxPages = maxPages ?? 65536;
+    this.maxPages = maxPages ?? DEFAULT_KERNEL_MAX_PAGES;
     this.k.host_set_max_pages(this.maxPages);
   }
 
@@ -133,6 +129,21 @@ export class Kernel {
   /** Forget every block and zero all memory ever used, so another plug-in can have this kernel. */
   scrub(): void {
     this.k.host_scrub();
+  }
+
+  /** Drop every block at once (the plug-in's `reset()`); no handle handed out before stays live. */
+  releaseAll(): void {
+    this.k.host_release_all();
+  }
+
+  /** @internal Bytes of the kernel heap in use, free blocks included (0 after {@link releaseAll}). */
+  get heapBytes(): number {
+    return this.k.host_heap_bytes() >>> 0;
+  }
+
+  /** @internal Sweeps so far: the only moments a block the host freed can be handed out again. */
+  get sweeps(): number {
+    return this.k.host_sweeps() >>> 0;
   }
 
   private guest: Record<string, WebAssembly.ExportValue> | undefined;
@@ -155,37 +166,20 @@ export class Kernel {
   }
 
   /**
-   * A private copy of kernel memory `[offset, offset + length)`, made as a {@link PluginOutput}
-   * straight away (a call's output is made on every call).
+   * A private copy of kernel memory `[offset, offset + length)` in an ArrayBuffer of its own,
+   * exactly that long, made as a {@link PluginOutput} straight away (a call's output is made on
+   * every call). The buffer is the output's alone: a user may read `buffer` whole, or transfer it.
    */
   private copyOut(offset: number, length: number): PluginOutput {
-    if (length > SLAB_MAX_ITEM) return new PluginOutput(this.view().slice(offset, offset + length).buffer);
-    const at = carve(length);
-    if ((offset & 3) === 0) {
-      // Outputs start on a block (16-aligned): copied a word at a time, four times fewer steps.
-      // The last word may carry up to 3 bytes past the output; they are zeroed, so the shared
-      // slab never shows kernel bytes that were not output.
-      const words = this.wordView();
-      const from = offset >> 2;
-      const to = at >> 2;
-      const count = (length + 3) >> 2;
-      for (let i = 0; i < count; i++) slabWords[to + i] = words[from + i]!;
-      for (let i = at + length; i < at + count * 4; i++) slab[i] = 0;
-    } else {
-      copyBytes(this.view(), offset, slab, at, length);
-    }
-    return new PluginOutput(slab.buffer, at, length);
-  }
-
-  /** The kernel memory as 32-bit words (the same memory as {@link view}). */
-  private wordView(): Int32Array {
-    if (this.words.length === 0) this.refreshViews();
-    return this.words;
+    // A typed array first, its buffer after: up to 64 bytes V8 makes the array on its own heap
+    // without a call into C++, and its `buffer` then costs less than a `new ArrayBuffer`.
+    const copy = new Uint8Array(length);
+    copyBytes(this.view(), offset, copy, 0, length);
+    return new PluginOutput(copy.buffer);
   }
 
   private refreshViews(): void {
     this.bytes = new Uint8Array(this.memory.buffer);
-    this.words = new Int32Array(this.memory.buffer);
   }
 
   /** Release the previous call's blocks and place this call's input (a string goes in as UTF-8). */
@@ -209,6 +203,8 @@ export class Kernel {
   private beginText(text: string): void {
     const n = text.length;
     if (n <= SHORT_TEXT && this.writeAscii(text, this.reserveInput(n))) return;
+    // A worst case past the cap may still fit once encoded.
+    if (n * 3 > this.memoryLimitBytes()) return this.begin(utf8Encoder.encode(text));
     // Not ASCII (or long): reserve the worst case, let the native encoder write, then shrink.
     const offset = this.reserveInput(n * 3);
     const { written } = utf8Encoder.encodeInto(text, this.view().subarray(offset, offset + n * 3));
@@ -231,19 +227,42 @@ export class Kernel {
     return this.maxPages * 65536;
   }
 
-  /** Validated length of a live block, or -1. Accepts anything a host function was handed. */
+  /**
+   * When the memory limit refused an allocation during this call (the guest's `alloc` got 0,
+   * or a host function's result did not fit), the {@link MemoryLimitError} that explains
+   * `failure`, the call's error; otherwise undefined.
+   */
+  memoryLimitFailure(functionName: string, failure: Error): MemoryLimitError | undefined {
+    const refused = this.k.host_refused();
+    if (refused === 0) return undefined;
+    const limit = this.memoryLimitBytes();
+    return new MemoryLimitError(
+      `"${functionName}" failed after the kernel memory refused ${refused} bytes: it is capped at ${limit} bytes ` +
+        `(memory.maxPages, ${DEFAULT_KERNEL_MAX_PAGES} pages by default; raise it if the plug-in needs more). The plug-in's error: ${failure.message}`,
+      limit,
+      refused,
+    );
+  }
+
+  /**
+   * Validated length of a live block, 0 for handle 0 (the empty block), or -1. Accepts anything
+   * a host function was handed.
+   */
   length(handle: number | bigint): number {
     const h = handleIn32Bits(handle);
-    return h < 0 ? -1 : this.k.host_length(h);
+    return h === -1 ? -1 : lengthOrNone(this.k.host_length(h));
   }
 
-  /** {@link length}, and the block is freed: its bytes stay readable until the next allocation. */
+  /**
+   * {@link length}, and the block is freed (as the host frees a host function's argument, into
+   * the kernel's quarantine): its bytes stay readable until the next allocation at least.
+   */
   private take(handle: number | bigint): number {
     const h = handleIn32Bits(handle);
-    return h < 0 ? -1 : this.k.host_take(h);
+    return h === -1 ? -1 : lengthOrNone(this.k.host_take(h));
   }
 
-  /** A copy of a live block's bytes, or null when `handle` is not one. */
+  /** A copy of a live block's bytes (empty for handle 0), or null when `handle` is neither. */
   read(handle: number | bigint): PluginOutput | null {
     const n = this.length(handle);
     return n < 0 ? null : this.copyOut(Number(handle), n);
@@ -291,7 +310,7 @@ export class Kernel {
     return text;
   }
 
-  /** A live block's bytes decoded as UTF-8, or null when `handle` is not one. */
+  /** A live block's bytes decoded as UTF-8 ('' for handle 0), or null when `handle` is neither. */
   readText(handle: number | bigint): string | null {
     const n = this.length(handle);
     return n < 0 ? null : this.textAt(Number(handle), n);
@@ -318,7 +337,7 @@ export class Kernel {
       // Short ASCII goes straight in, as the input does (see beginText); anything else is encoded first.
       const h = this.alloc(data.length);
       if (this.writeAscii(data, h)) return h;
-      this.free(h);
+      this.k.host_discard(h);
     }
     const bytes = typeof data === 'string' ? utf8Encoder.encode(data) : data;
     const n = bytes.length;
@@ -334,7 +353,10 @@ export class Kernel {
     return h;
   }
 
-  /** Free a live block; anything else (0, a stale or made-up handle) is ignored. */
+  /**
+   * Free a live block on the guest's behalf (it goes to the quarantine, so a second free by the
+   * guest is harmless); anything else (0, a stale or made-up handle) is ignored.
+   */
   free(handle: number | bigint): void {
     // host_free validates the block itself; only the range has to be checked here
     const h = handleIn32Bits(handle);

@@ -13,14 +13,26 @@
 ;;   +0 u32 length    bytes requested
 ;;   +4 u32 capacity  bytes usable, a multiple of 16
 ;;   +8 u32 tag       handle ^ LIVE_MAGIC ^ epoch when live, handle ^ FREE_MAGIC ^ epoch when free
-;;   +12 u32 next     next free block of the same class (free blocks only)
+;;   +12 u32 next     next block of the same free list (free blocks on one only)
 ;; The epoch changes at every call, so a stale handle from an earlier call never validates,
 ;; and header bytes left behind in reused memory are never mistaken for a live block.
-;; Guest loads and stores are confined to [HEAP_BASE, bump): out of range reads give 0 and
-;; writes do nothing. A plug-in can still scribble over headers next to its own blocks; every
-;; pointer the allocator follows is re-validated, and a block whose header no longer makes
-;; sense (length above capacity, capacity past the heap) is no longer live, so the worst it can
-;; do is confuse its own call: no length the host trusts ever reaches past the heap.
+;;
+;; Reuse policy. A handle is an offset, so once a freed block's space is handed out again, a
+;; second free of the old handle frees the new block. Real PDKs free again what the host already
+;; freed for them (the Haskell PDK frees the key after config_get/var_get, the Go PDK frees the
+;; request after http_request returns), and the block handed out next is the host function's
+;; result. So:
+;;   - a free of anything that is not a live block (0, a freed block, garbage) does nothing;
+;;   - a block the host frees (an argument of config_get, var_*, http_request, log_*, or a
+;;     CallContext.free) is quarantined: tagged free but put on no free list, so its space is
+;;     handed out again only once fresh space runs out, that is when the heap would have to
+;;     grow and the quarantine holds a quarter of it or more, or when it cannot grow (the memory
+;;     limit). Then a sweep walks the heap and puts every free block on the free lists, merging
+;;     neighbours. A second free that comes before then finds no live block and does nothing;
+;;   - a block the guest frees itself is reused at once (its own double free is its own bug,
+;;     as with any allocator).
+;; A loop of host calls therefore reuses its arguments' space and the heap stays bounded: it
+;; only grows while the quarantine is under a quarter of it.
 (module
   (memory (export "memory") 1)
 
@@ -44,10 +56,22 @@
   (global $input_handle (mut i32) (i32.const 0))
   (global $input_length (mut i64) (i64.const 0))
   (global $input_span8 (mut i64) (i64.const 0))
+  ;; set by every output_set, valid or not, also an empty one: "no output" differs from "empty output"
+  (global $output_is_set (mut i32) (i32.const 0))
   (global $output_offset (mut i32) (i32.const 0))
   (global $output_length (mut i32) (i32.const 0))
   (global $output_invalid (mut i32) (i32.const 0))
   (global $error_handle (mut i64) (i64.const 0))
+
+  ;; bytes (headers included) of the blocks the host freed since the last sweep: the quarantine
+  ;; (see the reuse policy above)
+  (global $quarantine_bytes (mut i32) (i32.const 0))
+  ;; anything freed since the last sweep: at the memory limit, a sweep could find room
+  (global $freed_since_sweep (mut i32) (i32.const 0))
+  ;; sweeps so far, in the kernel's life (for the tests' model)
+  (global $sweeps (mut i32) (i32.const 0))
+  ;; the largest allocation of this call the memory limit refused, in bytes (0: none)
+  (global $refused (mut i64) (i64.const 0))
 
   ;; ---------------------------------------------------------------- internals
 
@@ -96,8 +120,11 @@
     (local.set $header (i32.sub (local.get $h) (i32.const 16)))
     (if (i32.ne (i32.load offset=8 (local.get $header)) (call $live_tag (local.get $h))) (then (return (i32.const 0))))
     (local.set $cap (i32.load offset=4 (local.get $header)))
+    ;; a capacity of 0 would put the block in no size class
     (i32.and
-      (i32.le_u (i32.load (local.get $header)) (local.get $cap))
+      (i32.and
+        (i32.le_u (i32.load (local.get $header)) (local.get $cap))
+        (i32.ne (local.get $cap) (i32.const 0)))
       (i64.le_u
         (i64.add (i64.extend_i32_u (local.get $h)) (i64.extend_i32_u (local.get $cap)))
         (i64.extend_i32_u (global.get $bump)))))
@@ -111,9 +138,11 @@
           (then (i32.wrap_i64 (local.get $h)))
           (else (i32.const 0))))))
 
-  ;; Grow the memory so that [0, $end) is addressable, within $max_pages.
+  ;; Grow the memory so that [0, $end) is addressable, within $max_pages (which a pooled kernel
+  ;; may already exceed: its memory grew for an earlier owner).
   (func $ensure (param $end i64) (result i32)
     (local $have i32) (local $need i32) (local $want i32)
+    (if (i64.gt_u (local.get $end) (call $limit_bytes)) (then (return (i32.const 0))))
     (local.set $have (memory.size))
     (if (i64.le_u (local.get $end) (i64.shl (i64.extend_i32_u (local.get $have)) (i64.const 16)))
       (then (return (i32.const 1))))
@@ -128,6 +157,9 @@
     (if (i32.ne (memory.grow (i32.sub (local.get $want) (local.get $have))) (i32.const -1))
       (then (return (i32.const 1))))
     (i32.ne (memory.grow (i32.sub (local.get $need) (local.get $have))) (i32.const -1)))
+
+  (func $limit_bytes (result i64)
+    (i64.shl (i64.extend_i32_u (global.get $max_pages)) (i64.const 16)))
 
   ;; Forget the free list of class $k.
   (func $drop_list (param $k i32)
@@ -152,32 +184,123 @@
     (if (i32.eqz (local.get $next)) (then (call $drop_list (local.get $k))))
     (local.get $h))
 
-  ;; Allocate $n bytes (0 allowed, for host-made empty blocks). Returns the handle or 0.
+  ;; Put the free block $h (its header already tagged free) on the free list of its class.
+  (func $push_free (param $h i32) (param $cap i32)
+    (local $k i32)
+    (local.set $k (call $class_of (local.get $cap)))
+    (i32.store offset=12 (i32.sub (local.get $h) (i32.const 16))
+      (if (result i32) (i32.and (global.get $nonempty) (i32.shl (i32.const 1) (local.get $k)))
+        (then (i32.load (i32.shl (local.get $k) (i32.const 2))))
+        (else (i32.const 0))))
+    (i32.store (i32.shl (local.get $k) (i32.const 2)) (local.get $h))
+    (global.set $nonempty (i32.or (global.get $nonempty) (i32.shl (i32.const 1) (local.get $k)))))
+
+  ;; Make [$header, $end) one free block on the free lists.
+  (func $free_run (param $header i32) (param $end i32)
+    (local $h i32) (local $cap i32)
+    (local.set $h (i32.add (local.get $header) (i32.const 16)))
+    (local.set $cap (i32.sub (local.get $end) (local.get $h)))
+    (i32.store offset=4 (local.get $header) (local.get $cap))
+    (i32.store offset=8 (local.get $header) (call $free_tag (local.get $h)))
+    (call $push_free (local.get $h) (local.get $cap)))
+
+  ;; A free block of capacity >= $cap from the free lists, or 0. A block much larger than
+  ;; asked is split, its tail going back to the free lists.
+  (func $from_free_lists (param $cap i32) (result i32)
+    (local $k i32) (local $h i32) (local $have i32)
+    (if (i32.eqz (global.get $nonempty)) (then (return (i32.const 0))))
+    ;; the block's own class may hold a block big enough; every class above it surely does
+    (local.set $k (call $class_of (local.get $cap)))
+    (if (i32.and (global.get $nonempty) (i32.shl (i32.const 1) (local.get $k)))
+      (then (local.set $h (call $pop_free (local.get $k) (local.get $cap)))))
+    (block $found
+      (loop $classes
+        (br_if $found (local.get $h))
+        ;; the lowest non-empty class above $k
+        (local.set $k (i32.ctz (i32.and (global.get $nonempty)
+          (i32.shl (i32.const -2) (local.get $k)))))
+        (br_if $found (i32.ge_u (local.get $k) (i32.const 32)))
+        ;; (a head the guest shrank is left where it is)
+        (local.set $h (call $pop_free (local.get $k) (local.get $cap)))
+        (br $classes)))
+    (if (i32.eqz (local.get $h)) (then (return (i32.const 0))))
+    (local.set $have (i32.load offset=4 (i32.sub (local.get $h) (i32.const 16))))
+    ;; room for a header and 16 bytes after what was asked, inside the heap: split
+    (if (i32.and
+          (i32.ge_u (i32.sub (local.get $have) (local.get $cap)) (i32.const 32))
+          (i64.le_u
+            (i64.add (i64.extend_i32_u (local.get $h)) (i64.extend_i32_u (local.get $have)))
+            (i64.extend_i32_u (global.get $bump))))
+      (then
+        (call $free_run (i32.add (local.get $h) (local.get $cap)) (i32.add (local.get $h) (local.get $have)))
+        (i32.store offset=4 (i32.sub (local.get $h) (i32.const 16)) (local.get $cap))))
+    (local.get $h))
+
+  ;; Fresh space ran out: walk the heap block by block and rebuild the free lists from every
+  ;; free block (quarantined ones included), neighbours merged into one; a free run at the top
+  ;; goes back to the bump pointer. A header that no longer makes sense (the guest scribbled
+  ;; over it) ends the walk: the free space above it is lost, to this call only.
+  (func $sweep
+    (local $at i32) (local $h i32) (local $cap i32) (local $run i32)
+    (global.set $nonempty (i32.const 0))
+    (global.set $quarantine_bytes (i32.const 0))
+    (global.set $freed_since_sweep (i32.const 0))
+    (global.set $sweeps (i32.add (global.get $sweeps) (i32.const 1)))
+    (local.set $at (global.get $HEAP_BASE))
+    (block $done
+      (loop $blocks
+        (br_if $done (i32.ge_u (local.get $at) (global.get $bump)))
+        (local.set $h (i32.add (local.get $at) (i32.const 16)))
+        (local.set $cap (i32.load offset=4 (local.get $at)))
+        (br_if $done (i32.or (i32.eqz (local.get $cap)) (i32.and (local.get $cap) (i32.const 15))))
+        (br_if $done (i64.gt_u
+          (i64.add (i64.extend_i32_u (local.get $h)) (i64.extend_i32_u (local.get $cap)))
+          (i64.extend_i32_u (global.get $bump))))
+        (if (i32.eq (i32.load offset=8 (local.get $at)) (call $free_tag (local.get $h)))
+          (then (if (i32.eqz (local.get $run)) (then (local.set $run (local.get $at)))))
+          (else
+            (if (local.get $run)
+              (then (call $free_run (local.get $run) (local.get $at)) (local.set $run (i32.const 0))))))
+        (local.set $at (i32.add (local.get $h) (local.get $cap)))
+        (br $blocks)))
+    (if (local.get $run)
+      (then
+        (if (i32.eq (local.get $at) (global.get $bump))
+          (then (call $set_bump (local.get $run)))
+          (else (call $free_run (local.get $run) (local.get $at)))))))
+
+  ;; Allocate $n bytes (0 allowed, for host-made empty blocks). Returns the handle or 0 (and
+  ;; remembers the request in $refused when the memory limit was the reason).
   (func $allocate (param $n i32) (result i32)
-    (local $cap i32) (local $k i32) (local $h i32) (local $end i64)
+    (local $cap i32) (local $h i32) (local $end i64)
     (local.set $cap (i32.and (i32.add (local.get $n) (i32.const 15)) (i32.const -16)))
     (if (i32.eqz (local.get $cap)) (then (local.set $cap (i32.const 16))))
     (if (i32.lt_u (local.get $cap) (local.get $n)) (then (return (i32.const 0))))
-    ;; the block's own class may hold a block big enough; every class above it surely does
-    (local.set $k (call $class_of (local.get $cap)))
-    (if (global.get $nonempty)
-      (then
-        (if (i32.and (global.get $nonempty) (i32.shl (i32.const 1) (local.get $k)))
-          (then (local.set $h (call $pop_free (local.get $k) (local.get $cap)))))
-        (block $found
-          (loop $classes
-            (br_if $found (local.get $h))
-            ;; the lowest non-empty class above $k
-            (local.set $k (i32.ctz (i32.and (global.get $nonempty)
-              (i32.shl (i32.const -2) (local.get $k)))))
-            (br_if $found (i32.ge_u (local.get $k) (i32.const 32)))
-            (local.set $h (call $pop_free (local.get $k) (i32.const 0)))
-            (br $classes)))))
-    (if (i32.eqz (local.get $h))
-      (then
+    (block $got
+      ;; at most twice round: a sweep clears what lets it run again
+      (loop $try
+        (local.set $h (call $from_free_lists (local.get $cap)))
+        (br_if $got (local.get $h))
         (local.set $end
           (i64.add (i64.extend_i32_u (global.get $bump)) (i64.extend_i32_u (i32.add (local.get $cap) (i32.const 16)))))
-        (if (i32.eqz (call $ensure (local.get $end))) (then (return (i32.const 0))))
+        (if (i32.or
+              (i64.gt_u (local.get $end) (i64.shl (i64.extend_i32_u (memory.size)) (i64.const 16)))
+              (i64.gt_u (local.get $end) (call $limit_bytes)))
+          (then
+            ;; the heap would have to grow: first reuse what the host freed, when that is a
+            ;; quarter of the heap or more
+            (if (i32.and
+                  (i32.ne (global.get $quarantine_bytes) (i32.const 0))
+                  (i64.ge_u
+                    (i64.shl (i64.extend_i32_u (global.get $quarantine_bytes)) (i64.const 2))
+                    (global.get $span1)))
+              (then (call $sweep) (br $try)))
+            (if (i32.eqz (call $ensure (local.get $end)))
+              (then
+                ;; at the limit: every free block, merged, is the last reserve
+                (if (global.get $freed_since_sweep) (then (call $sweep) (br $try)))
+                (call $note_refused (i64.extend_i32_u (local.get $n)))
+                (return (i32.const 0))))))
         (local.set $h (i32.add (global.get $bump) (i32.const 16)))
         (i32.store offset=4 (global.get $bump) (local.get $cap))
         (call $set_bump (i32.wrap_i64 (local.get $end)))))
@@ -185,35 +308,56 @@
     (i32.store offset=8 (i32.sub (local.get $h) (i32.const 16)) (call $live_tag (local.get $h)))
     (local.get $h))
 
-  (func $release (param $h i32)
-    (local $header i32) (local $cap i32) (local $k i32)
+  (func $note_refused (param $n i64)
+    (if (i64.gt_u (local.get $n) (global.get $refused)) (then (global.set $refused (local.get $n)))))
+
+  ;; Free a live block (anything else is ignored). $by_host: the host frees it for the guest,
+  ;; so it is quarantined: tagged free but on no free list, found again only by a sweep (see the
+  ;; reuse policy at the top).
+  (func $release (param $h i32) (param $by_host i32)
+    (local $header i32) (local $cap i32)
     (if (i32.eqz (call $is_live (local.get $h))) (then (return)))
     (local.set $header (i32.sub (local.get $h) (i32.const 16)))
     (local.set $cap (i32.load offset=4 (local.get $header)))
     (i32.store offset=8 (local.get $header) (call $free_tag (local.get $h)))
+    (global.set $freed_since_sweep (i32.const 1))
     (if (i32.eq (local.get $h) (global.get $input_handle))
       (then (call $set_input (i32.const 0) (i32.const 0))))
+    (if (local.get $by_host)
+      (then
+        (global.set $quarantine_bytes
+          (i32.add (global.get $quarantine_bytes) (i32.add (local.get $cap) (i32.const 16))))
+        (return)))
     (if (i32.eq (i32.add (local.get $h) (local.get $cap)) (global.get $bump))
       ;; the topmost block: give its space back to the bump pointer
       (then (call $set_bump (local.get $header)) (return)))
-    (local.set $k (call $class_of (local.get $cap)))
-    (i32.store offset=12 (local.get $header)
-      (if (result i32) (i32.and (global.get $nonempty) (i32.shl (i32.const 1) (local.get $k)))
-        (then (i32.load (i32.shl (local.get $k) (i32.const 2))))
-        (else (i32.const 0))))
-    (i32.store (i32.shl (local.get $k) (i32.const 2)) (local.get $h))
-    (global.set $nonempty (i32.or (global.get $nonempty) (i32.shl (i32.const 1) (local.get $k)))))
+    (call $push_free (local.get $h) (local.get $cap)))
+
+    ;; Forget every block at once: a new epoch makes every handle handed out so far stale.
+  (func $release_all
+    (global.set $epoch (i32.add (global.get $epoch) (i32.const 0x9e3779b9)))
+    (global.set $nonempty (i32.const 0))
+    (global.set $quarantine_bytes (i32.const 0))
+    (global.set $freed_since_sweep (i32.const 0))
+    (global.set $refused (i64.const 0))
+    (call $set_bump (global.get $HEAP_BASE))
+    (call $set_input (i32.const 0) (i32.const 0))
+    (global.set $output_is_set (i32.const 0))
+    (global.set $output_offset (i32.const 0))
+    (global.set $output_length (i32.const 0))
+    (global.set $output_invalid (i32.const 0))
+    (global.set $error_handle (i64.const 0)))
 
   ;; ---------------------------------------------------------------- extism:host/env
 
   (func (export "alloc") (param $n i64) (result i64)
-    (if (result i64)
-      (i32.or (i64.eqz (local.get $n)) (i64.gt_u (local.get $n) (i64.const 0xffffffef)))
-      (then (i64.const 0))
-      (else (i64.extend_i32_u (call $allocate (i32.wrap_i64 (local.get $n)))))))
+    (if (i64.eqz (local.get $n)) (then (return (i64.const 0))))
+    (if (i64.gt_u (local.get $n) (i64.const 0xffffffef))
+      (then (call $note_refused (local.get $n)) (return (i64.const 0))))
+    (i64.extend_i32_u (call $allocate (i32.wrap_i64 (local.get $n)))))
 
   (func (export "free") (param $h i64)
-    (call $release (call $live_handle (local.get $h))))
+    (call $release (call $live_handle (local.get $h)) (i32.const 0)))
 
   (func $length (export "length") (param $h i64) (result i64)
     (local $live i32)
@@ -262,7 +406,9 @@
 
   ;; Any range inside the heap is accepted (some PDKs output part of a block); anything
   ;; else is remembered as invalid and fails the call on the host side.
+  ;; (0, 0) is an empty output, as is any (h, 0) in the heap.
   (func (export "output_set") (param $h i64) (param $n i64)
+    (global.set $output_is_set (i32.const 1))
     (global.set $output_invalid (i32.const 0))
     (if (i32.and (i64.eqz (local.get $h)) (i64.eqz (local.get $n)))
       (then
@@ -293,15 +439,9 @@
   ;; hold it.
   (func (export "host_begin") (param $n i32) (result i32)
     (local $h i32)
-    (global.set $epoch (i32.add (global.get $epoch) (i32.const 0x9e3779b9)))
-    (global.set $nonempty (i32.const 0))
-    (call $set_bump (global.get $HEAP_BASE))
-    (global.set $output_offset (i32.const 0))
-    (global.set $output_length (i32.const 0))
-    (global.set $output_invalid (i32.const 0))
-    (global.set $error_handle (i64.const 0))
+    (call $release_all)
     ;; no input: no block (input_offset is 0); 1 only tells the host all is well
-    (if (i32.eqz (local.get $n)) (then (call $set_input (i32.const 0) (i32.const 0)) (return (i32.const 1))))
+    (if (i32.eqz (local.get $n)) (then (return (i32.const 1))))
     (local.set $h (call $allocate (local.get $n)))
     (call $set_input (local.get $h) (if (result i32) (local.get $h) (then (local.get $n)) (else (i32.const 0))))
     (local.get $h))
@@ -316,31 +456,51 @@
   (func (export "host_alloc") (param $n i32) (result i32)
     (call $allocate (local.get $n)))
 
+  ;; The host frees a block it was handed: into the quarantine (see the reuse policy).
   (func (export "host_free") (param $h i32)
-    (call $release (local.get $h)))
+    (call $release (local.get $h) (i32.const 1)))
 
-  ;; Length of a live block, or -1 when $h is not one (a live block may be empty).
+  ;; The host frees a block it made and never handed out: reused at once, as a guest's free.
+  (func (export "host_discard") (param $h i32)
+    (call $release (local.get $h) (i32.const 0)))
+
+  ;; Length of a live block, 0 for handle 0 (the empty block), or -1 when $h is neither.
   (func $host_length (export "host_length") (param $h i32) (result i32)
+    (if (i32.eqz (local.get $h)) (then (return (i32.const 0))))
     (if (result i32) (call $is_live (local.get $h))
       (then (i32.load (i32.sub (local.get $h) (i32.const 16))))
       (else (i32.const -1))))
 
-  ;; Length of a live block, which is freed (-1, and nothing freed, when $h is not one). Its
-  ;; bytes stay as they are until the next allocation: the host reads a key or a value it
-  ;; takes over with one call instead of two. (Freeing writes only the block's header.)
+  ;; Length of a live block, which is freed into the quarantine (-1, and nothing freed, when $h
+  ;; is not one; 0 for handle 0). Its bytes stay as they are until fresh space runs out: the
+  ;; host reads a key or a value it takes over with one call instead of two. (Freeing writes
+  ;; only the block's header.)
   (func (export "host_take") (param $h i32) (result i32)
     (local $n i32)
     (local.set $n (call $host_length (local.get $h)))
-    (if (i32.ne (local.get $n) (i32.const -1)) (then (call $release (local.get $h))))
+    (if (i32.ne (local.get $n) (i32.const -1)) (then (call $release (local.get $h) (i32.const 1))))
     (local.get $n))
 
-  ;; The call's outcome in one host→wasm call: bit 0 output set, bit 1 error set, bit 2 the
-  ;; output range was invalid.
+  ;; The call's outcome in one host→wasm call: bit 0 output set (maybe empty), bit 1 error set,
+  ;; bit 2 the output range was invalid.
   (func (export "host_end") (result i32)
     (i32.or
-      (i32.or (i32.ne (global.get $output_offset) (i32.const 0))
+      (i32.or (global.get $output_is_set)
               (i32.shl (i64.ne (global.get $error_handle) (i64.const 0)) (i32.const 1)))
       (i32.shl (global.get $output_invalid) (i32.const 2))))
+
+  ;; reset(): every block of the calls before is dropped at once.
+  (func (export "host_release_all") (call $release_all))
+
+  ;; Bytes of heap in use (blocks and their headers, free or not): 0 after host_release_all.
+  (func (export "host_heap_bytes") (result i32)
+    (i32.sub (global.get $bump) (global.get $HEAP_BASE)))
+
+  (func (export "host_sweeps") (result i32) (global.get $sweeps))
+
+  ;; The largest allocation of this call the memory limit refused, in bytes (0: none); an f64
+  ;; because a guest may ask for up to 2^64 - 1 bytes, and the host side makes no BigInt.
+  (func (export "host_refused") (result f64) (f64.convert_i64_u (global.get $refused)))
 
   (func (export "host_output_offset") (result i32) (global.get $output_offset))
   (func (export "host_output_length") (result i32) (global.get $output_length))
@@ -364,13 +524,7 @@
   (func (export "host_scrub")
     (memory.fill (i32.const 0) (i32.const 0) (global.get $high_water))
     (global.set $high_water (global.get $HEAP_BASE))
-    (global.set $nonempty (i32.const 0))
-    (call $set_bump (global.get $HEAP_BASE))
-    (call $set_input (i32.const 0) (i32.const 0))
-    (global.set $output_offset (i32.const 0))
-    (global.set $output_length (i32.const 0))
-    (global.set $output_invalid (i32.const 0))
-    (global.set $error_handle (i64.const 0)))
+    (call $release_all))
 
   (func (export "host_set_max_pages") (param $pages i32)
     (global.set $max_pages (local.get $pages)))

@@ -17,8 +17,7 @@ import { CTRL, HTTP_INDEX, type HostFunctionSlot, type HostRequest, type MemoryO
 /** An exact-size buffer holding `bytes`, safe to transfer. */
 export function ownedBuffer(bytes: ArrayBufferView): ArrayBuffer {
   if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) {
-    // A private copy the kernel made for us, unless it was carved from a shared slab (then the
-    // buffer is larger than the bytes and we copy instead).
+    // The private, exact-size copy the kernel makes of every output: hand it over as it is.
     return bytes.buffer;
   }
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength).slice().buffer as ArrayBuffer;

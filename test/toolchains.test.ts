@@ -287,6 +287,8 @@ toolchainSuite('a C plug-in (clang, wasi-libc, reactor)', clangSkip, () => {
         ['read_file', '/data/../ro/r.txt'],
         ['read_file', '/etc/passwd'],
         ['list_dir', '/ro'],
+        ['open_with_all_rights', '/ro\nr.txt'],
+        ['open_with_all_rights', '/data\na.txt'],
       ]), [
         'read_file: "file contents\\n"',
         'read_file: "file contents\\n"',
@@ -298,6 +300,9 @@ toolchainSuite('a C plug-in (clang, wasi-libc, reactor)', clangSkip, () => {
         'read_file: PluginCallError 1 cannot open /data/../ro/r.txt: Capabilities insufficient',
         'read_file: PluginCallError 1 cannot open /etc/passwd: Capabilities insufficient',
         'list_dir: "r.txt"',
+        // a read-only mount hands on no write right, so asking for all it may hand on reads
+        'open_with_all_rights: "dir can write: 0, file can write: 0, read: read only"',
+        'open_with_all_rights: "dir can write: 1, file can write: 1, read: file contents\\n"',
       ], mode);
       assert.equal(readFileSync(join(dir, `${mode}.txt`), 'utf8'), 'new');
       await plugin.close();

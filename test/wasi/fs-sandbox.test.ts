@@ -193,8 +193,11 @@ describe('read-only mounts', () => {
     const [dirErrno, dirFd] = g.open(4, 'dir', { oflags: OFLAGS.DIRECTORY, rights: roInheriting, inheriting: roInheriting });
     assert.equal(dirErrno, E.SUCCESS);
     assert.equal(rightsOf(dirFd)[1] & FD_WRITE, 0n);
-    // Asking for a write right by name is still EROFS, and the read-write mount still hands it on.
+    // Asking for a write right by name is still EROFS, and so is a write-only open whose write
+    // rights the libc masked away (what wasi-libc's O_WRONLY asks for here: no read right).
     assert.equal(g.open(4, 'data.txt', { rights: ALL })[0], E.EROFS);
+    assert.equal(g.open(4, 'data.txt', { rights: roInheriting & ~(1n << 1n | 1n << 14n), inheriting: roInheriting })[0], E.EROFS);
+    // The read-write mount still hands the write right on.
     const [, rwInheriting] = rightsOf(3);
     assert.notEqual(rwInheriting & FD_WRITE, 0n);
     const [rwErrno, rwFd] = g.open(3, 'hello.txt', { rights: rwInheriting, inheriting: rwInheriting });

@@ -277,7 +277,9 @@ export function pathFunctions(ctx: WasiContext): Record<string, WasiFunction> {
         }
         if (wantsDirectory) fail(Errno.ENOTDIR);
       }
-      if (r.mount.readOnly && wantsWrite) fail(Errno.EROFS);
+      // A read-only mount hands on no write right, so a libc's write-only open arrives with the
+      // write rights masked away: a file open without the read right is one, refused as on Linux.
+      if (r.mount.readOnly && (wantsWrite || (base & Rights.FD_READ) === 0n)) fail(Errno.EROFS);
 
       const handle = fs.open(r.hostPath, {
         read: (base & (Rights.FD_READ | Rights.FD_READDIR)) !== 0n || !wantsWrite,

@@ -11,7 +11,7 @@ const CYCLES = 10_000;
 const MAX_RSS_GROWTH_MB = 12;
 const MAX_HEAP_GROWTH_MB = 2;
 
-it(`creating and closing ${CYCLES.toLocaleString('en-US')} plug-ins (plain, timed, WASI, host functions) grows neither the heap nor the resident set`, async () => {
+it(`creating and closing ${CYCLES.toLocaleString('en-US')} plug-ins (plain, timed, WASI, host functions) grows neither the heap nor the resident set`, async (t) => {
   const script = `
     const { createPlugin } = await import(${JSON.stringify(libraryUrl)});
     const { readFileSync } = await import('node:fs');
@@ -43,7 +43,7 @@ it(`creating and closing ${CYCLES.toLocaleString('en-US')} plug-ins (plain, time
   const run = await runBounded(script, { timeoutMs: 120_000, maxRssMb: 400, execArgv: ['--expose-gc', '--max-semi-space-size=1'] });
   const { before, after } = JSON.parse(run.stdout) as Record<'before' | 'after', { rss: number; heap: number }>;
   const report = `RSS ${before.rss.toFixed(1)} → ${after.rss.toFixed(1)} MiB, heap ${before.heap.toFixed(1)} → ${after.heap.toFixed(1)} MiB in ${Math.round(run.ms)} ms`;
-  console.log(report);
+  t.diagnostic(report);
   assert.ok(after.heap - before.heap < MAX_HEAP_GROWTH_MB, report);
   assert.ok(after.rss - before.rss < MAX_RSS_GROWTH_MB, report);
 });

@@ -1,4 +1,8 @@
-// Shared by the tests: where the built fixtures are, WAT assembled on the fly, a logger that records.
+// Shared by the tests: where the built fixtures are, WAT assembled on the fly, a logger that
+// records, and a child process bounded in time and memory.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../src/index.js';
@@ -60,4 +64,74 @@ export function recordingLogger(): { lines: string[]; logger: Logger } {
   const record = (level: string) => (message: string) => void lines.push(`${level} ${message}`);
   const logger: Logger = { trace: record('trace'), debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') };
   return { lines, logger };
+}
+
+/** URL of the built library's entry (`build/src/index.js`), for scripts run in a child process. */
+export const libraryUrl = new URL('../src/index.js', import.meta.url).href;
+
+/** What a bounded child process did. */
+export interface BoundedRun {
+  stdout: string;
+  stderr: string;
+  /** The child's peak resident set, in MiB. */
+  peakRssMb: number;
+  /** Wall time from spawn to exit, in ms. */
+  ms: number;
+}
+
+const PEAK_MARK = '\n@@run-bounded peak-rss-kb ';
+
+/**
+ * Runs `source` (an ES module; top-level await allowed) in a fresh `node` and resolves with
+ * what it printed. Rejects — never resolves — when the child runs past `timeoutMs`, when its
+ * resident set goes past `maxRssMb` (watched while it runs, on Linux, and its peak checked at
+ * exit), or when it exits with anything but 0: a hang or a blow-up in the child fails the
+ * test instead of hanging CI or the machine.
+ */
+export function runBounded(source: string, { timeoutMs, maxRssMb, execArgv = [] }: { timeoutMs: number; maxRssMb: number; execArgv?: string[] }): Promise<BoundedRun> {
+  // The child reports its own peak at exit; the parent also samples it while the child runs,
+  // so a child that blows up is killed before it takes the machine with it.
+  const reporter = `process.on('exit', () => process.stderr.write(${JSON.stringify(PEAK_MARK)} + process.resourceUsage().maxRSS + '\\n'));\n`;
+  const started = performance.now();
+  const child = spawn(process.execPath, [...execArgv, '--input-type=module', '-e', reporter + source], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  return new Promise<BoundedRun>((resolve, reject) => {
+    let failure: Error | undefined;
+    const stop = (why: string) => {
+      failure ??= new assert.AssertionError({ message: `${why}\n--- stdout:\n${stdout}\n--- stderr:\n${stderr}` });
+      child.kill('SIGKILL');
+    };
+    const deadline = setTimeout(() => stop(`the child ran past ${timeoutMs} ms`), timeoutMs);
+    const sampler = setInterval(() => {
+      const rssMb = residentMb(child.pid);
+      if (rssMb !== undefined && rssMb > maxRssMb) stop(`the child's resident set reached ${rssMb.toFixed(1)} MiB, past ${maxRssMb} MiB`);
+    }, 20);
+    child.on('error', (err) => stop(`could not run node: ${err.message}`));
+    child.on('close', (code, signal) => {
+      clearTimeout(deadline);
+      clearInterval(sampler);
+      const ms = performance.now() - started;
+      const at = stderr.lastIndexOf(PEAK_MARK);
+      const peakRssMb = at < 0 ? NaN : Number.parseInt(stderr.slice(at + PEAK_MARK.length), 10) / 1024;
+      if (at >= 0) stderr = stderr.slice(0, at) + stderr.slice(stderr.indexOf('\n', at + PEAK_MARK.length) + 1);
+      if (failure === undefined && code !== 0) stop(`the child exited with ${code ?? signal}`);
+      if (failure === undefined && !(peakRssMb <= maxRssMb)) stop(`the child's peak resident set was ${peakRssMb.toFixed(1)} MiB, past ${maxRssMb} MiB`);
+      if (failure !== undefined) reject(failure);
+      else resolve({ stdout, stderr, peakRssMb, ms });
+    });
+  });
+}
+
+/** Current resident set of process `pid` in MiB, where /proc tells it (Linux). */
+function residentMb(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const match = /VmRSS:\s*(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) / 1024 : undefined;
+  } catch {
+    return undefined; // not Linux, or the child is gone: the peak is checked at exit
+  }
 }

@@ -72,6 +72,7 @@ describe('manifest', () => {
     await echoes(new Response(wasm as Uint8Array<ArrayBuffer>, { headers: { 'content-type': 'application/wasm' } }));
     await echoes({ wasm: [{ module: await WebAssembly.compile(wasm as Uint8Array<ArrayBuffer>) }] });
     await echoes({ wasm: [{ response: new Response(wasm as Uint8Array<ArrayBuffer>) }] });
+  });
 
   it('does not load the fetch machinery (undici, ~35 ms) for a plug-in from a path, bytes or a module', () => {
     // Run in a fresh process: this one has loaded undici already (the test server, Responses).
@@ -87,7 +88,6 @@ describe('manifest', () => {
     const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
     assert.equal(result.stderr, '');
     assert.equal(result.stdout.trim(), 'none');
-  });
   });
 
   it('fetches wasm from a URL with the method and headers of the manifest', async () => {

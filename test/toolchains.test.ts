@@ -1,11 +1,12 @@
 // Plug-ins built by real compilers other than AssemblyScript — clang with wasi-libc (C and
 // C++), and rustc's wasm32 std — run through the public API, unchanged, with and without
 // instrumentation (timeoutMs, fuel), and in a worker. The sources are in test/toolchains/;
-// they are compiled into a temp dir when the compiler is on this machine. CI does not install
-// these compilers, so there the tests skip, saying what is missing (see test/toolchains/README.md).
+// they are compiled into a temp dir. .ci/run installs the compilers, and when CI is set a
+// missing one fails its suite; elsewhere the suite skips, saying what is missing (see
+// test/toolchains/README.md).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -59,14 +60,27 @@ function clangBuild(name: string, files: string[], flags: string[]): string {
 
 /** libc++ for wasm32-wasi is a separate package: the C++ plug-in needs it. */
 const cxxSkip = (() => {
-  if (clangSkip !== false) return clangSkip;
-  try {
-    clangBuild('trial-cxx', ['ctors.cpp'], ['--target=wasm32-wasi', '-O2', '-mexec-model=reactor', '-fno-exceptions']);
-    return false;
-  } catch (err) {
-    return `needs libc++ for wasm32-wasi: ${(err as Error).message.split('\n').slice(0, 3).join(' ')}`;
-  }
+  if (!('clang' in clang)) return clangSkip;
+  const trial = join(work, 'trial.cpp');
+  writeFileSync(trial, '#include <map>\n#include <string>\nstd::map<std::string, int> m;\nextern "C" __attribute__((export_name("f"))) int f() { return m["x"]++; }\n');
+  const clangxx = clang.clang.replace(/clang(?=[^/]*$)/, 'clang++');
+  const built = run(clangxx, ['--target=wasm32-wasi', '-O2', '-mexec-model=reactor', '-fno-exceptions', '-o', join(work, 'trial-cxx.wasm'), trial]);
+  return built.ok ? false : `needs libc++ for wasm32-wasi: ${built.output.trim().split('\n').slice(0, 3).join(' ')}`;
 })();
+
+/**
+ * A suite that needs a toolchain: skipped, saying why, where `missing`; but in CI (CI set),
+ * where .ci/run installs every toolchain, a missing one is a failing test instead.
+ */
+function toolchainSuite(name: string, missing: string | false, body: () => void): void {
+  if (missing !== false && process.env.CI) {
+    describe(name, () => {
+      it('has its toolchain', () => assert.fail(`${missing} (CI is set, and .ci/run installs this toolchain)`));
+    });
+    return;
+  }
+  describe(name, { skip: missing }, body);
+}
 
 // ---------------------------------------------------------------------------- rustc
 
@@ -74,14 +88,21 @@ const cxxSkip = (() => {
 function findRust(): { rustc: string; target: string; linker: string[]; bare: boolean } | { missing: string } {
   const trial = join(work, 'trial.rs');
   writeFileSync(trial, '#[no_mangle] pub extern "C" fn f() -> i32 { let v: Vec<u8> = vec![1]; v.len() as i32 }\n');
-  const rustcs = [...(process.env.PLUGHOST_RUSTC ? [process.env.PLUGHOST_RUSTC] : []), 'rustc', '/usr/bin/rustc'];
+  // Debian's /usr/bin/rustc comes with its wasm32 std (libstd-rust-dev-wasm32) while a
+  // rustup rustc on PATH may lack it: try the first whose sysroot has the target's std.
+  const rustcs = [...(process.env.PLUGHOST_RUSTC ? [process.env.PLUGHOST_RUSTC] : []), '/usr/bin/rustc', 'rustc'];
   const linkers = [[], ...candidates(undefined, 'wasm-ld').map((l) => [`-Clinker=${l}`])];
   let last = 'no rustc on PATH (set PLUGHOST_RUSTC)';
   for (const rustc of new Set(rustcs)) {
     const targets = run(rustc, ['--print', 'target-list']);
     if (!targets.ok) continue;
+    const sysroot = run(rustc, ['--print', 'sysroot']).output.trim();
     for (const target of ['wasm32-wasip1', 'wasm32-wasi']) {
       if (!targets.output.split('\n').includes(target)) continue;
+      if (!existsSync(join(sysroot, 'lib', 'rustlib', target, 'lib'))) {
+        last = `${rustc} has no std for ${target} (in ${sysroot})`;
+        continue;
+      }
       for (const linker of linkers) {
         const built = run(rustc, ['--target', target, '--crate-type', 'cdylib', '-O', ...linker, '-o', join(work, 'trial-rs.wasm'), trial]);
         if (built.ok) {
@@ -169,7 +190,7 @@ async function inEveryMode(file: string, options: PluginOptions, steps: Step[], 
 
 // ---------------------------------------------------------------------------- C
 
-describe('a C plug-in (clang, wasi-libc, reactor)', { skip: clangSkip }, () => {
+toolchainSuite('a C plug-in (clang, wasi-libc, reactor)', clangSkip, () => {
   let file: string;
   let dir: string;
   before(() => {
@@ -266,6 +287,8 @@ describe('a C plug-in (clang, wasi-libc, reactor)', { skip: clangSkip }, () => {
         ['read_file', '/data/../ro/r.txt'],
         ['read_file', '/etc/passwd'],
         ['list_dir', '/ro'],
+        ['open_with_all_rights', '/ro\nr.txt'],
+        ['open_with_all_rights', '/data\na.txt'],
       ]), [
         'read_file: "file contents\\n"',
         'read_file: "file contents\\n"',
@@ -277,6 +300,9 @@ describe('a C plug-in (clang, wasi-libc, reactor)', { skip: clangSkip }, () => {
         'read_file: PluginCallError 1 cannot open /data/../ro/r.txt: Capabilities insufficient',
         'read_file: PluginCallError 1 cannot open /etc/passwd: Capabilities insufficient',
         'list_dir: "r.txt"',
+        // a read-only mount hands on no write right, so asking for all it may hand on reads
+        'open_with_all_rights: "dir can write: 0, file can write: 0, read: read only"',
+        'open_with_all_rights: "dir can write: 1, file can write: 1, read: file contents\\n"',
       ], mode);
       assert.equal(readFileSync(join(dir, `${mode}.txt`), 'utf8'), 'new');
       await plugin.close();
@@ -374,7 +400,7 @@ mkdir in ro: -1 Read-only file system
 unlink in ro: -1 Read-only file system
 `;
 
-describe('POSIX file calls of a C plug-in (wasi-libc over our WASI)', { skip: clangSkip }, () => {
+toolchainSuite('POSIX file calls of a C plug-in (wasi-libc over our WASI)', clangSkip, () => {
   it('behave as on Linux: seek, pread/pwrite, truncate, append, rename, symlinks, 300 entries, a big file, a read-only mount', async () => {
     const file = clangBuild('c-fs', ['fs_plugin.c', 'fs.c'], ['--target=wasm32-wasi', '-O2', '-mexec-model=reactor']);
     for (const [mode, extra] of [...MODES, ['worker', { runInWorker: true }] as [string, PluginOptions]]) {
@@ -388,7 +414,7 @@ describe('POSIX file calls of a C plug-in (wasi-libc over our WASI)', { skip: cl
   });
 });
 
-describe('a freestanding C plug-in (clang, no libc, no WASI)', { skip: clangSkip }, () => {
+toolchainSuite('a freestanding C plug-in (clang, no libc, no WASI)', clangSkip, () => {
   let file: string;
   const base = ['--target=wasm32-unknown-unknown', '-nostdlib', '-Wl,--no-entry'];
   before(() => {
@@ -438,7 +464,7 @@ describe('a freestanding C plug-in (clang, no libc, no WASI)', { skip: clangSkip
   });
 });
 
-describe('a C++ plug-in (clang++, libc++, global constructors)', { skip: cxxSkip }, () => {
+toolchainSuite('a C++ plug-in (clang++, libc++, global constructors)', cxxSkip, () => {
   it('runs its global constructors once, keeps std::map/std::vector state, in every mode and in a worker', async () => {
     const file = clangBuild('cxx-ctors', ['ctors.cpp'], ['--target=wasm32-wasi', '-O2', '-mexec-model=reactor', '-fno-exceptions']);
     const steps: Step[] = [['constructed'], ['add_words', 'gamma alpha'], ['add_words', 'beta delta'], ['constructed']];
@@ -455,7 +481,7 @@ describe('a C++ plug-in (clang++, libc++, global constructors)', { skip: cxxSkip
   });
 });
 
-describe('a C WASI command (_start)', { skip: clangSkip }, () => {
+toolchainSuite('a C WASI command (_start)', clangSkip, () => {
   it('runs main with its args, and its other exports, and starts afresh after _start', async () => {
     const file = clangBuild('c-command', ['command.c'], ['--target=wasm32-wasi', '-O2']);
     for (const [mode, extra] of MODES) {
@@ -512,7 +538,7 @@ const RUST_EXPECTED = [
   'sort_numbers: PluginCallError 1 bad count: invalid digit found in string',
 ];
 
-describe('a Rust plug-in (rustc, wasm32 WASI std, cdylib)', { skip: rustSkip }, () => {
+toolchainSuite('a Rust plug-in (rustc, wasm32 WASI std, cdylib)', rustSkip, () => {
   let file: string;
   before(() => {
     if ('rustc' in rust) file = rustBuild('rust-wasi', rust.target);
@@ -562,7 +588,7 @@ describe('a Rust plug-in (rustc, wasm32 WASI std, cdylib)', { skip: rustSkip }, 
   });
 });
 
-describe('a Rust plug-in without WASI (wasm32-unknown-unknown)', { skip: rustSkip || ('rustc' in rust && !rust.bare ? 'needs the wasm32-unknown-unknown std' : false) }, () => {
+toolchainSuite('a Rust plug-in without WASI (wasm32-unknown-unknown)', rustSkip || ('rustc' in rust && !rust.bare ? 'needs the wasm32-unknown-unknown std' : false), () => {
   it('runs the same calls in every mode', async () => {
     const file = rustBuild('rust-bare', 'wasm32-unknown-unknown');
     await inEveryMode(file, { config: { greeting: 'Hi' } }, RUST_STEPS, RUST_EXPECTED, false);

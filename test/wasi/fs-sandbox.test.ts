@@ -170,6 +170,40 @@ describe('read-only mounts', () => {
     // Reading still works.
     assert.deepEqual(g.readAll(readFd), [0, 'data']);
   });
+
+  test('a read-only mount advertises no write right, so a guest asking for every right it may have reads', async () => {
+    const g = await guest();
+    const fdstat = g.alloc(24);
+    const rightsOf = (fd: number): [bigint, bigint] => {
+      assert.equal(g.call('fd_fdstat_get', fd, fdstat), E.SUCCESS);
+      return [g.u64(fdstat + 8), g.u64(fdstat + 16)];
+    };
+    const FD_WRITE = 1n << 6n;
+    const PATH_CREATE_FILE = 1n << 10n;
+    const PATH_UNLINK_FILE = 1n << 26n;
+    const [roBase, roInheriting] = rightsOf(4);
+    assert.equal(roBase & (PATH_CREATE_FILE | PATH_UNLINK_FILE), 0n, 'no mutating right on the ro preopen');
+    assert.equal(roInheriting & FD_WRITE, 0n, 'no write right handed on by the ro preopen');
+    // As wasi-libc does: the inheriting rights of the directory, asked for in full.
+    const [errno, fd] = g.open(4, 'data.txt', { rights: roInheriting, inheriting: roInheriting });
+    assert.equal(errno, E.SUCCESS);
+    assert.equal(rightsOf(fd)[0] & FD_WRITE, 0n);
+    assert.deepEqual(g.readAll(fd), [0, 'data']);
+    // A directory inside opened the same way hands on no write right either.
+    const [dirErrno, dirFd] = g.open(4, 'dir', { oflags: OFLAGS.DIRECTORY, rights: roInheriting, inheriting: roInheriting });
+    assert.equal(dirErrno, E.SUCCESS);
+    assert.equal(rightsOf(dirFd)[1] & FD_WRITE, 0n);
+    // Asking for a write right by name is still EROFS, and so is a write-only open whose write
+    // rights the libc masked away (what wasi-libc's O_WRONLY asks for here: no read right).
+    assert.equal(g.open(4, 'data.txt', { rights: ALL })[0], E.EROFS);
+    assert.equal(g.open(4, 'data.txt', { rights: roInheriting & ~(1n << 1n | 1n << 14n), inheriting: roInheriting })[0], E.EROFS);
+    // The read-write mount still hands the write right on.
+    const [, rwInheriting] = rightsOf(3);
+    assert.notEqual(rwInheriting & FD_WRITE, 0n);
+    const [rwErrno, rwFd] = g.open(3, 'hello.txt', { rights: rwInheriting, inheriting: rwInheriting });
+    assert.equal(rwErrno, E.SUCCESS);
+    assert.notEqual(rightsOf(rwFd)[0] & FD_WRITE, 0n);
+  });
 });
 
 describe('escapes', () => {
@@ -219,6 +253,18 @@ describe('escapes', () => {
     assert.equal(g.view().getUint8(stat + 16), 7);
     // Opening with O_NOFOLLOW semantics fails as POSIX does.
     assert.equal(g.open(3, 'evil', { follow: false })[0], E.ELOOP);
+    // Reading such a link is refused too: its target would tell the guest the host's layout.
+    const buf = g.alloc(256);
+    const used = g.alloc(4);
+    for (const path of ['evil', 'evil-abs', 'evil-dir', 'sub/evil-deep']) {
+      const [lp, ll] = g.put(path);
+      assert.equal(g.call('path_readlink', 3, lp, ll, buf, 256, used), E.ENOTCAPABLE, path);
+    }
+    assert.ok(!g.text(0, g.memory.buffer.byteLength).includes(tmp.path), 'no host path in guest memory');
+    // A link that stays inside reads back as it was written.
+    const [lp, ll] = g.put('to-evil');
+    assert.equal(g.call('path_readlink', 3, lp, ll, buf, 256, used), E.SUCCESS);
+    assert.equal(g.text(buf, g.u32(used)), 'evil');
     // Removing the link itself is fine and leaves its target alone.
     assert.equal(g.pathCall('path_unlink_file', 3, 'evil'), E.SUCCESS);
     assert.equal(readFileSync(join(tmp.path, 'outside.txt'), 'utf8'), 'secret');

@@ -143,11 +143,11 @@ export class Guest {
   }
 
   /** path_open; returns [errno, fd]. */
-  open(dirfd: number, path: string, opts: { oflags?: number; rights?: bigint; fdflags?: number; follow?: boolean } = {}): [number, number] {
+  open(dirfd: number, path: string, opts: { oflags?: number; rights?: bigint; inheriting?: bigint; fdflags?: number; follow?: boolean } = {}): [number, number] {
     const [p, l] = this.put(path);
     const fdPtr = this.alloc(4);
     const rights = opts.rights ?? READ;
-    const errno = this.call('path_open', dirfd, opts.follow === false ? 0 : 1, p, l, opts.oflags ?? 0, rights, rights | ALL, opts.fdflags ?? 0, fdPtr);
+    const errno = this.call('path_open', dirfd, opts.follow === false ? 0 : 1, p, l, opts.oflags ?? 0, rights, opts.inheriting ?? rights | ALL, opts.fdflags ?? 0, fdPtr);
     return [errno, errno === 0 ? this.u32(fdPtr) : -1];
   }
 

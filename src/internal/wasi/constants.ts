@@ -95,6 +95,26 @@ export const DIRECTORY_RIGHTS =
   Rights.PATH_REMOVE_DIRECTORY |
   Rights.PATH_UNLINK_FILE;
 
+/**
+ * Rights that change the file system. A read-only mount neither advertises nor grants them,
+ * so a guest that asks for every right it may have (as wasi-libc does with the inheriting
+ * rights of a directory) is given a read-only fd instead of EROFS.
+ */
+export const MUTATING_RIGHTS =
+  WRITE_RIGHTS |
+  Rights.FD_FILESTAT_SET_TIMES |
+  Rights.PATH_CREATE_DIRECTORY |
+  Rights.PATH_CREATE_FILE |
+  Rights.PATH_LINK_SOURCE |
+  Rights.PATH_LINK_TARGET |
+  Rights.PATH_RENAME_SOURCE |
+  Rights.PATH_RENAME_TARGET |
+  Rights.PATH_FILESTAT_SET_SIZE |
+  Rights.PATH_FILESTAT_SET_TIMES |
+  Rights.PATH_SYMLINK |
+  Rights.PATH_REMOVE_DIRECTORY |
+  Rights.PATH_UNLINK_FILE;
+
 /** witx `fdflags`. */
 export const Fdflags = { APPEND: 1, DSYNC: 2, NONBLOCK: 4, RSYNC: 8, SYNC: 16 } as const;
 

@@ -20,7 +20,7 @@
 import { nodeFileSystem } from '../platform/node-fs.js';
 import { argsEnvironFunctions, encodeStrings, environStrings } from './args-environ.js';
 import { clockFunctions } from './clock.js';
-import { DIRECTORY_RIGHTS, FILE_RIGHTS, Rights } from './constants.js';
+import { DIRECTORY_RIGHTS, FILE_RIGHTS, MUTATING_RIGHTS, Rights } from './constants.js';
 import type { WasiContext, WasiFunction } from './context.js';
 import { DirectoryDescriptor, type Mount, OutputDescriptor, StdinDescriptor } from './descriptor.js';
 import { Errno, HostCallbackError, WasiErrno, errnoOfHostError } from './errno.js';
@@ -204,7 +204,8 @@ export function createWasi(options: WasiOptions = {}): Wasi {
     ctx.fds.add(new OutputDescriptor(stdout, STDOUT_RIGHTS));
     ctx.fds.add(new OutputDescriptor(stderr, STDOUT_RIGHTS));
     for (const mount of mounts) {
-      ctx.fds.add(new DirectoryDescriptor(fs, mount, [], DIRECTORY_RIGHTS, DIRECTORY_RIGHTS | FILE_RIGHTS, encoder.encode(mount.guestPath)));
+      const withheld = mount.readOnly ? MUTATING_RIGHTS : 0n;
+      ctx.fds.add(new DirectoryDescriptor(fs, mount, [], DIRECTORY_RIGHTS & ~withheld, (DIRECTORY_RIGHTS | FILE_RIGHTS) & ~withheld, encoder.encode(mount.guestPath)));
     }
   };
   populate();

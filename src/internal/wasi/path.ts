@@ -11,7 +11,8 @@
  * Symlink policy: `path_symlink` refuses a target that is absolute or that climbs, lexically,
  * above the mount root from where the link is created (ENOTCAPABLE). Links that point outside
  * anyway (made on the host, or moved by a rename) are never followed: resolving through one
- * fails with ENOTCAPABLE.
+ * fails with ENOTCAPABLE, and `path_readlink` refuses to read one the same way, so the guest
+ * never learns a host path.
  *
  * @module
  */
@@ -19,6 +20,7 @@ import {
   DIRECTORY_RIGHTS,
   FILE_RIGHTS,
   LOOKUP_SYMLINK_FOLLOW,
+  MUTATING_RIGHTS,
   Oflags,
   Rights,
   WRITE_RIGHTS,
@@ -133,8 +135,9 @@ function writableMount(mount: Mount): void {
   if (mount.readOnly) fail(Errno.EROFS);
 }
 
+/** A read-only mount holds no mutating right: asking for one there is EROFS, as on Linux. */
 function requireRight(dir: DirectoryDescriptor, right: bigint): void {
-  if ((dir.rightsBase & right) === 0n) fail(Errno.ENOTCAPABLE);
+  if ((dir.rightsBase & right) === 0n) fail(dir.mount.readOnly && (right & MUTATING_RIGHTS) !== 0n ? Errno.EROFS : Errno.ENOTCAPABLE);
 }
 
 /**
@@ -256,6 +259,7 @@ export function pathFunctions(ctx: WasiContext): Record<string, WasiFunction> {
 
       const r = resolvePath(fs, dir, path, (dirflags & LOOKUP_SYMLINK_FOLLOW) !== 0);
       if (r.mount.readOnly && create) fail(Errno.EROFS);
+      const withheld = r.mount.readOnly ? MUTATING_RIGHTS : 0n;
       if (r.stat === undefined) {
         if (!create) fail(Errno.ENOENT);
         if (r.trailingSlash) fail(Errno.EISDIR);
@@ -266,14 +270,16 @@ export function pathFunctions(ctx: WasiContext): Record<string, WasiFunction> {
           // Asked for a directory, write rights are just not granted (some guests request every
           // right); asked for a file to write, this is open(2)'s EISDIR.
           if (create || truncate || (wantsWrite && !wantsDirectory)) fail(Errno.EISDIR);
-          const d = new DirectoryDescriptor(fs, r.mount, r.components, base & DIRECTORY_RIGHTS, inheriting & (DIRECTORY_RIGHTS | FILE_RIGHTS));
+          const d = new DirectoryDescriptor(fs, r.mount, r.components, base & DIRECTORY_RIGHTS & ~withheld, inheriting & (DIRECTORY_RIGHTS | FILE_RIGHTS) & ~withheld);
           d.fdflags = fdflags;
           memory.setU32(fdPtr, fds.add(d));
           return Errno.SUCCESS;
         }
         if (wantsDirectory) fail(Errno.ENOTDIR);
       }
-      if (r.mount.readOnly && wantsWrite) fail(Errno.EROFS);
+      // A read-only mount hands on no write right, so a libc's write-only open arrives with the
+      // write rights masked away: a file open without the read right is one, refused as on Linux.
+      if (r.mount.readOnly && (wantsWrite || (base & Rights.FD_READ) === 0n)) fail(Errno.EROFS);
 
       const handle = fs.open(r.hostPath, {
         read: (base & (Rights.FD_READ | Rights.FD_READDIR)) !== 0n || !wantsWrite,
@@ -286,7 +292,7 @@ export function pathFunctions(ctx: WasiContext): Record<string, WasiFunction> {
         const st = fs.fstat(handle);
         // Swapped for a directory between the check and the open: refuse rather than hold a dir as a file.
         if (st.type === 'directory') fail(Errno.EISDIR);
-        const d = new FileDescriptor(fs, handle, r.mount, filetypeOf(st.type), base & FILE_RIGHTS, inheriting & (DIRECTORY_RIGHTS | FILE_RIGHTS));
+        const d = new FileDescriptor(fs, handle, r.mount, filetypeOf(st.type), base & FILE_RIGHTS & ~withheld, inheriting & (DIRECTORY_RIGHTS | FILE_RIGHTS) & ~withheld);
         d.fdflags = fdflags;
         memory.setU32(fdPtr, fds.add(d));
       } catch (error) {
@@ -305,7 +311,11 @@ export function pathFunctions(ctx: WasiContext): Record<string, WasiFunction> {
       const r = resolvePath(fs, dir, path, false);
       if (r.stat === undefined) fail(Errno.ENOENT);
       if (r.stat.type !== 'symlink') fail(Errno.EINVAL);
-      const bytes = encoder.encode(fs.readlink(r.hostPath));
+      const link = fs.readlink(r.hostPath);
+      // A target that is absolute or climbs out of the mount would tell the guest how the
+      // host is laid out (and could never be followed): refused, as following it is.
+      checkSymlinkTarget(fs, link, r.components.slice(0, -1));
+      const bytes = encoder.encode(link);
       // Truncated like readlink(2) when the buffer is short.
       const n = Math.min(bytes.byteLength, target.byteLength);
       target.set(bytes.subarray(0, n));

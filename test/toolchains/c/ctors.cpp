@@ -32,7 +32,7 @@ const std::string prefix = std::string("words") + ":";
 
 std::string input() {
   std::string s(x_input_length(), '\0');
-  x_load_input(s.data(), s.size());
+  x_load_input(&s[0], s.size());  // data() is const before C++17
   return s;
 }
 

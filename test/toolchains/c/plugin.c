@@ -5,11 +5,14 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <wasi/api.h>
 
 #include "extism.h"
 
@@ -143,6 +146,47 @@ EXTISM_EXPORT("read_file") int32_t read_file(void) {
   x_output(data, size);
   free(data);
   free(path);
+  return 0;
+}
+
+/*
+ * Input "DIR\nFILE": opens DIR, then FILE inside it asking for every right DIR may hand on
+ * (what a libc does when it wants all it may have), and reads FILE. Outputs whether DIR's
+ * fd and FILE's fd carry the write right, and what was read.
+ */
+EXTISM_EXPORT("open_with_all_rights") int32_t open_with_all_rights(void) {
+  char *input = input_string(NULL);
+  char *file = strchr(input, '\n');
+  if (file == NULL) {
+    x_error_str("input must be DIR\\nFILE");
+    return 1;
+  }
+  *file++ = 0;
+  int dir = open(input, O_RDONLY | O_DIRECTORY);
+  if (dir < 0) return fail_errno("cannot open", input);
+  __wasi_fdstat_t dir_stat;
+  if (__wasi_fd_fdstat_get((__wasi_fd_t)dir, &dir_stat) != 0) return fail_errno("cannot stat", input);
+  __wasi_rights_t all = dir_stat.fs_rights_inheriting;
+  __wasi_fd_t fd;
+  __wasi_errno_t err = __wasi_path_open((__wasi_fd_t)dir, 0, file, 0, all, all, 0, &fd);
+  if (err != 0) {
+    errno = err;
+    return fail_errno("cannot open", file);
+  }
+  __wasi_fdstat_t file_stat;
+  if (__wasi_fd_fdstat_get(fd, &file_stat) != 0) return fail_errno("cannot stat", file);
+  char data[256];
+  ssize_t got = read((int)fd, data, sizeof data - 1);
+  if (got < 0) return fail_errno("cannot read", file);
+  data[got] = 0;
+  char out[512];
+  int len = snprintf(out, sizeof out, "dir can write: %d, file can write: %d, read: %s",
+                     (dir_stat.fs_rights_inheriting & __WASI_RIGHTS_FD_WRITE) != 0,
+                     (file_stat.fs_rights_base & __WASI_RIGHTS_FD_WRITE) != 0, data);
+  close((int)fd);
+  close(dir);
+  free(input);
+  x_output(out, (uint64_t)len);
   return 0;
 }
 

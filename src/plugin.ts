@@ -227,6 +227,9 @@ function resolveOptions(manifest: NormalizedManifest, options: PluginOptions): R
   if (!LOG_LEVELS.includes(logLevel)) throw new ManifestError('logLevel', `must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
   const timeoutMs = options.timeoutMs !== undefined && options.timeoutMs !== null ? options.timeoutMs : manifest.timeoutMs;
   if (timeoutMs !== null && !(timeoutMs > 0)) throw new ManifestError('timeoutMs', `must be a number of milliseconds > 0, got ${timeoutMs}`);
+  if (options.httpTimeoutMs !== undefined && !(options.httpTimeoutMs > 0)) {
+    throw new ManifestError('httpTimeoutMs', `must be a number of milliseconds > 0, got ${options.httpTimeoutMs}`);
+  }
   if (options.fuel !== undefined && !(Number.isInteger(options.fuel) && options.fuel > 0)) {
     throw new ManifestError('fuel', `must be a whole number > 0, got ${options.fuel}`);
   }
@@ -263,7 +266,8 @@ function resolveOptions(manifest: NormalizedManifest, options: PluginOptions): R
       http:
         merged.allowedHosts.length === 0
           ? undefined
-          : (deadline) => createHttpHandler({ allowedHosts: merged.allowedHosts, maxResponseBytes: merged.memory.maxHttpResponseBytes, fetch: options.fetch, deadline }),
+          : (deadline) =>
+              createHttpHandler({ allowedHosts: merged.allowedHosts, maxResponseBytes: merged.memory.maxHttpResponseBytes, fetch: options.fetch, deadline, requestTimeoutMs: options.httpTimeoutMs }),
       allowResponseHeaders: options.allowHttpResponseHeaders ?? false,
       wasi: options.useWasi
         ? {
@@ -352,11 +356,11 @@ export class CompiledPlugin {
 }
 
 /** The host-thread `http_request` of worker plug-ins: the same policy, awaited, with the user's fetch if any. */
-function workerHttp(resolved: ResolvedOptions, fetchImpl: typeof fetch | undefined): WorkerHttpFactory | undefined {
+function workerHttp(resolved: ResolvedOptions, fetchImpl: typeof fetch | undefined, requestTimeoutMs: number | undefined): WorkerHttpFactory | undefined {
   const allowedHosts = resolved.manifest.allowedHosts;
   if (allowedHosts.length === 0) return undefined;
   const maxResponseBytes = resolved.manifest.memory.maxHttpResponseBytes;
-  const factory: WorkerHttpFactory = (deadline) => createAsyncHttpHandler({ allowedHosts, maxResponseBytes, fetch: fetchImpl, deadline });
+  const factory: WorkerHttpFactory = (deadline) => createAsyncHttpHandler({ allowedHosts, maxResponseBytes, fetch: fetchImpl, deadline, requestTimeoutMs });
   factory(() => Infinity); // validates the patterns and the limit now, at creation
   return factory;
 }
@@ -377,5 +381,5 @@ export async function compilePlugin(manifest: ManifestLike | PromiseLike<Manifes
   const modules = loading instanceof Promise ? await loading : loading;
   resolved.engine.modules = modules;
   resolved.engine.mainIndex = mainModuleIndex(resolved.manifest);
-  return new CompiledPlugin(resolved.engine, options.runInWorker === true, workerHttp(resolved, options.fetch));
+  return new CompiledPlugin(resolved.engine, options.runInWorker === true, workerHttp(resolved, options.fetch, options.httpTimeoutMs));
 }

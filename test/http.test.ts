@@ -510,3 +510,90 @@ describe('the HTTP handler inside a worker', () => {
     assert.deepEqual(await inWorker(openHttpHelperPort()), { status: 200, body: 'hello' });
   });
 });
+
+describe('the request JSON as each PDK writes it', () => {
+  let wasm: Uint8Array;
+  before(async () => {
+    wasm = await assemble(GUEST);
+  });
+  type Echo = { method: string; headers: Record<string, string>; body: string };
+
+  // What each PDK's request-building code puts in the JSON (url first, then in its own order).
+  const shapes: [who: string, json: (url: string) => unknown, method: string, custom: string | undefined][] = [
+    ['Rust, no method set (method: null)', (url) => ({ url, headers: {}, method: null }), 'GET', undefined],
+    ['Rust, with a method and a header', (url) => ({ url, headers: { 'X-Custom': 'rust' }, method: 'POST' }), 'POST', 'rust'],
+    ['JS (through the Rust PDK), method always set', (url) => ({ url, headers: { 'x-custom': 'js' }, method: 'GET' }), 'GET', 'js'],
+    ['Go', (url) => ({ url, method: 'PUT', headers: { 'X-Custom': 'go' } }), 'PUT', 'go'],
+    ['Go, headers null', (url) => ({ url, method: 'DELETE', headers: null }), 'DELETE', undefined],
+    ['Haskell, no method nor headers (both left out)', (url) => ({ url }), 'GET', undefined],
+    ['Haskell, with both', (url) => ({ url, headers: { 'X-Custom': 'hs' }, method: 'PATCH' }), 'PATCH', 'hs'],
+    ['the reference host\'s "header" alias', (url) => ({ url, header: { 'X-Custom': 'alias' } }), 'GET', 'alias'],
+    ['a lowercase method', (url) => ({ url, method: 'post' }), 'POST', undefined],
+  ];
+
+  for (const [who, json, method, custom] of shapes) {
+    it(`${who}: reaches the server with its method and headers`, async () => {
+      const plugin = await createPlugin({ wasm: [{ data: wasm }] }, { allowedHosts: ['127.0.0.1'] });
+      const echoed = (await plugin.call('fetch', JSON.stringify(json(server.url('/echo')))))?.json() as Echo;
+      assert.equal(echoed.method, method);
+      assert.equal(echoed.headers['x-custom'], custom);
+      assert.equal(echoed.body, '');
+      const seen = await server.requests();
+      assert.deepEqual(seen.map((r) => r.method), [method]);
+      await plugin.close();
+    });
+
+    it(`${who}: a host outside allowedHosts is denied, naming the URL`, async () => {
+      const plugin = await createPlugin({ wasm: [{ data: wasm }] }, { allowedHosts: ['example.com'] });
+      const url = server.url('/echo');
+      await assert.rejects(plugin.call('fetch', JSON.stringify(json(url))), (err: PlughostError) => err.cause instanceof HttpDeniedError && err.message.includes(url) && /denied/.test(err.message));
+      assert.deepEqual(await server.requests(), []);
+      await plugin.close();
+    });
+  }
+
+  it('sends the body block when there is one, and no body for handle 0', async () => {
+    const plugin = await createPlugin({ wasm: [{ data: wasm }] }, { allowedHosts: ['127.0.0.1'] });
+    const request = JSON.stringify({ url: server.url('/echo'), headers: { 'Content-Type': 'text/plain' }, method: 'POST' });
+    assert.equal(((await plugin.call('send', request))?.json() as Echo).body, 'ping');
+    const empty = (await plugin.call('fetch', request))?.json() as Echo;
+    assert.equal(empty.method, 'POST');
+    assert.equal(empty.body, '');
+    await plugin.close();
+  });
+
+  const bad: [what: string, json: (url: string) => unknown, message: RegExp][] = [
+    ['a method that is a number', (url) => ({ url, method: 5 }), /"method" must be null or an HTTP method name.*got 5/],
+    ['an empty method', (url) => ({ url, method: '' }), /"method" must be null or an HTTP method name.*got ""/],
+    ['a method with a space', (url) => ({ url, method: 'GET /x' }), /"method" must be/],
+    ['headers that are an array', (url) => ({ url, headers: [['a', 'b']] }), /"headers" must be null or an object of string values/],
+    ['headers that are a string', (url) => ({ url, headers: 'a: b' }), /"headers" must be null or an object/],
+    ['a header value that is a number', (url) => ({ url, headers: { 'X-Count': 3 } }), /header "X-Count" must be a string, got 3/],
+    ['a header value that is null', (url) => ({ url, headers: { 'X-None': null } }), /header "X-None" must be a string, got null/],
+    ['a header name that is not a token', (url) => ({ url, headers: { 'Bad Name': 'x' } }), /header name "Bad Name" is not a valid HTTP header name/],
+  ];
+  for (const [what, json, message] of bad) {
+    it(`${what}: fails the call naming it, before connecting; denied first for a host outside allowedHosts`, async () => {
+      const allowed = await createPlugin({ wasm: [{ data: wasm }] }, { allowedHosts: ['127.0.0.1'] });
+      const url = server.url('/echo');
+      await assert.rejects(allowed.call('fetch', JSON.stringify(json(url))), (err: PlughostError) => message.test(err.message) && err.message.includes(url));
+      const denied = await createPlugin({ wasm: [{ data: wasm }] }, { allowedHosts: ['example.com'] });
+      await assert.rejects(denied.call('fetch', JSON.stringify(json(url))), (err: PlughostError) => err.cause instanceof HttpDeniedError && err.message.includes(url));
+      assert.deepEqual(await server.requests(), []);
+      await allowed.close();
+      await denied.close();
+    });
+  }
+
+  it('in a worker too: method null is GET, and a bad method to a denied host is reported as the denial', async () => {
+    const plugin = await createPlugin({ wasm: [{ data: wasm }] }, { runInWorker: true, allowedHosts: ['127.0.0.1'] });
+    const echoed = (await plugin.call('fetch', JSON.stringify({ url: server.url('/echo'), headers: { 'X-Custom': 'w' }, method: null })))?.json() as Echo;
+    assert.equal(echoed.method, 'GET');
+    assert.equal(echoed.headers['x-custom'], 'w');
+    const elsewhere = server.url('/echo', 'localhost');
+    await assert.rejects(plugin.call('fetch', JSON.stringify({ url: elsewhere, method: 5 })), (err: PlughostError) => /denied/.test(err.message) && err.message.includes(elsewhere));
+    await assert.rejects(plugin.call('fetch', JSON.stringify({ url: server.url('/echo'), headers: { 'X-Count': 3 } })), /header "X-Count" must be a string/);
+    assert.equal((await server.requests()).length, 1);
+    await plugin.close();
+  });
+});

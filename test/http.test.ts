@@ -6,7 +6,7 @@ import { createServer } from 'node:http';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { HttpDeniedError, ManifestError, MemoryLimitError, PlughostError, createPlugin } from '../src/index.js';
 import type { HttpRequest } from '../src/internal/host-env.js';
-import { compileAllowedHosts, createAsyncHttpHandler, createHttpHandler, HttpDeadlineExceeded, type HttpOptions } from '../src/internal/http/index.js';
+import { compileAllowedHosts, createAsyncHttpHandler, createHttpHandler, DEFAULT_HTTP_TIMEOUT_MS, HttpDeadlineExceeded, requestDeadline, type HttpOptions } from '../src/internal/http/index.js';
 import { epochNow } from '../src/internal/http/perform-request.js';
 import { assemble } from './helpers.js';
 import { TestServer } from './http-test-server.js';
@@ -595,5 +595,98 @@ describe('the request JSON as each PDK writes it', () => {
     await assert.rejects(plugin.call('fetch', JSON.stringify({ url: server.url('/echo'), headers: { 'X-Count': 3 } })), /header "X-Count" must be a string/);
     assert.equal((await server.requests()).length, 1);
     await plugin.close();
+  });
+});
+
+describe('httpTimeoutMs: the deadline of each request', () => {
+  let wasm: Uint8Array;
+  before(async () => {
+    wasm = await assemble(GUEST);
+  });
+
+  // A plug-in on the calling thread blocks it for the whole request: run it on a thread of its
+  // own, so that a missed deadline fails this test at `bound` instead of freezing the runner.
+  const indexUrl = new URL('../src/index.js', import.meta.url).href;
+  const code = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    import(workerData.indexUrl).then(async ({ createPlugin }) => {
+      const plugin = await createPlugin({ wasm: [{ data: workerData.wasm }] }, workerData.options);
+      const start = performance.now();
+      try {
+        const out = await plugin.call('fetch', JSON.stringify({ url: workerData.url }));
+        parentPort.postMessage({ ok: true, body: out?.text(), elapsed: performance.now() - start });
+      } catch (err) {
+        parentPort.postMessage({ ok: false, name: err.name, code: err.code, message: err.message, timeoutMs: err.timeoutMs, elapsed: performance.now() - start });
+      }
+    });`;
+  type Outcome = { ok: boolean; body?: string; name?: string; code?: string; message?: string; timeoutMs?: number; elapsed: number };
+
+  async function callOnItsOwnThread(url: string, options: Record<string, unknown>, bound: number): Promise<Outcome> {
+    const { Worker } = await import('node:worker_threads');
+    const worker = new Worker(code, { eval: true, workerData: { indexUrl, wasm, url, options } });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      return await new Promise<Outcome>((resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+        timer = setTimeout(() => reject(new Error(`the call was still blocking its thread after ${bound} ms`)), bound);
+      });
+    } finally {
+      clearTimeout(timer);
+      await worker.terminate();
+    }
+  }
+
+  it('ends a request to a server that trickles bytes for ever, with a TimeoutError naming the URL', async () => {
+    const url = server.url('/trickle');
+    const outcome = await callOnItsOwnThread(url, { allowedHosts: ['127.0.0.1'], httpTimeoutMs: 300 }, 20_000);
+    assert.equal(outcome.ok, false);
+    assert.equal(outcome.name, 'TimeoutError');
+    assert.equal(outcome.code, 'PLUGHOST_TIMEOUT');
+    assert.equal(outcome.timeoutMs, 300);
+    assert.ok(outcome.message?.includes(url), outcome.message);
+    assert.match(outcome.message!, /httpTimeoutMs \(300 ms\)/);
+    assert.ok(outcome.elapsed >= 295, `ended after ${outcome.elapsed} ms, before the deadline`);
+    const end = await server.closed('/trickle');
+    assert.equal(end.clientClosedEarly, true);
+    assert.ok(end.written > 0, 'the server did trickle');
+  });
+
+  it('lets a request that finishes in time through, and the call deadline wins when it is sooner', async () => {
+    const fine = await callOnItsOwnThread(server.url('/hello'), { allowedHosts: ['127.0.0.1'], httpTimeoutMs: 10_000 }, 20_000);
+    assert.deepEqual({ ok: fine.ok, body: fine.body }, { ok: true, body: 'hello' });
+    const url = server.url('/hang');
+    const outcome = await callOnItsOwnThread(url, { allowedHosts: ['127.0.0.1'], httpTimeoutMs: 60_000, timeoutMs: 300 }, 20_000);
+    assert.equal(outcome.name, 'TimeoutError');
+    assert.equal(outcome.timeoutMs, 300);
+    assert.ok(outcome.message?.includes(url) && /before the call's deadline/.test(outcome.message), outcome.message);
+    await server.closed('/hang');
+  });
+
+  it('bounds a request of a worker plug-in too', async () => {
+    const plugin = await createPlugin({ wasm: [{ data: wasm }] }, { runInWorker: true, allowedHosts: ['127.0.0.1'], httpTimeoutMs: 300 });
+    const url = server.url('/trickle');
+    // the signal only ends the call if the deadline is missed (an AbortError then fails the assertion)
+    const call = plugin.call('fetch', JSON.stringify({ url }), undefined, { signal: AbortSignal.timeout(20_000) });
+    await assert.rejects(call, (err: PlughostError) => err.code === 'PLUGHOST_TIMEOUT' && err.message.includes(url) && (err as { timeoutMs?: number }).timeoutMs === 300);
+    assert.equal((await server.closed('/trickle')).clientClosedEarly, true);
+    await plugin.close();
+  });
+
+  it('defaults to 30 s from the start of the request, or the call deadline when that is sooner', () => {
+    assert.equal(DEFAULT_HTTP_TIMEOUT_MS, 30_000);
+    const before = epochNow();
+    const { deadline, own } = requestDeadline({ deadline: () => Infinity });
+    assert.equal(own, 30_000);
+    assert.ok(deadline >= before + 30_000 && deadline <= epochNow() + 30_000, `deadline ${deadline - before} ms away`);
+    const call = epochNow() + 1_000;
+    assert.deepEqual(requestDeadline({ deadline: () => call }), { deadline: call, own: undefined });
+    assert.equal(requestDeadline({ deadline: () => Infinity, requestTimeoutMs: 50 }).own, 50);
+  });
+
+  it('refuses an httpTimeoutMs that is not a number of milliseconds > 0', async () => {
+    for (const httpTimeoutMs of [0, -1, Number.NaN]) {
+      await assert.rejects(createPlugin({ wasm: [{ data: wasm }] }, { httpTimeoutMs }), (err: unknown) => err instanceof ManifestError && err.field === 'httpTimeoutMs');
+    }
   });
 });

@@ -37,7 +37,7 @@ export const DEFAULT_HTTP_TIMEOUT_MS = 30_000;
  * The deadline of one request, epoch ms: the call's, or `requestTimeoutMs` from now if that is
  * sooner; `own` tells a caller which one it is.
  */
-function requestDeadline(options: HttpOptions): { deadline: number; own: number | undefined } {
+export function requestDeadline(options: Pick<HttpOptions, 'deadline' | 'requestTimeoutMs'>): { deadline: number; own: number | undefined } {
   const limit = options.requestTimeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS;
   const call = options.deadline();
   const own = epochNow() + limit;

@@ -84,6 +84,12 @@ export interface PluginOptions {
    * the process. Past it the call fails with a `TimeoutError` naming the URL.
    */
   httpTimeoutMs?: number;
+  /**
+   * Largest module (or manifest file) read from a path, URL or `Response`, in bytes; default
+   * 256 MiB. Anything larger fails creation with a `WasmSourceError` before it is read whole;
+   * paths must name regular files (not a device, FIFO or directory).
+   */
+  maxWasmBytes?: number;
   /** Run the plug-in in a worker thread, so calls never block the event loop. */
   runInWorker?: boolean;
 }

@@ -6,6 +6,7 @@ import type { PluginOutput } from './plugin-output.js';
 import { asBytes } from './internal/bytes.js';
 import { PluginEngine, type EngineOptions } from './internal/engine.js';
 import { LOG_LEVELS } from './internal/host-env.js';
+import { wasmSizeLimit } from './internal/load-bytes.js';
 import { isAddedExport, isAddedImport, loadModules, type LoadedModule } from './internal/module-loader.js';
 import * as platform from './internal/platform/node.js';
 import { resolveManifest } from './internal/resolve-manifest.js';
@@ -285,9 +286,9 @@ function resolveOptions(manifest: NormalizedManifest, options: PluginOptions): R
 }
 
 /** The manifest's modules loaded and compiled for these options (at once when nothing needs waiting for). */
-function loadFor(resolved: ResolvedOptions, fetchImpl: typeof fetch): LoadedModule[] | Promise<LoadedModule[]> {
+function loadFor(resolved: ResolvedOptions, fetchImpl: typeof fetch, maxWasmBytes: number): LoadedModule[] | Promise<LoadedModule[]> {
   const variant = { maxPages: resolved.engine.maxPages, instrument: resolved.engine.timeoutMs !== null || resolved.engine.fuel !== undefined };
-  return loadModules(resolved.manifest, variant, fetchImpl);
+  return loadModules(resolved.manifest, variant, fetchImpl, maxWasmBytes);
 }
 
 const isPromiseLike = (value: unknown): value is PromiseLike<unknown> =>
@@ -374,10 +375,11 @@ export async function compilePlugin(manifest: ManifestLike | PromiseLike<Manifes
   // Awaited only when something is pending: a plug-in made from a module or from bytes compiled
   // before needs no I/O, and every needless promise adds to the cost of creating one.
   const like = isPromiseLike(manifest) ? await manifest : manifest;
-  const resolving = resolveManifest(like as ManifestLike, fetchImpl);
+  const maxWasmBytes = wasmSizeLimit(options.maxWasmBytes);
+  const resolving = resolveManifest(like as ManifestLike, fetchImpl, maxWasmBytes);
   const normalized = resolving instanceof Promise ? await resolving : resolving;
   const resolved = resolveOptions(normalized, options);
-  const loading = loadFor(resolved, fetchImpl);
+  const loading = loadFor(resolved, fetchImpl, maxWasmBytes);
   const modules = loading instanceof Promise ? await loading : loading;
   resolved.engine.modules = modules;
   resolved.engine.mainIndex = mainModuleIndex(resolved.manifest);

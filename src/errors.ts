@@ -153,12 +153,17 @@ export class FunctionNotFoundError extends PluginCallError {
   }
 }
 
-/** A call (or initialization) ran past its `timeoutMs`; the plug-in stays usable. */
+/**
+ * A call (or initialization) ran past its `timeoutMs`, or one of its HTTP requests past
+ * `httpTimeoutMs`; the plug-in stays usable.
+ */
 export class TimeoutError extends PluginCallError {
-  /** The `timeoutMs` that ran out. */
+  /** The `timeoutMs` (or `httpTimeoutMs`) that ran out. */
   readonly timeoutMs: number;
-  constructor(functionName: string, timeoutMs: number) {
-    super(functionName, -1, `call to "${functionName}" timed out after ${timeoutMs} ms`, { code: 'PLUGHOST_TIMEOUT' });
+  /** `reason` says what was running out of time (an HTTP request and its URL, say). */
+  constructor(functionName: string, timeoutMs: number, options?: { reason?: string; cause?: unknown }) {
+    const reason = options?.reason === undefined ? '' : `: ${options.reason}`;
+    super(functionName, -1, `call to "${functionName}" timed out after ${timeoutMs} ms${reason}`, { code: 'PLUGHOST_TIMEOUT', cause: options?.cause });
     this.timeoutMs = timeoutMs;
   }
 }

@@ -77,6 +77,19 @@ export interface PluginOptions {
   fetch?: typeof fetch;
   /** Let plug-ins read response headers with `http_headers`. */
   allowHttpResponseHeaders?: boolean;
+  /**
+   * Bound on each `http_request`, in milliseconds (default 30 000); the call's `timeoutMs`
+   * still applies when it is sooner. A plug-in on this thread blocks it (event loop included)
+   * for the whole request, so this is what stops a server that trickles bytes from freezing
+   * the process. Past it the call fails with a `TimeoutError` naming the URL.
+   */
+  httpTimeoutMs?: number;
+  /**
+   * Largest module (or manifest file) read from a path, URL or `Response`, in bytes; default
+   * 256 MiB. Anything larger fails creation with a `WasmSourceError` before it is read whole;
+   * paths must name regular files (not a device, FIFO or directory).
+   */
+  maxWasmBytes?: number;
   /** Run the plug-in in a worker thread, so calls never block the event loop. */
   runInWorker?: boolean;
 }

@@ -7,6 +7,7 @@ import type { CallOptions, PluginInput } from './call-options.js';
 import { EngineBackend, type PluginBackend } from './internal/backend.js';
 import { PluginEngine, type EngineOptions } from './internal/engine.js';
 import { LOG_LEVELS } from './internal/host-env.js';
+import { wasmSizeLimit } from './internal/load-bytes.js';
 import { isAddedExport, isAddedImport, loadModules, type LoadedModule } from './internal/module-loader.js';
 import * as platform from './internal/platform/node.js';
 import { resolveManifest } from './internal/resolve-manifest.js';
@@ -149,6 +150,9 @@ function resolveOptions(manifest: NormalizedManifest, options: PluginOptions): R
   if (!LOG_LEVELS.includes(logLevel)) throw new ManifestError('logLevel', `must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
   const timeoutMs = options.timeoutMs !== undefined && options.timeoutMs !== null ? options.timeoutMs : manifest.timeoutMs;
   if (timeoutMs !== null && !(timeoutMs > 0)) throw new ManifestError('timeoutMs', `must be a number of milliseconds > 0, got ${timeoutMs}`);
+  if (options.httpTimeoutMs !== undefined && !(options.httpTimeoutMs > 0)) {
+    throw new ManifestError('httpTimeoutMs', `must be a number of milliseconds > 0, got ${options.httpTimeoutMs}`);
+  }
   if (options.fuel !== undefined && !(Number.isInteger(options.fuel) && options.fuel > 0)) {
     throw new ManifestError('fuel', `must be a whole number > 0, got ${options.fuel}`);
   }
@@ -185,7 +189,8 @@ function resolveOptions(manifest: NormalizedManifest, options: PluginOptions): R
       http:
         merged.allowedHosts.length === 0
           ? undefined
-          : (deadline) => createHttpHandler({ allowedHosts: merged.allowedHosts, maxResponseBytes: merged.memory.maxHttpResponseBytes, fetch: options.fetch, deadline }),
+          : (deadline) =>
+              createHttpHandler({ allowedHosts: merged.allowedHosts, maxResponseBytes: merged.memory.maxHttpResponseBytes, fetch: options.fetch, deadline, requestTimeoutMs: options.httpTimeoutMs }),
       allowResponseHeaders: options.allowHttpResponseHeaders ?? false,
       wasi: options.useWasi
         ? {
@@ -203,9 +208,9 @@ function resolveOptions(manifest: NormalizedManifest, options: PluginOptions): R
 }
 
 /** The manifest's modules loaded and compiled for these options (at once when nothing needs waiting for). */
-function loadFor(resolved: ResolvedOptions, fetchImpl: typeof fetch): LoadedModule[] | Promise<LoadedModule[]> {
+function loadFor(resolved: ResolvedOptions, fetchImpl: typeof fetch, maxWasmBytes: number): LoadedModule[] | Promise<LoadedModule[]> {
   const variant = { maxPages: resolved.engine.maxPages, instrument: resolved.engine.timeoutMs !== null || resolved.engine.fuel !== undefined };
-  return loadModules(resolved.manifest, variant, fetchImpl);
+  return loadModules(resolved.manifest, variant, fetchImpl, maxWasmBytes);
 }
 
 const isPromiseLike = (value: unknown): value is PromiseLike<unknown> =>
@@ -274,11 +279,11 @@ export class CompiledPlugin {
 }
 
 /** The host-thread `http_request` of worker plug-ins: the same policy, awaited, with the user's fetch if any. */
-function workerHttp(resolved: ResolvedOptions, fetchImpl: typeof fetch | undefined): WorkerHttpFactory | undefined {
+function workerHttp(resolved: ResolvedOptions, fetchImpl: typeof fetch | undefined, requestTimeoutMs: number | undefined): WorkerHttpFactory | undefined {
   const allowedHosts = resolved.manifest.allowedHosts;
   if (allowedHosts.length === 0) return undefined;
   const maxResponseBytes = resolved.manifest.memory.maxHttpResponseBytes;
-  const factory: WorkerHttpFactory = (deadline) => createAsyncHttpHandler({ allowedHosts, maxResponseBytes, fetch: fetchImpl, deadline });
+  const factory: WorkerHttpFactory = (deadline) => createAsyncHttpHandler({ allowedHosts, maxResponseBytes, fetch: fetchImpl, deadline, requestTimeoutMs });
   factory(() => Infinity); // validates the patterns and the limit now, at creation
   return factory;
 }
@@ -292,12 +297,13 @@ export async function compilePlugin(manifest: ManifestLike | PromiseLike<Manifes
   // Awaited only when something is pending: a plug-in made from a module or from bytes compiled
   // before needs no I/O, and every needless promise adds to the cost of creating one.
   const like = isPromiseLike(manifest) ? await manifest : manifest;
-  const resolving = resolveManifest(like as ManifestLike, fetchImpl);
+  const maxWasmBytes = wasmSizeLimit(options.maxWasmBytes);
+  const resolving = resolveManifest(like as ManifestLike, fetchImpl, maxWasmBytes);
   const normalized = resolving instanceof Promise ? await resolving : resolving;
   const resolved = resolveOptions(normalized, options);
-  const loading = loadFor(resolved, fetchImpl);
+  const loading = loadFor(resolved, fetchImpl, maxWasmBytes);
   const modules = loading instanceof Promise ? await loading : loading;
   resolved.engine.modules = modules;
   resolved.engine.mainIndex = mainModuleIndex(resolved.manifest);
-  return new CompiledPlugin(resolved.engine, options.runInWorker === true, workerHttp(resolved, options.fetch));
+  return new CompiledPlugin(resolved.engine, options.runInWorker === true, workerHttp(resolved, options.fetch, options.httpTimeoutMs));
 }

@@ -1,7 +1,7 @@
 // config, vars, logging, and host functions (drop-in and typed).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CallContext, createPlugin, defineHostFunction } from '../src/index.js';
+import { CallContext, createPlugin, defineHostFunction, HttpDeniedError, type PlughostError } from '../src/index.js';
 import { assemble, recordingLogger } from './helpers.js';
 
 const IMPORTS = `
@@ -320,7 +320,7 @@ describe('http_request', () => {
       (drop (call $http_request (local.get $h) (i64.const ${body})))))`;
 
   it('fails the call on a body handle that is not a live block, naming it', async () => {
-    const plugin = await createPlugin({ wasm: [{ data: await assemble(guest('{"url":"http://127.0.0.1:9/"}', '12345')) }] });
+    const plugin = await createPlugin({ wasm: [{ data: await assemble(guest('{"url":"http://127.0.0.1:9/"}', '12345')) }] }, { allowedHosts: ['127.0.0.1'] });
     await assert.rejects(plugin.call('run'), { message: /body handle 12345/ });
   });
 
@@ -332,5 +332,69 @@ describe('http_request', () => {
   it('denies every URL when no host is allowed, naming the URL, before connecting', async () => {
     const plugin = await createPlugin({ wasm: [{ data: await assemble(guest('{"url":"http://127.0.0.1:9/x"}', '0')) }] });
     await assert.rejects(plugin.call('run'), { message: /http:\/\/127\.0\.0\.1:9\/x/ });
+  });
+
+  it('reports a denial, not the bad body handle or method, when no host is allowed', async () => {
+    const plugin = await createPlugin({ wasm: [{ data: await assemble(guest('{"url":"http://127.0.0.1:9/x","method":5}', '12345')) }] });
+    await assert.rejects(plugin.call('run'), (err: PlughostError) => err.cause instanceof HttpDeniedError && /denied/.test(err.message) && err.message.includes('http://127.0.0.1:9/x'));
+  });
+
+  it('fails the call on a request whose "url" is missing or not a string, showing it', async () => {
+    for (const request of ['{"method":"GET"}', '{"url":42}', '{"url":null}']) {
+      const plugin = await createPlugin({ wasm: [{ data: await assemble(guest(request, '0')) }] }, { allowedHosts: ['*'] });
+      await assert.rejects(plugin.call('run'), { message: /"url" must be a string/ }, request);
+    }
+  });
+});
+
+describe('handle 0 is the empty block', () => {
+  const wasm = () =>
+    assemble(`(module
+      (import "extism:host/env" "config_get" (func $config_get (param i64) (result i64)))
+      ${IMPORTS}
+      (func $output_or_nothing (param $h i64) (if (i64.ne (local.get $h) (i64.const 0)) (then (call $output_block (local.get $h)))))
+      (func (export "set_empty_name") (call $var_set (i64.const 0) (call $input_offset)))
+      (func (export "get_empty_name") (call $output_or_nothing (call $var_get (i64.const 0))))
+      (func (export "delete_empty_name") (call $var_set (i64.const 0) (i64.const 0)))
+      (func (export "config_empty_name") (call $output_or_nothing (call $config_get (i64.const 0))))
+      (func (export "log_nothing") (call $log_info (i64.const 0)) (call $log_error (i64.const 0))))`);
+
+  it('var_set(0, value) sets the var named "", var_get(0) reads it, var_set(0, 0) deletes it', async () => {
+    const plugin = await createPlugin({ wasm: [{ data: await wasm() }] });
+    assert.equal(await plugin.call('get_empty_name'), null);
+    await plugin.call('set_empty_name', 'blank');
+    assert.equal((await plugin.call('get_empty_name'))?.text(), 'blank');
+    await plugin.call('delete_empty_name');
+    assert.equal(await plugin.call('get_empty_name'), null);
+  });
+
+  it('var_set(0, 0) deletes a var "" that a host function set, and fails nothing when there is none', async () => {
+    let seen: string | undefined = 'unset';
+    const source = `(module (import "extism:host/user" "seed" (func $seed)) (import "extism:host/user" "peek" (func $peek)) ${IMPORTS}
+      (func (export "run") (call $seed) (call $var_set (i64.const 0) (i64.const 0)) (call $peek) (call $var_set (i64.const 0) (i64.const 0))))`;
+    const plugin = await createPlugin({ wasm: [{ data: await assemble(source) }] }, {
+      functions: {
+        'extism:host/user': {
+          seed: (ctx: CallContext) => void ctx.setVariable('', 'x'),
+          peek: (ctx: CallContext) => void (seen = ctx.getVariable('')?.text()),
+        },
+      },
+    });
+    await plugin.call('run');
+    assert.equal(seen, undefined);
+  });
+
+  it('config_get(0) looks up the key ""', async () => {
+    const withKey = await createPlugin({ wasm: [{ data: await wasm() }] }, { config: { '': 'empty key', other: 'x' } });
+    assert.equal((await withKey.call('config_empty_name'))?.text(), 'empty key');
+    const without = await createPlugin({ wasm: [{ data: await wasm() }] }, { config: { other: 'x' } });
+    assert.equal(await without.call('config_empty_name'), null);
+  });
+
+  it('log_*(0) logs an empty message', async () => {
+    const { lines, logger } = recordingLogger();
+    const plugin = await createPlugin({ wasm: [{ data: await wasm() }] }, { logger, logLevel: 'trace' });
+    await plugin.call('log_nothing');
+    assert.deepEqual(lines, ['info ', 'error ']);
   });
 });

@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { compilePlugin, createPlugin, defineHostFunction, type CallContext, type HostFunction, type ManifestLike, type Plugin, type PluginOptions } from '../src/index.js';
 import { normalizeManifest } from '../src/manifest.js';
 import { loadModules } from '../src/internal/module-loader.js';
+import { DEFAULT_MAX_WASM_BYTES } from '../src/internal/load-bytes.js';
 import { assemble } from './helpers.js';
 
 const GUEST = `(module
@@ -118,17 +119,17 @@ describe('host functions, whatever the source', () => {
 
   it('loads a module plughost compiled itself from its bytes, as bytes are loaded', async () => {
     const variant = { maxPages: undefined, instrument: false };
-    const [fromBytes] = await loadModules(normalizeManifest({ wasm: [{ data: bytes }] }), variant, fetch);
+    const [fromBytes] = await loadModules(normalizeManifest({ wasm: [{ data: bytes }] }), variant, fetch, DEFAULT_MAX_WASM_BYTES);
     // given back as a source: import types known and memory pooled, as from bytes
-    const [again] = await loadModules(normalizeManifest({ wasm: [{ module: fromBytes!.module }] }), variant, fetch);
+    const [again] = await loadModules(normalizeManifest({ wasm: [{ module: fromBytes!.module }] }), variant, fetch, DEFAULT_MAX_WASM_BYTES);
     assert.notEqual(again!.info, null);
     assert.deepEqual(again!.memory, fromBytes!.memory);
     assert.equal(again!.module, fromBytes!.module, 'the same compiled module, from the cache');
     // in another variant (instrumented), compiled again from the original bytes
-    const [instrumented] = await loadModules(normalizeManifest({ wasm: [{ module: fromBytes!.module }] }), { maxPages: undefined, instrument: true }, fetch);
+    const [instrumented] = await loadModules(normalizeManifest({ wasm: [{ module: fromBytes!.module }] }), { maxPages: undefined, instrument: true }, fetch, DEFAULT_MAX_WASM_BYTES);
     assert.equal(instrumented!.instrumented, true);
     // a module the application compiled stays opaque
-    const [opaque] = await loadModules(normalizeManifest({ wasm: [{ module: await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>) }] }), variant, fetch);
+    const [opaque] = await loadModules(normalizeManifest({ wasm: [{ module: await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>) }] }), variant, fetch, DEFAULT_MAX_WASM_BYTES);
     assert.equal(opaque!.info, null);
     // and a plug-in from plughost's own module runs like the others
     const seen: Seen = [];

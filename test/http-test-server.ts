@@ -88,6 +88,20 @@ function runServer(): void {
       case '/hang':
         res.on('close', () => recordEnd({ path, written: 0, clientClosedEarly: true }));
         return; // never answers
+      case '/trickle': {
+        // a byte every few milliseconds, for ever: no read ever waits long, no deadline on reads ends it
+        res.writeHead(200, { 'Content-Type': 'text/plain' });
+        let written = 0;
+        const timer = setInterval(() => {
+          written++;
+          res.write('.');
+        }, 10);
+        res.on('close', () => {
+          clearInterval(timer);
+          recordEnd({ path, written, clientClosedEarly: true });
+        });
+        return;
+      }
       case '/hang-body':
         res.on('close', () => recordEnd({ path, written: 5, clientClosedEarly: true }));
         res.writeHead(200, { 'Content-Type': 'text/plain' });

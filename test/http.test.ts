@@ -6,7 +6,7 @@ import { createServer } from 'node:http';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { HttpDeniedError, ManifestError, MemoryLimitError, PlughostError, createPlugin } from '../src/index.js';
 import type { HttpRequest } from '../src/internal/host-env.js';
-import { compileAllowedHosts, createAsyncHttpHandler, createHttpHandler, HttpDeadlineExceeded, type HttpOptions } from '../src/internal/http/index.js';
+import { compileAllowedHosts, createAsyncHttpHandler, createHttpHandler, DEFAULT_HTTP_TIMEOUT_MS, HttpDeadlineExceeded, requestDeadline, type HttpOptions } from '../src/internal/http/index.js';
 import { epochNow } from '../src/internal/http/perform-request.js';
 import { assemble } from './helpers.js';
 import { TestServer } from './http-test-server.js';
@@ -508,5 +508,199 @@ describe('the HTTP handler inside a worker', () => {
   it("works through this thread's helper, shared by a port", async () => {
     const { openHttpHelperPort } = await import('../src/internal/http/index.js');
     assert.deepEqual(await inWorker(openHttpHelperPort()), { status: 200, body: 'hello' });
+  });
+});
+
+describe('the request JSON as each PDK writes it', () => {
+  let wasm: Uint8Array;
+  before(async () => {
+    wasm = await assemble(GUEST);
+  });
+  type Echo = { method: string; headers: Record<string, string>; body: string };
+
+  // What each PDK's request-building code puts in the JSON (url first, then in its own order).
+  const shapes: [who: string, json: (url: string) => unknown, method: string, custom: string | undefined][] = [
+    ['Rust, no method set (method: null)', (url) => ({ url, headers: {}, method: null }), 'GET', undefined],
+    ['Rust, with a method and a header', (url) => ({ url, headers: { 'X-Custom': 'rust' }, method: 'POST' }), 'POST', 'rust'],
+    ['JS (through the Rust PDK), method always set', (url) => ({ url, headers: { 'x-custom': 'js' }, method: 'GET' }), 'GET', 'js'],
+    ['Go', (url) => ({ url, method: 'PUT', headers: { 'X-Custom': 'go' } }), 'PUT', 'go'],
+    ['Go, headers null', (url) => ({ url, method: 'DELETE', headers: null }), 'DELETE', undefined],
+    ['Haskell, no method nor headers (both left out)', (url) => ({ url }), 'GET', undefined],
+    ['Haskell, with both', (url) => ({ url, headers: { 'X-Custom': 'hs' }, method: 'PATCH' }), 'PATCH', 'hs'],
+    ['the reference host\'s "header" alias', (url) => ({ url, header: { 'X-Custom': 'alias' } }), 'GET', 'alias'],
+    ['a lowercase method', (url) => ({ url, method: 'post' }), 'POST', undefined],
+  ];
+
+  for (const [who, json, method, custom] of shapes) {
+    it(`${who}: reaches the server with its method and headers`, async () => {
+      const plugin = await createPlugin({ wasm: [{ data: wasm }] }, { allowedHosts: ['127.0.0.1'] });
+      const echoed = (await plugin.call('fetch', JSON.stringify(json(server.url('/echo')))))?.json() as Echo;
+      assert.equal(echoed.method, method);
+      assert.equal(echoed.headers['x-custom'], custom);
+      assert.equal(echoed.body, '');
+      const seen = await server.requests();
+      assert.deepEqual(seen.map((r) => r.method), [method]);
+      await plugin.close();
+    });
+
+    it(`${who}: a host outside allowedHosts is denied, naming the URL`, async () => {
+      const plugin = await createPlugin({ wasm: [{ data: wasm }] }, { allowedHosts: ['example.com'] });
+      const url = server.url('/echo');
+      await assert.rejects(plugin.call('fetch', JSON.stringify(json(url))), (err: PlughostError) => err.cause instanceof HttpDeniedError && err.message.includes(url) && /denied/.test(err.message));
+      assert.deepEqual(await server.requests(), []);
+      await plugin.close();
+    });
+  }
+
+  it('sends the body block when there is one, and no body for handle 0', async () => {
+    const plugin = await createPlugin({ wasm: [{ data: wasm }] }, { allowedHosts: ['127.0.0.1'] });
+    const request = JSON.stringify({ url: server.url('/echo'), headers: { 'Content-Type': 'text/plain' }, method: 'POST' });
+    assert.equal(((await plugin.call('send', request))?.json() as Echo).body, 'ping');
+    const empty = (await plugin.call('fetch', request))?.json() as Echo;
+    assert.equal(empty.method, 'POST');
+    assert.equal(empty.body, '');
+    await plugin.close();
+  });
+
+  const bad: [what: string, json: (url: string) => unknown, message: RegExp][] = [
+    ['a method that is a number', (url) => ({ url, method: 5 }), /"method" must be null or an HTTP method name.*got 5/],
+    ['an empty method', (url) => ({ url, method: '' }), /"method" must be null or an HTTP method name.*got ""/],
+    ['a method with a space', (url) => ({ url, method: 'GET /x' }), /"method" must be/],
+    ['headers that are an array', (url) => ({ url, headers: [['a', 'b']] }), /"headers" must be null or an object of string values/],
+    ['headers that are a string', (url) => ({ url, headers: 'a: b' }), /"headers" must be null or an object/],
+    ['a header value that is a number', (url) => ({ url, headers: { 'X-Count': 3 } }), /header "X-Count" must be a string, got 3/],
+    ['a header value that is null', (url) => ({ url, headers: { 'X-None': null } }), /header "X-None" must be a string, got null/],
+    ['a header name that is not a token', (url) => ({ url, headers: { 'Bad Name': 'x' } }), /header name "Bad Name" is not a valid HTTP header name/],
+  ];
+  for (const [what, json, message] of bad) {
+    it(`${what}: fails the call naming it, before connecting; denied first for a host outside allowedHosts`, async () => {
+      const allowed = await createPlugin({ wasm: [{ data: wasm }] }, { allowedHosts: ['127.0.0.1'] });
+      const url = server.url('/echo');
+      await assert.rejects(allowed.call('fetch', JSON.stringify(json(url))), (err: PlughostError) => message.test(err.message) && err.message.includes(url));
+      const denied = await createPlugin({ wasm: [{ data: wasm }] }, { allowedHosts: ['example.com'] });
+      await assert.rejects(denied.call('fetch', JSON.stringify(json(url))), (err: PlughostError) => err.cause instanceof HttpDeniedError && err.message.includes(url));
+      assert.deepEqual(await server.requests(), []);
+      await allowed.close();
+      await denied.close();
+    });
+  }
+
+  it('in a worker too: method null is GET, and a bad method to a denied host is reported as the denial', async () => {
+    const plugin = await createPlugin({ wasm: [{ data: wasm }] }, { runInWorker: true, allowedHosts: ['127.0.0.1'] });
+    const echoed = (await plugin.call('fetch', JSON.stringify({ url: server.url('/echo'), headers: { 'X-Custom': 'w' }, method: null })))?.json() as Echo;
+    assert.equal(echoed.method, 'GET');
+    assert.equal(echoed.headers['x-custom'], 'w');
+    const elsewhere = server.url('/echo', 'localhost');
+    await assert.rejects(plugin.call('fetch', JSON.stringify({ url: elsewhere, method: 5 })), (err: PlughostError) => /denied/.test(err.message) && err.message.includes(elsewhere));
+    await assert.rejects(plugin.call('fetch', JSON.stringify({ url: server.url('/echo'), headers: { 'X-Count': 3 } })), /header "X-Count" must be a string/);
+    assert.equal((await server.requests()).length, 1);
+    await plugin.close();
+  });
+});
+
+describe('httpTimeoutMs: the deadline of each request', () => {
+  let wasm: Uint8Array;
+  before(async () => {
+    wasm = await assemble(GUEST);
+  });
+
+  // A plug-in on the calling thread blocks it for the whole request: run it on a thread of its
+  // own, so that a missed deadline fails this test at `bound` instead of freezing the runner.
+  const indexUrl = new URL('../src/index.js', import.meta.url).href;
+  const code = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    import(workerData.indexUrl).then(async ({ createPlugin }) => {
+      // a first request boots this thread's HTTP helper, so the deadline below times the request alone
+      const warm = await createPlugin({ wasm: [{ data: workerData.wasm }] }, { allowedHosts: ['127.0.0.1'] });
+      await warm.call('fetch', JSON.stringify({ url: workerData.warmUrl }));
+      const plugin = await createPlugin({ wasm: [{ data: workerData.wasm }] }, workerData.options);
+      const start = performance.now();
+      try {
+        const out = await plugin.call('fetch', JSON.stringify({ url: workerData.url }));
+        parentPort.postMessage({ ok: true, body: out?.text(), elapsed: performance.now() - start });
+      } catch (err) {
+        parentPort.postMessage({ ok: false, name: err.name, code: err.code, message: err.message, timeoutMs: err.timeoutMs, elapsed: performance.now() - start });
+      }
+    });`;
+  type Outcome = { ok: boolean; body?: string; name?: string; code?: string; message?: string; timeoutMs?: number; elapsed: number };
+
+  async function callOnItsOwnThread(url: string, options: Record<string, unknown>, bound: number): Promise<Outcome> {
+    const { Worker } = await import('node:worker_threads');
+    const worker = new Worker(code, { eval: true, workerData: { indexUrl, wasm, url, options, warmUrl: server.url('/hello') } });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      return await new Promise<Outcome>((resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+        timer = setTimeout(() => reject(new Error(`the call was still blocking its thread after ${bound} ms`)), bound);
+      });
+    } finally {
+      clearTimeout(timer);
+      await worker.terminate();
+    }
+  }
+
+  /** How the response to `path` ended, failing (not hanging) if it has not after `ms`. */
+  async function closedWithin(path: string, ms: number) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`the response to ${path} was still open after ${ms} ms`)), ms);
+    });
+    try {
+      return await Promise.race([server.closed(path), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  it('ends a request to a server that trickles bytes for ever, with a TimeoutError naming the URL', async () => {
+    const url = server.url('/trickle');
+    const outcome = await callOnItsOwnThread(url, { allowedHosts: ['127.0.0.1'], httpTimeoutMs: 300 }, 20_000);
+    assert.equal(outcome.ok, false);
+    assert.equal(outcome.name, 'TimeoutError');
+    assert.equal(outcome.code, 'PLUGHOST_TIMEOUT');
+    assert.equal(outcome.timeoutMs, 300);
+    assert.ok(outcome.message?.includes(url), outcome.message);
+    assert.match(outcome.message!, /httpTimeoutMs \(300 ms\)/);
+    assert.ok(outcome.elapsed >= 295, `ended after ${outcome.elapsed} ms, before the deadline`);
+    assert.equal((await closedWithin('/trickle', 20_000)).clientClosedEarly, true);
+  });
+
+  it('lets a request that finishes in time through, and the call deadline wins when it is sooner', async () => {
+    const fine = await callOnItsOwnThread(server.url('/hello'), { allowedHosts: ['127.0.0.1'], httpTimeoutMs: 10_000 }, 20_000);
+    assert.deepEqual({ ok: fine.ok, body: fine.body }, { ok: true, body: 'hello' });
+    const url = server.url('/hang');
+    const outcome = await callOnItsOwnThread(url, { allowedHosts: ['127.0.0.1'], httpTimeoutMs: 60_000, timeoutMs: 300 }, 20_000);
+    assert.equal(outcome.name, 'TimeoutError');
+    assert.equal(outcome.timeoutMs, 300);
+    assert.ok(outcome.message?.includes(url) && /before the call's deadline/.test(outcome.message), outcome.message);
+    await closedWithin('/hang', 20_000);
+  });
+
+  it('bounds a request of a worker plug-in too', async () => {
+    const plugin = await createPlugin({ wasm: [{ data: wasm }] }, { runInWorker: true, allowedHosts: ['127.0.0.1'], httpTimeoutMs: 300 });
+    const url = server.url('/trickle');
+    // the signal only ends the call if the deadline is missed (an AbortError then fails the assertion)
+    const call = plugin.call('fetch', JSON.stringify({ url }), undefined, { signal: AbortSignal.timeout(20_000) });
+    await assert.rejects(call, (err: PlughostError) => err.code === 'PLUGHOST_TIMEOUT' && err.message.includes(url) && (err as { timeoutMs?: number }).timeoutMs === 300);
+    assert.equal((await closedWithin('/trickle', 20_000)).clientClosedEarly, true);
+    await plugin.close();
+  });
+
+  it('defaults to 30 s from the start of the request, or the call deadline when that is sooner', () => {
+    assert.equal(DEFAULT_HTTP_TIMEOUT_MS, 30_000);
+    const before = epochNow();
+    const { deadline, own } = requestDeadline({ deadline: () => Infinity });
+    assert.equal(own, 30_000);
+    assert.ok(deadline >= before + 30_000 && deadline <= epochNow() + 30_000, `deadline ${deadline - before} ms away`);
+    const call = epochNow() + 1_000;
+    assert.deepEqual(requestDeadline({ deadline: () => call }), { deadline: call, own: undefined });
+    assert.equal(requestDeadline({ deadline: () => Infinity, requestTimeoutMs: 50 }).own, 50);
+  });
+
+  it('refuses an httpTimeoutMs that is not a number of milliseconds > 0', async () => {
+    for (const httpTimeoutMs of [0, -1, Number.NaN]) {
+      await assert.rejects(createPlugin({ wasm: [{ data: wasm }] }, { httpTimeoutMs }), (err: unknown) => err instanceof ManifestError && err.field === 'httpTimeoutMs');
+    }
   });
 });

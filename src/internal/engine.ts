@@ -206,7 +206,7 @@ export class PluginEngine {
 
   private instantiationError(err: unknown): Error {
     if (err instanceof Interrupted) return this.interruptError(err, 'initialization');
-    if (err instanceof HttpDeadlineExceeded) return new TimeoutError('initialization', this.options.timeoutMs ?? 0);
+    if (err instanceof HttpDeadlineExceeded) return this.httpTimeoutError('initialization', err);
     if (err instanceof PlughostError) return err;
     if (err instanceof WasiExit) return new PluginCallError('initialization', err.code, `the plug-in exited with code ${err.code} while initializing`);
     const message = err instanceof Error ? err.message : String(err);
@@ -325,7 +325,7 @@ export class PluginEngine {
 
   private failureError(name: string, failure: unknown, pluginMessage: string | undefined): Error {
     if (failure instanceof Interrupted) return this.interruptError(failure, name);
-    if (failure instanceof HttpDeadlineExceeded) return new TimeoutError(name, this.options.timeoutMs ?? 0);
+    if (failure instanceof HttpDeadlineExceeded) return this.httpTimeoutError(name, failure);
     if (failure instanceof PluginCallError) return new PluginCallError(name, failure.exitCode, failure.message, { cause: failure });
     const message = failure instanceof Error ? failure.message : String(failure);
     const isTrap = failure instanceof WebAssembly.RuntimeError || failure instanceof RangeError;
@@ -334,6 +334,11 @@ export class PluginEngine {
       return new PluginCallError(name, -1, `${message} (the plug-in had set the error: ${pluginMessage})`, { cause: failure });
     }
     return new PluginCallError(name, -1, message, { cause: failure });
+  }
+
+  /** A request that ran out of time: the call's timeoutMs, or its own httpTimeoutMs; the message names the URL. */
+  private httpTimeoutError(name: string, failure: HttpDeadlineExceeded): TimeoutError {
+    return new TimeoutError(name, failure.httpTimeoutMs ?? this.options.timeoutMs ?? 0, { reason: failure.message, cause: failure });
   }
 
   private interruptError(interrupt: Interrupted, name: string): Error {

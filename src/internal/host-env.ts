@@ -1,7 +1,7 @@
 // The functions of `extism:host/env` that need the host: config, vars, logging, HTTP. The
 // byte-moving ones are the kernel's (kernel.wat). These receive handles as numbers (through a
 // trampoline, see linker.ts), so no BigInt is made on their path either.
-import { PluginCallError } from '../errors.js';
+import { HttpDeniedError, PluginCallError } from '../errors.js';
 import type { Logger, LogLevel } from '../options.js';
 import type { Kernel } from './kernel/kernel.js';
 import type { VarStore } from './vars.js';
@@ -19,8 +19,20 @@ export const LOG_LEVEL_PRIORITY: Record<LogLevel, number> = {
 /** Every log level, lowest first: what `logLevel` (and the CLI's `--log-level`) accepts. */
 export const LOG_LEVELS = Object.keys(LOG_LEVEL_PRIORITY) as readonly LogLevel[];
 
-/** One HTTP exchange as the guest asked for it. */
+/**
+ * An HTTP request as the guest's JSON gave it. Only the URL is known to be a string here:
+ * `method` and `headers` are checked by the HTTP policy after the URL has passed
+ * `allowedHosts` (`prepareRequest` in http/perform-request.ts), so a request to a denied host
+ * is reported as a denial whatever else is wrong with it.
+ */
 export interface HttpRequest {
+  url: string;
+  method: unknown;
+  headers: unknown;
+  body: Uint8Array | null;
+}
+/** A request that passed the policy's checks: what is sent. */
+export interface PreparedHttpRequest {
   url: string;
   method: string;
   headers: Record<string, string>;
@@ -81,14 +93,30 @@ function logger(holder: HostEnvHolder, level: Exclude<LogLevel, 'silent'>) {
   const priority = LOG_LEVEL_PRIORITY[level];
   return (handle: number): void => {
     const state = holder.state;
-    const text = state.kernel.readText(handle);
+    const text = readText(state.kernel, handle);
     state.kernel.free(handle);
     if (text !== null && priority >= LOG_LEVEL_PRIORITY[state.logLevel]) state.logger[level](text);
   };
 }
 
-function parseRequest(state: HostEnvState, requestHandle: number, bodyHandle: number): HttpRequest {
-  const text = state.kernel.readText(requestHandle);
+// Handle 0 is the empty block wherever a handle is taken (ABI.md): var_set(0, 0) deletes the var
+// named "", log_info(0) logs an empty message. The kernel reads it so itself once its
+// host_length/host_take of 0 give 0; until then these two say it here.
+function takeKey(kernel: Kernel, handle: number): string | null {
+  return handle === 0 ? '' : kernel.takeKey(handle);
+}
+function readText(kernel: Kernel, handle: number): string | null {
+  return handle === 0 ? '' : kernel.readText(handle);
+}
+
+/**
+ * The request JSON as the PDKs write it: Rust (and the JS PDK through it) sends
+ * `{"url", "headers": {...}, "method": null}` when no method is set, Go `{"url", "method",
+ * "headers"}` (headers possibly null), Haskell `{"url"}` alone. The reference host also takes
+ * `header` for `headers`. Only the URL is checked here; see {@link HttpRequest}.
+ */
+function parseRequest(state: HostEnvState, requestHandle: number): { url: string; method: unknown; headers: unknown } {
+  const text = readText(state.kernel, requestHandle);
   if (text === null) fail('http_request', `http_request was given ${requestHandle}, which is not a live block`);
   let parsed: unknown;
   try {
@@ -97,18 +125,9 @@ function parseRequest(state: HostEnvState, requestHandle: number, bodyHandle: nu
     fail('http_request', `http_request expects a JSON request, got ${JSON.stringify(text.slice(0, 80))}`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) fail('http_request', `http_request expects a JSON object {"url", "method"?, "headers"?}, got ${JSON.stringify(text.slice(0, 80))}`);
-  const { url, method = 'GET', headers = {} } = parsed as Record<string, unknown>;
-  if (typeof url !== 'string' || !URL.canParse(url)) fail('http_request', `http_request: "url" must be an absolute URL, got ${JSON.stringify(url)}`);
-  if (typeof method !== 'string') fail('http_request', `http_request: "method" must be a string, got ${JSON.stringify(method)}`);
-  if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) fail('http_request', `http_request: "headers" must be an object of strings, got ${JSON.stringify(headers).slice(0, 80)}`);
-  const flat: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (typeof value !== 'string') fail('http_request', `http_request: header "${name}" must be a string, got ${JSON.stringify(value).slice(0, 80)}`);
-    flat[name] = value;
-  }
-  const body = bodyHandle === 0 ? null : state.kernel.read(bodyHandle)?.bytes() ?? null;
-  if (bodyHandle !== 0 && body === null) fail('http_request', `http_request was given body handle ${bodyHandle}, which is not a live block`);
-  return { url, method: method.toUpperCase(), headers: flat, body };
+  const { url, method, headers, header } = parsed as Record<string, unknown>;
+  if (typeof url !== 'string') fail('http_request', `http_request: "url" must be a string holding an absolute URL, got ${JSON.stringify(url)?.slice(0, 80)}`);
+  return { url, method, headers: headers ?? header };
 }
 
 const utf8 = new TextEncoder();
@@ -128,14 +147,14 @@ export function createHostEnv(holder: HostEnvHolder): Record<HostEnvFunctionName
   return {
     config_get(keyHandle: number): number {
       const state = holder.state;
-      const key = state.kernel.takeKey(keyHandle);
+      const key = takeKey(state.kernel, keyHandle);
       if (key === null) return 0;
       const value = configBytes(state.config, key);
       return value === undefined ? 0 : state.kernel.write(value);
     },
     var_get(keyHandle: number): number {
       const state = holder.state;
-      const key = state.kernel.takeKey(keyHandle);
+      const key = takeKey(state.kernel, keyHandle);
       if (key === null) return 0;
       const value = state.vars.get(key);
       return value === undefined ? 0 : state.kernel.write(value);
@@ -143,7 +162,7 @@ export function createHostEnv(holder: HostEnvHolder): Record<HostEnvFunctionName
     var_set(keyHandle: number, valueHandle: number): void {
       const state = holder.state;
       // Taking a block frees it; one block given as both key and value is taken once, as the value.
-      const key = keyHandle === valueHandle ? state.kernel.readText(keyHandle) : state.kernel.takeKey(keyHandle);
+      const key = keyHandle === valueHandle ? readText(state.kernel, keyHandle) : takeKey(state.kernel, keyHandle);
       // The old value's bytes are the store's own (readers get copies): a same-sized new value reuses them.
       const value = valueHandle === 0 ? undefined : state.kernel.takeToKeep(valueHandle, key === null ? undefined : state.vars.get(key));
       if (key === null) fail('var_set', `var_set was given key handle ${keyHandle}, which is not a live block`);
@@ -152,11 +171,13 @@ export function createHostEnv(holder: HostEnvHolder): Record<HostEnvFunctionName
     },
     http_request(requestHandle: number, bodyHandle: number): number {
       const state = holder.state;
-      const request = parseRequest(state, requestHandle, bodyHandle);
+      const { url, method, headers } = parseRequest(state, requestHandle);
+      if (state.http === undefined) throw new HttpDeniedError(url, `HTTP request to ${url} denied: allowedHosts is empty, so no host may be reached`);
+      const body = bodyHandle === 0 ? null : state.kernel.read(bodyHandle)?.bytes() ?? null;
+      if (bodyHandle !== 0 && body === null) fail('http_request', `http_request was given body handle ${bodyHandle}, which is not a live block`);
       state.kernel.free(requestHandle);
       if (bodyHandle !== 0) state.kernel.free(bodyHandle);
-      if (state.http === undefined) fail('http_request', `HTTP request to ${request.url} denied: no host is in allowedHosts`);
-      const response = state.http(request);
+      const response = state.http({ url, method, headers, body });
       state.lastStatus = response.status;
       state.lastHeaders = state.allowResponseHeaders ? response.headers : undefined;
       return response.body.byteLength === 0 ? 0 : state.kernel.write(response.body);

@@ -4,6 +4,7 @@
 // plug-in created again from bytes seen before does not compile again.
 import { HashMismatchError, WasmSourceError } from '../errors.js';
 import type { NormalizedManifest, WasmSource } from '../manifest.js';
+import { readSourceBytes } from './load-bytes.js';
 import * as platform from './platform/node.js';
 import { capMemory, importOwnMemory, OWN_MEMORY_MODULE, OWN_MEMORY_NAME } from './wasm/memory-limit.js';
 import { instrumentForInterrupts } from './wasm/instrument.js';
@@ -110,35 +111,6 @@ function describeSource(source: WasmSource): string {
   }
 }
 
-async function readBytes(source: Exclude<WasmSource, { kind: 'module' }>, fetchImpl: typeof fetch): Promise<Uint8Array> {
-  const where = describeSource(source);
-  switch (source.kind) {
-    case 'data':
-      return source.bytes;
-    case 'path':
-      try {
-        return platform.readFileBytes(source.path);
-      } catch (err) {
-        throw new WasmSourceError(where, `cannot read wasm file ${source.path}: ${platform.fileErrorReason(err)}`, { cause: err });
-      }
-    case 'url': {
-      if (source.url.startsWith('file:')) return readBytes({ kind: 'path', path: platform.fileUrlToPath(source.url) }, fetchImpl);
-      let response: Response;
-      try {
-        response = await fetchImpl(source.url, { method: source.method, headers: source.headers });
-      } catch (err) {
-        throw new WasmSourceError(where, `cannot fetch wasm from ${source.url}: ${(err as Error).message}`, { cause: err });
-      }
-      return readBytes({ kind: 'response', response }, fetchImpl);
-    }
-    case 'response': {
-      const { response } = source;
-      if (!response.ok) throw new WasmSourceError(where, `cannot fetch wasm from ${response.url || 'a response'}: HTTP ${response.status}`);
-      return new Uint8Array(await response.arrayBuffer());
-    }
-  }
-}
-
 // The digest of byte arrays seen before, with a copy of what was hashed: an application that
 // creates plug-ins over and over from the same array skips hashing it again, and a change to
 // its contents since is caught by the comparison (far cheaper than sha-256).
@@ -209,11 +181,11 @@ function sourceBytes(source: WasmSource): WasmSource {
  * precompiled or bytes compiled before (the usual case for an application creating plug-ins
  * over and over), else through a promise.
  */
-export function loadModules(manifest: NormalizedManifest, variant: LoadVariant, fetchImpl: typeof fetch): LoadedModule[] | Promise<LoadedModule[]> {
+export function loadModules(manifest: NormalizedManifest, variant: LoadVariant, fetchImpl: typeof fetch, maxWasmBytes: number): LoadedModule[] | Promise<LoadedModule[]> {
   const ready: LoadedModule[] = [];
   for (const entry of manifest.wasm) {
     const loaded = loadNow(entry, variant);
-    if (loaded === undefined) return Promise.all(manifest.wasm.map((each) => loadModule(each, variant, fetchImpl)));
+    if (loaded === undefined) return Promise.all(manifest.wasm.map((each) => loadModule(each, variant, fetchImpl, maxWasmBytes)));
     ready.push(loaded);
   }
   return ready;
@@ -244,10 +216,10 @@ function loadNow({ source: given, name, hash }: ManifestEntry, variant: LoadVari
   return entry === undefined ? undefined : loaded(name, entry, variant);
 }
 
-async function loadModule({ source: given, name, hash }: ManifestEntry, variant: LoadVariant, fetchImpl: typeof fetch): Promise<LoadedModule> {
+async function loadModule({ source: given, name, hash }: ManifestEntry, variant: LoadVariant, fetchImpl: typeof fetch, maxWasmBytes: number): Promise<LoadedModule> {
   const source = sourceBytes(given);
   if (source.kind === 'module') return precompiled(name, source.module);
-  const bytes = await readBytes(source, fetchImpl);
+  const bytes = await readSourceBytes(source, describeSource(source), fetchImpl, maxWasmBytes);
   const key = cacheKey(source, bytes, hash, variant);
   const entry = await (compiledCache.get(key) ?? remember(key, compileEntry(bytes, describeSource(source), variant, source.kind === 'data')));
   return loaded(name, entry, variant);

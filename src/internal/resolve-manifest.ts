@@ -1,6 +1,7 @@
 // ManifestLike (everything createPlugin accepts) → a validated manifest.
 import { ManifestError, WasmSourceError } from '../errors.js';
 import { isFetchResponse, normalizeManifest, type ManifestLike, type NormalizedManifest } from '../manifest.js';
+import { readFileBounded, readResponseBounded } from './load-bytes.js';
 import * as platform from './platform/node.js';
 
 function fromJsonText(text: string, where: string, baseDir?: string): NormalizedManifest {
@@ -13,51 +14,49 @@ function fromJsonText(text: string, where: string, baseDir?: string): Normalized
   return normalizeManifest(parsed, baseDir);
 }
 
-async function fromUrl(url: URL, fetchImpl: typeof fetch): Promise<NormalizedManifest> {
+async function fromUrl(url: URL, fetchImpl: typeof fetch, maxBytes: number): Promise<NormalizedManifest> {
   let response: Response;
   try {
     response = await fetchImpl(url);
   } catch (err) {
     throw new WasmSourceError(url.href, `cannot fetch ${url.href}: ${(err as Error).message}`, { cause: err });
   }
-  return fromResponse(response, url.href);
+  return fromResponse(response, url.href, maxBytes);
 }
 
-async function fromResponse(response: Response, where: string): Promise<NormalizedManifest> {
+async function fromResponse(response: Response, where: string, maxBytes: number): Promise<NormalizedManifest> {
   const type = response.headers.get('content-type') ?? '';
   if (/\b(application|text)\/json\b/.test(type)) {
     if (!response.ok) throw new WasmSourceError(where, `cannot fetch manifest from ${where}: HTTP ${response.status}`);
-    return fromJsonText(await response.text(), where);
+    return fromJsonText(new TextDecoder().decode(await readResponseBounded(response, where, `the manifest from ${where}`, maxBytes)), where);
   }
   return normalizeManifest({ wasm: [{ response }] });
 }
 
+async function fromJsonFile(path: string, maxBytes: number): Promise<NormalizedManifest> {
+  const json = new TextDecoder().decode(await readFileBounded(path, maxBytes, 'manifest file'));
+  return fromJsonText(json, path, platform.directoryOf(path));
+}
+
 /**
- * Turn anything createPlugin accepts into a validated manifest: at once when no fetch is
- * needed (creating a plug-in is cheap enough that a needless promise shows).
+ * Turn anything createPlugin accepts into a validated manifest: at once when no fetch or file
+ * read is needed (creating a plug-in is cheap enough that a needless promise shows). A manifest
+ * file or a JSON manifest response is read within `maxBytes` (maxWasmBytes), as modules are.
  */
-export function resolveManifest(like: ManifestLike, fetchImpl: typeof fetch): NormalizedManifest | Promise<NormalizedManifest> {
+export function resolveManifest(like: ManifestLike, fetchImpl: typeof fetch, maxBytes: number): NormalizedManifest | Promise<NormalizedManifest> {
   if (typeof like === 'string') {
     const text = like.trim();
     if (text.startsWith('{')) return fromJsonText(text, 'the manifest string');
-    if (/^https?:\/\//i.test(text)) return resolveManifest(new URL(text), fetchImpl);
-    if (/^file:\/\//i.test(text)) return resolveManifest(platform.fileUrlToPath(text), fetchImpl);
-    if (text.toLowerCase().endsWith('.json')) {
-      let json: string;
-      try {
-        json = new TextDecoder().decode(platform.readFileBytes(text));
-      } catch (err) {
-        throw new WasmSourceError(text, `cannot read manifest file ${text}: ${platform.fileErrorReason(err)}`, { cause: err });
-      }
-      return fromJsonText(json, text, platform.directoryOf(text));
-    }
+    if (/^https?:\/\//i.test(text)) return resolveManifest(new URL(text), fetchImpl, maxBytes);
+    if (/^file:\/\//i.test(text)) return resolveManifest(platform.fileUrlToPath(text), fetchImpl, maxBytes);
+    if (text.toLowerCase().endsWith('.json')) return fromJsonFile(text, maxBytes);
     return normalizeManifest({ wasm: [{ path: text }] });
   }
   if (like instanceof URL) {
-    if (like.protocol === 'file:') return resolveManifest(platform.fileUrlToPath(like), fetchImpl);
-    return fromUrl(like, fetchImpl);
+    if (like.protocol === 'file:') return resolveManifest(platform.fileUrlToPath(like), fetchImpl, maxBytes);
+    return fromUrl(like, fetchImpl, maxBytes);
   }
-  if (isFetchResponse(like)) return fromResponse(like, like.url || 'the response');
+  if (isFetchResponse(like)) return fromResponse(like, like.url || 'the response', maxBytes);
   if (like instanceof WebAssembly.Module) return normalizeManifest({ wasm: [{ module: like }] });
   if (like instanceof ArrayBuffer || ArrayBuffer.isView(like)) return normalizeManifest({ wasm: [{ data: like }] });
   return normalizeManifest(like);

@@ -3,14 +3,23 @@
 import { MemoryLimitError, PlughostError } from '../../errors.js';
 
 /**
- * An HTTP request was still running when the call's deadline came. The engine turns it into
- * the call's `TimeoutError`; the request itself has been aborted.
+ * An HTTP request was still running when its deadline came: the call's (`timeoutMs`), or its
+ * own (`httpTimeoutMs`, then set here). The engine turns it into the call's `TimeoutError`;
+ * the request itself has been aborted.
  */
 export class HttpDeadlineExceeded extends PlughostError {
   readonly url: string;
-  constructor(url: string) {
-    super('PLUGHOST_TIMEOUT', `HTTP request to ${url} did not finish before the call's deadline`);
+  /** Set when the request's own limit, not the call's deadline, ran out. */
+  readonly httpTimeoutMs: number | undefined;
+  constructor(url: string, httpTimeoutMs?: number) {
+    super(
+      'PLUGHOST_TIMEOUT',
+      httpTimeoutMs === undefined
+        ? `HTTP request to ${url} did not finish before the call's deadline`
+        : `HTTP request to ${url} did not finish within httpTimeoutMs (${httpTimeoutMs} ms)`,
+    );
     this.url = url;
+    this.httpTimeoutMs = httpTimeoutMs;
   }
 
   override get name(): string {

@@ -3,7 +3,8 @@
 import { ManifestError } from '../../errors.js';
 import type { HttpHandler, HttpRequest, HttpResponse } from '../host-env.js';
 import { compileAllowedHosts } from './allowed-hosts.js';
-import { checkUrl, performHttpRequest } from './perform-request.js';
+import { HttpDeadlineExceeded } from './http-errors.js';
+import { checkUrl, epochNow, performHttpRequest, prepareRequest } from './perform-request.js';
 import { fetchSync, warmHttpHelper } from '../platform/node-http/sync-fetch.js';
 
 export { compileAllowedHosts } from './allowed-hosts.js';
@@ -20,6 +21,32 @@ export interface HttpOptions {
   fetch?: typeof fetch;
   /** The running call's deadline, epoch ms (`performance.timeOrigin + performance.now()` based), or Infinity. */
   deadline: () => number;
+  /** `httpTimeoutMs`: each request ends this long after it starts at the latest; default {@link DEFAULT_HTTP_TIMEOUT_MS}. */
+  requestTimeoutMs?: number;
+}
+
+/**
+ * How long one `http_request` may take when `httpTimeoutMs` does not say: a plug-in on the
+ * calling thread blocks that thread (and its event loop) for the whole request, so without a
+ * bound a server that trickles bytes would freeze the process. 30 s is the reference SDK's
+ * default `timeout_ms` for a whole call: generous for any API, short enough to notice.
+ */
+export const DEFAULT_HTTP_TIMEOUT_MS = 30_000;
+
+/**
+ * The deadline of one request, epoch ms: the call's, or `requestTimeoutMs` from now if that is
+ * sooner; `own` tells a caller which one it is.
+ */
+export function requestDeadline(options: Pick<HttpOptions, 'deadline' | 'requestTimeoutMs'>): { deadline: number; own: number | undefined } {
+  const limit = options.requestTimeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS;
+  const call = options.deadline();
+  const own = epochNow() + limit;
+  return own < call ? { deadline: own, own: limit } : { deadline: call, own: undefined };
+}
+
+/** The request's own limit ran out rather than the call's: say so, naming httpTimeoutMs. */
+function reword(err: unknown, own: number | undefined): unknown {
+  return own !== undefined && err instanceof HttpDeadlineExceeded && err.httpTimeoutMs === undefined ? new HttpDeadlineExceeded(err.url, own) : err;
 }
 
 /**
@@ -33,16 +60,20 @@ function isCustomFetch(fetchImpl: typeof fetch | undefined): boolean {
   return fetchImpl !== undefined && fetchImpl !== globalThis.fetch;
 }
 
-function checkLimit(maxResponseBytes: number): void {
-  if (!(maxResponseBytes >= 0)) {
-    throw new ManifestError('memory.maxHttpResponseBytes', `must be a number of bytes >= 0, got ${maxResponseBytes}`);
+function checkLimits(options: HttpOptions): void {
+  if (!(options.maxResponseBytes >= 0)) {
+    throw new ManifestError('memory.maxHttpResponseBytes', `must be a number of bytes >= 0, got ${options.maxResponseBytes}`);
   }
+  const timeout = options.requestTimeoutMs;
+  if (timeout !== undefined && !(timeout > 0)) throw new ManifestError('httpTimeoutMs', `must be a number of milliseconds > 0, got ${timeout}`);
 }
 
 /**
  * The synchronous `http_request` handler for an engine on this thread: the request runs with
- * the global fetch in the shared helper worker while this thread blocks (until the call's
- * deadline at most). Throws HttpDeniedError before connecting to a host not in `allowedHosts`.
+ * the global fetch in the shared helper worker while this thread blocks: until the call's
+ * deadline or `requestTimeoutMs`, whichever comes first. Throws HttpDeniedError before
+ * connecting to a host not in `allowedHosts`, and before looking at anything else the request
+ * holds; then a PLUGHOST_HTTP error for a method or header that cannot be sent.
  *
  * A custom `fetch` cannot serve here: the user's function lives on a thread that is blocked
  * for the whole request. So a custom fetch throws a ManifestError; a worker-mode host serves
@@ -61,15 +92,20 @@ export function createHttpHandler(options: HttpOptions): HttpHandler {
         'Use runInWorker: true, or leave fetch unset (the global fetch is used)',
     );
   }
-  checkLimit(options.maxResponseBytes);
+  checkLimits(options);
   const allowedHosts = [...options.allowedHosts];
   const matcher = compileAllowedHosts(allowedHosts);
   // Started with the first plug-in that can reach anything, so the first request does not pay
   // for the worker's start-up out of its deadline.
   if (allowedHosts.length > 0) warmHttpHelper();
   return (request) => {
-    checkUrl(request.url, matcher);
-    return fetchSync(request, allowedHosts, options.maxResponseBytes, options.deadline());
+    const prepared = prepareRequest(request, checkUrl(request.url, matcher));
+    const { deadline, own } = requestDeadline(options);
+    try {
+      return fetchSync(prepared, allowedHosts, options.maxResponseBytes, deadline);
+    } catch (err) {
+      throw reword(err, own);
+    }
   };
 }
 
@@ -78,8 +114,16 @@ export function createHttpHandler(options: HttpOptions): HttpHandler {
  * the global fetch). For a host whose guest blocks on another thread while this one awaits.
  */
 export function createAsyncHttpHandler(options: HttpOptions): AsyncHttpHandler {
-  checkLimit(options.maxResponseBytes);
+  checkLimits(options);
   const policy = { allowedHosts: compileAllowedHosts(options.allowedHosts), maxResponseBytes: options.maxResponseBytes };
   const fetchImpl = options.fetch ?? globalThis.fetch;
-  return (request, cancel) => performHttpRequest(request, policy, fetchImpl, options.deadline(), cancel);
+  return async (request, cancel) => {
+    const prepared = prepareRequest(request, checkUrl(request.url, policy.allowedHosts));
+    const { deadline, own } = requestDeadline(options);
+    try {
+      return await performHttpRequest(prepared, policy, fetchImpl, deadline, cancel);
+    } catch (err) {
+      throw reword(err, own);
+    }
+  };
 }

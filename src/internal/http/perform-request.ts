@@ -3,7 +3,7 @@
 // it for blocked plug-ins; a worker-mode host can run it on the main thread with a user's fetch.
 import { HttpDeniedError, PlughostError } from '../../errors.js';
 import { concatBytes } from '../bytes.js';
-import type { HttpRequest, HttpResponse } from '../host-env.js';
+import type { HttpRequest, HttpResponse, PreparedHttpRequest } from '../host-env.js';
 import type { HostMatcher } from './allowed-hosts.js';
 import { bodyTooLarge, HttpDeadlineExceeded, httpFailure } from './http-errors.js';
 
@@ -48,6 +48,37 @@ export function checkUrl(raw: string, allowedHosts: HostMatcher, redirectedFrom?
     throw new HttpDeniedError(url.href, `${what} denied: host "${url.hostname}" is not in allowedHosts`);
   }
   return url;
+}
+
+/** RFC 9110 token characters: what a method (and a header name) is made of. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+function shown(value: unknown): string {
+  return (JSON.stringify(value) ?? String(value)).slice(0, 80);
+}
+
+/**
+ * Check what the guest asked for beyond the URL, once the URL has passed {@link checkUrl}: a
+ * missing or null `method` is GET, missing or null `headers` are none; anything else that is
+ * not a method name or an object of string values fails the request, naming the culprit.
+ */
+export function prepareRequest(request: HttpRequest, url: URL): PreparedHttpRequest {
+  const { method = null, headers = null } = request;
+  if (method !== null && (typeof method !== 'string' || !TOKEN.test(method))) {
+    throw httpFailure(url.href, `"method" must be null or an HTTP method name such as "GET" or "POST", got ${shown(method)}`);
+  }
+  if (headers !== null && (typeof headers !== 'object' || Array.isArray(headers))) {
+    throw httpFailure(url.href, `"headers" must be null or an object of string values, got ${shown(headers)}`);
+  }
+  const flat: Record<string, string> = {};
+  if (headers !== null) {
+    for (const [name, value] of Object.entries(headers)) {
+      if (!TOKEN.test(name)) throw httpFailure(url.href, `header name ${shown(name)} is not a valid HTTP header name`);
+      if (typeof value !== 'string') throw httpFailure(url.href, `header "${name}" must be a string, got ${shown(value)}`);
+      flat[name] = value;
+    }
+  }
+  return { url: request.url, method: method === null ? 'GET' : method.toUpperCase(), headers: flat, body: request.body };
 }
 
 /** The length a response declares, when it is the length of the bytes we will read. */
@@ -124,7 +155,7 @@ type StopReason = 'deadline' | 'cancelled' | 'done';
  * `cancel` aborts it early (the rejection is then a PLUGHOST_HTTP error).
  */
 export async function performHttpRequest(
-  request: HttpRequest,
+  request: PreparedHttpRequest,
   policy: HttpPolicy,
   fetchImpl: typeof fetch,
   deadline: number,

@@ -1,20 +1,65 @@
 // Node's half of the platform layer: everything the core needs from the file system and
 // crypto goes through here, so a browser build can swap this file without touching the core.
 import type * as Crypto from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { constants as fsConstants, existsSync, statSync, type Stats } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-
-/** Read a whole file; throws the fs error (with its `code`) when it cannot. */
-export function readFileBytes(path: string): Uint8Array {
-  return readFileSync(path);
-}
 
 /** Why reading a file failed, in words for an error message: "no such file", "it is a directory", or the fs message. */
 export function fileErrorReason(err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;
   return code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (err as Error).message;
+}
+
+function kindOf(info: Stats): string {
+  if (info.isDirectory()) return 'a directory';
+  if (info.isFIFO()) return 'a FIFO (named pipe)';
+  if (info.isCharacterDevice()) return 'a character device';
+  if (info.isBlockDevice()) return 'a block device';
+  if (info.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+/** What {@link readRegularFile} gives: the bytes, or why the file was not read. */
+export type BoundedRead = { bytes: Uint8Array } | { refused: string; tooLarge: boolean };
+
+const FIRST_CHUNK = 64 * 1024;
+
+/**
+ * Read a regular file of at most `maxBytes`, without blocking the event loop. Anything else is
+ * refused with the reason, before a byte is read: a device (`/dev/zero` never ends), a FIFO
+ * (it blocks until someone writes), a directory, a file whose size is above `maxBytes`. The
+ * file is opened non-blocking (a FIFO swapped in after a look at the path cannot stall the
+ * open) and checked by `fstat` on that descriptor, then read no further than `maxBytes` even
+ * if it grows meanwhile or reports a size of 0 as `/proc` files do. Throws the fs error (with
+ * its `code`) when it cannot be opened.
+ */
+export async function readRegularFile(path: string, maxBytes: number): Promise<BoundedRead> {
+  const handle = await open(path, fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0));
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) return { refused: `it is ${kindOf(info)}, not a regular file`, tooLarge: false };
+    if (info.size > maxBytes) return { refused: `it is ${info.size} bytes, above the limit of ${maxBytes} bytes`, tooLarge: true };
+    // room for one byte more than the size it claims, so that reading to the end needs no growing
+    let buffer = new Uint8Array(Math.min(Math.max(info.size + 1, FIRST_CHUNK), maxBytes + 1));
+    let length = 0;
+    for (;;) {
+      if (length === buffer.length) {
+        if (length > maxBytes) return { refused: `it holds more than the limit of ${maxBytes} bytes (it grew while read, or its size was not known)`, tooLarge: true };
+        const larger = new Uint8Array(Math.min(buffer.length * 2, maxBytes + 1));
+        larger.set(buffer);
+        buffer = larger;
+      }
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    return { bytes: length === buffer.length ? buffer : buffer.subarray(0, length) };
+  } finally {
+    await handle.close();
+  }
 }
 
 type OneShotHash = (algorithm: string, data: Uint8Array, encoding: 'hex') => string;

@@ -5,7 +5,7 @@
 // workers alike; nothing here needs this thread's event loop.
 import type { MessagePort, Worker } from 'node:worker_threads';
 import { workerThreads } from '../node-threads.js';
-import type { HttpRequest, HttpResponse } from '../../host-env.js';
+import type { HttpResponse, PreparedHttpRequest } from '../../host-env.js';
 import { fromWire } from '../../error-codec.js';
 import { HttpDeadlineExceeded, httpFailure } from '../../http/http-errors.js';
 import { epochNow } from '../../http/perform-request.js';
@@ -103,7 +103,7 @@ function connect(): Link {
  * abort. The caller has already checked the URL against the policy; the helper checks again,
  * and checks every redirect.
  */
-export function fetchSync(request: HttpRequest, allowedHosts: readonly string[], maxResponseBytes: number, deadline: number): HttpResponse {
+export function fetchSync(request: PreparedHttpRequest, allowedHosts: readonly string[], maxResponseBytes: number, deadline: number): HttpResponse {
   if (deadline <= epochNow()) throw new HttpDeadlineExceeded(request.url);
   const line = connect();
   const id = (line.nextId = (line.nextId + 1) | 0);

@@ -150,8 +150,9 @@ describe('Rust PDK (rust-pdk 1.4)', () => {
   });
 
   // The reference host never reuses freed space while memory remains and its loads ignore block
-  // status, so a result that is the freed argument itself still reads back; no branch fixes this yet.
-  it('#[host_fn] whose host function returns its argument handle: the guest frees it, then reads it', { todo: 'plughost gives a freed top block back to the heap, so the read gives zeros' }, async () => {
+  // status, so a result that is the freed argument itself still reads back; so must ours (the
+  // kernel's loads reach up to its high-water mark).
+  it('#[host_fn] whose host function returns its argument handle: the guest frees it, then reads it', async () => {
     const plugin = await open('pdk-rust', echoFunctions);
     assert.equal((await plugin.call('host_fn_echo', 'a value longer than eight bytes'))?.text(), 'a value longer than eight bytes');
   });
@@ -327,7 +328,7 @@ describe('C PDK (c-pdk, October 2024, and its README)', () => {
   });
 
   // No branch changes empty values yet: plughost returns a live block of length 0.
-  it('an empty config value is handle 0, as the reference host returns it: the README greet says "Invalid key"', { todo: 'empty config/var values as handle 0' }, async () => {
+  it('an empty config value is handle 0, as the reference host returns it: the README greet says "Invalid key"', async () => {
     await assert.rejects((await open('pdk-c', {}, { user: '' })).call('config_greet'), { message: 'Invalid key', exitCode: -1 });
   });
 

@@ -184,7 +184,10 @@ async function inEveryMode(file: string, options: PluginOptions, steps: Step[], 
     }
     if (mode !== 'plain') fuelByMode.push(fuel);
   }
-  if (sameFuel) assert.deepEqual(fuelByMode[0], fuelByMode[1], 'the same fuel for the same calls');
+  // How deep a guest recurses before the stack runs out depends on what the host's stack already
+  // holds, so a call that ends in stack exhaustion has no fixed fuel; every other call does.
+  const deterministic = (fuel: number[]) => fuel.filter((_, i) => !expected[i]!.includes('Maximum call stack size exceeded'));
+  if (sameFuel) assert.deepEqual(deterministic(fuelByMode[0]!), deterministic(fuelByMode[1]!), 'the same fuel for the same calls');
   assert.ok(fuelByMode[0]!.some((f) => f > 0), 'instrumented calls consume fuel');
 }
 

@@ -150,14 +150,16 @@ export function createHostEnv(holder: HostEnvHolder): Record<HostEnvFunctionName
       const key = takeKey(state.kernel, keyHandle);
       if (key === null) return 0;
       const value = configBytes(state.config, key);
-      return value === undefined ? 0 : state.kernel.write(value);
+      // An empty value is handle 0, the empty block, as on the reference host (its blocks of
+      // zero bytes are handle 0): PDKs read 0 as "absent", and the C PDK's README relies on it.
+      return value === undefined || value.length === 0 ? 0 : state.kernel.write(value);
     },
     var_get(keyHandle: number): number {
       const state = holder.state;
       const key = takeKey(state.kernel, keyHandle);
       if (key === null) return 0;
       const value = state.vars.get(key);
-      return value === undefined ? 0 : state.kernel.write(value);
+      return value === undefined || value.length === 0 ? 0 : state.kernel.write(value);
     },
     var_set(keyHandle: number, valueHandle: number): void {
       const state = holder.state;

@@ -52,6 +52,13 @@
   (global $nonempty (mut i32) (i32.const 0))
   ;; the highest bump of the kernel's life since the last scrub: what a scrub must clear
   (global $high_water (mut i32) (i32.const 256))
+  ;; How far load_*/store_* reach past HEAP_BASE: up to the high-water mark, not the bump
+  ;; pointer, so a block the guest freed on top of the heap still reads back until its space is
+  ;; handed out again (the Rust PDK's #[host_fn] frees its argument, then reads the result,
+  ;; which a host function may have answered with that very handle). Everything below the mark
+  ;; is this plug-in's own, and the scrub zeroes it before another plug-in gets the kernel.
+  (global $reach1 (mut i64) (i64.const 0))
+  (global $reach8 (mut i64) (i64.const 0))
 
   (global $input_handle (mut i32) (i32.const 0))
   (global $input_length (mut i64) (i64.const 0))
@@ -75,9 +82,18 @@
 
   ;; ---------------------------------------------------------------- internals
 
+  (func $set_high_water (param $mark i32)
+    (global.set $high_water (local.get $mark))
+    (global.set $reach1 (i64.extend_i32_u (i32.sub (local.get $mark) (global.get $HEAP_BASE))))
+    (global.set $reach8
+      (select
+        (i64.sub (global.get $reach1) (i64.const 7))
+        (i64.const 0)
+        (i64.gt_u (global.get $reach1) (i64.const 7)))))
+
   (func $set_bump (param $b i32)
     (global.set $bump (local.get $b))
-    (if (i32.gt_u (local.get $b) (global.get $high_water)) (then (global.set $high_water (local.get $b))))
+    (if (i32.gt_u (local.get $b) (global.get $high_water)) (then (call $set_high_water (local.get $b))))
     (global.set $span1 (i64.extend_i32_u (i32.sub (local.get $b) (global.get $HEAP_BASE))))
     (global.set $span8
       (select
@@ -371,21 +387,21 @@
     (call $length (local.get $h)))
 
   (func (export "load_u8") (param $p i64) (result i32)
-    (if (result i32) (i64.lt_u (i64.sub (local.get $p) (i64.const 256)) (global.get $span1))
+    (if (result i32) (i64.lt_u (i64.sub (local.get $p) (i64.const 256)) (global.get $reach1))
       (then (i32.load8_u (i32.wrap_i64 (local.get $p))))
       (else (i32.const 0))))
 
   (func (export "load_u64") (param $p i64) (result i64)
-    (if (result i64) (i64.lt_u (i64.sub (local.get $p) (i64.const 256)) (global.get $span8))
+    (if (result i64) (i64.lt_u (i64.sub (local.get $p) (i64.const 256)) (global.get $reach8))
       (then (i64.load (i32.wrap_i64 (local.get $p))))
       (else (i64.const 0))))
 
   (func (export "store_u8") (param $p i64) (param $v i32)
-    (if (i64.lt_u (i64.sub (local.get $p) (i64.const 256)) (global.get $span1))
+    (if (i64.lt_u (i64.sub (local.get $p) (i64.const 256)) (global.get $reach1))
       (then (i32.store8 (i32.wrap_i64 (local.get $p)) (local.get $v)))))
 
   (func (export "store_u64") (param $p i64) (param $v i64)
-    (if (i64.lt_u (i64.sub (local.get $p) (i64.const 256)) (global.get $span8))
+    (if (i64.lt_u (i64.sub (local.get $p) (i64.const 256)) (global.get $reach8))
       (then (i64.store (i32.wrap_i64 (local.get $p)) (local.get $v)))))
 
   (func (export "input_length") (result i64)
@@ -523,7 +539,7 @@
   ;; plug-in must never read what another left behind.
   (func (export "host_scrub")
     (memory.fill (i32.const 0) (i32.const 0) (global.get $high_water))
-    (global.set $high_water (global.get $HEAP_BASE))
+    (call $set_high_water (global.get $HEAP_BASE))
     (call $release_all))
 
   (func (export "host_set_max_pages") (param $pages i32)

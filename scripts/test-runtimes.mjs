@@ -120,8 +120,31 @@ async function fullSuite() {
   results.push(ok);
 }
 
+/** The CLI the package ships (dist/bundle/bin.js), run by the runtime: a call's output, and a failed call's exit code. */
+async function cliChecks(runtime, passed, failed) {
+  const bin = join(root, 'dist', 'bundle', 'bin.js');
+  const checks = [
+    {
+      name: '[cli] plughost call writes the output to stdout',
+      args: ['call', join(root, 'build', 'plugins', 'count-vowels.wasm'), 'count_vowels', '--input', 'Hello, World!', '--config', 'vowels=aeiou'],
+      expect: (r) => r.code === 0 && r.output.trim() === '{"count":3,"total":3,"vowels":"aeiou"}',
+    },
+    {
+      name: "[cli] plughost call exits with the plug-in's exit code",
+      args: ['call', join(root, 'build', 'plugins', 'fail.wasm'), 'fail_with_code', '--input', '42'],
+      expect: (r) => r.code === 42,
+    },
+  ];
+  for (const check of checks) {
+    const result = await run(runtime.command, [...runtime.args, bin, ...check.args], { boundMs: SUITE_BOUND_MS });
+    if (check.expect(result)) passed.push(check.name);
+    else failed.push({ name: check.name, detail: `exit code ${result.code}, output: ${JSON.stringify(result.output.slice(0, 500))}` });
+  }
+}
+
 async function crossRuntime(runtime) {
-  const { code, output, killed, seconds } = await run(runtime.command, [...runtime.args, suite], {
+  const runStarted = performance.now();
+  const { code, output, killed } = await run(runtime.command, [...runtime.args, suite], {
     boundMs: SUITE_BOUND_MS,
     env: { PLUGHOST_RUNTIMES_HTTP: httpBase },
   });
@@ -139,6 +162,11 @@ async function crossRuntime(runtime) {
     else if (kind === 'ok') passed.push(name);
     else if (kind === 'not ok') failed.push({ name, detail });
   }
+  await cliChecks(runtime, passed, failed);
+  // The test a killed run was in has failed, whether or not it was expected to.
+  if (killed && lastStarted !== undefined && !passed.includes(lastStarted) && !failed.some((f) => f.name === lastStarted)) {
+    failed.push({ name: lastStarted, detail: `no result: the run was killed after ${SUITE_BOUND_MS / 1000} s` });
+  }
   const unexpectedFailures = failed.filter((f) => !(f.name in expected));
   const expectedFailures = failed.filter((f) => f.name in expected);
   const unexpectedPasses = passed.filter((name) => name in expected);
@@ -152,7 +180,7 @@ async function crossRuntime(runtime) {
     ...(expectedFailures.length > 0 ? [`${expectedFailures.length} expected failure${expectedFailures.length === 1 ? '' : 's'}`] : []),
     ...(unexpectedPasses.length > 0 ? [`${unexpectedPasses.length} expected failure${unexpectedPasses.length === 1 ? '' : 's'} passed`] : []),
   ];
-  console.log(`${ok ? 'PASS' : 'FAIL'}  ${label}  cross-runtime suite: ${notes.join(', ')}  (${seconds.toFixed(1)} s)`);
+  console.log(`${ok ? 'PASS' : 'FAIL'}  ${label}  cross-runtime suite: ${notes.join(', ')}  (${((performance.now() - runStarted) / 1000).toFixed(1)} s)`);
   for (const f of unexpectedFailures) console.log(`        not ok  ${f.name}: ${f.detail}`);
   for (const f of expectedFailures) console.log(`        expected failure  ${f.name}: ${f.detail} (${expected[f.name]})`);
   for (const name of unexpectedPasses) console.log(`        PASSED though expected to fail (remove it from EXPECTED_FAILURES)  ${name}`);
@@ -179,14 +207,15 @@ function area(row, predicate) {
   return row.failed.some((f) => predicate(f.name)) ? 'no' : 'yes';
 }
 if (table.length > 0) {
-  console.log('\n| runtime | main thread | worker | WASI | HTTP | JSPI present |');
-  console.log('| --- | --- | --- | --- | --- | --- |');
+  console.log('\n| runtime | main thread | worker | WASI | HTTP | CLI | JSPI present |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- |');
   for (const row of table) {
     const main = area(row, (n) => n.startsWith('[main]') && !n.includes('[wasi]') && !n.includes('[http]'));
+    const cli = area(row, (n) => n.startsWith('[cli]'));
     const worker = area(row, (n) => n.startsWith('[worker]') && !n.includes('[wasi]') && !n.includes('[http]'));
     const wasi = area(row, (n) => n.includes('[wasi]'));
     const http = area(row, (n) => n.includes('[http]'));
-    console.log(`| ${row.label} | ${main} | ${worker} | ${wasi} | ${http} | ${row.features.jspi === undefined ? '?' : row.features.jspi ? 'yes' : 'no'} |`);
+    console.log(`| ${row.label} | ${main} | ${worker} | ${wasi} | ${http} | ${cli} | ${row.features.jspi === undefined ? '?' : row.features.jspi ? 'yes' : 'no'} |`);
   }
   console.log('');
 }

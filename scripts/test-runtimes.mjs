@@ -113,7 +113,8 @@ async function fullSuite() {
   const summary = `${count('pass')} passed, ${count('fail')} failed${killed ? `, killed after ${FULL_BOUND_MS / 1000} s` : ''}`;
   console.log(`${ok ? 'PASS' : 'FAIL'}  Node ${execFileSync(node26.command, ['-p', 'process.versions.node'], { encoding: 'utf8' }).trim()}  whole suite: ${summary}  (${seconds.toFixed(1)} s)`);
   if (!ok) {
-    const failures = output.split('\n').filter((line) => /^\s*(✖|not ok)/.test(line));
+    // Node 22+ repeats every failure under "failing tests:" at the end: list them once.
+    const failures = [...new Set(output.split(/^✖ failing tests:$/m)[0].split('\n').filter((line) => /^\s*(✖|not ok)/.test(line)))];
     for (const line of failures.slice(0, 40)) console.log(`        ${line.trim()}`);
     console.log(`        full output: ${logFile}`);
   }

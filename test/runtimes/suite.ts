@@ -23,7 +23,7 @@ import type { CallContext, Plugin, PluginOptions } from '../../src/index.js';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const bundle = new URL('../../../dist/bundle/index.js', import.meta.url);
-const { createPlugin, createPool, PluginCallError, FunctionNotFoundError, TimeoutError, HttpDeniedError, PlughostError } =
+const { createPlugin, createPool, AbortError, FuelExhaustedError, FunctionNotFoundError, HttpDeniedError, LinkError, PlughostError, PluginCallError, TimeoutError } =
   (await import(bundle.href)) as typeof Plughost;
 
 const plugin = (name: string) => join(repoRoot, 'build', 'plugins', `${name}.wasm`);
@@ -37,6 +37,12 @@ function runtimeName(): string {
   if (versions.deno !== undefined) return `Deno ${versions.deno}`;
   return `Node ${versions.node}`;
 }
+
+/** What the runtime offers, as the first line of the output says. */
+const features = {
+  runtime: runtimeName(),
+  jspi: typeof (WebAssembly as unknown as { Suspending?: unknown }).Suspending === 'function',
+};
 
 interface Test {
   name: string;
@@ -151,6 +157,33 @@ for (const [mode, options] of MODES) {
       assert.equal(calls, 1n, 'a fresh instance after the timeout');
     }));
 
+  test(`[${mode}] [wasi] timeoutMs ends a WASI guest sleeping in poll_oneoff`, () =>
+    using(fixture('sleep'), { ...options, useWasi: true, timeoutMs: 200 }, async (p) => {
+      const timedOut = await rejection(p.call('sleep'));
+      assert.ok(timedOut instanceof TimeoutError, `not a TimeoutError: ${String(timedOut)}`);
+    }));
+
+  test(`[${mode}] an AbortSignal fired while the guest runs stops the call`, async () => {
+    const controller = new AbortController();
+    const wasm = await assembleWat(`(module (import "extism:host/user" "give_up" (func $give_up))
+      (func (export "run") (call $give_up) (loop $l (br $l))))`);
+    await using({ wasm: [{ data: wasm }] }, { ...options, timeoutMs: 60_000, functions: { 'extism:host/user': { give_up: () => controller.abort() } } }, async (p) => {
+      const aborted = await rejection(p.call('run', '', undefined, { signal: controller.signal }));
+      assert.ok(aborted instanceof AbortError, `not an AbortError: ${String(aborted)}`);
+      assert.equal(aborted.code, 'PLUGHOST_ABORTED');
+    });
+  });
+
+  test(`[${mode}] fuel and memory.maxPages bound the guest`, async () => {
+    await using(fixture('limits'), { ...options, fuel: 100_000 }, async (p) => {
+      const exhausted = await rejection(p.call('spin'));
+      assert.ok(exhausted instanceof FuelExhaustedError, `not a FuelExhaustedError: ${String(exhausted)}`);
+    });
+    await using(fixture('limits'), { ...options, memory: { maxPages: 5 } }, async (p) => {
+      assert.equal(new DataView((await p.call('grow'))!.bytes().slice().buffer).getBigUint64(0, true), 5n);
+    });
+  });
+
   // ---------------------------------------------------------------- WASI
 
   test(`[${mode}] [wasi] reads and writes a mounted temp dir, and cannot leave it`, async () => {
@@ -200,7 +233,21 @@ for (const [mode, options] of MODES) {
   });
 }
 
-// ---------------------------------------------------------------- worker-only behaviour
+// ---------------------------------------------------------------- main-thread and worker-only behaviour
+
+test('[main] [jspi] an async host function runs where JSPI exists; elsewhere a LinkError names runInWorker', async () => {
+  const options = { functions: { 'extism:host/user': { echo: async (ctx: CallContext, h: number) => ctx.store(`${ctx.read(h)!.text()}, awaited`) } } };
+  if (!features.jspi) {
+    const refused = await rejection(createPlugin(plugin('host-echo'), options));
+    assert.ok(refused instanceof LinkError, `not a LinkError: ${String(refused)}`);
+    assert.match(refused.message, /runInWorker: true/);
+    return;
+  }
+  await using(plugin('host-echo'), options, async (p) => {
+    assert.equal((await p.call('echo_via_host', 'x'))?.text(), 'x, awaited');
+  });
+});
+
 
 test('[worker] an async host function awaits this thread’s event loop while the guest waits', () =>
   using(
@@ -253,28 +300,24 @@ const HTTP_GUEST = `(module
 interface WabtModule {
   parseWat(name: string, source: string): { toBinary(options: object): { buffer: Uint8Array }; destroy(): void };
 }
-let httpGuestBytes: Uint8Array | undefined;
-async function httpGuest(): Promise<Uint8Array> {
-  if (httpGuestBytes !== undefined) return httpGuestBytes;
-  const wabt = (await ((await import('wabt')) as { default: () => Promise<WabtModule> }).default());
-  const parsed = wabt.parseWat('http-guest.wat', HTTP_GUEST);
+let wabt: Promise<WabtModule> | undefined;
+/** WebAssembly text to bytes, with wabt (itself wasm, so it runs wherever the suite does). */
+async function assembleWat(source: string): Promise<Uint8Array> {
+  wabt ??= import('wabt').then((m: { default: () => Promise<WabtModule> }) => m.default());
+  const parsed = (await wabt).parseWat('inline.wat', source);
   try {
-    httpGuestBytes = parsed.toBinary({}).buffer;
+    return parsed.toBinary({}).buffer;
   } finally {
     parsed.destroy();
   }
-  return httpGuestBytes;
 }
+const httpGuest = () => assembleWat(HTTP_GUEST);
 
 // ------------------------------------------------------------------ the runner
 
 /** A call that has not settled by then has hung (worker mode; a hung main thread is the script's to kill). */
 const TEST_BOUND_MS = 60_000;
 
-const features = {
-  runtime: runtimeName(),
-  jspi: typeof (WebAssembly as unknown as { Suspending?: unknown }).Suspending === 'function',
-};
 console.log(`features\t${JSON.stringify(features)}`);
 
 let failed = 0;

@@ -5,7 +5,10 @@
 // in its own process. The runtimes are the pinned devDependencies (node22/24/26, @deno/...,
 // @oven/...); `npm test` must have built everything first.
 //
-//   node scripts/test-runtimes.mjs [--only deno,bun] [--skip-full]
+//   node scripts/test-runtimes.mjs [--only node-host,node22,node24,node26,deno,bun,full] [--skip-full]
+//
+// (`full` is the whole suite on Node 26; PLUGHOST_RUNTIMES_ONLY=<text> runs only the
+// cross-runtime tests whose name contains it.)
 //
 // Prints one PASS/FAIL line per run, a table of what each runtime showed, and a closing
 // `runtimes: N passed, N failed`; exits 1 if any run failed.
@@ -120,9 +123,15 @@ async function fullSuite() {
   const summary = `${count('pass')} passed, ${count('fail')} failed${killed ? `, killed after ${FULL_BOUND_MS / 1000} s` : ''}`;
   console.log(`${ok ? 'PASS' : 'FAIL'}  Node ${execFileSync(node26.command, ['-p', 'process.versions.node'], { encoding: 'utf8' }).trim()}  whole suite: ${summary}  (${seconds.toFixed(1)} s)`);
   if (!ok) {
-    // Node 22+ repeats every failure under "failing tests:" at the end: list them once.
-    const failures = [...new Set(output.split(/^✖ failing tests:$/m)[0].split('\n').filter((line) => /^\s*(✖|not ok)/.test(line)))];
-    for (const line of failures.slice(0, 40)) console.log(`        ${line.trim()}`);
+    // Node 22+ ends with every failure again, with its error, under "failing tests:": that
+    // part without stack frames says what broke (CI keeps no log file).
+    const [body, failingSection] = output.split(/^✖ failing tests:$/m);
+    const lines =
+      failingSection !== undefined
+        ? failingSection.split('\n').filter((line) => line.trim() !== '' && !/^\s+at /.test(line))
+        : body.split('\n').filter((line) => /^\s*(✖|not ok)/.test(line));
+    for (const line of lines.slice(0, 150)) console.log(`        ${line}`);
+    if (lines.length > 150) console.log(`        ... ${lines.length - 150} more lines`);
     console.log(`        full output: ${logFile}`);
   }
   results.push(ok);

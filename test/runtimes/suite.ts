@@ -7,7 +7,8 @@
 //
 // Output, one line per test, for the script to read: `ok\t<name>\t<ms>` or
 // `not ok\t<name>\t<message>`; `start\t<name>` before each (so a hang names its test), and a
-// `features\t<json>` line first. Exits 1 if any test failed.
+// `features\t<json>` line first. Exits 1 if any test failed. PLUGHOST_RUNTIMES_ONLY=<text>
+// runs only the tests whose name contains it.
 //
 // HTTP tests need a server that is not on this thread (a main-thread plug-in blocks it while
 // its request runs): the script serves one on 127.0.0.1 and passes its URL in

@@ -268,6 +268,7 @@ export class CompiledPlugin {
 
   /** @internal A plug-in on this thread. */
   instantiateSync(): Plugin {
+    if (this.#engineOptions.timeoutMs !== null) refuseOpaque(this.#engineOptions.modules, 'timeoutMs', 'on this thread only a module plughost rewrote can be stopped; or pass runInWorker: true, where the worker is ended at the deadline');
     return new Plugin(new EngineBackend(new PluginEngine(this.#engineOptions)));
   }
 
@@ -276,6 +277,17 @@ export class CompiledPlugin {
     this.#workerSpec ??= workerSpec(this.#engineOptions, this.#http);
     return WorkerBackend.start(this.#workerSpec);
   }
+}
+
+/**
+ * A `WebAssembly.Module` the application compiled has no bytes plughost could rewrite, so a limit
+ * that needs the rewrite would silently not hold: refuse it, naming the limit and what to do.
+ */
+function refuseOpaque(modules: readonly LoadedModule[], limit: string, why: string): void {
+  const opaque = modules.findIndex((module) => module.info === null);
+  if (opaque === -1) return;
+  const name = modules[opaque]!.name;
+  throw new ManifestError(limit, `cannot be enforced for ${name === undefined ? `wasm[${opaque}]` : `module "${name}"`}, a WebAssembly.Module compiled by the application: ${why}. Give plughost the module's bytes (a path, URL or data) instead`);
 }
 
 /** The host-thread `http_request` of worker plug-ins: the same policy, awaited, with the user's fetch if any. */
@@ -305,5 +317,7 @@ export async function compilePlugin(manifest: ManifestLike | PromiseLike<Manifes
   const modules = loading instanceof Promise ? await loading : loading;
   resolved.engine.modules = modules;
   resolved.engine.mainIndex = mainModuleIndex(resolved.manifest);
+  if (resolved.engine.fuel !== undefined) refuseOpaque(modules, 'fuel', 'fuel is counted by code plughost adds to the module');
+  if (resolved.engine.maxPages !== undefined) refuseOpaque(modules, 'memory.maxPages', "the cap is written into the module's memory limits");
   return new CompiledPlugin(resolved.engine, options.runInWorker === true, workerHttp(resolved, options.fetch, options.httpTimeoutMs));
 }

@@ -1,7 +1,11 @@
 // Limits that hold: timeouts, cancellation, memory caps and fuel, in every mode.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createPlugin, type PluginOptions } from '../src/index.js';
+import { readFile } from 'node:fs/promises';
+import { createPlugin, type ManifestError, type PluginOptions } from '../src/index.js';
+import { normalizeManifest } from '../src/manifest.js';
+import { DEFAULT_MAX_WASM_BYTES } from '../src/internal/load-bytes.js';
+import { loadModules } from '../src/internal/module-loader.js';
 import { assemble, fixturePath } from './helpers.js';
 
 const MODES: { name: string; options: PluginOptions }[] = [
@@ -140,3 +144,43 @@ for (const mode of MODES) {
     });
   });
 }
+
+describe('limits on a WebAssembly.Module the application compiled', () => {
+  // Such a module has no bytes plughost could rewrite: a limit that needs the rewrite is refused
+  // at creation, naming it, instead of silently not holding.
+  const opaque = async () => WebAssembly.compile((await readFile(fixturePath('limits'))) as Uint8Array<ArrayBuffer>);
+
+  it('refuses timeoutMs on the main thread, and keeps it in a worker (which is ended at the deadline)', async () => {
+    const module = await opaque();
+    await assert.rejects(createPlugin(module, { timeoutMs: 100 }), (err: ManifestError) => {
+      assert.equal(err.code, 'PLUGHOST_MANIFEST');
+      assert.equal(err.field, 'timeoutMs');
+      assert.match(err.message, /runInWorker|bytes/);
+      return true;
+    });
+    const inWorker = await createPlugin(module, { timeoutMs: 100, runInWorker: true });
+    try {
+      await assert.rejects(inWorker.call('spin'), { code: 'PLUGHOST_TIMEOUT' });
+    } finally {
+      await inWorker.close();
+    }
+  });
+
+  it('refuses fuel and memory.maxPages in every mode', async () => {
+    const module = await opaque();
+    for (const runInWorker of [false, true]) {
+      await assert.rejects(createPlugin(module, { fuel: 1000, runInWorker }), { code: 'PLUGHOST_MANIFEST', field: 'fuel' });
+      await assert.rejects(createPlugin(module, { memory: { maxPages: 2 }, runInWorker }), { code: 'PLUGHOST_MANIFEST', field: 'memory.maxPages' });
+    }
+  });
+
+  it('holds them all for a module plughost compiled itself (it keeps the bytes)', async () => {
+    const [own] = await loadModules(normalizeManifest({ wasm: [{ data: await readFile(fixturePath('limits')) }] }), { maxPages: undefined, instrument: false }, fetch, DEFAULT_MAX_WASM_BYTES);
+    const plugin = await createPlugin(own!.module, { timeoutMs: 100, fuel: 1e12, memory: { maxPages: 64 } });
+    try {
+      await assert.rejects(plugin.call('spin'), { code: 'PLUGHOST_TIMEOUT' });
+    } finally {
+      await plugin.close();
+    }
+  });
+});

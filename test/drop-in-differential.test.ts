@@ -8,7 +8,6 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -226,9 +225,16 @@ describe('drop-in: plugin.call inputs', () => {
         observe(await p.call('count_vowels', undefined)),
       ]),
     );
-    assert.equal(seen[0]!.text, '{"count":3,"total":3,"vowels":"aeiouAEIOU"}');
-    assert.deepStrictEqual(seen[1], seen[0]);
-    assert.equal(seen[2]!.text, '{"count":0,"total":0,"vowels":"aeiouAEIOU"}');
+    // count-vowels keeps a running total in a var across calls
+    assert.deepStrictEqual(
+      seen.map((o) => o!.text),
+      [
+        '{"count":3,"total":3,"vowels":"aeiouAEIOU"}',
+        '{"count":3,"total":6,"vowels":"aeiouAEIOU"}',
+        '{"count":0,"total":6,"vowels":"aeiouAEIOU"}',
+        '{"count":0,"total":6,"vowels":"aeiouAEIOU"}',
+      ],
+    );
   });
 
   it('difference: a number input is ignored by the peer (no input) and sent as its decimal text by plughost', async () => {
@@ -503,6 +509,43 @@ describe('drop-in: host functions and CallContext', () => {
     assert.deepStrictEqual(valueOf(outcomes.plughost, 'plughost'), [true, true]);
   });
 
+  // Being fixed in src/ (null vs empty output): fails until that merges.
+  it('an empty block is an empty output, not null: read() of it, and as the call output', async () => {
+    const seen = await sameOnBoth(async (lib) => {
+      const reads: (number | null)[] = [];
+      const functions = {
+        'extism:host/user': {
+          echo(ctx: AnyCallContext, handle: unknown) {
+            reads.push(ctx.read(handle as bigint)?.byteLength ?? null);
+            return handle;
+          },
+        },
+      };
+      const out = await withPlugin(lib, hostEcho, { functions }, async (p) => observe(await p.call('echo_via_host', '')));
+      return { reads, out };
+    });
+    assert.deepStrictEqual(seen, { reads: [0], out: { text: '', byteLength: 0, bytes: [] } });
+  });
+
+  it('an empty variable reads back as an empty output on both', async () => {
+    const lengths = await sameOnBoth(async (lib) => {
+      const record: (number | null)[] = [];
+      const functions = {
+        'extism:host/user': {
+          echo(ctx: AnyCallContext, handle: unknown) {
+            ctx.setVariable('text', '');
+            ctx.setVariable('bytes', new Uint8Array(0));
+            record.push(ctx.getVariable('text')?.byteLength ?? null, ctx.getVariable('bytes')?.byteLength ?? null);
+            return handle;
+          },
+        },
+      };
+      await withPlugin(lib, hostEcho, { functions }, (p) => p.call('echo_via_host', 'a'));
+      return record;
+    });
+    assert.deepStrictEqual(lengths, [0, 0]);
+  });
+
   it('a host function returning 0 gives no output on both', async () => {
     const functions = { 'extism:host/user': { echo: () => 0n } };
     assert.equal(await sameOnBoth((lib) => withPlugin(lib, hostEcho, { functions }, async (p) => observe(await p.call('echo_via_host', 'a')))), null);
@@ -755,12 +798,16 @@ describe('drop-in: exports', () => {
     assert.equal(ourCodec, true);
   });
 
-  // Being fixed (CommonJS entry): fails until that merges.
-  it("require() works for CommonJS users, as require('@extism/extism') does", () => {
-    const require = createRequire(import.meta.url);
-    assert.equal(typeof require('@extism/extism').createPlugin, 'function');
-    const ours = require('plughost') as typeof plughostModule;
-    assert.equal(typeof ours.createPlugin, 'function');
-    assert.equal(typeof ours.default, 'function');
+  // Being fixed (CommonJS entry): fails until that merges. Node 20 before 20.19 cannot require()
+  // an ES module; --no-experimental-require-module makes any Node 20 behave so.
+  it("require() works for CommonJS users (Node 20 without require(esm)), as require('@extism/extism') does", () => {
+    const requireIn = (name: string) =>
+      execFileSync(
+        process.execPath,
+        ['--no-warnings', '--no-experimental-require-module', '-e', `process.stdout.write(typeof require(${JSON.stringify(name)}).createPlugin)`],
+        { cwd: repoRoot, encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+    assert.equal(requireIn('@extism/extism'), 'function');
+    assert.equal(requireIn('plughost'), 'function');
   });
 });

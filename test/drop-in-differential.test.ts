@@ -133,6 +133,7 @@ function observe(output: AnyOutput | null): { text: string; byteLength: number; 
 const countVowels = pluginPath('count-vowels');
 const hostEcho = pluginPath('host-echo');
 const guest = fixturePath('dropin-guest');
+const pdkRust = fixturePath('pdk-rust');
 const echoBack = { 'extism:host/user': { echo: (_ctx: AnyCallContext, handle: unknown) => handle } };
 const HELLO = '{"count":2,"total":2,"vowels":"aeiouAEIOU"}';
 
@@ -148,8 +149,12 @@ before(async () => {
       response.end(JSON.stringify({ wasm: [{ url: `${baseUrl}/count-vowels.wasm` }], config: { vowels: 'h' } }));
       return;
     }
-    response.setHeader('content-type', 'application/wasm');
-    response.end(wasm);
+    if (request.url === '/count-vowels.wasm') {
+      response.setHeader('content-type', 'application/wasm');
+      response.end(wasm);
+      return;
+    }
+    response.end(`${request.method} ${request.url}`);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -752,6 +757,15 @@ describe('drop-in: options', () => {
     }
   });
 
+  it('difference: options.config replaces the manifest config on the peer; plughost merges it key by key', async () => {
+    const manifest = { wasm: [{ path: pdkRust }], config: { greeting: 'hi', other: 'x' } };
+    const outcomes = await onBoth((lib) =>
+      withPlugin(lib, manifest, { functions: echoBack, config: { other: 'y' } }, async (p) => (await p.call('config_get_value'))?.text() ?? null),
+    );
+    assert.equal(valueOf(outcomes.peer, 'peer'), '');
+    assert.equal(valueOf(outcomes.plughost, 'plughost'), 'hi');
+  });
+
   // node:wasi (the peer) writes straight to fd 1, so the guest's stdout is compared in a child.
   it('enableWasiOutput lets WASI stdout through on both; without it both stay quiet', () => {
     const stdoutOf = (entry: string) => {
@@ -773,6 +787,55 @@ describe('drop-in: options', () => {
     const ours = stdoutOf(pathToFileURL(join(repoRoot, 'build', 'src', 'index.js')).href);
     assert.equal(ours, 'hello from wasi\n[true done]\n[false done]\n');
     assert.equal(stdoutOf('@extism/extism'), ours);
+  });
+});
+
+// ------------------------------------------------------------------ HTTP (worker mode on both: the peer has no main-thread HTTP on Node 20)
+
+describe('drop-in: HTTP from plug-ins', () => {
+  /** status (u32 little endian) and body, as pdk-rust.wasm outputs them */
+  const statusAndBody = (out: AnyOutput | null) => (out === null ? null : { status: out.getUint32(0, true), body: new TextDecoder().decode(out.bytes().subarray(4)) });
+  const httpOptions = (extra: Record<string, unknown>) => ({ functions: echoBack, runInWorker: true, ...extra });
+
+  it('allowedHosts lets a request through the same on both', async () => {
+    const seen = await sameOnBoth((lib) =>
+      withPlugin(lib, pdkRust, httpOptions({ allowedHosts: ['127.0.0.1'] }), async (p) => statusAndBody(await p.call('http_post_with_body', `${baseUrl}/echo`))),
+    );
+    assert.deepStrictEqual(seen, { status: 200, body: 'POST /echo' });
+  });
+
+  // A plughost bug (test/pdk-replay.test.ts fails on it too): the Rust PDK sends "method": null.
+  it('"method": null (the Rust PDK\'s HttpRequest::new) is a GET on both', async () => {
+    const seen = await sameOnBoth((lib) =>
+      withPlugin(lib, pdkRust, httpOptions({ allowedHosts: ['127.0.0.1'] }), async (p) => statusAndBody(await p.call('http_get_null_method', `${baseUrl}/get`))),
+    );
+    assert.deepStrictEqual(seen, { status: 200, body: 'GET /get' });
+  });
+
+  it('the fetch option is used the same on both', async () => {
+    const seen = await sameOnBoth(async (lib) => {
+      const urls: string[] = [];
+      const fetch = async (url: string | URL | Request) => (urls.push(String(url)), new Response('custom', { status: 201 }));
+      const out = await withPlugin(lib, pdkRust, httpOptions({ allowedHosts: ['127.0.0.1'], fetch }), async (p) => statusAndBody(await p.call('http_post_with_body', `${baseUrl}/x`)));
+      return { out, urls };
+    });
+    assert.deepStrictEqual(seen, { out: { status: 201, body: 'custom' }, urls: [`${baseUrl}/x`] });
+  });
+
+  it('difference: a host outside allowedHosts: Error("Call error: HTTP request to ... is not allowed ...") vs PluginCallError', async () => {
+    const outcomes = await onBoth((lib) => withPlugin(lib, pdkRust, httpOptions({}), (p) => p.call('http_post_with_body', `${baseUrl}/x`)));
+    assert.match(rejectionOf(outcomes.peer, 'peer').message, /^Call error: HTTP request to ".*" is not allowed/);
+    const ours = rejectionOf(outcomes.plughost, 'plughost');
+    assert.ok(ours instanceof plughostModule.PluginCallError);
+    assert.match(ours.message, /denied: no host is in allowedHosts/);
+  });
+
+  it('difference: allowedHosts without runInWorker is refused at creation by the peer, accepted by plughost', async () => {
+    const outcomes = await onBoth((lib) => withPlugin(lib, pdkRust, { functions: echoBack, allowedHosts: ['127.0.0.1'] }, async () => 'created'));
+    const error = rejectionOf(outcomes.peer, 'peer');
+    assert.ok(error instanceof TypeError);
+    assert.match(error.message, /requires "runInWorker: true"/);
+    assert.equal(valueOf(outcomes.plughost, 'plughost'), 'created');
   });
 });
 

@@ -708,11 +708,13 @@ describe('drop-in: errors', () => {
   });
 
   it('difference: timeoutMs in worker mode: Error("EXTISM: call canceled due to timeout") vs TimeoutError', async () => {
-    const outcomes = await onBoth((lib) => withPlugin(lib, guest, { functions: observeIdentity([]), runInWorker: true, timeoutMs: 300 }, (p) => p.call('spin')));
+    // the peer's timeout also bounds starting its worker: generous, for a loaded machine
+    const timeoutMs = 3000;
+    const outcomes = await onBoth((lib) => withPlugin(lib, guest, { functions: observeIdentity([]), runInWorker: true, timeoutMs }, (p) => p.call('spin')));
     assert.equal(rejectionOf(outcomes.peer, 'peer').message, 'EXTISM: call canceled due to timeout');
     const ours = rejectionOf(outcomes.plughost, 'plughost');
     assert.ok(ours instanceof plughostModule.TimeoutError);
-    assert.equal(ours.timeoutMs, 300);
+    assert.equal(ours.timeoutMs, timeoutMs);
   });
 });
 
@@ -742,16 +744,21 @@ describe('drop-in: options', () => {
 
   it('difference: allowedPaths maps host → guest in plughost (canonical manifest), guest → host on the peer', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'plughost-dropin-'));
+    // a guest path that is no directory on the host, so the reversed map is recognisable
+    const guestDir = '/plughost-dropin-guest';
     try {
       writeFileSync(join(dir, 'in.txt'), 'file content');
       const read = (allowedPaths: Record<string, string>) =>
-        onBoth((lib) => withPlugin(lib, pluginPath('wasi-files'), { useWasi: true, allowedPaths }, async (p) => (await p.call('read_file', '/mnt/in.txt'))!.text()));
-      const canonical = await read({ [dir]: '/mnt' });
-      assert.match(rejectionOf(canonical.peer, 'peer').message, /outside every preopened directory/);
+        onBoth((lib) => withPlugin(lib, pluginPath('wasi-files'), { useWasi: true, allowedPaths }, async (p) => (await p.call('read_file', `${guestDir}/in.txt`))!.text()));
+      const canonical = await read({ [dir]: guestDir });
+      // the peer takes guestDir for the host directory, which node:wasi cannot open
+      assert.match(rejectionOf(canonical.peer, 'peer').message, /UVWASI_ENOENT/);
       assert.equal(valueOf(canonical.plughost, 'plughost'), 'file content');
-      const peerStyle = await read({ '/mnt': dir });
+      const peerStyle = await read({ [guestDir]: dir });
       assert.equal(valueOf(peerStyle.peer, 'peer'), 'file content');
-      assert.ok(rejectionOf(peerStyle.plughost, 'plughost') instanceof Error);
+      const ours = rejectionOf(peerStyle.plughost, 'plughost');
+      assert.ok(ours instanceof plughostModule.ManifestError);
+      assert.match(ours.message, /the map looks reversed/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -46,6 +46,7 @@ interface AnyCallContext {
   setVariable(name: string, value: string | Uint8Array): void;
   deleteVariable(name: string): void;
   setError(error?: string | Error | null): void;
+  alloc(size: number): number | bigint;
   logLevel: string;
 }
 
@@ -395,6 +396,26 @@ describe('drop-in: Plugin methods', () => {
   });
 });
 
+describe('drop-in: concurrent calls', () => {
+  it('difference: two calls at once on the main thread: the peer returns the second output twice, plughost each its own', async () => {
+    const outcomes = await onBoth((lib) =>
+      withPlugin(lib, hostEcho, { functions: echoBack }, async (p) => (await Promise.all([p.call('reverse', 'abc'), p.call('reverse', 'def')])).map((o) => o!.text())),
+    );
+    assert.deepStrictEqual(valueOf(outcomes.peer, 'peer'), ['fed', 'fed']);
+    assert.deepStrictEqual(valueOf(outcomes.plughost, 'plughost'), ['cba', 'fed']);
+  });
+
+  it('difference: two calls at once in worker mode: the peer rejects "plugin is not reentrant", plughost queues them', async () => {
+    const outcomes = await onBoth((lib) =>
+      withPlugin(lib, hostEcho, { functions: echoBack, runInWorker: true }, async (p) =>
+        (await Promise.all([p.call('reverse', 'abc'), p.call('reverse', 'def')])).map((o) => o!.text()),
+      ),
+    );
+    assert.equal(rejectionOf(outcomes.peer, 'peer').message, 'plugin is not reentrant');
+    assert.deepStrictEqual(valueOf(outcomes.plughost, 'plughost'), ['cba', 'fed']);
+  });
+});
+
 // ------------------------------------------------------------------ host functions and CallContext
 
 /** A host function `observe` for dropin-guest.wasm that records each argument and returns it. */
@@ -478,13 +499,13 @@ describe('drop-in: host functions and CallContext', () => {
     assert.deepStrictEqual(valueOf(outcomes.plughost, 'plughost'), { out: null, seen: ['number 5', 'bigint 1152921504606846977'] });
   });
 
-  it('difference: store() and length() return bigint on the peer, numbers in plughost', async () => {
+  it('difference: store(), length() and alloc() return bigint on the peer, numbers in plughost', async () => {
     const outcomes = await onBoth(async (lib) => {
       const types: string[] = [];
       const functions = {
         'extism:host/user': {
           echo(ctx: AnyCallContext, handle: unknown) {
-            types.push(typeof ctx.store('x'), typeof ctx.length(handle));
+            types.push(typeof ctx.store('x'), typeof ctx.length(handle), typeof ctx.alloc(4));
             return handle;
           },
         },
@@ -492,8 +513,8 @@ describe('drop-in: host functions and CallContext', () => {
       await withPlugin(lib, hostEcho, { functions }, (p) => p.call('echo_via_host', 'a'));
       return types;
     });
-    assert.deepStrictEqual(valueOf(outcomes.peer, 'peer'), ['bigint', 'bigint']);
-    assert.deepStrictEqual(valueOf(outcomes.plughost, 'plughost'), ['number', 'number']);
+    assert.deepStrictEqual(valueOf(outcomes.peer, 'peer'), ['bigint', 'bigint', 'bigint']);
+    assert.deepStrictEqual(valueOf(outcomes.plughost, 'plughost'), ['number', 'number', 'number']);
   });
 
   it('difference: read() of a handle that was never allocated is null in plughost; the peer returns an output', async () => {
@@ -549,6 +570,29 @@ describe('drop-in: host functions and CallContext', () => {
       return record;
     });
     assert.deepStrictEqual(lengths, [0, 0]);
+  });
+
+  it('an async host function works in worker mode on both', async () => {
+    const functions = {
+      'extism:host/user': {
+        echo: async (ctx: AnyCallContext, handle: unknown) => {
+          await new Promise((resolve) => setImmediate(resolve));
+          return ctx.store(`${ctx.read(handle)!.text()}+`);
+        },
+      },
+    };
+    assert.equal(await sameOnBoth((lib) => withPlugin(lib, hostEcho, { functions, runInWorker: true }, async (p) => (await p.call('echo_via_host', 'abc'))!.text())), 'abc+');
+  });
+
+  it('difference: an async host function on the main thread (Node 20): TypeError("Suspending is not a constructor") vs a LinkError saying runInWorker', async () => {
+    const functions = { 'extism:host/user': { echo: async (_ctx: AnyCallContext, handle: unknown) => handle } };
+    const outcomes = await onBoth((lib) => withPlugin(lib, hostEcho, { functions }, (p) => p.call('echo_via_host', 'abc')));
+    const peerError = rejectionOf(outcomes.peer, 'peer');
+    assert.ok(peerError instanceof TypeError);
+    assert.equal(peerError.message, 'Suspending is not a constructor');
+    const ours = rejectionOf(outcomes.plughost, 'plughost');
+    assert.ok(ours instanceof plughostModule.LinkError);
+    assert.match(ours.message, /runInWorker: true/);
   });
 
   it('a host function returning 0 gives no output on both', async () => {
@@ -835,6 +879,11 @@ describe('drop-in: options', () => {
     const ours = rejectionOf(outcomes.plughost, 'plughost');
     assert.ok(ours instanceof plughostModule.PluginCallError);
     assert.match(ours.message, /maxVarBytes 10/);
+  });
+
+  it('the peer\'s worker options (nodeWorkerArgs, sharedArrayBufferSize) are accepted by both', async () => {
+    const options = { runInWorker: true, nodeWorkerArgs: { name: 'dropin' }, sharedArrayBufferSize: 1 << 20 };
+    assert.equal(await sameOnBoth((lib) => withPlugin(lib, countVowels, options, async (p) => (await p.call('count_vowels', 'hello'))!.text())), HELLO);
   });
 
   it('useWasi: true on a plug-in without WASI imports runs the same', async () => {

@@ -4,7 +4,7 @@
 // file is the executable list of docs/DROP-IN.md.
 import * as peerModule from '@extism/extism';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -909,6 +909,24 @@ describe('drop-in: options', () => {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     assert.equal(stdout, 'TimeoutError');
+  });
+
+  it('without a logger both log to the console (stdout for debug/info, stderr for trace/warn/error)', () => {
+    const outputOf = (entry: string) => {
+      const script = `
+        const lib = await import(${JSON.stringify(entry)});
+        const p = await lib.createPlugin(${JSON.stringify(pluginPath('log'))}, { logLevel: 'trace' });
+        await p.call('log_all', 'x');
+        await p.close();`;
+      const child = spawnSync(process.execPath, ['--no-warnings', '--input-type=module', '-e', script], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 });
+      assert.equal(child.status, 0, child.stderr);
+      // console.trace adds a stack, which names each library's own files
+      const stderr = child.stderr.split('\n').filter((line) => !line.startsWith('    at '));
+      return { stdout: child.stdout, stderr };
+    };
+    const ours = outputOf(pathToFileURL(join(repoRoot, 'build', 'src', 'index.js')).href);
+    assert.deepStrictEqual(ours, { stdout: 'debug: x\ninfo: x\n', stderr: ['Trace: trace: x', 'warn: x', 'error: x', ''] });
+    assert.deepStrictEqual(outputOf('@extism/extism'), ours);
   });
 
   // node:wasi (the peer) writes straight to fd 1, so the guest's stdout is compared in a child.

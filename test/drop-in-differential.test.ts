@@ -195,6 +195,24 @@ describe('drop-in: every ManifestLike shape the peer accepts', () => {
     assert.equal(text, '{"count":1,"total":1,"vowels":"h"}');
   });
 
+  it('links a multi-module manifest by name the same (main named, or last)', async () => {
+    const lib = { path: fixturePath('dropin-lib'), name: 'lib' };
+    const linked = fixturePath('dropin-linked');
+    const manifests = [{ wasm: [lib, { path: linked, name: 'main' }] }, { wasm: [lib, { path: linked }] }, { wasm: [{ path: linked, name: 'main' }, lib] }];
+    for (const manifest of manifests) {
+      const bytes = await sameOnBoth((l) => withPlugin(l, manifest, {}, async (p) => [...(await p.call('run'))!.bytes()]));
+      assert.deepStrictEqual(bytes, [42]);
+    }
+  });
+
+  it('difference: a module import no manifest module provides: Error("... cannot resolve import ...") vs LinkError', async () => {
+    const outcomes = await onBoth((lib) => lib.createPlugin({ wasm: [{ path: fixturePath('dropin-linked') }] }));
+    assert.match(rejectionOf(outcomes.peer, 'peer').message, /cannot resolve import "lib" "twice"/);
+    const ours = rejectionOf(outcomes.plughost, 'plughost');
+    assert.ok(ours instanceof plughostModule.LinkError);
+    assert.match(ours.message, /missing import lib\.twice/);
+  });
+
   it('difference: { wasm: [{ response }] } without a content-type works only in plughost', async () => {
     const outcomes = await onBoth((lib) =>
       withPlugin(lib, { wasm: [{ response: new Response(bytes()) }] }, {}, async (p) => (await p.call('count_vowels', 'hello'))!.text()),

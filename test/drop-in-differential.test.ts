@@ -89,12 +89,12 @@ async function onBoth<T>(scenario: (lib: Lib) => Promise<T>): Promise<{ peer: Ou
 /** Both libraries must succeed with deep-equal results; the shared result is returned. */
 async function sameOnBoth<T>(scenario: (lib: Lib) => Promise<T>): Promise<T> {
   const outcomes = await onBoth(scenario);
-  const peerValue = valueOf(outcomes.peer, 'peer');
-  assert.deepStrictEqual(valueOf(outcomes.plughost, 'plughost'), peerValue);
+  const peerValue = successOf(outcomes.peer, 'peer');
+  assert.deepStrictEqual(successOf(outcomes.plughost, 'plughost'), peerValue);
   return peerValue;
 }
 
-function valueOf<T>(outcome: Outcome<T>, who: string): T {
+function successOf<T>(outcome: Outcome<T>, who: string): T {
   if (!outcome.ok) {
     throw new Error(`${who}: expected success, got ${describeError(outcome.error)}`, { cause: outcome.error });
   }
@@ -220,7 +220,7 @@ describe('drop-in: every ManifestLike shape the peer accepts', () => {
     const error = rejectionOf(outcomes.peer, 'peer');
     assert.ok(error instanceof TypeError);
     assert.match(error.message, /unsupported MIME type/);
-    assert.equal(valueOf(outcomes.plughost, 'plughost'), HELLO);
+    assert.equal(successOf(outcomes.plughost, 'plughost'), HELLO);
   });
 
   it('difference: the path of a .json manifest file works only in plughost (the peer reads it as wasm)', async () => {
@@ -230,7 +230,7 @@ describe('drop-in: every ManifestLike shape the peer accepts', () => {
       writeFileSync(manifestFile, JSON.stringify({ wasm: [{ path: countVowels }] }));
       const outcomes = await onBoth((lib) => withPlugin(lib, manifestFile, {}, async (p) => (await p.call('count_vowels', 'hello'))!.text()));
       assert.ok(rejectionOf(outcomes.peer, 'peer') instanceof WebAssembly.CompileError);
-      assert.equal(valueOf(outcomes.plughost, 'plughost'), HELLO);
+      assert.equal(successOf(outcomes.plughost, 'plughost'), HELLO);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -263,8 +263,8 @@ describe('drop-in: plugin.call inputs', () => {
 
   it('difference: a number input is ignored by the peer (no input) and sent as its decimal text by plughost', async () => {
     const outcomes = await onBoth((lib) => withPlugin(lib, hostEcho, { functions: echoBack }, async (p) => observe(await p.call('reverse', 123))));
-    assert.equal(valueOf(outcomes.peer, 'peer'), null);
-    assert.equal(valueOf(outcomes.plughost, 'plughost')?.text, '321');
+    assert.equal(successOf(outcomes.peer, 'peer'), null);
+    assert.equal(successOf(outcomes.plughost, 'plughost')?.text, '321');
   });
 });
 
@@ -319,8 +319,8 @@ describe('drop-in: PluginOutput', () => {
 
   it('difference: output_set(block, 0) is an empty output in plughost; the peer ignores the length and returns the whole block', async () => {
     const outcomes = await onBoth((lib) => withPlugin(lib, guest, { functions: observeIdentity([]) }, async (p) => observe(await p.call('empty_output'))));
-    assert.deepStrictEqual(valueOf(outcomes.peer, 'peer'), { text: '\0', byteLength: 1, bytes: [0] });
-    assert.deepStrictEqual(valueOf(outcomes.plughost, 'plughost'), { text: '', byteLength: 0, bytes: [] });
+    assert.deepStrictEqual(successOf(outcomes.peer, 'peer'), { text: '\0', byteLength: 1, bytes: [0] });
+    assert.deepStrictEqual(successOf(outcomes.plughost, 'plughost'), { text: '', byteLength: 0, bytes: [] });
   });
 
   it('difference: writing to an output throws Error on the peer, TypeError in plughost', async () => {
@@ -335,8 +335,8 @@ describe('drop-in: PluginOutput', () => {
         return { name: 'no error', unchanged: false };
       }),
     );
-    assert.deepStrictEqual(valueOf(outcomes.peer, 'peer'), { name: 'Error', unchanged: true });
-    assert.deepStrictEqual(valueOf(outcomes.plughost, 'plughost'), { name: 'TypeError', unchanged: true });
+    assert.deepStrictEqual(successOf(outcomes.peer, 'peer'), { name: 'Error', unchanged: true });
+    assert.deepStrictEqual(successOf(outcomes.plughost, 'plughost'), { name: 'TypeError', unchanged: true });
   });
 });
 
@@ -377,8 +377,8 @@ describe('drop-in: Plugin methods', () => {
         return typeof getInstance === 'function' ? Object.keys((await getInstance.call(p)).exports) : 'absent';
       }),
     );
-    assert.deepStrictEqual(valueOf(outcomes.peer, 'peer'), ['fail', 'fail_with_code', 'trap', 'memory']);
-    assert.equal(valueOf(outcomes.plughost, 'plughost'), 'absent');
+    assert.deepStrictEqual(successOf(outcomes.peer, 'peer'), ['fail', 'fail_with_code', 'trap', 'memory']);
+    assert.equal(successOf(outcomes.plughost, 'plughost'), 'absent');
   });
 
   it('difference: reset() keeps the guest instance on the peer; plughost starts a fresh one', async () => {
@@ -389,8 +389,8 @@ describe('drop-in: Plugin methods', () => {
         return [before, reset, (await p.call('stateful'))!.text()];
       }),
     );
-    assert.deepStrictEqual(valueOf(outcomes.peer, 'peer'), ['1', true, '2']);
-    assert.deepStrictEqual(valueOf(outcomes.plughost, 'plughost'), ['1', true, '1']);
+    assert.deepStrictEqual(successOf(outcomes.peer, 'peer'), ['1', true, '2']);
+    assert.deepStrictEqual(successOf(outcomes.plughost, 'plughost'), ['1', true, '1']);
   });
 
   it('close() twice is fine on both', async () => {
@@ -408,7 +408,7 @@ describe('drop-in: Plugin methods', () => {
       await p.close();
       return (await p.call('count_vowels', 'hello'))!.text();
     });
-    assert.equal(valueOf(outcomes.peer, 'peer'), HELLO);
+    assert.equal(successOf(outcomes.peer, 'peer'), HELLO);
     const error = rejectionOf(outcomes.plughost, 'plughost');
     assert.ok(error instanceof plughostModule.PluginClosedError);
   });
@@ -419,8 +419,8 @@ describe('drop-in: concurrent calls', () => {
     const outcomes = await onBoth((lib) =>
       withPlugin(lib, hostEcho, { functions: echoBack }, async (p) => (await Promise.all([p.call('reverse', 'abc'), p.call('reverse', 'def')])).map((o) => o!.text())),
     );
-    assert.deepStrictEqual(valueOf(outcomes.peer, 'peer'), ['fed', 'fed']);
-    assert.deepStrictEqual(valueOf(outcomes.plughost, 'plughost'), ['cba', 'fed']);
+    assert.deepStrictEqual(successOf(outcomes.peer, 'peer'), ['fed', 'fed']);
+    assert.deepStrictEqual(successOf(outcomes.plughost, 'plughost'), ['cba', 'fed']);
   });
 
   it('difference: two calls at once in worker mode: the peer rejects "plugin is not reentrant", plughost queues them', async () => {
@@ -430,7 +430,7 @@ describe('drop-in: concurrent calls', () => {
       ),
     );
     assert.equal(rejectionOf(outcomes.peer, 'peer').message, 'plugin is not reentrant');
-    assert.deepStrictEqual(valueOf(outcomes.plughost, 'plughost'), ['cba', 'fed']);
+    assert.deepStrictEqual(successOf(outcomes.plughost, 'plughost'), ['cba', 'fed']);
   });
 });
 
@@ -513,8 +513,8 @@ describe('drop-in: host functions and CallContext', () => {
       const out = await withPlugin(lib, guest, { functions: observeIdentity(seen) }, async (p) => observe(await p.call('wide_arguments')));
       return { out, seen: seen.map((v) => `${typeof v} ${String(v)}`) };
     });
-    assert.deepStrictEqual(valueOf(outcomes.peer, 'peer'), { out: null, seen: ['bigint 5', 'bigint 1152921504606846977'] });
-    assert.deepStrictEqual(valueOf(outcomes.plughost, 'plughost'), { out: null, seen: ['number 5', 'bigint 1152921504606846977'] });
+    assert.deepStrictEqual(successOf(outcomes.peer, 'peer'), { out: null, seen: ['bigint 5', 'bigint 1152921504606846977'] });
+    assert.deepStrictEqual(successOf(outcomes.plughost, 'plughost'), { out: null, seen: ['number 5', 'bigint 1152921504606846977'] });
   });
 
   it('difference: store(), length() and alloc() return bigint on the peer, numbers in plughost', async () => {
@@ -531,8 +531,8 @@ describe('drop-in: host functions and CallContext', () => {
       await withPlugin(lib, hostEcho, { functions }, (p) => p.call('echo_via_host', 'a'));
       return types;
     });
-    assert.deepStrictEqual(valueOf(outcomes.peer, 'peer'), ['bigint', 'bigint', 'bigint']);
-    assert.deepStrictEqual(valueOf(outcomes.plughost, 'plughost'), ['number', 'number', 'number']);
+    assert.deepStrictEqual(successOf(outcomes.peer, 'peer'), ['bigint', 'bigint', 'bigint']);
+    assert.deepStrictEqual(successOf(outcomes.plughost, 'plughost'), ['number', 'number', 'number']);
   });
 
   it('difference: read() of a handle that was never allocated is null in plughost; the peer returns an output', async () => {
@@ -549,8 +549,8 @@ describe('drop-in: host functions and CallContext', () => {
       await withPlugin(lib, hostEcho, { functions }, (p) => p.call('echo_via_host', 'a'));
       return reads;
     });
-    assert.deepStrictEqual(valueOf(outcomes.peer, 'peer'), [false, false]);
-    assert.deepStrictEqual(valueOf(outcomes.plughost, 'plughost'), [true, true]);
+    assert.deepStrictEqual(successOf(outcomes.peer, 'peer'), [false, false]);
+    assert.deepStrictEqual(successOf(outcomes.plughost, 'plughost'), [true, true]);
   });
 
   // Being fixed in src/ (null vs empty output): fails until that merges.
@@ -695,7 +695,7 @@ describe('drop-in: errors', () => {
 
   it('difference: a non-zero return without an error message resolves null on the peer, rejects in plughost (exitCode)', async () => {
     const outcomes = await onBoth((lib) => withPlugin(lib, failing, {}, async (p) => observe(await p.call('fail_with_code', '7'))));
-    assert.equal(valueOf(outcomes.peer, 'peer'), null);
+    assert.equal(successOf(outcomes.peer, 'peer'), null);
     const ours = rejectionOf(outcomes.plughost, 'plughost');
     assert.ok(ours instanceof plughostModule.PluginCallError);
     assert.equal(ours.exitCode, 7);
@@ -815,9 +815,9 @@ describe('drop-in: options', () => {
       const canonical = await read({ [dir]: guestDir });
       // the peer takes guestDir for the host directory, which node:wasi cannot open
       assert.match(rejectionOf(canonical.peer, 'peer').message, /UVWASI_ENOENT/);
-      assert.equal(valueOf(canonical.plughost, 'plughost'), 'file content');
+      assert.equal(successOf(canonical.plughost, 'plughost'), 'file content');
       const peerStyle = await read({ [guestDir]: dir });
-      assert.equal(valueOf(peerStyle.peer, 'peer'), 'file content');
+      assert.equal(successOf(peerStyle.peer, 'peer'), 'file content');
       const ours = rejectionOf(peerStyle.plughost, 'plughost');
       assert.ok(ours instanceof plughostModule.ManifestError);
       assert.match(ours.message, /the map looks reversed/);
@@ -831,8 +831,8 @@ describe('drop-in: options', () => {
     const outcomes = await onBoth((lib) =>
       withPlugin(lib, manifest, { functions: echoBack, config: { other: 'y' } }, async (p) => (await p.call('config_get_value'))?.text() ?? null),
     );
-    assert.equal(valueOf(outcomes.peer, 'peer'), '');
-    assert.equal(valueOf(outcomes.plughost, 'plughost'), 'hi');
+    assert.equal(successOf(outcomes.peer, 'peer'), '');
+    assert.equal(successOf(outcomes.plughost, 'plughost'), 'hi');
   });
 
   const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
@@ -1016,7 +1016,7 @@ describe('drop-in: HTTP from plug-ins', () => {
     const error = rejectionOf(outcomes.peer, 'peer');
     assert.ok(error instanceof TypeError);
     assert.match(error.message, /requires "runInWorker: true"/);
-    assert.equal(valueOf(outcomes.plughost, 'plughost'), 'created');
+    assert.equal(successOf(outcomes.plughost, 'plughost'), 'created');
   });
 });
 

@@ -1,0 +1,1057 @@
+// The same scenarios run against @extism/extism (the peer, a devDependency) and plughost,
+// comparing what a user observes. Where both agree the test asserts equality; where they
+// differ it asserts each library's own behaviour and is named "difference: ...", so this
+// file is the executable list of docs/DROP-IN.md.
+import * as peerModule from '@extism/extism';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import * as plughostModule from '../src/index.js';
+import { fixturePath, pluginPath, repoRoot } from './helpers.js';
+
+// ------------------------------------------------------------------ both libraries, loosely typed
+
+/** What both libraries' outputs have in common. */
+interface AnyOutput extends DataView {
+  text(): string;
+  string(): string;
+  json(): unknown;
+  bytes(): Uint8Array;
+  arrayBuffer(): ArrayBufferLike;
+}
+
+interface AnyPlugin {
+  call(name: string, input?: unknown, hostContext?: unknown): Promise<AnyOutput | null>;
+  functionExists(name: string): Promise<boolean>;
+  getExports(): Promise<WebAssembly.ModuleExportDescriptor[]>;
+  getImports(): Promise<WebAssembly.ModuleImportDescriptor[]>;
+  isActive(): boolean;
+  reset(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** The host-function view both libraries pass as the first argument (handles loosely typed). */
+interface AnyCallContext {
+  hostContext(): unknown;
+  read(handle: any): AnyOutput | null;
+  store(data: string | Uint8Array): number | bigint;
+  length(handle: any): number | bigint;
+  getVariable(name: string): AnyOutput | null;
+  setVariable(name: string, value: string | Uint8Array): void;
+  deleteVariable(name: string): void;
+  setError(error?: string | Error | null): void;
+  alloc(size: number): number | bigint;
+  logLevel: string;
+}
+
+type AnyHostFunction = (ctx: AnyCallContext, ...args: any[]) => unknown;
+
+interface Lib {
+  name: 'peer' | 'plughost';
+  createPlugin(manifest: unknown, options?: Record<string, unknown>): Promise<AnyPlugin>;
+  CAPABILITIES: Record<string, unknown>;
+  exportNames: string[];
+}
+
+const peer: Lib = {
+  name: 'peer',
+  createPlugin: peerModule.createPlugin as unknown as Lib['createPlugin'],
+  CAPABILITIES: peerModule.CAPABILITIES as unknown as Record<string, unknown>,
+  exportNames: Object.keys(peerModule),
+};
+const plughost: Lib = {
+  name: 'plughost',
+  createPlugin: plughostModule.createPlugin as unknown as Lib['createPlugin'],
+  CAPABILITIES: plughostModule.CAPABILITIES as unknown as Record<string, unknown>,
+  exportNames: Object.keys(plughostModule),
+};
+
+type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/** The scenario run once per library; a rejection is kept as the outcome, never dropped. */
+async function onBoth<T>(scenario: (lib: Lib) => Promise<T>): Promise<{ peer: Outcome<T>; plughost: Outcome<T> }> {
+  const run = async (lib: Lib): Promise<Outcome<T>> => {
+    try {
+      return { ok: true, value: await scenario(lib) };
+    } catch (error) {
+      return { ok: false, error };
+    }
+  };
+  return { peer: await run(peer), plughost: await run(plughost) };
+}
+
+/** Both libraries must succeed with deep-equal results; the shared result is returned. */
+async function sameOnBoth<T>(scenario: (lib: Lib) => Promise<T>): Promise<T> {
+  const outcomes = await onBoth(scenario);
+  const peerValue = successOf(outcomes.peer, 'peer');
+  assert.deepStrictEqual(successOf(outcomes.plughost, 'plughost'), peerValue);
+  return peerValue;
+}
+
+function successOf<T>(outcome: Outcome<T>, who: string): T {
+  if (!outcome.ok) {
+    throw new Error(`${who}: expected success, got ${describeError(outcome.error)}`, { cause: outcome.error });
+  }
+  return outcome.value;
+}
+
+function rejectionOf(outcome: Outcome<unknown>, who: string): Error {
+  assert.equal(outcome.ok, false, `${who}: expected a rejection, got ${outcome.ok ? JSON.stringify(outcome.value) : ''}`);
+  return (outcome as { error: Error }).error;
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? `${error.constructor.name}: ${error.message}` : String(error);
+}
+
+/** Creates, runs, and always closes. */
+async function withPlugin<T>(
+  lib: Lib,
+  manifest: unknown,
+  options: Record<string, unknown> | undefined,
+  use: (plugin: AnyPlugin) => Promise<T>,
+): Promise<T> {
+  const plugin = await lib.createPlugin(manifest, options);
+  try {
+    return await use(plugin);
+  } finally {
+    await plugin.close();
+  }
+}
+
+/** What a user can see of an output, as plain data. */
+function observe(output: AnyOutput | null): { text: string; byteLength: number; bytes: number[] } | null {
+  if (output === null) return null;
+  return { text: output.text(), byteLength: output.byteLength, bytes: [...output.bytes()] };
+}
+
+const countVowels = pluginPath('count-vowels');
+const hostEcho = pluginPath('host-echo');
+const guest = fixturePath('dropin-guest');
+const pdkRust = fixturePath('pdk-rust');
+const echoBack = { 'extism:host/user': { echo: (_ctx: AnyCallContext, handle: unknown) => handle } };
+const HELLO = '{"count":2,"total":2,"vowels":"aeiouAEIOU"}';
+
+// ------------------------------------------------------------------ a local server for URL sources
+
+let server: Server;
+let baseUrl = '';
+before(async () => {
+  const wasm = readFileSync(countVowels);
+  server = createServer((request, response) => {
+    if (request.url === '/manifest.json') {
+      response.setHeader('content-type', 'application/json');
+      response.end(JSON.stringify({ wasm: [{ url: `${baseUrl}/count-vowels.wasm` }], config: { vowels: 'h' } }));
+      return;
+    }
+    if (request.url === '/count-vowels.wasm') {
+      response.setHeader('content-type', 'application/wasm');
+      response.end(wasm);
+      return;
+    }
+    response.end(`${request.method} ${request.url}`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+// ------------------------------------------------------------------ ManifestLike shapes
+
+describe('drop-in: every ManifestLike shape the peer accepts', () => {
+  const bytes = () => readFileSync(countVowels);
+  const shapes: [string, () => unknown][] = [
+    ['a path string', () => countVowels],
+    ['{ wasm: [{ path }] }', () => ({ wasm: [{ path: countVowels }] })],
+    ['{ wasm: [{ data }] }', () => ({ wasm: [{ data: new Uint8Array(bytes()) }] })],
+    ['{ wasm: [{ url }] } over http', () => ({ wasm: [{ url: `${baseUrl}/count-vowels.wasm` }] })],
+    ['{ wasm: [{ url: URL }] }', () => ({ wasm: [{ url: new URL(`${baseUrl}/count-vowels.wasm`) }] })],
+    ['a URL string', () => `${baseUrl}/count-vowels.wasm`],
+    ['a URL object', () => new URL(`${baseUrl}/count-vowels.wasm`)],
+    ['a JSON manifest string', () => JSON.stringify({ wasm: [{ path: countVowels }] })],
+    ['a Response with content-type application/wasm', () => new Response(bytes(), { headers: { 'content-type': 'application/wasm' } })],
+    ['a WebAssembly.Module', () => new WebAssembly.Module(bytes())],
+    ['{ wasm: [{ module }] }', () => ({ wasm: [{ module: new WebAssembly.Module(bytes()) }] })],
+    ['an ArrayBuffer', () => new Uint8Array(bytes()).buffer],
+    ['a promise of a path', () => Promise.resolve(countVowels)],
+  ];
+  for (const [label, make] of shapes) {
+    it(`runs the same from ${label}`, async () => {
+      const text = await sameOnBoth((lib) => withPlugin(lib, make(), {}, async (p) => (await p.call('count_vowels', 'hello'))!.text()));
+      assert.equal(text, HELLO);
+    });
+  }
+
+  it('runs the same from a URL serving a JSON manifest (content-type application/json)', async () => {
+    const text = await sameOnBoth((lib) =>
+      withPlugin(lib, new URL(`${baseUrl}/manifest.json`), {}, async (p) => (await p.call('count_vowels', 'hello'))!.text()),
+    );
+    assert.equal(text, '{"count":1,"total":1,"vowels":"h"}');
+  });
+
+  it('links a multi-module manifest by name the same (main named, or last)', async () => {
+    const lib = { path: fixturePath('dropin-lib'), name: 'lib' };
+    const linked = fixturePath('dropin-linked');
+    const manifests = [{ wasm: [lib, { path: linked, name: 'main' }] }, { wasm: [lib, { path: linked }] }, { wasm: [{ path: linked, name: 'main' }, lib] }];
+    for (const manifest of manifests) {
+      const bytes = await sameOnBoth((l) => withPlugin(l, manifest, {}, async (p) => [...(await p.call('run'))!.bytes()]));
+      assert.deepStrictEqual(bytes, [42]);
+    }
+  });
+
+  it('difference: a module import no manifest module provides: Error("... cannot resolve import ...") vs LinkError', async () => {
+    const outcomes = await onBoth((lib) => lib.createPlugin({ wasm: [{ path: fixturePath('dropin-linked') }] }));
+    assert.match(rejectionOf(outcomes.peer, 'peer').message, /cannot resolve import "lib" "twice"/);
+    const ours = rejectionOf(outcomes.plughost, 'plughost');
+    assert.ok(ours instanceof plughostModule.LinkError);
+    assert.match(ours.message, /missing import lib\.twice/);
+  });
+
+  it('difference: { wasm: [{ response }] } without a content-type works only in plughost', async () => {
+    const outcomes = await onBoth((lib) =>
+      withPlugin(lib, { wasm: [{ response: new Response(bytes()) }] }, {}, async (p) => (await p.call('count_vowels', 'hello'))!.text()),
+    );
+    const error = rejectionOf(outcomes.peer, 'peer');
+    assert.ok(error instanceof TypeError);
+    assert.match(error.message, /unsupported MIME type/);
+    assert.equal(successOf(outcomes.plughost, 'plughost'), HELLO);
+  });
+
+  it('difference: the path of a .json manifest file works only in plughost (the peer reads it as wasm)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'plughost-dropin-'));
+    try {
+      const manifestFile = join(dir, 'manifest.json');
+      writeFileSync(manifestFile, JSON.stringify({ wasm: [{ path: countVowels }] }));
+      const outcomes = await onBoth((lib) => withPlugin(lib, manifestFile, {}, async (p) => (await p.call('count_vowels', 'hello'))!.text()));
+      assert.ok(rejectionOf(outcomes.peer, 'peer') instanceof WebAssembly.CompileError);
+      assert.equal(successOf(outcomes.plughost, 'plughost'), HELLO);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+// ------------------------------------------------------------------ call inputs and PluginOutput
+
+describe('drop-in: plugin.call inputs', () => {
+  it('a string, a Uint8Array and no input give the same outputs', async () => {
+    const seen = await sameOnBoth((lib) =>
+      withPlugin(lib, countVowels, {}, async (p) => [
+        observe(await p.call('count_vowels', 'Hello, World!')),
+        observe(await p.call('count_vowels', new TextEncoder().encode('Hello, World!'))),
+        observe(await p.call('count_vowels')),
+        observe(await p.call('count_vowels', undefined)),
+      ]),
+    );
+    // count-vowels keeps a running total in a var across calls
+    assert.deepStrictEqual(
+      seen.map((o) => o!.text),
+      [
+        '{"count":3,"total":3,"vowels":"aeiouAEIOU"}',
+        '{"count":3,"total":6,"vowels":"aeiouAEIOU"}',
+        '{"count":0,"total":6,"vowels":"aeiouAEIOU"}',
+        '{"count":0,"total":6,"vowels":"aeiouAEIOU"}',
+      ],
+    );
+  });
+
+  it('difference: a number input is ignored by the peer (no input) and sent as its decimal text by plughost', async () => {
+    const outcomes = await onBoth((lib) => withPlugin(lib, hostEcho, { functions: echoBack }, async (p) => observe(await p.call('reverse', 123))));
+    assert.equal(successOf(outcomes.peer, 'peer'), null);
+    assert.equal(successOf(outcomes.plughost, 'plughost')?.text, '321');
+  });
+});
+
+describe('drop-in: PluginOutput', () => {
+  it('text, string, json, bytes, arrayBuffer and the DataView getters agree', async () => {
+    await sameOnBoth((lib) =>
+      withPlugin(lib, hostEcho, { functions: echoBack }, async (p) => {
+        const out = (await p.call('reverse', new Uint8Array([4, 3, 2, 1])))!;
+        const json = (await p.call('reverse', '}1:"a"{'))!;
+        return {
+          isDataView: out instanceof DataView,
+          byteLength: out.byteLength,
+          u32: out.getUint32(0, true),
+          u16be: out.getUint16(0),
+          u8: out.getUint8(3),
+          bytes: [...out.bytes()],
+          arrayBuffer: [...new Uint8Array(out.arrayBuffer())],
+          bytesShareTheBuffer: out.bytes().buffer === out.buffer,
+          text: json.text(),
+          string: json.string(),
+          json: json.json(),
+        };
+      }),
+    );
+  });
+
+  it('an output keeps its bytes after later calls', async () => {
+    const texts = await sameOnBoth((lib) =>
+      withPlugin(lib, hostEcho, { functions: echoBack }, async (p) => {
+        const first = (await p.call('reverse', 'abc'))!;
+        const second = (await p.call('reverse', 'xyz'))!;
+        return [first.text(), second.text()];
+      }),
+    );
+    assert.deepStrictEqual(texts, ['cba', 'zyx']);
+  });
+
+  // Being fixed in src/ (outputs owning an exact-size buffer): fails until that merges.
+  it('buffer is exactly the output: byteOffset 0 and buffer.byteLength === byteLength', async () => {
+    const seen = await sameOnBoth((lib) =>
+      withPlugin(lib, countVowels, {}, async (p) => {
+        const out = (await p.call('count_vowels', 'hello'))!;
+        return { byteOffset: out.byteOffset, bufferLength: out.buffer.byteLength, byteLength: out.byteLength };
+      }),
+    );
+    assert.deepStrictEqual(seen, { byteOffset: 0, bufferLength: HELLO.length, byteLength: HELLO.length });
+  });
+
+  it('no output_set gives null on both', async () => {
+    assert.equal(await sameOnBoth((lib) => withPlugin(lib, guest, { functions: observeIdentity([]) }, async (p) => observe(await p.call('no_output')))), null);
+  });
+
+  it('difference: output_set(block, 0) is an empty output in plughost; the peer ignores the length and returns the whole block', async () => {
+    const outcomes = await onBoth((lib) => withPlugin(lib, guest, { functions: observeIdentity([]) }, async (p) => observe(await p.call('empty_output'))));
+    assert.deepStrictEqual(successOf(outcomes.peer, 'peer'), { text: '\0', byteLength: 1, bytes: [0] });
+    assert.deepStrictEqual(successOf(outcomes.plughost, 'plughost'), { text: '', byteLength: 0, bytes: [] });
+  });
+
+  it('difference: writing to an output throws Error on the peer, TypeError in plughost', async () => {
+    const outcomes = await onBoth((lib) =>
+      withPlugin(lib, countVowels, {}, async (p) => {
+        const out = (await p.call('count_vowels', 'hello'))!;
+        try {
+          out.setUint8(0, 1);
+        } catch (error) {
+          return { name: (error as Error).constructor.name, unchanged: out.getUint8(0) === '{'.charCodeAt(0) };
+        }
+        return { name: 'no error', unchanged: false };
+      }),
+    );
+    assert.deepStrictEqual(successOf(outcomes.peer, 'peer'), { name: 'Error', unchanged: true });
+    assert.deepStrictEqual(successOf(outcomes.plughost, 'plughost'), { name: 'TypeError', unchanged: true });
+  });
+});
+
+// ------------------------------------------------------------------ Plugin methods
+
+describe('drop-in: Plugin methods', () => {
+  it('functionExists, getExports, getImports and isActive agree', async () => {
+    await sameOnBoth((lib) =>
+      withPlugin(lib, pluginPath('fail'), {}, async (p) => ({
+        exists: [await p.functionExists('fail'), await p.functionExists('nope'), await p.functionExists('memory')],
+        exports: await p.getExports(),
+        imports: await p.getImports(),
+        active: p.isActive(),
+      })),
+    );
+  });
+
+  it('isActive is true inside a host function on both', async () => {
+    const seen = await sameOnBoth(async (lib) => {
+      const flags: boolean[] = [];
+      let plugin: AnyPlugin | undefined;
+      const functions = { 'extism:host/user': { echo: (_ctx: AnyCallContext, handle: unknown) => (flags.push(plugin!.isActive()), handle) } };
+      plugin = await lib.createPlugin(hostEcho, { functions });
+      try {
+        await plugin.call('echo_via_host', 'x');
+        return [...flags, plugin.isActive()];
+      } finally {
+        await plugin.close();
+      }
+    });
+    assert.deepStrictEqual(seen, [true, false]);
+  });
+
+  it('difference: getInstance() exists on the peer only', async () => {
+    const outcomes = await onBoth((lib) =>
+      withPlugin(lib, pluginPath('fail'), {}, async (p) => {
+        const getInstance = (p as unknown as { getInstance?: () => Promise<WebAssembly.Instance> }).getInstance;
+        return typeof getInstance === 'function' ? Object.keys((await getInstance.call(p)).exports) : 'absent';
+      }),
+    );
+    assert.deepStrictEqual(successOf(outcomes.peer, 'peer'), ['fail', 'fail_with_code', 'trap', 'memory']);
+    assert.equal(successOf(outcomes.plughost, 'plughost'), 'absent');
+  });
+
+  it('difference: reset() keeps the guest instance on the peer; plughost starts a fresh one', async () => {
+    const outcomes = await onBoth((lib) =>
+      withPlugin(lib, hostEcho, { functions: echoBack }, async (p) => {
+        const before = (await p.call('stateful'))!.text();
+        const reset = await p.reset();
+        return [before, reset, (await p.call('stateful'))!.text()];
+      }),
+    );
+    assert.deepStrictEqual(successOf(outcomes.peer, 'peer'), ['1', true, '2']);
+    assert.deepStrictEqual(successOf(outcomes.plughost, 'plughost'), ['1', true, '1']);
+  });
+
+  it('close() twice is fine on both', async () => {
+    await sameOnBoth(async (lib) => {
+      const p = await lib.createPlugin(countVowels);
+      await p.close();
+      await p.close();
+      return true;
+    });
+  });
+
+  it('difference: a call after close() still runs on the peer; plughost rejects with PluginClosedError', async () => {
+    const outcomes = await onBoth(async (lib) => {
+      const p = await lib.createPlugin(countVowels);
+      await p.close();
+      return (await p.call('count_vowels', 'hello'))!.text();
+    });
+    assert.equal(successOf(outcomes.peer, 'peer'), HELLO);
+    const error = rejectionOf(outcomes.plughost, 'plughost');
+    assert.ok(error instanceof plughostModule.PluginClosedError);
+  });
+});
+
+describe('drop-in: concurrent calls', () => {
+  it('difference: two calls at once on the main thread: the peer returns the second output twice, plughost each its own', async () => {
+    const outcomes = await onBoth((lib) =>
+      withPlugin(lib, hostEcho, { functions: echoBack }, async (p) => (await Promise.all([p.call('reverse', 'abc'), p.call('reverse', 'def')])).map((o) => o!.text())),
+    );
+    assert.deepStrictEqual(successOf(outcomes.peer, 'peer'), ['fed', 'fed']);
+    assert.deepStrictEqual(successOf(outcomes.plughost, 'plughost'), ['cba', 'fed']);
+  });
+
+  it('difference: two calls at once in worker mode: the peer rejects "plugin is not reentrant", plughost queues them', async () => {
+    const outcomes = await onBoth((lib) =>
+      withPlugin(lib, hostEcho, { functions: echoBack, runInWorker: true }, async (p) =>
+        (await Promise.all([p.call('reverse', 'abc'), p.call('reverse', 'def')])).map((o) => o!.text()),
+      ),
+    );
+    assert.equal(rejectionOf(outcomes.peer, 'peer').message, 'plugin is not reentrant');
+    assert.deepStrictEqual(successOf(outcomes.plughost, 'plughost'), ['cba', 'fed']);
+  });
+});
+
+// ------------------------------------------------------------------ host functions and CallContext
+
+/** A host function `observe` for dropin-guest.wasm that records each argument and returns it. */
+function observeIdentity(seen: unknown[]): Record<string, Record<string, AnyHostFunction>> {
+  return { 'extism:host/user': { observe: (_ctx, value) => (seen.push(value), value) } };
+}
+
+describe('drop-in: host functions and CallContext', () => {
+  it('read, store, length, hostContext and logLevel agree (handles compared as numbers)', async () => {
+    const seen = await sameOnBoth(async (lib) => {
+      const record: unknown[] = [];
+      const functions = {
+        'extism:host/user': {
+          echo(ctx: AnyCallContext, handle: number | bigint) {
+            record.push(ctx.hostContext(), ctx.read(handle)!.text(), Number(ctx.length(handle)), ctx.logLevel, ctx.constructor.name);
+            return ctx.store(ctx.read(handle)!.text().toUpperCase());
+          },
+        },
+      };
+      const out = await withPlugin(lib, hostEcho, { functions, logLevel: 'info' }, async (p) => [
+        (await p.call('echo_via_host', 'abc', { user: 'ctx' }))!.text(),
+        (await p.call('echo_via_host', 'de'))!.text(),
+      ]);
+      return { out, record };
+    });
+    assert.deepStrictEqual(seen, {
+      out: ['ABC', 'DE'],
+      record: [{ user: 'ctx' }, 'abc', 3, 'info', 'CallContext', undefined, 'de', 2, 'info', 'CallContext'],
+    });
+  });
+
+  it('hostContext reaches host functions in worker mode on both', async () => {
+    const text = await sameOnBoth((lib) => {
+      const functions = {
+        'extism:host/user': { echo: (ctx: AnyCallContext, handle: unknown) => ctx.store(`${ctx.read(handle)!.text()}!${String(ctx.hostContext())}`) },
+      };
+      return withPlugin(lib, hostEcho, { functions, runInWorker: true }, async (p) => (await p.call('echo_via_host', 'abc', 'hc'))!.text());
+    });
+    assert.equal(text, 'abc!hc');
+  });
+
+  it('getVariable / setVariable / deleteVariable keep vars across calls on both', async () => {
+    const seen = await sameOnBoth(async (lib) => {
+      const record: unknown[] = [];
+      const functions = {
+        'extism:host/user': {
+          echo(ctx: AnyCallContext, handle: unknown) {
+            const n = ctx.getVariable('n');
+            record.push(n === null ? null : n.text());
+            ctx.setVariable('n', String(Number(n?.text() ?? 0) + 1));
+            ctx.setVariable('gone', new Uint8Array([1]));
+            ctx.deleteVariable('gone');
+            record.push(ctx.getVariable('gone'));
+            return handle;
+          },
+        },
+      };
+      await withPlugin(lib, hostEcho, { functions }, async (p) => {
+        await p.call('echo_via_host', 'a');
+        await p.call('echo_via_host', 'b');
+      });
+      return record;
+    });
+    assert.deepStrictEqual(seen, [null, null, '1', null]);
+  });
+
+  it('vars set by the guest (var_get / var_set) persist across calls on both', async () => {
+    const seen = await sameOnBoth((lib) =>
+      withPlugin(lib, guest, { functions: observeIdentity([]) }, async (p) => [observe(await p.call('count_calls')), observe(await p.call('count_calls'))]),
+    );
+    assert.deepStrictEqual(seen.map((o) => o!.bytes), [[1], [2]]);
+  });
+
+  it('difference: i64 arguments arrive as bigint on the peer; as numbers below 2^53 in plughost (bigint beyond)', async () => {
+    const outcomes = await onBoth(async (lib) => {
+      const seen: unknown[] = [];
+      const out = await withPlugin(lib, guest, { functions: observeIdentity(seen) }, async (p) => observe(await p.call('wide_arguments')));
+      return { out, seen: seen.map((v) => `${typeof v} ${String(v)}`) };
+    });
+    assert.deepStrictEqual(successOf(outcomes.peer, 'peer'), { out: null, seen: ['bigint 5', 'bigint 1152921504606846977'] });
+    assert.deepStrictEqual(successOf(outcomes.plughost, 'plughost'), { out: null, seen: ['number 5', 'bigint 1152921504606846977'] });
+  });
+
+  it('difference: store(), length() and alloc() return bigint on the peer, numbers in plughost', async () => {
+    const outcomes = await onBoth(async (lib) => {
+      const types: string[] = [];
+      const functions = {
+        'extism:host/user': {
+          echo(ctx: AnyCallContext, handle: unknown) {
+            types.push(typeof ctx.store('x'), typeof ctx.length(handle), typeof ctx.alloc(4));
+            return handle;
+          },
+        },
+      };
+      await withPlugin(lib, hostEcho, { functions }, (p) => p.call('echo_via_host', 'a'));
+      return types;
+    });
+    assert.deepStrictEqual(successOf(outcomes.peer, 'peer'), ['bigint', 'bigint', 'bigint']);
+    assert.deepStrictEqual(successOf(outcomes.plughost, 'plughost'), ['number', 'number', 'number']);
+  });
+
+  it('difference: read() of a handle that was never allocated is null in plughost; the peer returns an output', async () => {
+    const outcomes = await onBoth(async (lib) => {
+      const reads: boolean[] = [];
+      const functions = {
+        'extism:host/user': {
+          echo(ctx: AnyCallContext, handle: unknown) {
+            reads.push(ctx.read(999_999n) === null, ctx.read(0n) === null);
+            return handle;
+          },
+        },
+      };
+      await withPlugin(lib, hostEcho, { functions }, (p) => p.call('echo_via_host', 'a'));
+      return reads;
+    });
+    assert.deepStrictEqual(successOf(outcomes.peer, 'peer'), [false, false]);
+    assert.deepStrictEqual(successOf(outcomes.plughost, 'plughost'), [true, true]);
+  });
+
+  // Being fixed in src/ (null vs empty output): fails until that merges.
+  it('an empty block is an empty output, not null: read() of it, and as the call output', async () => {
+    const seen = await sameOnBoth(async (lib) => {
+      const reads: (number | null)[] = [];
+      const functions = {
+        'extism:host/user': {
+          echo(ctx: AnyCallContext, handle: unknown) {
+            reads.push(ctx.read(handle as bigint)?.byteLength ?? null);
+            return handle;
+          },
+        },
+      };
+      const out = await withPlugin(lib, hostEcho, { functions }, async (p) => observe(await p.call('echo_via_host', '')));
+      return { reads, out };
+    });
+    assert.deepStrictEqual(seen, { reads: [0], out: { text: '', byteLength: 0, bytes: [] } });
+  });
+
+  it('an empty variable reads back as an empty output on both', async () => {
+    const lengths = await sameOnBoth(async (lib) => {
+      const record: (number | null)[] = [];
+      const functions = {
+        'extism:host/user': {
+          echo(ctx: AnyCallContext, handle: unknown) {
+            ctx.setVariable('text', '');
+            ctx.setVariable('bytes', new Uint8Array(0));
+            record.push(ctx.getVariable('text')?.byteLength ?? null, ctx.getVariable('bytes')?.byteLength ?? null);
+            return handle;
+          },
+        },
+      };
+      await withPlugin(lib, hostEcho, { functions }, (p) => p.call('echo_via_host', 'a'));
+      return record;
+    });
+    assert.deepStrictEqual(lengths, [0, 0]);
+  });
+
+  it('an async host function works in worker mode on both', async () => {
+    const functions = {
+      'extism:host/user': {
+        echo: async (ctx: AnyCallContext, handle: unknown) => {
+          await new Promise((resolve) => setImmediate(resolve));
+          return ctx.store(`${ctx.read(handle)!.text()}+`);
+        },
+      },
+    };
+    assert.equal(await sameOnBoth((lib) => withPlugin(lib, hostEcho, { functions, runInWorker: true }, async (p) => (await p.call('echo_via_host', 'abc'))!.text())), 'abc+');
+  });
+
+  it('difference: an async host function on the main thread (Node 20): TypeError("Suspending is not a constructor") vs a LinkError saying runInWorker', async () => {
+    const functions = { 'extism:host/user': { echo: async (_ctx: AnyCallContext, handle: unknown) => handle } };
+    const outcomes = await onBoth((lib) => withPlugin(lib, hostEcho, { functions }, (p) => p.call('echo_via_host', 'abc')));
+    const peerError = rejectionOf(outcomes.peer, 'peer');
+    assert.ok(peerError instanceof TypeError);
+    assert.equal(peerError.message, 'Suspending is not a constructor');
+    const ours = rejectionOf(outcomes.plughost, 'plughost');
+    assert.ok(ours instanceof plughostModule.LinkError);
+    assert.match(ours.message, /runInWorker: true/);
+  });
+
+  it('a host function returning 0 gives no output on both', async () => {
+    const functions = { 'extism:host/user': { echo: () => 0n } };
+    assert.equal(await sameOnBoth((lib) => withPlugin(lib, hostEcho, { functions }, async (p) => observe(await p.call('echo_via_host', 'a')))), null);
+  });
+
+  // Being fixed in src/ (host functions with a WebAssembly.Module source): fails until that merges.
+  it('host functions work with a WebAssembly.Module source', async () => {
+    const text = await sameOnBoth((lib) =>
+      withPlugin(lib, new WebAssembly.Module(readFileSync(hostEcho)), { functions: echoBack }, async (p) => (await p.call('echo_via_host', 'abc'))!.text()),
+    );
+    assert.equal(text, 'abc');
+  });
+});
+
+// ------------------------------------------------------------------ errors
+
+describe('drop-in: errors', () => {
+  const failing = pluginPath('fail');
+
+  it('difference: a guest error rejects with Error("Plugin-originated error: ...") on the peer, PluginCallError(message) in plughost', async () => {
+    const outcomes = await onBoth((lib) => withPlugin(lib, failing, {}, (p) => p.call('fail', 'boom')));
+    const peerError = rejectionOf(outcomes.peer, 'peer');
+    assert.equal(peerError.constructor, Error);
+    assert.equal(peerError.message, 'Plugin-originated error: this plug-in always fails: boom');
+    const ours = rejectionOf(outcomes.plughost, 'plughost');
+    assert.ok(ours instanceof plughostModule.PluginCallError);
+    assert.ok(ours instanceof Error);
+    assert.equal(ours.message, 'this plug-in always fails: boom');
+    assert.equal(ours.functionName, 'fail');
+    assert.equal(ours.code, 'PLUGHOST_CALL');
+  });
+
+  it('difference: the same in worker mode', async () => {
+    const outcomes = await onBoth((lib) => withPlugin(lib, failing, { runInWorker: true }, (p) => p.call('fail', 'w')));
+    assert.equal(rejectionOf(outcomes.peer, 'peer').message, 'Plugin-originated error: this plug-in always fails: w');
+    const ours = rejectionOf(outcomes.plughost, 'plughost');
+    assert.ok(ours instanceof plughostModule.PluginCallError);
+    assert.equal(ours.message, 'this plug-in always fails: w');
+  });
+
+  it('difference: setError() in a host function: the peer prefixes "Plugin-originated error: "', async () => {
+    const functions = { 'extism:host/user': { echo: (ctx: AnyCallContext, handle: unknown) => (ctx.setError('set by host'), handle) } };
+    const outcomes = await onBoth((lib) => withPlugin(lib, hostEcho, { functions }, (p) => p.call('echo_via_host', 'a')));
+    assert.equal(rejectionOf(outcomes.peer, 'peer').message, 'Plugin-originated error: set by host');
+    const ours = rejectionOf(outcomes.plughost, 'plughost');
+    assert.ok(ours instanceof plughostModule.PluginCallError);
+    assert.equal(ours.message, 'set by host');
+  });
+
+  it('difference: a host function that throws: the peer rejects with that very error, plughost with a PluginCallError of its message', async () => {
+    const thrown = new Error('nope from host');
+    const functions = {
+      'extism:host/user': {
+        echo: () => {
+          throw thrown;
+        },
+      },
+    };
+    const outcomes = await onBoth((lib) => withPlugin(lib, hostEcho, { functions }, (p) => p.call('echo_via_host', 'a')));
+    assert.equal(rejectionOf(outcomes.peer, 'peer'), thrown);
+    const ours = rejectionOf(outcomes.plughost, 'plughost');
+    assert.ok(ours instanceof plughostModule.PluginCallError);
+    assert.equal(ours.message, 'nope from host');
+  });
+
+  it('difference: a host function that throws a string: the peer rejects with the string, plughost with a PluginCallError', async () => {
+    const functions = {
+      'extism:host/user': {
+        echo: () => {
+          throw 'plain string';
+        },
+      },
+    };
+    const outcomes = await onBoth((lib) => withPlugin(lib, hostEcho, { functions }, (p) => p.call('echo_via_host', 'a')));
+    assert.equal(rejectionOf(outcomes.peer, 'peer'), 'plain string');
+    const ours = rejectionOf(outcomes.plughost, 'plughost');
+    assert.ok(ours instanceof plughostModule.PluginCallError);
+    assert.equal(ours.message, 'plain string');
+  });
+
+  it('difference: a non-zero return without an error message resolves null on the peer, rejects in plughost (exitCode)', async () => {
+    const outcomes = await onBoth((lib) => withPlugin(lib, failing, {}, async (p) => observe(await p.call('fail_with_code', '7'))));
+    assert.equal(successOf(outcomes.peer, 'peer'), null);
+    const ours = rejectionOf(outcomes.plughost, 'plughost');
+    assert.ok(ours instanceof plughostModule.PluginCallError);
+    assert.equal(ours.exitCode, 7);
+    assert.equal(ours.message, '"fail_with_code" returned exit code 7');
+  });
+
+  it('difference: a trap rejects with WebAssembly.RuntimeError on the peer, PluginCallError (same message) in plughost', async () => {
+    const outcomes = await onBoth((lib) => withPlugin(lib, failing, {}, (p) => p.call('trap')));
+    const peerError = rejectionOf(outcomes.peer, 'peer');
+    assert.ok(peerError instanceof WebAssembly.RuntimeError);
+    const ours = rejectionOf(outcomes.plughost, 'plughost');
+    assert.ok(ours instanceof plughostModule.PluginCallError);
+    assert.ok(!(ours instanceof WebAssembly.RuntimeError));
+    assert.equal(ours.message, peerError.message);
+  });
+
+  it('the plug-in is usable after a trap on both', async () => {
+    const seen = await sameOnBoth((lib) =>
+      withPlugin(lib, failing, {}, async (p) => {
+        await assert.rejects(p.call('trap'));
+        return observe(await p.call('fail_with_code', '0'));
+      }),
+    );
+    assert.equal(seen, null);
+  });
+
+  it('difference: calling a missing function: Error("Plugin error: function ... does not exist") vs FunctionNotFoundError', async () => {
+    const outcomes = await onBoth((lib) => withPlugin(lib, failing, {}, (p) => p.call('nope')));
+    assert.equal(rejectionOf(outcomes.peer, 'peer').message, 'Plugin error: function "nope" does not exist');
+    const ours = rejectionOf(outcomes.plughost, 'plughost');
+    assert.ok(ours instanceof plughostModule.FunctionNotFoundError);
+    assert.match(ours.message, /"nope"/);
+  });
+
+  it('difference: a missing wasm file: the fs ENOENT error vs WasmSourceError', async () => {
+    const outcomes = await onBoth((lib) => lib.createPlugin('/nonexistent/plughost-dropin.wasm'));
+    assert.equal((rejectionOf(outcomes.peer, 'peer') as NodeJS.ErrnoException).code, 'ENOENT');
+    const ours = rejectionOf(outcomes.plughost, 'plughost');
+    assert.ok(ours instanceof plughostModule.WasmSourceError);
+    assert.match(ours.message, /plughost-dropin\.wasm/);
+  });
+
+  it('difference: a wrong hash: Error("Plugin error: hash mismatch ...") vs HashMismatchError', async () => {
+    const manifest = { wasm: [{ path: countVowels, hash: 'a'.repeat(64) }] };
+    const outcomes = await onBoth((lib) => lib.createPlugin(manifest));
+    assert.match(rejectionOf(outcomes.peer, 'peer').message, /^Plugin error: hash mismatch\. Expected: a{64}\. Actual: [0-9a-f]{64}$/);
+    const ours = rejectionOf(outcomes.plughost, 'plughost');
+    assert.ok(ours instanceof plughostModule.HashMismatchError);
+    assert.equal(ours.expected, 'a'.repeat(64));
+  });
+
+  it('difference: a malformed hash is a hash mismatch on the peer, a ManifestError in plughost', async () => {
+    const outcomes = await onBoth((lib) => lib.createPlugin({ wasm: [{ path: countVowels, hash: '00' }] }));
+    assert.match(rejectionOf(outcomes.peer, 'peer').message, /^Plugin error: hash mismatch/);
+    assert.ok(rejectionOf(outcomes.plughost, 'plughost') instanceof plughostModule.ManifestError);
+  });
+
+  it('difference: a missing host function: Error("... cannot resolve import ...") vs LinkError listing it', async () => {
+    const outcomes = await onBoth((lib) => lib.createPlugin(hostEcho));
+    assert.match(rejectionOf(outcomes.peer, 'peer').message, /cannot resolve import "extism:host\/user" "echo"/);
+    const ours = rejectionOf(outcomes.plughost, 'plughost');
+    assert.ok(ours instanceof plughostModule.LinkError);
+    assert.match(ours.message, /extism:host\/user\.echo/);
+  });
+
+  it('difference: WASI without useWasi: Error naming "useWasi" on both, LinkError in plughost', async () => {
+    const outcomes = await onBoth((lib) => lib.createPlugin(pluginPath('wasi-files')));
+    assert.match(rejectionOf(outcomes.peer, 'peer').message, /useWasi/);
+    const ours = rejectionOf(outcomes.plughost, 'plughost');
+    assert.ok(ours instanceof plughostModule.LinkError);
+    assert.match(ours.message, /useWasi: true/);
+  });
+
+  it('difference: timeoutMs in worker mode: Error("EXTISM: call canceled due to timeout") vs TimeoutError', async () => {
+    // the peer's timeout also bounds starting its worker: generous, for a loaded machine
+    const timeoutMs = 3000;
+    const outcomes = await onBoth((lib) => withPlugin(lib, guest, { functions: observeIdentity([]), runInWorker: true, timeoutMs }, (p) => p.call('spin')));
+    assert.equal(rejectionOf(outcomes.peer, 'peer').message, 'EXTISM: call canceled due to timeout');
+    const ours = rejectionOf(outcomes.plughost, 'plughost');
+    assert.ok(ours instanceof plughostModule.TimeoutError);
+    assert.equal(ours.timeoutMs, timeoutMs);
+  });
+});
+
+// ------------------------------------------------------------------ options
+
+describe('drop-in: options', () => {
+  for (const logLevel of [undefined, 'trace', 'debug', 'info', 'warn', 'error', 'silent'] as const) {
+    it(`the logger receives the same calls at logLevel ${logLevel ?? '(default)'}`, async () => {
+      const lines = await sameOnBoth(async (lib) => {
+        const received: string[] = [];
+        const record = (level: string) => (...args: unknown[]) => void received.push(`${level} ${JSON.stringify(args)}`);
+        const logger = { trace: record('trace'), debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error'), log: record('log') };
+        await withPlugin(lib, pluginPath('log'), { logger, ...(logLevel ? { logLevel } : {}) }, (p) => p.call('log_all', 'x'));
+        return received;
+      });
+      if (logLevel === 'trace') assert.equal(lines.length, 5);
+      if (logLevel === undefined || logLevel === 'silent') assert.deepStrictEqual(lines, []);
+    });
+  }
+
+  it('config from the manifest and from options reaches the guest the same', async () => {
+    const text = await sameOnBoth((lib) =>
+      withPlugin(lib, { wasm: [{ path: countVowels }], config: { vowels: 'xyz' } }, { config: { vowels: 'l' } }, async (p) => (await p.call('count_vowels', 'hello'))!.text()),
+    );
+    assert.equal(text, '{"count":2,"total":2,"vowels":"l"}');
+  });
+
+  it('difference: allowedPaths maps host → guest in plughost (canonical manifest), guest → host on the peer', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'plughost-dropin-'));
+    // a guest path that is no directory on the host, so the reversed map is recognisable
+    const guestDir = '/plughost-dropin-guest';
+    try {
+      writeFileSync(join(dir, 'in.txt'), 'file content');
+      const read = (allowedPaths: Record<string, string>) =>
+        onBoth((lib) => withPlugin(lib, pluginPath('wasi-files'), { useWasi: true, allowedPaths }, async (p) => (await p.call('read_file', `${guestDir}/in.txt`))!.text()));
+      const canonical = await read({ [dir]: guestDir });
+      // the peer takes guestDir for the host directory, which node:wasi cannot open
+      assert.match(rejectionOf(canonical.peer, 'peer').message, /UVWASI_ENOENT/);
+      assert.equal(successOf(canonical.plughost, 'plughost'), 'file content');
+      const peerStyle = await read({ [guestDir]: dir });
+      assert.equal(successOf(peerStyle.peer, 'peer'), 'file content');
+      const ours = rejectionOf(peerStyle.plughost, 'plughost');
+      assert.ok(ours instanceof plughostModule.ManifestError);
+      assert.match(ours.message, /the map looks reversed/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('difference: options.config replaces the manifest config on the peer; plughost merges it key by key', async () => {
+    const manifest = { wasm: [{ path: pdkRust }], config: { greeting: 'hi', other: 'x' } };
+    const outcomes = await onBoth((lib) =>
+      withPlugin(lib, manifest, { functions: echoBack, config: { other: 'y' } }, async (p) => (await p.call('config_get_value'))?.text() ?? null),
+    );
+    assert.equal(successOf(outcomes.peer, 'peer'), '');
+    assert.equal(successOf(outcomes.plughost, 'plughost'), 'hi');
+  });
+
+  const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
+
+  it('memory.maxPages large enough: the same results on both, for a string and for bytes', async () => {
+    const input = 'a'.repeat(200_000);
+    const seen = await sameOnBoth((lib) =>
+      withPlugin(lib, countVowels, { memory: { maxPages: 17 }, logger: quiet }, async (p) => [
+        (await p.call('count_vowels', input))!.json(),
+        (await p.call('count_vowels', new TextEncoder().encode(input)))!.json(),
+      ]),
+    );
+    assert.equal((seen[0] as { count: number }).count, 200_000);
+  });
+
+  it('difference: input past memory.maxPages: RangeError (DataView bounds) on the peer, MemoryLimitError in plughost', async () => {
+    const outcomes = await onBoth((lib) =>
+      // larger than any kernel an earlier test could have grown (see the next test)
+      withPlugin(lib, countVowels, { memory: { maxPages: 2 }, logger: quiet }, (p) => p.call('count_vowels', new Uint8Array(2_000_000))),
+    );
+    assert.ok(rejectionOf(outcomes.peer, 'peer') instanceof RangeError);
+    assert.ok(rejectionOf(outcomes.plughost, 'plughost') instanceof plughostModule.MemoryLimitError);
+  });
+
+  // A plughost bug: a closed plug-in's kernel goes back to a pool with the memory it grew to, and
+  // the next plug-in gets it whatever its own memory.maxPages, so its cap no longer holds.
+  it('memory.maxPages holds after an earlier plug-in grew the pooled kernel', { todo: 'plughost bug: a pooled kernel keeps its grown memory past the next owner\'s maxPages' }, async () => {
+    const outcomes = await onBoth(async (lib) => {
+      await withPlugin(lib, countVowels, { memory: { maxPages: 32 }, logger: quiet }, (p) => p.call('count_vowels', new Uint8Array(1_000_000)));
+      return withPlugin(lib, countVowels, { memory: { maxPages: 2 }, logger: quiet }, async (p) => observe(await p.call('count_vowels', new Uint8Array(300_000))));
+    });
+    assert.ok(rejectionOf(outcomes.peer, 'peer') instanceof RangeError);
+    assert.ok(rejectionOf(outcomes.plughost, 'plughost') instanceof plughostModule.MemoryLimitError);
+  });
+
+  // A plughost bug: a string input reserves 3 bytes per UTF-16 unit in the kernel before
+  // encoding, so under memory.maxPages a string is refused where the same bytes are accepted.
+  it('a long ASCII string input fits under memory.maxPages when its bytes do', { todo: 'plughost bug: string input reserves length × 3 in the kernel' }, async () => {
+    // larger than any kernel an earlier test grew, so a pooled kernel cannot hide the bug
+    const input = 'a'.repeat(1_500_000);
+    const counts = await sameOnBoth((lib) =>
+      withPlugin(lib, countVowels, { memory: { maxPages: 32 }, logger: quiet }, async (p) => [
+        ((await p.call('count_vowels', new TextEncoder().encode(input)))!.json() as { count: number }).count,
+        ((await p.call('count_vowels', input))!.json() as { count: number }).count,
+      ]),
+    );
+    assert.deepStrictEqual(counts, [1_500_000, 1_500_000]);
+  });
+
+  it('difference: setVariable past memory.maxVarBytes: Error("var memory limit exceeded ...") vs PluginCallError', async () => {
+    const functions = {
+      'extism:host/user': {
+        echo(ctx: AnyCallContext, handle: unknown) {
+          ctx.setVariable('small', 'xxxxx');
+          ctx.setVariable('large', 'x'.repeat(50));
+          return handle;
+        },
+      },
+    };
+    const outcomes = await onBoth((lib) => withPlugin(lib, hostEcho, { functions, memory: { maxVarBytes: 10 } }, (p) => p.call('echo_via_host', 'a')));
+    assert.match(rejectionOf(outcomes.peer, 'peer').message, /^var memory limit exceeded: \d+ bytes requested, 10 allowed$/);
+    const ours = rejectionOf(outcomes.plughost, 'plughost');
+    assert.ok(ours instanceof plughostModule.PluginCallError);
+    assert.match(ours.message, /maxVarBytes 10/);
+  });
+
+  it('the peer\'s worker options (nodeWorkerArgs, sharedArrayBufferSize) are accepted by both', async () => {
+    const options = { runInWorker: true, nodeWorkerArgs: { name: 'dropin' }, sharedArrayBufferSize: 1 << 20 };
+    assert.equal(await sameOnBoth((lib) => withPlugin(lib, countVowels, options, async (p) => (await p.call('count_vowels', 'hello'))!.text())), HELLO);
+  });
+
+  it('useWasi: true on a plug-in without WASI imports runs the same', async () => {
+    assert.equal(await sameOnBoth((lib) => withPlugin(lib, countVowels, { useWasi: true }, async (p) => (await p.call('count_vowels', 'hello'))!.text())), HELLO);
+  });
+
+  it('difference: timeoutMs without runInWorker: refused at creation by the peer, TimeoutError on the main thread in plughost', async () => {
+    const options = { functions: observeIdentity([]), timeoutMs: 200 };
+    const peerError = rejectionOf((await onBoth((lib) => (lib === peer ? lib.createPlugin(guest, options) : Promise.resolve(null)))).peer, 'peer');
+    assert.ok(peerError instanceof TypeError);
+    assert.match(peerError.message, /"timeout" requires "runInWorker: true"/);
+    // plughost's loop runs in a child, killed at a generous bound should the timeout not hold
+    const script = `
+      const lib = await import(${JSON.stringify(pathToFileURL(join(repoRoot, 'build', 'src', 'index.js')).href)});
+      const functions = { 'extism:host/user': { observe: (_ctx, v) => v } };
+      const p = await lib.createPlugin(${JSON.stringify(guest)}, { functions, timeoutMs: 200 });
+      try { await p.call('spin'); process.stdout.write('returned'); }
+      catch (e) { process.stdout.write(e.constructor.name); }`;
+    const stdout = execFileSync(process.execPath, ['--no-warnings', '--input-type=module', '-e', script], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      timeout: 30_000,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    assert.equal(stdout, 'TimeoutError');
+  });
+
+  it('without a logger both log to the console (stdout for debug/info, stderr for trace/warn/error)', () => {
+    const outputOf = (entry: string) => {
+      const script = `
+        const lib = await import(${JSON.stringify(entry)});
+        const p = await lib.createPlugin(${JSON.stringify(pluginPath('log'))}, { logLevel: 'trace' });
+        await p.call('log_all', 'x');
+        await p.close();`;
+      const child = spawnSync(process.execPath, ['--no-warnings', '--input-type=module', '-e', script], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 });
+      assert.equal(child.status, 0, child.stderr);
+      // console.trace adds a stack, which names each library's own files
+      const stderr = child.stderr.split('\n').filter((line) => !line.startsWith('    at '));
+      return { stdout: child.stdout, stderr };
+    };
+    const ours = outputOf(pathToFileURL(join(repoRoot, 'build', 'src', 'index.js')).href);
+    assert.deepStrictEqual(ours, { stdout: 'debug: x\ninfo: x\n', stderr: ['Trace: trace: x', 'warn: x', 'error: x', ''] });
+    assert.deepStrictEqual(outputOf('@extism/extism'), ours);
+  });
+
+  // node:wasi (the peer) writes straight to fd 1, so the guest's stdout is compared in a child.
+  it('enableWasiOutput lets WASI stdout through on both; without it both stay quiet', () => {
+    const stdoutOf = (entry: string) => {
+      const script = `
+        const lib = await import(${JSON.stringify(entry)});
+        for (const enableWasiOutput of [true, false]) {
+          const p = await lib.createPlugin(${JSON.stringify(pluginPath('wasi-files'))}, { useWasi: true, enableWasiOutput });
+          const out = await p.call('hello_stdout', '');
+          process.stdout.write('[' + enableWasiOutput + ' ' + out.text() + ']\\n');
+          await p.close();
+        }`;
+      return execFileSync(process.execPath, ['--no-warnings', '--input-type=module', '-e', script], {
+        cwd: repoRoot,
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env, EXTISM_ENABLE_WASI_OUTPUT: '' },
+      });
+    };
+    const ours = stdoutOf(pathToFileURL(join(repoRoot, 'build', 'src', 'index.js')).href);
+    assert.equal(ours, 'hello from wasi\n[true done]\n[false done]\n');
+    assert.equal(stdoutOf('@extism/extism'), ours);
+  });
+});
+
+// ------------------------------------------------------------------ HTTP (worker mode on both: the peer has no main-thread HTTP on Node 20)
+
+describe('drop-in: HTTP from plug-ins', () => {
+  /** status (u32 little endian) and body, as pdk-rust.wasm outputs them */
+  const statusAndBody = (out: AnyOutput | null) => (out === null ? null : { status: out.getUint32(0, true), body: new TextDecoder().decode(out.bytes().subarray(4)) });
+  const httpOptions = (extra: Record<string, unknown>) => ({ functions: echoBack, runInWorker: true, ...extra });
+
+  it('allowedHosts lets a request through the same on both', async () => {
+    const seen = await sameOnBoth((lib) =>
+      withPlugin(lib, pdkRust, httpOptions({ allowedHosts: ['127.0.0.1'] }), async (p) => statusAndBody(await p.call('http_post_with_body', `${baseUrl}/echo`))),
+    );
+    assert.deepStrictEqual(seen, { status: 200, body: 'POST /echo' });
+  });
+
+  // A plughost bug (test/pdk-replay.test.ts fails on it too): the Rust PDK sends "method": null.
+  it('"method": null (the Rust PDK\'s HttpRequest::new) is a GET on both', { todo: 'plughost bug: http_request refuses "method": null' }, async () => {
+    const seen = await sameOnBoth((lib) =>
+      withPlugin(lib, pdkRust, httpOptions({ allowedHosts: ['127.0.0.1'] }), async (p) => statusAndBody(await p.call('http_get_null_method', `${baseUrl}/get`))),
+    );
+    assert.deepStrictEqual(seen, { status: 200, body: 'GET /get' });
+  });
+
+  it('the fetch option is used the same on both', async () => {
+    const seen = await sameOnBoth(async (lib) => {
+      const urls: string[] = [];
+      const fetch = async (url: string | URL | Request) => (urls.push(String(url)), new Response('custom', { status: 201 }));
+      const out = await withPlugin(lib, pdkRust, httpOptions({ allowedHosts: ['127.0.0.1'], fetch }), async (p) => statusAndBody(await p.call('http_post_with_body', `${baseUrl}/x`)));
+      return { out, urls };
+    });
+    assert.deepStrictEqual(seen, { out: { status: 201, body: 'custom' }, urls: [`${baseUrl}/x`] });
+  });
+
+  it('difference: a host outside allowedHosts: Error("Call error: HTTP request to ... is not allowed ...") vs PluginCallError', async () => {
+    const outcomes = await onBoth((lib) => withPlugin(lib, pdkRust, httpOptions({}), (p) => p.call('http_post_with_body', `${baseUrl}/x`)));
+    assert.match(rejectionOf(outcomes.peer, 'peer').message, /^Call error: HTTP request to ".*" is not allowed/);
+    const ours = rejectionOf(outcomes.plughost, 'plughost');
+    assert.ok(ours instanceof plughostModule.PluginCallError);
+    assert.match(ours.message, /denied: no host is in allowedHosts/);
+  });
+
+  it('difference: allowedHosts without runInWorker is refused at creation by the peer, accepted by plughost', async () => {
+    const outcomes = await onBoth((lib) => withPlugin(lib, pdkRust, { functions: echoBack, allowedHosts: ['127.0.0.1'] }, async () => 'created'));
+    const error = rejectionOf(outcomes.peer, 'peer');
+    assert.ok(error instanceof TypeError);
+    assert.match(error.message, /requires "runInWorker: true"/);
+    assert.equal(successOf(outcomes.plughost, 'plughost'), 'created');
+  });
+});
+
+// ------------------------------------------------------------------ the module itself
+
+describe('drop-in: exports', () => {
+  it('every name the peer exports exists in plughost, with the same kind', () => {
+    for (const name of peer.exportNames) {
+      assert.ok(plughost.exportNames.includes(name), `plughost lacks the export ${name}`);
+      assert.equal(typeof (plughostModule as Record<string, unknown>)[name], typeof (peerModule as Record<string, unknown>)[name], name);
+    }
+    assert.equal(plughostModule.default, plughostModule.createPlugin);
+    assert.equal(plughostModule.newPlugin, plughostModule.createPlugin);
+  });
+
+  it('CAPABILITIES has the same keys and values except allowSharedBufferCodec', () => {
+    assert.deepStrictEqual(Object.keys(plughost.CAPABILITIES).sort(), Object.keys(peer.CAPABILITIES).sort());
+    const { allowSharedBufferCodec: peerCodec, ...peerRest } = peer.CAPABILITIES;
+    const { allowSharedBufferCodec: ourCodec, ...ourRest } = plughost.CAPABILITIES;
+    assert.deepStrictEqual(ourRest, peerRest);
+    // difference: the peer reports false on Node 20; plughost reports true
+    assert.equal(peerCodec, false);
+    assert.equal(ourCodec, true);
+  });
+
+  // Being fixed (CommonJS entry): fails until that merges. Node 20 before 20.19 cannot require()
+  // an ES module; --no-experimental-require-module makes any Node 20 behave so.
+  it("require() works for CommonJS users (Node 20 without require(esm)), as require('@extism/extism') does", () => {
+    const requireIn = (name: string) =>
+      execFileSync(
+        process.execPath,
+        ['--no-warnings', '--no-experimental-require-module', '-e', `process.stdout.write(typeof require(${JSON.stringify(name)}).createPlugin)`],
+        { cwd: repoRoot, encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+    assert.equal(requireIn('@extism/extism'), 'function');
+    assert.equal(requireIn('plughost'), 'function');
+  });
+});

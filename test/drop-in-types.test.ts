@@ -1,0 +1,51 @@
+// Type-level drop-in checks: values from plughost where code written for @extism/extism expects
+// the peer's types. Each @ts-expect-error marks a known difference; once it is gone the build
+// fails on the unused directive, so the list stays true.
+import type * as Peer from '@extism/extism';
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import * as plughost from '../src/index.js';
+import { pluginPath } from './helpers.js';
+
+describe('drop-in types', () => {
+  it("a plughost Plugin has the peer Plugin's methods except getInstance", async () => {
+    const plugin = await plughost.createPlugin(pluginPath('count-vowels'));
+    try {
+      const methods: Pick<Peer.Plugin, 'functionExists' | 'close' | 'getExports' | 'getImports' | 'isActive' | 'reset'> = plugin;
+      assert.equal(await methods.functionExists('count_vowels'), true);
+      // The peer's PluginOutput (and CallContext) carry #private fields, so only the peer's own
+      // class satisfies them: code that annotates with the peer's types changes that import too.
+      // @ts-expect-error difference: the peer's PluginOutput type is nominal
+      const output: Peer.PluginOutput | null = await plugin.call('count_vowels', 'abc');
+      assert.equal(output?.json().count, 1);
+      // @ts-expect-error difference: plughost's Plugin has no getInstance()
+      assert.equal(typeof plugin.getInstance, 'undefined');
+    } finally {
+      await plugin.close();
+    }
+  });
+
+  it('peer option, manifest and config values are accepted by plughost', async () => {
+    const manifest: Peer.Manifest = { wasm: [{ path: pluginPath('count-vowels') }], config: { vowels: 'a' } };
+    const config: Peer.PluginConfig = { vowels: 'b' };
+    const options: Omit<Peer.ExtismPluginOptions, 'functions' | 'logger' | 'nodeWorkerArgs'> = {
+      useWasi: false,
+      runInWorker: false,
+      logLevel: 'silent',
+      config,
+      memory: { maxPages: 64, maxVarBytes: 1024 },
+      timeoutMs: null,
+      enableWasiOutput: false,
+      allowHttpResponseHeaders: false,
+    };
+    const like: Peer.ManifestLike = manifest;
+    const plugin = await plughost.createPlugin(like, options);
+    try {
+      assert.equal((await plugin.call('count_vowels', 'abba'))?.json().count, 2);
+    } finally {
+      await plugin.close();
+    }
+    const capabilities: Peer.Capabilities = plughost.CAPABILITIES;
+    assert.equal(capabilities.hasWorkerCapability, true);
+  });
+});

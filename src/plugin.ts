@@ -75,6 +75,18 @@ export class Plugin {
     return backend.functionExists(name);
   }
 
+  /**
+   * The main module's `WebAssembly.Instance`, as `@extism/extism` gives it: for reading its
+   * exports or memory directly. After a trap or a timeout the plug-in is re-created, so ask again
+   * rather than keeping it. Rejects with a `TypeError` for a plug-in in a worker (an instance
+   * cannot leave its thread).
+   */
+  getInstance(): Promise<WebAssembly.Instance> {
+    const backend = this.#backend;
+    if (backend === null) return Promise.reject(new PluginClosedError());
+    return backend.getInstance();
+  }
+
   /** The main module's exports. */
   async getExports(): Promise<WebAssembly.ModuleExportDescriptor[]> {
     const { main } = this.#live();

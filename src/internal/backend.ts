@@ -26,6 +26,8 @@ export interface PluginBackend {
   call(name: string, input: PluginInput, hostContext: unknown, options: CallOptions | undefined): Promise<PluginOutput | null>;
   callSync(name: string, input: PluginInput, hostContext: unknown, options: CallOptions | undefined): PluginOutput | null;
   functionExists(name: string): Promise<boolean>;
+  /** The main module's instance; only a plug-in on this thread has one to give. */
+  getInstance(): Promise<WebAssembly.Instance>;
   /** The main module as loaded (its imports include those plughost added; see isAddedImport). */
   readonly main: LoadedModule;
   readonly isActive: boolean;
@@ -58,6 +60,14 @@ export class EngineBackend implements PluginBackend {
   functionExists(name: string): Promise<boolean> {
     try {
       return Promise.resolve(this.engine.functionExists(name));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  getInstance(): Promise<WebAssembly.Instance> {
+    try {
+      return Promise.resolve(this.engine.mainInstance());
     } catch (err) {
       return Promise.reject(err);
     }

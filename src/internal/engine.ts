@@ -255,6 +255,12 @@ export class PluginEngine {
     return this.exportFunction(name) !== null;
   }
 
+  /** The main module's instance as it stands (re-created first if the last one is stale). */
+  mainInstance(): WebAssembly.Instance {
+    if (this.stale) this.instantiateNow();
+    return this.instance.main;
+  }
+
   /** Call an export with `input`; returns a private copy of the output, or null for none. */
   call(name: string, input: Uint8Array | string, hostContext: unknown, limits?: CallLimits): PluginOutput | null {
     try {

@@ -309,6 +309,11 @@ export class WorkerBackend implements PluginBackend {
     throw new TypeError('callSync is not available for a plug-in created with runInWorker: true (its host functions run on this thread, which callSync would block); use call');
   }
 
+  getInstance(): Promise<WebAssembly.Instance> {
+    // A WebAssembly.Instance cannot cross threads: it lives in the worker.
+    return Promise.reject(new TypeError('getInstance is not available for a plug-in created with runInWorker: true (its instance lives in the worker, and an instance cannot be sent to another thread)'));
+  }
+
   functionExists(name: string): Promise<boolean> {
     if (this.closed) return Promise.reject(new PluginClosedError());
     return Promise.resolve(this.exports.has(name));

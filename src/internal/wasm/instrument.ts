@@ -50,6 +50,8 @@
  */
 import { ByteWriter } from './encoder.js';
 import { ByteReader, SectionId, WasmFormatError, forEachImport, sectionSpans, skipLimits, skipRefType, type SectionSpan } from './reader.js';
+import { BulkHelpers, isChargedInstruction } from './bulk-charges.js';
+import { Op } from './opcodes.js';
 
 /** Module name of the imported tick function. */
 export const TICK_MODULE = 'plughost';
@@ -86,8 +88,9 @@ export function instrumentForInterrupts(bytes: Uint8Array): Uint8Array {
   const spans = sectionSpans(bytes);
   const facts = survey(bytes, spans);
   const edits: number[] = [];
-  const plans = planFunctions(bytes, spans, facts, edits);
-  const ctx = new Rewriter(bytes, facts, plans, edits);
+  const helpers = new BulkHelpers();
+  const plans = planFunctions(bytes, spans, facts, edits, helpers);
+  const ctx = new Rewriter(bytes, facts, plans, edits, helpers);
 
   const out = new ByteWriter(bytes.length + (bytes.length >> 3) + 256).slice(bytes, 0, 8);
   const required = new Set<number>([SectionId.type, SectionId.import, SectionId.global, SectionId.export]);
@@ -143,10 +146,12 @@ interface Facts {
   functionTypes: number[];
   /** Function indices (all, imports included) entered from outside the code: exports, tables, `ref.func` in constant expressions, the start. */
   entered: Set<number>;
+  /** The encoded element type of each table, imported ones first. */
+  tableTypes: Uint8Array[];
 }
 
 function survey(bytes: Uint8Array, spans: SectionSpan[]): Facts {
-  const facts: Facts = { types: [], importedFunctions: 0, globals: 0, functionTypes: [], entered: new Set() };
+  const facts: Facts = { types: [], importedFunctions: 0, globals: 0, functionTypes: [], entered: new Set(), tableTypes: [] };
   const onFunc = (index: number): void => void facts.entered.add(index);
   for (const span of spans) {
     const r = new ByteReader(bytes, span.bodyStart, span.end);
@@ -158,6 +163,7 @@ function survey(bytes: Uint8Array, spans: SectionSpan[]): Facts {
         forEachImport(r, (kind) => {
           if (kind === 0) facts.importedFunctions++;
           else if (kind === 3) facts.globals++;
+          else if (kind === 1) facts.tableTypes.push(refTypeAt(bytes, r.pos, r.end));
         });
         break;
       case SectionId.function: {
@@ -175,6 +181,7 @@ function survey(bytes: Uint8Array, spans: SectionSpan[]): Facts {
         for (let i = 0; i < count; i++) {
           const withInit = bytes[r.pos] === 0x40;
           if (withInit) r.skip(2);
+          facts.tableTypes.push(refTypeAt(bytes, r.pos, r.end));
           skipRefType(r);
           skipLimits(r);
           if (withInit) r.pos = constExpr(bytes, r.pos, r.end, undefined, 0, onFunc);
@@ -211,6 +218,13 @@ function survey(bytes: Uint8Array, spans: SectionSpan[]): Facts {
     }
   }
   return facts;
+}
+
+/** The encoded reference type at `pos`. */
+function refTypeAt(bytes: Uint8Array, pos: number, end: number): Uint8Array {
+  const r = new ByteReader(bytes, pos, end);
+  skipRefType(r);
+  return bytes.slice(pos, r.pos);
 }
 
 /** Reads the type section; only function types exist without the GC proposal. */
@@ -506,8 +520,9 @@ interface Region {
 // a loop (immediate: its ordinal), a call or return_call (the callee), a ref.func (the
 // function), call_indirect or call_ref, an instruction that leaves the function (return,
 // return_call_indirect/ref, throw, rethrow, throw_ref), a catch clause, the final end.
+// An instruction charged by its operand (immediate: its helper's ordinal, see bulk-charges.ts).
 const EDIT_LOOP = 1, EDIT_CALL = 2, EDIT_RETURN_CALL = 3, EDIT_REF = 4, EDIT_INDIRECT = 5, EDIT_LEAVE = 6,
-  EDIT_CATCH = 7, EDIT_END = 8;
+  EDIT_CATCH = 7, EDIT_END = 8, EDIT_BULK = 9;
 
 /** How a function keeps its budget. */
 const NO_CHECKS = 0, ON_GLOBAL = 1, IN_LOCAL = 2;
@@ -529,6 +544,8 @@ interface FunctionPlan {
   hasTryTable: boolean;
   /** A branch leaves the function through its outermost label. */
   exitBranch: boolean;
+  /** Runs an instruction charged by its operand (through a helper that can tick). */
+  bulk: boolean;
   /** Defined functions named by `ref.func` in the body. */
   refs: number[];
   /** This body's places to edit: `edits[editFrom..editTo)`, four numbers each (see EDIT_LOOP). */
@@ -644,14 +661,14 @@ function tripBound(guard: Guard, start: number, step: number, wide: boolean): nu
 }
 
 /** Reads every function body once and decides where checks go and what they charge. */
-function planFunctions(bytes: Uint8Array, spans: SectionSpan[], facts: Facts, edits: number[]): FunctionPlan[] {
+function planFunctions(bytes: Uint8Array, spans: SectionSpan[], facts: Facts, edits: number[], helpers: BulkHelpers): FunctionPlan[] {
   const plans: FunctionPlan[] = [];
   const span = spans.find((s) => s.id === SectionId.code);
   if (span) {
     const r = new ByteReader(bytes, span.bodyStart, span.end);
     const count = r.u32();
     if (count !== facts.functionTypes.length) r.fail(`the code section has ${count} bodies for ${facts.functionTypes.length} functions`);
-    const analyzer = new Analyzer(bytes, facts.importedFunctions, edits);
+    const analyzer = new Analyzer(bytes, facts.importedFunctions, edits, helpers);
     for (let i = 0; i < count; i++) {
       const size = r.u32();
       const start = r.pos;
@@ -683,7 +700,12 @@ class Analyzer {
   private w0 = -1; private w1 = -1; private w2 = -1;
   private i0 = NaN; private i1 = NaN;
 
-  constructor(private readonly bytes: Uint8Array, private readonly imported: number, private readonly edits: number[]) {}
+  constructor(
+    private readonly bytes: Uint8Array,
+    private readonly imported: number,
+    private readonly edits: number[],
+    private readonly helpers: BulkHelpers,
+  ) {}
 
   run(start: number, end: number, params: number, index: number): FunctionPlan {
     const bytes = this.bytes;
@@ -697,7 +719,7 @@ class Analyzer {
     const regions: Region[] = [{ parent: -1, own: 0, bound: 1 }];
     const plan: FunctionPlan = this.plan = {
       start, code: r.pos, end, freeLocal: locals, regions, calls: undefined, unknownCalls: false, throws: false, hasTry: false,
-      hasTryTable: false, exitBranch: false, refs: [], editFrom: this.edits.length, editTo: 0, mode: NO_CHECKS,
+      hasTryTable: false, exitBranch: false, bulk: false, refs: [], editFrom: this.edits.length, editTo: 0, mode: NO_CHECKS,
       entryCost: -1, loopCosts: [], touches: false,
     };
     const edits = this.edits;
@@ -866,6 +888,13 @@ class Analyzer {
           break;
         case 0x0f: // return
           edits.push(EDIT_LEAVE, at, pos, 0);
+          a0 = a1; a1 = a2; a2 = at;
+          break;
+        case Op.memoryGrow: case Op.prefixFC:
+          if (isChargedInstruction(op, op === Op.prefixFC ? readLeb(bytes, at + 1) : 0)) {
+            plan.bulk = true;
+            edits.push(EDIT_BULK, at, pos, this.helpers.ordinalFor(bytes, at, pos));
+          }
           a0 = a1; a1 = a2; a2 = at;
           break;
         case 0xd2: // ref.func
@@ -1087,10 +1116,10 @@ function decide(plans: FunctionPlan[], facts: Facts): void {
     if (entryCheck[f]) plan.entryCost = entryCharge[f]!;
     let loopChecks = false;
     for (const cost of plan.loopCosts) if (cost >= 0) loopChecks = true;
-    if (!loopChecks && !entryCheck[f]) plan.mode = NO_CHECKS;
+    if (!loopChecks && !entryCheck[f]) plan.mode = plan.bulk ? ON_GLOBAL : NO_CHECKS;
     else if (loopChecks && !plan.hasTryTable) plan.mode = IN_LOCAL;
     else plan.mode = ON_GLOBAL;
-    if (plan.mode !== NO_CHECKS || plan.unknownCalls || plan.throws) {
+    if (plan.mode !== NO_CHECKS || plan.unknownCalls || plan.throws || plan.bulk) {
       touches[f] = 1;
       work.push(f);
     }
@@ -1214,12 +1243,16 @@ class Rewriter {
   private readonly blockTypes = new Map<number, number>();
   private readonly added: Uint8Array[] = [];
   private readonly scratch = new ByteWriter(1 << 16);
+  /** Function index of the first bulk helper, and the type index of each. */
+  private readonly helperBase: number;
+  private readonly helperTypes: number[] = [];
 
   constructor(
     private readonly bytes: Uint8Array,
     private readonly facts: Facts,
     private readonly plans: FunctionPlan[],
     private readonly edits: number[],
+    private readonly helpers: BulkHelpers,
   ) {
     this.tick = facts.importedFunctions;
     this.budget = facts.globals;
@@ -1236,6 +1269,18 @@ class Rewriter {
       }
       this.blockTypes.set(i, index);
     });
+    this.helperBase = this.tick + 1 + plans.length;
+    const byEncoding = new Map<string, number>();
+    for (const type of helpers.types(facts.tableTypes)) {
+      const key = type.join(',');
+      let index = byEncoding.get(key);
+      if (index === undefined) {
+        index = facts.types.length + 1 + this.added.length;
+        byEncoding.set(key, index);
+        this.added.push(type);
+      }
+      this.helperTypes.push(index);
+    }
   }
 
   private fn(index: number): number {
@@ -1295,6 +1340,14 @@ class Rewriter {
       case SectionId.element: {
         const w = new ByteWriter(r!.end - r!.pos + 16);
         elements(r!, w, this.tick);
+        return w.finish();
+      }
+      case SectionId.function: {
+        if (this.helperTypes.length === 0) return undefined;
+        const count = r!.u32();
+        const w = new ByteWriter(r!.end - r!.pos + 8 + this.helperTypes.length * 4).u32(count + this.helperTypes.length);
+        w.slice(this.bytes, r!.pos, r!.end);
+        for (const type of this.helperTypes) w.u32(type);
         return w.finish();
       }
       case SectionId.code:
@@ -1379,12 +1432,18 @@ class Rewriter {
 
   private codeSection(r: ByteReader): Uint8Array {
     const count = r.u32();
-    const w = new ByteWriter(Math.ceil((r.end - r.pos) * 1.15) + 64).u32(count);
+    const helpers = this.helperTypes.length;
+    const w = new ByteWriter(Math.ceil((r.end - r.pos) * 1.15) + 64 + helpers * 256).u32(count + helpers);
     const body = this.scratch;
     for (let i = 0; i < count; i++) {
       const plan = this.plans[i]!;
       body.reset();
       this.body(i, plan, body);
+      w.u32(body.length).bytes(body.finish());
+    }
+    for (let k = 0; k < helpers; k++) {
+      body.reset();
+      this.helpers.body(k, body, this.tick, this.budget);
       w.u32(body.length).bytes(body.finish());
     }
     return w.finish();
@@ -1504,6 +1563,13 @@ class Rewriter {
             copyFrom = at;
             this.writeBack(w, b);
           }
+          break;
+        case EDIT_BULK:
+          w.slice(bytes, copyFrom, at);
+          if (inLocal) this.writeBack(w, b);
+          w.byte(Op.call).u32(this.helperBase + imm);
+          if (inLocal) this.reload(w, b);
+          copyFrom = next;
           break;
         case EDIT_CATCH:
           if (inLocal) {

@@ -49,7 +49,7 @@
  * @module
  */
 import { ByteWriter } from './encoder.js';
-import { ByteReader, SectionId, WasmFormatError, forEachImport, sectionSpans, skipLimits, skipRefType, type SectionSpan } from './reader.js';
+import { ByteReader, SectionId, WasmFormatError, forEachImport, sectionRank, sectionSpans, skipLimits, skipRefType, type SectionSpan } from './reader.js';
 import { BulkHelpers, isChargedInstruction } from './bulk-charges.js';
 import { Op } from './opcodes.js';
 
@@ -117,14 +117,6 @@ export function instrumentForInterrupts(bytes: Uint8Array): Uint8Array {
   }
   emitMissingBefore(Infinity);
   return out.finish().slice();
-}
-
-/** Position of each section id in the order the binary format requires. */
-function sectionRank(id: number): number {
-  // type import function table memory tag global export start element datacount code data
-  const order = [1, 2, 3, 4, 5, 13, 6, 7, 8, 9, 12, 10, 11];
-  const rank = order.indexOf(id);
-  return rank < 0 ? Infinity : rank;
 }
 
 // ---------------------------------------------------------------------------- survey
@@ -668,7 +660,7 @@ function planFunctions(bytes: Uint8Array, spans: SectionSpan[], facts: Facts, ed
     const r = new ByteReader(bytes, span.bodyStart, span.end);
     const count = r.u32();
     if (count !== facts.functionTypes.length) r.fail(`the code section has ${count} bodies for ${facts.functionTypes.length} functions`);
-    const analyzer = new Analyzer(bytes, facts.importedFunctions, edits, helpers);
+    const analyzer = new Analyzer(bytes, facts.importedFunctions, facts.importedFunctions + count, edits, helpers);
     for (let i = 0; i < count; i++) {
       const size = r.u32();
       const start = r.pos;
@@ -703,6 +695,8 @@ class Analyzer {
   constructor(
     private readonly bytes: Uint8Array,
     private readonly imported: number,
+    /** Imported plus defined functions: every valid function index is below. */
+    private readonly functionCount: number,
     private readonly edits: number[],
     private readonly helpers: BulkHelpers,
   ) {}
@@ -866,6 +860,7 @@ class Analyzer {
           a0 = a1; a1 = a2; a2 = at;
           break;
         case 0x10: case 0x12: // call return_call
+          this.checkFunctionIndex(last.imm, at);
           if (last.imm < this.imported) plan.unknownCalls = true;
           else (plan.calls ??= []).push(region, last.imm - this.imported);
           edits.push(op === 0x10 ? EDIT_CALL : EDIT_RETURN_CALL, at, pos, last.imm);
@@ -898,6 +893,7 @@ class Analyzer {
           a0 = a1; a1 = a2; a2 = at;
           break;
         case 0xd2: // ref.func
+          this.checkFunctionIndex(last.imm, at);
           if (last.imm >= this.imported) plan.refs.push(last.imm - this.imported);
           edits.push(EDIT_REF, at, pos, last.imm);
           a0 = a1; a1 = a2; a2 = at;
@@ -929,6 +925,10 @@ class Analyzer {
       if (!keepInit) initLocal = -1;
     }
     throw new WasmFormatError('expression runs past its end', Math.min(pos, end));
+  }
+
+  private checkFunctionIndex(index: number, at: number): void {
+    if (index >= this.functionCount) throw new WasmFormatError(`function index ${index} out of range (${this.functionCount} functions)`, at);
   }
 
   /** Decodes the window's instructions into w0..w2 (opcodes) and i0..i1 (local indices and constants; no check needs the last one's). */

@@ -301,7 +301,7 @@ export interface SectionSpan {
   end: number;
 }
 
-/** Position of a non-custom section id in the order the binary format requires; Infinity for an unknown id. */
+/** Position of a section id in the order the binary format requires; Infinity for custom sections and unknown ids. */
 export function sectionRank(id: number): number {
   // type import function table memory tag global export start element datacount code data
   const rank = SECTION_ORDER.indexOf(id);
@@ -309,7 +309,7 @@ export function sectionRank(id: number): number {
 }
 const SECTION_ORDER = [1, 2, 3, 4, 5, 13, 6, 7, 8, 9, 12, 10, 11];
 
-/** Lists a module's sections without decoding them; fails on a bad header or size, an unknown, repeated or misplaced section. */
+/** Lists a module's sections without decoding them; fails on a bad header or size, or a known section repeated or out of place. */
 export function sectionSpans(bytes: Uint8Array): SectionSpan[] {
   if (!isWasm(bytes)) {
     throw new WasmFormatError(bytes.length >= 4 && bytes[0] === 0 && bytes[1] === 0x61 ? 'unsupported binary version' : 'missing \\0asm magic', 0);
@@ -324,9 +324,10 @@ export function sectionSpans(bytes: Uint8Array): SectionSpan[] {
     const bodyStart = r.pos;
     const end = bodyStart + size;
     if (end > bytes.length) r.fail(`section ${id} runs past the end of the module`, start);
-    if (id !== SectionId.custom) {
-      const rank = sectionRank(id);
-      if (rank === Infinity) r.fail(`unknown section id ${id}`, start);
+    const rank = sectionRank(id);
+    // Unknown ids are left for the engine to judge; a known one twice or out of place would
+    // make every survey of the module ambiguous.
+    if (rank !== Infinity) {
       if (rank <= lastRank) r.fail(`section ${id} is repeated or out of order`, start);
       lastRank = rank;
     }

@@ -27,13 +27,35 @@
  *
  * ## The fuel unit
  *
- * One unit is one instruction of the original module, counted statically. A check charges
- * every instruction of its region (a function body outside its loops, or one loop body
+ * Fuel counts work, not instructions: a unit is one simple instruction or 16 bytes filled,
+ * copied or initialized (see bulk-charges.ts).
+ *
+ * Instructions whose work depends on an operand (`memory.fill/copy/init`, `table.fill/copy/init`,
+ * `memory.grow`, `table.grow`) are each replaced by a call of a helper that charges the budget
+ * in proportion to the length operand — one unit per 16 bytes, per table element, per 16 bytes
+ * of pages grown, plus a fixed charge per grow — and checks it *before* the instruction runs,
+ * so an instruction the budget cannot pay never starts. Fills and copies longer than 1 MiB run
+ * in 1 MiB pieces, each charged and checked first, so no single instruction runs long without
+ * a check. Every other instruction of the original module counts one unit, statically.
+ *
+ * A check charges every instruction of its region (a function body outside its loops, or one loop body
  * outside its nested loops) whatever branches run, plus the work that has no check of its
  * own: for each direct call of a function without an entry check, that function's entry
  * charge, and for each unchecked bounded loop, its charge times its bound. A function entered
  * from the host is charged at its entry check. The count depends only on the module and the
  * path taken through its checks, so the same module and input always consume the same fuel.
+ *
+ * ## What the host can rely on
+ *
+ * The host's `tick` (engine.ts) reads the clock whenever the budget runs out, and hands out at
+ * most 10^6 units at a time, fewer after a slice that took over a millisecond. So, on the main
+ * thread, whatever the mix of instructions, a timeout fires within the deadline plus 100 ms
+ * (the margin measured on a loaded 2-core machine, with room to spare; the guests of
+ * test/wasm/runaway-guests.test.ts hold it to that), and a fuel budget stops the guest at the
+ * first check past it. What no check can split, and so what the margin excludes: one
+ * `memory.grow`, `table.grow`, `table.fill` or `table.copy`, which the engine runs whole (V8
+ * caps tables at ten million entries, but growing a funcref table by that many is slow), one
+ * host function call, and a guest that catches the interrupt's exception (`catch_all`).
  *
  * ## Where the budget lives
  *

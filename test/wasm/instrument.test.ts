@@ -629,3 +629,57 @@ describe('instrumentForInterrupts decoding', () => {
     assert.throws(() => instrumentForInterrupts(m.build()), WasmFormatError);
   });
 });
+
+describe('instrumentForInterrupts bulk memory, tables and grows', () => {
+  const bulk = `
+  (module
+    (memory (export "memory") 40)
+    (table $t 1 funcref)
+    (func (export "fill") (param i32) (memory.fill (i32.const 0) (i32.const 1) (local.get 0)))
+    (func (export "copy") (param i32) (memory.copy (i32.const 0) (i32.const 16) (local.get 0)))
+    (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+    (func (export "tableFill") (param i32) (table.fill $t (i32.const 0) (ref.null func) (local.get 0))))`;
+
+  it('charges fills and copies one unit per 16 bytes, table elements one unit each, grows by their size', async () => {
+    const l = await load(await assemble(bulk));
+    const cost = (name: string, n: number): number => l.measure(name, n).consumed;
+    assert.equal(cost('fill', 16_000) - cost('fill', 0), 1000);
+    assert.equal(cost('copy', 32_000) - cost('copy', 0), 2000);
+    // a fill over the 1 MiB chunk costs the same in pieces
+    assert.equal(cost('fill', 2_000_000) - cost('fill', 0), 125_000);
+    assert.equal(cost('tableFill', 1) - cost('tableFill', 0), 1);
+    assert.equal(cost('grow', 1) - cost('grow', 0), 4096);
+  });
+
+  it('stops a fill the budget cannot pay before it writes a byte', async () => {
+    const stop = new Error('out of budget');
+    const l = await load(await assemble(bulk), {}, (loaded) => {
+      if ((loaded.budget.value as number) < 0) throw stop;
+    });
+    l.budget.value = 100; // far less than 1 MiB / 16
+    assert.throws(() => l.call('fill', 1 << 20), stop);
+    const memory = new Uint8Array((l.exports.memory as { buffer: ArrayBuffer }).buffer);
+    assert.equal(memory.indexOf(1), -1, 'nothing was filled');
+  });
+
+  it('checks between the chunks of a long fill, so a tick can stop it part way', async () => {
+    let ticks = 0;
+    const stop = new Error('enough');
+    const l = await load(await assemble(bulk), {}, (loaded) => {
+      if (++ticks === 2) throw stop;
+      loaded.budget.value = 40_000; // less than one 1 MiB chunk: every chunk ticks
+    });
+    l.budget.value = 40_000;
+    assert.throws(() => l.call('fill', 40 * 65536), stop);
+    const memory = new Uint8Array((l.exports.memory as { buffer: ArrayBuffer }).buffer);
+    assert.equal(memory[0], 1, 'the first chunks ran');
+    assert.equal(memory[memory.length - 1], 0, 'the last did not');
+  });
+
+  it('keeps an out-of-bounds fill a trap that writes nothing, chunked or not', async () => {
+    const l = await load(await assemble(bulk));
+    const memory = new Uint8Array((l.exports.memory as { buffer: ArrayBuffer }).buffer);
+    assert.throws(() => l.call('fill', memory.length + 1), /out of bounds/);
+    assert.equal(memory.indexOf(1), -1);
+  });
+});

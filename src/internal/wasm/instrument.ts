@@ -73,7 +73,7 @@
 import { ByteWriter } from './encoder.js';
 import { ByteReader, SectionId, WasmFormatError, forEachImport, sectionRank, sectionSpans, skipLimits, skipRefType, type SectionSpan } from './reader.js';
 import { BulkHelpers, isChargedInstruction } from './bulk-charges.js';
-import { Op } from './opcodes.js';
+import { Op, TypeCode } from './opcodes.js';
 
 /** Module name of the imported tick function. */
 export const TICK_MODULE = 'plughost';
@@ -1473,31 +1473,31 @@ class Rewriter {
 
   // Budget sequences: `b` is the function's budget local, `B` the global.
   private writeBack(w: ByteWriter, local: number): void {
-    w.byte(0x20).u32(local).byte(0x24).u32(this.budget); // local.get b; global.set B
+    w.byte(Op.localGet).u32(local).byte(Op.globalSet).u32(this.budget);
   }
 
   private reload(w: ByteWriter, local: number): void {
-    w.byte(0x23).u32(this.budget).byte(0x21).u32(local); // global.get B; local.set b
+    w.byte(Op.globalGet).u32(this.budget).byte(Op.localSet).u32(local);
   }
 
   /** b = (fromGlobal ? B : b) - cost; if b < 0: write back, tick, reload. */
   private localCheck(w: ByteWriter, local: number, cost: number, fromGlobal: boolean): void {
-    if (fromGlobal) w.byte(0x23).u32(this.budget);
-    else w.byte(0x20).u32(local);
-    w.byte(0x41).s32(cost).byte(0x6b).byte(0x22).u32(local) // i32.const cost; i32.sub; local.tee b
-      .byte(0x41).byte(0).byte(0x48).byte(0x04).byte(0x40); // i32.const 0; i32.lt_s; if
+    if (fromGlobal) w.byte(Op.globalGet).u32(this.budget);
+    else w.byte(Op.localGet).u32(local);
+    w.byte(Op.i32Const).s32(cost).byte(Op.i32Sub).byte(Op.localTee).u32(local)
+      .byte(Op.i32Const).byte(0).byte(Op.i32LtS).byte(Op.if).byte(TypeCode.void);
     this.writeBack(w, local);
-    w.byte(0x10).u32(this.tick);
+    w.byte(Op.call).u32(this.tick);
     this.reload(w, local);
-    w.byte(0x0b);
+    w.byte(Op.end);
   }
 
   /** B -= cost; if B < 0: tick. */
   private globalCheck(w: ByteWriter, cost: number): void {
     const b = this.budget;
-    w.byte(0x23).u32(b).byte(0x41).s32(cost).byte(0x6b).byte(0x24).u32(b)
-      .byte(0x23).u32(b).byte(0x41).byte(0).byte(0x48).byte(0x04).byte(0x40)
-      .byte(0x10).u32(this.tick).byte(0x0b);
+    w.byte(Op.globalGet).u32(b).byte(Op.i32Const).s32(cost).byte(Op.i32Sub).byte(Op.globalSet).u32(b)
+      .byte(Op.globalGet).u32(b).byte(Op.i32Const).byte(0).byte(Op.i32LtS).byte(Op.if).byte(TypeCode.void)
+      .byte(Op.call).u32(this.tick).byte(Op.end);
   }
 
   /** Writes function `index`'s instrumented body (locals included) to `w`. */

@@ -683,3 +683,48 @@ describe('instrumentForInterrupts bulk memory, tables and grows', () => {
     assert.equal(memory.indexOf(1), -1);
   });
 });
+
+describe('instrumentForInterrupts long table operations', () => {
+  const tables = `
+  (module
+    (table $e (export "table") 200000 externref)
+    (func (export "copy") (param i32 i32 i32) (table.copy $e $e (local.get 0) (local.get 1) (local.get 2)))
+    (func (export "fill") (param i32 i32) (table.fill $e (local.get 0) (ref.null extern) (local.get 1))))`;
+
+  it('copy and fill in chunks exactly like the originals: overlapping both ways, out of bounds', async () => {
+    const bytes = await assemble(tables);
+    const plainExports = await plain(bytes);
+    const l = await load(bytes);
+    type Table = { length: number; get(i: number): unknown; set(i: number, v: unknown): void };
+    const ids = (exports: Record<string, unknown>): number[] => {
+      const table = exports.table as Table;
+      return Array.from({ length: table.length }, (_, i) => (table.get(i) as { id: number } | null)?.id ?? -1);
+    };
+    for (const exports of [plainExports, l.exports]) {
+      const table = exports.table as Table;
+      for (let i = 0; i < table.length; i++) table.set(i, { id: i });
+    }
+    const steps: [string, number[]][] = [
+      ['copy', [10, 0, 150_000]], // destination above the source: backwards
+      ['copy', [0, 7, 150_000]], // below: forwards
+      ['fill', [1000, 100_000]],
+      ['copy', [100_000, 0, 100_001]], // one past the end: traps, copies nothing
+      ['fill', [199_999, 70_000]], // past the end: traps, fills nothing
+    ];
+    for (const [name, args] of steps) {
+      const expected = describeRun(() => (plainExports[name] as Fn)(...args));
+      const actual = describeRun(() => l.call(name, ...args));
+      assert.equal(actual, expected, `${name}(${args})`);
+      assert.deepEqual(ids(l.exports), ids(plainExports), `${name}(${args}): table contents`);
+    }
+    assert.equal(l.measure('fill', 0, 150_000).consumed > 150_000, true, 'charged per element');
+  });
+});
+
+function describeRun(run: () => unknown): string {
+  try {
+    return `ok ${String(run())}`;
+  } catch (err) {
+    return `threw ${(err as Error).message}`;
+  }
+}

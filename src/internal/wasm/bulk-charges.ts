@@ -8,13 +8,14 @@
  * the budget global, calls `tick` when the budget goes negative, and only then runs the
  * instruction, so a budget that cannot pay stops it before it starts.
  *
- * `memory.fill` and `memory.copy` longer than {@link CHUNK_BYTES} run in chunks of that size,
- * each charged and checked before it runs, so even one instruction that moves 4 GiB reaches
- * a check after every chunk. The whole range is bounds-checked first (an out-of-bounds
- * instruction traps before writing anything, as the original does), and an overlapping copy
- * runs backwards when the destination lies above the source, as `memory.copy` must.
- * `memory.init` and `table.init` move at most one segment of the module, and tables are
- * bounded by the engine (ten million entries in V8), so those run whole.
+ * `memory.fill` and `memory.copy` longer than {@link CHUNK_BYTES}, and `table.fill` and
+ * `table.copy` longer than {@link CHUNK_ELEMENTS}, run in chunks of that size, each charged and
+ * checked before it runs, so even one instruction that moves 4 GiB reaches a check after every
+ * chunk. The whole range is bounds-checked first (an out-of-bounds instruction traps before
+ * writing anything, as the original does), and an overlapping copy runs backwards when the
+ * destination lies above the source, as a copy must. `memory.init` and `table.init` move at
+ * most one segment of the module, so those run whole; so do grows, which cannot be split
+ * without changing what a failed grow leaves behind.
  *
  * @module
  */
@@ -26,6 +27,8 @@ import { Op, OpFC, TypeCode } from './opcodes.js';
 export const BYTE_SHIFT = 4;
 /** Longest `memory.fill`/`memory.copy` that runs in one piece; longer ones are split. */
 export const CHUNK_BYTES = 1 << 20;
+/** Longest `table.fill`/`table.copy` that runs in one piece, in elements; longer ones are split. */
+export const CHUNK_ELEMENTS = 1 << 16;
 /** A grow also pays this much whatever its size: the engine's work to resize. */
 export const GROW_BASE_COST = 10_000;
 /** Table lengths are charged one unit an element, up to this many (more fails anyway). */
@@ -139,6 +142,12 @@ export class BulkHelpers {
         charge(bytesOf(2));
         run(0, 1, 2);
         break;
+      case 'tableFill':
+      case 'tableCopy':
+        this.chunked(helper, w, charge);
+        charge(() => void get(2));
+        run(0, 1, 2);
+        break;
       case 'memoryInit':
         charge(bytesOf(2));
         run(0, 1, 2);
@@ -157,7 +166,7 @@ export class BulkHelpers {
         });
         run(0, 1);
         break;
-      default: // table.fill, table.copy, table.init: (i32, ·, i32 length)
+      default: // table.init: (i32, i32, i32 length)
         charge(() => capped(2, ELEMENT_CAP));
         run(0, 1, 2);
     }
@@ -165,21 +174,27 @@ export class BulkHelpers {
   }
 
   /**
-   * For `memory.fill` (d, value, n) and `memory.copy` (d, s, n): while more than a chunk is
-   * left, move one chunk, charged first. Leaves the rest (at most a chunk) in the parameters.
+   * For `memory.fill`/`table.fill` (d, value, n) and `memory.copy`/`table.copy` (d, s, n):
+   * while more than a chunk is left, move one chunk, charged first. Leaves the rest (at most a
+   * chunk) in the parameters.
    */
   private chunked(helper: Helper, w: ByteWriter, charge: (emitUnits: () => void) => void): void {
-    const copy = helper.kind === 'memoryCopy';
-    const destinationMemory = helper.indices[0]!;
-    const sourceMemory = copy ? helper.indices[1]! : destinationMemory;
+    const copy = helper.kind === 'memoryCopy' || helper.kind === 'tableCopy';
+    const table = helper.kind === 'tableFill' || helper.kind === 'tableCopy';
+    // memory.copy and table.copy name the destination first
+    const destination = helper.indices[0]!;
+    const source = copy ? helper.indices[1]! : destination;
+    const chunkSize = table ? CHUNK_ELEMENTS : CHUNK_BYTES;
     const get = (local: number): ByteWriter => w.byte(Op.localGet).u32(local);
-    const chunk = (): ByteWriter => w.byte(Op.i32Const).s32(CHUNK_BYTES);
-    const chunkCharge = (): void => void w.byte(Op.i32Const).s32(CHUNK_BYTES >>> BYTE_SHIFT);
-    /** Pushes whether `address + n` lies past the end of `memory`. */
-    const pastEnd = (address: number, memory: number): void => {
+    const chunk = (): ByteWriter => w.byte(Op.i32Const).s32(chunkSize);
+    const chunkCharge = (): void => void w.byte(Op.i32Const).s32(table ? CHUNK_ELEMENTS : CHUNK_BYTES >>> BYTE_SHIFT);
+    /** Pushes whether `address + n` lies past the end of memory or table `index`. */
+    const pastEnd = (address: number, index: number): void => {
       get(address).byte(Op.i64ExtendI32U);
       get(2).byte(Op.i64ExtendI32U).byte(Op.i64Add);
-      w.byte(Op.memorySize).u32(memory).byte(Op.i64ExtendI32U).byte(Op.i64Const).byte(16).byte(Op.i64Shl).byte(Op.i64GtU);
+      if (table) w.byte(Op.prefixFC).u32(OpFC.tableSize).u32(index).byte(Op.i64ExtendI32U);
+      else w.byte(Op.memorySize).u32(index).byte(Op.i64ExtendI32U).byte(Op.i64Const).byte(16).byte(Op.i64Shl);
+      w.byte(Op.i64GtU);
     };
     const step = (local: number, op: number): void => {
       get(local);
@@ -189,10 +204,10 @@ export class BulkHelpers {
     get(2);
     chunk().byte(Op.i32GtU).byte(Op.if).byte(TypeCode.void);
     // Out of bounds: the instruction itself traps, having written nothing.
-    pastEnd(0, destinationMemory);
+    pastEnd(0, destination);
     if (copy) {
-      pastEnd(1, sourceMemory);
-      w.byte(0x72); // i32.or
+      pastEnd(1, source);
+      w.byte(Op.i32Or);
     }
     w.byte(Op.if).byte(TypeCode.void);
     get(0); get(1); get(2);

@@ -34,9 +34,9 @@
  * `memory.grow`, `table.grow`) are each replaced by a call of a helper that charges the budget
  * in proportion to the length operand — one unit per 16 bytes, per table element, per 16 bytes
  * of pages grown, plus a fixed charge per grow — and checks it *before* the instruction runs,
- * so an instruction the budget cannot pay never starts. Fills and copies longer than 1 MiB run
- * in 1 MiB pieces, each charged and checked first, so no single instruction runs long without
- * a check. Every other instruction of the original module counts one unit, statically.
+ * so an instruction the budget cannot pay never starts. Fills and copies longer than 1 MiB
+ * (65536 table elements) run in pieces of that size, each charged and checked first, so no
+ * single fill or copy runs long without a check. Every other instruction of the original module counts one unit, statically.
  *
  * A check charges every instruction of its region (a function body outside its loops, or one loop body
  * outside its nested loops) whatever branches run, plus the work that has no check of its
@@ -53,9 +53,9 @@
  * (the margin measured on a loaded 2-core machine, with room to spare; the guests of
  * test/wasm/runaway-guests.test.ts hold it to that), and a fuel budget stops the guest at the
  * first check past it. What no check can split, and so what the margin excludes: one
- * `memory.grow`, `table.grow`, `table.fill` or `table.copy`, which the engine runs whole (V8
- * caps tables at ten million entries, but growing a funcref table by that many is slow), one
- * host function call, and a guest that catches the interrupt's exception (`catch_all`).
+ * `memory.grow` or `table.grow`, which the engine runs whole (V8 caps tables at ten million
+ * entries, but growing a funcref table by that many is slow), one host function call, and a
+ * guest that catches the interrupt's exception (`catch_all`).
  *
  * ## Where the budget lives
  *

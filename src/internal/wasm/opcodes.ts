@@ -59,6 +59,7 @@ export const Op = {
   i64GtU: 0x56,
   i32Add: 0x6a,
   i32Sub: 0x6b,
+  i32Or: 0x72,
   i32Shl: 0x74,
   i32ShrU: 0x76,
   i64Add: 0x7c,

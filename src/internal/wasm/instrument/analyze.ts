@@ -114,14 +114,14 @@ export class Analyzer {
   private kinds: number[] = []; // 0 block, 1 loop, 2 if, 3 try
   private regionOf: number[] = []; // region of each open frame's contents
   private back: number[] = []; // 1 when a branch goes back to an open loop
-  private cands: number[] = []; // index in candidates of each open loop's candidate, -1 none
+  private loopCandidate: number[] = []; // index in candidates of each open loop's candidate, -1 none
   private candidates: Candidate[] = [];
   private active: Candidate[] = [];
   // The last three instructions of the current straight-line run (oldest first): where they
   // start (-1: none), and their opcodes and first immediates once loaded.
-  private at0 = -1; private at1 = -1; private at2 = -1;
-  private w0 = -1; private w1 = -1; private w2 = -1;
-  private i0 = NaN; private i1 = NaN;
+  private oldestAt = -1; private middleAt = -1; private latestAt = -1;
+  private oldestOp = -1; private middleOp = -1; private latestOp = -1;
+  private oldestImm = NaN; private middleImm = NaN;
 
   constructor(
     private readonly bytes: Uint8Array,
@@ -148,8 +148,8 @@ export class Analyzer {
       entryCost: -1, loopCosts: [], touches: false,
     };
     const edits = this.edits;
-    const kinds = this.kinds, regionOf = this.regionOf, back = this.back, cands = this.cands;
-    kinds.length = regionOf.length = back.length = cands.length = this.active.length = this.candidates.length = 0;
+    const kinds = this.kinds, regionOf = this.regionOf, back = this.back, loopCandidate = this.loopCandidate;
+    kinds.length = regionOf.length = back.length = loopCandidate.length = this.active.length = this.candidates.length = 0;
     let region = 0;
     // An `i32|i64.const c; local.set x` followed by nothing but `block`s: a loop here starts x at c.
     let initLocal = -1;
@@ -157,7 +157,7 @@ export class Analyzer {
     let initWide = false;
     let pos = r.pos;
     let own = 0; // instructions of the current region not yet added to it
-    let a0 = -1, a1 = -1, a2 = -1; // the window, see at0..at2
+    let oldest = -1, middle = -1, latest = -1; // the window, see oldestAt..latestAt
     while (pos < end) {
       const at = pos;
       let op = bytes[pos]!;
@@ -167,7 +167,7 @@ export class Analyzer {
       if (shape === MEMARG || (shape === NONE && op >= 0x45) || op === LOCAL_GET || op === 0x23 || op === I32_CONST || op === I64_CONST) {
         // local.get, global.get and integer constants: one LEB128 immediate
         pos = shape === MEMARG ? this.decoder.skipMemarg(bytes, pos + 1) : shape === NONE ? pos + 1 : skipLeb(bytes, pos + 1);
-        a0 = a1; a1 = a2; a2 = at;
+        oldest = middle; middle = latest; latest = at;
         initLocal = -1;
         continue;
       }
@@ -181,12 +181,12 @@ export class Analyzer {
       }
       switch (op) {
         case 0x02: case 0x04: case 0x06: case 0x1f: { // block if try try_table
-          this.at0 = a0; this.at1 = a1; this.at2 = a2;
+          this.oldestAt = oldest; this.middleAt = middle; this.latestAt = latest;
           const cond = op === 0x04 ? this.windowGuards() : undefined;
           kinds.push(op === 0x02 ? 0 : op === 0x04 ? 2 : 3);
           regionOf.push(region);
           back.push(0);
-          cands.push(-1);
+          loopCandidate.push(-1);
           if (op === 0x06) plan.hasTry = true;
           if (op === 0x1f) {
             // Its catch clauses may branch back to any open loop.
@@ -198,7 +198,7 @@ export class Analyzer {
             else this.enter(c, cond?.get(c));
           }
           keepInit = op === 0x02;
-          a0 = a1 = a2 = -1;
+          oldest = middle = latest = -1;
           break;
         }
         case 0x03: { // loop
@@ -219,10 +219,10 @@ export class Analyzer {
               step: NaN, trips: 0, delta: [0], wrote: [false], guards: [[]], cond: [undefined],
             };
             this.active.push(cand);
-            cands.push(this.candidates.length);
+            loopCandidate.push(this.candidates.length);
             this.candidates.push(cand);
-          } else cands.push(-1);
-          a0 = a1 = a2 = -1;
+          } else loopCandidate.push(-1);
+          oldest = middle = latest = -1;
           break;
         }
         case 0x05: { // else
@@ -234,7 +234,7 @@ export class Analyzer {
             const cond = c.cond[level];
             c.guards[level] = cond ? [{ op: negate(cond.op), c: cond.c, g: cond.g }] : [];
           }
-          a0 = a1 = a2 = -1;
+          oldest = middle = latest = -1;
           break;
         }
         case 0x07: case 0x19: case 0x18: // catch catch_all delegate
@@ -245,7 +245,7 @@ export class Analyzer {
             this.leave(region);
             region = kinds.length === 0 ? 0 : regionOf[kinds.length - 1]!;
           }
-          a0 = a1 = a2 = -1;
+          oldest = middle = latest = -1;
           break;
         case 0x0b: // end
           if (kinds.length === 0) {
@@ -256,17 +256,17 @@ export class Analyzer {
           }
           this.leave(region);
           region = kinds.length === 0 ? 0 : regionOf[kinds.length - 1]!;
-          a0 = a1 = a2 = -1;
+          oldest = middle = latest = -1;
           break;
         case 0x0c: case 0x0d: case 0xd5: case 0xd6: { // br br_if br_on_null br_on_non_null
           const label = this.decoder.imm;
-          this.at0 = a0; this.at1 = a1; this.at2 = a2;
+          this.oldestAt = oldest; this.middleAt = middle; this.latestAt = latest;
           const guards = op === 0x0d ? this.windowGuards() : undefined;
           const target = kinds.length - 1 - label;
           if (target < 0) plan.exitBranch = true;
           else if (kinds[target] === 1) {
             back[target] = 1;
-            const c = cands[target]! >= 0 ? this.candidates[cands[target]!] : undefined;
+            const c = loopCandidate[target]! >= 0 ? this.candidates[loopCandidate[target]!] : undefined;
             if (c && !c.dead) this.backEdge(c, op === 0x0c ? undefined : op === 0x0d ? guards?.get(c) ?? null : null);
           }
           if (guards) {
@@ -276,7 +276,7 @@ export class Analyzer {
               c.guards[c.guards.length - 1]!.push({ op: negate(g.op), c: g.c, g: g.g });
             }
           }
-          a0 = a1; a1 = a2; a2 = at;
+          oldest = middle; middle = latest; latest = at;
           break;
         }
         case 0x0e: // br_table
@@ -285,61 +285,61 @@ export class Analyzer {
             if (target < 0) plan.exitBranch = true;
             else if (kinds[target] === 1) {
               back[target] = 1;
-              if (cands[target]! >= 0) this.candidates[cands[target]!]!.dead = true;
+              if (loopCandidate[target]! >= 0) this.candidates[loopCandidate[target]!]!.dead = true;
             }
           }
-          a0 = a1; a1 = a2; a2 = at;
+          oldest = middle; middle = latest; latest = at;
           break;
         case 0x10: case 0x12: // call return_call
           this.checkFunctionIndex(this.decoder.imm, at);
           if (this.decoder.imm < this.imported) plan.unknownCalls = true;
           else (plan.calls ??= []).push(region, this.decoder.imm - this.imported);
           edits.push(op === 0x10 ? EDIT_CALL : EDIT_RETURN_CALL, at, pos, this.decoder.imm);
-          a0 = a1; a1 = a2; a2 = at;
+          oldest = middle; middle = latest; latest = at;
           break;
         case 0x11: case 0x14: // call_indirect call_ref
           plan.unknownCalls = true;
           edits.push(EDIT_INDIRECT, at, pos, 0);
-          a0 = a1; a1 = a2; a2 = at;
+          oldest = middle; middle = latest; latest = at;
           break;
         case 0x13: case 0x15: // return_call_indirect return_call_ref
           plan.unknownCalls = true;
           edits.push(EDIT_LEAVE, at, pos, 0);
-          a0 = a1; a1 = a2; a2 = at;
+          oldest = middle; middle = latest; latest = at;
           break;
         case 0x08: case 0x09: case 0x0a: // throw rethrow throw_ref
           plan.throws = true;
           edits.push(EDIT_LEAVE, at, pos, 0);
-          a0 = a1; a1 = a2; a2 = at;
+          oldest = middle; middle = latest; latest = at;
           break;
         case 0x0f: // return
           edits.push(EDIT_LEAVE, at, pos, 0);
-          a0 = a1; a1 = a2; a2 = at;
+          oldest = middle; middle = latest; latest = at;
           break;
         case Op.memoryGrow: case Op.prefixFC:
           if (isChargedInstruction(op, op === Op.prefixFC ? this.decoder.readLeb(bytes, at + 1) : 0)) {
             plan.bulk = true;
             edits.push(EDIT_BULK, at, pos, this.helpers.ordinalFor(bytes, at, pos));
           }
-          a0 = a1; a1 = a2; a2 = at;
+          oldest = middle; middle = latest; latest = at;
           break;
         case 0xd2: // ref.func
           this.checkFunctionIndex(this.decoder.imm, at);
           if (this.decoder.imm >= this.imported) plan.refs.push(this.decoder.imm - this.imported);
           edits.push(EDIT_REF, at, pos, this.decoder.imm);
-          a0 = a1; a1 = a2; a2 = at;
+          oldest = middle; middle = latest; latest = at;
           break;
         case LOCAL_SET: case LOCAL_TEE: {
           const local = this.decoder.imm;
           for (const c of this.active) {
             if (c.local !== local || c.dead) continue;
-            this.at0 = a0; this.at1 = a1; this.at2 = a2;
+            this.oldestAt = oldest; this.middleAt = middle; this.latestAt = latest;
             this.loadWindow();
             this.write(c);
           }
-          const before = a2 < 0 ? -1 : bytes[a2];
+          const before = latest < 0 ? -1 : bytes[latest];
           if (op === LOCAL_SET && (before === I32_CONST || before === I64_CONST)) {
-            const value = this.decoder.readSleb(bytes, a2 + 1);
+            const value = this.decoder.readSleb(bytes, latest + 1);
             if (!Number.isNaN(value)) {
               initLocal = local;
               initValue = value;
@@ -347,11 +347,11 @@ export class Analyzer {
               keepInit = true;
             }
           }
-          a0 = a1; a1 = a2; a2 = at;
+          oldest = middle; middle = latest; latest = at;
           break;
         }
         default:
-          a0 = a1; a1 = a2; a2 = at;
+          oldest = middle; middle = latest; latest = at;
       }
       if (!keepInit) initLocal = -1;
     }
@@ -362,11 +362,11 @@ export class Analyzer {
     if (index >= this.functionCount) throw new WasmFormatError(`function index ${index} out of range (${this.functionCount} functions)`, at);
   }
 
-  /** Decodes the window's instructions into w0..w2 (opcodes) and i0..i1 (local indices and constants; no check needs the last one's). */
+  /** Decodes the window's instructions into oldestOp..latestOp (opcodes) and oldestImm..middleImm (local indices and constants; no check needs the latest one's). */
   private loadWindow(): void {
-    this.w0 = this.opAt(this.at0); this.i0 = this.immAt(this.at0);
-    this.w1 = this.opAt(this.at1); this.i1 = this.immAt(this.at1);
-    this.w2 = this.opAt(this.at2);
+    this.oldestOp = this.opAt(this.oldestAt); this.oldestImm = this.immAt(this.oldestAt);
+    this.middleOp = this.opAt(this.middleAt); this.middleImm = this.immAt(this.middleAt);
+    this.latestOp = this.opAt(this.latestAt);
   }
 
   private opAt(at: number): number {
@@ -403,11 +403,11 @@ export class Analyzer {
     const isVar = (op: number, imm: number): boolean => (op === LOCAL_GET || op === LOCAL_TEE) && imm === c.local;
     const constOp = c.wide ? I64_CONST : I32_CONST;
     const shift = c.wide ? 0x0b : 0; // i64 comparisons sit 0x0b above their i32 twins
-    if (this.w2 === I32_EQZ + shift && isVar(this.w1, this.i1)) return { op: I32_EQ, c: 0, g: offset };
-    const cmp = this.w2 - shift;
+    if (this.latestOp === I32_EQZ + shift && isVar(this.middleOp, this.middleImm)) return { op: I32_EQ, c: 0, g: offset };
+    const cmp = this.latestOp - shift;
     if (cmp < I32_EQ || cmp > I32_GE_U) return undefined;
-    if (isVar(this.w0, this.i0) && this.w1 === constOp && !Number.isNaN(this.i1)) return { op: cmp, c: this.i1, g: offset };
-    if (this.w0 === constOp && !Number.isNaN(this.i0) && isVar(this.w1, this.i1)) return { op: swap(cmp), c: this.i0, g: offset };
+    if (isVar(this.oldestOp, this.oldestImm) && this.middleOp === constOp && !Number.isNaN(this.middleImm)) return { op: cmp, c: this.middleImm, g: offset };
+    if (this.oldestOp === constOp && !Number.isNaN(this.oldestImm) && isVar(this.middleOp, this.middleImm)) return { op: swap(cmp), c: this.oldestImm, g: offset };
     return undefined;
   }
 
@@ -425,7 +425,7 @@ export class Analyzer {
     const frame = this.kinds.length - 1;
     const kind = this.kinds.pop()!;
     const wentBack = this.back.pop() === 1;
-    const candIndex = this.cands.pop()!;
+    const candIndex = this.loopCandidate.pop()!;
     const cand = candIndex >= 0 ? this.candidates[candIndex] : undefined;
     this.regionOf.pop();
     if (kind === 1) {
@@ -453,9 +453,9 @@ export class Analyzer {
     const add = c.wide ? 0x7c : 0x6a;
     const constOp = c.wide ? I64_CONST : I32_CONST;
     let k = NaN;
-    if (this.w2 === add || this.w2 === add + 1) {
-      if (this.w0 === LOCAL_GET && this.i0 === c.local && this.w1 === constOp) k = this.w2 === add ? this.i1 : -this.i1;
-      else if (this.w2 === add && this.w0 === constOp && this.w1 === LOCAL_GET && this.i1 === c.local) k = this.i0;
+    if (this.latestOp === add || this.latestOp === add + 1) {
+      if (this.oldestOp === LOCAL_GET && this.oldestImm === c.local && this.middleOp === constOp) k = this.latestOp === add ? this.middleImm : -this.middleImm;
+      else if (this.latestOp === add && this.oldestOp === constOp && this.middleOp === LOCAL_GET && this.middleImm === c.local) k = this.oldestImm;
     }
     if (c.inner > 0 || Number.isNaN(k) || Math.abs(k) > 0xffff) {
       c.dead = true;

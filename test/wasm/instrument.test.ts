@@ -728,3 +728,45 @@ function describeRun(run: () => unknown): string {
     return `threw ${(err as Error).message}`;
   }
 }
+
+describe('instrumentForInterrupts atomic waits', () => {
+  const shared = async (source: string): Promise<Uint8Array> => {
+    const wasm = await assembleFull(source);
+    const at = Buffer.from(wasm).indexOf(Buffer.from([0x05, 0x04, 0x01, 0x01, 0x01, 0x01]));
+    wasm[at + 3] = 0x03; // the memory made shared: the WAT assembler here refuses `shared`
+    return wasm;
+  };
+  const waits = `(module (memory 1 1)
+    (func (export "wait32") (param i32 i64) (result i32) (memory.atomic.wait32 (i32.const 0) (local.get 0) (local.get 1)))
+    (func (export "wait64") (param i64 i64) (result i32) (memory.atomic.wait64 (i32.const 8) (local.get 0) (local.get 1))))`;
+
+  it('answer as the originals: not equal, timed out (at once, within a slice, over several)', async () => {
+    const bytes = await shared(waits);
+    const original = await plain(bytes);
+    const l = await load(bytes);
+    const cases: [string, unknown[]][] = [
+      ['wait32', [1, 5_000_000n]], // not equal: 1
+      ['wait32', [0, 0n]], // timed out at once: 2
+      ['wait32', [0, 300_000n]],
+      ['wait32', [0, 2_500_000n]], // three slices
+      ['wait64', [7n, 1n]],
+      ['wait64', [0n, 1_200_000n]],
+    ];
+    for (const [name, args] of cases) {
+      const expected = describeRun(() => (original[name] as (...a: unknown[]) => unknown)(...args));
+      const actual = describeRun(() => (l.exports[name] as (...a: unknown[]) => unknown)(...args));
+      assert.equal(actual, expected, `${name}(${args})`);
+    }
+  });
+
+  it('charge a wait by its slices and tick between them, so a wait forever can be stopped', async () => {
+    const stop = new Error('stop waiting');
+    let ticks = 0;
+    const l = await load(await shared(waits), {}, (loaded) => {
+      if (++ticks === 3) throw stop;
+      loaded.budget.value = 10;
+    });
+    l.budget.value = 10;
+    assert.throws(() => (l.exports.wait32 as (a: number, b: bigint) => number)(0, -1n), stop);
+  });
+});

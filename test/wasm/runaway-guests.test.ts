@@ -52,7 +52,15 @@ function runGuest(wasm: Uint8Array, fn: string, options: object): Promise<Outcom
 /** Memory of `bytes` bytes, declared in pages. */
 const memory = (bytes: number, max?: number): string => `(memory (export "memory") ${Math.ceil(bytes / 65536)}${max === undefined ? '' : ` ${max}`})`;
 
-const guests: { what: string; wat: string }[] = [
+/** The module with its one memory made shared (the WAT assembler here refuses `shared`). */
+function shareMemory(wasm: Uint8Array): Uint8Array {
+  const at = Buffer.from(wasm).indexOf(Buffer.from([0x05, 0x04, 0x01, 0x01, 0x01, 0x01])); // memory section: 1 memory, limits 1..1
+  assert.ok(at > 0);
+  wasm[at + 3] = 0x03;
+  return wasm;
+}
+
+const guests: { what: string; wat: string; patch?: (wasm: Uint8Array) => Uint8Array }[] = [
   {
     what: 'memory.fill of 1 GiB in a loop',
     wat: `(module ${memory(GIB)} (func (export "run") (loop $l (memory.fill (i32.const 0) (i32.const 1) (i32.const ${GIB})) (br $l))))`,
@@ -92,6 +100,16 @@ const guests: { what: string; wat: string }[] = [
       (func (export "run") (loop $l (call $big) (br $l))))`,
   },
   {
+    what: 'memory.atomic.wait32 with no timeout, on a shared memory',
+    wat: `(module (memory 1 1) (func (export "run") (drop (memory.atomic.wait32 (i32.const 0) (i32.const 0) (i64.const -1)))))`,
+    patch: shareMemory,
+  },
+  {
+    what: 'memory.atomic.wait64 of a minute in a loop',
+    wat: `(module (memory 1 1) (func (export "run") (loop $l (drop (memory.atomic.wait64 (i32.const 0) (i64.const 0) (i64.const 60000000000))) (br $l))))`,
+    patch: shareMemory,
+  },
+  {
     what: 'bulk memory in a function called only once, with no loop anywhere',
     wat: `(module ${memory(GIB)}
       (func $once ${`(memory.fill (i32.const 0) (i32.const 3) (i32.const ${GIB}))`.repeat(60)})
@@ -107,7 +125,8 @@ describe('runaway guests on the main thread', () => {
   for (const guest of guests) {
     for (const limit of limits) {
       it(`stops ${guest.what} (${limit.name})`, async () => {
-        const wasm = await assemble(guest.wat);
+        const assembled = await assemble(guest.wat, { all: true });
+        const wasm = guest.patch ? guest.patch(assembled) : assembled;
         const outcome = await runGuest(wasm, 'run', limit.options);
         assert.equal(outcome.code, limit.code, JSON.stringify(outcome));
         if (process.env.PLUGHOST_SHOW_TIMES) console.log(`${guest.what} (${limit.name}): ${Math.round(outcome.tookMs)} ms`);

@@ -1,6 +1,7 @@
 /**
  * Charges for the instructions whose work depends on an operand: `memory.fill`, `memory.copy`,
- * `memory.init`, `memory.grow`, `table.fill`, `table.copy`, `table.init` and `table.grow`.
+ * `memory.init`, `memory.grow`, `table.fill`, `table.copy`, `table.init` and `table.grow`, and
+ * `memory.atomic.wait32/64`, whose timeout operand says how long they block.
  *
  * The instrumentation replaces each of them by a call of a helper function it adds to the
  * module, one per distinct instruction (opcode and immediates). The helper has the
@@ -21,7 +22,7 @@
  */
 import { ByteReader } from './reader.js';
 import { ByteWriter } from './encoder.js';
-import { Op, OpFC, TypeCode } from './opcodes.js';
+import { Op, OpFC, OpFE, TypeCode } from './opcodes.js';
 
 /** A fuel unit pays for 2^BYTE_SHIFT bytes filled, copied or initialized. */
 export const BYTE_SHIFT = 4;
@@ -36,7 +37,14 @@ const ELEMENT_CAP = 1 << 24;
 /** Pages above this in one `memory.grow` fail anyway (4 GiB); the charge stops growing there. */
 const PAGE_CAP = 65536;
 
-type HelperKind = 'memoryFill' | 'memoryCopy' | 'memoryInit' | 'memoryGrow' | 'tableFill' | 'tableCopy' | 'tableInit' | 'tableGrow';
+/**
+ * `memory.atomic.wait32/64` wait at most this long at a time (ns), charged one unit a
+ * nanosecond, and wait again until their own timeout is spent: a wait of any length, or
+ * forever, reaches a check every slice.
+ */
+export const WAIT_SLICE_NS = 1_000_000;
+
+type HelperKind = 'atomicWait32' | 'atomicWait64' | 'memoryFill' | 'memoryCopy' | 'memoryInit' | 'memoryGrow' | 'tableFill' | 'tableCopy' | 'tableInit' | 'tableGrow';
 
 interface Helper {
   kind: HelperKind;
@@ -49,6 +57,7 @@ interface Helper {
 /** Which instruction needs a helper, given its first byte and, for 0xfc, its sub-opcode. */
 export function isChargedInstruction(op: number, sub: number): boolean {
   if (op === Op.memoryGrow) return true;
+  if (op === Op.prefixFE) return sub === OpFE.memoryAtomicWait32 || sub === OpFE.memoryAtomicWait64;
   if (op !== Op.prefixFC) return false;
   return sub === OpFC.memoryInit || sub === OpFC.memoryCopy || sub === OpFC.memoryFill || sub === OpFC.tableInit ||
     sub === OpFC.tableCopy || sub === OpFC.tableGrow || sub === OpFC.tableFill;
@@ -72,6 +81,7 @@ export class BulkHelpers {
     const op = r.u8();
     let kind: HelperKind;
     if (op === Op.memoryGrow) kind = 'memoryGrow';
+    else if (op === Op.prefixFE) kind = r.u32() === OpFE.memoryAtomicWait32 ? 'atomicWait32' : 'atomicWait64';
     else {
       switch (r.u32()) {
         case OpFC.memoryInit: kind = 'memoryInit'; break;
@@ -102,6 +112,9 @@ export class BulkHelpers {
       switch (helper.kind) {
         case 'memoryGrow':
           return w.u32(1).byte(i32).u32(1).byte(i32).finish().slice();
+        case 'atomicWait32':
+        case 'atomicWait64':
+          return w.u32(3).byte(i32).byte(helper.kind === 'atomicWait32' ? i32 : TypeCode.i64).byte(TypeCode.i64).u32(1).byte(i32).finish().slice();
         case 'tableGrow':
           return w.u32(2).bytes(tableType(tableTypes, helper.indices[0]!)).byte(i32).u32(1).byte(i32).finish().slice();
         case 'tableFill':
@@ -134,6 +147,10 @@ export class BulkHelpers {
     };
     const bytesOf = (local: number) => (): void => void get(local).byte(Op.i32Const).u32(BYTE_SHIFT).byte(Op.i32ShrU);
 
+    if (helper.kind === 'atomicWait32' || helper.kind === 'atomicWait64') {
+      this.waitInSlices(helper, w, charge);
+      return;
+    }
     w.u32(0); // no locals beyond the parameters
     switch (helper.kind) {
       case 'memoryFill':
@@ -171,6 +188,44 @@ export class BulkHelpers {
         run(0, 1, 2);
     }
     w.byte(Op.end);
+  }
+
+  /**
+   * For `memory.atomic.wait32/64` (address, expected, timeout ns; negative: forever): waits a
+   * slice at a time, each charged first, until woken, not equal, or the timeout is spent.
+   * Only a notify that comes between two slices is missed, and nothing else runs on a
+   * plug-in's thread to send one.
+   */
+  private waitInSlices(helper: Helper, w: ByteWriter, charge: (emitUnits: () => void) => void): void {
+    const get = (local: number): ByteWriter => w.byte(Op.localGet).u32(local);
+    const slice = (): ByteWriter => w.byte(Op.i64Const).s32(WAIT_SLICE_NS);
+    const forever = (): ByteWriter => get(2).byte(Op.i64Const).byte(0).byte(Op.i64LtS);
+    const result = 3;
+    w.u32(1).u32(1).byte(TypeCode.i32); // one local: the wait's result
+    w.byte(Op.loop).byte(TypeCode.void);
+    charge(() => void w.byte(Op.i32Const).s32(WAIT_SLICE_NS));
+    get(0);
+    get(1);
+    forever().byte(Op.if).byte(TypeCode.i64);
+    slice();
+    w.byte(Op.else);
+    get(2);
+    slice();
+    get(2);
+    slice().byte(Op.i64LtS).byte(Op.select); // min(timeout, slice)
+    w.byte(Op.end);
+    w.bytes(helper.instruction).byte(Op.localTee).u32(result);
+    // 0 woken, 1 not equal: done; 2 timed out: the slice is over
+    w.byte(Op.i32Const).byte(2).byte(Op.i32Ne).byte(Op.if).byte(TypeCode.void);
+    get(result).byte(Op.return).byte(Op.end);
+    forever().byte(Op.brIf).u32(0);
+    get(2);
+    slice().byte(Op.i64LeS).byte(Op.if).byte(TypeCode.void);
+    w.byte(Op.i32Const).byte(2).byte(Op.return).byte(Op.end);
+    get(2);
+    slice().byte(Op.i64Sub).byte(Op.localSet).u32(2);
+    w.byte(Op.br).u32(0);
+    w.byte(Op.end).byte(Op.unreachable).byte(Op.end);
   }
 
   /**

@@ -36,7 +36,9 @@
  * of pages grown, plus a fixed charge per grow — and checks it *before* the instruction runs,
  * so an instruction the budget cannot pay never starts. Fills and copies longer than 1 MiB
  * (65536 table elements) run in pieces of that size, each charged and checked first, so no
- * single fill or copy runs long without a check. Every other instruction of the original module counts one unit, statically.
+ * single fill or copy runs long without a check. `memory.atomic.wait32/64` wait a millisecond at
+ * a time (charged one unit a nanosecond) until their own timeout is spent, so a wait forever
+ * reaches a check every millisecond. Every other instruction of the original module counts one unit, statically.
  *
  * A check charges every instruction of its region (a function body outside its loops, or one loop body
  * outside its nested loops) whatever branches run, plus the work that has no check of its

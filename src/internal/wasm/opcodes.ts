@@ -56,6 +56,8 @@ export const Op = {
   i32LeU: 0x4d,
   i32GeS: 0x4e,
   i32GeU: 0x4f,
+  i64LtS: 0x53,
+  i64LeS: 0x57,
   i64GtU: 0x56,
   i32Add: 0x6a,
   i32Sub: 0x6b,
@@ -63,6 +65,7 @@ export const Op = {
   i32Shl: 0x74,
   i32ShrU: 0x76,
   i64Add: 0x7c,
+  i64Sub: 0x7d,
   i64Shl: 0x86,
   i64ExtendI32U: 0xad,
   refFunc: 0xd2,
@@ -88,6 +91,12 @@ export const OpFC = {
   tableGrow: 15,
   tableSize: 16,
   tableFill: 17,
+} as const;
+
+/** Sub-opcodes after the 0xfe prefix that the instrumentation handles by name. */
+export const OpFE = {
+  memoryAtomicWait32: 1,
+  memoryAtomicWait64: 2,
 } as const;
 
 /** Type constructors and value types as encoded. */

@@ -316,8 +316,8 @@ export class Analyzer {
           edits.push(EDIT_LEAVE, at, pos, 0);
           oldest = middle; middle = latest; latest = at;
           break;
-        case Op.memoryGrow: case Op.prefixFC:
-          if (isChargedInstruction(op, op === Op.prefixFC ? this.decoder.readLeb(bytes, at + 1) : 0)) {
+        case Op.memoryGrow: case Op.prefixFC: case Op.prefixFE:
+          if (isChargedInstruction(op, op === Op.memoryGrow ? 0 : this.decoder.readLeb(bytes, at + 1))) {
             plan.bulk = true;
             edits.push(EDIT_BULK, at, pos, this.helpers.ordinalFor(bytes, at, pos));
           }

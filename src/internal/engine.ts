@@ -73,6 +73,8 @@ const blockFor = atomicsSleep();
 
 /** Budget units between two looks at the clock: about a millisecond of guest work. */
 const SLICE = 1_000_000;
+/** The shortest slice: where it ends up while every unit is slow (grows, host calls). */
+const MIN_SLICE = 1_000;
 
 /** One plug-in instance and its call sequence; see the top of this file. */
 export class PluginEngine {
@@ -100,6 +102,9 @@ export class PluginEngine {
   private signal: AbortSignal | undefined;
   private fuelLeft = Infinity;
   private budgetSet = 0;
+  /** Units handed out per tick: halved after a slice that took over a millisecond, so the clock is read about that often whatever the guest runs. */
+  private slice = SLICE;
+  private sliceStart = 0;
   private consumed = 0;
   /** Fuel used by the last call (instrumentation units), when fuel or a timeout is set. */
   lastFuelConsumed = 0;
@@ -366,6 +371,7 @@ export class PluginEngine {
     this.deadline = this.options.timeoutMs === null ? Infinity : performance.now() + this.options.timeoutMs;
     this.fuelLeft = this.options.fuel ?? Infinity;
     this.consumed = 0;
+    this.sliceStart = performance.now();
     this.refill();
   }
 
@@ -385,7 +391,7 @@ export class PluginEngine {
   }
 
   private refill(): void {
-    this.budgetSet = Math.max(1, Math.min(SLICE, this.fuelLeft - this.consumed));
+    this.budgetSet = Math.max(1, Math.min(this.slice, this.fuelLeft - this.consumed));
     for (const budget of this.budgets) budget.value = this.budgetSet;
   }
 
@@ -393,7 +399,10 @@ export class PluginEngine {
   private tick(): void {
     this.account();
     if (this.consumed >= this.fuelLeft) throw new Interrupted('fuel');
-    if (performance.now() >= this.deadline) throw new Interrupted('timeout');
+    const now = performance.now();
+    if (now >= this.deadline) throw new Interrupted('timeout');
+    this.slice = now - this.sliceStart > 1 ? Math.max(MIN_SLICE, this.slice >> 1) : Math.min(SLICE, this.slice * 2);
+    this.sliceStart = now;
     if (this.signal?.aborted) throw new Interrupted('abort', this.signal.reason);
     this.refill();
   }

@@ -629,3 +629,144 @@ describe('instrumentForInterrupts decoding', () => {
     assert.throws(() => instrumentForInterrupts(m.build()), WasmFormatError);
   });
 });
+
+describe('instrumentForInterrupts bulk memory, tables and grows', () => {
+  const bulk = `
+  (module
+    (memory (export "memory") 40)
+    (table $t 1 funcref)
+    (func (export "fill") (param i32) (memory.fill (i32.const 0) (i32.const 1) (local.get 0)))
+    (func (export "copy") (param i32) (memory.copy (i32.const 0) (i32.const 16) (local.get 0)))
+    (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+    (func (export "tableFill") (param i32) (table.fill $t (i32.const 0) (ref.null func) (local.get 0))))`;
+
+  it('charges fills and copies one unit per 16 bytes, table elements one unit each, grows by their size', async () => {
+    const l = await load(await assemble(bulk));
+    const cost = (name: string, n: number): number => l.measure(name, n).consumed;
+    assert.equal(cost('fill', 16_000) - cost('fill', 0), 1000);
+    assert.equal(cost('copy', 32_000) - cost('copy', 0), 2000);
+    // a fill over the 1 MiB chunk costs the same in pieces
+    assert.equal(cost('fill', 2_000_000) - cost('fill', 0), 125_000);
+    assert.equal(cost('tableFill', 1) - cost('tableFill', 0), 1);
+    assert.equal(cost('grow', 1) - cost('grow', 0), 4096);
+  });
+
+  it('stops a fill the budget cannot pay before it writes a byte', async () => {
+    const stop = new Error('out of budget');
+    const l = await load(await assemble(bulk), {}, (loaded) => {
+      if ((loaded.budget.value as number) < 0) throw stop;
+    });
+    l.budget.value = 100; // far less than 1 MiB / 16
+    assert.throws(() => l.call('fill', 1 << 20), stop);
+    const memory = new Uint8Array((l.exports.memory as { buffer: ArrayBuffer }).buffer);
+    assert.equal(memory.indexOf(1), -1, 'nothing was filled');
+  });
+
+  it('checks between the chunks of a long fill, so a tick can stop it part way', async () => {
+    let ticks = 0;
+    const stop = new Error('enough');
+    const l = await load(await assemble(bulk), {}, (loaded) => {
+      if (++ticks === 2) throw stop;
+      loaded.budget.value = 40_000; // less than one 1 MiB chunk: every chunk ticks
+    });
+    l.budget.value = 40_000;
+    assert.throws(() => l.call('fill', 40 * 65536), stop);
+    const memory = new Uint8Array((l.exports.memory as { buffer: ArrayBuffer }).buffer);
+    assert.equal(memory[0], 1, 'the first chunks ran');
+    assert.equal(memory[memory.length - 1], 0, 'the last did not');
+  });
+
+  it('keeps an out-of-bounds fill a trap that writes nothing, chunked or not', async () => {
+    const l = await load(await assemble(bulk));
+    const memory = new Uint8Array((l.exports.memory as { buffer: ArrayBuffer }).buffer);
+    assert.throws(() => l.call('fill', memory.length + 1), /out of bounds/);
+    assert.equal(memory.indexOf(1), -1);
+  });
+});
+
+describe('instrumentForInterrupts long table operations', () => {
+  const tables = `
+  (module
+    (table $e (export "table") 200000 externref)
+    (func (export "copy") (param i32 i32 i32) (table.copy $e $e (local.get 0) (local.get 1) (local.get 2)))
+    (func (export "fill") (param i32 i32) (table.fill $e (local.get 0) (ref.null extern) (local.get 1))))`;
+
+  it('copy and fill in chunks exactly like the originals: overlapping both ways, out of bounds', async () => {
+    const bytes = await assemble(tables);
+    const plainExports = await plain(bytes);
+    const l = await load(bytes);
+    type Table = { length: number; get(i: number): unknown; set(i: number, v: unknown): void };
+    const ids = (exports: Record<string, unknown>): number[] => {
+      const table = exports.table as Table;
+      return Array.from({ length: table.length }, (_, i) => (table.get(i) as { id: number } | null)?.id ?? -1);
+    };
+    for (const exports of [plainExports, l.exports]) {
+      const table = exports.table as Table;
+      for (let i = 0; i < table.length; i++) table.set(i, { id: i });
+    }
+    const steps: [string, number[]][] = [
+      ['copy', [10, 0, 150_000]], // destination above the source: backwards
+      ['copy', [0, 7, 150_000]], // below: forwards
+      ['fill', [1000, 100_000]],
+      ['copy', [100_000, 0, 100_001]], // one past the end: traps, copies nothing
+      ['fill', [199_999, 70_000]], // past the end: traps, fills nothing
+    ];
+    for (const [name, args] of steps) {
+      const expected = describeRun(() => (plainExports[name] as Fn)(...args));
+      const actual = describeRun(() => l.call(name, ...args));
+      assert.equal(actual, expected, `${name}(${args})`);
+      assert.deepEqual(ids(l.exports), ids(plainExports), `${name}(${args}): table contents`);
+    }
+    assert.equal(l.measure('fill', 0, 150_000).consumed > 150_000, true, 'charged per element');
+  });
+});
+
+function describeRun(run: () => unknown): string {
+  try {
+    return `ok ${String(run())}`;
+  } catch (err) {
+    return `threw ${(err as Error).message}`;
+  }
+}
+
+describe('instrumentForInterrupts atomic waits', () => {
+  const shared = async (source: string): Promise<Uint8Array> => {
+    const wasm = await assembleFull(source);
+    const at = Buffer.from(wasm).indexOf(Buffer.from([0x05, 0x04, 0x01, 0x01, 0x01, 0x01]));
+    wasm[at + 3] = 0x03; // the memory made shared: the WAT assembler here refuses `shared`
+    return wasm;
+  };
+  const waits = `(module (memory 1 1)
+    (func (export "wait32") (param i32 i64) (result i32) (memory.atomic.wait32 (i32.const 0) (local.get 0) (local.get 1)))
+    (func (export "wait64") (param i64 i64) (result i32) (memory.atomic.wait64 (i32.const 8) (local.get 0) (local.get 1))))`;
+
+  it('answer as the originals: not equal, timed out (at once, within a slice, over several)', async () => {
+    const bytes = await shared(waits);
+    const original = await plain(bytes);
+    const l = await load(bytes);
+    const cases: [string, unknown[]][] = [
+      ['wait32', [1, 5_000_000n]], // not equal: 1
+      ['wait32', [0, 0n]], // timed out at once: 2
+      ['wait32', [0, 300_000n]],
+      ['wait32', [0, 2_500_000n]], // three slices
+      ['wait64', [7n, 1n]],
+      ['wait64', [0n, 1_200_000n]],
+    ];
+    for (const [name, args] of cases) {
+      const expected = describeRun(() => (original[name] as (...a: unknown[]) => unknown)(...args));
+      const actual = describeRun(() => (l.exports[name] as (...a: unknown[]) => unknown)(...args));
+      assert.equal(actual, expected, `${name}(${args})`);
+    }
+  });
+
+  it('charge a wait by its slices and tick between them, so a wait forever can be stopped', async () => {
+    const stop = new Error('stop waiting');
+    let ticks = 0;
+    const l = await load(await shared(waits), {}, (loaded) => {
+      if (++ticks === 3) throw stop;
+      loaded.budget.value = 10;
+    });
+    l.budget.value = 10;
+    assert.throws(() => (l.exports.wait32 as (a: number, b: bigint) => number)(0, -1n), stop);
+  });
+});

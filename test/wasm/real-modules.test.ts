@@ -81,7 +81,8 @@ describe('real modules', () => {
       const before = readModule(bytes);
       const after = readModule(out);
       assert.equal(after.exports.length, before.exports.length + 1, name);
-      assert.equal(after.functionTypeIndices.length, before.functionTypeIndices.length + 1, name);
+      // the tick, and a helper for each distinct bulk-memory, table or grow instruction
+      assert.ok(after.functionTypeIndices.length >= before.functionTypeIndices.length + 1, name);
     }
   });
 

@@ -301,13 +301,22 @@ export interface SectionSpan {
   end: number;
 }
 
-/** Lists a module's sections without decoding them; fails on a bad header or size. */
+/** Position of a section id in the order the binary format requires; Infinity for custom sections and unknown ids. */
+export function sectionRank(id: number): number {
+  // type import function table memory tag global export start element datacount code data
+  const rank = SECTION_ORDER.indexOf(id);
+  return rank < 0 ? Infinity : rank;
+}
+const SECTION_ORDER = [1, 2, 3, 4, 5, 13, 6, 7, 8, 9, 12, 10, 11];
+
+/** Lists a module's sections without decoding them; fails on a bad header or size, or a known section repeated or out of place. */
 export function sectionSpans(bytes: Uint8Array): SectionSpan[] {
   if (!isWasm(bytes)) {
     throw new WasmFormatError(bytes.length >= 4 && bytes[0] === 0 && bytes[1] === 0x61 ? 'unsupported binary version' : 'missing \\0asm magic', 0);
   }
   const r = new ByteReader(bytes, 8);
   const spans: SectionSpan[] = [];
+  let lastRank = -1;
   while (r.pos < r.end) {
     const start = r.pos;
     const id = r.u8();
@@ -315,6 +324,13 @@ export function sectionSpans(bytes: Uint8Array): SectionSpan[] {
     const bodyStart = r.pos;
     const end = bodyStart + size;
     if (end > bytes.length) r.fail(`section ${id} runs past the end of the module`, start);
+    const rank = sectionRank(id);
+    // Unknown ids are left for the engine to judge; a known one twice or out of place would
+    // make every survey of the module ambiguous.
+    if (rank !== Infinity) {
+      if (rank <= lastRank) r.fail(`section ${id} is repeated or out of order`, start);
+      lastRank = rank;
+    }
     spans.push({ id, start, bodyStart, end });
     r.pos = end;
   }

@@ -1,0 +1,51 @@
+// The fuzz loop of fuzz.test.ts, in a child process so that a hang fails the test at its
+// kill bound. argv: seed, mutation count, time budget (ms), module paths. Prints one JSON
+// line: how many mutations ran and every failure (an exception that is not a typed error,
+// or an instrumented module that no longer validates).
+import { readFileSync } from 'node:fs';
+import { PlughostError } from '../../src/errors.js';
+import { instrumentForInterrupts } from '../../src/internal/wasm/instrument.js';
+import { capMemory, importOwnMemory } from '../../src/internal/wasm/memory-limit.js';
+import { readModule, WasmFormatError } from '../../src/internal/wasm/reader.js';
+import { mutate, prng } from './mutations.js';
+
+const validate = (globalThis as unknown as { WebAssembly: { validate(b: Uint8Array): boolean } }).WebAssembly.validate;
+const [seedArg, countArg, budgetArg, ...paths] = process.argv.slice(2) as [string, string, string, ...string[]];
+const corpus = paths.map((p) => ({ name: p.slice(p.lastIndexOf('/') + 1), bytes: new Uint8Array(readFileSync(p)) }));
+const random = prng(Number(seedArg));
+const deadline = performance.now() + Number(budgetArg);
+const failures: string[] = [];
+let ran = 0;
+let instrumented = 0;
+const typed = (err: unknown): boolean => err instanceof WasmFormatError || err instanceof PlughostError;
+
+for (let i = 0; i < Number(countArg) && performance.now() < deadline; i++) {
+  const source = corpus[Math.floor(random() * corpus.length)]!;
+  const { kind, bytes } = mutate(source.bytes, random);
+  ran++;
+  const where = `mutation ${i} (${kind} of ${source.name})`;
+  const step = (what: string, run: () => void): boolean => {
+    try {
+      run();
+      return true;
+    } catch (err) {
+      if (!typed(err)) failures.push(`${where}, ${what}: ${(err as Error)?.stack ?? String(err)}`);
+      return false;
+    }
+  };
+  step('readModule', () => readModule(bytes));
+  step('capMemory', () => {
+    const capped = capMemory(bytes, 100);
+    if (validate(bytes) && !validate(capped)) failures.push(`${where}: valid, but not once capped`);
+  });
+  step('importOwnMemory', () => {
+    const imported = importOwnMemory(bytes);
+    if (imported && validate(bytes) && !validate(imported.bytes)) failures.push(`${where}: valid, but not with its memory imported`);
+  });
+  step('instrumentForInterrupts', () => {
+    const out = instrumentForInterrupts(bytes);
+    instrumented++;
+    if (validate(bytes) && !validate(out)) failures.push(`${where}: valid, but not once instrumented`);
+  });
+}
+process.stdout.write(`${JSON.stringify({ ran, instrumented, failures: failures.slice(0, 20), failureCount: failures.length })}\n`);

@@ -117,7 +117,7 @@ const DEFAULT_MAX_VAR_BYTES = 1024 * 1024;
 
 /**
  * True for a fetch `Response`. The class tag is read first: on Node the global `Response` is
- * a lazy getter, and touching it loads undici (~35 ms), which no other source needs.
+ * a lazy getter, and touching it loads undici (tens of milliseconds), which no other source needs.
  */
 export function isFetchResponse(value: unknown): value is Response {
   return Object.prototype.toString.call(value) === '[object Response]' && value instanceof Response;

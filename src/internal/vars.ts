@@ -32,7 +32,7 @@ export class VarStore {
     // the stored bytes, rewritten in place (see Kernel.takeToKeep): nothing to count again
     if (value !== undefined && value === old) return;
     const keyBytes = utf8Length(key);
-    // `length` (bytes, for a Uint8Array) is inlined by V8 11 where `byteLength` is a call
+    // `length` (bytes, for a Uint8Array) is inlined by V8 where `byteLength` may be a call
     const without = old === undefined ? this.bytes : this.bytes - keyBytes - old.length;
     if (value === undefined) {
       this.values.delete(key);

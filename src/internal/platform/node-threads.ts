@@ -1,4 +1,4 @@
-// node:worker_threads, loaded at first use: it costs ~3 ms at startup, and plug-ins on the
+// node:worker_threads, loaded at first use: it costs milliseconds at startup, and plug-ins on the
 // main thread without HTTP never need it. A module of its own so that no declaration file a
 // user's type check reads refers to Node's types.
 import { createRequire } from 'node:module';

@@ -66,7 +66,7 @@ type OneShotHash = (algorithm: string, data: Uint8Array, encoding: 'hex') => str
 let sha256: ((bytes: Uint8Array) => string) | undefined;
 
 /**
- * sha256 of `bytes` as lowercase hex. node:crypto is loaded at the first hash: it costs ~6 ms,
+ * sha256 of `bytes` as lowercase hex. node:crypto is loaded at the first hash: it costs milliseconds,
  * half of what importing plughost would cost otherwise.
  */
 export function sha256Hex(bytes: Uint8Array): string {

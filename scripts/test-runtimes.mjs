@@ -155,9 +155,11 @@ async function cliChecks(runtime, passed, failed) {
       expect: (r) => r.code === 0 && r.output.trim() === '{"count":3,"total":3,"vowels":"aeiou"}',
     },
     {
-      name: "[cli] plughost call exits with the plug-in's exit code",
+      // The CLI's scheme (README, "The CLI"): a failed call exits 1, and stderr names the
+      // plug-in's own code, so that it never looks like a usage error (2) or a load failure (3).
+      name: '[cli] plughost call fails with status 1 and names the plug-in\'s exit code',
       args: ['call', join(root, 'build', 'plugins', 'fail.wasm'), 'fail_with_code', '--input', '42'],
-      expect: (r) => r.code === 42,
+      expect: (r) => r.code === 1 && /exit code 42/.test(r.output),
     },
   ];
   for (const check of checks) {

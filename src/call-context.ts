@@ -1,14 +1,34 @@
-import type { Kernel } from './internal/kernel/kernel.js';
-import type { VarStore } from './internal/vars.js';
 import type { LogLevel } from './options.js';
 import { PluginOutput } from './plugin-output.js';
 
 const utf8 = new TextEncoder();
 
+/**
+ * @internal The plug-in's memory blocks as a host function reaches them: the kernel itself on
+ * the plug-in's thread, a proxy over the sync channel for a plug-in in a worker.
+ */
+export interface BlockStore {
+  /** A copy of the block, empty for handle 0, null when not a live block. */
+  read(handle: number | bigint): PluginOutput | null;
+  /** The block's length; negative when not a live block. */
+  length(handle: number | bigint): number;
+  write(data: string | Uint8Array): number;
+  alloc(size: number): number;
+  free(handle: number | bigint): void;
+  setError(message: string | null): void;
+}
+
+/** @internal The plug-in's vars, as a host function reaches them (see {@link BlockStore}). */
+export interface VarAccess {
+  get(name: string): Uint8Array | undefined;
+  /** `undefined` deletes the var. */
+  set(name: string, value: Uint8Array | undefined): void;
+}
+
 /** @internal What a CallContext needs from the plug-in it belongs to. */
 export interface CallContextHost {
-  readonly kernel: Kernel;
-  readonly vars: VarStore;
+  readonly kernel: BlockStore;
+  readonly vars: VarAccess;
   hostContext: unknown;
   logLevel: LogLevel;
 }

@@ -3,6 +3,7 @@
 // a busy one (posted ahead, so that worker never waits for this thread between calls), else
 // waits in a bounded queue.
 import { AbortError, ManifestError, PluginClosedError, PoolFullError } from './errors.js';
+import { CallQueue } from './internal/call-queue.js';
 import type { ManifestLike } from './manifest.js';
 import type { PluginOptions } from './options.js';
 import type { PluginOutput } from './plugin-output.js';
@@ -27,7 +28,7 @@ interface Waiting {
   input: string | OwnedInput;
   hostContext: unknown;
   options: CallOptions | undefined;
-  onAbort: (() => void) | undefined;
+  signal: AbortSignal | undefined;
   resolve(output: PluginOutput | null): void;
   reject(error: unknown): void;
 }
@@ -57,7 +58,8 @@ interface Member {
  */
 export class Pool {
   readonly #members: Member[];
-  readonly #queue: Waiting[] = [];
+  /** Calls waiting for an instance; an abort takes one out (then the pool may have drained). */
+  readonly #queue = new CallQueue<Waiting>({ abortedWhileQueued: () => this.#checkDrained() });
   readonly #maxQueue: number;
   #closed = false;
   #drained: (() => void) | undefined;
@@ -96,18 +98,7 @@ export class Pool {
     if (signal?.aborted) return Promise.reject(new AbortError(name, signal.reason));
     return new Promise((resolve, reject) => {
       // captured now: the caller may reuse its bytes while the call waits
-      const waiting: Waiting = { name, input: captureInput(input), hostContext, options, onAbort: undefined, resolve, reject };
-      if (signal !== undefined) {
-        waiting.onAbort = () => {
-          const at = this.#queue.indexOf(waiting);
-          if (at < 0) return;
-          this.#queue.splice(at, 1);
-          reject(new AbortError(name, signal.reason));
-          this.#checkDrained();
-        };
-        signal.addEventListener('abort', waiting.onAbort, { once: true });
-      }
-      this.#queue.push(waiting);
+      this.#queue.push({ name, input: captureInput(input), hostContext, options, signal, resolve, reject });
     });
   }
 
@@ -157,7 +148,8 @@ export class Pool {
       this.#checkDrained();
       return;
     }
-    if (next.onAbort !== undefined) next.options!.signal!.removeEventListener('abort', next.onAbort);
+    // From here its instance's backend watches the signal.
+    this.#queue.release(next);
     this.#run(member, next.name, next.input, next.hostContext, next.options).then(next.resolve, next.reject);
   }
 

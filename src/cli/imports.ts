@@ -4,16 +4,17 @@ import { DEFAULT_HOST_NAMESPACE as EXTISM_USER } from '../host-function.js';
 import { HOST_ENV_SIGNATURES as HOST_ENV_TABLE } from '../internal/host-env.js';
 import { KERNEL_SIGNATURES as KERNEL_TABLE } from '../internal/kernel/kernel.js';
 import { EXTISM_ENV, WASI_NAMESPACE as WASI } from '../internal/linker.js';
+import { funcTypeTable } from '../internal/signature-table.js';
 import { formatFuncType, sameFuncType, type FuncType } from '../internal/wasm/reader.js';
 
 /** The namespaces the CLI reports on: the kernel's and host's, the application's, WASI. */
 export { EXTISM_ENV, EXTISM_USER, WASI };
 
 /** Functions of `extism:host/env` served by the kernel (memory, input, output, error). */
-export const KERNEL_SIGNATURES = KERNEL_TABLE as unknown as Readonly<Record<string, FuncType>>;
+export const KERNEL_SIGNATURES = funcTypeTable(KERNEL_TABLE);
 
 /** Functions of `extism:host/env` served by the host (config, vars, HTTP, logging). */
-export const HOST_ENV_SIGNATURES = HOST_ENV_TABLE as unknown as Readonly<Record<string, FuncType>>;
+export const HOST_ENV_SIGNATURES = funcTypeTable(HOST_ENV_TABLE);
 
 /** An import as far as the CLI needs to know it; `type` when it is a function whose type is known. */
 export interface ImportRef {

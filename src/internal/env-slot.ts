@@ -5,7 +5,8 @@
 import { createHostEnv, HOST_ENV_SIGNATURES, type HostEnvFunctionName, type HostEnvHolder, type HostEnvState } from './host-env.js';
 import { exactAdapter, needsTrampoline, TrampolineBatch } from './host-trampolines.js';
 import { Kernel } from './kernel/kernel.js';
-import type { FuncType } from './wasm/reader.js';
+import { toFuncType } from './signature-table.js';
+import { VarStore } from './vars.js';
 
 /** A kernel and the host-env functions wired to it, owned by one plug-in at a time. */
 export interface EnvSlot {
@@ -13,6 +14,25 @@ export interface EnvSlot {
   /** Points the host-env functions at the plug-in that owns the slot. */
   readonly holder: HostEnvHolder;
   readonly envFunctions: Record<HostEnvFunctionName, WebAssembly.ImportValue>;
+  /** What the host-env functions see while no plug-in owns the slot: nothing of any plug-in. */
+  readonly unowned: HostEnvState;
+}
+
+const silent = () => {};
+
+/** The state of a slot between owners, so that the last owner's state is not kept alive by it. */
+function unownedState(kernel: Kernel): HostEnvState {
+  return {
+    kernel,
+    vars: new VarStore(0),
+    config: {},
+    logger: { trace: silent, debug: silent, info: silent, warn: silent, error: silent },
+    logLevel: 'silent',
+    http: undefined,
+    allowResponseHeaders: false,
+    lastStatus: 0,
+    lastHeaders: undefined,
+  };
 }
 
 const POOL_LIMIT = 8;
@@ -22,12 +42,13 @@ const pool: EnvSlot[] = [];
 
 function createSlot(maxPages: number | undefined): EnvSlot {
   const kernel = new Kernel(maxPages);
-  const holder = { state: undefined as unknown as HostEnvState };
+  const unowned = unownedState(kernel);
+  const holder: HostEnvHolder = { state: unowned };
   const env = createHostEnv(holder);
   const trampolines = new TrampolineBatch();
   const thunks: [HostEnvFunctionName, () => WebAssembly.ImportValue][] = [];
   for (const name of Object.keys(HOST_ENV_SIGNATURES) as HostEnvFunctionName[]) {
-    const type = HOST_ENV_SIGNATURES[name] as unknown as FuncType;
+    const type = toFuncType(HOST_ENV_SIGNATURES[name]);
     const fn = env[name];
     if (!needsTrampoline(type)) {
       thunks.push([name, () => fn]);
@@ -41,7 +62,7 @@ function createSlot(maxPages: number | undefined): EnvSlot {
   }
   trampolines.finish();
   const envFunctions = Object.fromEntries(thunks.map(([name, thunk]) => [name, thunk()])) as Record<HostEnvFunctionName, WebAssembly.ImportValue>;
-  return { kernel, holder, envFunctions };
+  return { kernel, holder, envFunctions, unowned };
 }
 
 /** A slot for a new plug-in, its kernel capped at `maxPages`: from the pool when one is free. The owner sets `holder.state`. */
@@ -53,7 +74,7 @@ export function acquireEnvSlot(maxPages: number | undefined): EnvSlot {
 
 /** Give a closed plug-in's slot back. */
 export function releaseEnvSlot(slot: EnvSlot): void {
-  slot.holder.state = undefined as unknown as HostEnvState;
+  slot.holder.state = slot.unowned;
   if (pool.length >= POOL_LIMIT || slot.kernel.size > POOL_MAX_BYTES) return;
   slot.kernel.scrub();
   pool.push(slot);

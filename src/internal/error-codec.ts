@@ -99,8 +99,7 @@ export function toWire(err: unknown, depth = 0): WireError {
     return { name: 'Error', message: typeof err === 'string' ? err : String(err), fields: {} };
   }
   const fields: Record<string, unknown> = {};
-  for (const key of Object.keys(err)) {
-    const value = (err as unknown as Record<string, unknown>)[key];
+  for (const [key, value] of Object.entries(err)) {
     if (isPlain(value)) fields[key] = value;
   }
   const wire: WireError = { name: err.name, message: err.message, stack: err.stack, fields };

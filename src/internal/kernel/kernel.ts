@@ -1,5 +1,6 @@
 // The host's handle on one kernel instance (see kernel.wat). Everything here uses i32 exports
 // only, so the host side never creates a BigInt either.
+import type { BlockStore } from '../../call-context.js';
 import { MemoryLimitError } from '../../errors.js';
 import { PluginOutput } from '../../plugin-output.js';
 import { kernelWasmBase64 } from './kernel-wasm.generated.js';
@@ -101,7 +102,7 @@ const KEY_CACHE_SLOTS = 4;
 const KEY_CACHE_MAX_BYTES = 64;
 
 /** One plug-in's kernel memory and its allocator. */
-export class Kernel {
+export class Kernel implements BlockStore {
   private readonly k: KernelExports;
   private readonly memory: WebAssembly.Memory;
   private bytes: Uint8Array;

@@ -35,7 +35,7 @@ export function runningWorkers(): readonly WorkerThread[] {
 }
 
 /** Start the module at `url` in a new worker; `data` (with `transfer`red ports) is its {@link workerInput}. */
-export function startWorker(url: URL, data: unknown, transfer: readonly Transferable[]): WorkerThread {
+export function startWorker(url: URL, data: unknown, transfer: readonly (Transferable | SyncPort)[]): WorkerThread {
   // execArgv: [] keeps flags such as --test or --inspect of this process out of the worker.
   const worker = new (workerThreads().Worker)(url, { workerData: data, transferList: transfer as never, execArgv: [] });
   const thread: WorkerThread = {

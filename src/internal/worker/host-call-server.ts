@@ -3,13 +3,11 @@
 // and may be async. Its call context reaches the worker's kernel synchronously: each read,
 // store or var access is posted on the sync channel and this thread waits (microseconds) for the
 // worker, which is blocked in the guest serving exactly these requests.
-import { CallContext, type CallContextHost } from '../../call-context.js';
+import { CallContext, type BlockStore, type CallContextHost, type VarAccess } from '../../call-context.js';
 import { WorkerError } from '../../errors.js';
 import type { HostFunctionCallback, LogLevel } from '../../options.js';
 import { PluginOutput } from '../../plugin-output.js';
-import type { Kernel } from '../kernel/kernel.js';
 import { receiveMessage, type SyncPort } from '../platform/node-worker.js';
-import type { VarStore } from '../vars.js';
 import { fromWire, toWire } from '../error-codec.js';
 import { CTRL, type MemoryOp, type OpReply, type SyncToWorker } from './protocol.js';
 
@@ -92,8 +90,8 @@ function copyToTransfer(bytes: Uint8Array): ArrayBuffer {
 
 /**
  * A call context for one host call, whose kernel and vars are the worker's. CallContext itself
- * is reused so that host functions see the same class and behaviour in both modes; it needs
- * only the few kernel and var methods implemented here, hence the casts.
+ * is reused so that host functions see the same class and behaviour in both modes: its blocks
+ * and vars are reached through the same interfaces the local kernel and var store implement.
  */
 export function remoteCallContext(
   line: SyncLine,
@@ -101,7 +99,7 @@ export function remoteCallContext(
   hostContext: unknown,
   logLevel: { get(): LogLevel; set(level: LogLevel): void },
 ): CallContext {
-  const kernel = {
+  const kernel: BlockStore = {
     read(handle: number | bigint): PluginOutput | null {
       const buffer = line.request(record, { op: 'read', handle }) as ArrayBuffer | null;
       return buffer === null ? null : new PluginOutput(buffer);
@@ -116,7 +114,7 @@ export function remoteCallContext(
     free: (handle: number | bigint) => void line.request(record, { op: 'free', handle }),
     setError: (message: string | null) => void line.request(record, { op: 'setError', message }),
   };
-  const vars = {
+  const vars: VarAccess = {
     get(name: string): Uint8Array | undefined {
       const buffer = line.request(record, { op: 'getVar', name }) as ArrayBuffer | undefined;
       return buffer === undefined ? undefined : new Uint8Array(buffer);
@@ -128,8 +126,8 @@ export function remoteCallContext(
     },
   };
   const host: CallContextHost = {
-    kernel: kernel as unknown as Kernel,
-    vars: vars as unknown as VarStore,
+    kernel,
+    vars,
     hostContext,
     get logLevel() {
       return logLevel.get();

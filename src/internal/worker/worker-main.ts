@@ -24,15 +24,13 @@ const output = (type: 'stdout' | 'stderr', mode: WasiOutput) =>
 
 /** The id of the running call, 0 between calls. */
 let running = 0;
-// The engine only reads `aborted` and `reason`; the host thread raises the flag in shared
-// memory, which the engine sees at its next tick or host-call wait even while this thread is
-// busy in the guest (an AbortSignal's event could not be delivered then).
-const abortFlag = {
-  get aborted(): boolean {
-    return running !== 0 && (Atomics.load(ctrl, CTRL.ABORT) === running || Atomics.load(ctrl, CTRL.SKIP) === running);
-  },
-  reason: undefined,
-} as unknown as AbortSignal;
+// The engine polls `aborted` (at its ticks and host-call waits) and reads `reason`. An abort
+// event could not reach this thread while it is busy in the guest, so this signal, never
+// aborted itself, answers `aborted` from the flag the host thread raises in shared memory.
+const abortFlag = new AbortController().signal;
+Object.defineProperty(abortFlag, 'aborted', {
+  get: (): boolean => running !== 0 && (Atomics.load(ctrl, CTRL.ABORT) === running || Atomics.load(ctrl, CTRL.SKIP) === running),
+});
 
 function createEngine(): PluginEngine | undefined {
   const { functions, hostFunctions } = client.stubs(init.hostFunctions);

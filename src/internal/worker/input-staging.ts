@@ -1,0 +1,98 @@
+// How a call's input reaches a plug-in's worker. Small inputs travel in the message; large ones
+// are copied into a SharedArrayBuffer the worker already holds (one per call in flight), since
+// a fresh buffer per call costs more to allocate and zero than the copy does on this thread.
+// Inputs of calls that wait in a queue are captured first: the caller may reuse its bytes.
+import type { PluginInput } from '../backend.js';
+import { asBytes } from '../bytes.js';
+import type { CallRequest, StagedInput } from './protocol.js';
+
+/** An input copied at call time, so the caller may reuse its bytes while the call waits in a queue. */
+export class OwnedInput {
+  constructor(readonly buffer: ArrayBuffer) {}
+}
+
+/**
+ * What a queued call keeps of its input: strings as they are (immutable), bytes as a private
+ * copy. A call that starts at once is not captured: its bytes go straight to the worker.
+ */
+export function captureInput(input: PluginInput | OwnedInput): string | OwnedInput {
+  if (input instanceof OwnedInput || typeof input === 'string') return input;
+  if (input === undefined || input === null) return '';
+  if (typeof input === 'number' || !(input instanceof ArrayBuffer || ArrayBuffer.isView(input))) return String(input);
+  const bytes = asBytes(input)!;
+  const buffer = new ArrayBuffer(bytes.byteLength);
+  new Uint8Array(buffer).set(bytes);
+  return new OwnedInput(buffer);
+}
+
+/** Inputs from this size on go through staging memory; below it the message itself is cheaper. */
+const STAGING_MIN = 16 * 1024;
+const STAGING_INITIAL_BYTES = 64 * 1024;
+
+/** Which staging memory a call uses: calls in flight (the running one, the one posted ahead) alternate. */
+export type StagingIndex = 0 | 1;
+
+/** An input ready to post (see {@link CallRequest.input}). */
+export interface WireInput {
+  input: CallRequest['input'];
+  transfer: Transferable[];
+  /** What was sent, still readable here (only when asked to keep it). */
+  sent: string | Uint8Array | undefined;
+}
+
+/** A buffer of ours as the input: transferred, or, to `keep` it, cloned (it is small). */
+function ownBuffer(buffer: ArrayBuffer, keep: boolean): WireInput {
+  return keep ? { input: buffer, transfer: [], sent: new Uint8Array(buffer) } : { input: buffer, transfer: [buffer], sent: undefined };
+}
+
+const utf8 = new TextEncoder();
+
+/** The two staging memories of one worker; a replacement worker gets new ones. */
+export class InputStaging {
+  private readonly memories: [Uint8Array | null, Uint8Array | null] = [null, null];
+  /** Whether the worker has each memory already (sent once, with the first call using it). */
+  private readonly held: [boolean, boolean] = [false, false];
+
+  /** Staging memory `index`, grown (and so sent again) when smaller than `size`. */
+  private reserve(index: StagingIndex, size: number): Uint8Array {
+    const current = this.memories[index];
+    if (current !== null && current.byteLength >= size) return current;
+    let capacity = STAGING_INITIAL_BYTES;
+    while (capacity < size) capacity *= 2;
+    this.held[index] = false;
+    return (this.memories[index] = new Uint8Array(new SharedArrayBuffer(capacity)));
+  }
+
+  private staged(index: StagingIndex, length: number): StagedInput {
+    const buffer = this.held[index] ? null : (this.memories[index]!.buffer as SharedArrayBuffer);
+    this.held[index] = true;
+    return { index, staged: buffer, length };
+  }
+
+  /**
+   * The input as the worker receives it, through staging memory `index`. With `keep`, nothing
+   * is transferred, so the input can be sent again (to a replacement worker).
+   */
+  wire(index: StagingIndex, input: PluginInput | OwnedInput, keep: boolean): WireInput {
+    const captured = input instanceof OwnedInput || typeof input === 'string' || input instanceof ArrayBuffer || ArrayBuffer.isView(input) ? input : captureInput(input);
+    // A large input kept for sending again goes through staging below, like any bytes: cloning
+    // it would copy it once more on this thread.
+    if (captured instanceof OwnedInput && (!keep || captured.buffer.byteLength < STAGING_MIN)) return ownBuffer(captured.buffer, keep);
+    if (typeof captured === 'string') {
+      if (captured.length < STAGING_MIN) return { input: captured, transfer: [], sent: captured };
+      // ASCII fits in as many bytes as characters; anything else in at most three per character
+      let memory = this.reserve(index, captured.length);
+      let { read, written } = utf8.encodeInto(captured, memory);
+      if (read < captured.length) {
+        memory = this.reserve(index, captured.length * 3);
+        ({ written } = utf8.encodeInto(captured, memory));
+      }
+      return { input: this.staged(index, written), transfer: [], sent: captured };
+    }
+    const bytes = captured instanceof OwnedInput ? new Uint8Array(captured.buffer) : asBytes(captured)!;
+    if (bytes.byteLength < STAGING_MIN) return ownBuffer(bytes.slice().buffer, keep);
+    const memory = this.reserve(index, bytes.byteLength);
+    memory.set(bytes);
+    return { input: this.staged(index, bytes.byteLength), transfer: [], sent: memory.subarray(0, bytes.byteLength) };
+  }
+}

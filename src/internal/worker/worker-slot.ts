@@ -1,0 +1,149 @@
+// One worker thread running a plug-in, as the host thread sees it: starting it, the deadline of
+// its initialization, the shared flags that ask it to stop a call, and ending it. A worker that
+// is replaced gets a new WorkerSlot, so late events of the old one are recognised and ignored.
+import { TimeoutError, WorkerError } from '../../errors.js';
+import { createSyncChannel, startWorker, type WorkerThread } from '../platform/node-worker.js';
+import { SyncLine } from './host-call-server.js';
+import { InputStaging } from './input-staging.js';
+import { CTRL, CTRL_SLOTS, type FromWorker, type WorkerInit } from './protocol.js';
+
+/**
+ * After its deadline, how long an initialization (first or after a reset) may still take to
+ * report its own timeout before its worker is ended. Generous, since the deadline runs from
+ * before the worker links the plug-in, which a loaded machine may take a while to do.
+ */
+export const INIT_GRACE_MS = 1000;
+
+const WORKER_ENTRY = new URL('./worker-main.js', import.meta.url);
+
+/** What the owner of a slot hears from its worker. */
+export interface WorkerSlotEvents {
+  message(slot: WorkerSlot, message: FromWorker): void;
+  exit(slot: WorkerSlot, code: number): void;
+}
+
+/** `done`, or after `ms` whatever becomes of it. */
+export function settleWithin(done: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return Promise.race([done.then(() => undefined), late]).finally(() => clearTimeout(timer));
+}
+
+/** One worker thread and its lines (see the top of this file). */
+export class WorkerSlot {
+  readonly worker: WorkerThread;
+  readonly line: SyncLine;
+  /** Where large inputs are copied for this worker to read. */
+  readonly staging = new InputStaging();
+  /** Whether the plug-in is instantiated there and takes calls. */
+  ready = false;
+  /** Set when we end the worker ourselves: its exit is not a fault. */
+  ending = false;
+  /** The worker's uncaught error, reported with its exit. */
+  private lastError: Error | undefined;
+  /** Settles once the plug-in is instantiated in the worker, or with why it is not. */
+  readonly started: Promise<void>;
+  private settleStarted!: (error?: unknown) => void;
+  /** Ends a worker whose initialization overruns its deadline and cannot be stopped from inside. */
+  private initWatchdog: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(init: Omit<WorkerInit, 'ctrl' | 'port'>, events: WorkerSlotEvents) {
+    const ctrlBuffer = new SharedArrayBuffer(CTRL_SLOTS * Int32Array.BYTES_PER_ELEMENT);
+    const { local, remote } = createSyncChannel();
+    this.worker = startWorker(WORKER_ENTRY, { ...init, ctrl: ctrlBuffer, port: remote } satisfies WorkerInit, [remote]);
+    this.line = new SyncLine(new Int32Array(ctrlBuffer), local);
+    this.started = new Promise<void>((resolve, reject) => {
+      let settled = false;
+      this.settleStarted = (error?: unknown) => {
+        if (settled) return;
+        settled = true;
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+    });
+    this.worker.onMessage((message) => events.message(this, message as FromWorker));
+    this.worker.onError((error) => {
+      this.lastError = error;
+    });
+    this.worker.onExit((code) => events.exit(this, code));
+  }
+
+  /** Settle {@link started} with `error` (once; later outcomes are ignored). */
+  failStart(error: unknown): void {
+    clearTimeout(this.initWatchdog);
+    this.settleStarted(error);
+  }
+
+  /** The plug-in is instantiated: the worker takes calls. */
+  markReady(): void {
+    clearTimeout(this.initWatchdog);
+    this.ready = true;
+    this.settleStarted();
+  }
+
+  /**
+   * The plug-in's initialization (its start function, `_initialize`...) runs under the call
+   * deadline; a guest that cannot be stopped from inside gets `onOverrun` past it.
+   */
+  watchInitialization(timeoutMs: number | null, onOverrun: (error: TimeoutError) => void): void {
+    if (timeoutMs === null || this.ready) return;
+    this.initWatchdog = setTimeout(() => {
+      this.initWatchdog = undefined;
+      if (this.ready || this.ending) return;
+      onOverrun(new TimeoutError('initialization', timeoutMs));
+    }, timeoutMs + INIT_GRACE_MS);
+  }
+
+  /** Whether the worker has posted the result of call `id` (it is on its way: a watchdog spares it). */
+  hasFinished(id: number): boolean {
+    return Atomics.load(this.line.ctrl, CTRL.DONE) === id;
+  }
+
+  /** Ask the worker to fail call `id` at entry, if it was posted ahead and has not started. */
+  skip(id: number): void {
+    Atomics.store(this.line.ctrl, CTRL.SKIP, id);
+  }
+
+  /**
+   * Ask the worker to stop call `id`, and wake it if it waits for a host function. Returns
+   * whether it can stop from inside without instrumentation: it is in a host function, or has
+   * not started the call yet (the engine checks the flag on entry; the flag was raised before
+   * we look, so a call starting now sees it).
+   */
+  raiseAbort(id: number): boolean {
+    const { ctrl } = this.line;
+    Atomics.store(ctrl, CTRL.ABORT, id);
+    Atomics.add(ctrl, CTRL.TO_WORKER, 1);
+    Atomics.notify(ctrl, CTRL.TO_WORKER);
+    return Atomics.load(ctrl, CTRL.SERVING) !== 0 || Atomics.load(ctrl, CTRL.STARTED) !== id;
+  }
+
+  /**
+   * End the worker on purpose (its exit is then not a fault); {@link started}, if pending,
+   * fails with `startError`. Resolves once the thread is gone, or never if it does not take
+   * the termination (Node 20's V8 misses it in some wasm loops): await it with a bound.
+   */
+  terminate(startError: Error): Promise<void> {
+    this.ending = true;
+    this.line.dead = true;
+    clearTimeout(this.initWatchdog);
+    // A worker that does not take the termination must not keep the process waiting for it.
+    this.worker.keepAlive(false);
+    const gone = this.worker.terminate().catch(() => {}).finally(() => this.line.port.close());
+    this.settleStarted(startError);
+    return gone;
+  }
+
+  /** The worker has exited: the fault to report, or undefined when we ended it ourselves. */
+  exited(code: number): WorkerError | undefined {
+    this.line.dead = true;
+    clearTimeout(this.initWatchdog);
+    if (this.ending) return undefined;
+    const why = this.lastError === undefined ? '' : `: ${this.lastError.message}`;
+    const error = new WorkerError(`the plug-in's worker stopped unexpectedly (exit code ${code})${why}`, { cause: this.lastError, exitCode: code });
+    this.line.port.close();
+    return error;
+  }
+}

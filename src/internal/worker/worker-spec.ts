@@ -1,0 +1,73 @@
+// What it takes to start (and restart) a plug-in's workers: the part of the engine options a
+// worker can receive (cloneable), and the part that stays on the host thread (functions).
+import type { HostFunctionCallback, Logger } from '../../options.js';
+import type { EngineOptions } from '../engine.js';
+import type { HttpRequest, HttpResponse } from '../host-env.js';
+import { lineWriter, type OutputTarget } from '../line-sink.js';
+import type { LoadedModule } from '../module-loader.js';
+import type { HostFunctionSlot, WasiOutput, WorkerInit } from './protocol.js';
+
+/** The plug-in's `http_request` on the host thread; `deadline` is the running call's (epoch ms). */
+export type WorkerHttpFactory = (deadline: () => number) => (request: HttpRequest) => Promise<HttpResponse>;
+
+/** Everything needed to start (and restart) workers for one compiled plug-in. */
+export interface WorkerSpec {
+  init: Omit<WorkerInit, 'ctrl' | 'port'>;
+  /** The user's host functions, index-aligned with `init.hostFunctions`. */
+  callbacks: HostFunctionCallback[];
+  logger: Logger;
+  /** Where guest output lines go, when to the application's targets (not this process's streams). */
+  stdout: ((line: string) => void) | undefined;
+  stderr: ((line: string) => void) | undefined;
+  http: WorkerHttpFactory | undefined;
+  main: LoadedModule;
+  /** Whether the guest checks in periodically (timeout or fuel set): then it can stop without its worker being ended. */
+  instrumented: boolean;
+}
+
+function outputMode(target: OutputTarget | 'process' | undefined): WasiOutput {
+  return target === undefined || target === 'process' ? target : 'lines';
+}
+
+/** Split engine options into what the worker gets (cloneable) and what stays on this thread (functions). */
+export function workerSpec(engine: EngineOptions, http: WorkerHttpFactory | undefined): WorkerSpec {
+  const hostFunctions: HostFunctionSlot[] = [];
+  const callbacks: HostFunctionCallback[] = [];
+  for (const [namespace, functions] of Object.entries(engine.functions)) {
+    for (const [name, callback] of Object.entries(functions)) {
+      if (typeof callback !== 'function') continue;
+      hostFunctions.push({ namespace, name, typed: undefined });
+      callbacks.push(callback);
+    }
+  }
+  for (const f of engine.hostFunctions) {
+    hostFunctions.push({ namespace: f.namespace, name: f.name, typed: { params: [...f.params], results: [...f.results] } });
+    callbacks.push(f.callback);
+  }
+  return {
+    init: {
+      modules: engine.modules,
+      mainIndex: engine.mainIndex,
+      config: engine.config,
+      maxVarBytes: engine.maxVarBytes,
+      maxPages: engine.maxPages,
+      logLevel: engine.logLevel,
+      hostFunctions,
+      http: http !== undefined,
+      allowResponseHeaders: engine.allowResponseHeaders,
+      wasi: engine.wasi === undefined
+        ? undefined
+        : { mounts: engine.wasi.mounts, args: engine.wasi.args, env: engine.wasi.env, stdout: outputMode(engine.wasi.stdout), stderr: outputMode(engine.wasi.stderr) },
+      timeoutMs: engine.timeoutMs,
+      fuel: engine.fuel,
+    },
+    callbacks,
+    logger: engine.logger,
+    // delivered as the engine's line sink would deliver them on this thread
+    stdout: outputMode(engine.wasi?.stdout) === 'lines' ? lineWriter(engine.wasi!.stdout as OutputTarget) : undefined,
+    stderr: outputMode(engine.wasi?.stderr) === 'lines' ? lineWriter(engine.wasi!.stderr as OutputTarget) : undefined,
+    http,
+    main: engine.modules[engine.mainIndex]!,
+    instrumented: engine.modules.some((m) => m.instrumented),
+  };
+}

@@ -60,6 +60,34 @@ export function exactAdapter(fn: HostFunctionCallback, ctx: CallContext, type: F
   return convert ? (...args: any[]) => convert(fn(ctx, ...convertArgs(args))) : (...args: any[]) => fn(ctx, ...convertArgs(args));
 }
 
+/**
+ * An async host function as a JSPI import (see jspi.ts): called with the exact wasm signature
+ * (no trampoline: it suspends the guest anyway, so a BigInt costs nothing worth saving), it
+ * resolves to the result converted as {@link exactAdapter} converts it. `guard` is called as it
+ * starts; what it returns runs once the function's promise settles, before the guest resumes,
+ * and throws when the call was given up.
+ */
+export function asyncAdapter(fn: HostFunctionCallback, ctx: CallContext, type: FuncType | undefined, guard: () => () => void): (...args: any[]) => Promise<unknown> {
+  let convert: (r: any) => any;
+  if (type === undefined) convert = anyResult;
+  else if (type.results.length > 1) {
+    const converters = type.results.map(fromJsResult);
+    convert = (r: any) => Array.from(r as ArrayLike<any>, (v, i) => (converters[i] ? converters[i]!(v) : v));
+  } else convert = fromJsResult(type.results[0]) ?? ((r: any) => r);
+  const paramsAreI64 = type?.params.map((p) => p === 'i64');
+  return async (...args: any[]) => {
+    const converted = args.map((a, i) => ((paramsAreI64 === undefined ? typeof a === 'bigint' : paramsAreI64[i]) && isSafe(a) ? Number(a) : a));
+    const check = guard();
+    let result: unknown;
+    try {
+      result = await fn(ctx, ...converted);
+    } finally {
+      check();
+    }
+    return convert(result);
+  };
+}
+
 /** Holder of a trampoline's `wide` global, filled once the trampoline is instantiated. */
 export interface WideSlot {
   global: WebAssembly.Global | undefined;

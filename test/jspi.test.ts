@@ -222,20 +222,30 @@ describe('with JSPI: async host functions on the main thread', () => {
   });
 
   it('timeoutMs bounds a call whose host promise never settles; the plug-in answers afterwards', withJspi, async () => {
-    const never = gate<number>();
-    let hang = true;
-    const wait = async (_ctx: CallContext, h: number) => (hang ? never.promise : h);
+    const late = gate<number>();
+    const inSecondCall = gate<CallContext>();
+    const releaseSecondCall = gate();
+    let phase: 'hang' | 'second' = 'hang';
+    const wait = async (ctx: CallContext, h: number) => {
+      if (phase === 'hang') return late.promise;
+      inSecondCall.open(ctx);
+      await releaseSecondCall.promise;
+      return h;
+    };
     await using({ wasm: [{ data: guest }] }, { timeoutMs: 200, ...userFunctions(wait) }, async (p) => {
       const started = performance.now();
-      const err = await rejection(p.call('echo', 'x'));
+      const err = await rejection(p.call('fail', 'x'));
       assert.ok(err instanceof TimeoutError, String(err));
       assert.ok(performance.now() - started < 20_000, 'the timeout did not hold');
-      hang = false;
-      assert.equal((await p.call('echo', 'after'))?.text(), 'after');
-      // the given-up call's promise settling late must not resume its guest into this plug-in
-      never.open(0);
+      phase = 'second';
+      const second = p.call('echo', 'after');
+      // The given-up call's host promise settles while the next call is suspended: its guest
+      // must not resume (it would set this call's error through the shared kernel).
+      const ctx = await inSecondCall.promise;
+      late.open(ctx.store('the given-up guest resumed'));
       await new Promise<void>((resolve) => setImmediate(resolve));
-      assert.equal((await p.call('twice', 'still fine'))?.text(), 'still fine');
+      releaseSecondCall.open();
+      assert.equal((await second)?.text(), 'after');
     });
   });
 

@@ -13,6 +13,7 @@ import {
   defineHostFunction,
   HttpDeniedError,
   LinkError,
+  PlughostError,
   PluginCallError,
   TimeoutError,
   type CallContext,
@@ -271,6 +272,26 @@ describe('with JSPI: async host functions on the main thread', () => {
       const err = await rejection(call);
       assert.ok(err instanceof AbortError, String(err));
     });
+  });
+
+  it('closed while a call is suspended: that call finishes, the calls queued behind it reject with PluginClosedError', withJspi, async () => {
+    const entered = gate();
+    const release = gate();
+    const wait = async (ctx: CallContext, h: number) => {
+      entered.open();
+      await release.promise;
+      return h;
+    };
+    const p = await createPlugin({ wasm: [{ data: guest }] }, userFunctions(wait));
+    const running = p.call('echo', 'first');
+    const queued = p.call('echo', 'second');
+    await entered.promise;
+    await p.close();
+    release.open();
+    assert.equal((await running)?.text(), 'first');
+    const err = await rejection(queued);
+    assert.ok(err instanceof PlughostError && err.code === 'PLUGHOST_CLOSED', String(err));
+    assert.ok((await rejection(p.call('echo', 'third'))) instanceof PlughostError);
   });
 
   it('callSync is refused with a TypeError saying to use call; a plug-in without async imports is unaffected', withJspi, async () => {

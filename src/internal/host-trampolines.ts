@@ -9,6 +9,9 @@ import { buildTrampolineModule } from './wasm/trampoline.js';
 
 type JsFunction = (...args: any[]) => any;
 
+/** How to run an asynchronous host function, for the errors of one that returns a promise unannounced. */
+const ASYNC_HINT = 'declare it async (awaited where the engine has JS promise integration, Node.js 24+), or use runInWorker: true';
+
 const I64_SAFE = 2 ** 53;
 const isSafe = (v: bigint) => v > -I64_SAFE && v < I64_SAFE;
 
@@ -34,7 +37,7 @@ function anyResult(r: any): any {
   if (r === undefined || r === null) return '0';
   if (typeof r === 'object' && typeof r.then === 'function') {
     (r as Promise<unknown>).then(undefined, () => {}); // its rejection has nowhere to go
-    throw new TypeError('a host function returned a promise: on the main thread host functions must return their result synchronously; use runInWorker: true for asynchronous ones');
+    throw new TypeError(`a host function returned a promise: on the main thread a host function not declared async must return its result synchronously; ${ASYNC_HINT}`);
   }
   return r;
 }
@@ -100,7 +103,7 @@ export interface WideSlot {
 function refusePromise(result: object, label: string): never {
   if (typeof (result as { then?: unknown }).then === 'function') {
     (result as Promise<unknown>).then(undefined, () => {}); // its rejection has nowhere to go
-    throw new TypeError(`host function ${label} returned a promise: on the main thread host functions must return their result synchronously; use runInWorker: true for asynchronous ones`);
+    throw new TypeError(`host function ${label} returned a promise: on the main thread a host function not declared async must return its result synchronously; ${ASYNC_HINT}`);
   }
   throw new TypeError(`host function ${label} returned an object where the plug-in expects a number`);
 }

@@ -63,7 +63,7 @@ export class Plugin {
 
   /**
    * The same call, synchronously (main-thread plug-ins only: a worker plug-in throws a
-   * TypeError). Blocks the event loop for the call's duration; throws what {@link call} rejects with.
+   * TypeError, as does one that awaits an async host function or HTTP through JSPI). Blocks the event loop for the call's duration; throws what {@link call} rejects with.
    */
   callSync<T = unknown>(name: string, input?: PluginInput, hostContext?: T, options?: CallOptions): PluginOutput | null {
     return this.#live().callSync(name, input, hostContext, options);

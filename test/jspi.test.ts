@@ -370,6 +370,8 @@ describe('with JSPI: http_request on the main thread', () => {
     await using({ wasm: [{ data: wasm }] }, { allowedHosts: ['127.0.0.1'], timeoutMs: 300 }, async (p) => {
       const err = await rejection(p.call('fetch', request('/hang')));
       assert.ok(err instanceof TimeoutError, String(err));
+      // as on the blocking path, the message names the request
+      assert.match(err.message, /HTTP request to http:\/\/127\.0\.0\.1:\d+\/hang/);
       assert.equal((await p.call('fetch', request('/after')))?.text(), 'hello from /after');
     });
   });

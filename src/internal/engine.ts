@@ -81,6 +81,12 @@ const ignore = () => {};
 /** One sleeper for every engine of the thread (a SharedArrayBuffer per engine would cost more than the rest of it). */
 const blockFor = atomicsSleep();
 
+/**
+ * How long past its deadline a suspended call waits before it is given up: an HTTP request
+ * ending at the same deadline reports itself first (its TimeoutError names the URL).
+ */
+const SUSPENDED_DEADLINE_GRACE_MS = 20;
+
 /** Budget units between two looks at the clock: about a millisecond of guest work. */
 const SLICE = 1_000_000;
 
@@ -427,7 +433,7 @@ export class PluginEngine {
         reject(interrupt);
       };
       const onAbort = () => giveUp(new Interrupted('abort', signal!.reason));
-      if (this.deadline !== Infinity) timer = setTimeout(() => giveUp(new Interrupted('timeout')), Math.max(0, this.deadline - performance.now()));
+      if (this.deadline !== Infinity) timer = setTimeout(() => giveUp(new Interrupted('timeout')), Math.max(0, this.deadline - performance.now()) + SUSPENDED_DEADLINE_GRACE_MS);
       signal?.addEventListener('abort', onAbort, { once: true });
       guest.then(
         (value) => {

@@ -107,11 +107,12 @@ export class PluginEngine {
   private budgets: WebAssembly.Global[] = [];
   private readonly exportCache = new Map<string, (() => unknown) | null>();
   /** Exports wrapped by `WebAssembly.promising`, for a plug-in whose imports suspend. */
-  private readonly promisingCache = new Map<string, () => Promise<unknown>>();
+  // The three below are made only for a plug-in whose imports suspend: creating others costs nothing more.
+  private promisingCache: Map<string, () => Promise<unknown>> | undefined;
   /** The tail of the queue of calls of a suspending plug-in: they run one at a time. */
-  private queue: Promise<unknown> = Promise.resolve();
+  private queue: Promise<unknown> | undefined;
   /** The suspending call in flight; `givenUp` once it timed out or was aborted while suspended. */
-  private suspended = { givenUp: false };
+  private suspended: { givenUp: boolean } | undefined;
   private active = false;
   /** Set when the instance's state can no longer be trusted; the next call re-instantiates. */
   private stale = false;
@@ -225,7 +226,7 @@ export class PluginEngine {
         .map((i) => i.exports[BUDGET_EXPORT])
         .filter((g): g is WebAssembly.Global => g instanceof WebAssembly.Global);
       this.exportCache.clear();
-      this.promisingCache.clear();
+      this.promisingCache?.clear();
       this.lastExportName = undefined;
       this.initialize();
     } catch (err) {
@@ -374,7 +375,7 @@ export class PluginEngine {
    */
   callAsync(name: string, input: Uint8Array | string, hostContext: unknown, limits?: CallLimits): Promise<PluginOutput | null> {
     const run = () => this.runSuspending(name, input, hostContext, limits);
-    const result = this.queue.then(run, run);
+    const result = this.queue === undefined ? run() : this.queue.then(run, run);
     this.queue = result.then(ignore, ignore);
     return result;
   }
@@ -408,8 +409,9 @@ export class PluginEngine {
   }
 
   private promisingExport(name: string, fn: () => unknown): () => Promise<unknown> {
-    let wrapped = this.promisingCache.get(name);
-    if (wrapped === undefined) this.promisingCache.set(name, (wrapped = promising(fn)));
+    const cache = (this.promisingCache ??= new Map());
+    let wrapped = cache.get(name);
+    if (wrapped === undefined) cache.set(name, (wrapped = promising(fn)));
     return wrapped;
   }
 
@@ -456,7 +458,7 @@ export class PluginEngine {
   private guardSuspension(): () => void {
     const call = this.suspended;
     return () => {
-      if (call.givenUp) throw new Error('the call this host function belonged to was given up (timeout or abort)');
+      if (call?.givenUp) throw new Error('the call this host function belonged to was given up (timeout or abort)');
     };
   }
 

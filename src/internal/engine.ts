@@ -76,8 +76,6 @@ function outputSink(target: OutputTarget | 'process' | undefined, fd: 1 | 2): Li
   // a copy: the stream may write later, and the guest reuses its buffer
   return { write: (chunk) => void stream.write(chunk.slice()), flush() {} };
 }
-const ignore = () => {};
-
 /** One sleeper for every engine of the thread (a SharedArrayBuffer per engine would cost more than the rest of it). */
 const blockFor = atomicsSleep();
 
@@ -109,8 +107,9 @@ export class PluginEngine {
   /** Exports wrapped by `WebAssembly.promising`, for a plug-in whose imports suspend. */
   // The three below are made only for a plug-in whose imports suspend: creating others costs nothing more.
   private promisingCache: Map<string, () => Promise<unknown>> | undefined;
-  /** The tail of the queue of calls of a suspending plug-in: they run one at a time. */
-  private queue: Promise<unknown> | undefined;
+  /** A suspending plug-in's calls run one at a time: `busy` while one runs, the others wait here in order. */
+  private busy = false;
+  private waiting: (() => void)[] | undefined;
   /** The suspending call in flight; `givenUp` once it timed out or was aborted while suspended. */
   private suspended: { givenUp: boolean } | undefined;
   private active = false;
@@ -374,16 +373,17 @@ export class PluginEngine {
    * while suspended (a host promise that never settles included).
    */
   callAsync(name: string, input: Uint8Array | string, hostContext: unknown, limits?: CallLimits): Promise<PluginOutput | null> {
-    const run = () => this.runSuspending(name, input, hostContext, limits);
-    const result = this.queue === undefined ? run() : this.queue.then(run, run);
-    this.queue = result.then(ignore, ignore);
-    return result;
+    if (this.busy) {
+      return new Promise<void>((resolve) => (this.waiting ??= []).push(resolve)).then(() => this.runSuspending(name, input, hostContext, limits));
+    }
+    this.busy = true;
+    return this.runSuspending(name, input, hostContext, limits);
   }
 
   private async runSuspending(name: string, input: Uint8Array | string, hostContext: unknown, limits: CallLimits | undefined): Promise<PluginOutput | null> {
-    // closed while this call waited its turn
-    if (this.closed) throw new PluginClosedError();
     try {
+      // closed while this call waited its turn
+      if (this.closed) throw new PluginClosedError();
       const fn = this.startCall(name, input, hostContext, limits);
       const call = (this.suspended = { givenUp: false });
       let returned: unknown;
@@ -405,6 +405,10 @@ export class PluginEngine {
       throw this.callFailure(name, err);
     } finally {
       if (this.closed) this.release();
+      // the turn goes straight to the next waiting call, so a new call cannot overtake it
+      const next = this.waiting?.shift();
+      if (next !== undefined) next();
+      else this.busy = false;
     }
   }
 

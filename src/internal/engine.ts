@@ -104,8 +104,9 @@ export class PluginEngine {
   private readonly stderr: LineSink | undefined;
   private budgets: WebAssembly.Global[] = [];
   private readonly exportCache = new Map<string, (() => unknown) | null>();
-  /** Exports wrapped by `WebAssembly.promising`, for a plug-in whose imports suspend. */
-  // The three below are made only for a plug-in whose imports suspend: creating others costs nothing more.
+  // The fields below serve only a plug-in whose imports suspend (JSPI), and are made on its first
+  // call: creating any other plug-in costs nothing more.
+  /** Exports wrapped by `WebAssembly.promising`. */
   private promisingCache: Map<string, () => Promise<unknown>> | undefined;
   /** A suspending plug-in's calls run one at a time: `busy` while one runs, the others wait here in order. */
   private busy = false;
@@ -177,7 +178,7 @@ export class PluginEngine {
     };
   }
 
-  /** Whether an import suspends the guest (JSPI): calls go through {@link callAsync}, and {@link call} refuses. */
+  /** Whether an import suspends the guest (JSPI): calls must go through {@link callAsync} (the backend refuses callSync). */
   get suspends(): boolean {
     return this.plan.suspends;
   }

@@ -286,5 +286,37 @@ export function scenarios(): Scenario[] {
       check: (output) => (bytesOf(output).byteLength === 0 ? undefined : 'a no-op had output'),
       floor: { what: 'raw call', op: (floor) => ({ kind: 'sync', run: () => floor.exports.noop() }) },
     }),
+    ...(JSPI ? [jspiNoopScenario()] : []),
   ];
+}
+
+const jspi = WebAssembly as unknown as { Suspending?: unknown; promising?: (fn: () => unknown) => () => Promise<unknown> };
+/** Whether this engine has JS promise integration (Node 24+): only then is the JSPI row run. */
+const JSPI = typeof jspi.Suspending === 'function' && typeof jspi.promising === 'function';
+
+/**
+ * What JSPI costs a call that never suspends: a no-op plug-in importing an async host function
+ * (never called), so plughost calls it through `WebAssembly.promising`. The peer gets the same
+ * function synchronously (a plain call); the floor is a raw `promising` call, awaited.
+ */
+function jspiNoopScenario(): Scenario {
+  const name = 'no-op call, JSPI (extra)';
+  return {
+    name,
+    target: {},
+    inGeomean: false,
+    floor: {
+      what: 'raw promising call',
+      op: (floor) => {
+        const noop = jspi.promising!(floor.exports.noop);
+        return { kind: 'async', run: () => noop() };
+      },
+    },
+    async prepare(host) {
+      const wait = host.name === 'plughost' ? async (_ctx: unknown, h: unknown) => h : (_ctx: unknown, h: unknown) => h;
+      const plugin = await host.create({ wasm: [{ path: fixtureFile('bench-noop-jspi') }] }, { functions: { 'extism:host/user': { wait } } });
+      expect(bytesOf(await plugin.call('noop')).byteLength === 0, host, name, 'a no-op had output');
+      return { op: { kind: 'async', run: () => plugin.call('noop') }, close: () => plugin.close() };
+    },
+  };
 }

@@ -53,14 +53,7 @@ const RUNTIMES = [
  * but does not fail the run; such a test that passes does fail it, so that this list is
  * corrected when a runtime or plughost changes.
  */
-const JSPI_GAP = 'gap: the linker refuses async host functions on the main thread (LinkError) even where WebAssembly.Suspending exists';
-const JSPI_TEST = '[main] [jspi] an async host function runs where JSPI exists; elsewhere a LinkError names runInWorker';
-const EXPECTED_FAILURES = {
-  node24: { [JSPI_TEST]: JSPI_GAP },
-  node26: { [JSPI_TEST]: JSPI_GAP },
-  deno: { [JSPI_TEST]: JSPI_GAP },
-  bun: { [JSPI_TEST]: JSPI_GAP },
-};
+const EXPECTED_FAILURES = {};
 
 const argv = process.argv.slice(2);
 const onlyArg = argv.indexOf('--only');

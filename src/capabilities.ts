@@ -1,3 +1,4 @@
+import { hasJspi } from './internal/jspi.js';
 import * as platform from './internal/platform/node.js';
 
 /** What this runtime lets plughost do; the same fields as `@extism/extism`'s `CAPABILITIES`. */
@@ -31,7 +32,7 @@ export interface Capabilities {
  * ```
  */
 export const CAPABILITIES: Readonly<Capabilities> = Object.freeze({
-  supportsJSPromiseInterface: false,
+  supportsJSPromiseInterface: hasJspi(),
   allowSharedBufferCodec: true,
   manifestSupportsPaths: true,
   crossOriginChecksEnforced: false,

@@ -4,9 +4,10 @@ import { mainModuleIndex } from './manifest.js';
 import type { PluginOptions } from './options.js';
 import type { PluginOutput } from './plugin-output.js';
 import type { CallOptions, PluginInput } from './call-options.js';
-import { EngineBackend, type PluginBackend } from './internal/backend.js';
+import { engineBackend, type PluginBackend } from './internal/backend.js';
 import { PluginEngine, type EngineOptions } from './internal/engine.js';
 import { LOG_LEVELS } from './internal/host-env.js';
+import { hasJspi } from './internal/jspi.js';
 import { wasmSizeLimit } from './internal/load-bytes.js';
 import { isAddedExport, isAddedImport, loadModules, type LoadedModule } from './internal/module-loader.js';
 import * as platform from './internal/platform/node.js';
@@ -62,7 +63,7 @@ export class Plugin {
 
   /**
    * The same call, synchronously (main-thread plug-ins only: a worker plug-in throws a
-   * TypeError). Blocks the event loop for the call's duration; throws what {@link call} rejects with.
+   * TypeError, as does one that awaits an async host function or HTTP through JSPI). Blocks the event loop for the call's duration; throws what {@link call} rejects with.
    */
   callSync<T = unknown>(name: string, input?: PluginInput, hostContext?: T, options?: CallOptions): PluginOutput | null {
     return this.#live().callSync(name, input, hostContext, options);
@@ -203,6 +204,12 @@ function resolveOptions(manifest: NormalizedManifest, options: PluginOptions): R
           ? undefined
           : (deadline) =>
               createHttpHandler({ allowedHosts: merged.allowedHosts, maxResponseBytes: merged.memory.maxHttpResponseBytes, fetch: options.fetch, deadline, requestTimeoutMs: options.httpTimeoutMs }),
+      // Where the engine has JSPI, the guest awaits the request instead (the user's fetch included).
+      asyncHttp:
+        merged.allowedHosts.length === 0 || !hasJspi()
+          ? undefined
+          : (deadline) =>
+              createAsyncHttpHandler({ allowedHosts: merged.allowedHosts, maxResponseBytes: merged.memory.maxHttpResponseBytes, fetch: options.fetch, deadline, requestTimeoutMs: options.httpTimeoutMs }),
       allowResponseHeaders: options.allowHttpResponseHeaders ?? false,
       wasi: options.useWasi
         ? {
@@ -281,7 +288,7 @@ export class CompiledPlugin {
   /** @internal A plug-in on this thread. */
   instantiateSync(): Plugin {
     if (this.#engineOptions.timeoutMs !== null) refuseOpaque(this.#engineOptions.modules, 'timeoutMs', 'on this thread only a module plughost rewrote can be stopped; or pass runInWorker: true, where the worker is ended at the deadline');
-    return new Plugin(new EngineBackend(new PluginEngine(this.#engineOptions)));
+    return new Plugin(engineBackend(new PluginEngine(this.#engineOptions)));
   }
 
   /** @internal A plug-in instance in a new worker (the pool's members). */

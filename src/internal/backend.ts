@@ -95,3 +95,28 @@ export class EngineBackend implements PluginBackend {
     this.engine.close();
   }
 }
+
+/**
+ * A plug-in on this thread whose imports suspend (an async host function, or HTTP, where the
+ * engine has JSPI): calls are awaited and queue; `callSync` cannot wait for them.
+ */
+export class SuspendingEngineBackend extends EngineBackend {
+  constructor(private readonly suspendingEngine: PluginEngine) {
+    super(suspendingEngine);
+  }
+
+  override call(name: string, input: PluginInput, hostContext: unknown, options: CallOptions | undefined): Promise<PluginOutput | null> {
+    return this.suspendingEngine.callAsync(name, toInput(input), hostContext, options);
+  }
+
+  override callSync(name: string): never {
+    throw new TypeError(
+      `callSync cannot call "${name}": the plug-in imports an async host function or http_request, which it awaits through JS promise integration (JSPI) while the event loop turns; use call`,
+    );
+  }
+}
+
+/** The backend for an engine on this thread. */
+export function engineBackend(engine: PluginEngine): PluginBackend {
+  return engine.suspends ? new SuspendingEngineBackend(engine) : new EngineBackend(engine);
+}

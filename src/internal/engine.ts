@@ -1,6 +1,7 @@
 // The synchronous heart of a plug-in: one linked instance, its kernel, and the call sequence of
-// ABI.md ("A call, step by step"). It knows nothing of promises or threads, so the same engine
-// runs on the main thread and inside a worker.
+// ABI.md ("A call, step by step"). Synchronous, so the same engine runs on the main thread and
+// inside a worker; only a plug-in that imports something asynchronous where the engine has JSPI
+// (see jspi.ts) is called through a promise, with the same steps before and after the guest.
 import { CallContext } from '../call-context.js';
 import {
   AbortError,
@@ -9,6 +10,7 @@ import {
   LinkError,
   PlughostError,
   PluginCallError,
+  PluginClosedError,
   ReentrantCallError,
   TimeoutError,
 } from '../errors.js';
@@ -16,8 +18,9 @@ import type { HostFunction } from '../host-function.js';
 import type { HostFunctionMap, Logger, LogLevel } from '../options.js';
 import { acquireEnvSlot, releaseEnvSlot, type EnvSlot } from './env-slot.js';
 import { releaseMemory } from './memory-pool.js';
-import type { HostEnvState, HttpHandler } from './host-env.js';
-import { HttpDeadlineExceeded } from './http/index.js';
+import { createAsyncHttpRequest, type HostEnvState, type HttpHandler } from './host-env.js';
+import { HttpDeadlineExceeded, type AsyncHttpHandler } from './http/index.js';
+import { hasJspi, promising } from './jspi.js';
 import { CALL_HAS_ERROR, type Kernel } from './kernel/kernel.js';
 import { instantiate, link, WASI_NAMESPACE, type Instantiated, type LinkPlan } from './linker.js';
 import type { LoadedModule } from './module-loader.js';
@@ -42,6 +45,11 @@ export interface EngineOptions {
   hostFunctions: readonly HostFunction[];
   /** Makes the plug-in's `http_request` handler, bound to the running call's deadline (epoch ms); undefined: no HTTP. */
   http: ((deadline: () => number) => HttpHandler) | undefined;
+  /**
+   * Where the engine has JSPI: makes the awaited `http_request` handler used instead of `http`
+   * (the guest suspends while the request runs; no thread blocks). Unset: `http` serves.
+   */
+  asyncHttp?: ((deadline: () => number) => AsyncHttpHandler) | undefined;
   allowResponseHeaders: boolean;
   /** `'process'`: this process's own stdout/stderr, bytes as they come. */
   wasi: { mounts: WasiMount[]; stdout?: OutputTarget | 'process'; stderr?: OutputTarget | 'process'; args: string[]; env: Record<string, string> } | undefined;
@@ -71,6 +79,12 @@ function outputSink(target: OutputTarget | 'process' | undefined, fd: 1 | 2): Li
 /** One sleeper for every engine of the thread (a SharedArrayBuffer per engine would cost more than the rest of it). */
 const blockFor = atomicsSleep();
 
+/**
+ * How long past its deadline a suspended call waits before it is given up: an HTTP request
+ * ending at the same deadline reports itself first (its TimeoutError names the URL).
+ */
+const SUSPENDED_DEADLINE_GRACE_MS = 20;
+
 /** Budget units between two looks at the clock: about a millisecond of guest work. */
 const SLICE = 1_000_000;
 /** The shortest slice: where it ends up while every unit is slow (grows, host calls). */
@@ -92,6 +106,15 @@ export class PluginEngine {
   private readonly stderr: LineSink | undefined;
   private budgets: WebAssembly.Global[] = [];
   private readonly exportCache = new Map<string, (() => unknown) | null>();
+  // The fields below serve only a plug-in whose imports suspend (JSPI), and are made on its first
+  // call: creating any other plug-in costs nothing more.
+  /** Exports wrapped by `WebAssembly.promising`. */
+  private promisingCache: Map<string, () => Promise<unknown>> | undefined;
+  /** A suspending plug-in's calls run one at a time: `busy` while one runs, the others wait here in order. */
+  private busy = false;
+  private waiting: (() => void)[] | undefined;
+  /** The suspending call in flight; `givenUp` once it timed out or was aborted while suspended. */
+  private suspended: { givenUp: boolean } | undefined;
   private active = false;
   /** Set when the instance's state can no longer be trusted; the next call re-instantiates. */
   private stale = false;
@@ -114,7 +137,8 @@ export class PluginEngine {
     try {
       this.kernel = this.slot.kernel;
       this.vars = new VarStore(options.maxVarBytes);
-      this.state = this.createState(options);
+      const asyncHttp = hasJspi() ? options.asyncHttp?.(() => performance.timeOrigin + this.deadline) : undefined;
+      this.state = this.createState(options, asyncHttp !== undefined);
       this.slot.holder.state = this.state;
       this.callContext = new CallContext(this.state);
       this.stdout = outputSink(options.wasi?.stdout, 1);
@@ -129,6 +153,8 @@ export class PluginEngine {
         callContext: this.callContext,
         useWasi: options.wasi !== undefined,
         tick: () => this.tick(),
+        guard: () => this.guardSuspension(),
+        asyncHttpRequest: asyncHttp && createAsyncHttpRequest(this.state, asyncHttp),
       });
       this.wasiModules = new Set();
       if (options.wasi !== undefined) {
@@ -141,19 +167,25 @@ export class PluginEngine {
     }
   }
 
-  private createState(options: EngineOptions): HostEnvState & { hostContext: unknown } {
+  /** `httpAwaited`: http_request is the awaited import (JSPI), no synchronous handler is made. */
+  private createState(options: EngineOptions, httpAwaited: boolean): HostEnvState & { hostContext: unknown } {
     return {
       kernel: this.kernel,
       vars: this.vars,
       config: options.config,
       logger: options.logger,
       logLevel: options.logLevel,
-      http: options.http?.(() => performance.timeOrigin + this.deadline),
+      http: httpAwaited ? undefined : options.http?.(() => performance.timeOrigin + this.deadline),
       allowResponseHeaders: options.allowResponseHeaders,
       lastStatus: 0,
       lastHeaders: undefined,
       hostContext: undefined,
     };
+  }
+
+  /** Whether an import suspends the guest (JSPI): calls must go through {@link callAsync} (the backend refuses callSync). */
+  get suspends(): boolean {
+    return this.plan.suspends;
   }
 
   get isActive(): boolean {
@@ -199,6 +231,7 @@ export class PluginEngine {
         .map((i) => i.exports[BUDGET_EXPORT])
         .filter((g): g is WebAssembly.Global => g instanceof WebAssembly.Global);
       this.exportCache.clear();
+      this.promisingCache?.clear();
       this.lastExportName = undefined;
       this.initialize();
     } catch (err) {
@@ -271,26 +304,21 @@ export class PluginEngine {
     try {
       return this.run(name, input, hostContext, limits);
     } catch (err) {
-      // the guest's failure, when the kernel memory limit refused it memory: that is the cause
-      if (err instanceof PluginCallError && err.code === 'PLUGHOST_CALL' && err.functionName === name) throw this.kernel.memoryLimitFailure(name, err) ?? err;
-      throw err;
+      throw this.callFailure(name, err);
     } finally {
       // closed by a host function during the call (see close)
       if (this.closed) this.release();
     }
   }
 
+  /** The guest's failure, when the kernel memory limit refused it memory: that is the cause. */
+  private callFailure(name: string, err: unknown): unknown {
+    if (err instanceof PluginCallError && err.code === 'PLUGHOST_CALL' && err.functionName === name) return this.kernel.memoryLimitFailure(name, err) ?? err;
+    return err;
+  }
+
   private run(name: string, input: Uint8Array | string, hostContext: unknown, limits?: CallLimits): PluginOutput | null {
-    if (this.active) throw new ReentrantCallError(name);
-    if (this.stale) this.instantiateNow();
-    const fn = this.exportFunction(name);
-    if (fn === null) throw new FunctionNotFoundError(name);
-    this.kernel.begin(input);
-    this.state.hostContext = hostContext;
-    this.state.lastStatus = 0;
-    this.state.lastHeaders = undefined;
-    this.signal = limits?.signal;
-    if (this.signal?.aborted) throw new AbortError(name, this.signal.reason);
+    const fn = this.startCall(name, input, hostContext, limits);
     let returned: unknown;
     let failure: unknown;
     let failed = false;
@@ -301,10 +329,34 @@ export class PluginEngine {
       failed = true;
       failure = err;
     } finally {
-      this.endGuarded();
-      this.state.hostContext = undefined;
-      this.signal = undefined;
+      this.endCall();
     }
+    return this.settle(name, returned, failed, failure);
+  }
+
+  /** The steps before the guest runs (ABI.md): a fresh instance if stale, the export, the input, the call's state. */
+  private startCall(name: string, input: Uint8Array | string, hostContext: unknown, limits: CallLimits | undefined): () => unknown {
+    if (this.active) throw new ReentrantCallError(name);
+    if (this.stale) this.instantiateNow();
+    const fn = this.exportFunction(name);
+    if (fn === null) throw new FunctionNotFoundError(name);
+    this.kernel.begin(input);
+    this.state.hostContext = hostContext;
+    this.state.lastStatus = 0;
+    this.state.lastHeaders = undefined;
+    this.signal = limits?.signal;
+    if (this.signal?.aborted) throw new AbortError(name, this.signal.reason);
+    return fn;
+  }
+
+  private endCall(): void {
+    this.endGuarded();
+    this.state.hostContext = undefined;
+    this.signal = undefined;
+  }
+
+  /** The steps after the guest returned or threw: the outcome in ABI order, then the output. */
+  private settle(name: string, returned: unknown, failed: boolean, failure: unknown): PluginOutput | null {
     if (name === '_start') this.stale = true;
     const outcome = this.kernel.outcome();
     // An empty error message is no error, as in the reference runtime.
@@ -324,6 +376,106 @@ export class PluginEngine {
     const code = returned === undefined ? 0 : Number(returned);
     if (code !== 0) throw new PluginCallError(name, code, `"${name}" returned exit code ${code}`);
     return this.output(name, outcome);
+  }
+
+  /**
+   * The call of a plug-in whose imports suspend (JSPI): the export runs through
+   * `WebAssembly.promising`, so the event loop turns while an async import is pending. Calls
+   * queue and run one at a time; each is bounded by the plug-in's timeout and the signal even
+   * while suspended (a host promise that never settles included).
+   */
+  callAsync(name: string, input: Uint8Array | string, hostContext: unknown, limits?: CallLimits): Promise<PluginOutput | null> {
+    if (this.busy) {
+      return new Promise<void>((resolve) => (this.waiting ??= []).push(resolve)).then(() => this.runSuspending(name, input, hostContext, limits));
+    }
+    this.busy = true;
+    return this.runSuspending(name, input, hostContext, limits);
+  }
+
+  private async runSuspending(name: string, input: Uint8Array | string, hostContext: unknown, limits: CallLimits | undefined): Promise<PluginOutput | null> {
+    try {
+      // closed while this call waited its turn
+      if (this.closed) throw new PluginClosedError();
+      const fn = this.startCall(name, input, hostContext, limits);
+      const call = (this.suspended = { givenUp: false });
+      let returned: unknown;
+      let failure: unknown;
+      let failed = false;
+      this.beginGuarded();
+      try {
+        returned = await this.bounded(this.promisingExport(name, fn)(), call);
+      } catch (err) {
+        failed = true;
+        failure = err;
+      } finally {
+        this.endCall();
+      }
+      // The given-up guest may still be suspended on its memory: that memory must not be pooled.
+      if (call.givenUp) this.instance.ownMemories = [];
+      return this.settle(name, returned, failed, failure);
+    } catch (err) {
+      throw this.callFailure(name, err);
+    } finally {
+      if (this.closed) this.release();
+      // the turn goes straight to the next waiting call, so a new call cannot overtake it
+      const next = this.waiting?.shift();
+      if (next !== undefined) next();
+      else this.busy = false;
+    }
+  }
+
+  private promisingExport(name: string, fn: () => unknown): () => Promise<unknown> {
+    const cache = (this.promisingCache ??= new Map());
+    let wrapped = cache.get(name);
+    if (wrapped === undefined) cache.set(name, (wrapped = promising(fn)));
+    return wrapped;
+  }
+
+  /**
+   * The guest's promise, or an interrupt when the deadline passes or the signal aborts first:
+   * `tick` cannot run while the guest is suspended. The call is then given up (see
+   * {@link guardSuspension}).
+   */
+  private bounded(guest: Promise<unknown>, call: { givenUp: boolean }): Promise<unknown> {
+    const signal = this.signal;
+    if (this.deadline === Infinity && signal === undefined) return guest;
+    return new Promise((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const done = () => {
+        if (timer !== undefined) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const giveUp = (interrupt: Interrupted) => {
+        call.givenUp = true;
+        done();
+        reject(interrupt);
+      };
+      const onAbort = () => giveUp(new Interrupted('abort', signal!.reason));
+      if (this.deadline !== Infinity) timer = setTimeout(() => giveUp(new Interrupted('timeout')), Math.max(0, this.deadline - performance.now()) + SUSPENDED_DEADLINE_GRACE_MS);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      guest.then(
+        (value) => {
+          done();
+          resolve(value);
+        },
+        (err) => {
+          done();
+          reject(err);
+        },
+      );
+    });
+  }
+
+  /**
+   * Called as an async import starts; what it returns runs when the import's promise settles,
+   * before the guest resumes, and throws if the call was given up meanwhile: the abandoned guest
+   * unwinds instead of running on into a kernel that serves the next call.
+   */
+  private guardSuspension(): () => void {
+    const call = this.suspended;
+    return () => {
+      if (call?.givenUp) throw new Error('the call this host function belonged to was given up (timeout or abort)');
+    };
   }
 
   private output(name: string, outcome: number): PluginOutput | null {

@@ -130,6 +130,32 @@ function parseRequest(state: HostEnvState, requestHandle: number): { url: string
   return { url, method, headers: headers ?? header };
 }
 
+/** The guest's request from its blocks (freed once read); `reachable` false: denied, allowedHosts is empty. */
+function takeHttpRequest(state: HostEnvState, requestHandle: number, bodyHandle: number, reachable: boolean): HttpRequest {
+  const { url, method, headers } = parseRequest(state, requestHandle);
+  if (!reachable) throw new HttpDeniedError(url, `HTTP request to ${url} denied: allowedHosts is empty, so no host may be reached`);
+  const body = bodyHandle === 0 ? null : state.kernel.read(bodyHandle)?.bytes() ?? null;
+  if (bodyHandle !== 0 && body === null) fail('http_request', `http_request was given body handle ${bodyHandle}, which is not a live block`);
+  state.kernel.free(requestHandle);
+  if (bodyHandle !== 0) state.kernel.free(bodyHandle);
+  return { url, method, headers, body };
+}
+
+/** Keep the status (and headers) for http_status_code/http_headers; the body's handle, 0 for none. */
+function storeHttpResponse(state: HostEnvState, response: HttpResponse): number {
+  state.lastStatus = response.status;
+  state.lastHeaders = state.allowResponseHeaders ? response.headers : undefined;
+  return response.body.byteLength === 0 ? 0 : state.kernel.write(response.body);
+}
+
+/**
+ * `http_request` for a guest that can wait (JSPI, see jspi.ts): the same request checks and
+ * response handling, the exchange awaited with `perform` instead of blocking the thread.
+ */
+export function createAsyncHttpRequest(state: HostEnvState, perform: (request: HttpRequest) => Promise<HttpResponse>): (requestHandle: number, bodyHandle: number) => Promise<number> {
+  return async (requestHandle, bodyHandle) => storeHttpResponse(state, await perform(takeHttpRequest(state, requestHandle, bodyHandle, true)));
+}
+
 const utf8 = new TextEncoder();
 /** Config values encoded once per config object (a plug-in's config never changes). */
 const encodedConfigs = new WeakMap<Record<string, string>, Map<string, Uint8Array>>();
@@ -173,16 +199,8 @@ export function createHostEnv(holder: HostEnvHolder): Record<HostEnvFunctionName
     },
     http_request(requestHandle: number, bodyHandle: number): number {
       const state = holder.state;
-      const { url, method, headers } = parseRequest(state, requestHandle);
-      if (state.http === undefined) throw new HttpDeniedError(url, `HTTP request to ${url} denied: allowedHosts is empty, so no host may be reached`);
-      const body = bodyHandle === 0 ? null : state.kernel.read(bodyHandle)?.bytes() ?? null;
-      if (bodyHandle !== 0 && body === null) fail('http_request', `http_request was given body handle ${bodyHandle}, which is not a live block`);
-      state.kernel.free(requestHandle);
-      if (bodyHandle !== 0) state.kernel.free(bodyHandle);
-      const response = state.http({ url, method, headers, body });
-      state.lastStatus = response.status;
-      state.lastHeaders = state.allowResponseHeaders ? response.headers : undefined;
-      return response.body.byteLength === 0 ? 0 : state.kernel.write(response.body);
+      const request = takeHttpRequest(state, requestHandle, bodyHandle, state.http !== undefined);
+      return storeHttpResponse(state, state.http!(request));
     },
     http_status_code(): number {
       const state = holder.state;

@@ -9,6 +9,9 @@ import { buildTrampolineModule } from './wasm/trampoline.js';
 
 type JsFunction = (...args: any[]) => any;
 
+/** How to run an asynchronous host function, for the errors of one that returns a promise unannounced. */
+const ASYNC_HINT = 'declare it async (awaited where the engine has JS promise integration, Node.js 24+), or use runInWorker: true';
+
 const I64_SAFE = 2 ** 53;
 const isSafe = (v: bigint) => v > -I64_SAFE && v < I64_SAFE;
 
@@ -34,7 +37,7 @@ function anyResult(r: any): any {
   if (r === undefined || r === null) return '0';
   if (typeof r === 'object' && typeof r.then === 'function') {
     (r as Promise<unknown>).then(undefined, () => {}); // its rejection has nowhere to go
-    throw new TypeError('a host function returned a promise: on the main thread host functions must return their result synchronously; use runInWorker: true for asynchronous ones');
+    throw new TypeError(`a host function returned a promise: on the main thread a host function not declared async must return its result synchronously; ${ASYNC_HINT}`);
   }
   return r;
 }
@@ -60,6 +63,34 @@ export function exactAdapter(fn: HostFunctionCallback, ctx: CallContext, type: F
   return convert ? (...args: any[]) => convert(fn(ctx, ...convertArgs(args))) : (...args: any[]) => fn(ctx, ...convertArgs(args));
 }
 
+/**
+ * An async host function as a JSPI import (see jspi.ts): called with the exact wasm signature
+ * (no trampoline: it suspends the guest anyway, so a BigInt costs nothing worth saving), it
+ * resolves to the result converted as {@link exactAdapter} converts it. `guard` is called as it
+ * starts; what it returns runs once the function's promise settles, before the guest resumes,
+ * and throws when the call was given up.
+ */
+export function asyncAdapter(fn: HostFunctionCallback, ctx: CallContext, type: FuncType | undefined, guard: () => () => void): (...args: any[]) => Promise<unknown> {
+  let convert: (r: any) => any;
+  if (type === undefined) convert = anyResult;
+  else if (type.results.length > 1) {
+    const converters = type.results.map(fromJsResult);
+    convert = (r: any) => Array.from(r as ArrayLike<any>, (v, i) => (converters[i] ? converters[i]!(v) : v));
+  } else convert = fromJsResult(type.results[0]) ?? ((r: any) => r);
+  const paramsAreI64 = type?.params.map((p) => p === 'i64');
+  return async (...args: any[]) => {
+    const converted = args.map((a, i) => ((paramsAreI64 === undefined ? typeof a === 'bigint' : paramsAreI64[i]) && isSafe(a) ? Number(a) : a));
+    const check = guard();
+    let result: unknown;
+    try {
+      result = await fn(ctx, ...converted);
+    } finally {
+      check();
+    }
+    return convert(result);
+  };
+}
+
 /** Holder of a trampoline's `wide` global, filled once the trampoline is instantiated. */
 export interface WideSlot {
   global: WebAssembly.Global | undefined;
@@ -72,7 +103,7 @@ export interface WideSlot {
 function refusePromise(result: object, label: string): never {
   if (typeof (result as { then?: unknown }).then === 'function') {
     (result as Promise<unknown>).then(undefined, () => {}); // its rejection has nowhere to go
-    throw new TypeError(`host function ${label} returned a promise: on the main thread host functions must return their result synchronously; use runInWorker: true for asynchronous ones`);
+    throw new TypeError(`host function ${label} returned a promise: on the main thread a host function not declared async must return its result synchronously; ${ASYNC_HINT}`);
   }
   throw new TypeError(`host function ${label} returned an object where the plug-in expects a number`);
 }

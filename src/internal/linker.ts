@@ -15,7 +15,8 @@ import type { Wasi } from './wasi/index.js';
 import { TICK_MODULE, TICK_NAME } from './wasm/instrument.js';
 import { OWN_MEMORY_MODULE, OWN_MEMORY_NAME } from './wasm/memory-limit.js';
 import { formatFuncType, sameFuncType, type FuncType } from './wasm/reader.js';
-import { exactAdapter, fastAdapter, needsTrampoline, TrampolineBatch } from './host-trampolines.js';
+import { asyncAdapter, exactAdapter, fastAdapter, needsTrampoline, TrampolineBatch } from './host-trampolines.js';
+import { hasJspi, isAsyncFunction, NO_JSPI_HINT, suspending } from './jspi.js';
 
 /** The namespace of the Extism kernel and host functions. */
 export const EXTISM_ENV = 'extism:host/env';
@@ -37,6 +38,14 @@ export interface LinkInputs {
   useWasi: boolean;
   /** Called when an instrumented module's budget runs out (timeouts, fuel, cancellation). */
   tick: () => void;
+  /**
+   * Where JSPI exists: called as an async import starts; what it returns runs when the import's
+   * promise settles, before the guest resumes, and throws when the call was given up (timed
+   * out, aborted), so the abandoned guest unwinds.
+   */
+  guard?: () => () => void;
+  /** Where JSPI exists and the engine wants it: `http_request` as an awaited import (handles in, handle out). */
+  asyncHttpRequest?: (requestHandle: number, bodyHandle: number) => Promise<number>;
 }
 
 /** A module as its manifest names it, for messages. */
@@ -67,6 +76,8 @@ export interface LinkPlan {
    * set anew each time (memory, WASI, other modules' instances).
    */
   prepared: Map<number, { imports: Record<string, Record<string, WebAssembly.ImportValue>>; perInstance: { module: string; name: string; binding: Binding }[] }>;
+  /** Some import suspends the guest (JSPI): exports must be called through `WebAssembly.promising`. */
+  suspends: boolean;
 }
 
 /**
@@ -89,6 +100,8 @@ export function link(inputs: LinkInputs): LinkPlan {
   const bindings = new Map<number, { module: string; name: string; binding: Binding }[]>();
   // Trampolined imports exist only once the batch is finished: bound then, from their thunk.
   const thunks: { entry: { binding: Binding }; thunk: () => WebAssembly.ImportValue }[] = [];
+  let suspends = false;
+  const guard = inputs.guard ?? (() => () => {});
 
   const reachable = new Set<number>();
   const visit = (index: number) => {
@@ -126,6 +139,21 @@ export function link(inputs: LinkInputs): LinkPlan {
       }
       if (imp.module === EXTISM_ENV) {
         if (imp.kind === 'function' && Object.hasOwn(kernelFunctions, imp.name)) push({ kind: 'value', value: kernelFunctions[imp.name]! });
+        else if (imp.kind === 'function' && imp.name === 'http_request' && inputs.asyncHttpRequest !== undefined) {
+          const request = inputs.asyncHttpRequest;
+          // i64 handles arrive as BigInts (no trampoline); one past 2^53 is never live, which Number keeps so
+          push({ kind: 'value', value: suspending(async (req: bigint, body: bigint) => {
+            const check = guard();
+            let handle: number;
+            try {
+              handle = await request(Number(req), Number(body));
+            } finally {
+              check();
+            }
+            return BigInt(handle);
+          }) });
+          suspends = true;
+        }
         else if (imp.kind === 'function' && Object.hasOwn(HOST_ENV_SIGNATURES, imp.name)) push({ kind: 'value', value: inputs.envFunctions[imp.name as HostEnvFunctionName] });
         else missing.push(importName(imp));
         continue;
@@ -157,8 +185,13 @@ export function link(inputs: LinkInputs): LinkPlan {
       // A module given compiled does not say its import types: a declared host function then
       // goes by its declaration (a trampoline typed so is checked by the instantiation itself).
       if (type === undefined && declared !== undefined) type = { params: [...declared.params], results: [...declared.results] };
-      if ((callback as { constructor?: { name?: string } }).constructor?.name === 'AsyncFunction') {
-        problems.push(`${importName(imp)}: the host function is async, which needs runInWorker: true on this Node.js (no JS promise integration for WebAssembly)`);
+      if (isAsyncFunction(callback)) {
+        if (!hasJspi()) {
+          problems.push(`${importName(imp)}: the host function is async, ${NO_JSPI_HINT}`);
+          continue;
+        }
+        push({ kind: 'value', value: suspending(asyncAdapter(callback, callContext, type, guard)) });
+        suspends = true;
         continue;
       }
       if (type !== undefined && needsTrampoline(type)) {
@@ -202,7 +235,7 @@ export function link(inputs: LinkInputs): LinkPlan {
     order.push(index);
   };
   sort(inputs.mainIndex);
-  return { order, bindings, cyclic, prepared: new Map() };
+  return { order, bindings, cyclic, prepared: new Map(), suspends };
 }
 
 /** Instances of one instantiation of a plug-in. */

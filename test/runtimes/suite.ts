@@ -250,6 +250,27 @@ test('[main] [jspi] an async host function runs where JSPI exists; elsewhere a L
 });
 
 
+test('[main] [jspi] [http] http_request is awaited where JSPI exists (the user’s fetch serves it); elsewhere a custom fetch is refused', async () => {
+  const wasm = await httpGuest();
+  let timerFired = false;
+  // answers only once a timer has run: the event loop turns while the guest waits
+  const custom = async (input: string | URL | Request) => {
+    await new Promise<void>((resolve) => setTimeout(resolve, 1));
+    timerFired = true;
+    return new Response(`fetched ${String(input)}`);
+  };
+  const options = { allowedHosts: ['127.0.0.1'], fetch: custom as typeof fetch };
+  if (!features.jspi) {
+    const refused = await rejection(createPlugin({ wasm: [{ data: wasm }] }, options));
+    assert.ok(refused instanceof PlughostError && refused.code === 'PLUGHOST_MANIFEST', `not a ManifestError: ${String(refused)}`);
+    return;
+  }
+  await using({ wasm: [{ data: wasm }] }, options, async (p) => {
+    assert.equal((await p.call('fetch', JSON.stringify({ url: 'http://127.0.0.1/jspi' })))?.text(), 'fetched http://127.0.0.1/jspi');
+    assert.equal(timerFired, true);
+  });
+});
+
 test('[worker] an async host function awaits this thread’s event loop while the guest waits', () =>
   using(
     plugin('host-echo'),

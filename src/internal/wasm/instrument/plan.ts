@@ -145,7 +145,8 @@ function charge(plan: FunctionPlan, entryCheck: Uint8Array, entryCharge: Int32Ar
   if (calls) {
     for (let i = 0; i < calls.length; i += 2) {
       const callee = calls[i + 1]!;
-      if (callee < entryCheck.length && !entryCheck[callee]) extra[calls[i]!] += entryCharge[callee]!;
+      const caller = calls[i]!;
+      if (callee < entryCheck.length && !entryCheck[callee]) extra[caller] = extra[caller]! + entryCharge[callee]!;
     }
   }
   plan.loopCosts = new Array<number>(regions.length - 1).fill(-1);
@@ -153,7 +154,7 @@ function charge(plan: FunctionPlan, entryCheck: Uint8Array, entryCharge: Int32Ar
     const region = regions[r]!;
     const cost = Math.min(region.own + extra[r]!, COST_CAP) | 0;
     if (r === 0) return cost;
-    if (region.bound >= 1 && region.bound * cost <= UNCHECKED_LOOP_LIMIT) extra[region.parent] += region.bound * cost;
+    if (region.bound >= 1 && region.bound * cost <= UNCHECKED_LOOP_LIMIT) extra[region.parent] = extra[region.parent]! + region.bound * cost;
     else plan.loopCosts[r - 1] = cost;
   }
   return 0;

@@ -10,20 +10,8 @@
 //   npm run bench -- --workers         a small call in runInWorker mode, plughost against the peer
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { Floor } from './floor.js';
-import {
-  formatBytes,
-  formatRatio,
-  formatTable,
-  formatTime,
-  geomean,
-  median,
-  memorySnapshot,
-  sample,
-  warmUp,
-  type MemorySnapshot,
-  type Op,
-} from './harness.js';
-import { fixtureFile, loadPeer, pluginFile, plughost, type BenchPlugin, type Host } from './hosts.js';
+import { formatBytes, formatRatio, formatTable, formatTime, geomean, type MemorySnapshot, median, memorySnapshot, type Op, sample, warmUp } from './harness.js';
+import { type BenchPlugin, fixtureFile, type Host, loadPeer, plughost, pluginFile } from './hosts.js';
 import { poolThroughput } from './pool.js';
 import { COUNT_VOWELS_OPTIONS, countVowelsJs, inputs, scenarios, type Target } from './scenarios.js';
 import { soak } from './soak.js';
@@ -170,7 +158,7 @@ export async function run(argv: readonly string[], out: (line: string) => void, 
     return 0;
   }
   const filterAt = argv.indexOf('--filter');
-  const filter = filterAt >= 0 ? argv[filterAt + 1] ?? '' : '';
+  const filter = filterAt >= 0 ? (argv[filterAt + 1] ?? '') : '';
   const wanted = (name: string) => name.includes(filter);
 
   silenceExperimentalWarnings();
@@ -199,22 +187,23 @@ export async function run(argv: readonly string[], out: (line: string) => void, 
     memory = result.memory;
   }
 
-  if (rows.length > 0) out(
-    formatTable(
-      ['scenario', 'peer', 'plughost', 'ratio', 'floor', '(floor is)', 'plughost/floor', 'target', ''],
-      rows.map((row) => [
-        row.name,
-        formatTime(row.peer),
-        formatTime(row.plughost),
-        formatRatio(row.peer / row.plughost),
-        formatTime(row.floor),
-        row.floorWhat,
-        formatRatio(row.plughost / row.floor),
-        targetText(row.target),
-        verdict(row),
-      ]),
-    ),
-  );
+  if (rows.length > 0)
+    out(
+      formatTable(
+        ['scenario', 'peer', 'plughost', 'ratio', 'floor', '(floor is)', 'plughost/floor', 'target', ''],
+        rows.map((row) => [
+          row.name,
+          formatTime(row.peer),
+          formatTime(row.plughost),
+          formatRatio(row.peer / row.plughost),
+          formatTime(row.floor),
+          row.floorWhat,
+          formatRatio(row.plughost / row.floor),
+          targetText(row.target),
+          verdict(row),
+        ]),
+      ),
+    );
 
   if (memory !== undefined) {
     out(`\nmemory around ${SUSTAINED_CALLS.toLocaleString('en-US')}-call rounds (after a full GC; heap and RSS are the whole process's):`);
@@ -238,7 +227,9 @@ export async function run(argv: readonly string[], out: (line: string) => void, 
       const cost = await interruptionCost(file);
       const overhead = cost.with / cost.without - 1;
       const mark = counted ? (overhead <= INTERRUPT_TARGET ? ': ok' : ': MISS') : '';
-      out(`  ${label.padEnd(36)} ${formatTime(cost.without).padStart(9)} → ${formatTime(cost.with).padStart(9)}  ${overhead >= 0 ? '+' : ''}${(overhead * 100).toFixed(1)}%${mark}`);
+      out(
+        `  ${label.padEnd(36)} ${formatTime(cost.without).padStart(9)} → ${formatTime(cost.with).padStart(9)}  ${overhead >= 0 ? '+' : ''}${(overhead * 100).toFixed(1)}%${mark}`,
+      );
     }
   }
 
@@ -261,8 +252,14 @@ export async function run(argv: readonly string[], out: (line: string) => void, 
   const counted = rows.filter((r) => r.inGeomean);
   const mean = geomean(counted.map((r) => r.peer / r.plughost));
   out(`\n(${((performance.now() - started) / 1000).toFixed(1)} s)`);
-  out(`geometric mean of the ratios peer/plughost over ${counted.length} scenarios: ${formatRatio(mean)} (target ≥${GEOMEAN_TARGET}x: ${mean >= GEOMEAN_TARGET ? 'ok' : 'MISS'})`);
+  out(
+    `geometric mean of the ratios peer/plughost over ${counted.length} scenarios: ${formatRatio(mean)} (target ≥${GEOMEAN_TARGET}x: ${mean >= GEOMEAN_TARGET ? 'ok' : 'MISS'})`,
+  );
   return 0;
 }
 
-process.exitCode = await run(process.argv.slice(2), (line) => process.stdout.write(`${line}\n`), (line) => process.stderr.write(`${line}\n`));
+process.exitCode = await run(
+  process.argv.slice(2),
+  (line) => process.stdout.write(`${line}\n`),
+  (line) => process.stderr.write(`${line}\n`),
+);

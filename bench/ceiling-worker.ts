@@ -3,8 +3,8 @@
 // its calls for `ms` once told 'go' (so that the threads measured together run together).
 import { parentPort, workerData } from 'node:worker_threads';
 import { createPlugin } from '../src/index.js';
-import { COUNT_VOWELS_OPTIONS, inputs } from './scenarios.js';
 import { pluginFile } from './hosts.js';
+import { COUNT_VOWELS_OPTIONS, inputs } from './scenarios.js';
 
 const { ms } = workerData as { ms: number };
 const port = parentPort!;

@@ -81,7 +81,10 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const numeric = (cell: string) => /^[-\d.≥≤]/.test(cell) && !/[a-wyz]{3}/i.test(cell);
   const line = (cells: readonly string[]) =>
-    cells.map((c, i) => (i > 0 && numeric(c) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+    cells
+      .map((c, i) => (i > 0 && numeric(c) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 

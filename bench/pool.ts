@@ -3,9 +3,9 @@
 // call their own plug-ins with no host thread at all. Skipped while the pool is not exported.
 import { Worker } from 'node:worker_threads';
 import * as api from '../src/index.js';
-import { COUNT_VOWELS_OPTIONS, countVowelsJs, inputs } from './scenarios.js';
 import { median } from './harness.js';
 import { pluginFile } from './hosts.js';
+import { COUNT_VOWELS_OPTIONS, countVowelsJs, inputs } from './scenarios.js';
 
 interface BenchPool {
   call(name: string, input: Uint8Array): Promise<{ buffer: ArrayBufferLike; byteOffset: number; byteLength: number } | null>;

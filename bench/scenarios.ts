@@ -1,11 +1,15 @@
 // The scenarios of the benchmark: what each host runs, how its output is checked before it
 // is timed (a host that is fast because it is wrong must not win), the floor it is compared
 // with, and the targets of the issue.
-import { Floor, stubInstantiate } from './floor.js';
+import { type Floor, stubInstantiate } from './floor.js';
 import type { Op } from './harness.js';
 import {
+  type BenchOptions,
+  type BenchOutput,
+  type BenchPlugin,
   bytesOf,
   fixtureFile,
+  type Host,
   hostFunctions,
   KIB,
   MIB,
@@ -14,10 +18,6 @@ import {
   u64,
   u64Of,
   wasmBytes,
-  type BenchOptions,
-  type BenchOutput,
-  type BenchPlugin,
-  type Host,
 } from './hosts.js';
 
 /** Targets from the issue: ratio = peer/plughost at least `ratio`; plughost/floor at most `floor`. */

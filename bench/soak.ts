@@ -2,7 +2,7 @@
 // heap sampled along the way. The heap is flat when, after 1,000,000 calls, it is within
 // 10% of what it was after the first 10,000.
 import { formatBytes, formatTime, memorySnapshot } from './harness.js';
-import { pluginFile, plughost } from './hosts.js';
+import { plughost, pluginFile } from './hosts.js';
 import { COUNT_VOWELS_OPTIONS, inputs } from './scenarios.js';
 
 const CALLS = 1_000_000;
@@ -32,6 +32,8 @@ export async function soak(out: (line: string) => void): Promise<boolean> {
   await plugin.close();
   const growth = last / baseline - 1;
   const flat = Math.abs(growth) <= TOLERANCE;
-  out(`heap after ${CALLS.toLocaleString('en-US')} calls vs after ${BASELINE_AT.toLocaleString('en-US')}: ${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)}% (target within ±${TOLERANCE * 100}%): ${flat ? 'flat' : 'GROWS'}; ${((performance.now() - start) / 1000).toFixed(1)} s in all`);
+  out(
+    `heap after ${CALLS.toLocaleString('en-US')} calls vs after ${BASELINE_AT.toLocaleString('en-US')}: ${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)}% (target within ±${TOLERANCE * 100}%): ${flat ? 'flat' : 'GROWS'}; ${((performance.now() - start) / 1000).toFixed(1)} s in all`,
+  );
   return flat;
 }

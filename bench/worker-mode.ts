@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { formatTime } from './harness.js';
-import { loadPeer, pluginFile, plughost, type Host } from './hosts.js';
+import { type Host, loadPeer, plughost, pluginFile } from './hosts.js';
 import { COUNT_VOWELS_OPTIONS, inputs } from './scenarios.js';
 
 /** Calls timed per host: the peer's worker calls take milliseconds each. */
@@ -48,7 +48,10 @@ export function workerMode(out: (line: string) => void): void {
       result = { calls: 0, error: `the process ended (status ${child.status}, signal ${child.signal}): ${child.stderr.trim().split('\n').at(-1) ?? ''}` };
     }
     results[name] = result;
-    const what = result.perCall === undefined ? `failed after ${result.calls} calls: ${result.error}` : `${formatTime(result.perCall)} per call over ${result.calls} calls`;
+    const what =
+      result.perCall === undefined
+        ? `failed after ${result.calls} calls: ${result.error}`
+        : `${formatTime(result.perCall)} per call over ${result.calls} calls`;
     out(`  ${name.padEnd(9)} ${what}`);
   }
   const ours = results.plughost?.perCall;

@@ -37,7 +37,10 @@ function isTypeOnly(clause) {
   if (/^type\s/.test(text)) return true;
   const braces = /^\{([^}]*)\}$/.exec(text);
   if (braces === null) return false;
-  const specifiers = braces[1].split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const specifiers = braces[1]
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   return specifiers.length > 0 && specifiers.every((s) => /^type\s/.test(s));
 }
 

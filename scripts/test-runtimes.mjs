@@ -60,7 +60,10 @@ const onlyArg = argv.indexOf('--only');
 const only = onlyArg === -1 ? undefined : argv[onlyArg + 1].split(',');
 const skipFull = argv.includes('--skip-full');
 
-for (const [what, path] of [['the cross-runtime suite', suite], ['the bundle', join(root, 'dist', 'bundle', 'index.js')]]) {
+for (const [what, path] of [
+  ['the cross-runtime suite', suite],
+  ['the bundle', join(root, 'dist', 'bundle', 'index.js')],
+]) {
   if (!existsSync(path)) {
     console.error(`test-runtimes: ${what} is not built (${path} is missing): run \`npm test\` or \`node scripts/build.mjs\` first`);
     process.exit(1);
@@ -122,7 +125,9 @@ async function fullSuite() {
   const count = (name) => output.match(new RegExp(`^(?:ℹ|#) ${name} (\\d+)$`, 'm'))?.[1] ?? '?';
   const ok = code === 0;
   const summary = `${count('pass')} passed, ${count('fail')} failed${killed ? `, killed after ${FULL_BOUND_MS / 1000} s` : ''}`;
-  console.log(`${ok ? 'PASS' : 'FAIL'}  Node ${execFileSync(node26.command, ['-p', 'process.versions.node'], { encoding: 'utf8' }).trim()}  whole suite: ${summary}  (${seconds.toFixed(1)} s)`);
+  console.log(
+    `${ok ? 'PASS' : 'FAIL'}  Node ${execFileSync(node26.command, ['-p', 'process.versions.node'], { encoding: 'utf8' }).trim()}  whole suite: ${summary}  (${seconds.toFixed(1)} s)`,
+  );
   if (!ok) {
     // Node 22+ ends with every failure again, with its error, under "failing tests:": that
     // part without stack frames says what broke (CI keeps no log file).
@@ -150,7 +155,7 @@ async function cliChecks(runtime, passed, failed) {
     {
       // The CLI's scheme (README, "The CLI"): a failed call exits 1, and stderr names the
       // plug-in's own code, so that it never looks like a usage error (2) or a load failure (3).
-      name: '[cli] plughost call fails with status 1 and names the plug-in\'s exit code',
+      name: "[cli] plughost call fails with status 1 and names the plug-in's exit code",
       args: ['call', join(root, 'build', 'plugins', 'fail.wasm'), 'fail_with_code', '--input', '42'],
       expect: (r) => r.code === 1 && /exit code 42/.test(r.output),
     },
@@ -207,7 +212,14 @@ async function crossRuntime(runtime) {
   if (!finished) {
     const how = killed ? `killed after ${SUITE_BOUND_MS / 1000} s${lastStarted ? `, in "${lastStarted}"` : ''}` : `exit code ${code}`;
     console.log(`        the run did not finish: ${how}`);
-    console.log(output.split('\n').filter((line) => !/^(ok|start)\t/.test(line)).slice(-30).map((line) => `        | ${line}`).join('\n'));
+    console.log(
+      output
+        .split('\n')
+        .filter((line) => !/^(ok|start)\t/.test(line))
+        .slice(-30)
+        .map((line) => `        | ${line}`)
+        .join('\n'),
+    );
   }
   table.push({ label, features, passed, failed, expected });
   results.push(ok);
@@ -238,7 +250,9 @@ if (table.length > 0) {
     const worker = area(row, (n) => n.startsWith('[worker]') && !n.includes('[wasi]') && !n.includes('[http]'));
     const wasi = area(row, (n) => n.includes('[wasi]'));
     const http = area(row, (n) => n.includes('[http]'));
-    console.log(`| ${row.label} | ${main} | ${worker} | ${wasi} | ${http} | ${cli} | ${row.features.jspi === undefined ? '?' : row.features.jspi ? 'yes' : 'no'} | ${asyncOnMain === 'yes' && !row.features.jspi ? 'no (refused: runInWorker)' : asyncOnMain} |`);
+    console.log(
+      `| ${row.label} | ${main} | ${worker} | ${wasi} | ${http} | ${cli} | ${row.features.jspi === undefined ? '?' : row.features.jspi ? 'yes' : 'no'} | ${asyncOnMain === 'yes' && !row.features.jspi ? 'no (refused: runInWorker)' : asyncOnMain} |`,
+    );
   }
   console.log('');
 }

@@ -223,7 +223,10 @@ export class ReentrantCallError extends PlughostError {
   /** The export the host function tried to call. */
   readonly functionName: string;
   constructor(functionName: string) {
-    super('PLUGHOST_REENTRANT_CALL', `cannot call "${functionName}" from a host function of the same plug-in while it is running: calls on one plug-in never nest`);
+    super(
+      'PLUGHOST_REENTRANT_CALL',
+      `cannot call "${functionName}" from a host function of the same plug-in while it is running: calls on one plug-in never nest`,
+    );
     this.functionName = functionName;
   }
 }

@@ -16,38 +16,10 @@
  */
 import { createPlugin } from './plugin.js';
 
-export { compilePlugin, CompiledPlugin, createPlugin, createPlugin as newPlugin, Plugin } from './plugin.js';
-export type { CallOptions, PluginInput } from './plugin.js';
-export { createPool, Pool } from './pool.js';
-export type { PoolOptions } from './pool.js';
-export { PluginOutput } from './plugin-output.js';
-export { CAPABILITIES } from './capabilities.js';
-export type { Capabilities } from './capabilities.js';
 export { CallContext, CallContext as CurrentPlugin } from './call-context.js';
-export { defineHostFunction, DEFAULT_HOST_NAMESPACE } from './host-function.js';
-export type { HostFunction, ValueType } from './host-function.js';
-export type {
-  Manifest,
-  ManifestLike,
-  ManifestWasm,
-  ManifestWasmData,
-  ManifestWasmModule,
-  ManifestWasmPath,
-  ManifestWasmResponse,
-  ManifestWasmUrl,
-  MemoryOptions,
-} from './manifest.js';
-export type {
-  PluginOptions,
-  PluginOptions as ExtismPluginOptions,
-  HostFunctionCallback,
-  HostFunctionMap,
-  Logger,
-  LogLevel,
-  OutputTarget,
-  PluginConfig,
-  PluginConfigLike,
-} from './options.js';
+export type { Capabilities } from './capabilities.js';
+export { CAPABILITIES } from './capabilities.js';
+export type { PlughostErrorCode } from './errors.js';
 export {
   AbortError,
   FuelExhaustedError,
@@ -67,7 +39,35 @@ export {
   WasmSourceError,
   WorkerError,
 } from './errors.js';
-export type { PlughostErrorCode } from './errors.js';
+export type { HostFunction, ValueType } from './host-function.js';
+export { DEFAULT_HOST_NAMESPACE, defineHostFunction } from './host-function.js';
+export type {
+  Manifest,
+  ManifestLike,
+  ManifestWasm,
+  ManifestWasmData,
+  ManifestWasmModule,
+  ManifestWasmPath,
+  ManifestWasmResponse,
+  ManifestWasmUrl,
+  MemoryOptions,
+} from './manifest.js';
+export type {
+  HostFunctionCallback,
+  HostFunctionMap,
+  Logger,
+  LogLevel,
+  OutputTarget,
+  PluginConfig,
+  PluginConfigLike,
+  PluginOptions,
+  PluginOptions as ExtismPluginOptions,
+} from './options.js';
+export type { CallOptions, PluginInput } from './plugin.js';
+export { CompiledPlugin, compilePlugin, createPlugin, createPlugin as newPlugin, Plugin } from './plugin.js';
+export { PluginOutput } from './plugin-output.js';
+export type { PoolOptions } from './pool.js';
+export { createPool, Pool } from './pool.js';
 
 /** {@link createPlugin}, as the default export: `import createPlugin from 'plughost'`, as with `@extism/extism`. */
 export default createPlugin;

@@ -172,14 +172,16 @@ function normalizeWasm(entry: unknown, index: number, baseDir: string | undefine
   const field = `wasm[${index}]`;
   if (!isRecord(entry)) throw new ManifestError(field, `must be an object with one of path, data, url, response or module, got ${describe(entry)}`);
   const name = entry.name;
-  if (name !== undefined && (typeof name !== 'string' || name === '')) throw new ManifestError(`${field}.name`, `must be a non-empty string, got ${describe(name)}`);
+  if (name !== undefined && (typeof name !== 'string' || name === ''))
+    throw new ManifestError(`${field}.name`, `must be a non-empty string, got ${describe(name)}`);
   const hash = entry.hash;
   if (hash !== undefined && (typeof hash !== 'string' || !/^[0-9a-fA-F]{64}$/.test(hash))) {
     throw new ManifestError(`${field}.hash`, `must be a sha256 digest as 64 hex digits, got ${describe(hash)}`);
   }
   let source: WasmSource;
   if (entry.path !== undefined) {
-    if (typeof entry.path !== 'string' || entry.path === '') throw new ManifestError(`${field}.path`, `must be a non-empty string, got ${describe(entry.path)}`);
+    if (typeof entry.path !== 'string' || entry.path === '')
+      throw new ManifestError(`${field}.path`, `must be a non-empty string, got ${describe(entry.path)}`);
     source = { kind: 'path', path: baseDir === undefined ? entry.path : platform.resolvePath(entry.path, baseDir) };
   } else if (entry.data !== undefined) {
     const data = entry.data;
@@ -205,12 +207,20 @@ function normalizeWasm(entry: unknown, index: number, baseDir: string | undefine
     if (!isFetchResponse(entry.response)) throw new ManifestError(`${field}.response`, `must be a fetch Response, got ${describe(entry.response)}`);
     source = { kind: 'response', response: entry.response };
   } else if (entry.module !== undefined) {
-    if (!(entry.module instanceof WebAssembly.Module)) throw new ManifestError(`${field}.module`, `must be a WebAssembly.Module, got ${describe(entry.module)}`);
-    if (hash !== undefined) throw new ManifestError(`${field}.hash`, 'cannot be checked against a compiled WebAssembly.Module (its bytes are gone); give the bytes instead, or drop the hash');
+    if (!(entry.module instanceof WebAssembly.Module))
+      throw new ManifestError(`${field}.module`, `must be a WebAssembly.Module, got ${describe(entry.module)}`);
+    if (hash !== undefined)
+      throw new ManifestError(
+        `${field}.hash`,
+        'cannot be checked against a compiled WebAssembly.Module (its bytes are gone); give the bytes instead, or drop the hash',
+      );
     source = { kind: 'module', module: entry.module };
   } else {
     const keys = Object.keys(entry);
-    throw new ManifestError(field, `needs one of path, data, url, response or module, got ${keys.length === 0 ? 'an empty object' : `an object with ${keys.join(', ')}`}`);
+    throw new ManifestError(
+      field,
+      `needs one of path, data, url, response or module, got ${keys.length === 0 ? 'an empty object' : `an object with ${keys.join(', ')}`}`,
+    );
   }
   return { source, name: name as string | undefined, hash: (hash as string | undefined)?.toLowerCase() };
 }
@@ -250,7 +260,8 @@ export function normalizeManifest(manifest: unknown, baseDir?: string): Normaliz
     allowedPaths: stringMap(pick(manifest, 'allowedPaths', 'allowed_paths'), 'allowed_paths'),
     memory: {
       maxPages,
-      maxHttpResponseBytes: optionalLimit(pick(memory, 'maxHttpResponseBytes', 'max_http_response_bytes'), 'memory.max_http_response_bytes') ?? DEFAULT_MAX_HTTP_RESPONSE_BYTES,
+      maxHttpResponseBytes:
+        optionalLimit(pick(memory, 'maxHttpResponseBytes', 'max_http_response_bytes'), 'memory.max_http_response_bytes') ?? DEFAULT_MAX_HTTP_RESPONSE_BYTES,
       maxVarBytes: optionalLimit(pick(memory, 'maxVarBytes', 'max_var_bytes'), 'memory.max_var_bytes') ?? DEFAULT_MAX_VAR_BYTES,
     },
     timeoutMs: (timeout as number | null | undefined) ?? null,

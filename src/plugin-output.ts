@@ -50,14 +50,34 @@ export class PluginOutput extends DataView<ArrayBufferLike> {
     return this.buffer.slice(this.byteOffset, this.byteOffset + this.byteLength);
   }
 
-  override setInt8(): void { readOnly(); }
-  override setUint8(): void { readOnly(); }
-  override setInt16(): void { readOnly(); }
-  override setUint16(): void { readOnly(); }
-  override setInt32(): void { readOnly(); }
-  override setUint32(): void { readOnly(); }
-  override setFloat32(): void { readOnly(); }
-  override setFloat64(): void { readOnly(); }
-  override setBigInt64(): void { readOnly(); }
-  override setBigUint64(): void { readOnly(); }
+  override setInt8(): void {
+    readOnly();
+  }
+  override setUint8(): void {
+    readOnly();
+  }
+  override setInt16(): void {
+    readOnly();
+  }
+  override setUint16(): void {
+    readOnly();
+  }
+  override setInt32(): void {
+    readOnly();
+  }
+  override setUint32(): void {
+    readOnly();
+  }
+  override setFloat32(): void {
+    readOnly();
+  }
+  override setFloat64(): void {
+    readOnly();
+  }
+  override setBigInt64(): void {
+    readOnly();
+  }
+  override setBigUint64(): void {
+    readOnly();
+  }
 }

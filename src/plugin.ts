@@ -1,20 +1,20 @@
+import type { CallOptions, PluginInput } from './call-options.js';
 import { ManifestError, PluginClosedError } from './errors.js';
+import { engineBackend, type PluginBackend } from './internal/backend.js';
+import { type EngineOptions, PluginEngine } from './internal/engine.js';
+import { LOG_LEVELS } from './internal/host-env.js';
+import { createAsyncHttpHandler, createHttpHandler } from './internal/http/index.js';
+import { hasJspi } from './internal/jspi.js';
+import { wasmSizeLimit } from './internal/load-bytes.js';
+import { isAddedExport, isAddedImport, type LoadedModule, loadModules } from './internal/module-loader.js';
+import * as platform from './internal/platform/node.js';
+import { resolveManifest } from './internal/resolve-manifest.js';
+import type { WasiMount } from './internal/wasi/index.js';
+import { WorkerBackend, type WorkerHttpFactory, type WorkerSpec, workerSpec } from './internal/worker/worker-backend.js';
 import type { ManifestLike, NormalizedManifest } from './manifest.js';
 import { mainModuleIndex } from './manifest.js';
 import type { PluginOptions } from './options.js';
 import type { PluginOutput } from './plugin-output.js';
-import type { CallOptions, PluginInput } from './call-options.js';
-import { engineBackend, type PluginBackend } from './internal/backend.js';
-import { PluginEngine, type EngineOptions } from './internal/engine.js';
-import { LOG_LEVELS } from './internal/host-env.js';
-import { hasJspi } from './internal/jspi.js';
-import { wasmSizeLimit } from './internal/load-bytes.js';
-import { isAddedExport, isAddedImport, loadModules, type LoadedModule } from './internal/module-loader.js';
-import * as platform from './internal/platform/node.js';
-import { resolveManifest } from './internal/resolve-manifest.js';
-import { createAsyncHttpHandler, createHttpHandler } from './internal/http/index.js';
-import { WorkerBackend, workerSpec, type WorkerHttpFactory, type WorkerSpec } from './internal/worker/worker-backend.js';
-import type { WasiMount } from './internal/wasi/index.js';
 
 export type { CallOptions, PluginInput } from './call-options.js';
 
@@ -203,13 +203,25 @@ function resolveOptions(manifest: NormalizedManifest, options: PluginOptions): R
         merged.allowedHosts.length === 0
           ? undefined
           : (deadline) =>
-              createHttpHandler({ allowedHosts: merged.allowedHosts, maxResponseBytes: merged.memory.maxHttpResponseBytes, fetch: options.fetch, deadline, requestTimeoutMs: options.httpTimeoutMs }),
+              createHttpHandler({
+                allowedHosts: merged.allowedHosts,
+                maxResponseBytes: merged.memory.maxHttpResponseBytes,
+                fetch: options.fetch,
+                deadline,
+                requestTimeoutMs: options.httpTimeoutMs,
+              }),
       // Where the engine has JSPI, the guest awaits the request instead (the user's fetch included).
       asyncHttp:
         merged.allowedHosts.length === 0 || !hasJspi()
           ? undefined
           : (deadline) =>
-              createAsyncHttpHandler({ allowedHosts: merged.allowedHosts, maxResponseBytes: merged.memory.maxHttpResponseBytes, fetch: options.fetch, deadline, requestTimeoutMs: options.httpTimeoutMs }),
+              createAsyncHttpHandler({
+                allowedHosts: merged.allowedHosts,
+                maxResponseBytes: merged.memory.maxHttpResponseBytes,
+                fetch: options.fetch,
+                deadline,
+                requestTimeoutMs: options.httpTimeoutMs,
+              }),
       allowResponseHeaders: options.allowHttpResponseHeaders ?? false,
       wasi: options.useWasi
         ? {
@@ -287,7 +299,12 @@ export class CompiledPlugin {
 
   /** @internal A plug-in on this thread. */
   instantiateSync(): Plugin {
-    if (this.#engineOptions.timeoutMs !== null) refuseOpaque(this.#engineOptions.modules, 'timeoutMs', 'on this thread only a module plughost rewrote can be stopped; or pass runInWorker: true, where the worker is ended at the deadline');
+    if (this.#engineOptions.timeoutMs !== null)
+      refuseOpaque(
+        this.#engineOptions.modules,
+        'timeoutMs',
+        'on this thread only a module plughost rewrote can be stopped; or pass runInWorker: true, where the worker is ended at the deadline',
+      );
     return new Plugin(engineBackend(new PluginEngine(this.#engineOptions)));
   }
 
@@ -306,7 +323,10 @@ function refuseOpaque(modules: readonly LoadedModule[], limit: string, why: stri
   const opaque = modules.findIndex((module) => module.info === null);
   if (opaque === -1) return;
   const name = modules[opaque]!.name;
-  throw new ManifestError(limit, `cannot be enforced for ${name === undefined ? `wasm[${opaque}]` : `module "${name}"`}, a WebAssembly.Module compiled by the application: ${why}. Give plughost the module's bytes (a path, URL or data) instead`);
+  throw new ManifestError(
+    limit,
+    `cannot be enforced for ${name === undefined ? `wasm[${opaque}]` : `module "${name}"`}, a WebAssembly.Module compiled by the application: ${why}. Give plughost the module's bytes (a path, URL or data) instead`,
+  );
 }
 
 /** The host-thread `http_request` of worker plug-ins: the same policy, awaited, with the user's fetch if any. */

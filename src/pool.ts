@@ -2,15 +2,16 @@
 // The host thread only routes: a call goes to an idle instance, else behind the running call of
 // a busy one (posted ahead, so that worker never waits for this thread between calls), else
 // waits in a bounded queue.
+
+import type { CallOptions, PluginInput } from './call-options.js';
 import { AbortError, ManifestError, PluginClosedError, PoolFullError } from './errors.js';
 import { CallQueue } from './internal/call-queue.js';
-import type { ManifestLike } from './manifest.js';
-import type { PluginOptions } from './options.js';
-import type { PluginOutput } from './plugin-output.js';
-import type { CallOptions, PluginInput } from './call-options.js';
-import { compilePlugin } from './plugin.js';
 import { availableParallelism } from './internal/platform/node-worker.js';
 import { captureInput, type OwnedInput, type WorkerBackend } from './internal/worker/worker-backend.js';
+import type { ManifestLike } from './manifest.js';
+import type { PluginOptions } from './options.js';
+import { compilePlugin } from './plugin.js';
+import type { PluginOutput } from './plugin-output.js';
 
 /** Options of {@link createPool}: those of a plug-in, plus the pool's shape. */
 export interface PoolOptions extends PluginOptions {
@@ -137,7 +138,10 @@ export class Pool {
     member.calls++;
     const done = member.backend.call(name, input, hostContext, options);
     // The next call is handed over as soon as this one settles, whatever its outcome.
-    done.then(() => this.#release(member), () => this.#release(member));
+    done.then(
+      () => this.#release(member),
+      () => this.#release(member),
+    );
     return done;
   }
 

@@ -158,7 +158,10 @@ describe('a call', () => {
 
   it('describes its exports and imports', async () => {
     const plugin = await pluginFrom(`(module ${IMPORTS} (func (export "f")))`);
-    assert.deepEqual((await plugin.getExports()).map((e) => e.name), ['f']);
+    assert.deepEqual(
+      (await plugin.getExports()).map((e) => e.name),
+      ['f'],
+    );
     assert.ok((await plugin.getImports()).some((i) => i.module === 'extism:host/env' && i.name === 'alloc'));
     assert.equal(plugin.isActive(), false);
   });

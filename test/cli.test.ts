@@ -2,9 +2,9 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -225,7 +225,9 @@ describe('plughost call', () => {
     assert.equal((await cli(['call', wasm('basic'), 'counter', '--loop', '1'])).stdout, '1');
   });
 
-  it('runs count-vowels from the build, totals 3, 6, 9 with --loop 3, and honours --config', { skip: !existsSync(pluginPath('count-vowels')) && 'build/plugins/count-vowels.wasm is not built' }, async () => {
+  it('runs count-vowels from the build, totals 3, 6, 9 with --loop 3, and honours --config', {
+    skip: !existsSync(pluginPath('count-vowels')) && 'build/plugins/count-vowels.wasm is not built',
+  }, async () => {
     const once = await cli(['call', pluginPath('count-vowels'), 'count_vowels', '--input', 'Hello, World!']);
     assert.equal(once.status, 0, once.stderr);
     assert.equal(once.stdout, '{"count":3,"total":3,"vowels":"aeiouAEIOU"}');
@@ -254,7 +256,10 @@ describe('plughost call', () => {
     const bytes = await readFile(wasm('basic'));
     const server = createServer((req, res) => {
       if (req.url === '/basic.wasm') res.writeHead(200, { 'content-type': 'application/wasm' }).end(bytes);
-      else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ wasm: [{ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/basic.wasm` }], config: { k: 'from url' } }));
+      else
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ wasm: [{ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/basic.wasm` }], config: { k: 'from url' } }));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
@@ -300,7 +305,9 @@ describe('plughost call', () => {
       assert.match(minusTwo.stderr, /exited with code -2\n$/);
     });
 
-    it("is 1 for the plug-in's own error message, prefixed by the function, with its exit code", { skip: !existsSync(pluginPath('fail')) && 'build/plugins/fail.wasm is not built' }, async () => {
+    it("is 1 for the plug-in's own error message, prefixed by the function, with its exit code", {
+      skip: !existsSync(pluginPath('fail')) && 'build/plugins/fail.wasm is not built',
+    }, async () => {
       const r = await cli(['call', pluginPath('fail'), 'fail', '--input', 'because']);
       assert.equal(r.status, 1);
       assert.equal(r.stderr, 'plughost: fail: this plug-in always fails: because\nplughost: exit code 1\n');
@@ -363,7 +370,10 @@ describe('plughost call', () => {
     const r = await cli(['call', wasm('user'), 'run']);
     assert.equal(r.status, 3);
     assert.match(r.stderr, /missing import extism:host\/user\.kv_read/);
-    assert.match(r.stderr, /\nplughost: hint: extism:host\/user\.kv_read, extism:host\/user\.kv_write: host functions .* the plughost CLI has none .*`functions`/);
+    assert.match(
+      r.stderr,
+      /\nplughost: hint: extism:host\/user\.kv_read, extism:host\/user\.kv_write: host functions .* the plughost CLI has none .*`functions`/,
+    );
   });
 
   it('names the file that cannot be read', async () => {
@@ -485,7 +495,9 @@ describe('plughost call', () => {
     assert.match(invalid.stderr, /^plughost: manifest .*bad\.manifest is not valid JSON/);
   });
 
-  it('mounts --allow-path directories for WASI, ro: read-only', { skip: !existsSync(pluginPath('wasi-files')) && 'build/plugins/wasi-files.wasm is not built' }, async () => {
+  it('mounts --allow-path directories for WASI, ro: read-only', {
+    skip: !existsSync(pluginPath('wasi-files')) && 'build/plugins/wasi-files.wasm is not built',
+  }, async () => {
     const data = join(dir, 'data');
     await mkdir(data, { recursive: true });
     await writeFile(join(data, 'a.txt'), 'A');
@@ -520,12 +532,49 @@ describe('plughost call', () => {
 describe('call arguments', () => {
   it('turns flags into manifest fields and plug-in options', () => {
     const request = parseCallArgs([
-      'p.wasm', 'f', '--config', 'k=v=w', '--config', 'empty=', '--config', 'bare', '--set-config', '{"k":"json","j":"1"}',
-      '--allow-host', 'a.example', '--allow-host', '*.b.example',
-      '--allow-path', '/srv/data:/data', '--allow-path', 'ro:/srv/static:/static', '--allow-path', '/tmp',
-      '--link', 'math=lib/math.wasm', '--link', 'https://example.com/x/util.wasm?v=1', '--link', 'env=https://example.com/e.wasm',
-      '--timeout', '1000', '--memory-max', '16', '--var-max', '0', '--http-response-max', '1024', '--fuel', '5000',
-      '--log-level', 'warn', '--loop', '3', '--allow-http-response-headers', '-i', 'text',
+      'p.wasm',
+      'f',
+      '--config',
+      'k=v=w',
+      '--config',
+      'empty=',
+      '--config',
+      'bare',
+      '--set-config',
+      '{"k":"json","j":"1"}',
+      '--allow-host',
+      'a.example',
+      '--allow-host',
+      '*.b.example',
+      '--allow-path',
+      '/srv/data:/data',
+      '--allow-path',
+      'ro:/srv/static:/static',
+      '--allow-path',
+      '/tmp',
+      '--link',
+      'math=lib/math.wasm',
+      '--link',
+      'https://example.com/x/util.wasm?v=1',
+      '--link',
+      'env=https://example.com/e.wasm',
+      '--timeout',
+      '1000',
+      '--memory-max',
+      '16',
+      '--var-max',
+      '0',
+      '--http-response-max',
+      '1024',
+      '--fuel',
+      '5000',
+      '--log-level',
+      'warn',
+      '--loop',
+      '3',
+      '--allow-http-response-headers',
+      '-i',
+      'text',
     ]);
     assert.deepEqual(request, {
       source: 'p.wasm',
@@ -563,17 +612,42 @@ describe('call arguments', () => {
     const sub = join(dir, 'merge');
     await mkdir(sub, { recursive: true });
     const file = join(sub, 'plugin.json');
-    await writeFile(file, JSON.stringify({
-      wasm: [{ path: 'main.wasm', name: 'main' }, { path: '/abs/other.wasm', name: 'other' }],
-      allowedHosts: ['from.manifest'],
-      allowed_paths: { '/host/a': '/a', '/host/b': '/b' },
-      config: { keep: 'm', over: 'm' },
-      memory: { maxPages: 4, max_var_bytes: 10 },
-      timeout_ms: 100,
-    }));
-    const request = parseCallArgs([file, 'f', '--allow-host', 'from.flag', '--allow-path', '/flag/b:/b', '--config', 'over=flag', '--memory-max', '8', '--timeout', '50', '--link', 'lib=lib.wasm'])!;
+    await writeFile(
+      file,
+      JSON.stringify({
+        wasm: [
+          { path: 'main.wasm', name: 'main' },
+          { path: '/abs/other.wasm', name: 'other' },
+        ],
+        allowedHosts: ['from.manifest'],
+        allowed_paths: { '/host/a': '/a', '/host/b': '/b' },
+        config: { keep: 'm', over: 'm' },
+        memory: { maxPages: 4, max_var_bytes: 10 },
+        timeout_ms: 100,
+      }),
+    );
+    const request = parseCallArgs([
+      file,
+      'f',
+      '--allow-host',
+      'from.flag',
+      '--allow-path',
+      '/flag/b:/b',
+      '--config',
+      'over=flag',
+      '--memory-max',
+      '8',
+      '--timeout',
+      '50',
+      '--link',
+      'lib=lib.wasm',
+    ])!;
     assert.deepEqual(await buildManifest(file, request.manifest), {
-      wasm: [{ name: 'lib', path: 'lib.wasm' }, { path: join(sub, 'main.wasm'), name: 'main' }, { path: '/abs/other.wasm', name: 'other' }],
+      wasm: [
+        { name: 'lib', path: 'lib.wasm' },
+        { path: join(sub, 'main.wasm'), name: 'main' },
+        { path: '/abs/other.wasm', name: 'other' },
+      ],
       allowed_hosts: ['from.manifest', 'from.flag'],
       allowed_paths: { '/host/a': '/a', '/host/b': '/b', '/flag/b': '/b' },
       config: { keep: 'm', over: 'flag' },
@@ -638,13 +712,20 @@ describe('help and version', () => {
   });
 
   it('prints each command usage on --help, -h and help COMMAND, ignoring the other arguments', async () => {
-    for (const argv of [['call', '--help'], ['call', 'p.wasm', 'f', '-h'], ['help', 'call']]) {
+    for (const argv of [
+      ['call', '--help'],
+      ['call', 'p.wasm', 'f', '-h'],
+      ['help', 'call'],
+    ]) {
       const r = await cli(argv);
       assert.equal(r.status, 0);
       assert.match(r.stdout, /^Usage: plughost call <wasm \| manifest\.json \| url> <function> \[flags\]\n/);
       assert.match(r.stdout, /--allow-path HOST:GUEST/);
     }
-    for (const argv of [['info', '--help'], ['help', 'info']]) {
+    for (const argv of [
+      ['info', '--help'],
+      ['help', 'info'],
+    ]) {
       const r = await cli(argv);
       assert.equal(r.status, 0);
       assert.match(r.stdout, /^Usage: plughost info <wasm> \[--json\]\n/);

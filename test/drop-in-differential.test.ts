@@ -2,7 +2,7 @@
 // comparing what a user observes. Where both agree the test asserts equality; where they
 // differ it asserts each library's own behaviour and is named "difference: ...", so this
 // file is the executable list of docs/DROP-IN.md.
-import * as peerModule from '@extism/extism';
+
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,8 +10,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import * as peerModule from '@extism/extism';
 import * as plughostModule from '../src/index.js';
 import { fixturePath, pluginPath, repoRoot } from './helpers.js';
 
@@ -115,12 +116,7 @@ function describeError(error: unknown): string {
 }
 
 /** Creates, runs, and always closes. */
-async function withPlugin<T>(
-  lib: Lib,
-  manifest: unknown,
-  options: Record<string, unknown> | undefined,
-  use: (plugin: AnyPlugin) => Promise<T>,
-): Promise<T> {
+async function withPlugin<T>(lib: Lib, manifest: unknown, options: Record<string, unknown> | undefined, use: (plugin: AnyPlugin) => Promise<T>): Promise<T> {
   const plugin = await lib.createPlugin(manifest, options);
   try {
     return await use(plugin);
@@ -423,7 +419,9 @@ describe('drop-in: Plugin methods', () => {
 describe('drop-in: concurrent calls', () => {
   it('difference: two calls at once on the main thread: the peer returns the second output twice, plughost each its own', async () => {
     const outcomes = await onBoth((lib) =>
-      withPlugin(lib, hostEcho, { functions: echoBack }, async (p) => (await Promise.all([p.call('reverse', 'abc'), p.call('reverse', 'def')])).map((o) => o!.text())),
+      withPlugin(lib, hostEcho, { functions: echoBack }, async (p) =>
+        (await Promise.all([p.call('reverse', 'abc'), p.call('reverse', 'def')])).map((o) => o!.text()),
+      ),
     );
     assert.deepStrictEqual(successOf(outcomes.peer, 'peer'), ['fed', 'fed']);
     assert.deepStrictEqual(successOf(outcomes.plughost, 'plughost'), ['cba', 'fed']);
@@ -510,7 +508,10 @@ describe('drop-in: host functions and CallContext', () => {
     const seen = await sameOnBoth((lib) =>
       withPlugin(lib, guest, { functions: observeIdentity([]) }, async (p) => [observe(await p.call('count_calls')), observe(await p.call('count_calls'))]),
     );
-    assert.deepStrictEqual(seen.map((o) => o!.bytes), [[1], [2]]);
+    assert.deepStrictEqual(
+      seen.map((o) => o!.bytes),
+      [[1], [2]],
+    );
   });
 
   it('difference: i64 arguments arrive as bigint on the peer; as numbers below 2^53 in plughost (bigint beyond)', async () => {
@@ -608,7 +609,10 @@ describe('drop-in: host functions and CallContext', () => {
         },
       },
     };
-    assert.equal(await sameOnBoth((lib) => withPlugin(lib, hostEcho, { functions, runInWorker: true }, async (p) => (await p.call('echo_via_host', 'abc'))!.text())), 'abc+');
+    assert.equal(
+      await sameOnBoth((lib) => withPlugin(lib, hostEcho, { functions, runInWorker: true }, async (p) => (await p.call('echo_via_host', 'abc'))!.text())),
+      'abc+',
+    );
   });
 
   // Where the engine has JS promise integration (Node 24+, Deno, Bun), both libraries run an
@@ -805,8 +809,18 @@ describe('drop-in: options', () => {
     it(`the logger receives the same calls at logLevel ${logLevel ?? '(default)'}`, async () => {
       const lines = await sameOnBoth(async (lib) => {
         const received: string[] = [];
-        const record = (level: string) => (...args: unknown[]) => void received.push(`${level} ${JSON.stringify(args)}`);
-        const logger = { trace: record('trace'), debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error'), log: record('log') };
+        const record =
+          (level: string) =>
+          (...args: unknown[]) =>
+            void received.push(`${level} ${JSON.stringify(args)}`);
+        const logger = {
+          trace: record('trace'),
+          debug: record('debug'),
+          info: record('info'),
+          warn: record('warn'),
+          error: record('error'),
+          log: record('log'),
+        };
         await withPlugin(lib, pluginPath('log'), { logger, ...(logLevel ? { logLevel } : {}) }, (p) => p.call('log_all', 'x'));
         return received;
       });
@@ -817,7 +831,9 @@ describe('drop-in: options', () => {
 
   it('config from the manifest and from options reaches the guest the same', async () => {
     const text = await sameOnBoth((lib) =>
-      withPlugin(lib, { wasm: [{ path: countVowels }], config: { vowels: 'xyz' } }, { config: { vowels: 'l' } }, async (p) => (await p.call('count_vowels', 'hello'))!.text()),
+      withPlugin(lib, { wasm: [{ path: countVowels }], config: { vowels: 'xyz' } }, { config: { vowels: 'l' } }, async (p) =>
+        (await p.call('count_vowels', 'hello'))!.text(),
+      ),
     );
     assert.equal(text, '{"count":2,"total":2,"vowels":"l"}');
   });
@@ -829,7 +845,9 @@ describe('drop-in: options', () => {
     try {
       writeFileSync(join(dir, 'in.txt'), 'file content');
       const read = (allowedPaths: Record<string, string>) =>
-        onBoth((lib) => withPlugin(lib, pluginPath('wasi-files'), { useWasi: true, allowedPaths }, async (p) => (await p.call('read_file', `${guestDir}/in.txt`))!.text()));
+        onBoth((lib) =>
+          withPlugin(lib, pluginPath('wasi-files'), { useWasi: true, allowedPaths }, async (p) => (await p.call('read_file', `${guestDir}/in.txt`))!.text()),
+        );
       const canonical = await read({ [dir]: guestDir });
       // the peer takes guestDir for the host directory, which node:wasi cannot open
       assert.match(rejectionOf(canonical.peer, 'peer').message, /UVWASI_ENOENT/);
@@ -880,7 +898,9 @@ describe('drop-in: options', () => {
   it('memory.maxPages holds after an earlier plug-in grew the pooled kernel', async () => {
     const outcomes = await onBoth(async (lib) => {
       await withPlugin(lib, countVowels, { memory: { maxPages: 32 }, logger: quiet }, (p) => p.call('count_vowels', new Uint8Array(1_000_000)));
-      return withPlugin(lib, countVowels, { memory: { maxPages: 2 }, logger: quiet }, async (p) => observe(await p.call('count_vowels', new Uint8Array(300_000))));
+      return withPlugin(lib, countVowels, { memory: { maxPages: 2 }, logger: quiet }, async (p) =>
+        observe(await p.call('count_vowels', new Uint8Array(300_000))),
+      );
     });
     assert.ok(rejectionOf(outcomes.peer, 'peer') instanceof RangeError);
     assert.ok(rejectionOf(outcomes.plughost, 'plughost') instanceof plughostModule.MemoryLimitError);
@@ -917,13 +937,16 @@ describe('drop-in: options', () => {
     assert.match(ours.message, /maxVarBytes 10/);
   });
 
-  it('the peer\'s worker options (nodeWorkerArgs, sharedArrayBufferSize) are accepted by both', async () => {
+  it("the peer's worker options (nodeWorkerArgs, sharedArrayBufferSize) are accepted by both", async () => {
     const options = { runInWorker: true, nodeWorkerArgs: { name: 'dropin' }, sharedArrayBufferSize: 1 << 20 };
     assert.equal(await sameOnBoth((lib) => withPlugin(lib, countVowels, options, async (p) => (await p.call('count_vowels', 'hello'))!.text())), HELLO);
   });
 
   it('useWasi: true on a plug-in without WASI imports runs the same', async () => {
-    assert.equal(await sameOnBoth((lib) => withPlugin(lib, countVowels, { useWasi: true }, async (p) => (await p.call('count_vowels', 'hello'))!.text())), HELLO);
+    assert.equal(
+      await sameOnBoth((lib) => withPlugin(lib, countVowels, { useWasi: true }, async (p) => (await p.call('count_vowels', 'hello'))!.text())),
+      HELLO,
+    );
   });
 
   it('difference: timeoutMs without runInWorker: refused at creation by the peer, TimeoutError on the main thread in plughost', async () => {
@@ -993,12 +1016,15 @@ describe('drop-in: options', () => {
 
 describe('drop-in: HTTP from plug-ins', () => {
   /** status (u32 little endian) and body, as pdk-rust.wasm outputs them */
-  const statusAndBody = (out: AnyOutput | null) => (out === null ? null : { status: out.getUint32(0, true), body: new TextDecoder().decode(out.bytes().subarray(4)) });
+  const statusAndBody = (out: AnyOutput | null) =>
+    out === null ? null : { status: out.getUint32(0, true), body: new TextDecoder().decode(out.bytes().subarray(4)) };
   const httpOptions = (extra: Record<string, unknown>) => ({ functions: echoBack, runInWorker: true, ...extra });
 
   it('allowedHosts lets a request through the same on both', async () => {
     const seen = await sameOnBoth((lib) =>
-      withPlugin(lib, pdkRust, httpOptions({ allowedHosts: ['127.0.0.1'] }), async (p) => statusAndBody(await p.call('http_post_with_body', `${baseUrl}/echo`))),
+      withPlugin(lib, pdkRust, httpOptions({ allowedHosts: ['127.0.0.1'] }), async (p) =>
+        statusAndBody(await p.call('http_post_with_body', `${baseUrl}/echo`)),
+      ),
     );
     assert.deepStrictEqual(seen, { status: 200, body: 'POST /echo' });
   });
@@ -1006,7 +1032,9 @@ describe('drop-in: HTTP from plug-ins', () => {
   // A plughost bug (test/pdk-replay.test.ts fails on it too): the Rust PDK sends "method": null.
   it('"method": null (the Rust PDK\'s HttpRequest::new) is a GET on both', async () => {
     const seen = await sameOnBoth((lib) =>
-      withPlugin(lib, pdkRust, httpOptions({ allowedHosts: ['127.0.0.1'] }), async (p) => statusAndBody(await p.call('http_get_null_method', `${baseUrl}/get`))),
+      withPlugin(lib, pdkRust, httpOptions({ allowedHosts: ['127.0.0.1'] }), async (p) =>
+        statusAndBody(await p.call('http_get_null_method', `${baseUrl}/get`)),
+      ),
     );
     assert.deepStrictEqual(seen, { status: 200, body: 'GET /get' });
   });
@@ -1015,7 +1043,9 @@ describe('drop-in: HTTP from plug-ins', () => {
     const seen = await sameOnBoth(async (lib) => {
       const urls: string[] = [];
       const fetch = async (url: string | URL | Request) => (urls.push(String(url)), new Response('custom', { status: 201 }));
-      const out = await withPlugin(lib, pdkRust, httpOptions({ allowedHosts: ['127.0.0.1'], fetch }), async (p) => statusAndBody(await p.call('http_post_with_body', `${baseUrl}/x`)));
+      const out = await withPlugin(lib, pdkRust, httpOptions({ allowedHosts: ['127.0.0.1'], fetch }), async (p) =>
+        statusAndBody(await p.call('http_post_with_body', `${baseUrl}/x`)),
+      );
       return { out, urls };
     });
     assert.deepStrictEqual(seen, { out: { status: 201, body: 'custom' }, urls: [`${baseUrl}/x`] });

@@ -1,9 +1,10 @@
 // Type-level drop-in checks: values from plughost where code written for @extism/extism expects
 // the peer's types. Each @ts-expect-error marks a known difference; once it is gone the build
 // fails on the unused directive, so the list stays true.
-import type * as Peer from '@extism/extism';
+
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type * as Peer from '@extism/extism';
 import * as plughost from '../src/index.js';
 import { pluginPath } from './helpers.js';
 

@@ -3,12 +3,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import createPlugin, {
-  newPlugin,
   type CallContext,
   type CurrentPlugin,
   type ExtismPluginOptions,
   type Manifest,
   type ManifestLike,
+  newPlugin,
   type Plugin,
   type PluginConfig,
   type PluginOutput,

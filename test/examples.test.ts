@@ -13,11 +13,7 @@ const examples: { name: string; what: string; stdout: string[] }[] = [
   {
     name: 'count-vowels',
     what: 'counts the vowels three times and the total grows 3, 6, 9',
-    stdout: [
-      '{"count":3,"total":3,"vowels":"aeiouAEIOU"}',
-      '{"count":3,"total":6,"vowels":"aeiouAEIOU"}',
-      '{"count":3,"total":9,"vowels":"aeiouAEIOU"}',
-    ],
+    stdout: ['{"count":3,"total":3,"vowels":"aeiouAEIOU"}', '{"count":3,"total":6,"vowels":"aeiouAEIOU"}', '{"count":3,"total":9,"vowels":"aeiouAEIOU"}'],
   },
   {
     name: 'config',

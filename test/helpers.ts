@@ -21,7 +21,11 @@ export function pluginPath(name: string): string {
 }
 
 interface WabtModule {
-  parseWat(name: string, source: string, features?: Record<string, boolean>): {
+  parseWat(
+    name: string,
+    source: string,
+    features?: Record<string, boolean>,
+  ): {
     resolveNames(): void;
     validate(): void;
     toBinary(options: Record<string, unknown>): { buffer: Uint8Array };
@@ -88,7 +92,10 @@ const PEAK_MARK = '\n@@run-bounded peak-rss-kb ';
  * exit), or when it exits with anything but 0: a hang or a blow-up in the child fails the
  * test instead of hanging CI or the machine.
  */
-export function runBounded(source: string, { timeoutMs, maxRssMb, execArgv = [] }: { timeoutMs: number; maxRssMb: number; execArgv?: string[] }): Promise<BoundedRun> {
+export function runBounded(
+  source: string,
+  { timeoutMs, maxRssMb, execArgv = [] }: { timeoutMs: number; maxRssMb: number; execArgv?: string[] },
+): Promise<BoundedRun> {
   // The child reports its own peak at exit; the parent also samples it while the child runs,
   // so a child that blows up is killed before it takes the machine with it.
   const reporter = `process.on('exit', () => process.stderr.write(${JSON.stringify(PEAK_MARK)} + process.resourceUsage().maxRSS + '\\n'));\n`;

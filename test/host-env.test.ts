@@ -1,7 +1,7 @@
 // config, vars, logging, and host functions (drop-in and typed).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CallContext, createPlugin, defineHostFunction, HttpDeniedError, type PlughostError } from '../src/index.js';
+import { type CallContext, createPlugin, defineHostFunction, HttpDeniedError, type PlughostError } from '../src/index.js';
 import { assemble, recordingLogger } from './helpers.js';
 
 const IMPORTS = `
@@ -60,9 +60,20 @@ describe('vars', () => {
     const wasm = await assemble(`(module (import "extism:host/user" "peek" (func $peek)) ${IMPORTS}
       (func (export "set") (call $var_set (call $key) (call $input_offset)))
       (func (export "peek") (call $peek)))`);
-    const plugin = await createPlugin({ wasm: [{ data: wasm }] }, {
-      functions: { 'extism:host/user': { peek: (ctx: CallContext) => { seen = ctx.getVariable('key')?.text(); ctx.setVariable('other', 'x'); ctx.deleteVariable('other'); } } },
-    });
+    const plugin = await createPlugin(
+      { wasm: [{ data: wasm }] },
+      {
+        functions: {
+          'extism:host/user': {
+            peek: (ctx: CallContext) => {
+              seen = ctx.getVariable('key')?.text();
+              ctx.setVariable('other', 'x');
+              ctx.deleteVariable('other');
+            },
+          },
+        },
+      },
+    );
     await plugin.call('set', 'shared');
     await plugin.call('peek');
     assert.equal(seen, 'shared');
@@ -107,16 +118,22 @@ describe('vars', () => {
       (func (export "set") (call $var_set (call $key) (call $input_offset)))
       (func (export "get") (call $output_block (call $var_get (call $key))))
       (func (export "peek") (call $peek)))`);
-    const plugin = await createPlugin({ wasm: [{ data: wasm }] }, {
-      functions: { 'extism:host/user': { peek: (ctx: CallContext) => void held.push(ctx.getVariable('key')!) } },
-    });
+    const plugin = await createPlugin(
+      { wasm: [{ data: wasm }] },
+      {
+        functions: { 'extism:host/user': { peek: (ctx: CallContext) => void held.push(ctx.getVariable('key')!) } },
+      },
+    );
     for (const value of ['aaaa', 'bbbb', 'cccc']) {
       await plugin.call('set', value);
       await plugin.call('peek');
       read.push((await plugin.call('get'))?.text() ?? '');
     }
     assert.deepEqual(read, ['aaaa', 'bbbb', 'cccc']);
-    assert.deepEqual(held.map((value) => value.text()), ['aaaa', 'bbbb', 'cccc']);
+    assert.deepEqual(
+      held.map((value) => value.text()),
+      ['aaaa', 'bbbb', 'cccc'],
+    );
   });
 });
 
@@ -171,41 +188,63 @@ const KV = `(module
 
 describe('host functions', () => {
   it('read guest memory and store results through the call context', async () => {
-    const plugin = await createPlugin({ wasm: [{ data: await assemble(KV) }] }, {
-      functions: { 'extism:host/user': { transform: (ctx: CallContext, h: number) => ctx.store(ctx.read(h)!.text().toUpperCase()) } },
-    });
+    const plugin = await createPlugin(
+      { wasm: [{ data: await assemble(KV) }] },
+      {
+        functions: { 'extism:host/user': { transform: (ctx: CallContext, h: number) => ctx.store(ctx.read(h)!.text().toUpperCase()) } },
+      },
+    );
     assert.equal((await plugin.call('run', 'shout'))?.text(), 'SHOUT');
   });
 
   it('store text as UTF-8, ASCII or not, short or long', async () => {
-    const plugin = await createPlugin({ wasm: [{ data: await assemble(KV) }] }, {
-      functions: { 'extism:host/user': { transform: (ctx: CallContext, h: number) => ctx.store(ctx.read(h)!.text().toUpperCase()) } },
-    });
+    const plugin = await createPlugin(
+      { wasm: [{ data: await assemble(KV) }] },
+      {
+        functions: { 'extism:host/user': { transform: (ctx: CallContext, h: number) => ctx.store(ctx.read(h)!.text().toUpperCase()) } },
+      },
+    );
     for (const text of ['grüße, 世界 😀', 'a'.repeat(1024) + 'é', 'b'.repeat(5000), 'x']) {
       assert.equal((await plugin.call('run', text))?.text(), text.toUpperCase());
     }
   });
 
   it('receive the per-call host context', async () => {
-    const plugin = await createPlugin({ wasm: [{ data: await assemble(KV) }] }, {
-      functions: { 'extism:host/user': { transform: (ctx: CallContext) => ctx.store(String(ctx.hostContext<{ id: number }>().id)) } },
-    });
+    const plugin = await createPlugin(
+      { wasm: [{ data: await assemble(KV) }] },
+      {
+        functions: { 'extism:host/user': { transform: (ctx: CallContext) => ctx.store(String(ctx.hostContext<{ id: number }>().id)) } },
+      },
+    );
     assert.equal((await plugin.call('run', '', { id: 7 }))?.text(), '7');
     assert.equal((await plugin.call('run', '', { id: 8 }))?.text(), '8');
   });
 
   it('may return a bigint handle, as @extism/extism host functions do', async () => {
-    const plugin = await createPlugin({ wasm: [{ data: await assemble(KV) }] }, {
-      functions: { 'extism:host/user': { transform: (ctx: CallContext, h: number) => BigInt(ctx.store(ctx.read(BigInt(h))!.bytes())) } },
-    });
+    const plugin = await createPlugin(
+      { wasm: [{ data: await assemble(KV) }] },
+      {
+        functions: { 'extism:host/user': { transform: (ctx: CallContext, h: number) => BigInt(ctx.store(ctx.read(BigInt(h))!.bytes())) } },
+      },
+    );
     assert.equal((await plugin.call('run', 'big'))?.text(), 'big');
   });
 
   it('fail the call with the message of what they throw, and the plug-in stays usable', async () => {
     let fail = true;
-    const plugin = await createPlugin({ wasm: [{ data: await assemble(KV) }] }, {
-      functions: { 'extism:host/user': { transform: (ctx: CallContext, h: number) => { if (fail) throw new Error('database is down'); return h; } } },
-    });
+    const plugin = await createPlugin(
+      { wasm: [{ data: await assemble(KV) }] },
+      {
+        functions: {
+          'extism:host/user': {
+            transform: (ctx: CallContext, h: number) => {
+              if (fail) throw new Error('database is down');
+              return h;
+            },
+          },
+        },
+      },
+    );
     await assert.rejects(plugin.call('run', 'x'), { message: 'database is down' });
     fail = false;
     assert.equal((await plugin.call('run', 'back'))?.text(), 'back');
@@ -213,10 +252,21 @@ describe('host functions', () => {
 
   it('handle bad handles without crashing: read gives null (handle 0: the empty block), length 0', async () => {
     let results: unknown[] = [];
-    const wasm = await assemble(`(module (import "extism:host/user" "probe" (func $probe (param i64 i64 i64))) (func (export "run") (call $probe (i64.const 0) (i64.const 12345) (i64.const -1))))`);
-    const plugin = await createPlugin({ wasm: [{ data: wasm }] }, {
-      functions: { 'extism:host/user': { probe: (ctx: CallContext, a: number, b: number, c: bigint) => { results = [ctx.read(a)?.byteLength, ctx.read(b), ctx.read(c), ctx.length(b), typeof c]; } } },
-    });
+    const wasm = await assemble(
+      `(module (import "extism:host/user" "probe" (func $probe (param i64 i64 i64))) (func (export "run") (call $probe (i64.const 0) (i64.const 12345) (i64.const -1))))`,
+    );
+    const plugin = await createPlugin(
+      { wasm: [{ data: wasm }] },
+      {
+        functions: {
+          'extism:host/user': {
+            probe: (ctx: CallContext, a: number, b: number, c: bigint) => {
+              results = [ctx.read(a)?.byteLength, ctx.read(b), ctx.read(c), ctx.length(b), typeof c];
+            },
+          },
+        },
+      },
+    );
     await plugin.call('run');
     assert.deepEqual(results, [0, null, null, 0, 'number']);
   });
@@ -226,7 +276,19 @@ describe('host functions', () => {
     const wasm = await assemble(`(module
       (import "extism:host/user" "id" (func $id (param i64) (result i64)))
       (func (export "run") (result i32) (i32.wrap_i64 (i64.sub (call $id (i64.const 0x7fff_ffff_ffff_fff0)) (i64.const 0x7fff_ffff_ffff_ffe0)))))`);
-    const plugin = await createPlugin({ wasm: [{ data: wasm }] }, { functions: { 'extism:host/user': { id: (_ctx: CallContext, v: bigint) => { seen = v; return v; } } } });
+    const plugin = await createPlugin(
+      { wasm: [{ data: wasm }] },
+      {
+        functions: {
+          'extism:host/user': {
+            id: (_ctx: CallContext, v: bigint) => {
+              seen = v;
+              return v;
+            },
+          },
+        },
+      },
+    );
     await assert.rejects(plugin.call('run'), { exitCode: 16 });
     assert.equal(seen, 0x7fff_ffff_ffff_fff0n);
   });
@@ -254,10 +316,10 @@ describe('host functions', () => {
   // Where the engine has JSPI they are awaited instead (test/jspi.test.ts).
   const jspi = typeof (WebAssembly as unknown as { Suspending?: unknown }).Suspending === 'function';
   it('that are async are refused on the main thread, naming the function and runInWorker', { skip: jspi && 'JSPI: awaited on the main thread' }, async () => {
-    await assert.rejects(
-      createPlugin({ wasm: [{ data: await assemble(KV) }] }, { functions: { 'extism:host/user': { transform: async () => 0 } } }),
-      { code: 'PLUGHOST_LINK', message: /extism:host\/user\.transform.*runInWorker/ },
-    );
+    await assert.rejects(createPlugin({ wasm: [{ data: await assemble(KV) }] }, { functions: { 'extism:host/user': { transform: async () => 0 } } }), {
+      code: 'PLUGHOST_LINK',
+      message: /extism:host\/user\.transform.*runInWorker/,
+    });
   });
 
   it('can set the error the guest reads with error_get', async () => {
@@ -266,7 +328,10 @@ describe('host functions', () => {
       (import "extism:host/env" "length" (func $length (param i64) (result i64)))
       (import "extism:host/user" "complain" (func $complain))
       (func (export "run") (result i32) (call $complain) (i32.wrap_i64 (call $length (call $error_get)))))`);
-    const plugin = await createPlugin({ wasm: [{ data: wasm }] }, { functions: { 'extism:host/user': { complain: (ctx: CallContext) => ctx.setError('four') } } });
+    const plugin = await createPlugin(
+      { wasm: [{ data: wasm }] },
+      { functions: { 'extism:host/user': { complain: (ctx: CallContext) => ctx.setError('four') } } },
+    );
     await assert.rejects(plugin.call('run'), { message: 'four' });
   });
 });
@@ -297,9 +362,12 @@ describe('a host function on the main thread that returns a promise', () => {
       (import "extism:host/user" "fire" (func $fire (param i64)))
       (func (export "run") (drop (call $later (i64.const 1))))
       (func (export "fire") (call $fire (i64.const 1))))`);
-    const plugin = await createPlugin({ wasm: [{ data: wasm }] }, {
-      functions: { 'extism:host/user': { later: () => Promise.resolve(1), fire: () => Promise.reject(new Error('x')) } },
-    });
+    const plugin = await createPlugin(
+      { wasm: [{ data: wasm }] },
+      {
+        functions: { 'extism:host/user': { later: () => Promise.resolve(1), fire: () => Promise.reject(new Error('x')) } },
+      },
+    );
     await assert.rejects(plugin.call('run'), { message: /extism:host\/user\.later returned a promise.*runInWorker/ });
     await assert.rejects(plugin.call('fire'), { message: /extism:host\/user\.fire returned a promise/ });
   });
@@ -338,7 +406,10 @@ describe('http_request', () => {
 
   it('reports a denial, not the bad body handle or method, when no host is allowed', async () => {
     const plugin = await createPlugin({ wasm: [{ data: await assemble(guest('{"url":"http://127.0.0.1:9/x","method":5}', '12345')) }] });
-    await assert.rejects(plugin.call('run'), (err: PlughostError) => err.cause instanceof HttpDeniedError && /denied/.test(err.message) && err.message.includes('http://127.0.0.1:9/x'));
+    await assert.rejects(
+      plugin.call('run'),
+      (err: PlughostError) => err.cause instanceof HttpDeniedError && /denied/.test(err.message) && err.message.includes('http://127.0.0.1:9/x'),
+    );
   });
 
   it('fails the call on a request whose "url" is missing or not a string, showing it', async () => {
@@ -374,14 +445,17 @@ describe('handle 0 is the empty block', () => {
     let seen: string | undefined = 'unset';
     const source = `(module (import "extism:host/user" "seed" (func $seed)) (import "extism:host/user" "peek" (func $peek)) ${IMPORTS}
       (func (export "run") (call $seed) (call $var_set (i64.const 0) (i64.const 0)) (call $peek) (call $var_set (i64.const 0) (i64.const 0))))`;
-    const plugin = await createPlugin({ wasm: [{ data: await assemble(source) }] }, {
-      functions: {
-        'extism:host/user': {
-          seed: (ctx: CallContext) => void ctx.setVariable('', 'x'),
-          peek: (ctx: CallContext) => void (seen = ctx.getVariable('')?.text()),
+    const plugin = await createPlugin(
+      { wasm: [{ data: await assemble(source) }] },
+      {
+        functions: {
+          'extism:host/user': {
+            seed: (ctx: CallContext) => void ctx.setVariable('', 'x'),
+            peek: (ctx: CallContext) => void (seen = ctx.getVariable('')?.text()),
+          },
         },
       },
-    });
+    );
     await plugin.call('run');
     assert.equal(seen, undefined);
   });

@@ -6,12 +6,21 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { compilePlugin, createPlugin, defineHostFunction, type CallContext, type HostFunction, type ManifestLike, type Plugin, type PluginOptions } from '../src/index.js';
-import { normalizeManifest } from '../src/manifest.js';
-import { loadModules } from '../src/internal/module-loader.js';
+import { pathToFileURL } from 'node:url';
+import {
+  type CallContext,
+  compilePlugin,
+  createPlugin,
+  defineHostFunction,
+  type HostFunction,
+  type ManifestLike,
+  type Plugin,
+  type PluginOptions,
+} from '../src/index.js';
 import { DEFAULT_MAX_WASM_BYTES } from '../src/internal/load-bytes.js';
+import { loadModules } from '../src/internal/module-loader.js';
+import { normalizeManifest } from '../src/manifest.js';
 import { assemble } from './helpers.js';
 
 const GUEST = `(module
@@ -49,11 +58,15 @@ const WIDE = 2n ** 60n + 1n;
 /** What the host functions saw, per call: the type and value of every argument. */
 type Seen = string[];
 
-function hostFunctions(seen: Seen): { echo: (ctx: CallContext, v: number | bigint) => number | bigint } & Record<string, (ctx: CallContext, ...args: any[]) => unknown> {
+function hostFunctions(
+  seen: Seen,
+): { echo: (ctx: CallContext, v: number | bigint) => number | bigint } & Record<string, (ctx: CallContext, ...args: any[]) => unknown> {
   const note = (name: string, args: unknown[]) => seen.push(`${name}(${args.map((a) => `${typeof a}:${String(a)}`).join(',')})`);
   return {
     echo: (_ctx, v) => (note('echo', [v]), v),
-    upper: (ctx: CallContext, handle: number) => (note('upper', [handle === undefined ? undefined : 'handle']), ctx.store(ctx.read(handle)!.text().toUpperCase())),
+    upper: (ctx: CallContext, handle: number) => (
+      note('upper', [handle === undefined ? undefined : 'handle']), ctx.store(ctx.read(handle)!.text().toUpperCase())
+    ),
     wide: () => (note('wide', []), WIDE),
     zero: () => (note('zero', []), 0),
     mix: (_ctx, a: number, b: number, c: number, d: number | bigint) => (note('mix', [a, b, c, d]), a + b + c + Number(d)),
@@ -96,13 +109,15 @@ describe('host functions, whatever the source', () => {
     path: (options) => createPlugin(file, options),
     bytes: (options) => createPlugin(bytes, options),
     'file URL': (options) => createPlugin(pathToFileURL(file), options),
-    Response: (options) => createPlugin(new Response(bytes as Uint8Array<ArrayBuffer>, { headers: { 'content-type': 'application/wasm' } }) as ManifestLike, options),
+    Response: (options) =>
+      createPlugin(new Response(bytes as Uint8Array<ArrayBuffer>, { headers: { 'content-type': 'application/wasm' } }) as ManifestLike, options),
     'WebAssembly.Module': async (options) => createPlugin(await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>), options),
     'manifest { module }': async (options) => createPlugin({ wasm: [{ module: await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>) }] }, options),
     compilePlugin: async (options) => (await compilePlugin(bytes, options)).instantiate(),
     'compilePlugin from a Module': async (options) => (await compilePlugin(await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>), options)).instantiate(),
     'worker, bytes': (options) => createPlugin(bytes, { ...options, runInWorker: true }),
-    'worker, WebAssembly.Module': async (options) => createPlugin(await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>), { ...options, runInWorker: true }),
+    'worker, WebAssembly.Module': async (options) =>
+      createPlugin(await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>), { ...options, runInWorker: true }),
     'with a timeout (instrumented)': (options) => createPlugin(bytes, { ...options, timeoutMs: 60_000 }),
   };
 
@@ -126,17 +141,30 @@ describe('host functions, whatever the source', () => {
     assert.deepEqual(again!.memory, fromBytes!.memory);
     assert.equal(again!.module, fromBytes!.module, 'the same compiled module, from the cache');
     // in another variant (instrumented), compiled again from the original bytes
-    const [instrumented] = await loadModules(normalizeManifest({ wasm: [{ module: fromBytes!.module }] }), { maxPages: undefined, instrument: true }, fetch, DEFAULT_MAX_WASM_BYTES);
+    const [instrumented] = await loadModules(
+      normalizeManifest({ wasm: [{ module: fromBytes!.module }] }),
+      { maxPages: undefined, instrument: true },
+      fetch,
+      DEFAULT_MAX_WASM_BYTES,
+    );
     assert.equal(instrumented!.instrumented, true);
     // a module the application compiled stays opaque
-    const [opaque] = await loadModules(normalizeManifest({ wasm: [{ module: await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>) }] }), variant, fetch, DEFAULT_MAX_WASM_BYTES);
+    const [opaque] = await loadModules(
+      normalizeManifest({ wasm: [{ module: await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>) }] }),
+      variant,
+      fetch,
+      DEFAULT_MAX_WASM_BYTES,
+    );
     assert.equal(opaque!.info, null);
     // and a plug-in from plughost's own module runs like the others
     const seen: Seen = [];
     const plugin = await createPlugin(fromBytes!.module, wiring('loose', seen));
     try {
       assert.equal((await plugin.call('upper', 'again'))!.text(), 'AGAIN');
-      assert.deepEqual((await plugin.getImports()).map((i) => i.module).filter((m) => m === 'plughost'), []);
+      assert.deepEqual(
+        (await plugin.getImports()).map((i) => i.module).filter((m) => m === 'plughost'),
+        [],
+      );
     } finally {
       await plugin.close();
     }

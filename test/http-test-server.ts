@@ -166,7 +166,10 @@ export class TestServer {
   private nextId = 0;
   private readonly pending = new Map<number, (value: unknown) => void>();
 
-  private constructor(private readonly worker: Worker, readonly port: number) {
+  private constructor(
+    private readonly worker: Worker,
+    readonly port: number,
+  ) {
     worker.on('message', (message: { id?: number; value?: unknown }) => {
       if (message.id === undefined) return;
       this.pending.get(message.id)?.(message.value);

@@ -4,9 +4,17 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { HttpDeniedError, ManifestError, MemoryLimitError, PlughostError, createPlugin } from '../src/index.js';
+import { createPlugin, HttpDeniedError, ManifestError, MemoryLimitError, PlughostError } from '../src/index.js';
 import type { HttpRequest } from '../src/internal/host-env.js';
-import { compileAllowedHosts, createAsyncHttpHandler, createHttpHandler, DEFAULT_HTTP_TIMEOUT_MS, HttpDeadlineExceeded, requestDeadline, type HttpOptions } from '../src/internal/http/index.js';
+import {
+  compileAllowedHosts,
+  createAsyncHttpHandler,
+  createHttpHandler,
+  DEFAULT_HTTP_TIMEOUT_MS,
+  HttpDeadlineExceeded,
+  type HttpOptions,
+  requestDeadline,
+} from '../src/internal/http/index.js';
 import { epochNow } from '../src/internal/http/perform-request.js';
 import { assemble } from './helpers.js';
 import { TestServer } from './http-test-server.js';
@@ -160,7 +168,10 @@ describe('the HTTP handler', () => {
     const response = handler(['127.0.0.1'])(get(server.url('/redirect?to=/hello')));
     assert.equal(response.status, 200);
     assert.equal(text(response.body), 'hello');
-    assert.deepEqual((await server.requests()).map((r) => r.path), ['/redirect?to=/hello', '/hello']);
+    assert.deepEqual(
+      (await server.requests()).map((r) => r.path),
+      ['/redirect?to=/hello', '/hello'],
+    );
   });
 
   it('follows a redirect to another allowed host by name', async () => {
@@ -176,7 +187,10 @@ describe('the HTTP handler', () => {
     assert.ok(err instanceof HttpDeniedError);
     assert.equal(err.url, target);
     assert.match(err.message, /redirect/);
-    assert.deepEqual((await server.requests()).map((r) => r.path), [`/redirect?to=${encodeURIComponent(target)}`]);
+    assert.deepEqual(
+      (await server.requests()).map((r) => r.path),
+      [`/redirect?to=${encodeURIComponent(target)}`],
+    );
   });
 
   it('refuses a redirect to a scheme other than http: or https:', () => {
@@ -188,7 +202,16 @@ describe('the HTTP handler', () => {
   it('turns a POST into a GET on a 303 and resends it with its body on a 307', async () => {
     const http = handler(['127.0.0.1']);
     const post = (status: number): { method: string; body: string; headers: Record<string, string> } =>
-      JSON.parse(text(http({ url: server.url(`/redirect?status=${status}&to=/echo`), method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: new TextEncoder().encode('ping') }).body));
+      JSON.parse(
+        text(
+          http({
+            url: server.url(`/redirect?status=${status}&to=/echo`),
+            method: 'POST',
+            headers: { 'Content-Type': 'text/plain' },
+            body: new TextEncoder().encode('ping'),
+          }).body,
+        ),
+      );
     const changed = post(303);
     assert.equal(changed.method, 'GET');
     assert.equal(changed.body, '');
@@ -295,7 +318,10 @@ describe('the asynchronous HTTP handler with a custom fetch', () => {
       return new Response(null, { status: 302, headers: { location: 'https://evil.example.net/steal' } });
     };
     const http = createAsyncHttpHandler(options(fake));
-    await assert.rejects(http(get('https://api.example.com/data')), (err: unknown) => err instanceof HttpDeniedError && err.url === 'https://evil.example.net/steal');
+    await assert.rejects(
+      http(get('https://api.example.com/data')),
+      (err: unknown) => err instanceof HttpDeniedError && err.url === 'https://evil.example.net/steal',
+    );
     assert.deepEqual(calls, [{ url: 'https://api.example.com/data', redirect: 'manual' }]);
   });
 
@@ -432,9 +458,14 @@ describe('plug-ins making HTTP requests', () => {
 
   // Where the engine has JSPI the request is awaited instead, with the custom fetch (test/jspi.test.ts).
   const noJspi = typeof (WebAssembly as unknown as { Suspending?: unknown }).Suspending !== 'function';
-  it('a custom fetch with allowedHosts is refused at creation for a plug-in on the main thread', { skip: !noJspi && 'JSPI: the custom fetch is honoured' }, async () => {
+  it('a custom fetch with allowedHosts is refused at creation for a plug-in on the main thread', {
+    skip: !noJspi && 'JSPI: the custom fetch is honoured',
+  }, async () => {
     const custom: typeof fetch = async () => new Response('never used');
-    await assert.rejects(createPlugin({ wasm: [{ data: wasm }] }, { allowedHosts: ['127.0.0.1'], fetch: custom }), (err: unknown) => err instanceof ManifestError && err.field === 'fetch');
+    await assert.rejects(
+      createPlugin({ wasm: [{ data: wasm }] }, { allowedHosts: ['127.0.0.1'], fetch: custom }),
+      (err: unknown) => err instanceof ManifestError && err.field === 'fetch',
+    );
     const withoutHttp = await createPlugin({ wasm: [{ data: wasm }] }, { fetch: custom });
     await withoutHttp.close();
   });
@@ -541,14 +572,20 @@ describe('the request JSON as each PDK writes it', () => {
       assert.equal(echoed.headers['x-custom'], custom);
       assert.equal(echoed.body, '');
       const seen = await server.requests();
-      assert.deepEqual(seen.map((r) => r.method), [method]);
+      assert.deepEqual(
+        seen.map((r) => r.method),
+        [method],
+      );
       await plugin.close();
     });
 
     it(`${who}: a host outside allowedHosts is denied, naming the URL`, async () => {
       const plugin = await createPlugin({ wasm: [{ data: wasm }] }, { allowedHosts: ['example.com'] });
       const url = server.url('/echo');
-      await assert.rejects(plugin.call('fetch', JSON.stringify(json(url))), (err: PlughostError) => err.cause instanceof HttpDeniedError && err.message.includes(url) && /denied/.test(err.message));
+      await assert.rejects(
+        plugin.call('fetch', JSON.stringify(json(url))),
+        (err: PlughostError) => err.cause instanceof HttpDeniedError && err.message.includes(url) && /denied/.test(err.message),
+      );
       assert.deepEqual(await server.requests(), []);
       await plugin.close();
     });
@@ -557,7 +594,7 @@ describe('the request JSON as each PDK writes it', () => {
   it('sends the body block when there is one, and no body for handle 0', async () => {
     const plugin = await createPlugin({ wasm: [{ data: wasm }] }, { allowedHosts: ['127.0.0.1'] });
     const request = JSON.stringify({ url: server.url('/echo'), headers: { 'Content-Type': 'text/plain' }, method: 'POST' });
-    assert.equal(((await plugin.call('send', request))?.json() as Echo).body, 'ping');
+    assert.equal(((await plugin.call('send', request))!.json() as Echo).body, 'ping');
     const empty = (await plugin.call('fetch', request))?.json() as Echo;
     assert.equal(empty.method, 'POST');
     assert.equal(empty.body, '');
@@ -580,7 +617,10 @@ describe('the request JSON as each PDK writes it', () => {
       const url = server.url('/echo');
       await assert.rejects(allowed.call('fetch', JSON.stringify(json(url))), (err: PlughostError) => message.test(err.message) && err.message.includes(url));
       const denied = await createPlugin({ wasm: [{ data: wasm }] }, { allowedHosts: ['example.com'] });
-      await assert.rejects(denied.call('fetch', JSON.stringify(json(url))), (err: PlughostError) => err.cause instanceof HttpDeniedError && err.message.includes(url));
+      await assert.rejects(
+        denied.call('fetch', JSON.stringify(json(url))),
+        (err: PlughostError) => err.cause instanceof HttpDeniedError && err.message.includes(url),
+      );
       assert.deepEqual(await server.requests(), []);
       await allowed.close();
       await denied.close();
@@ -593,7 +633,10 @@ describe('the request JSON as each PDK writes it', () => {
     assert.equal(echoed.method, 'GET');
     assert.equal(echoed.headers['x-custom'], 'w');
     const elsewhere = server.url('/echo', 'localhost');
-    await assert.rejects(plugin.call('fetch', JSON.stringify({ url: elsewhere, method: 5 })), (err: PlughostError) => /denied/.test(err.message) && err.message.includes(elsewhere));
+    await assert.rejects(
+      plugin.call('fetch', JSON.stringify({ url: elsewhere, method: 5 })),
+      (err: PlughostError) => /denied/.test(err.message) && err.message.includes(elsewhere),
+    );
     await assert.rejects(plugin.call('fetch', JSON.stringify({ url: server.url('/echo'), headers: { 'X-Count': 3 } })), /header "X-Count" must be a string/);
     assert.equal((await server.requests()).length, 1);
     await plugin.close();
@@ -684,7 +727,10 @@ describe('httpTimeoutMs: the deadline of each request', () => {
     const url = server.url('/trickle');
     // the signal only ends the call if the deadline is missed (an AbortError then fails the assertion)
     const call = plugin.call('fetch', JSON.stringify({ url }), undefined, { signal: AbortSignal.timeout(20_000) });
-    await assert.rejects(call, (err: PlughostError) => err.code === 'PLUGHOST_TIMEOUT' && err.message.includes(url) && (err as { timeoutMs?: number }).timeoutMs === 300);
+    await assert.rejects(
+      call,
+      (err: PlughostError) => err.code === 'PLUGHOST_TIMEOUT' && err.message.includes(url) && (err as { timeoutMs?: number }).timeoutMs === 300,
+    );
     assert.equal((await closedWithin('/trickle', 20_000)).clientClosedEarly, true);
     await plugin.close();
   });
@@ -702,7 +748,10 @@ describe('httpTimeoutMs: the deadline of each request', () => {
 
   it('refuses an httpTimeoutMs that is not a number of milliseconds > 0', async () => {
     for (const httpTimeoutMs of [0, -1, Number.NaN]) {
-      await assert.rejects(createPlugin({ wasm: [{ data: wasm }] }, { httpTimeoutMs }), (err: unknown) => err instanceof ManifestError && err.field === 'httpTimeoutMs');
+      await assert.rejects(
+        createPlugin({ wasm: [{ data: wasm }] }, { httpTimeoutMs }),
+        (err: unknown) => err instanceof ManifestError && err.field === 'httpTimeoutMs',
+      );
     }
   });
 });

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { createPlugin, LinkError, type HostFunctionMap } from '../src/index.js';
+import { createPlugin, type HostFunctionMap, LinkError } from '../src/index.js';
 import { assemble } from './helpers.js';
 
 /** A main module whose `read` export outputs the byte `$value` holds (whatever it is bound to). */
@@ -41,7 +41,12 @@ describe('initialization', () => {
       (import "side" "ready" (global $ready (mut i32)))
       ${OUTPUT_BYTE}
       (func (export "read") (result i32) (call $output_byte (global.get $ready)) (i32.const 0)))`);
-    const plugin = await createPlugin({ wasm: [{ data: side, name: 'side' }, { data: main, name: 'main' }] });
+    const plugin = await createPlugin({
+      wasm: [
+        { data: side, name: 'side' },
+        { data: main, name: 'main' },
+      ],
+    });
     try {
       assert.deepEqual([...(await plugin.call('read'))!.bytes()], [42]);
     } finally {
@@ -71,7 +76,14 @@ describe('initialization', () => {
       (func (export "trap") unreachable))`);
     const { seen, functions } = recorder();
     const plugin = await createPlugin(
-      { wasm: [{ data: main, name: 'main' }, { data: unused, name: 'unused' }, { data: middle, name: 'middle' }, { data: base, name: 'base' }] },
+      {
+        wasm: [
+          { data: main, name: 'main' },
+          { data: unused, name: 'unused' },
+          { data: middle, name: 'middle' },
+          { data: base, name: 'base' },
+        ],
+      },
       { functions },
     );
     try {
@@ -91,7 +103,15 @@ describe('initialization', () => {
     const side = await assemble(`(module ${MARK} (func (export "f")) (func (export "__wasm_call_ctors") (call $mark (i32.const 8))))`);
     const main = await assemble(`(module (import "side" "f" (func)) (func (export "run")))`);
     const { seen, functions } = recorder();
-    const plugin = await createPlugin({ wasm: [{ data: side, name: 'side' }, { data: main, name: 'main' }] }, { functions });
+    const plugin = await createPlugin(
+      {
+        wasm: [
+          { data: side, name: 'side' },
+          { data: main, name: 'main' },
+        ],
+      },
+      { functions },
+    );
     await plugin.close();
     assert.deepEqual(seen, [8]);
   });
@@ -121,7 +141,15 @@ describe('initialization', () => {
       (import "side" "seed" (global $seed (mut i32)))
       ${OUTPUT_BYTE}
       (func (export "read") (result i32) (call $output_byte (global.get $seed)) (i32.const 0)))`);
-    const plugin = await createPlugin({ wasm: [{ data: side, name: 'side' }, { data: main, name: 'main' }] }, { useWasi: true, allowedPaths: { [dir]: '/data' } });
+    const plugin = await createPlugin(
+      {
+        wasm: [
+          { data: side, name: 'side' },
+          { data: main, name: 'main' },
+        ],
+      },
+      { useWasi: true, allowedPaths: { [dir]: '/data' } },
+    );
     try {
       assert.equal((await plugin.call('read'))!.text(), 'S');
     } finally {
@@ -132,12 +160,20 @@ describe('initialization', () => {
   it('refuses a module that exports both _start and _initialize, naming it', async () => {
     const both = await assemble(`(module (func (export "f")) (func (export "_start")) (func (export "_initialize")))`);
     const main = await assemble(`(module (import "lib" "f" (func)) (func (export "run")))`);
-    await assert.rejects(createPlugin({ wasm: [{ data: both, name: 'lib' }, { data: main, name: 'main' }] }), (err: unknown) => {
-      assert.ok(err instanceof LinkError);
-      assert.equal(err.code, 'PLUGHOST_LINK');
-      assert.match(err.message, /module "lib" exports both _start .* and _initialize/);
-      return true;
-    });
+    await assert.rejects(
+      createPlugin({
+        wasm: [
+          { data: both, name: 'lib' },
+          { data: main, name: 'main' },
+        ],
+      }),
+      (err: unknown) => {
+        assert.ok(err instanceof LinkError);
+        assert.equal(err.code, 'PLUGHOST_LINK');
+        assert.match(err.message, /module "lib" exports both _start .* and _initialize/);
+        return true;
+      },
+    );
     await assert.rejects(createPlugin(both), { code: 'PLUGHOST_LINK', message: /exports both _start/ });
   });
 });

@@ -9,16 +9,16 @@ import { after, before, describe, it } from 'node:test';
 import {
   AbortError,
   CAPABILITIES,
+  type CallContext,
   createPlugin,
   defineHostFunction,
   HttpDeniedError,
   LinkError,
   PlughostError,
-  PluginCallError,
-  TimeoutError,
-  type CallContext,
   type Plugin,
+  PluginCallError,
   type PluginOptions,
+  TimeoutError,
 } from '../src/index.js';
 import { assemble, pluginPath } from './helpers.js';
 
@@ -91,7 +91,12 @@ const userFunctions = (wait: (ctx: CallContext, h: number) => unknown) => ({ fun
 
 describe('without JSPI (Node 20/22)', () => {
   it('an async host function on the main thread is refused at creation, naming what it needs', withoutJspi, async () => {
-    const err = await rejection(createPlugin({ wasm: [{ data: guest }] }, userFunctions(async (_ctx, h) => h)));
+    const err = await rejection(
+      createPlugin(
+        { wasm: [{ data: guest }] },
+        userFunctions(async (_ctx, h) => h),
+      ),
+    );
     assert.ok(err instanceof LinkError, String(err));
     assert.match(err.message, /extism:host\/user\.wait: the host function is async/);
     assert.match(err.message, /runInWorker: true/);
@@ -102,7 +107,8 @@ describe('without JSPI (Node 20/22)', () => {
   it('the same async host function works with runInWorker: true', withoutJspi, () =>
     using({ wasm: [{ data: guest }] }, { runInWorker: true, ...userFunctions(async (_ctx, h) => h) }, async (p) => {
       assert.equal((await p.call('echo', 'worker'))?.text(), 'worker');
-    }));
+    }),
+  );
 });
 
 describe('with JSPI: async host functions on the main thread', () => {
@@ -171,7 +177,12 @@ describe('with JSPI: async host functions on the main thread', () => {
   it('a declared async host function (defineHostFunction) gets and returns i64 values', withJspi, async () => {
     const wait = defineHostFunction('wait', ['i64'], ['i64'], async (ctx, h) => {
       await Promise.resolve();
-      return ctx.store(ctx.read(h as number)!.text().toUpperCase());
+      return ctx.store(
+        ctx
+          .read(h as number)!
+          .text()
+          .toUpperCase(),
+      );
     });
     await using({ wasm: [{ data: guest }] }, { hostFunctions: [wait] }, async (p) => {
       assert.equal((await p.call('echo', 'declared'))?.text(), 'DECLARED');
@@ -213,7 +224,10 @@ describe('with JSPI: async host functions on the main thread', () => {
     };
     await using({ wasm: [{ data: guest }] }, userFunctions(wait), async (p) => {
       const outputs = await Promise.all(['a', 'b', 'c', 'd'].map((input) => p.call('echo', input)));
-      assert.deepEqual(outputs.map((o) => o?.text()), ['a.', 'b.', 'c.', 'd.']);
+      assert.deepEqual(
+        outputs.map((o) => o?.text()),
+        ['a.', 'b.', 'c.', 'd.'],
+      );
       assert.deepEqual(events, ['enter a', 'leave a', 'enter b', 'leave b', 'enter c', 'leave c', 'enter d', 'leave d']);
       // a failing call in the queue does not stop the ones behind it
       const [missing, next] = await Promise.allSettled([p.call('nope'), p.call('echo', 'e')]);
@@ -295,12 +309,23 @@ describe('with JSPI: async host functions on the main thread', () => {
   });
 
   it('callSync is refused with a TypeError saying to use call; a plug-in without async imports is unaffected', withJspi, async () => {
-    await using({ wasm: [{ data: guest }] }, userFunctions(async (_ctx, h) => h), async (p) => {
-      assert.throws(() => p.callSync('echo', 'x'), (err: unknown) => err instanceof TypeError && /use call/.test(err.message));
-    });
-    await using({ wasm: [{ data: guest }] }, userFunctions((_ctx, h) => h), async (p) => {
-      assert.equal(p.callSync('echo', 'sync')?.text(), 'sync');
-    });
+    await using(
+      { wasm: [{ data: guest }] },
+      userFunctions(async (_ctx, h) => h),
+      async (p) => {
+        assert.throws(
+          () => p.callSync('echo', 'x'),
+          (err: unknown) => err instanceof TypeError && /use call/.test(err.message),
+        );
+      },
+    );
+    await using(
+      { wasm: [{ data: guest }] },
+      userFunctions((_ctx, h) => h),
+      async (p) => {
+        assert.equal(p.callSync('echo', 'sync')?.text(), 'sync');
+      },
+    );
   });
 });
 

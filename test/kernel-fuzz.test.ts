@@ -58,7 +58,10 @@ function run(seed: number, operations: number): void {
   const expectFill = (bytes: Uint8Array, h: bigint, where: string) => {
     const [size, fill] = live.get(h)!;
     assert.equal(bytes.length, size, `${where}: length of ${h}`);
-    assert.ok(bytes.every((b) => b === fill), `${where}: bytes of ${h}`);
+    assert.ok(
+      bytes.every((b) => b === fill),
+      `${where}: bytes of ${h}`,
+    );
   };
   const pick = (): bigint => {
     const roll = rng.below(10);
@@ -217,7 +220,6 @@ describe('a block whose header the guest scribbled over', () => {
     assert.equal(k.length!(b), 0n);
   });
 });
-
 
 describe('a guest scribbling over the heap while the host frees and sweeps run', () => {
   for (const seed of [7, 77, 777]) {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { CallContext, createPlugin, MemoryLimitError, PluginOutput } from '../src/index.js';
+import { type CallContext, createPlugin, MemoryLimitError, PluginOutput } from '../src/index.js';
 import type { HostEnvState, HttpRequest, HttpResponse } from '../src/internal/host-env.js';
 import { createHostEnv } from '../src/internal/host-env.js';
 import { Kernel } from '../src/internal/kernel/kernel.js';
@@ -78,25 +78,70 @@ describe('kernel', () => {
     ['length inside a block is 0', '(func (export "f") (call $out (call $length (i64.add (call $alloc (i64.const 64)) (i64.const 1)))))', '', 0n],
     ['length of a huge handle is 0', '(func (export "f") (call $out (call $length (i64.const -1))))', '', 0n],
     ['length_unsafe of a huge handle is 0', '(func (export "f") (call $out (call $length_unsafe (i64.const 0x7fff_ffff_0000_0000))))', '', 0n],
-    ['length of a freed block is 0', '(func (export "f") (local $h i64) (local.set $h (call $alloc (i64.const 16))) (call $free (local.get $h)) (call $out (call $length (local.get $h))))', '', 0n],
-    ['a freed block is reused within the call', '(func (export "f") (local $h i64) (local.set $h (call $alloc (i64.const 100))) (drop (call $alloc (i64.const 8))) (call $free (local.get $h)) (call $out (i64.extend_i32_u (i64.eq (local.get $h) (call $alloc (i64.const 90))))))', '', 1n],
-    ['freeing 0 or garbage is ignored', '(func (export "f") (call $free (i64.const 0)) (call $free (i64.const 12345)) (call $free (i64.const -1)) (call $out (i64.const 7)))', '', 7n],
-    ['double free is ignored', '(func (export "f") (local $h i64) (local.set $h (call $alloc (i64.const 16))) (drop (call $alloc (i64.const 16))) (call $free (local.get $h)) (call $free (local.get $h)) (call $out (i64.const 9)))', '', 9n],
-    ['store_u64 then load_u64 round-trips', '(func (export "f") (local $h i64) (local.set $h (call $alloc (i64.const 8))) (call $store_u64 (local.get $h) (i64.const 0x0102030405060708)) (call $out (call $load_u64 (local.get $h))))', '', 0x0102030405060708n],
-    ['store_u8 then load_u8 round-trips', '(func (export "f") (local $h i64) (local.set $h (call $alloc (i64.const 1))) (call $store_u8 (local.get $h) (i32.const 0xab)) (call $out (i64.extend_i32_u (call $load_u8 (local.get $h)))))', '', 0xabn],
+    [
+      'length of a freed block is 0',
+      '(func (export "f") (local $h i64) (local.set $h (call $alloc (i64.const 16))) (call $free (local.get $h)) (call $out (call $length (local.get $h))))',
+      '',
+      0n,
+    ],
+    [
+      'a freed block is reused within the call',
+      '(func (export "f") (local $h i64) (local.set $h (call $alloc (i64.const 100))) (drop (call $alloc (i64.const 8))) (call $free (local.get $h)) (call $out (i64.extend_i32_u (i64.eq (local.get $h) (call $alloc (i64.const 90))))))',
+      '',
+      1n,
+    ],
+    [
+      'freeing 0 or garbage is ignored',
+      '(func (export "f") (call $free (i64.const 0)) (call $free (i64.const 12345)) (call $free (i64.const -1)) (call $out (i64.const 7)))',
+      '',
+      7n,
+    ],
+    [
+      'double free is ignored',
+      '(func (export "f") (local $h i64) (local.set $h (call $alloc (i64.const 16))) (drop (call $alloc (i64.const 16))) (call $free (local.get $h)) (call $free (local.get $h)) (call $out (i64.const 9)))',
+      '',
+      9n,
+    ],
+    [
+      'store_u64 then load_u64 round-trips',
+      '(func (export "f") (local $h i64) (local.set $h (call $alloc (i64.const 8))) (call $store_u64 (local.get $h) (i64.const 0x0102030405060708)) (call $out (call $load_u64 (local.get $h))))',
+      '',
+      0x0102030405060708n,
+    ],
+    [
+      'store_u8 then load_u8 round-trips',
+      '(func (export "f") (local $h i64) (local.set $h (call $alloc (i64.const 1))) (call $store_u8 (local.get $h) (i32.const 0xab)) (call $out (i64.extend_i32_u (call $load_u8 (local.get $h)))))',
+      '',
+      0xabn,
+    ],
     ['load_u64 out of range reads 0', '(func (export "f") (call $out (call $load_u64 (i64.const 0x7fff_ffff))))', '', 0n],
     ['load_u64 at the very top of u64 reads 0', '(func (export "f") (call $out (call $load_u64 (i64.const -4))))', '', 0n],
     ['load_u8 at 0 reads 0', '(func (export "f") (call $out (i64.extend_i32_u (call $load_u8 (i64.const 0)))))', '', 0n],
-    ['store out of range writes nothing and does not trap', '(func (export "f") (call $store_u64 (i64.const -8) (i64.const 1)) (call $store_u8 (i64.const 0x1_0000_0000) (i32.const 1)) (call $store_u64 (i64.const 8) (i64.const 1)) (call $out (i64.const 3)))', '', 3n],
+    [
+      'store out of range writes nothing and does not trap',
+      '(func (export "f") (call $store_u64 (i64.const -8) (i64.const 1)) (call $store_u8 (i64.const 0x1_0000_0000) (i32.const 1)) (call $store_u64 (i64.const 8) (i64.const 1)) (call $out (i64.const 3)))',
+      '',
+      3n,
+    ],
     ['input_length is the input size', '(func (export "f") (call $out (call $input_length)))', 'abcdef', 6n],
-    ['input_load_u64 reads little endian', '(func (export "f") (call $out (call $input_load_u64 (i64.const 0))))', '\x01\x02\x03\x04\x05\x06\x07\x08', 0x0807060504030201n],
+    [
+      'input_load_u64 reads little endian',
+      '(func (export "f") (call $out (call $input_load_u64 (i64.const 0))))',
+      '\x01\x02\x03\x04\x05\x06\x07\x08',
+      0x0807060504030201n,
+    ],
     ['input_load_u64 past the end reads 0', '(func (export "f") (call $out (call $input_load_u64 (i64.const 4))))', 'abcdefgh', 0n],
     ['input_load_u8 past the end reads 0', '(func (export "f") (call $out (i64.extend_i32_u (call $input_load_u8 (i64.const 3)))))', 'abc', 0n],
     ['input_load_u8 with a negative offset reads 0', '(func (export "f") (call $out (i64.extend_i32_u (call $input_load_u8 (i64.const -1)))))', 'abc', 0n],
     ['input_offset is a live block of the input length', '(func (export "f") (call $out (call $length (call $input_offset))))', 'abcd', 4n],
     ['freeing the input makes the input length 0', '(func (export "f") (call $free (call $input_offset)) (call $out (call $input_length)))', 'abcd', 0n],
     ['error_get is 0 when no error was set', '(func (export "f") (call $out (call $error_get)))', '', 0n],
-    ['error_get returns what error_set set', '(func (export "f") (local $h i64) (local.set $h (call $alloc (i64.const 1))) (call $error_set (local.get $h)) (call $error_set (i64.const 0)) (call $out (call $error_get)))', '', 0n],
+    [
+      'error_get returns what error_set set',
+      '(func (export "f") (local $h i64) (local.set $h (call $alloc (i64.const 1))) (call $error_set (local.get $h)) (call $error_set (i64.const 0)) (call $out (call $error_get)))',
+      '',
+      0n,
+    ],
   ];
   for (const [name, body, input, expected] of cases) {
     it(name, async () => {
@@ -217,7 +262,9 @@ describe('a second free of a block the host already freed', () => {
     const guestStore = (text: string): bigint => {
       const bytes = new TextEncoder().encode(text);
       const h = guest.alloc!(BigInt(bytes.length)) as bigint;
-      bytes.forEach((b, i) => guest.store_u8!(h + BigInt(i), b as never));
+      bytes.forEach((b, i) => {
+        guest.store_u8!(h + BigInt(i), b as never);
+      });
       return h;
     };
     /** What the guest does to read a block back: length, then load_u8 byte by byte. */
@@ -439,7 +486,10 @@ describe('the kernel memory limit', () => {
     const wasm = await assemble(`(module
       (import "extism:host/user" "give" (func $give (result i64)))
       (func (export "f") (loop $more (drop (call $give)) (br $more))))`);
-    const plugin = await createPlugin(wasm, { memory: { maxPages: 64 }, functions: { 'extism:host/user': { give: (ctx: CallContext) => ctx.store(new Uint8Array(MiB)) } } });
+    const plugin = await createPlugin(wasm, {
+      memory: { maxPages: 64 },
+      functions: { 'extism:host/user': { give: (ctx: CallContext) => ctx.store(new Uint8Array(MiB)) } },
+    });
     await assert.rejects(plugin.call('f'), { code: 'PLUGHOST_MEMORY_LIMIT', limit: 4 * MiB, requested: MiB });
     await plugin.close();
   });

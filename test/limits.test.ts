@@ -1,11 +1,11 @@
 // Limits that hold: timeouts, cancellation, memory caps and fuel, in every mode.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
 import { readFile } from 'node:fs/promises';
+import { describe, it } from 'node:test';
 import { createPlugin, type ManifestError, type PluginOptions } from '../src/index.js';
-import { normalizeManifest } from '../src/manifest.js';
 import { DEFAULT_MAX_WASM_BYTES } from '../src/internal/load-bytes.js';
 import { loadModules } from '../src/internal/module-loader.js';
+import { normalizeManifest } from '../src/manifest.js';
 import { assemble, fixturePath } from './helpers.js';
 
 const MODES: { name: string; options: PluginOptions }[] = [
@@ -175,7 +175,12 @@ describe('limits on a WebAssembly.Module the application compiled', () => {
   });
 
   it('holds them all for a module plughost compiled itself (it keeps the bytes)', async () => {
-    const [own] = await loadModules(normalizeManifest({ wasm: [{ data: await readFile(fixturePath('limits')) }] }), { maxPages: undefined, instrument: false }, fetch, DEFAULT_MAX_WASM_BYTES);
+    const [own] = await loadModules(
+      normalizeManifest({ wasm: [{ data: await readFile(fixturePath('limits')) }] }),
+      { maxPages: undefined, instrument: false },
+      fetch,
+      DEFAULT_MAX_WASM_BYTES,
+    );
     const plugin = await createPlugin(own!.module, { timeoutMs: 100, fuel: 1e12, memory: { maxPages: 64 } });
     try {
       await assert.rejects(plugin.call('spin'), { code: 'PLUGHOST_TIMEOUT' });

@@ -41,7 +41,7 @@ function assertRefused(outcome: LoadOutcome, message: RegExp): void {
   assert.ok(outcome.maxRss < MAX_RSS, `the child reached ${Math.round(outcome.maxRss / MiB)} MiB`);
 }
 
-const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 let dir: string;
 let server: TestServer;
@@ -65,14 +65,14 @@ describe('loading a module from a path', { skip: process.platform === 'win32' &&
     const fifo = join(dir, 'plugin.wasm');
     execFileSync('mkfifo', [fifo]);
     try {
-      assertRefused(await load({ kind: 'path', target: fifo }), new RegExp(`${escape(fifo)}: it is a FIFO \\(named pipe\\), not a regular file`));
+      assertRefused(await load({ kind: 'path', target: fifo }), new RegExp(`${escapeRegExp(fifo)}: it is a FIFO \\(named pipe\\), not a regular file`));
     } finally {
       await rm(fifo);
     }
   });
 
   it('refuses a directory', async () => {
-    assertRefused(await load({ kind: 'path', target: dir }), new RegExp(`${escape(dir)}: it is a directory, not a regular file`));
+    assertRefused(await load({ kind: 'path', target: dir }), new RegExp(`${escapeRegExp(dir)}: it is a directory, not a regular file`));
   });
 
   it('refuses a file above the default cap (256 MiB) by its size, without reading it', async () => {
@@ -81,7 +81,10 @@ describe('loading a module from a path', { skip: process.platform === 'win32' &&
     await truncate(sparse, DEFAULT_MAX_WASM_BYTES + 1); // no bytes on disk: a hole
     try {
       const outcome = await load({ kind: 'path', target: sparse });
-      assertRefused(outcome, new RegExp(`sparse\\.wasm: it is ${DEFAULT_MAX_WASM_BYTES + 1} bytes, above the limit of ${DEFAULT_MAX_WASM_BYTES} bytes \\(maxWasmBytes`));
+      assertRefused(
+        outcome,
+        new RegExp(`sparse\\.wasm: it is ${DEFAULT_MAX_WASM_BYTES + 1} bytes, above the limit of ${DEFAULT_MAX_WASM_BYTES} bytes \\(maxWasmBytes`),
+      );
       assert.ok(outcome.maxRss < 200 * MiB, `the child reached ${Math.round(outcome.maxRss / MiB)} MiB: the file was read`);
     } finally {
       await rm(sparse);
@@ -93,7 +96,10 @@ describe('loading a module from a path', { skip: process.platform === 'win32' &&
     await writeFile(sparse, '');
     await truncate(sparse, 8 * MiB);
     try {
-      assertRefused(await load({ kind: 'path', target: sparse, options: { maxWasmBytes: MiB } }), /big\.wasm: it is 8388608 bytes, above the limit of 1048576 bytes/);
+      assertRefused(
+        await load({ kind: 'path', target: sparse, options: { maxWasmBytes: MiB } }),
+        /big\.wasm: it is 8388608 bytes, above the limit of 1048576 bytes/,
+      );
     } finally {
       await rm(sparse);
     }
@@ -114,7 +120,10 @@ describe('loading a module from a path', { skip: process.platform === 'win32' &&
     const size = (await readFile(path)).byteLength;
     const plugin = await createPlugin({ wasm: [{ path }] }, { maxWasmBytes: size });
     await plugin.close();
-    await assert.rejects(createPlugin({ wasm: [{ path }] }, { maxWasmBytes: size - 1 }), (err: unknown) => err instanceof WasmSourceError && err.source === path && err.message.includes(`above the limit of ${size - 1} bytes`));
+    await assert.rejects(
+      createPlugin({ wasm: [{ path }] }, { maxWasmBytes: size - 1 }),
+      (err: unknown) => err instanceof WasmSourceError && err.source === path && err.message.includes(`above the limit of ${size - 1} bytes`),
+    );
   });
 });
 
@@ -123,7 +132,7 @@ describe('loading a module from a URL or a Response', () => {
     const path = `/stream?bytes=${2 ** 40}`;
     const url = server.url(path);
     const outcome = await load({ kind: 'url', target: url, options: { maxWasmBytes: MiB } });
-    assertRefused(outcome, new RegExp(`wasm from ${escape(url)} is larger than maxWasmBytes \\(1048576 bytes\\): reading stopped at \\d+ bytes`));
+    assertRefused(outcome, new RegExp(`wasm from ${escapeRegExp(url)} is larger than maxWasmBytes \\(1048576 bytes\\): reading stopped at \\d+ bytes`));
     const end = await server.closed(path);
     assert.equal(end.clientClosedEarly, true);
     assert.ok(end.written < 64 * MiB, `the server wrote ${end.written} bytes`);
@@ -132,12 +141,18 @@ describe('loading a module from a URL or a Response', () => {
   it('refuses a response whose Content-Length is above the cap before reading its body', async () => {
     const path = `/declared?bytes=${16 * MiB}`;
     const url = server.url(path);
-    assertRefused(await load({ kind: 'url', target: url, options: { maxWasmBytes: MiB } }), new RegExp(`${escape(url)} is larger than maxWasmBytes \\(1048576 bytes\\): it declares 16777216 bytes`));
+    assertRefused(
+      await load({ kind: 'url', target: url, options: { maxWasmBytes: MiB } }),
+      new RegExp(`${escapeRegExp(url)} is larger than maxWasmBytes \\(1048576 bytes\\): it declares 16777216 bytes`),
+    );
     assert.equal((await server.closed(path)).clientClosedEarly, true);
   });
 
   it('cuts off a Response whose body never ends', async () => {
-    assertRefused(await load({ kind: 'endless-response', options: { maxWasmBytes: 4 * MiB } }), /larger than maxWasmBytes \(4194304 bytes\): reading stopped at \d+ bytes/);
+    assertRefused(
+      await load({ kind: 'endless-response', options: { maxWasmBytes: 4 * MiB } }),
+      /larger than maxWasmBytes \(4194304 bytes\): reading stopped at \d+ bytes/,
+    );
   });
 
   it('cuts off an endless Response at the default cap too, within bounded memory', async () => {
@@ -148,7 +163,10 @@ describe('loading a module from a URL or a Response', () => {
 describe('the maxWasmBytes option', () => {
   it('must be a whole number of bytes > 0', async () => {
     for (const maxWasmBytes of [0, -1, 1.5, Number.NaN]) {
-      await assert.rejects(createPlugin({ wasm: [{ path: fixturePath('bench-noop') }] }, { maxWasmBytes }), (err: unknown) => err instanceof ManifestError && err.field === 'maxWasmBytes');
+      await assert.rejects(
+        createPlugin({ wasm: [{ path: fixturePath('bench-noop') }] }, { maxWasmBytes }),
+        (err: unknown) => err instanceof ManifestError && err.field === 'maxWasmBytes',
+      );
     }
   });
 });

@@ -99,7 +99,12 @@ describe('manifest', () => {
   });
 
   it('reads a canonical JSON manifest from a string and from a .json file, data as base64', async () => {
-    const json = JSON.stringify({ wasm: [{ data: Buffer.from(wasm).toString('base64'), name: 'main' }], config: { a: 'b' }, memory: { max_pages: 4 }, timeout_ms: 1000 });
+    const json = JSON.stringify({
+      wasm: [{ data: Buffer.from(wasm).toString('base64'), name: 'main' }],
+      config: { a: 'b' },
+      memory: { max_pages: 4 },
+      timeout_ms: 1000,
+    });
     await echoes(json);
     const manifestPath = join(dir, 'manifest.json');
     writeFileSync(manifestPath, JSON.stringify({ wasm: [{ path: 'echo.wasm', hash: sha256(wasm) }] }));
@@ -134,7 +139,16 @@ describe('manifest', () => {
     ['allowed_hosts that is not a list', { wasm: [{ path: 'x.wasm' }], allowed_hosts: 'example.com' }, 'allowed_hosts'],
     ['a negative max_pages', { wasm: [{ path: 'x.wasm' }], memory: { max_pages: -1 } }, 'memory.max_pages'],
     ['a zero timeout', { wasm: [{ path: 'x.wasm' }], timeout_ms: 0 }, 'timeout_ms'],
-    ['duplicate module names', { wasm: [{ path: 'a.wasm', name: 'x' }, { path: 'b.wasm', name: 'x' }] }, 'wasm[1].name'],
+    [
+      'duplicate module names',
+      {
+        wasm: [
+          { path: 'a.wasm', name: 'x' },
+          { path: 'b.wasm', name: 'x' },
+        ],
+      },
+      'wasm[1].name',
+    ],
     ['a url that is not a URL', { wasm: [{ url: 'not a url' }] }, 'wasm[0].url'],
     ['data that is not base64', { wasm: [{ data: '%%%' }] }, 'wasm[0].data'],
   ];
@@ -150,7 +164,12 @@ describe('manifest', () => {
 
   it('picks the module named main, else the last one', async () => {
     const other = await assemble(`(module (func (export "other")))`);
-    const main = await createPlugin({ wasm: [{ data: wasm, name: 'main' }, { data: other, name: 'lib' }] });
+    const main = await createPlugin({
+      wasm: [
+        { data: wasm, name: 'main' },
+        { data: other, name: 'lib' },
+      ],
+    });
     assert.equal(await main.functionExists('echo'), true);
     const last = await createPlugin({ wasm: [{ data: wasm, name: 'lib' }, { data: other }] });
     assert.equal(await last.functionExists('other'), true);
@@ -164,7 +183,12 @@ describe('manifest', () => {
       (import "lib" "add_one_then_twice" (func $f (param i32) (result i32)))
       (func (export "twice") (param i32) (result i32) (i32.mul (local.get 0) (i32.const 2)))
       (func (export "run") (result i32) (i32.sub (call $f (i32.const 4)) (i32.const 10))))`);
-    const plugin = await createPlugin({ wasm: [{ data: lib, name: 'lib' }, { data: main, name: 'main' }] });
+    const plugin = await createPlugin({
+      wasm: [
+        { data: lib, name: 'lib' },
+        { data: main, name: 'main' },
+      ],
+    });
     assert.equal(await plugin.call('run'), null, '(4 + 1) * 2 - 10 = 0: success');
   });
 
@@ -194,10 +218,10 @@ describe('manifest', () => {
   });
 
   it('says the allowed_paths map looks reversed when the host side is missing but the guest side exists', async () => {
-    await assert.rejects(
-      createPlugin({ wasm: [{ data: wasm }], allowed_paths: { '/data-that-does-not-exist': dir } }, { useWasi: true }),
-      { code: 'PLUGHOST_MANIFEST', message: /looks reversed/ },
-    );
+    await assert.rejects(createPlugin({ wasm: [{ data: wasm }], allowed_paths: { '/data-that-does-not-exist': dir } }, { useWasi: true }), {
+      code: 'PLUGHOST_MANIFEST',
+      message: /looks reversed/,
+    });
   });
 
   it('takes options over manifest values (camelCase and snake_case alike)', async () => {

@@ -55,16 +55,19 @@ describe('the published package', () => {
 
   it('ships the bundles, the public declarations and the LICENSE, and no source maps', () => {
     const paths = files.map((f) => f.path).sort();
-    assert.deepEqual(paths.filter((p) => !p.startsWith('dist/types/')), [
-      'LICENSE',
-      'README.md',
-      'dist/bundle/bin.js',
-      'dist/bundle/fetch-worker.js',
-      'dist/bundle/index.cjs',
-      'dist/bundle/index.js',
-      'dist/bundle/worker-main.js',
-      'package.json',
-    ]);
+    assert.deepEqual(
+      paths.filter((p) => !p.startsWith('dist/types/')),
+      [
+        'LICENSE',
+        'README.md',
+        'dist/bundle/bin.js',
+        'dist/bundle/fetch-worker.js',
+        'dist/bundle/index.cjs',
+        'dist/bundle/index.js',
+        'dist/bundle/worker-main.js',
+        'package.json',
+      ],
+    );
     assert.ok(paths.includes('dist/types/index.d.ts') && paths.includes('dist/types/index.d.cts'));
     assert.ok(paths.every((p) => !p.endsWith('.map')));
   });
@@ -144,7 +147,16 @@ describe('the published package', () => {
     await writeFile(
       join(project, 'tsconfig.json'),
       JSON.stringify({
-        compilerOptions: { strict: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', lib: ['es2022', 'dom'], types: [], noEmit: true, skipLibCheck: false },
+        compilerOptions: {
+          strict: true,
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          target: 'es2022',
+          lib: ['es2022', 'dom'],
+          types: [],
+          noEmit: true,
+          skipLibCheck: false,
+        },
         files: ['consumer.cts', 'consumer.mts'],
       }),
     );

@@ -4,7 +4,7 @@
 // asserts what the reference runtime gives for that sequence.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { CallContext, createPlugin, PluginCallError, type Plugin, type PluginOptions, type PluginOutput } from '../src/index.js';
+import { type CallContext, createPlugin, type Plugin, PluginCallError, type PluginOptions, type PluginOutput } from '../src/index.js';
 import { assemble, fixturePath, recordingLogger } from './helpers.js';
 import { TestServer } from './http-test-server.js';
 
@@ -25,7 +25,11 @@ function bytes(output: PluginOutput | null): number[] {
 
 /** The request JSON as extism-manifest's HttpRequest serializes it (serde): url, headers (sorted), method. */
 function serdeRequest(url: string, method: string | null, headers: Record<string, string> = {}): string {
-  const sorted = Object.fromEntries(Object.keys(headers).sort().map((name) => [name, headers[name]]));
+  const sorted = Object.fromEntries(
+    Object.keys(headers)
+      .sort()
+      .map((name) => [name, headers[name]]),
+  );
   return `{"url":${JSON.stringify(url)},"headers":${JSON.stringify(sorted)},"method":${JSON.stringify(method)}}`;
 }
 
@@ -298,14 +302,17 @@ describe('the js-pdk / python-pdk module shape: host functions in a second table
   ] as const) {
     it(`calls the host function through call_indirect on the imports table (${label})`, async () => {
       const wasm = await assemble(SHIM_SHAPE);
-      const plugin = await createPlugin({ wasm: [{ data: wasm }] }, {
-        ...options,
-        functions: {
-          'extism:host/user': {
-            greet_host: (ctx: CallContext, handle: bigint) => ctx.store(`Hello, ${ctx.read(handle)?.text() ?? '?'}!`),
+      const plugin = await createPlugin(
+        { wasm: [{ data: wasm }] },
+        {
+          ...options,
+          functions: {
+            'extism:host/user': {
+              greet_host: (ctx: CallContext, handle: bigint) => ctx.store(`Hello, ${ctx.read(handle)?.text() ?? '?'}!`),
+            },
           },
         },
-      });
+      );
       assert.equal(text(await plugin.call('greet_js')), 'Hello, Benjamin!');
       assert.equal(text(await plugin.call('greet_python')), 'Hello, Benjamin!');
       await plugin.close();
@@ -355,7 +362,9 @@ describe('python-pdk (extism-pdk 1.3.0 under CPython)', () => {
       assert.equal(report.body, 'hello');
       assert.equal((JSON.parse(report.headers) as Record<string, string>)['x-test'], 'yes');
     }
-    const post = httpReport(await plugin.call('http_request', rustHttpInput(serdeRequest(server.url('/echo'), 'POST', { 'content-type': 'text/plain' }), 'body bytes')));
+    const post = httpReport(
+      await plugin.call('http_request', rustHttpInput(serdeRequest(server.url('/echo'), 'POST', { 'content-type': 'text/plain' }), 'body bytes')),
+    );
     assert.equal(echoed(post.body).body, 'body bytes');
     assert.equal(echoed(post.body).method, 'POST');
     // no body: the response handle is 0, and free(0) is nothing

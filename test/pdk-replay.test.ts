@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { createPlugin, type CallContext, type Plugin, type PluginOptions, type PluginOutput } from '../src/index.js';
+import { type CallContext, createPlugin, type Plugin, type PluginOptions, type PluginOutput } from '../src/index.js';
 import { fixturePath, recordingLogger } from './helpers.js';
 import { TestServer } from './http-test-server.js';
 

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createPlugin, type CallContext, type Logger } from '../src/index.js';
+import { type CallContext, createPlugin, type Logger } from '../src/index.js';
 import { pluginPath } from './helpers.js';
 
 describe('the vowel counter', () => {
@@ -54,63 +54,80 @@ describe('the failing plug-in', () => {
 describe('the logging plug-in', () => {
   it('logs at every level through the logger', async () => {
     const lines: string[] = [];
-    const logger: Logger = { trace: (m) => lines.push(m), debug: (m) => lines.push(m), info: (m) => lines.push(m), warn: (m) => lines.push(m), error: (m) => lines.push(m) };
+    const logger: Logger = {
+      trace: (m) => lines.push(m),
+      debug: (m) => lines.push(m),
+      info: (m) => lines.push(m),
+      warn: (m) => lines.push(m),
+      error: (m) => lines.push(m),
+    };
     const plugin = await createPlugin(pluginPath('log'), { logger, logLevel: 'trace' });
     assert.equal((await plugin.call('log_all', 'x'))?.text(), 'logged');
     assert.deepEqual([...lines].sort(), ['debug: x', 'error: x', 'info: x', 'trace: x', 'warn: x']);
   });
 });
 
-for (const [mode, modeOptions] of [['on the main thread', {}], ['in a worker', { runInWorker: true }]] as const) {
-describe(`the WASI files plug-in ${mode}`, () => {
-  let dir: string;
-  before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'plughost-wasi-plugin-'));
-    mkdirSync(join(dir, 'rw'));
-    mkdirSync(join(dir, 'ro'));
-    writeFileSync(join(dir, 'ro', 'hello.txt'), 'read me');
-    writeFileSync(join(dir, 'secret.txt'), 'outside');
-  });
-  after(() => rmSync(dir, { recursive: true, force: true }));
+for (const [mode, modeOptions] of [
+  ['on the main thread', {}],
+  ['in a worker', { runInWorker: true }],
+] as const) {
+  describe(`the WASI files plug-in ${mode}`, () => {
+    let dir: string;
+    before(() => {
+      dir = mkdtempSync(join(tmpdir(), 'plughost-wasi-plugin-'));
+      mkdirSync(join(dir, 'rw'));
+      mkdirSync(join(dir, 'ro'));
+      writeFileSync(join(dir, 'ro', 'hello.txt'), 'read me');
+      writeFileSync(join(dir, 'secret.txt'), 'outside');
+    });
+    after(() => rmSync(dir, { recursive: true, force: true }));
 
-  const open = () =>
-    createPlugin(pluginPath('wasi-files'), { ...modeOptions, useWasi: true, allowedPaths: { [join(dir, 'rw')]: '/data', [`ro:${join(dir, 'ro')}`]: '/static' } });
+    const open = () =>
+      createPlugin(pluginPath('wasi-files'), {
+        ...modeOptions,
+        useWasi: true,
+        allowedPaths: { [join(dir, 'rw')]: '/data', [`ro:${join(dir, 'ro')}`]: '/static' },
+      });
 
-  it('reads and writes files in its mounts', async () => {
-    const plugin = await open();
-    assert.equal((await plugin.call('read_file', '/static/hello.txt'))?.text(), 'read me');
-    assert.equal((await plugin.call('write_file', JSON.stringify({ path: '/data/out.txt', content: 'written' })))?.text(), 'ok');
-    assert.equal(readFileSync(join(dir, 'rw', 'out.txt'), 'utf8'), 'written');
-    assert.equal((await plugin.call('list_dir', '/static'))?.text(), 'hello.txt');
-  });
+    it('reads and writes files in its mounts', async () => {
+      const plugin = await open();
+      assert.equal((await plugin.call('read_file', '/static/hello.txt'))?.text(), 'read me');
+      assert.equal((await plugin.call('write_file', JSON.stringify({ path: '/data/out.txt', content: 'written' })))?.text(), 'ok');
+      assert.equal(readFileSync(join(dir, 'rw', 'out.txt'), 'utf8'), 'written');
+      assert.equal((await plugin.call('list_dir', '/static'))?.text(), 'hello.txt');
+    });
 
-  it('cannot write to a read-only mount, nor reach outside its mounts', async () => {
-    const plugin = await open();
-    await assert.rejects(plugin.call('write_file', JSON.stringify({ path: '/static/hello.txt', content: 'x' })), /69|rofs/i);
-    assert.equal(readFileSync(join(dir, 'ro', 'hello.txt'), 'utf8'), 'read me');
-    await assert.rejects(plugin.call('read_file', '/data/../secret.txt'));
-    await assert.rejects(plugin.call('read_file', '/secret.txt'));
-  });
+    it('cannot write to a read-only mount, nor reach outside its mounts', async () => {
+      const plugin = await open();
+      await assert.rejects(plugin.call('write_file', JSON.stringify({ path: '/static/hello.txt', content: 'x' })), /69|rofs/i);
+      assert.equal(readFileSync(join(dir, 'ro', 'hello.txt'), 'utf8'), 'read me');
+      await assert.rejects(plugin.call('read_file', '/data/../secret.txt'));
+      await assert.rejects(plugin.call('read_file', '/secret.txt'));
+    });
 
-  it('sees no file system at all without mounts', async () => {
-    const plugin = await createPlugin(pluginPath('wasi-files'), { ...modeOptions, useWasi: true });
-    await assert.rejects(plugin.call('read_file', '/static/hello.txt'));
-  });
+    it('sees no file system at all without mounts', async () => {
+      const plugin = await createPlugin(pluginPath('wasi-files'), { ...modeOptions, useWasi: true });
+      await assert.rejects(plugin.call('read_file', '/static/hello.txt'));
+    });
 
-  it('sends stdout nowhere by default, and line by line to a callback or stream when given', async () => {
-    const quiet = await createPlugin(pluginPath('wasi-files'), { ...modeOptions, useWasi: true });
-    assert.equal((await quiet.call('hello_stdout'))?.text(), 'done');
-    const lines: string[] = [];
-    const loud = await createPlugin(pluginPath('wasi-files'), { ...modeOptions, useWasi: true, wasiStdout: (line) => lines.push(line) });
-    await loud.call('hello_stdout');
-    await loud.call('hello_stdout');
-    assert.deepEqual(lines, ['hello from wasi', 'hello from wasi']);
-    let written = '';
-    const streamed = await createPlugin(pluginPath('wasi-files'), { ...modeOptions, useWasi: true, wasiStdout: { write: (chunk: string) => (written += chunk) } });
-    await streamed.call('hello_stdout');
-    assert.equal(written, 'hello from wasi\n');
+    it('sends stdout nowhere by default, and line by line to a callback or stream when given', async () => {
+      const quiet = await createPlugin(pluginPath('wasi-files'), { ...modeOptions, useWasi: true });
+      assert.equal((await quiet.call('hello_stdout'))?.text(), 'done');
+      const lines: string[] = [];
+      const loud = await createPlugin(pluginPath('wasi-files'), { ...modeOptions, useWasi: true, wasiStdout: (line) => lines.push(line) });
+      await loud.call('hello_stdout');
+      await loud.call('hello_stdout');
+      assert.deepEqual(lines, ['hello from wasi', 'hello from wasi']);
+      let written = '';
+      const streamed = await createPlugin(pluginPath('wasi-files'), {
+        ...modeOptions,
+        useWasi: true,
+        wasiStdout: { write: (chunk: string) => (written += chunk) },
+      });
+      await streamed.call('hello_stdout');
+      assert.equal(written, 'hello from wasi\n');
+    });
   });
-});
 }
 
 describe('the host-echo plug-in', () => {

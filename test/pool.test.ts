@@ -1,7 +1,7 @@
 // createPool: instances in workers behind one bounded queue; draining close; dead workers replaced.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AbortError, createPool, PluginClosedError, PoolFullError, WorkerError, type CallContext, type PoolOptions } from '../src/index.js';
+import { AbortError, type CallContext, createPool, PluginClosedError, PoolFullError, type PoolOptions, WorkerError } from '../src/index.js';
 import { runningWorkers } from '../src/internal/platform/node-worker.js';
 import { assemble, pluginPath } from './helpers.js';
 
@@ -91,7 +91,10 @@ describe('a pool', () => {
       release();
       await waitingFor(3);
       release();
-      assert.deepEqual((await Promise.all(queued)).map((o) => o?.text()), ['done', 'done']);
+      assert.deepEqual(
+        (await Promise.all(queued)).map((o) => o?.text()),
+        ['done', 'done'],
+      );
     } finally {
       await pool.close();
     }
@@ -126,7 +129,10 @@ describe('a pool', () => {
       await waitingFor(n);
     }
     release();
-    assert.deepEqual((await Promise.all(calls)).map((o) => o?.text()), ['done', 'done', 'done', 'done', 'done']);
+    assert.deepEqual(
+      (await Promise.all(calls)).map((o) => o?.text()),
+      ['done', 'done', 'done', 'done', 'done'],
+    );
     await closed;
     assert.equal(runningWorkers().length, before);
   });

@@ -62,7 +62,10 @@ function clangBuild(name: string, files: string[], flags: string[]): string {
 const cxxSkip = (() => {
   if (!('clang' in clang)) return clangSkip;
   const trial = join(work, 'trial.cpp');
-  writeFileSync(trial, '#include <map>\n#include <string>\nstd::map<std::string, int> m;\nextern "C" __attribute__((export_name("f"))) int f() { return m["x"]++; }\n');
+  writeFileSync(
+    trial,
+    '#include <map>\n#include <string>\nstd::map<std::string, int> m;\nextern "C" __attribute__((export_name("f"))) int f() { return m["x"]++; }\n',
+  );
   const clangxx = clang.clang.replace(/clang(?=[^/]*$)/, 'clang++');
   const built = run(clangxx, ['--target=wasm32-wasi', '-O2', '-mexec-model=reactor', '-fno-exceptions', '-o', join(work, 'trial-cxx.wasm'), trial]);
   return built.ok ? false : `needs libc++ for wasm32-wasi: ${built.output.trim().split('\n').slice(0, 3).join(' ')}`;
@@ -106,10 +109,25 @@ function findRust(): { rustc: string; target: string; linker: string[]; bare: bo
       for (const linker of linkers) {
         const built = run(rustc, ['--target', target, '--crate-type', 'cdylib', '-O', ...linker, '-o', join(work, 'trial-rs.wasm'), trial]);
         if (built.ok) {
-          const bare = run(rustc, ['--target', 'wasm32-unknown-unknown', '--crate-type', 'cdylib', '-O', ...linker, '-o', join(work, 'trial-rs.wasm'), trial]).ok;
+          const bare = run(rustc, [
+            '--target',
+            'wasm32-unknown-unknown',
+            '--crate-type',
+            'cdylib',
+            '-O',
+            ...linker,
+            '-o',
+            join(work, 'trial-rs.wasm'),
+            trial,
+          ]).ok;
           return { rustc, target, linker, bare };
         }
-        last = `${rustc} cannot build for ${target} (its std for ${target} and a wasm linker are needed): ${built.output.split('\n').map((l) => l.trim()).filter((l) => /\w/.test(l)).slice(0, 2).join(' ')}`;
+        last = `${rustc} cannot build for ${target} (its std for ${target} and a wasm linker are needed): ${built.output
+          .split('\n')
+          .map((l) => l.trim())
+          .filter((l) => /\w/.test(l))
+          .slice(0, 2)
+          .join(' ')}`;
       }
     }
   }
@@ -122,7 +140,20 @@ const rustSkip = 'missing' in rust ? `needs rustc with a wasm32 WASI std: ${rust
 function rustBuild(name: string, target: string): string {
   if (!('rustc' in rust)) throw new Error('no rustc');
   const output = join(work, `${name}.wasm`);
-  const built = run(rust.rustc, ['--edition', '2021', '--target', target, '--crate-type', 'cdylib', '-O', '-Cstrip=debuginfo', ...rust.linker, '-o', output, join(sources, 'rust', 'plugin.rs')]);
+  const built = run(rust.rustc, [
+    '--edition',
+    '2021',
+    '--target',
+    target,
+    '--crate-type',
+    'cdylib',
+    '-O',
+    '-Cstrip=debuginfo',
+    ...rust.linker,
+    '-o',
+    output,
+    join(sources, 'rust', 'plugin.rs'),
+  ]);
   if (!built.ok) throw new Error(`rustc failed for ${name}:\n${built.output}`);
   return output;
 }
@@ -188,7 +219,10 @@ async function inEveryMode(file: string, options: PluginOptions, steps: Step[], 
   // holds, so a call that ends in stack exhaustion has no fixed fuel; every other call does.
   const deterministic = (fuel: number[]) => fuel.filter((_, i) => !expected[i]!.includes('Maximum call stack size exceeded'));
   if (sameFuel) assert.deepEqual(deterministic(fuelByMode[0]!), deterministic(fuelByMode[1]!), 'the same fuel for the same calls');
-  assert.ok(fuelByMode[0]!.some((f) => f > 0), 'instrumented calls consume fuel');
+  assert.ok(
+    fuelByMode[0]!.some((f) => f > 0),
+    'instrumented calls consume fuel',
+  );
 }
 
 // ---------------------------------------------------------------------------- C
@@ -202,59 +236,61 @@ toolchainSuite('a C plug-in (clang, wasi-libc, reactor)', clangSkip, () => {
   });
 
   it('counts vowels with config, greets from config, keeps state in memory and vars', async () => {
-    await inEveryMode(file, { useWasi: true, config: { greeting: 'Hi' } }, [
-      ['count_vowels', 'Hello, World!'],
-      ['count_vowels', 'Hello, World!'],
-      ['greet', 'Bob'],
-      ['count_calls'],
-      ['count_calls'],
-      ['forget'],
-      ['count_calls'],
-    ], [
-      'count_vowels: "{\\"count\\":3,\\"total\\":3,\\"vowels\\":\\"aeiouAEIOU\\"}"',
-      'count_vowels: "{\\"count\\":3,\\"total\\":6,\\"vowels\\":\\"aeiouAEIOU\\"}"',
-      'greet: "Hi, Bob!"',
-      'count_calls: "var=1 memory=1"',
-      'count_calls: "var=2 memory=2"',
-      'forget: null',
-      'count_calls: "var=1 memory=3"',
-    ]);
+    await inEveryMode(
+      file,
+      { useWasi: true, config: { greeting: 'Hi' } },
+      [['count_vowels', 'Hello, World!'], ['count_vowels', 'Hello, World!'], ['greet', 'Bob'], ['count_calls'], ['count_calls'], ['forget'], ['count_calls']],
+      [
+        'count_vowels: "{\\"count\\":3,\\"total\\":3,\\"vowels\\":\\"aeiouAEIOU\\"}"',
+        'count_vowels: "{\\"count\\":3,\\"total\\":6,\\"vowels\\":\\"aeiouAEIOU\\"}"',
+        'greet: "Hi, Bob!"',
+        'count_calls: "var=1 memory=1"',
+        'count_calls: "var=2 memory=2"',
+        'forget: null',
+        'count_calls: "var=1 memory=3"',
+      ],
+    );
     const yellow = await createPlugin(file, { useWasi: true, config: { vowels: 'aeiouyAEIOUY' } });
     assert.equal((await yellow.call('count_vowels', 'Yellow, World!'))?.json().count, 4);
     await assert.rejects(yellow.call('greet', 'Bob'), { message: 'no greeting configured', exitCode: 1 });
   });
 
   it('fails with its message, its return code, its exit code, or a trap, and runs its constructors once per instance', async () => {
-    await inEveryMode(file, { useWasi: true }, [
-      ['ctor_runs'],
-      ['count_vowels', 'aaa'],
-      ['fail', 'why'],
-      ['return_code', '42'],
-      ['return_code', '0'],
-      ['count_vowels', 'aaa'],
-      ['exit_with', '0'],
-      ['count_vowels', 'aaa'],
-      ['exit_with', '3'],
-      ['trap'],
-      ['ctor_runs'],
-      ['count_vowels', 'aaa'],
-    ], [
-      'ctor_runs: "1"',
-      'count_vowels: "{\\"count\\":3,\\"total\\":3,\\"vowels\\":\\"aeiouAEIOU\\"}"',
-      'fail: PluginCallError 1 this plug-in always fails: why',
-      'return_code: PluginCallError 42 "return_code" returned exit code 42',
-      'return_code: null',
-      // a clean failure keeps the instance and its memory
-      'count_vowels: "{\\"count\\":3,\\"total\\":6,\\"vowels\\":\\"aeiouAEIOU\\"}"',
-      // exit(0) without an error is success, with the output set before it
-      'exit_with: "before exit"',
-      // after proc_exit the instance is new: constructors ran again, the total starts over
-      'count_vowels: "{\\"count\\":3,\\"total\\":3,\\"vowels\\":\\"aeiouAEIOU\\"}"',
-      'exit_with: PluginCallError 3 "exit_with" exited with code 3',
-      'trap: PluginCallError -1 unreachable',
-      'ctor_runs: "1"',
-      'count_vowels: "{\\"count\\":3,\\"total\\":3,\\"vowels\\":\\"aeiouAEIOU\\"}"',
-    ]);
+    await inEveryMode(
+      file,
+      { useWasi: true },
+      [
+        ['ctor_runs'],
+        ['count_vowels', 'aaa'],
+        ['fail', 'why'],
+        ['return_code', '42'],
+        ['return_code', '0'],
+        ['count_vowels', 'aaa'],
+        ['exit_with', '0'],
+        ['count_vowels', 'aaa'],
+        ['exit_with', '3'],
+        ['trap'],
+        ['ctor_runs'],
+        ['count_vowels', 'aaa'],
+      ],
+      [
+        'ctor_runs: "1"',
+        'count_vowels: "{\\"count\\":3,\\"total\\":3,\\"vowels\\":\\"aeiouAEIOU\\"}"',
+        'fail: PluginCallError 1 this plug-in always fails: why',
+        'return_code: PluginCallError 42 "return_code" returned exit code 42',
+        'return_code: null',
+        // a clean failure keeps the instance and its memory
+        'count_vowels: "{\\"count\\":3,\\"total\\":6,\\"vowels\\":\\"aeiouAEIOU\\"}"',
+        // exit(0) without an error is success, with the output set before it
+        'exit_with: "before exit"',
+        // after proc_exit the instance is new: constructors ran again, the total starts over
+        'count_vowels: "{\\"count\\":3,\\"total\\":3,\\"vowels\\":\\"aeiouAEIOU\\"}"',
+        'exit_with: PluginCallError 3 "exit_with" exited with code 3',
+        'trap: PluginCallError -1 unreachable',
+        'ctor_runs: "1"',
+        'count_vowels: "{\\"count\\":3,\\"total\\":3,\\"vowels\\":\\"aeiouAEIOU\\"}"',
+      ],
+    );
   });
 
   it('prints to WASI stdout and stderr with printf, line by line', async () => {
@@ -279,34 +315,38 @@ toolchainSuite('a C plug-in (clang, wasi-libc, reactor)', clangSkip, () => {
     writeFileSync(join(ro, 'r.txt'), 'read only');
     for (const [mode, extra] of [...MODES, ['worker', { runInWorker: true }] as [string, PluginOptions]]) {
       const plugin = await createPlugin(file, { useWasi: true, allowedPaths: { [dir]: '/data', [`ro:${ro}`]: '/ro' }, ...extra });
-      assert.deepEqual(await transcript(plugin, [
-        ['read_file', '/data/a.txt'],
-        ['read_file', 'data/a.txt'],
-        ['read_file', '/data/missing'],
-        ['write_file', `/data/${mode}.txt\nnew`],
-        ['read_file', `/data/${mode}.txt`],
-        ['read_file', '/ro/r.txt'],
-        ['write_file', '/ro/r.txt\nx'],
-        ['read_file', '/data/../ro/r.txt'],
-        ['read_file', '/etc/passwd'],
-        ['list_dir', '/ro'],
-        ['open_with_all_rights', '/ro\nr.txt'],
-        ['open_with_all_rights', '/data\na.txt'],
-      ]), [
-        'read_file: "file contents\\n"',
-        'read_file: "file contents\\n"',
-        'read_file: PluginCallError 1 cannot open /data/missing: No such file or directory',
-        'write_file: null',
-        'read_file: "new"',
-        'read_file: "read only"',
-        'write_file: PluginCallError 1 cannot create /ro/r.txt: Read-only file system',
-        'read_file: PluginCallError 1 cannot open /data/../ro/r.txt: Capabilities insufficient',
-        'read_file: PluginCallError 1 cannot open /etc/passwd: Capabilities insufficient',
-        'list_dir: "r.txt"',
-        // a read-only mount hands on no write right, so asking for all it may hand on reads
-        'open_with_all_rights: "dir can write: 0, file can write: 0, read: read only"',
-        'open_with_all_rights: "dir can write: 1, file can write: 1, read: file contents\\n"',
-      ], mode);
+      assert.deepEqual(
+        await transcript(plugin, [
+          ['read_file', '/data/a.txt'],
+          ['read_file', 'data/a.txt'],
+          ['read_file', '/data/missing'],
+          ['write_file', `/data/${mode}.txt\nnew`],
+          ['read_file', `/data/${mode}.txt`],
+          ['read_file', '/ro/r.txt'],
+          ['write_file', '/ro/r.txt\nx'],
+          ['read_file', '/data/../ro/r.txt'],
+          ['read_file', '/etc/passwd'],
+          ['list_dir', '/ro'],
+          ['open_with_all_rights', '/ro\nr.txt'],
+          ['open_with_all_rights', '/data\na.txt'],
+        ]),
+        [
+          'read_file: "file contents\\n"',
+          'read_file: "file contents\\n"',
+          'read_file: PluginCallError 1 cannot open /data/missing: No such file or directory',
+          'write_file: null',
+          'read_file: "new"',
+          'read_file: "read only"',
+          'write_file: PluginCallError 1 cannot create /ro/r.txt: Read-only file system',
+          'read_file: PluginCallError 1 cannot open /data/../ro/r.txt: Capabilities insufficient',
+          'read_file: PluginCallError 1 cannot open /etc/passwd: Capabilities insufficient',
+          'list_dir: "r.txt"',
+          // a read-only mount hands on no write right, so asking for all it may hand on reads
+          'open_with_all_rights: "dir can write: 0, file can write: 0, read: read only"',
+          'open_with_all_rights: "dir can write: 1, file can write: 1, read: file contents\\n"',
+        ],
+        mode,
+      );
       assert.equal(readFileSync(join(dir, `${mode}.txt`), 'utf8'), 'new');
       await plugin.close();
     }
@@ -324,7 +364,15 @@ toolchainSuite('a C plug-in (clang, wasi-libc, reactor)', clangSkip, () => {
   });
 
   it('computes the same in every mode, and is stopped by a timeout, by fuel and by a memory cap', async () => {
-    await inEveryMode(file, { useWasi: true }, [['prime_sum', '200000'], ['allocate', '20']], ['prime_sum: "1709600813"', 'allocate: "35840"']);
+    await inEveryMode(
+      file,
+      { useWasi: true },
+      [
+        ['prime_sum', '200000'],
+        ['allocate', '20'],
+      ],
+      ['prime_sum: "1709600813"', 'allocate: "35840"'],
+    );
     const capped = await createPlugin(file, { useWasi: true, memory: { maxPages: 100 } });
     assert.equal((await capped.call('allocate', '2'))?.text(), '3584');
     await assert.rejects(capped.call('allocate', '10'), { message: 'out of memory', exitCode: 1 });
@@ -342,17 +390,20 @@ toolchainSuite('a C plug-in (clang, wasi-libc, reactor)', clangSkip, () => {
 
   it('runs in a worker with the same results', async () => {
     const plugin = await createPlugin(file, { useWasi: true, runInWorker: true, config: { greeting: 'Hey' } });
-    assert.deepEqual(await transcript(plugin, [['ctor_runs'], ['greet', 'you'], ['count_calls'], ['count_calls'], ['fail', 'x'], ['trap'], ['ctor_runs'], ['count_calls']]), [
-      'ctor_runs: "1"',
-      'greet: "Hey, you!"',
-      'count_calls: "var=1 memory=1"',
-      'count_calls: "var=2 memory=2"',
-      'fail: PluginCallError 1 this plug-in always fails: x',
-      'trap: PluginCallError -1 unreachable',
-      'ctor_runs: "1"',
-      // vars live on the host and survive the new instance; the memory counter does not
-      'count_calls: "var=3 memory=1"',
-    ]);
+    assert.deepEqual(
+      await transcript(plugin, [['ctor_runs'], ['greet', 'you'], ['count_calls'], ['count_calls'], ['fail', 'x'], ['trap'], ['ctor_runs'], ['count_calls']]),
+      [
+        'ctor_runs: "1"',
+        'greet: "Hey, you!"',
+        'count_calls: "var=1 memory=1"',
+        'count_calls: "var=2 memory=2"',
+        'fail: PluginCallError 1 this plug-in always fails: x',
+        'trap: PluginCallError -1 unreachable',
+        'ctor_runs: "1"',
+        // vars live on the host and survive the new instance; the memory counter does not
+        'count_calls: "var=3 memory=1"',
+      ],
+    );
     await plugin.close();
   });
 });
@@ -424,7 +475,15 @@ toolchainSuite('a freestanding C plug-in (clang, no libc, no WASI)', clangSkip, 
     file = clangBuild('c-freestanding', ['freestanding.c'], [...base, '-O2']);
   });
 
-  const steps: Step[] = [['count_vowels', 'Hello'], ['count_vowels', 'Hello'], ['fib', '20'], ['digit_stats', 'a1b22c333!9'], ['countdown', 'x'], ['overflow'], ['count_vowels', 'Hello']];
+  const steps: Step[] = [
+    ['count_vowels', 'Hello'],
+    ['count_vowels', 'Hello'],
+    ['fib', '20'],
+    ['digit_stats', 'a1b22c333!9'],
+    ['countdown', 'x'],
+    ['overflow'],
+    ['count_vowels', 'Hello'],
+  ];
   const expected = [
     'count_vowels: "2/1"',
     'count_vowels: "2/2"',
@@ -456,7 +515,12 @@ toolchainSuite('a freestanding C plug-in (clang, no libc, no WASI)', clangSkip, 
       const variant = clangBuild(`c-freestanding-${label.replace(/\W+/g, '-')}`, ['freestanding.c'], [...base, ...flags]);
       // -O0 keeps frames on the shadow stack in linear memory, which runs out first
       const overflow = flags.includes('-O0') ? 'overflow: PluginCallError -1 memory access out of bounds' : undefined;
-      await inEveryMode(variant, {}, steps, expected.map((line) => (overflow && line.startsWith('overflow:') ? overflow : line)));
+      await inEveryMode(
+        variant,
+        {},
+        steps,
+        expected.map((line) => (overflow && line.startsWith('overflow:') ? overflow : line)),
+      );
     });
   }
 
@@ -490,20 +554,28 @@ toolchainSuite('a C WASI command (_start)', clangSkip, () => {
     for (const [mode, extra] of MODES) {
       const out: string[] = [];
       const plugin = await createPlugin(file, { useWasi: true, wasiArgs: ['prog', 'x'], wasiStdout: (l) => out.push(l), ...extra });
-      assert.deepEqual(await transcript(plugin, [['state'], ['state'], ['_start', '0'], ['_start', '3'], ['state']]), [
-        'state: "ctor_runs=1 calls=1"',
-        'state: "ctor_runs=1 calls=2"',
-        '_start: "from main"',
-        '_start: PluginCallError 3 "_start" exited with code 3',
-        'state: "ctor_runs=1 calls=1"',
-      ], mode);
-      assert.deepEqual(out, [
-        'state without a newline',
-        'state without a newline',
-        'main: argc=2 first=prog ctor_runs=1',
-        'main: argc=2 first=prog ctor_runs=1',
-        'state without a newline',
-      ], mode);
+      assert.deepEqual(
+        await transcript(plugin, [['state'], ['state'], ['_start', '0'], ['_start', '3'], ['state']]),
+        [
+          'state: "ctor_runs=1 calls=1"',
+          'state: "ctor_runs=1 calls=2"',
+          '_start: "from main"',
+          '_start: PluginCallError 3 "_start" exited with code 3',
+          'state: "ctor_runs=1 calls=1"',
+        ],
+        mode,
+      );
+      assert.deepEqual(
+        out,
+        [
+          'state without a newline',
+          'state without a newline',
+          'main: argc=2 first=prog ctor_runs=1',
+          'main: argc=2 first=prog ctor_runs=1',
+          'state without a newline',
+        ],
+        mode,
+      );
       await plugin.close();
     }
   });
@@ -562,13 +634,23 @@ toolchainSuite('a Rust plug-in (rustc, wasm32 WASI std, cdylib)', rustSkip, () =
     for (const [mode, extra] of [...MODES, ['worker', { runInWorker: true }] as [string, PluginOptions]]) {
       const out: string[] = [];
       const plugin = await createPlugin(file, { useWasi: true, allowedPaths: { [dir]: '/data' }, wasiStdout: (l) => out.push(l), ...extra });
-      assert.deepEqual(await transcript(plugin, [['read_file', '/data/a.txt'], ['read_file', '/data/nope'], ['read_file', '/etc/passwd'], ['write_and_list', '/data'], ['print', 'you']]), [
-        'read_file: "file contents\\n"',
-        'read_file: PluginCallError 1 cannot read /data/nope: No such file or directory (os error 44)',
-        'read_file: PluginCallError 1 cannot read /etc/passwd: failed to find a pre-opened file descriptor through which "/etc/passwd" could be opened',
-        'write_and_list: "a.txt,from-rust.txt"',
-        'print: null',
-      ], mode);
+      assert.deepEqual(
+        await transcript(plugin, [
+          ['read_file', '/data/a.txt'],
+          ['read_file', '/data/nope'],
+          ['read_file', '/etc/passwd'],
+          ['write_and_list', '/data'],
+          ['print', 'you'],
+        ]),
+        [
+          'read_file: "file contents\\n"',
+          'read_file: PluginCallError 1 cannot read /data/nope: No such file or directory (os error 44)',
+          'read_file: PluginCallError 1 cannot read /etc/passwd: failed to find a pre-opened file descriptor through which "/etc/passwd" could be opened',
+          'write_and_list: "a.txt,from-rust.txt"',
+          'print: null',
+        ],
+        mode,
+      );
       assert.deepEqual(out, ['hello from rust, you'], mode);
       assert.equal(readFileSync(join(dir, 'from-rust.txt'), 'utf8'), 'written by rust');
       await plugin.close();
@@ -591,9 +673,13 @@ toolchainSuite('a Rust plug-in (rustc, wasm32 WASI std, cdylib)', rustSkip, () =
   });
 });
 
-toolchainSuite('a Rust plug-in without WASI (wasm32-unknown-unknown)', rustSkip || ('rustc' in rust && !rust.bare ? 'needs the wasm32-unknown-unknown std' : false), () => {
-  it('runs the same calls in every mode', async () => {
-    const file = rustBuild('rust-bare', 'wasm32-unknown-unknown');
-    await inEveryMode(file, { config: { greeting: 'Hi' } }, RUST_STEPS, RUST_EXPECTED, false);
-  });
-});
+toolchainSuite(
+  'a Rust plug-in without WASI (wasm32-unknown-unknown)',
+  rustSkip || ('rustc' in rust && !rust.bare ? 'needs the wasm32-unknown-unknown std' : false),
+  () => {
+    it('runs the same calls in every mode', async () => {
+      const file = rustBuild('rust-bare', 'wasm32-unknown-unknown');
+      await inEveryMode(file, { config: { greeting: 'Hi' } }, RUST_STEPS, RUST_EXPECTED, false);
+    });
+  },
+);

@@ -9,19 +9,19 @@ import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import {
   AbortError,
-  CallContext,
+  type CallContext,
   compilePlugin,
   createPlugin,
   defineHostFunction,
   FuelExhaustedError,
   FunctionNotFoundError,
   LinkError,
+  type Plugin,
   PluginCallError,
+  type PluginOptions,
   ReentrantCallError,
   TimeoutError,
   WorkerError,
-  type Plugin,
-  type PluginOptions,
 } from '../src/index.js';
 import { runningWorkers } from '../src/internal/platform/node-worker.js';
 import { assemble, pluginPath, recordingLogger, repoRoot } from './helpers.js';
@@ -269,7 +269,15 @@ describe('a plug-in in a worker', () => {
   it('links the modules of a manifest', async () => {
     const lib = await assemble(`(module (func (export "seven") (result i32) (i32.const 7)))`);
     const main = await assemble(`(module (import "lib" "seven" (func $seven (result i32))) (func (export "f") (result i32) (call $seven)))`);
-    const plugin = await createPlugin({ wasm: [{ data: lib, name: 'lib' }, { data: main, name: 'main' }] }, { runInWorker: true });
+    const plugin = await createPlugin(
+      {
+        wasm: [
+          { data: lib, name: 'lib' },
+          { data: main, name: 'main' },
+        ],
+      },
+      { runInWorker: true },
+    );
     try {
       await assert.rejects(plugin.call('f'), { code: 'PLUGHOST_CALL', exitCode: 7 });
     } finally {
@@ -285,7 +293,10 @@ describe('a plug-in in a worker', () => {
         assert.deepEqual([err.code, err.exitCode, err.functionName, err.message], ['PLUGHOST_CALL', 1, 'fail', 'this plug-in always fails: why']);
         return true;
       });
-      await assert.rejects(plugin.call('trap'), (err: Error) => err instanceof PluginCallError && /unreachable/.test(err.message) && err.cause instanceof WebAssembly.RuntimeError);
+      await assert.rejects(
+        plugin.call('trap'),
+        (err: Error) => err instanceof PluginCallError && /unreachable/.test(err.message) && err.cause instanceof WebAssembly.RuntimeError,
+      );
       await assert.rejects(plugin.call('nope'), (err: Error) => err instanceof FunctionNotFoundError && err.functionName === 'nope');
     } finally {
       await plugin.close();
@@ -310,18 +321,27 @@ describe('a plug-in in a worker', () => {
   });
 
   it('queues overlapping calls; each caller gets its own output', async () => {
-    const plugin = await createPlugin(pluginPath('host-echo'), { runInWorker: true, functions: { 'extism:host/user': { echo: (_ctx: CallContext, h: number) => h } } });
+    const plugin = await createPlugin(pluginPath('host-echo'), {
+      runInWorker: true,
+      functions: { 'extism:host/user': { echo: (_ctx: CallContext, h: number) => h } },
+    });
     try {
       const words = Array.from({ length: 50 }, (_, i) => `word${i}`);
       const outputs = await Promise.all(words.map((w) => plugin.call('reverse', w)));
-      assert.deepEqual(outputs.map((o) => o?.text()), words.map((w) => [...w].reverse().join('')));
+      assert.deepEqual(
+        outputs.map((o) => o?.text()),
+        words.map((w) => [...w].reverse().join('')),
+      );
     } finally {
       await plugin.close();
     }
   });
 
   it('keeps large inputs of calls in flight apart: the running one and the one posted behind it', async () => {
-    const plugin = await createPlugin(pluginPath('host-echo'), { runInWorker: true, functions: { 'extism:host/user': { echo: (_ctx: CallContext, h: number) => h } } });
+    const plugin = await createPlugin(pluginPath('host-echo'), {
+      runInWorker: true,
+      functions: { 'extism:host/user': { echo: (_ctx: CallContext, h: number) => h } },
+    });
     try {
       // The first two go out at once (one running, one posted behind it), the others wait in the
       // queue; sizes cross the staging threshold both ways; the caller reuses one buffer for all.
@@ -336,7 +356,9 @@ describe('a plug-in in a worker', () => {
       });
       shared.fill(0);
       const outputs = await Promise.all(calls);
-      outputs.forEach((output, n) => assert.deepEqual(output?.bytes(), expected[n], `call ${n} (${sizes[n]} bytes)`));
+      outputs.forEach((output, n) => {
+        assert.deepEqual(output?.bytes(), expected[n], `call ${n} (${sizes[n]} bytes)`);
+      });
     } finally {
       await plugin.close();
     }
@@ -432,7 +454,9 @@ describe('timeouts in a worker', () => {
   });
 
   it('hold for a guest that cannot be interrupted from inside (precompiled, not instrumented)', async () => {
-    const module = new WebAssembly.Module((await assemble(`(module (func (export "spin") (loop $l (br $l))) (func (export "ok")))`)) as Uint8Array<ArrayBuffer>);
+    const module = new WebAssembly.Module(
+      (await assemble(`(module (func (export "spin") (loop $l (br $l))) (func (export "ok")))`)) as Uint8Array<ArrayBuffer>,
+    );
     const plugin = await createPlugin({ wasm: [{ module }] }, { runInWorker: true, timeoutMs: 100 });
     try {
       const started = performance.now();

@@ -3,12 +3,22 @@
 // (the official CLI), so a user switches without relearning, plus a few of plughost's own.
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, extname, isAbsolute, resolve } from 'node:path';
-import { createPlugin, FunctionNotFoundError, LinkError, PluginCallError, type Logger, type LogLevel, type Plugin, type PluginOptions } from '../index.js';
+import {
+  createPlugin,
+  FunctionNotFoundError,
+  LinkError,
+  type Logger,
+  type LogLevel,
+  type Plugin,
+  PluginCallError,
+  type PluginOptions,
+  type PluginOutput,
+} from '../index.js';
 import { LOG_LEVELS } from '../internal/host-env.js';
 import { fileErrorReason } from '../internal/platform/node.js';
-import { booleanFlag, listFlag, parseArgs, stringFlag, UsageError, wholeNumber, type FlagSpec } from './args.js';
+import { booleanFlag, type FlagSpec, listFlag, parseArgs, stringFlag, UsageError, wholeNumber } from './args.js';
 import { CliFailure, linkFailure, PluginFailure } from './failure.js';
-import { readAll, writeOut, type CliIo, type OutputStream } from './io.js';
+import { type CliIo, type OutputStream, readAll, writeOut } from './io.js';
 
 const CALL_USAGE = `Usage: plughost call <wasm | manifest.json | url> <function> [flags]
 
@@ -179,9 +189,15 @@ export function parseCallArgs(argv: readonly string[]): CallRequest | null {
   if (booleanFlag(args, 'help')) return null;
   const [source, functionName, ...extra] = args.positionals;
   if (source === undefined || functionName === undefined) {
-    throw new UsageError(source === undefined ? 'call needs a plug-in (wasm file, manifest or URL) and a function name' : `call needs the name of the function to call in ${source}`, 'call');
+    throw new UsageError(
+      source === undefined
+        ? 'call needs a plug-in (wasm file, manifest or URL) and a function name'
+        : `call needs the name of the function to call in ${source}`,
+      'call',
+    );
   }
-  if (extra.length > 0) throw new UsageError(`call takes a plug-in and one function name; unexpected ${JSON.stringify(extra[0])} (to send it as input, use --input)`, 'call');
+  if (extra.length > 0)
+    throw new UsageError(`call takes a plug-in and one function name; unexpected ${JSON.stringify(extra[0])} (to send it as input, use --input)`, 'call');
   if (functionName === '') throw new UsageError('the function name is empty', 'call');
 
   const inputs: InputSource[] = [];
@@ -402,7 +418,7 @@ export async function callCommand(argv: readonly string[], io: CliIo): Promise<n
   }
   try {
     for (let i = 0; i < request.loop; i++) {
-      let output;
+      let output: PluginOutput | null;
       try {
         output = await plugin.call(request.functionName, input);
       } catch (err) {

@@ -5,7 +5,7 @@ import { HOST_ENV_SIGNATURES as HOST_ENV_TABLE } from '../internal/host-env.js';
 import { KERNEL_SIGNATURES as KERNEL_TABLE } from '../internal/kernel/kernel.js';
 import { EXTISM_ENV, WASI_NAMESPACE as WASI } from '../internal/linker.js';
 import { funcTypeTable } from '../internal/signature-table.js';
-import { formatFuncType, sameFuncType, type FuncType } from '../internal/wasm/reader.js';
+import { type FuncType, formatFuncType, sameFuncType } from '../internal/wasm/reader.js';
 
 /** The namespaces the CLI reports on: the kernel's and host's, the application's, WASI. */
 export { EXTISM_ENV, EXTISM_USER, WASI };
@@ -55,7 +55,11 @@ export function classifyImport(imp: ImportRef): ImportVerdict {
       return { category: 'env-unknown', satisfiable: false, reason: `not a ${EXTISM_ENV} function plughost knows (a PDK newer than plughost, or a typo)` };
     }
     if (imp.type !== undefined && known !== undefined && !sameFuncType(imp.type, known)) {
-      return { category: 'env-signature', satisfiable: false, reason: `plughost provides ${formatFuncType(known)}, the module imports ${formatFuncType(imp.type)}` };
+      return {
+        category: 'env-signature',
+        satisfiable: false,
+        reason: `plughost provides ${formatFuncType(known)}, the module imports ${formatFuncType(imp.type)}`,
+      };
     }
     return { category: Object.hasOwn(KERNEL_SIGNATURES, imp.name) ? 'kernel' : 'host-env', satisfiable: true };
   }
@@ -73,7 +77,11 @@ export function classifyImport(imp: ImportRef): ImportVerdict {
     return { category: 'as-abort', satisfiable: false, reason: "AssemblyScript's runtime abort handler, which no Extism host provides" };
   }
   if (!isFunction) return { category: 'other', satisfiable: false, reason: `an imported ${imp.kind}; plughost provides functions only` };
-  return { category: 'other', satisfiable: false, reason: `a host function in namespace "${imp.module}" (or a module of a multi-module manifest); the CLI has none` };
+  return {
+    category: 'other',
+    satisfiable: false,
+    reason: `a host function in namespace "${imp.module}" (or a module of a multi-module manifest); the CLI has none`,
+  };
 }
 
 /** Split `module.name` (as {@link LinkError.missing} lists them) back into its parts. */
@@ -110,7 +118,9 @@ export function importHints(imports: readonly ImportRef[], wasiEnabled: boolean)
         hints.push('the plug-in uses WASI: pass --wasi');
         break;
       case 'user':
-        hints.push(`${list(group)}: host functions the plug-in expects from its application; the plughost CLI has none (with the plughost library, pass them in the \`functions\` option)`);
+        hints.push(
+          `${list(group)}: host functions the plug-in expects from its application; the plughost CLI has none (with the plughost library, pass them in the \`functions\` option)`,
+        );
         break;
       case 'env-unknown':
         hints.push(`${list(group)}: not ${EXTISM_ENV} functions this plughost knows; was the plug-in built with a newer Extism PDK?`);
@@ -122,13 +132,17 @@ export function importHints(imports: readonly ImportRef[], wasiEnabled: boolean)
         hints.push(`${list(group)}: the plug-in was built for the pre-1.0 Extism ABI; rebuild it with a current PDK`);
         break;
       case 'as-abort':
-        hints.push('env.abort: an AssemblyScript plug-in keeps its runtime abort handler; build it with `--use abort=` (as the Extism AssemblyScript PDK recommends)');
+        hints.push(
+          'env.abort: an AssemblyScript plug-in keeps its runtime abort handler; build it with `--use abort=` (as the Extism AssemblyScript PDK recommends)',
+        );
         break;
       case 'kernel':
       case 'host-env':
         break;
       case 'other':
-        hints.push(`${list(group)}: plughost provides only ${EXTISM_ENV}, and ${WASI} with --wasi; other imports need a manifest module of that name, or the plughost library with host functions`);
+        hints.push(
+          `${list(group)}: plughost provides only ${EXTISM_ENV}, and ${WASI} with --wasi; other imports need a manifest module of that name, or the plughost library with host functions`,
+        );
         break;
     }
   }

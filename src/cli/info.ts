@@ -3,11 +3,11 @@
 // nothing is compiled or run.
 import { readFile } from 'node:fs/promises';
 import { fileErrorReason } from '../internal/platform/node.js';
-import { formatFuncType, readModule, WasmFormatError, type FuncType, type ModuleInfo } from '../internal/wasm/reader.js';
-import { booleanFlag, parseArgs, UsageError, type FlagSpec } from './args.js';
+import { type FuncType, formatFuncType, type ModuleInfo, readModule, WasmFormatError } from '../internal/wasm/reader.js';
+import { booleanFlag, type FlagSpec, parseArgs, UsageError } from './args.js';
 import { CliFailure } from './failure.js';
-import { classifyImport, EXTISM_ENV, EXTISM_USER, importHints, WASI, type ImportCategory } from './imports.js';
-import { writeOut, type CliIo } from './io.js';
+import { classifyImport, EXTISM_ENV, EXTISM_USER, type ImportCategory, importHints, WASI } from './imports.js';
+import { type CliIo, writeOut } from './io.js';
 
 const INFO_USAGE = `Usage: plughost info <wasm> [--json]
 
@@ -131,7 +131,11 @@ const PROVIDERS: Record<ImportCategory, string> = {
 /** Left-aligned columns, two spaces apart; the last column is not padded. */
 function table(rows: string[][]): string[] {
   const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  for (const row of rows) {
+    row.forEach((cell, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, cell.length);
+    });
+  }
   return rows.map((row) => `  ${row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')}`.trimEnd());
 }
 
@@ -140,11 +144,15 @@ function formatReport(report: InfoReport): string {
   const lines: string[] = [`${report.path}: WebAssembly module, ${report.size} bytes`, ''];
   lines.push(`exports (${report.exports.length}):`);
   if (report.exports.length === 0) lines.push('  none');
-  lines.push(...table(report.exports.map((e) => [
-    e.name,
-    e.signature ?? e.kind,
-    e.callable === false ? '(not an Extism function: takes parameters or returns other than an i32)' : '',
-  ])));
+  lines.push(
+    ...table(
+      report.exports.map((e) => [
+        e.name,
+        e.signature ?? e.kind,
+        e.callable === false ? '(not an Extism function: takes parameters or returns other than an i32)' : '',
+      ]),
+    ),
+  );
   lines.push('', `imports (${report.imports.length}):`);
   if (report.imports.length === 0) lines.push('  none');
   // Grouped by namespace for reading; --json keeps the module's own order (the function indices).
@@ -152,7 +160,13 @@ function formatReport(report: InfoReport): string {
   lines.push(...table(byNamespace.map((i) => [`${i.module}.${i.name}`, i.signature ?? i.kind, PROVIDERS[i.category]])));
 
   const used = (label: string, names: string[]) => `  ${label}: ${names.length === 0 ? 'none' : `${names.join(', ')} (${names.length})`}`;
-  lines.push('', 'Extism functions used:', used(EXTISM_ENV, report.extism.env), used(EXTISM_USER, report.extism.user), used(`WASI (${WASI})`, report.extism.wasi));
+  lines.push(
+    '',
+    'Extism functions used:',
+    used(EXTISM_ENV, report.extism.env),
+    used(EXTISM_USER, report.extism.user),
+    used(`WASI (${WASI})`, report.extism.wasi),
+  );
 
   lines.push('');
   if (report.satisfiable) {

@@ -16,11 +16,11 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { UsageError } from './args.js';
 import { callCommand } from './call.js';
 import { describeFailure, exitStatusOf } from './failure.js';
 import { infoCommand } from './info.js';
-import { writeOut, type CliIo } from './io.js';
-import { UsageError } from './args.js';
+import { type CliIo, writeOut } from './io.js';
 
 export type { CliIo, OutputStream } from './io.js';
 

@@ -16,19 +16,19 @@ import {
 } from '../errors.js';
 import type { HostFunction } from '../host-function.js';
 import type { HostFunctionMap, Logger, LogLevel } from '../options.js';
-import { acquireEnvSlot, releaseEnvSlot, type EnvSlot } from './env-slot.js';
-import { releaseMemory } from './memory-pool.js';
+import type { PluginOutput } from '../plugin-output.js';
+import { acquireEnvSlot, type EnvSlot, releaseEnvSlot } from './env-slot.js';
 import { createAsyncHttpRequest, type HostEnvState, type HttpHandler } from './host-env.js';
-import { HttpDeadlineExceeded, type AsyncHttpHandler } from './http/index.js';
+import { type AsyncHttpHandler, HttpDeadlineExceeded } from './http/index.js';
 import { hasJspi, promising } from './jspi.js';
 import { CALL_HAS_ERROR, type Kernel } from './kernel/kernel.js';
-import { instantiate, link, WASI_NAMESPACE, type Instantiated, type LinkPlan } from './linker.js';
-import type { LoadedModule } from './module-loader.js';
-import type { PluginOutput } from '../plugin-output.js';
 import { createLineSink, type LineSink, type OutputTarget } from './line-sink.js';
+import { type Instantiated, instantiate, type LinkPlan, link, WASI_NAMESPACE } from './linker.js';
+import { releaseMemory } from './memory-pool.js';
+import type { LoadedModule } from './module-loader.js';
 import * as platform from './platform/node.js';
 import { VarStore } from './vars.js';
-import { createWasi, WasiExit, type Wasi, type WasiMount } from './wasi/index.js';
+import { createWasi, type Wasi, WasiExit, type WasiMount } from './wasi/index.js';
 import { atomicsSleep } from './wasi/poll.js';
 import { BUDGET_EXPORT } from './wasm/instrument.js';
 
@@ -64,7 +64,10 @@ export interface CallLimits {
 
 /** Why the guest was stopped from the outside; thrown through the guest by `tick`. */
 class Interrupted extends Error {
-  constructor(readonly reason: 'timeout' | 'fuel' | 'abort', readonly abortReason?: unknown) {
+  constructor(
+    readonly reason: 'timeout' | 'fuel' | 'abort',
+    readonly abortReason?: unknown,
+  ) {
     super(reason);
   }
 }
@@ -227,9 +230,7 @@ export class PluginEngine {
         this.wasis.push(wasi);
         return wasi;
       });
-      this.budgets = this.instance.all
-        .map((i) => i.exports[BUDGET_EXPORT])
-        .filter((g): g is WebAssembly.Global => g instanceof WebAssembly.Global);
+      this.budgets = this.instance.all.map((i) => i.exports[BUDGET_EXPORT]).filter((g): g is WebAssembly.Global => g instanceof WebAssembly.Global);
       this.exportCache.clear();
       this.promisingCache?.clear();
       this.lastExportName = undefined;
@@ -451,7 +452,8 @@ export class PluginEngine {
         reject(interrupt);
       };
       const onAbort = () => giveUp(new Interrupted('abort', signal!.reason));
-      if (this.deadline !== Infinity) timer = setTimeout(() => giveUp(new Interrupted('timeout')), Math.max(0, this.deadline - performance.now()) + SUSPENDED_DEADLINE_GRACE_MS);
+      if (this.deadline !== Infinity)
+        timer = setTimeout(() => giveUp(new Interrupted('timeout')), Math.max(0, this.deadline - performance.now()) + SUSPENDED_DEADLINE_GRACE_MS);
       signal?.addEventListener('abort', onAbort, { once: true });
       guest.then(
         (value) => {

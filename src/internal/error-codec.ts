@@ -13,6 +13,7 @@ import {
   ManifestError,
   MemoryLimitError,
   PlughostError,
+  type PlughostErrorCode,
   PluginCallError,
   PluginClosedError,
   PoolFullError,
@@ -20,7 +21,6 @@ import {
   TimeoutError,
   WasmSourceError,
   WorkerError,
-  type PlughostErrorCode,
 } from '../errors.js';
 import { HttpDeadlineExceeded } from './http/http-errors.js';
 

@@ -124,7 +124,8 @@ function parseRequest(state: HostEnvState, requestHandle: number): { url: string
   } catch {
     fail('http_request', `http_request expects a JSON request, got ${JSON.stringify(text.slice(0, 80))}`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) fail('http_request', `http_request expects a JSON object {"url", "method"?, "headers"?}, got ${JSON.stringify(text.slice(0, 80))}`);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    fail('http_request', `http_request expects a JSON object {"url", "method"?, "headers"?}, got ${JSON.stringify(text.slice(0, 80))}`);
   const { url, method, headers, header } = parsed as Record<string, unknown>;
   if (typeof url !== 'string') fail('http_request', `http_request: "url" must be a string holding an absolute URL, got ${JSON.stringify(url)?.slice(0, 80)}`);
   return { url, method, headers: headers ?? header };
@@ -134,7 +135,7 @@ function parseRequest(state: HostEnvState, requestHandle: number): { url: string
 function takeHttpRequest(state: HostEnvState, requestHandle: number, bodyHandle: number, reachable: boolean): HttpRequest {
   const { url, method, headers } = parseRequest(state, requestHandle);
   if (!reachable) throw new HttpDeniedError(url, `HTTP request to ${url} denied: allowedHosts is empty, so no host may be reached`);
-  const body = bodyHandle === 0 ? null : state.kernel.read(bodyHandle)?.bytes() ?? null;
+  const body = bodyHandle === 0 ? null : (state.kernel.read(bodyHandle)?.bytes() ?? null);
   if (bodyHandle !== 0 && body === null) fail('http_request', `http_request was given body handle ${bodyHandle}, which is not a live block`);
   state.kernel.free(requestHandle);
   if (bodyHandle !== 0) state.kernel.free(bodyHandle);
@@ -152,7 +153,10 @@ function storeHttpResponse(state: HostEnvState, response: HttpResponse): number 
  * `http_request` for a guest that can wait (JSPI, see jspi.ts): the same request checks and
  * response handling, the exchange awaited with `perform` instead of blocking the thread.
  */
-export function createAsyncHttpRequest(state: HostEnvState, perform: (request: HttpRequest) => Promise<HttpResponse>): (requestHandle: number, bodyHandle: number) => Promise<number> {
+export function createAsyncHttpRequest(
+  state: HostEnvState,
+  perform: (request: HttpRequest) => Promise<HttpResponse>,
+): (requestHandle: number, bodyHandle: number) => Promise<number> {
   return async (requestHandle, bodyHandle) => storeHttpResponse(state, await perform(takeHttpRequest(state, requestHandle, bodyHandle, true)));
 }
 

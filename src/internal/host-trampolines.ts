@@ -4,7 +4,7 @@
 // serves a whole batch of functions.
 import type { CallContext } from '../call-context.js';
 import type { HostFunctionCallback } from '../options.js';
-import { formatFuncType, type FuncType } from './wasm/reader.js';
+import { type FuncType, formatFuncType } from './wasm/reader.js';
 import { buildTrampolineModule } from './wasm/trampoline.js';
 
 type JsFunction = (...args: any[]) => any;
@@ -37,7 +37,9 @@ function anyResult(r: any): any {
   if (r === undefined || r === null) return '0';
   if (typeof r === 'object' && typeof r.then === 'function') {
     (r as Promise<unknown>).then(undefined, () => {}); // its rejection has nowhere to go
-    throw new TypeError(`a host function returned a promise: on the main thread a host function not declared async must return its result synchronously; ${ASYNC_HINT}`);
+    throw new TypeError(
+      `a host function returned a promise: on the main thread a host function not declared async must return its result synchronously; ${ASYNC_HINT}`,
+    );
   }
   return r;
 }
@@ -70,7 +72,12 @@ export function exactAdapter(fn: HostFunctionCallback, ctx: CallContext, type: F
  * starts; what it returns runs once the function's promise settles, before the guest resumes,
  * and throws when the call was given up.
  */
-export function asyncAdapter(fn: HostFunctionCallback, ctx: CallContext, type: FuncType | undefined, guard: () => () => void): (...args: any[]) => Promise<unknown> {
+export function asyncAdapter(
+  fn: HostFunctionCallback,
+  ctx: CallContext,
+  type: FuncType | undefined,
+  guard: () => () => void,
+): (...args: any[]) => Promise<unknown> {
   let convert: (r: any) => any;
   if (type === undefined) convert = anyResult;
   else if (type.results.length > 1) {
@@ -103,7 +110,9 @@ export interface WideSlot {
 function refusePromise(result: object, label: string): never {
   if (typeof (result as { then?: unknown }).then === 'function') {
     (result as Promise<unknown>).then(undefined, () => {}); // its rejection has nowhere to go
-    throw new TypeError(`host function ${label} returned a promise: on the main thread a host function not declared async must return its result synchronously; ${ASYNC_HINT}`);
+    throw new TypeError(
+      `host function ${label} returned a promise: on the main thread a host function not declared async must return its result synchronously; ${ASYNC_HINT}`,
+    );
   }
   throw new TypeError(`host function ${label} returned an object where the plug-in expects a number`);
 }
@@ -114,16 +123,20 @@ export function fastAdapter(fn: HostFunctionCallback | JsFunction, ctx: CallCont
   if (type.results[0] !== 'i64') {
     const checked = (r: any) => (typeof r === 'object' && r !== null ? refusePromise(r, label) : r);
     switch (type.params.length) {
-      case 0: return () => checked(call());
-      case 1: return (a: any) => checked(call(a));
-      case 2: return (a: any, b: any) => checked(call(a, b));
-      default: return (...args: any[]) => checked(call(...args));
+      case 0:
+        return () => checked(call());
+      case 1:
+        return (a: any) => checked(call(a));
+      case 2:
+        return (a: any, b: any) => checked(call(a, b));
+      default:
+        return (...args: any[]) => checked(call(...args));
     }
   }
   // NaN is the trampoline's signal to read `wide`: a NaN the host function produced itself
   // (or anything that is not a number) must become 0, never a stale wide value.
   const toF64 = (r: any): number => {
-    if (typeof r === 'number') return r === r ? r : 0;
+    if (typeof r === 'number') return Number.isNaN(r) ? 0 : r;
     if (typeof r === 'bigint') {
       if (isSafe(r)) return Number(r);
       wide.global!.value = r;
@@ -131,19 +144,22 @@ export function fastAdapter(fn: HostFunctionCallback | JsFunction, ctx: CallCont
     }
     if (typeof r === 'object' && r !== null) refusePromise(r, label);
     const n = Number(r ?? 0);
-    return n === n ? n : 0;
+    return Number.isNaN(n) ? 0 : n;
   };
   switch (type.params.length) {
-    case 0: return () => toF64(call());
-    case 1: return (a: any) => toF64(call(a));
-    case 2: return (a: any, b: any) => toF64(call(a, b));
-    default: return (...args: any[]) => toF64(call(...args));
+    case 0:
+      return () => toF64(call());
+    case 1:
+      return (a: any) => toF64(call(a));
+    case 2:
+      return (a: any, b: any) => toF64(call(a, b));
+    default:
+      return (...args: any[]) => toF64(call(...args));
   }
 }
 
 /** Whether calls of this signature go through a trampoline: an i64 to convert, and at most one result. */
-export const needsTrampoline = (type: FuncType) =>
-  type.results.length <= 1 && (type.params.includes('i64') || type.results.includes('i64'));
+export const needsTrampoline = (type: FuncType) => type.results.length <= 1 && (type.params.includes('i64') || type.results.includes('i64'));
 
 const trampolineCache = new Map<string, WebAssembly.Module>();
 
@@ -183,4 +199,3 @@ export class TrampolineBatch {
     this.wide.global = instance.exports.wide as WebAssembly.Global;
   }
 }
-

@@ -8,15 +8,15 @@ import { LinkError } from '../errors.js';
 import type { HostFunction } from '../host-function.js';
 import type { HostFunctionMap } from '../options.js';
 import { HOST_ENV_SIGNATURES, type HostEnvFunctionName } from './host-env.js';
+import { asyncAdapter, exactAdapter, fastAdapter, needsTrampoline, TrampolineBatch } from './host-trampolines.js';
+import { hasJspi, isAsyncFunction, NO_JSPI_HINT, suspending } from './jspi.js';
 import type { Kernel } from './kernel/kernel.js';
 import { acquireMemory } from './memory-pool.js';
-import { moduleExports, moduleImports, type LoadedModule, type OwnMemory } from './module-loader.js';
+import { type LoadedModule, moduleExports, moduleImports, type OwnMemory } from './module-loader.js';
 import type { Wasi } from './wasi/index.js';
 import { TICK_MODULE, TICK_NAME } from './wasm/instrument.js';
 import { OWN_MEMORY_MODULE, OWN_MEMORY_NAME } from './wasm/memory-limit.js';
-import { formatFuncType, sameFuncType, type FuncType } from './wasm/reader.js';
-import { asyncAdapter, exactAdapter, fastAdapter, needsTrampoline, TrampolineBatch } from './host-trampolines.js';
-import { hasJspi, isAsyncFunction, NO_JSPI_HINT, suspending } from './jspi.js';
+import { type FuncType, formatFuncType, sameFuncType } from './wasm/reader.js';
 
 /** The namespace of the Extism kernel and host functions. */
 export const EXTISM_ENV = 'extism:host/env';
@@ -75,7 +75,10 @@ export interface LinkPlan {
    * instantiation and reused (an Instance reads it once, at construction), and the imports
    * set anew each time (memory, WASI, other modules' instances).
    */
-  prepared: Map<number, { imports: Record<string, Record<string, WebAssembly.ImportValue>>; perInstance: { module: string; name: string; binding: Binding }[] }>;
+  prepared: Map<
+    number,
+    { imports: Record<string, Record<string, WebAssembly.ImportValue>>; perInstance: { module: string; name: string; binding: Binding }[] }
+  >;
   /** Some import suspends the guest (JSPI): exports must be called through `WebAssembly.promising`. */
   suspends: boolean;
 }
@@ -108,15 +111,16 @@ export function link(inputs: LinkInputs): LinkPlan {
     if (reachable.has(index)) return;
     reachable.add(index);
     const module = modules[index]!;
-    const imports: readonly { module: string; name: string; kind: string; type?: FuncType }[] =
-      moduleImports(module);
+    const imports: readonly { module: string; name: string; kind: string; type?: FuncType }[] = moduleImports(module);
     const list: { module: string; name: string; binding: Binding }[] = [];
     bindings.set(index, list);
     // A command (`_start`) and a reactor (`_initialize`) at once: initializing it would run
     // the reactor's setup under the command's feet, or the command would run on a set-up libc.
     const exported = moduleExports(module);
     if (exported.some((e) => e.name === '_start' && e.kind === 'function') && exported.some((e) => e.name === '_initialize' && e.kind === 'function')) {
-      throw new LinkError(`cannot link the plug-in: ${moduleLabel(modules, index)} exports both _start (a WASI command) and _initialize (a WASI reactor); build it as one or the other`);
+      throw new LinkError(
+        `cannot link the plug-in: ${moduleLabel(modules, index)} exports both _start (a WASI command) and _initialize (a WASI reactor); build it as one or the other`,
+      );
     }
     for (const imp of imports) {
       let type = imp.kind === 'function' ? imp.type : undefined;
@@ -132,7 +136,8 @@ export function link(inputs: LinkInputs): LinkPlan {
         const provider = modules[target]!;
         const exported = moduleExports(provider).find((e) => e.name === imp.name);
         if (exported === undefined) missing.push(importName(imp));
-        else if (exported.kind !== imp.kind) problems.push(`${importName(imp)}: module "${imp.module}" exports "${imp.name}" as a ${exported.kind}, but it is imported as a ${imp.kind}`);
+        else if (exported.kind !== imp.kind)
+          problems.push(`${importName(imp)}: module "${imp.module}" exports "${imp.name}" as a ${exported.kind}, but it is imported as a ${imp.kind}`);
         else push({ kind: 'module', target, name: imp.name, importKind: imp.kind });
         visit(target);
         continue;
@@ -142,19 +147,22 @@ export function link(inputs: LinkInputs): LinkPlan {
         else if (imp.kind === 'function' && imp.name === 'http_request' && inputs.asyncHttpRequest !== undefined) {
           const request = inputs.asyncHttpRequest;
           // i64 handles arrive as BigInts (no trampoline); one past 2^53 is never live, which Number keeps so
-          push({ kind: 'value', value: suspending(async (req: bigint, body: bigint) => {
-            const check = guard();
-            let handle: number;
-            try {
-              handle = await request(Number(req), Number(body));
-            } finally {
-              check();
-            }
-            return BigInt(handle);
-          }) });
+          push({
+            kind: 'value',
+            value: suspending(async (req: bigint, body: bigint) => {
+              const check = guard();
+              let handle: number;
+              try {
+                handle = await request(Number(req), Number(body));
+              } finally {
+                check();
+              }
+              return BigInt(handle);
+            }),
+          });
           suspends = true;
-        }
-        else if (imp.kind === 'function' && Object.hasOwn(HOST_ENV_SIGNATURES, imp.name)) push({ kind: 'value', value: inputs.envFunctions[imp.name as HostEnvFunctionName] });
+        } else if (imp.kind === 'function' && Object.hasOwn(HOST_ENV_SIGNATURES, imp.name))
+          push({ kind: 'value', value: inputs.envFunctions[imp.name as HostEnvFunctionName] });
         else missing.push(importName(imp));
         continue;
       }
@@ -224,7 +232,9 @@ export function link(inputs: LinkInputs): LinkPlan {
       const s = state.get(binding.target);
       if (s === 'visiting') {
         if (binding.importKind !== 'function') {
-          throw new LinkError(`cannot link the plug-in: ${moduleName(index)} imports the ${binding.importKind} "${binding.name}" from ${moduleName(binding.target)}, which depends on it in turn; only functions may be imported circularly`);
+          throw new LinkError(
+            `cannot link the plug-in: ${moduleName(index)} imports the ${binding.importKind} "${binding.name}" from ${moduleName(binding.target)}, which depends on it in turn; only functions may be imported circularly`,
+          );
         }
         cyclic.add(`${index}:${binding.target}:${binding.name}`);
       } else if (s === undefined) {
@@ -283,7 +293,8 @@ export function instantiate(plan: LinkPlan, modules: LoadedModule[], mainIndex: 
       (imports[module] ??= {})[name] = value;
     }
     const instance = new WebAssembly.Instance(modules[index]!.module, imports);
-    if (wasi !== undefined && modules[index]!.memory === undefined && instance.exports.memory instanceof WebAssembly.Memory) wasi.setMemory(instance.exports.memory);
+    if (wasi !== undefined && modules[index]!.memory === undefined && instance.exports.memory instanceof WebAssembly.Memory)
+      wasi.setMemory(instance.exports.memory);
     instances.set(index, instance);
     all.push(instance);
   }

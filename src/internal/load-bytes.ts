@@ -88,7 +88,12 @@ export async function readResponseBounded(response: Response, where: string, fro
 }
 
 /** The bytes of a module source other than a compiled module, read within `maxBytes`. `where` names the source in errors. */
-export async function readSourceBytes(source: Exclude<WasmSource, { kind: 'module' }>, where: string, fetchImpl: typeof fetch, maxBytes: number): Promise<Uint8Array> {
+export async function readSourceBytes(
+  source: Exclude<WasmSource, { kind: 'module' }>,
+  where: string,
+  fetchImpl: typeof fetch,
+  maxBytes: number,
+): Promise<Uint8Array> {
   switch (source.kind) {
     case 'data':
       return source.bytes;

@@ -6,10 +6,9 @@ import { HashMismatchError, WasmSourceError } from '../errors.js';
 import type { NormalizedManifest, WasmSource } from '../manifest.js';
 import { readSourceBytes } from './load-bytes.js';
 import * as platform from './platform/node.js';
+import { BUDGET_EXPORT, instrumentForInterrupts, TICK_MODULE, TICK_NAME } from './wasm/instrument.js';
 import { capMemory, importOwnMemory, OWN_MEMORY_MODULE, OWN_MEMORY_NAME } from './wasm/memory-limit.js';
-import { instrumentForInterrupts } from './wasm/instrument.js';
-import { BUDGET_EXPORT, TICK_MODULE, TICK_NAME } from './wasm/instrument.js';
-import { isWasm, readModule, WasmFormatError, type FuncType, type ModuleInfo } from './wasm/reader.js';
+import { type FuncType, isWasm, type ModuleInfo, readModule, WasmFormatError } from './wasm/reader.js';
 
 /** A module ready to instantiate. `info` is null when it came precompiled (no bytes to read). */
 export interface LoadedModule {
@@ -181,7 +180,12 @@ function sourceBytes(source: WasmSource): WasmSource {
  * precompiled or bytes compiled before (the usual case for an application creating plug-ins
  * over and over), else through a promise.
  */
-export function loadModules(manifest: NormalizedManifest, variant: LoadVariant, fetchImpl: typeof fetch, maxWasmBytes: number): LoadedModule[] | Promise<LoadedModule[]> {
+export function loadModules(
+  manifest: NormalizedManifest,
+  variant: LoadVariant,
+  fetchImpl: typeof fetch,
+  maxWasmBytes: number,
+): LoadedModule[] | Promise<LoadedModule[]> {
   const ready: LoadedModule[] = [];
   for (const entry of manifest.wasm) {
     const loaded = loadNow(entry, variant);
@@ -216,7 +220,12 @@ function loadNow({ source: given, name, hash }: ManifestEntry, variant: LoadVari
   return entry === undefined ? undefined : loaded(name, entry, variant);
 }
 
-async function loadModule({ source: given, name, hash }: ManifestEntry, variant: LoadVariant, fetchImpl: typeof fetch, maxWasmBytes: number): Promise<LoadedModule> {
+async function loadModule(
+  { source: given, name, hash }: ManifestEntry,
+  variant: LoadVariant,
+  fetchImpl: typeof fetch,
+  maxWasmBytes: number,
+): Promise<LoadedModule> {
   const source = sourceBytes(given);
   if (source.kind === 'module') return precompiled(name, source.module);
   const bytes = await readSourceBytes(source, describeSource(source), fetchImpl, maxWasmBytes);

@@ -1,6 +1,6 @@
 // ManifestLike (everything createPlugin accepts) → a validated manifest.
 import { ManifestError, WasmSourceError } from '../errors.js';
-import { isFetchResponse, normalizeManifest, type ManifestLike, type NormalizedManifest } from '../manifest.js';
+import { isFetchResponse, type ManifestLike, type NormalizedManifest, normalizeManifest } from '../manifest.js';
 import { readFileBounded, readResponseBounded } from './load-bytes.js';
 import * as platform from './platform/node.js';
 

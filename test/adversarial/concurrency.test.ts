@@ -45,7 +45,11 @@ const GUEST = `(module
     (i32.const 0)))`;
 
 describe(`${CALLS.toLocaleString('en-US')} concurrent calls on one plug-in`, () => {
-  for (const [label, options] of [['on the main thread', '{}'], ['in a worker', '{ runInWorker: true }'], ['in a worker with a timeout', '{ runInWorker: true, timeoutMs: 10000 }']]) {
+  for (const [label, options] of [
+    ['on the main thread', '{}'],
+    ['in a worker', '{ runInWorker: true }'],
+    ['in a worker with a timeout', '{ runInWorker: true, timeoutMs: 10000 }'],
+  ]) {
     it(`each get their own answer ${label}`, async () => {
       const run = await runBounded(script(options!, await assemble(GUEST)), { timeoutMs: 120_000, maxRssMb: 600 });
       assert.equal(run.stdout.trim(), String(CALLS));

@@ -24,7 +24,10 @@ function fuzzGuestWat(): string {
     return `(import "extism:host/env" "${name}" (func $${name}${params}${results}))`;
   });
   const hasOwn = new Set(FUNCTIONS.map(([name]) => name));
-  for (const [name, sig] of [['input_length', '(result i64)'], ['input_load_u64', '(param i64) (result i64)']] as const) {
+  for (const [name, sig] of [
+    ['input_length', '(result i64)'],
+    ['input_load_u64', '(param i64) (result i64)'],
+  ] as const) {
     if (!hasOwn.has(name)) imports.push(`(import "extism:host/env" "${name}" (func $${name} ${sig}))`);
   }
   const arg = (type: string, local: string) => (type === 'i64' ? `(local.get ${local})` : `(i32.wrap_i64 (local.get ${local}))`);
@@ -106,7 +109,7 @@ describe('random handles to every extism:host/env function', () => {
   const wasmPath = join(dir, 'fuzz.wasm');
   const variants: [string, number, string][] = [
     ['on the main thread', 1500, '{}'],
-    ['with memory capped at 64 pages and small vars', 1500, "{ memory: { maxPages: 64 }, maxVarBytes: 4096 }"],
+    ['with memory capped at 64 pages and small vars', 1500, '{ memory: { maxPages: 64 }, maxVarBytes: 4096 }'],
     ['instrumented for a timeout', 800, '{ timeoutMs: 5000 }'],
     ['in a worker', 400, '{ runInWorker: true }'],
   ];

@@ -144,6 +144,9 @@ describe('allowedHosts against URL tricks', () => {
         await plugin.close();
       }
     }
-    assert.deepEqual((await server.requests()).map((r) => r.path), ['/hello', '/hello']);
+    assert.deepEqual(
+      (await server.requests()).map((r) => r.path),
+      ['/hello', '/hello'],
+    );
   });
 });

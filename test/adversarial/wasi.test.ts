@@ -75,9 +75,28 @@ describe('WASI escapes through links', () => {
         ['hard link out', () => two('path_link', 3, 'mine.txt', 3, `${link}/linked.txt`, 0)],
         ['hard link in', () => two('path_link', 3, `${link}/secret.txt`, 3, 'stolen.txt', 0)],
         ['hard link through the link', () => two('path_link', 3, link, 3, 'stolen', 1)],
-        ['symlink placed outside', () => { const [a, b] = g.put('mine.txt'); const [c, d] = g.put(`${link}/planted`); return g.call('path_symlink', a, b, 3, c, d); }],
-        ['set times', () => { const [a, b] = g.put(`${link}/secret.txt`); return g.call('path_filestat_set_times', 3, 1, a, b, 0, 0, 2 | 8); }],
-        ['stat', () => { const [a, b] = g.put(`${link}/secret.txt`); return g.call('path_filestat_get', 3, 1, a, b, g.alloc(64)); }],
+        [
+          'symlink placed outside',
+          () => {
+            const [a, b] = g.put('mine.txt');
+            const [c, d] = g.put(`${link}/planted`);
+            return g.call('path_symlink', a, b, 3, c, d);
+          },
+        ],
+        [
+          'set times',
+          () => {
+            const [a, b] = g.put(`${link}/secret.txt`);
+            return g.call('path_filestat_set_times', 3, 1, a, b, 0, 0, 2 | 8);
+          },
+        ],
+        [
+          'stat',
+          () => {
+            const [a, b] = g.put(`${link}/secret.txt`);
+            return g.call('path_filestat_get', 3, 1, a, b, g.alloc(64));
+          },
+        ],
       ];
       for (const [what, attempt] of attempts) assert.equal(attempt(), E.ENOTCAPABLE, `${what} through ${link}`);
     }

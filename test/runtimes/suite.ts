@@ -24,8 +24,18 @@ import type { CallContext, Plugin, PluginOptions } from '../../src/index.js';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const bundle = new URL('../../../dist/bundle/index.js', import.meta.url);
-const { createPlugin, createPool, AbortError, FuelExhaustedError, FunctionNotFoundError, HttpDeniedError, LinkError, PlughostError, PluginCallError, TimeoutError } =
-  (await import(bundle.href)) as typeof Plughost;
+const {
+  createPlugin,
+  createPool,
+  AbortError,
+  FuelExhaustedError,
+  FunctionNotFoundError,
+  HttpDeniedError,
+  LinkError,
+  PlughostError,
+  PluginCallError,
+  TimeoutError,
+} = (await import(bundle.href)) as typeof Plughost;
 
 const plugin = (name: string) => join(repoRoot, 'build', 'plugins', `${name}.wasm`);
 const fixture = (name: string) => join(repoRoot, 'build', 'fixtures', `${name}.wasm`);
@@ -168,11 +178,15 @@ for (const [mode, options] of MODES) {
     const controller = new AbortController();
     const wasm = await assembleWat(`(module (import "extism:host/user" "give_up" (func $give_up))
       (func (export "run") (call $give_up) (loop $l (br $l))))`);
-    await using({ wasm: [{ data: wasm }] }, { ...options, timeoutMs: 60_000, functions: { 'extism:host/user': { give_up: () => controller.abort() } } }, async (p) => {
-      const aborted = await rejection(p.call('run', '', undefined, { signal: controller.signal }));
-      assert.ok(aborted instanceof AbortError, `not an AbortError: ${String(aborted)}`);
-      assert.equal(aborted.code, 'PLUGHOST_ABORTED');
-    });
+    await using(
+      { wasm: [{ data: wasm }] },
+      { ...options, timeoutMs: 60_000, functions: { 'extism:host/user': { give_up: () => controller.abort() } } },
+      async (p) => {
+        const aborted = await rejection(p.call('run', '', undefined, { signal: controller.signal }));
+        assert.ok(aborted instanceof AbortError, `not an AbortError: ${String(aborted)}`);
+        assert.equal(aborted.code, 'PLUGHOST_ABORTED');
+      },
+    );
   });
 
   test(`[${mode}] fuel and memory.maxPages bound the guest`, async () => {
@@ -248,7 +262,6 @@ test('[main] [jspi] an async host function runs where JSPI exists; elsewhere a L
     assert.equal((await p.call('echo_via_host', 'x'))?.text(), 'x, awaited');
   });
 });
-
 
 test('[main] [jspi] [http] http_request is awaited where JSPI exists (the user’s fetch serves it); elsewhere a custom fetch is refused', async () => {
   const wasm = await httpGuest();

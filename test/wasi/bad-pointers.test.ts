@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
-import { E, READ, WRITE, startGuest } from './guest.js';
+import { E, READ, startGuest, WRITE } from './guest.js';
 
 let tmp: { path: string; cleanup: () => void };
 beforeEach(async () => {

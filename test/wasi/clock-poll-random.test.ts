@@ -4,7 +4,11 @@ import { describe, test } from 'node:test';
 import { E, type Guest, startGuest } from './guest.js';
 
 /** Lay out subscriptions (48 bytes each) and room for as many events; returns [in, out, nevents]. */
-function subscriptions(g: Guest, subs: ({ clock: number; timeoutNs: bigint; abstime?: boolean } | { fdRead: number })[], userdataBase = 100n): [number, number, number] {
+function subscriptions(
+  g: Guest,
+  subs: ({ clock: number; timeoutNs: bigint; abstime?: boolean } | { fdRead: number })[],
+  userdataBase = 100n,
+): [number, number, number] {
   const inPtr = g.alloc(48 * subs.length);
   const outPtr = g.alloc(32 * subs.length);
   const nevents = g.alloc(4);
@@ -104,7 +108,10 @@ describe('poll_oneoff', () => {
       },
     });
     const [inPtr, outPtr, nevents] = subscriptions(g, [{ clock: 1, timeoutNs: 5_000_000_000n }]);
-    assert.throws(() => g.call('poll_oneoff', inPtr, outPtr, 1, nevents), (error) => error === timeout);
+    assert.throws(
+      () => g.call('poll_oneoff', inPtr, outPtr, 1, nevents),
+      (error) => error === timeout,
+    );
   });
 
   test('the default sleep really blocks, and zero subscriptions are invalid', async () => {
@@ -127,7 +134,10 @@ describe('random_get', () => {
     assert.equal(g.call('random_get', ptr, size), E.SUCCESS);
     const bytes = g.bytes(ptr, size);
     for (const start of [0, 65_536, 131_072, size - 1000]) {
-      assert.ok(bytes.subarray(start, start + 1000).some((b) => b !== 0), `bytes at ${start}`);
+      assert.ok(
+        bytes.subarray(start, start + 1000).some((b) => b !== 0),
+        `bytes at ${start}`,
+      );
     }
     assert.equal(g.call('random_get', ptr, 0), E.SUCCESS);
   });

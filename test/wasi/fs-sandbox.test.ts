@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import { ALL, E, Guest, OFLAGS, READ, WRITE, startGuest, tempDir } from './guest.js';
+import { ALL, E, type Guest, OFLAGS, READ, startGuest, tempDir, WRITE } from './guest.js';
 
 let tmp: { path: string; cleanup: () => void };
 let rw: string;
@@ -149,12 +149,48 @@ describe('read-only mounts', () => {
       ['path_create_directory', () => g.pathCall('path_create_directory', 4, 'newdir')],
       ['path_unlink_file', () => g.pathCall('path_unlink_file', 4, 'data.txt')],
       ['path_remove_directory', () => g.pathCall('path_remove_directory', 4, 'dir')],
-      ['path_rename within', () => { const [a, b, c, d] = pair('data.txt', 'renamed.txt'); return g.call('path_rename', 4, a, b, 4, c, d); }],
-      ['path_rename out to a rw mount', () => { const [a, b, c, d] = pair('data.txt', 'taken.txt'); return g.call('path_rename', 4, a, b, 3, c, d); }],
-      ['path_rename in from a rw mount', () => { const [a, b, c, d] = pair('hello.txt', 'dropped.txt'); return g.call('path_rename', 3, a, b, 4, c, d); }],
-      ['path_symlink', () => { const [a, b, c, d] = pair('data.txt', 'link'); return g.call('path_symlink', a, b, 4, c, d); }],
-      ['path_link', () => { const [a, b, c, d] = pair('data.txt', 'hard'); return g.call('path_link', 4, 0, a, b, 4, c, d); }],
-      ['path_filestat_set_times', () => { const [a, b] = g.put('data.txt'); return g.call('path_filestat_set_times', 4, 0, a, b, 0, 0, 2 | 8); }],
+      [
+        'path_rename within',
+        () => {
+          const [a, b, c, d] = pair('data.txt', 'renamed.txt');
+          return g.call('path_rename', 4, a, b, 4, c, d);
+        },
+      ],
+      [
+        'path_rename out to a rw mount',
+        () => {
+          const [a, b, c, d] = pair('data.txt', 'taken.txt');
+          return g.call('path_rename', 4, a, b, 3, c, d);
+        },
+      ],
+      [
+        'path_rename in from a rw mount',
+        () => {
+          const [a, b, c, d] = pair('hello.txt', 'dropped.txt');
+          return g.call('path_rename', 3, a, b, 4, c, d);
+        },
+      ],
+      [
+        'path_symlink',
+        () => {
+          const [a, b, c, d] = pair('data.txt', 'link');
+          return g.call('path_symlink', a, b, 4, c, d);
+        },
+      ],
+      [
+        'path_link',
+        () => {
+          const [a, b, c, d] = pair('data.txt', 'hard');
+          return g.call('path_link', 4, 0, a, b, 4, c, d);
+        },
+      ],
+      [
+        'path_filestat_set_times',
+        () => {
+          const [a, b] = g.put('data.txt');
+          return g.call('path_filestat_set_times', 4, 0, a, b, 0, 0, 2 | 8);
+        },
+      ],
       ['fd_write', () => g.call('fd_write', readFd, iov, 1, out)],
       ['fd_pwrite', () => g.call('fd_pwrite', readFd, iov, 1, 0, out)],
       ['fd_allocate', () => g.call('fd_allocate', readFd, 0, 100)],
@@ -196,7 +232,7 @@ describe('read-only mounts', () => {
     // Asking for a write right by name is still EROFS, and so is a write-only open whose write
     // rights the libc masked away (what wasi-libc's O_WRONLY asks for here: no read right).
     assert.equal(g.open(4, 'data.txt', { rights: ALL })[0], E.EROFS);
-    assert.equal(g.open(4, 'data.txt', { rights: roInheriting & ~(1n << 1n | 1n << 14n), inheriting: roInheriting })[0], E.EROFS);
+    assert.equal(g.open(4, 'data.txt', { rights: roInheriting & ~((1n << 1n) | (1n << 14n)), inheriting: roInheriting })[0], E.EROFS);
     // The read-write mount still hands the write right on.
     const [, rwInheriting] = rightsOf(3);
     assert.notEqual(rwInheriting & FD_WRITE, 0n);
@@ -349,7 +385,10 @@ describe('preopens and directory listings', () => {
     const g = await guest();
     const buf = g.alloc(8);
     const name = g.alloc(16);
-    const expected: [number, string][] = [[3, '/rw'], [4, '/ro']];
+    const expected: [number, string][] = [
+      [3, '/rw'],
+      [4, '/ro'],
+    ];
     for (const [fd, guestPath] of expected) {
       assert.equal(g.call('fd_prestat_get', fd, buf), E.SUCCESS);
       assert.equal(g.view().getUint8(buf), 0);
@@ -372,7 +411,16 @@ describe('preopens and directory listings', () => {
     symlinkSync('a', join(dir, 'link'));
     const g = await guest();
     const [, fd] = g.open(3, 'list', { oflags: OFLAGS.DIRECTORY, rights: READ });
-    const expected = new Map([['.', 3], ['..', 3], ['a', 4], ['bb', 4], ['ccc', 4], ['a-much-longer-file-name.txt', 4], ['child', 3], ['link', 7]]);
+    const expected = new Map([
+      ['.', 3],
+      ['..', 3],
+      ['a', 4],
+      ['bb', 4],
+      ['ccc', 4],
+      ['a-much-longer-file-name.txt', 4],
+      ['child', 3],
+      ['link', 7],
+    ]);
 
     const list = (bufSize: number): Map<string, number> => {
       const seen = new Map<string, number>();

@@ -86,8 +86,25 @@ export const WRITE = (1n << 6n) | (1n << 8n) | (1n << 22n) | (1n << 2n) | (1n <<
 
 export const OFLAGS = { CREAT: 1, DIRECTORY: 2, EXCL: 4, TRUNC: 8 } as const;
 export const E = {
-  SUCCESS: 0, EACCES: 2, EBADF: 8, EBUSY: 10, EEXIST: 20, EFAULT: 21, EILSEQ: 25, EINVAL: 28, EISDIR: 31, ELOOP: 32,
-  ENAMETOOLONG: 37, ENOENT: 44, ENOSYS: 52, ENOTDIR: 54, ENOTEMPTY: 55, EPERM: 63, EROFS: 69, ESPIPE: 70, ENOTCAPABLE: 76,
+  SUCCESS: 0,
+  EACCES: 2,
+  EBADF: 8,
+  EBUSY: 10,
+  EEXIST: 20,
+  EFAULT: 21,
+  EILSEQ: 25,
+  EINVAL: 28,
+  EISDIR: 31,
+  ELOOP: 32,
+  ENAMETOOLONG: 37,
+  ENOENT: 44,
+  ENOSYS: 52,
+  ENOTDIR: 54,
+  ENOTEMPTY: 55,
+  EPERM: 63,
+  EROFS: 69,
+  ESPIPE: 70,
+  ENOTCAPABLE: 76,
 } as const;
 
 /** A running harness guest with a bump allocator over its memory. */
@@ -143,11 +160,26 @@ export class Guest {
   }
 
   /** path_open; returns [errno, fd]. */
-  open(dirfd: number, path: string, opts: { oflags?: number; rights?: bigint; inheriting?: bigint; fdflags?: number; follow?: boolean } = {}): [number, number] {
+  open(
+    dirfd: number,
+    path: string,
+    opts: { oflags?: number; rights?: bigint; inheriting?: bigint; fdflags?: number; follow?: boolean } = {},
+  ): [number, number] {
     const [p, l] = this.put(path);
     const fdPtr = this.alloc(4);
     const rights = opts.rights ?? READ;
-    const errno = this.call('path_open', dirfd, opts.follow === false ? 0 : 1, p, l, opts.oflags ?? 0, rights, opts.inheriting ?? rights | ALL, opts.fdflags ?? 0, fdPtr);
+    const errno = this.call(
+      'path_open',
+      dirfd,
+      opts.follow === false ? 0 : 1,
+      p,
+      l,
+      opts.oflags ?? 0,
+      rights,
+      opts.inheriting ?? rights | ALL,
+      opts.fdflags ?? 0,
+      fdPtr,
+    );
     return [errno, errno === 0 ? this.u32(fdPtr) : -1];
   }
 

@@ -1,7 +1,7 @@
 // stdio, arguments, environment and process exit.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createWasi, WasiExit, WASI_PREVIEW1_FUNCTIONS } from '../../src/internal/wasi/index.js';
+import { createWasi, WASI_PREVIEW1_FUNCTIONS, WasiExit } from '../../src/internal/wasi/index.js';
 import { E, SIGNATURES, startGuest } from './guest.js';
 
 describe('stdio', () => {
@@ -40,7 +40,10 @@ describe('stdio', () => {
         throw boom;
       },
     });
-    assert.throws(() => g.write(1, 'x'), (error) => error === boom);
+    assert.throws(
+      () => g.write(1, 'x'),
+      (error) => error === boom,
+    );
   });
 });
 
@@ -87,7 +90,10 @@ describe('process', () => {
   test('proc_exit throws WasiExit carrying the exit code', async () => {
     const g = await startGuest();
     for (const code of [0, 1, 42]) {
-      assert.throws(() => g.call('proc_exit', code), (error) => error instanceof WasiExit && error.code === code && error.name === 'WasiExit');
+      assert.throws(
+        () => g.call('proc_exit', code),
+        (error) => error instanceof WasiExit && error.code === code && error.name === 'WasiExit',
+      );
     }
   });
 

@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { createPlugin, type CallContext, type PluginOptions } from '../../src/index.js';
+import { type CallContext, createPlugin, type PluginOptions } from '../../src/index.js';
 import { BUDGET_EXPORT, instrumentForInterrupts } from '../../src/internal/wasm/instrument.js';
 import { assemble, repoRoot } from '../helpers.js';
-import { wasm, type WasmGlobal } from './engine.js';
+import { type WasmGlobal, wasm } from './engine.js';
 import { generateProgram } from './program-generator.js';
 
 const HUGE_FUEL = 1e12;
@@ -41,7 +41,10 @@ const SUBJECTS: { file: string; skip?: string[]; options?: () => PluginOptions }
   { file: 'plugins/count-vowels.wasm' },
   { file: 'plugins/fail.wasm' },
   { file: 'plugins/log.wasm', options: () => ({ logger: { info() {}, debug() {}, warn() {}, error() {}, trace() {} } as never, logLevel: 'trace' }) },
-  { file: 'plugins/host-echo.wasm', options: () => ({ functions: { 'extism:host/user': { echo: (ctx: CallContext, h: number) => ctx.store(ctx.read(h)!.bytes()) } } }) },
+  {
+    file: 'plugins/host-echo.wasm',
+    options: () => ({ functions: { 'extism:host/user': { echo: (ctx: CallContext, h: number) => ctx.store(ctx.read(h)!.bytes()) } } }),
+  },
   {
     file: 'plugins/count-vowels-kvstore.wasm',
     options: () => {
@@ -88,7 +91,15 @@ describe('instrumented and plain modules agree', () => {
   }
 
   const PROGRAMS = 40;
-  const ARGS: [number, number][] = [[0, 0], [1, 2], [3, 100], [-1, 5], [2, -7], [1000, 3], [0x7fffffff, 0x10000]];
+  const ARGS: [number, number][] = [
+    [0, 0],
+    [1, 2],
+    [3, 100],
+    [-1, 5],
+    [2, -7],
+    [1000, 3],
+    [0x7fffffff, 0x10000],
+  ];
   it(`on ${PROGRAMS} generated programs: results, traps, globals and memory`, async () => {
     let calls = 0;
     let traps = 0;

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { wasm } from './engine.js';
 import { ByteWriter, ModuleBuilder } from '../../src/internal/wasm/encoder.js';
 import { ByteReader, readModule } from '../../src/internal/wasm/reader.js';
+import { wasm } from './engine.js';
 
 describe('ByteWriter', () => {
   const unsigned: [number, number[]][] = [
@@ -91,7 +91,10 @@ describe('ModuleBuilder', () => {
     assert.ok(wasm.validate(bytes));
     const info = readModule(bytes);
     assert.equal(info.types.length, 2);
-    assert.deepEqual(info.exports.map((e) => e.name), ['run', 'g']);
+    assert.deepEqual(
+      info.exports.map((e) => e.name),
+      ['run', 'g'],
+    );
     const { instance } = await wasm.instantiate(bytes, { env: { inc: (x: number) => x + 1 } });
     assert.equal((instance.exports.run as () => number)(), 6);
   });

@@ -9,8 +9,8 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { createPlugin } from '../../src/index.js';
 import { assemble, repoRoot } from '../helpers.js';
 import { assembleFull } from './wat.js';
@@ -77,7 +77,9 @@ const FEATURES = `
 
 function modulePaths(dir: string): string[] {
   try {
-    return readdirSync(dir).filter((f) => f.endsWith('.wasm')).map((f) => join(dir, f));
+    return readdirSync(dir)
+      .filter((f) => f.endsWith('.wasm'))
+      .map((f) => join(dir, f));
   } catch {
     return [];
   }

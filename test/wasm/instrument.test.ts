@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BUDGET_EXPORT, instrumentForInterrupts } from '../../src/internal/wasm/instrument.js';
 import { ModuleBuilder } from '../../src/internal/wasm/encoder.js';
+import { BUDGET_EXPORT, instrumentForInterrupts } from '../../src/internal/wasm/instrument.js';
 import { readModule, WasmFormatError } from '../../src/internal/wasm/reader.js';
 import { assemble } from '../helpers.js';
-import { wasm, type WasmExports, type WasmGlobal } from './engine.js';
+import { type WasmExports, type WasmGlobal, wasm } from './engine.js';
 import { assembleFull } from './wat.js';
 
 type Imports = Record<string, Record<string, unknown>>;
@@ -184,11 +184,17 @@ describe('instrumentForInterrupts keeps behaviour', () => {
   });
 
   it('shifts function names in the name section', async () => {
-    const loaded = await load(await assembleFull(`(module
+    const loaded = await load(
+      await assembleFull(`(module
       (import "env" "seen" (func $seen (param i32)))
       (func $helper (result i32) (i32.const 1))
-      (func $boom (export "boom") (unreachable)))`), noop);
-    assert.throws(() => loaded.call('boom'), (err: Error) => /\$?boom\b/.test(err.stack ?? '') && !/helper/.test(err.stack ?? ''));
+      (func $boom (export "boom") (unreachable)))`),
+      noop,
+    );
+    assert.throws(
+      () => loaded.call('boom'),
+      (err: Error) => /\$?boom\b/.test(err.stack ?? '') && !/helper/.test(err.stack ?? ''),
+    );
   });
 });
 
@@ -206,7 +212,9 @@ describe('instrumentForInterrupts budget', () => {
   });
 
   it('calls tick when the budget runs out and runs on once it is refilled', async () => {
-    const loaded = await load(await assemble(counter), {}, (l) => { l.budget.value = 1000; });
+    const loaded = await load(await assemble(counter), {}, (l) => {
+      l.budget.value = 1000;
+    });
     assert.equal(loaded.call('count', 10_000), 10_000);
     // 3 + 9 * 10000 instructions in steps of 1000, plus the tick for the initial budget of 0.
     assert.ok(loaded.ticks >= 90 && loaded.ticks <= 92, `ticks: ${loaded.ticks}`);
@@ -278,14 +286,17 @@ describe('instrumentForInterrupts bounded loops', () => {
       (loop $l
         (local.set $s (i32.add (local.get $s) (local.get $i)))
         (br_if $l (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 8))))`),
-    'an i64 count down with an exit branch out of a block (binaryen)': runWith(`
+    'an i64 count down with an exit branch out of a block (binaryen)': runWith(
+      `
       (local.set $k (i64.const 10))
       (block $done
         (loop $l
           (br_if $done (i64.eqz (local.get $k)))
           (local.set $s (i32.add (local.get $s) (i32.wrap_i64 (local.get $k))))
           (local.set $k (i64.sub (local.get $k) (i64.const 1)))
-          (br $l)))`, '(local $k i64) (local $s i32)'),
+          (br $l)))`,
+      '(local $k i64) (local $s i32)',
+    ),
     'an unsigned bound on the left and a step of 7': runWith(`
       (local.set $i (i32.const 0))
       (loop $l
@@ -425,21 +436,29 @@ describe('instrumentForInterrupts entry checks', () => {
   });
 
   it('stops endless recursion through a table', async () => {
-    const loaded = await stopping(await assemble(`(module
+    const loaded = await stopping(
+      await assemble(`(module
       (type $v (func))
       (table 1 funcref)
       (elem (i32.const 0) $f)
       (func $f (call_indirect (type $v) (i32.const 0)))
-      (func (export "run") (call $f)))`), {}, 1);
+      (func (export "run") (call $f)))`),
+      {},
+      1,
+    );
     assert.throws(() => loaded.call('run'), Stop);
   });
 
   it('stops endless recursion through an import that calls back', async () => {
     let run: Fn = () => undefined;
-    const loaded = await stopping(await assemble(`(module
+    const loaded = await stopping(
+      await assemble(`(module
       (import "env" "back" (func $back))
       (func $g (call $back))
-      (func (export "run") (call $g)))`), { env: { back: () => run() } }, 1);
+      (func (export "run") (call $g)))`),
+      { env: { back: () => run() } },
+      1,
+    );
     run = loaded.exports.run as Fn;
     assert.throws(() => loaded.call('run'), Stop);
   });
@@ -477,7 +496,10 @@ describe('instrumentForInterrupts budget local', () => {
     loaded = await load(await assemble(exits), { env: { probe: () => seen.push(loaded!.budget.value as number) } });
     const { consumed } = loaded.measure('probe', 5);
     // probe: loop and end outside, 10 instructions inside; the import sees each iteration's charge.
-    assert.deepEqual(seen.map((v) => FULL - v), [12, 22, 32, 42, 52]);
+    assert.deepEqual(
+      seen.map((v) => FULL - v),
+      [12, 22, 32, 42, 52],
+    );
     assert.equal(consumed, 52);
   });
 
@@ -563,8 +585,14 @@ describe('instrumentForInterrupts decoding', () => {
     const expected = await plain(bytes, noop);
     const loaded = await load(bytes, noop);
     const run = (e: WasmExports) => [
-      (e.simd as Fn)(), (e.atomics as Fn)(), (e.bulk as Fn)(), (e.conv as Fn)(1e12), (e.conv as Fn)(-3.7),
-      (e.exceptions as Fn)(0), (e.exceptions as Fn)(1), [0, 1, 2, 9].map((i) => (e.branches as Fn)(i)),
+      (e.simd as Fn)(),
+      (e.atomics as Fn)(),
+      (e.bulk as Fn)(),
+      (e.conv as Fn)(1e12),
+      (e.conv as Fn)(-3.7),
+      (e.exceptions as Fn)(0),
+      (e.exceptions as Fn)(1),
+      [0, 1, 2, 9].map((i) => (e.branches as Fn)(i)),
     ];
     assert.deepEqual(run(loaded.exports), run(expected));
   });
@@ -589,12 +617,23 @@ describe('instrumentForInterrupts decoding', () => {
   });
 
   it('places tick after the existing function imports and the budget after the existing globals', async () => {
-    const out = instrumentForInterrupts(await assemble(`(module
+    const out = instrumentForInterrupts(
+      await assemble(`(module
       (import "a" "f" (func)) (import "a" "g" (global i32)) (import "a" "h" (func))
-      (global i64 (i64.const 0)) (func (export "x")))`));
+      (global i64 (i64.const 0)) (func (export "x")))`),
+    );
     const info = readModule(out);
-    assert.deepEqual(info.imports.map((i) => `${i.module}.${i.name}`), ['a.f', 'a.g', 'a.h', 'plughost.tick']);
-    assert.deepEqual(info.exports.map((e) => [e.name, e.index]), [['x', 3], [BUDGET_EXPORT, 2]]);
+    assert.deepEqual(
+      info.imports.map((i) => `${i.module}.${i.name}`),
+      ['a.f', 'a.g', 'a.h', 'plughost.tick'],
+    );
+    assert.deepEqual(
+      info.exports.map((e) => [e.name, e.index]),
+      [
+        ['x', 3],
+        [BUDGET_EXPORT, 2],
+      ],
+    );
   });
 
   it('refuses to instrument a module twice', async () => {
@@ -614,12 +653,15 @@ describe('instrumentForInterrupts decoding', () => {
       const m = new ModuleBuilder();
       m.addFunction({ type: { params: [], results: [] }, body: [0x01, ...body] });
       const bytes = m.build();
-      assert.throws(() => instrumentForInterrupts(bytes), (err: unknown) => {
-        assert.ok(err instanceof WasmFormatError);
-        assert.match(err.message, /unknown opcode/);
-        assert.equal(bytes[err.offset], body[0]);
-        return true;
-      });
+      assert.throws(
+        () => instrumentForInterrupts(bytes),
+        (err: unknown) => {
+          assert.ok(err instanceof WasmFormatError);
+          assert.match(err.message, /unknown opcode/);
+          assert.equal(bytes[err.offset], body[0]);
+          return true;
+        },
+      );
     });
   }
 

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { wasm } from './engine.js';
 import { MemoryLimitError } from '../../src/errors.js';
 import { capMemory, importOwnMemory } from '../../src/internal/wasm/memory-limit.js';
-import { readModule, type Limits } from '../../src/internal/wasm/reader.js';
+import { type Limits, readModule } from '../../src/internal/wasm/reader.js';
 import { assemble } from '../helpers.js';
+import { wasm } from './engine.js';
 
 function memory0(bytes: Uint8Array): Limits {
   const info = readModule(bytes);
@@ -44,7 +44,10 @@ describe('capMemory', () => {
       const before = readModule(bytes);
       const after = readModule(capped);
       assert.deepEqual(after.exports, before.exports);
-      assert.deepEqual(after.imports.filter((i) => i.kind !== 'memory'), before.imports.filter((i) => i.kind !== 'memory'));
+      assert.deepEqual(
+        after.imports.filter((i) => i.kind !== 'memory'),
+        before.imports.filter((i) => i.kind !== 'memory'),
+      );
     });
   }
 
@@ -59,14 +62,17 @@ describe('capMemory', () => {
 
   it('throws a MemoryLimitError when the initial memory is above the cap', async () => {
     const bytes = await assemble('(module (memory 17))');
-    assert.throws(() => capMemory(bytes, 16), (err: unknown) => {
-      assert.ok(err instanceof MemoryLimitError);
-      assert.equal(err.code, 'PLUGHOST_MEMORY_LIMIT');
-      assert.equal(err.limit, 16);
-      assert.equal(err.requested, 17);
-      assert.equal(err.message, "module's initial memory is 17 pages, above memory.maxPages 16");
-      return true;
-    });
+    assert.throws(
+      () => capMemory(bytes, 16),
+      (err: unknown) => {
+        assert.ok(err instanceof MemoryLimitError);
+        assert.equal(err.code, 'PLUGHOST_MEMORY_LIMIT');
+        assert.equal(err.limit, 16);
+        assert.equal(err.requested, 17);
+        assert.equal(err.message, "module's initial memory is 17 pages, above memory.maxPages 16");
+        return true;
+      },
+    );
   });
 
   it('returns a module without memory unchanged', async () => {

@@ -115,7 +115,10 @@ export function mutate(bytes: Uint8Array, random: () => number): { kind: string;
     default: {
       // a run of bytes duplicated in place
       const n = 1 + pick(32);
-      return { kind, bytes: out([bytes.subarray(0, at + n), bytes.subarray(at, Math.min(bytes.length, at + n)), bytes.subarray(Math.min(bytes.length, at + n))]) };
+      return {
+        kind,
+        bytes: out([bytes.subarray(0, at + n), bytes.subarray(at, Math.min(bytes.length, at + n)), bytes.subarray(Math.min(bytes.length, at + n))]),
+      };
     }
   }
 }

@@ -5,7 +5,21 @@
 import { prng } from './mutations.js';
 
 const MEMORY_PAGES = 48; // 3 MiB: room for copies over the 1 MiB chunk
-const BINOPS = ['i32.add', 'i32.sub', 'i32.mul', 'i32.and', 'i32.or', 'i32.xor', 'i32.shl', 'i32.shr_u', 'i32.shr_s', 'i32.rotl', 'i32.eq', 'i32.lt_s', 'i32.gt_u'];
+const BINOPS = [
+  'i32.add',
+  'i32.sub',
+  'i32.mul',
+  'i32.and',
+  'i32.or',
+  'i32.xor',
+  'i32.shl',
+  'i32.shr_u',
+  'i32.shr_s',
+  'i32.rotl',
+  'i32.eq',
+  'i32.lt_s',
+  'i32.gt_u',
+];
 
 /** A module of `functions` exported functions `f0..`, each `(param i32 i32) (result i32)`, and `init`, which fills the memory with a pattern. */
 export function generateProgram(seed: number, functions = 6): string {
@@ -20,16 +34,23 @@ export function generateProgram(seed: number, functions = 6): string {
     const locals = ['$a', '$b', '$x', ...Array.from({ length: loops }, (_, i) => `$i${i}`)];
     if (depth <= 0 || chance(0.3)) {
       switch (pick(4)) {
-        case 0: return `(i32.const ${pick(2) ? pick(256) : (pick(2 ** 32) | 0)})`;
-        case 1: return '(global.get $g)';
-        default: return `(local.get ${locals[pick(locals.length)]})`;
+        case 0:
+          return `(i32.const ${pick(2) ? pick(256) : pick(2 ** 32) | 0})`;
+        case 1:
+          return '(global.get $g)';
+        default:
+          return `(local.get ${locals[pick(locals.length)]})`;
       }
     }
     switch (pick(6)) {
-      case 0: return `(i32.load (i32.and ${expr(fn, depth - 1, loops)} (i32.const 0xfffc)))`;
-      case 1: return '(memory.size)';
-      case 2: return `(i32.eqz ${expr(fn, depth - 1, loops)})`;
-      default: return `(${BINOPS[pick(BINOPS.length)]} ${expr(fn, depth - 1, loops)} ${expr(fn, depth - 1, loops)})`;
+      case 0:
+        return `(i32.load (i32.and ${expr(fn, depth - 1, loops)} (i32.const 0xfffc)))`;
+      case 1:
+        return '(memory.size)';
+      case 2:
+        return `(i32.eqz ${expr(fn, depth - 1, loops)})`;
+      default:
+        return `(${BINOPS[pick(BINOPS.length)]} ${expr(fn, depth - 1, loops)} ${expr(fn, depth - 1, loops)})`;
     }
   };
 
@@ -43,26 +64,36 @@ export function generateProgram(seed: number, functions = 6): string {
     const e = (d = 2): string => expr(fn, d, loops);
     const kind = pick(nesting > 2 ? 8 : 14);
     switch (kind) {
-      case 0: case 1: return `(local.set $x ${e(3)})`;
-      case 2: return `(global.set $g ${e()})`;
-      case 3: return `(i32.store (i32.and ${e()} (i32.const 0xfffc)) ${e()})`;
-      case 4: return `(if ${e()} (then ${statements(fn, 1 + pick(3), loops, nesting + 1)}) (else ${statements(fn, pick(3), loops, nesting + 1)}))`;
-      case 5: { // a call down the chain (no cycles), or a bounded recursion
+      case 0:
+      case 1:
+        return `(local.set $x ${e(3)})`;
+      case 2:
+        return `(global.set $g ${e()})`;
+      case 3:
+        return `(i32.store (i32.and ${e()} (i32.const 0xfffc)) ${e()})`;
+      case 4:
+        return `(if ${e()} (then ${statements(fn, 1 + pick(3), loops, nesting + 1)}) (else ${statements(fn, pick(3), loops, nesting + 1)}))`;
+      case 5: {
+        // a call down the chain (no cycles), or a bounded recursion
         if (loops > 0 || callsLeft === 0) return `(local.set $x ${e()})`;
         callsLeft--;
         if (fn + 1 < functions && chance(0.7)) return `(local.set $x (call $f${fn + 1 + pick(functions - fn - 1)} ${e()} ${e()}))`;
         return `(if (i32.gt_s (local.get $a) (i32.const 0)) (then (local.set $x (i32.add (local.get $x) (call $f${fn} (i32.sub (local.get $a) (i32.const 1)) ${e()})))))`;
       }
-      case 6: { // small bulk memory, anywhere
+      case 6: {
+        // small bulk memory, anywhere
         const len = `(i32.and ${e()} (i32.const 0x3ff))`;
         return chance(0.5)
           ? `(memory.fill (i32.and ${e()} (i32.const 0xffff)) ${e()} ${len})`
           : `(memory.copy (i32.and ${e()} (i32.const 0xffff)) (i32.and ${e()} (i32.const 0xffff)) ${len})`;
       }
-      case 7: { // a trap now and then
+      case 7: {
+        // a trap now and then
         return chance(0.3) ? `(drop (i32.div_s ${e()} ${e()}))` : `(local.set $x (i32.rem_u ${e()} (i32.or ${e()} (i32.const 1))))`;
       }
-      case 8: case 9: { // a loop with a constant trip count
+      case 8:
+      case 9: {
+        // a loop with a constant trip count
         const i = `$i${loops}`;
         const label = `$l${labels++}`;
         return `(local.set ${i} (i32.const 0))
@@ -70,7 +101,8 @@ export function generateProgram(seed: number, functions = 6): string {
             (local.set ${i} (i32.add (local.get ${i}) (i32.const 1)))
             (br_if ${label} (i32.lt_s (local.get ${i}) (i32.const ${1 + pick(8)}))))`;
       }
-      case 10: { // a loop bounded by data
+      case 10: {
+        // a loop bounded by data
         const i = `$i${loops}`;
         const exit = `$b${labels}`;
         const label = `$l${labels++}`;
@@ -81,21 +113,28 @@ export function generateProgram(seed: number, functions = 6): string {
             (local.set ${i} (i32.sub (local.get ${i}) (i32.const 1)))
             (br ${label})))`;
       }
-      case 11: { // br_table
+      case 11: {
+        // br_table
         const a = `$t${labels++}`;
         const b = `$t${labels++}`;
         return `(block ${a} (block ${b} (br_table ${a} ${b} ${a} ${e()}) ) ${statement(fn, loops, nesting + 1)})`;
       }
-      case 12: { // large bulk memory or a grow, outside loops only
+      case 12: {
+        // large bulk memory or a grow, outside loops only
         if (loops > 0) return `(local.set $x ${e()})`;
         switch (pick(4)) {
-          case 0: return `(memory.fill (i32.and ${e()} (i32.const 0x1fffff)) ${e()} (i32.and ${e()} (i32.const 0x1fffff)))`;
-          case 1: return `(memory.copy (i32.and ${e()} (i32.const 0x1fffff)) (i32.and ${e()} (i32.const 0x1fffff)) (i32.and ${e()} (i32.const 0x1fffff)))`;
-          case 2: return `(memory.copy (i32.const ${pick(0x1000)}) (i32.const ${pick(0x1000)}) (i32.const ${0x100000 + pick(0x100000)}))`;
-          default: return `(local.set $x (memory.grow (i32.and ${e()} (i32.const 1))))`;
+          case 0:
+            return `(memory.fill (i32.and ${e()} (i32.const 0x1fffff)) ${e()} (i32.and ${e()} (i32.const 0x1fffff)))`;
+          case 1:
+            return `(memory.copy (i32.and ${e()} (i32.const 0x1fffff)) (i32.and ${e()} (i32.const 0x1fffff)) (i32.and ${e()} (i32.const 0x1fffff)))`;
+          case 2:
+            return `(memory.copy (i32.const ${pick(0x1000)}) (i32.const ${pick(0x1000)}) (i32.const ${0x100000 + pick(0x100000)}))`;
+          default:
+            return `(local.set $x (memory.grow (i32.and ${e()} (i32.const 1))))`;
         }
       }
-      default: { // an indirect call further down the chain
+      default: {
+        // an indirect call further down the chain
         if (fn + 1 >= functions || loops > 0 || callsLeft === 0) return `(local.set $x ${e()})`;
         callsLeft--;
         return `(local.set $x (call_indirect (type $sig) ${e()} ${e()} (i32.const ${fn + 1 + pick(functions - fn - 1)})))`;

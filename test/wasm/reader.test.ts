@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { type FuncType, formatFuncType, isWasm, readModule, WasmFormatError } from '../../src/internal/wasm/reader.js';
 import { assemble } from '../helpers.js';
-import { formatFuncType, isWasm, readModule, WasmFormatError, type FuncType } from '../../src/internal/wasm/reader.js';
 
 const sample = `
 (module
@@ -26,7 +26,7 @@ const customSection = [0, 4, 1, 0x78, 0xff, 0xff];
 
 describe('readModule', () => {
   it('reads types, imports, functions, memories, exports and start', async () => {
-    const info = readModule(new Uint8Array([...await assemble(sample), ...customSection]));
+    const info = readModule(new Uint8Array([...(await assemble(sample)), ...customSection]));
     const i64bin: FuncType = { params: ['i64', 'i64'], results: ['i64'] };
     assert.deepEqual(info.types[0], i64bin);
     assert.deepEqual(info.imports, [
@@ -55,7 +55,11 @@ describe('readModule', () => {
 
   it('reads an empty module', () => {
     assert.deepEqual(readModule(new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0])), {
-      types: [], imports: [], functionTypeIndices: [], memories: [], exports: [],
+      types: [],
+      imports: [],
+      functionTypeIndices: [],
+      memories: [],
+      exports: [],
     });
   });
 
@@ -77,14 +81,17 @@ describe('readModule', () => {
   ];
   for (const { name, bytes, offset, match } of malformed) {
     it(`fails with the byte offset on ${name}`, () => {
-      assert.throws(() => readModule(new Uint8Array(bytes)), (err: unknown) => {
-        assert.ok(err instanceof WasmFormatError);
-        assert.equal(err.offset, offset);
-        assert.match(err.message, match);
-        assert.match(err.message, new RegExp(`offset ${offset}$`));
-        assert.equal(err.name, 'WasmFormatError');
-        return true;
-      });
+      assert.throws(
+        () => readModule(new Uint8Array(bytes)),
+        (err: unknown) => {
+          assert.ok(err instanceof WasmFormatError);
+          assert.equal(err.offset, offset);
+          assert.match(err.message, match);
+          assert.match(err.message, new RegExp(`offset ${offset}$`));
+          assert.equal(err.name, 'WasmFormatError');
+          return true;
+        },
+      );
     });
   }
 

@@ -10,7 +10,7 @@ import { BUDGET_EXPORT, instrumentForInterrupts } from '../../src/internal/wasm/
 import { capMemory } from '../../src/internal/wasm/memory-limit.js';
 import { readModule } from '../../src/internal/wasm/reader.js';
 import { repoRoot } from '../helpers.js';
-import { wasm, type WasmGlobal } from './engine.js';
+import { type WasmGlobal, wasm } from './engine.js';
 
 type Instantiate = (source: unknown, imports?: Record<string, Record<string, unknown>>) => Promise<unknown>;
 interface Api {
@@ -38,10 +38,13 @@ async function withInstantiate<T>(replacement: (original: Instantiate) => Instan
 
 async function capture(load: () => Promise<unknown>): Promise<Uint8Array> {
   let captured: Uint8Array | undefined;
-  await withInstantiate((original) => (source, imports) => {
-    captured ??= asBytes(source)?.slice();
-    return original(source, imports);
-  }, load);
+  await withInstantiate(
+    (original) => (source, imports) => {
+      captured ??= asBytes(source)?.slice();
+      return original(source, imports);
+    },
+    load,
+  );
   assert.ok(captured, 'the loader instantiated a module from bytes');
   return captured;
 }
@@ -90,7 +93,7 @@ describe('real modules', () => {
     for (const { name, bytes } of modules) {
       const info = readModule(bytes);
       const memory = info.imports.find((i) => i.kind === 'memory');
-      const min = memory?.kind === 'memory' ? memory.limits.min : info.memories[0]?.min ?? 0;
+      const min = memory?.kind === 'memory' ? memory.limits.min : (info.memories[0]?.min ?? 0);
       assert.ok(wasm.validate(capMemory(bytes, min + 1)), name);
     }
   });
@@ -99,14 +102,25 @@ describe('real modules', () => {
     const factory = await wabtFactory();
     let budget: WasmGlobal | undefined;
     let ticks = 0;
-    const instrumented = await withInstantiate((original) => async (source, imports) => {
-      const bytes = instrumentForInterrupts(asBytes(source)!);
-      const result = (await original(bytes, { ...imports, plughost: { tick: () => { ticks++; if (budget) budget.value = 10_000; } } })) as {
-        instance: { exports: Record<string, unknown> };
-      };
-      budget = result.instance.exports[BUDGET_EXPORT] as WasmGlobal;
-      return result;
-    }, factory);
+    const instrumented = await withInstantiate(
+      (original) => async (source, imports) => {
+        const bytes = instrumentForInterrupts(asBytes(source)!);
+        const result = (await original(bytes, {
+          ...imports,
+          plughost: {
+            tick: () => {
+              ticks++;
+              if (budget) budget.value = 10_000;
+            },
+          },
+        })) as {
+          instance: { exports: Record<string, unknown> };
+        };
+        budget = result.instance.exports[BUDGET_EXPORT] as WasmGlobal;
+        return result;
+      },
+      factory,
+    );
     const reference = await factory();
     const source = '(module (func (export "f") (param i32) (result i32) (loop (br_if 0 (i32.eqz (local.get 0)))) (i32.mul (local.get 0) (i32.const 3))))';
     const compile = (w: WabtModule): Uint8Array => {

@@ -7,8 +7,8 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { assemble } from '../helpers.js';
 
 const child = join(dirname(fileURLToPath(import.meta.url)), 'runaway-child.js');

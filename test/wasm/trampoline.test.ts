@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { wasm, type WasmGlobal } from './engine.js';
+import { type FuncType, readModule } from '../../src/internal/wasm/reader.js';
 import { buildTrampolineModule } from '../../src/internal/wasm/trampoline.js';
-import { readModule, type FuncType } from '../../src/internal/wasm/reader.js';
+import { type WasmGlobal, wasm } from './engine.js';
 
 type Fn = (...args: unknown[]) => unknown;
 
@@ -10,10 +10,15 @@ type Fn = (...args: unknown[]) => unknown;
 async function setUp(types: FuncType[], fast: Fn[], slow: Fn[]) {
   const calls: string[] = [];
   const record = (side: string, fns: Fn[]) =>
-    Object.fromEntries(fns.map((fn, i) => [String(i), (...args: unknown[]) => {
-      calls.push(`${side}${i}(${args.map((a) => (typeof a === 'bigint' ? `${a}n` : String(a))).join(',')})`);
-      return fn(...args);
-    }]));
+    Object.fromEntries(
+      fns.map((fn, i) => [
+        String(i),
+        (...args: unknown[]) => {
+          calls.push(`${side}${i}(${args.map((a) => (typeof a === 'bigint' ? `${a}n` : String(a))).join(',')})`);
+          return fn(...args);
+        },
+      ]),
+    );
   const { instance } = await wasm.instantiate(buildTrampolineModule(types), { fast: record('fast', fast), slow: record('slow', slow) });
   const exports = instance.exports as Record<string, Fn> & { wide: WasmGlobal };
   return { exports, calls };
@@ -23,17 +28,26 @@ const SAFE = 2n ** 53n - 1n;
 
 describe('buildTrampolineModule', () => {
   it('builds a valid module with the documented imports and exports', () => {
-    const types: FuncType[] = [{ params: ['i64', 'i32'], results: ['i64'] }, { params: [], results: [] }];
+    const types: FuncType[] = [
+      { params: ['i64', 'i32'], results: ['i64'] },
+      { params: [], results: [] },
+    ];
     const info = readModule(buildTrampolineModule(types));
-    assert.deepEqual(info.imports.map((i) => `${i.module}.${i.name}`), ['fast.0', 'slow.0', 'fast.1', 'slow.1']);
+    assert.deepEqual(
+      info.imports.map((i) => `${i.module}.${i.name}`),
+      ['fast.0', 'slow.0', 'fast.1', 'slow.1'],
+    );
     const fast0 = info.imports[0]!;
     assert.ok(fast0.kind === 'function');
     assert.deepEqual(fast0.type, { params: ['f64', 'i32'], results: ['f64'] });
-    assert.deepEqual(info.exports.map((e) => [e.name, e.kind, e.type]), [
-      ['wide', 'global', undefined],
-      ['0', 'function', types[0]],
-      ['1', 'function', types[1]],
-    ]);
+    assert.deepEqual(
+      info.exports.map((e) => [e.name, e.kind, e.type]),
+      [
+        ['wide', 'global', undefined],
+        ['0', 'function', types[0]],
+        ['1', 'function', types[1]],
+      ],
+    );
   });
 
   const identity: FuncType = { params: ['i64'], results: ['i64'] };
@@ -58,7 +72,16 @@ describe('buildTrampolineModule', () => {
   it('reads a NaN result from the wide global', async () => {
     const big = 2n ** 62n + 3n;
     let wide: WasmGlobal | undefined;
-    const { exports } = await setUp([identity], [() => { wide!.value = big; return NaN; }], [(x) => x]);
+    const { exports } = await setUp(
+      [identity],
+      [
+        () => {
+          wide!.value = big;
+          return NaN;
+        },
+      ],
+      [(x) => x],
+    );
     wide = exports.wide;
     assert.equal(exports['0']!(1n), big);
   });
@@ -66,7 +89,10 @@ describe('buildTrampolineModule', () => {
   it('truncates a fractional fast result and saturates an infinite one', async () => {
     const results = [2.9, -2.9, Infinity, -Infinity];
     const { exports } = await setUp([identity], [() => results.shift()], [(x) => x]);
-    assert.deepEqual([1n, 1n, 1n, 1n].map((a) => exports['0']!(a)), [2n, -2n, 2n ** 63n - 1n, -(2n ** 63n)]);
+    assert.deepEqual(
+      [1n, 1n, 1n, 1n].map((a) => exports['0']!(a)),
+      [2n, -2n, 2n ** 63n - 1n, -(2n ** 63n)],
+    );
   });
 
   it('passes i32, f32 and f64 parameters through unchanged', async () => {
@@ -93,8 +119,25 @@ describe('buildTrampolineModule', () => {
 
   it('handles functions without results and keeps types apart by index', async () => {
     const seen: unknown[] = [];
-    const types: FuncType[] = [{ params: ['i64', 'i64'], results: [] }, { params: ['i32'], results: ['i32'] }];
-    const { exports } = await setUp(types, [(a, b) => { seen.push(a, b); }, (x) => (x as number) * 2], [(a, b) => { seen.push(a, b); }, () => 0]);
+    const types: FuncType[] = [
+      { params: ['i64', 'i64'], results: [] },
+      { params: ['i32'], results: ['i32'] },
+    ];
+    const { exports } = await setUp(
+      types,
+      [
+        (a, b) => {
+          seen.push(a, b);
+        },
+        (x) => (x as number) * 2,
+      ],
+      [
+        (a, b) => {
+          seen.push(a, b);
+        },
+        () => 0,
+      ],
+    );
     assert.equal(exports['0']!(5n, -(2n ** 55n)), undefined);
     assert.equal(exports['1']!(21), 42);
     assert.deepEqual(seen, [5n, -(2n ** 55n)]);

@@ -2,14 +2,14 @@
 // synchronous guest call waits for an asynchronous fetch, perform-request.ts for the policy.
 import { ManifestError } from '../../errors.js';
 import type { HttpHandler, HttpRequest, HttpResponse } from '../host-env.js';
+import { fetchSync, warmHttpHelper } from '../platform/node-http/sync-fetch.js';
 import { compileAllowedHosts } from './allowed-hosts.js';
 import { HttpDeadlineExceeded } from './http-errors.js';
 import { checkUrl, epochNow, performHttpRequest, prepareRequest } from './perform-request.js';
-import { fetchSync, warmHttpHelper } from '../platform/node-http/sync-fetch.js';
 
+export { openHttpHelperPort, useHttpHelperPort } from '../platform/node-http/sync-fetch.js';
 export { compileAllowedHosts } from './allowed-hosts.js';
 export { HttpDeadlineExceeded } from './http-errors.js';
-export { openHttpHelperPort, useHttpHelperPort } from '../platform/node-http/sync-fetch.js';
 
 /** What governs a plug-in's HTTP. */
 export interface HttpOptions {

@@ -185,7 +185,10 @@ export class Kernel implements BlockStore {
 
   /** Release the previous call's blocks and place this call's input (a string goes in as UTF-8). */
   begin(input: Uint8Array | string): void {
-    if (typeof input === 'string') return this.beginText(input);
+    if (typeof input === 'string') {
+      this.beginText(input);
+      return;
+    }
     const n = input.length;
     const offset = this.reserveInput(n);
     if (n !== 0) copyBytes(input, 0, this.view(), offset, n);
@@ -205,7 +208,10 @@ export class Kernel implements BlockStore {
     const n = text.length;
     if (n <= SHORT_TEXT && this.writeAscii(text, this.reserveInput(n))) return;
     // A worst case past the cap may still fit once encoded.
-    if (n * 3 > this.memoryLimitBytes()) return this.begin(utf8Encoder.encode(text));
+    if (n * 3 > this.memoryLimitBytes()) {
+      this.begin(utf8Encoder.encode(text));
+      return;
+    }
     // Not ASCII (or long): reserve the worst case, let the native encoder write, then shrink.
     const offset = this.reserveInput(n * 3);
     const { written } = utf8Encoder.encodeInto(text, this.view().subarray(offset, offset + n * 3));
@@ -393,7 +399,7 @@ export class Kernel implements BlockStore {
 
   /** Store an error message for the guest to see with `error_get` (CallContext.setError). */
   setError(message: string | null): void {
-    if (message === null) return this.k.host_error_clear();
-    this.k.host_error_set(this.write(message));
+    if (message === null) this.k.host_error_clear();
+    else this.k.host_error_set(this.write(message));
   }
 }

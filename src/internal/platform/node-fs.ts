@@ -13,7 +13,15 @@ const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 const O_NONBLOCK = constants.O_NONBLOCK ?? 0;
 const windows = process.platform === 'win32';
 
-function typeOf(s: { isFile(): boolean; isDirectory(): boolean; isSymbolicLink(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean; isFIFO(): boolean }): HostFileType {
+function typeOf(s: {
+  isFile(): boolean;
+  isDirectory(): boolean;
+  isSymbolicLink(): boolean;
+  isCharacterDevice(): boolean;
+  isBlockDevice(): boolean;
+  isSocket(): boolean;
+  isFIFO(): boolean;
+}): HostFileType {
   if (s.isFile()) return 'file';
   if (s.isDirectory()) return 'directory';
   if (s.isSymbolicLink()) return 'symlink';
@@ -96,11 +104,7 @@ class NodeFileSystem implements HostFileSystem {
 
   utimes(path: string, atime: HostTime | undefined, mtime: HostTime | undefined, follow: boolean): void {
     const current =
-      atime === undefined || mtime === undefined
-        ? follow
-          ? fs.statSync(path, { bigint: true })
-          : fs.lstatSync(path, { bigint: true })
-        : undefined;
+      atime === undefined || mtime === undefined ? (follow ? fs.statSync(path, { bigint: true }) : fs.lstatSync(path, { bigint: true })) : undefined;
     const a = seconds(atime, current?.atimeNs ?? 0n);
     const m = seconds(mtime, current?.mtimeNs ?? 0n);
     if (follow) fs.utimesSync(path, a, m);

@@ -1,7 +1,7 @@
 // Node's half of the platform layer: everything the core needs from the file system and
 // crypto goes through here, so a browser build can swap this file without touching the core.
 import type * as Crypto from 'node:crypto';
-import { constants as fsConstants, existsSync, statSync, type Stats } from 'node:fs';
+import { existsSync, constants as fsConstants, type Stats, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
@@ -47,7 +47,8 @@ export async function readRegularFile(path: string, maxBytes: number): Promise<B
     let length = 0;
     for (;;) {
       if (length === buffer.length) {
-        if (length > maxBytes) return { refused: `it holds more than the limit of ${maxBytes} bytes (it grew while read, or its size was not known)`, tooLarge: true };
+        if (length > maxBytes)
+          return { refused: `it holds more than the limit of ${maxBytes} bytes (it grew while read, or its size was not known)`, tooLarge: true };
         const larger = new Uint8Array(Math.min(buffer.length * 2, maxBytes + 1));
         larger.set(buffer);
         buffer = larger;

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { Fdflags, Filetype, Whence, filetypeOf, u64ToNumber } from './constants.js';
+import { Fdflags, Filetype, filetypeOf, u64ToNumber, Whence } from './constants.js';
 import { Errno, fail } from './errno.js';
 import type { HostFileSystem, HostStat, HostTime } from './host-fs.js';
 
@@ -220,14 +220,7 @@ export class DirectoryDescriptor extends Descriptor {
   listing: DirEntry[] | undefined;
   readonly #fs: HostFileSystem;
 
-  constructor(
-    fs: HostFileSystem,
-    mount: Mount,
-    components: readonly string[],
-    rightsBase: bigint,
-    rightsInheriting: bigint,
-    preopenName?: Uint8Array,
-  ) {
+  constructor(fs: HostFileSystem, mount: Mount, components: readonly string[], rightsBase: bigint, rightsInheriting: bigint, preopenName?: Uint8Array) {
     super(rightsBase, rightsInheriting);
     this.#fs = fs;
     this.mount = mount;

@@ -3,9 +3,9 @@
  *
  * @module
  */
-import { Fdflags, Fstflags, Rights, Whence, u64ToNumber, writeFilestat } from './constants.js';
+import { Fdflags, Fstflags, Rights, u64ToNumber, Whence, writeFilestat } from './constants.js';
 import type { WasiContext, WasiFunction } from './context.js';
-import { Descriptor, DirectoryDescriptor, FileDescriptor } from './descriptor.js';
+import { type Descriptor, DirectoryDescriptor, FileDescriptor } from './descriptor.js';
 import { Errno, fail } from './errno.js';
 import type { HostTime } from './host-fs.js';
 
@@ -226,8 +226,7 @@ export function fdFunctions(ctx: WasiContext): Record<string, WasiFunction> {
 
     fd_write: (fd: number, iovs: number, iovsLen: number, nwrittenPtr: number): number => write(fd, iovs, iovsLen, nwrittenPtr),
 
-    fd_pwrite: (fd: number, iovs: number, iovsLen: number, offset: bigint, nwrittenPtr: number): number =>
-      write(fd, iovs, iovsLen, nwrittenPtr, offset),
+    fd_pwrite: (fd: number, iovs: number, iovsLen: number, offset: bigint, nwrittenPtr: number): number => write(fd, iovs, iovsLen, nwrittenPtr, offset),
 
     fd_seek(fd: number, offset: bigint, whence: number, newOffsetPtr: number): number {
       const d = fds.get(fd);

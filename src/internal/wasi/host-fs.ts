@@ -14,15 +14,7 @@
  */
 
 /** Kind of a host file-system object. */
-export type HostFileType =
-  | 'file'
-  | 'directory'
-  | 'symlink'
-  | 'character-device'
-  | 'block-device'
-  | 'socket'
-  | 'fifo'
-  | 'unknown';
+export type HostFileType = 'file' | 'directory' | 'symlink' | 'character-device' | 'block-device' | 'socket' | 'fifo' | 'unknown';
 
 /** Metadata of a host object, with nanosecond times. */
 export interface HostStat {

@@ -23,17 +23,17 @@ import { clockFunctions } from './clock.js';
 import { DIRECTORY_RIGHTS, FILE_RIGHTS, MUTATING_RIGHTS, Rights } from './constants.js';
 import type { WasiContext, WasiFunction } from './context.js';
 import { DirectoryDescriptor, type Mount, OutputDescriptor, StdinDescriptor } from './descriptor.js';
-import { Errno, HostCallbackError, WasiErrno, errnoOfHostError } from './errno.js';
+import { Errno, errnoOfHostError, HostCallbackError, WasiErrno } from './errno.js';
 import { FdTable, fdFunctions } from './fd.js';
 import type { HostFileSystem } from './host-fs.js';
 import { GuestMemory } from './memory.js';
 import { pathFunctions } from './path.js';
 import { atomicsSleep, pollFunctions } from './poll.js';
-import { WasiExit, procFunctions } from './proc.js';
+import { procFunctions, WasiExit } from './proc.js';
 import { randomFunctions } from './random.js';
 
-export { WasiExit } from './proc.js';
 export type { HostFileSystem } from './host-fs.js';
+export { WasiExit } from './proc.js';
 
 /** A host directory made visible to the guest at `guestPath`. */
 export interface WasiMount {
@@ -205,7 +205,9 @@ export function createWasi(options: WasiOptions = {}): Wasi {
     ctx.fds.add(new OutputDescriptor(stderr, STDOUT_RIGHTS));
     for (const mount of mounts) {
       const withheld = mount.readOnly ? MUTATING_RIGHTS : 0n;
-      ctx.fds.add(new DirectoryDescriptor(fs, mount, [], DIRECTORY_RIGHTS & ~withheld, (DIRECTORY_RIGHTS | FILE_RIGHTS) & ~withheld, encoder.encode(mount.guestPath)));
+      ctx.fds.add(
+        new DirectoryDescriptor(fs, mount, [], DIRECTORY_RIGHTS & ~withheld, (DIRECTORY_RIGHTS | FILE_RIGHTS) & ~withheld, encoder.encode(mount.guestPath)),
+      );
     }
   };
   populate();

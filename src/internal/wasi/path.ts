@@ -16,17 +16,7 @@
  *
  * @module
  */
-import {
-  DIRECTORY_RIGHTS,
-  FILE_RIGHTS,
-  LOOKUP_SYMLINK_FOLLOW,
-  MUTATING_RIGHTS,
-  Oflags,
-  Rights,
-  WRITE_RIGHTS,
-  filetypeOf,
-  writeFilestat,
-} from './constants.js';
+import { DIRECTORY_RIGHTS, FILE_RIGHTS, filetypeOf, LOOKUP_SYMLINK_FOLLOW, MUTATING_RIGHTS, Oflags, Rights, WRITE_RIGHTS, writeFilestat } from './constants.js';
 import type { WasiContext, WasiFunction } from './context.js';
 import { DirectoryDescriptor, FileDescriptor, hostPathOf, type Mount } from './descriptor.js';
 import { Errno, errnoOfHostError, fail } from './errno.js';
@@ -68,7 +58,10 @@ export function resolvePath(fs: HostFileSystem, dir: DirectoryDescriptor, path: 
   const trailingSlash = path.endsWith('/');
   const follow = followFinal || trailingSlash;
   // Pending components, last first, so symlink targets can be spliced in at the front.
-  const todo = path.split('/').filter((c) => c !== '').reverse();
+  const todo = path
+    .split('/')
+    .filter((c) => c !== '')
+    .reverse();
   let hops = 0;
   let stat: HostStat | undefined;
   let known = false; // `stat` describes the final object (or its absence)
@@ -270,7 +263,13 @@ export function pathFunctions(ctx: WasiContext): Record<string, WasiFunction> {
           // Asked for a directory, write rights are just not granted (some guests request every
           // right); asked for a file to write, this is open(2)'s EISDIR.
           if (create || truncate || (wantsWrite && !wantsDirectory)) fail(Errno.EISDIR);
-          const d = new DirectoryDescriptor(fs, r.mount, r.components, base & DIRECTORY_RIGHTS & ~withheld, inheriting & (DIRECTORY_RIGHTS | FILE_RIGHTS) & ~withheld);
+          const d = new DirectoryDescriptor(
+            fs,
+            r.mount,
+            r.components,
+            base & DIRECTORY_RIGHTS & ~withheld,
+            inheriting & (DIRECTORY_RIGHTS | FILE_RIGHTS) & ~withheld,
+          );
           d.fdflags = fdflags;
           memory.setU32(fdPtr, fds.add(d));
           return Errno.SUCCESS;
@@ -292,7 +291,14 @@ export function pathFunctions(ctx: WasiContext): Record<string, WasiFunction> {
         const st = fs.fstat(handle);
         // Swapped for a directory between the check and the open: refuse rather than hold a dir as a file.
         if (st.type === 'directory') fail(Errno.EISDIR);
-        const d = new FileDescriptor(fs, handle, r.mount, filetypeOf(st.type), base & FILE_RIGHTS & ~withheld, inheriting & (DIRECTORY_RIGHTS | FILE_RIGHTS) & ~withheld);
+        const d = new FileDescriptor(
+          fs,
+          handle,
+          r.mount,
+          filetypeOf(st.type),
+          base & FILE_RIGHTS & ~withheld,
+          inheriting & (DIRECTORY_RIGHTS | FILE_RIGHTS) & ~withheld,
+        );
         d.fdflags = fdflags;
         memory.setU32(fdPtr, fds.add(d));
       } catch (error) {

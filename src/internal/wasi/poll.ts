@@ -38,7 +38,7 @@ export function pollFunctions(ctx: WasiContext, now: (clock: number) => bigint):
   const { memory, fds } = ctx;
 
   function fdEvent(userdata: bigint, type: number, fd: number): Event {
-    let d;
+    let d: ReturnType<typeof fds.get>;
     try {
       d = fds.get(fd);
     } catch (error) {
@@ -88,7 +88,7 @@ export function pollFunctions(ctx: WasiContext, now: (clock: number) => bigint):
         }
       }
 
-      let events = ready;
+      const events = ready;
       if (clocks.length > 0) {
         let wait = 0n;
         if (ready.length === 0) {

@@ -20,9 +20,10 @@
  *
  * @module
  */
-import { ByteReader } from './reader.js';
+
 import { ByteWriter } from './encoder.js';
 import { Op, OpFC, OpFE, TypeCode } from './opcodes.js';
+import { ByteReader } from './reader.js';
 
 /** A fuel unit pays for 2^BYTE_SHIFT bytes filled, copied or initialized. */
 export const BYTE_SHIFT = 4;
@@ -44,7 +45,17 @@ const PAGE_CAP = 65536;
  */
 export const WAIT_SLICE_NS = 1_000_000;
 
-type HelperKind = 'atomicWait32' | 'atomicWait64' | 'memoryFill' | 'memoryCopy' | 'memoryInit' | 'memoryGrow' | 'tableFill' | 'tableCopy' | 'tableInit' | 'tableGrow';
+type HelperKind =
+  | 'atomicWait32'
+  | 'atomicWait64'
+  | 'memoryFill'
+  | 'memoryCopy'
+  | 'memoryInit'
+  | 'memoryGrow'
+  | 'tableFill'
+  | 'tableCopy'
+  | 'tableInit'
+  | 'tableGrow';
 
 interface Helper {
   kind: HelperKind;
@@ -59,8 +70,15 @@ export function isChargedInstruction(op: number, sub: number): boolean {
   if (op === Op.memoryGrow) return true;
   if (op === Op.prefixFE) return sub === OpFE.memoryAtomicWait32 || sub === OpFE.memoryAtomicWait64;
   if (op !== Op.prefixFC) return false;
-  return sub === OpFC.memoryInit || sub === OpFC.memoryCopy || sub === OpFC.memoryFill || sub === OpFC.tableInit ||
-    sub === OpFC.tableCopy || sub === OpFC.tableGrow || sub === OpFC.tableFill;
+  return (
+    sub === OpFC.memoryInit ||
+    sub === OpFC.memoryCopy ||
+    sub === OpFC.memoryFill ||
+    sub === OpFC.tableInit ||
+    sub === OpFC.tableCopy ||
+    sub === OpFC.tableGrow ||
+    sub === OpFC.tableFill
+  );
 }
 
 /** The helpers one module needs, in the order they were first asked for. */
@@ -84,13 +102,26 @@ export class BulkHelpers {
     else if (op === Op.prefixFE) kind = r.u32() === OpFE.memoryAtomicWait32 ? 'atomicWait32' : 'atomicWait64';
     else {
       switch (r.u32()) {
-        case OpFC.memoryInit: kind = 'memoryInit'; break;
-        case OpFC.memoryCopy: kind = 'memoryCopy'; break;
-        case OpFC.memoryFill: kind = 'memoryFill'; break;
-        case OpFC.tableInit: kind = 'tableInit'; break;
-        case OpFC.tableCopy: kind = 'tableCopy'; break;
-        case OpFC.tableGrow: kind = 'tableGrow'; break;
-        default: kind = 'tableFill';
+        case OpFC.memoryInit:
+          kind = 'memoryInit';
+          break;
+        case OpFC.memoryCopy:
+          kind = 'memoryCopy';
+          break;
+        case OpFC.memoryFill:
+          kind = 'memoryFill';
+          break;
+        case OpFC.tableInit:
+          kind = 'tableInit';
+          break;
+        case OpFC.tableCopy:
+          kind = 'tableCopy';
+          break;
+        case OpFC.tableGrow:
+          kind = 'tableGrow';
+          break;
+        default:
+          kind = 'tableFill';
       }
     }
     const indices: number[] = [];
@@ -114,7 +145,15 @@ export class BulkHelpers {
           return w.u32(1).byte(i32).u32(1).byte(i32).finish().slice();
         case 'atomicWait32':
         case 'atomicWait64':
-          return w.u32(3).byte(i32).byte(helper.kind === 'atomicWait32' ? i32 : TypeCode.i64).byte(TypeCode.i64).u32(1).byte(i32).finish().slice();
+          return w
+            .u32(3)
+            .byte(i32)
+            .byte(helper.kind === 'atomicWait32' ? i32 : TypeCode.i64)
+            .byte(TypeCode.i64)
+            .u32(1)
+            .byte(i32)
+            .finish()
+            .slice();
         case 'tableGrow':
           return w.u32(2).bytes(tableType(tableTypes, helper.indices[0]!)).byte(i32).u32(1).byte(i32).finish().slice();
         case 'tableFill':
@@ -131,9 +170,19 @@ export class BulkHelpers {
     const charge = (emitUnits: () => void): void => {
       w.byte(Op.globalGet).u32(budget);
       emitUnits();
-      w.byte(Op.i32Sub).byte(Op.globalSet).u32(budget)
-        .byte(Op.globalGet).u32(budget).byte(Op.i32Const).byte(0).byte(Op.i32LtS)
-        .byte(Op.if).byte(TypeCode.void).byte(Op.call).u32(tick).byte(Op.end);
+      w.byte(Op.i32Sub)
+        .byte(Op.globalSet)
+        .u32(budget)
+        .byte(Op.globalGet)
+        .u32(budget)
+        .byte(Op.i32Const)
+        .byte(0)
+        .byte(Op.i32LtS)
+        .byte(Op.if)
+        .byte(TypeCode.void)
+        .byte(Op.call)
+        .u32(tick)
+        .byte(Op.end);
     };
     const get = (local: number): ByteWriter => w.byte(Op.localGet).u32(local);
     const run = (...locals: number[]): void => {
@@ -172,7 +221,12 @@ export class BulkHelpers {
       case 'memoryGrow':
         charge(() => {
           capped(0, PAGE_CAP);
-          w.byte(Op.i32Const).u32(16 - BYTE_SHIFT).byte(Op.i32Shl).byte(Op.i32Const).s32(GROW_BASE_COST).byte(Op.i32Add);
+          w.byte(Op.i32Const)
+            .u32(16 - BYTE_SHIFT)
+            .byte(Op.i32Shl)
+            .byte(Op.i32Const)
+            .s32(GROW_BASE_COST)
+            .byte(Op.i32Add);
         });
         run(0);
         break;
@@ -265,17 +319,24 @@ export class BulkHelpers {
       w.byte(Op.i32Or);
     }
     w.byte(Op.if).byte(TypeCode.void);
-    get(0); get(1); get(2);
+    get(0);
+    get(1);
+    get(2);
     w.bytes(helper.instruction).byte(Op.return).byte(Op.end);
     if (copy) {
       // A destination above the source is copied from the end, so an overlap is read before it is overwritten.
-      get(0); get(1);
+      get(0);
+      get(1);
       w.byte(Op.i32GtU).byte(Op.if).byte(TypeCode.void);
       w.byte(Op.loop).byte(TypeCode.void);
       charge(chunkCharge);
       step(2, Op.i32Sub);
-      get(0); get(2); w.byte(Op.i32Add);
-      get(1); get(2); w.byte(Op.i32Add);
+      get(0);
+      get(2);
+      w.byte(Op.i32Add);
+      get(1);
+      get(2);
+      w.byte(Op.i32Add);
       chunk().bytes(helper.instruction);
       get(2);
       chunk().byte(Op.i32GtU).byte(Op.brIf).u32(0).byte(Op.end);
@@ -283,7 +344,8 @@ export class BulkHelpers {
     }
     w.byte(Op.loop).byte(TypeCode.void);
     charge(chunkCharge);
-    get(0); get(1);
+    get(0);
+    get(1);
     chunk().bytes(helper.instruction);
     step(0, Op.i32Add);
     if (copy) step(1, Op.i32Add);

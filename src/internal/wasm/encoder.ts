@@ -243,34 +243,64 @@ export class ModuleBuilder {
   /** Encodes the module. */
   build(): Uint8Array {
     const out = new ByteWriter(1024).bytes(moduleHeader);
-    if (this.types.length) out.section(1, new ByteWriter().vec(this.types, (w, t) => w.funcType(t)));
+    if (this.types.length)
+      out.section(
+        1,
+        new ByteWriter().vec(this.types, (w, t) => w.funcType(t)),
+      );
     if (this.imports.length) {
-      out.section(2, new ByteWriter().vec(this.imports, (w, imp) => {
-        w.name(imp.module).name(imp.name);
-        if (imp.kind === 'function') w.byte(0).u32(imp.type);
-        else w.byte(3).valueType(imp.valueType!).byte(imp.mutable ? 1 : 0);
-      }));
+      out.section(
+        2,
+        new ByteWriter().vec(this.imports, (w, imp) => {
+          w.name(imp.module).name(imp.name);
+          if (imp.kind === 'function') w.byte(0).u32(imp.type);
+          else
+            w.byte(3)
+              .valueType(imp.valueType!)
+              .byte(imp.mutable ? 1 : 0);
+        }),
+      );
     }
-    if (this.functions.length) out.section(3, new ByteWriter().vec(this.functions, (w, f) => w.u32(f.typeIndex)));
+    if (this.functions.length)
+      out.section(
+        3,
+        new ByteWriter().vec(this.functions, (w, f) => w.u32(f.typeIndex)),
+      );
     if (this.globals.length) {
-      out.section(6, new ByteWriter().vec(this.globals, (w, g) => w.valueType(g.valueType).byte(g.mutable ? 1 : 0).bytes(g.init).byte(0x0b)));
+      out.section(
+        6,
+        new ByteWriter().vec(this.globals, (w, g) =>
+          w
+            .valueType(g.valueType)
+            .byte(g.mutable ? 1 : 0)
+            .bytes(g.init)
+            .byte(0x0b),
+        ),
+      );
     }
-    if (this.exportList.length) out.section(7, new ByteWriter().vec(this.exportList, (w, e) => w.name(e.name).byte(e.kind).u32(e.index)));
+    if (this.exportList.length)
+      out.section(
+        7,
+        new ByteWriter().vec(this.exportList, (w, e) => w.name(e.name).byte(e.kind).u32(e.index)),
+      );
     if (this.functions.length) {
-      out.section(10, new ByteWriter().vec(this.functions, (w, f) => {
-        const body = new ByteWriter();
-        const locals = f.def.locals ?? [];
-        // Consecutive locals of one type share an entry, as compilers emit them.
-        const runs: [number, ValueType][] = [];
-        for (const t of locals) {
-          const last = runs[runs.length - 1];
-          if (last && last[1] === t) last[0]++;
-          else runs.push([1, t]);
-        }
-        body.vec(runs, (b, [n, t]) => b.u32(n).valueType(t));
-        body.bytes(f.def.body).byte(0x0b);
-        w.u32(body.length).bytes(body.finish());
-      }));
+      out.section(
+        10,
+        new ByteWriter().vec(this.functions, (w, f) => {
+          const body = new ByteWriter();
+          const locals = f.def.locals ?? [];
+          // Consecutive locals of one type share an entry, as compilers emit them.
+          const runs: [number, ValueType][] = [];
+          for (const t of locals) {
+            const last = runs[runs.length - 1];
+            if (last && last[1] === t) last[0]++;
+            else runs.push([1, t]);
+          }
+          body.vec(runs, (b, [n, t]) => b.u32(n).valueType(t));
+          body.bytes(f.def.body).byte(0x0b);
+          w.u32(body.length).bytes(body.finish());
+        }),
+      );
     }
     return out.finish().slice();
   }

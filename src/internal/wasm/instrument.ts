@@ -72,12 +72,13 @@
  *
  * @module
  */
-import { ByteWriter } from './encoder.js';
-import { SectionId, sectionRank, sectionSpans } from './reader.js';
+
 import { BulkHelpers } from './bulk-charges.js';
+import { ByteWriter } from './encoder.js';
 import { planFunctions } from './instrument/plan.js';
 import { Rewriter } from './instrument/rewrite.js';
 import { survey } from './instrument/survey.js';
+import { SectionId, sectionRank, sectionSpans } from './reader.js';
 
 export { BUDGET_EXPORT, TICK_MODULE, TICK_NAME, UNCHECKED_LOOP_LIMIT } from './instrument/names.js';
 
@@ -134,4 +135,3 @@ export function instrumentForInterrupts(bytes: Uint8Array): Uint8Array {
   emitMissingBefore(Infinity);
   return out.finish().slice();
 }
-

@@ -10,7 +10,7 @@
  */
 import { MemoryLimitError } from '../../errors.js';
 import { ByteWriter } from './encoder.js';
-import { ByteReader, SectionId, forEachImport, sectionSpans, type Limits } from './reader.js';
+import { ByteReader, forEachImport, type Limits, SectionId, sectionSpans } from './reader.js';
 
 /**
  * Returns `bytes` with memory 0 limited to `maxPages` (64 KiB pages): its `max` becomes
@@ -75,7 +75,11 @@ export function importOwnMemory(bytes: Uint8Array): { bytes: Uint8Array; limits:
   } else {
     const ir = new ByteReader(bytes, importSpan.bodyStart, importSpan.end);
     const count = ir.u32();
-    imports = new ByteWriter(importSpan.end - importSpan.bodyStart + entry.length + 5).u32(count + 1).slice(bytes, ir.pos, importSpan.end).bytes(entry).finish();
+    imports = new ByteWriter(importSpan.end - importSpan.bodyStart + entry.length + 5)
+      .u32(count + 1)
+      .slice(bytes, ir.pos, importSpan.end)
+      .bytes(entry)
+      .finish();
   }
   const out = new ByteWriter(bytes.length + entry.length + 8).slice(bytes, 0, 8);
   let importsWritten = false;

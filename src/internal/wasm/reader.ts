@@ -88,14 +88,22 @@ const exportKinds = ['function', 'table', 'memory', 'global', 'tag'] as const;
 /** Decodes a value type byte; undefined for anything outside {@link ValueType}. */
 function valueTypeOf(byte: number): ValueType | undefined {
   switch (byte) {
-    case 0x7f: return 'i32';
-    case 0x7e: return 'i64';
-    case 0x7d: return 'f32';
-    case 0x7c: return 'f64';
-    case 0x7b: return 'v128';
-    case 0x70: return 'funcref';
-    case 0x6f: return 'externref';
-    default: return undefined;
+    case 0x7f:
+      return 'i32';
+    case 0x7e:
+      return 'i64';
+    case 0x7d:
+      return 'f32';
+    case 0x7c:
+      return 'f64';
+    case 0x7b:
+      return 'v128';
+    case 0x70:
+      return 'funcref';
+    case 0x6f:
+      return 'externref';
+    default:
+      return undefined;
   }
 }
 
@@ -112,7 +120,11 @@ export class ByteReader {
   pos: number;
   /** Offset reads may not reach (the end of the current section or body). */
   end: number;
-  constructor(readonly bytes: Uint8Array, pos = 0, end = bytes.length) {
+  constructor(
+    readonly bytes: Uint8Array,
+    pos = 0,
+    end = bytes.length,
+  ) {
     this.pos = pos;
     this.end = end;
   }
@@ -288,8 +300,14 @@ export function forEachImport(r: ByteReader, visit: (kind: number) => boolean | 
 export function isWasm(bytes: Uint8Array): boolean {
   return (
     bytes.length >= 8 &&
-    bytes[0] === 0x00 && bytes[1] === 0x61 && bytes[2] === 0x73 && bytes[3] === 0x6d &&
-    bytes[4] === 0x01 && bytes[5] === 0x00 && bytes[6] === 0x00 && bytes[7] === 0x00
+    bytes[0] === 0x00 &&
+    bytes[1] === 0x61 &&
+    bytes[2] === 0x73 &&
+    bytes[3] === 0x6d &&
+    bytes[4] === 0x01 &&
+    bytes[5] === 0x00 &&
+    bytes[6] === 0x00 &&
+    bytes[7] === 0x00
   );
 }
 
@@ -344,9 +362,10 @@ function readFuncTypes(r: ByteReader): FuncType[] {
     const at = r.pos;
     const form = r.u8();
     if (form !== 0x60) {
-      const what = form === 0x4e || form === 0x4f || form === 0x50 || form === 0x5e || form === 0x5f
-        ? 'garbage-collection (rec/sub/struct/array) types are not supported'
-        : `unknown type form 0x${form.toString(16)}`;
+      const what =
+        form === 0x4e || form === 0x4f || form === 0x50 || form === 0x5e || form === 0x5f
+          ? 'garbage-collection (rec/sub/struct/array) types are not supported'
+          : `unknown type form 0x${form.toString(16)}`;
       r.fail(what, at);
     }
     const paramCount = r.u32();
@@ -475,6 +494,10 @@ export function formatFuncType(type: AnyFuncType): string {
 
 /** Whether two signatures have the same parameter and result types. */
 export function sameFuncType(a: AnyFuncType, b: AnyFuncType): boolean {
-  return a.params.length === b.params.length && a.results.length === b.results.length &&
-    a.params.every((p, i) => p === b.params[i]) && a.results.every((r, i) => r === b.results[i]);
+  return (
+    a.params.length === b.params.length &&
+    a.results.length === b.results.length &&
+    a.params.every((p, i) => p === b.params[i]) &&
+    a.results.every((r, i) => r === b.results[i])
+  );
 }

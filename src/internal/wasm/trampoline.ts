@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { ModuleBuilder, ByteWriter, valueTypeCode } from './encoder.js';
+import { ByteWriter, ModuleBuilder, valueTypeCode } from './encoder.js';
 import type { FuncType, ValueType } from './reader.js';
 
 /** 2^53 - 1: the largest magnitude an f64 holds exactly. */
@@ -77,14 +77,16 @@ function trampolineBody(type: FuncType, fast: number, slow: number, wide: number
     // p is safe iff p + SAFE, as unsigned, is at most 2 * SAFE (out-of-range values wrap high).
     wideParams.forEach((p, n) => {
       w.byte(0x20).u32(p).byte(0x42).s64(SAFE).byte(0x7c); // local.get; i64.const; i64.add
-      w.byte(0x42).s64(2n * SAFE).byte(0x58); // i64.const; i64.le_u
+      w.byte(0x42)
+        .s64(2n * SAFE)
+        .byte(0x58); // i64.const; i64.le_u
       if (n > 0) w.byte(0x71); // i32.and
     });
     const result = type.results[0];
     w.byte(0x04).byte(result ? valueTypeCode[result] : 0x40); // if
     callFast();
     w.byte(0x05); // else
-    type.params.forEach((_, i) => w.byte(0x20).u32(i));
+    for (let i = 0; i < type.params.length; i++) w.byte(0x20).u32(i);
     w.byte(0x10).u32(slow);
     w.byte(0x0b);
   }

@@ -7,12 +7,12 @@ import type { CallContext } from '../../call-context.js';
 import { TimeoutError } from '../../errors.js';
 import type { HostFunction } from '../../host-function.js';
 import type { HostFunctionCallback, HostFunctionMap, LogLevel } from '../../options.js';
-import type { PluginEngine } from '../engine.js';
 import type { PluginOutput } from '../../plugin-output.js';
+import type { PluginEngine } from '../engine.js';
+import { fromWireWithRef, toWire } from '../error-codec.js';
 import type { HttpHandler, HttpRequest, HttpResponse } from '../host-env.js';
 import { receiveMessage, type SyncPort } from '../platform/node-worker.js';
-import { fromWireWithRef, toWire } from '../error-codec.js';
-import { CTRL, HTTP_INDEX, type HostFunctionSlot, type HostRequest, type MemoryOp, type OpReply, type SyncToWorker } from './protocol.js';
+import { CTRL, type HostFunctionSlot, type HostRequest, HTTP_INDEX, type MemoryOp, type OpReply, type SyncToWorker } from './protocol.js';
 
 /** An exact-size buffer holding `bytes`, safe to transfer. */
 export function ownedBuffer(bytes: ArrayBufferView): ArrayBuffer {

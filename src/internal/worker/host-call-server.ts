@@ -3,12 +3,12 @@
 // and may be async. Its call context reaches the worker's kernel synchronously: each read,
 // store or var access is posted on the sync channel and this thread waits (microseconds) for the
 // worker, which is blocked in the guest serving exactly these requests.
-import { CallContext, type BlockStore, type CallContextHost, type VarAccess } from '../../call-context.js';
+import { type BlockStore, CallContext, type CallContextHost, type VarAccess } from '../../call-context.js';
 import { WorkerError } from '../../errors.js';
 import type { HostFunctionCallback, LogLevel } from '../../options.js';
 import { PluginOutput } from '../../plugin-output.js';
-import { receiveMessage, type SyncPort } from '../platform/node-worker.js';
 import { fromWire, toWire } from '../error-codec.js';
+import { receiveMessage, type SyncPort } from '../platform/node-worker.js';
 import { CTRL, type MemoryOp, type OpReply, type SyncToWorker } from './protocol.js';
 
 /** How long a memory request may go unanswered by a worker that is serving it before we call the worker lost. */

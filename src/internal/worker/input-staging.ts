@@ -74,7 +74,8 @@ export class InputStaging {
    * is transferred, so the input can be sent again (to a replacement worker).
    */
   wire(index: StagingIndex, input: PluginInput | OwnedInput, keep: boolean): WireInput {
-    const captured = input instanceof OwnedInput || typeof input === 'string' || input instanceof ArrayBuffer || ArrayBuffer.isView(input) ? input : captureInput(input);
+    const captured =
+      input instanceof OwnedInput || typeof input === 'string' || input instanceof ArrayBuffer || ArrayBuffer.isView(input) ? input : captureInput(input);
     // A large input kept for sending again goes through staging below, like any bytes: cloning
     // it would copy it once more on this thread.
     if (captured instanceof OwnedInput && (!keep || captured.buffer.byteLength < STAGING_MIN)) return ownBuffer(captured.buffer, keep);

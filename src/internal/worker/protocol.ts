@@ -6,12 +6,13 @@
 //     its counter in `ctrl` and notifies; the other side waits on that counter with
 //     Atomics.wait and takes the message with receiveMessageOnPort. This is how the host thread
 //     reaches the blocked worker's kernel memory and vars, and how it answers.
-import type { LogLevel } from '../../options.js';
+
 import type { ValueType } from '../../host-function.js';
-import type { LoadedModule } from '../module-loader.js';
-import type { WasiMount } from '../wasi/index.js';
-import type { SyncPort } from '../platform/node-worker.js';
+import type { LogLevel } from '../../options.js';
 import type { WireError } from '../error-codec.js';
+import type { LoadedModule } from '../module-loader.js';
+import type { SyncPort } from '../platform/node-worker.js';
+import type { WasiMount } from '../wasi/index.js';
 
 /** Slots of `ctrl`. */
 export const CTRL = {

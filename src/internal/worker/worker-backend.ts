@@ -9,18 +9,18 @@ import type { LogLevel } from '../../options.js';
 import { PluginOutput } from '../../plugin-output.js';
 import type { CallOptions, PluginBackend, PluginInput } from '../backend.js';
 import { CallQueue } from '../call-queue.js';
-import type { LoadedModule } from '../module-loader.js';
+import { fromWire } from '../error-codec.js';
 import type { HttpRequest, HttpResponse } from '../host-env.js';
 import { epochNow } from '../http/perform-request.js';
-import { fromWire } from '../error-codec.js';
-import { remoteCallContext, runHostFunction, type HostCallRecord } from './host-call-server.js';
-import { captureInput, OwnedInput, type StagingIndex } from './input-staging.js';
-import { HTTP_INDEX, type FromWorker, type HostRequest, type ToWorker } from './protocol.js';
+import type { LoadedModule } from '../module-loader.js';
+import { type HostCallRecord, remoteCallContext, runHostFunction } from './host-call-server.js';
+import { captureInput, type OwnedInput, type StagingIndex } from './input-staging.js';
+import { type FromWorker, type HostRequest, HTTP_INDEX, type ToWorker } from './protocol.js';
 import { INIT_GRACE_MS, settleWithin, WorkerSlot } from './worker-slot.js';
 import type { WorkerSpec } from './worker-spec.js';
 
 export { captureInput, OwnedInput } from './input-staging.js';
-export { workerSpec, type WorkerHttpFactory, type WorkerSpec } from './worker-spec.js';
+export { type WorkerHttpFactory, type WorkerSpec, workerSpec } from './worker-spec.js';
 
 /** After its deadline, how long a call may still take to report its own timeout before its worker is ended. */
 const WATCHDOG_GRACE_MS = 30;
@@ -93,7 +93,11 @@ export class WorkerBackend implements PluginBackend {
   private constructor(private readonly spec: WorkerSpec) {
     this.logLevel = spec.init.logLevel;
     this.http = spec.http?.(() => this.deadline);
-    this.exports = new Set(WebAssembly.Module.exports(spec.main.module).filter((e) => e.kind === 'function').map((e) => e.name));
+    this.exports = new Set(
+      WebAssembly.Module.exports(spec.main.module)
+        .filter((e) => e.kind === 'function')
+        .map((e) => e.name),
+    );
   }
 
   /** Start a worker for `spec`; resolves once the plug-in is instantiated there, rejects with its creation error. */
@@ -131,12 +135,18 @@ export class WorkerBackend implements PluginBackend {
   }
 
   callSync(): never {
-    throw new TypeError('callSync is not available for a plug-in created with runInWorker: true (its host functions run on this thread, which callSync would block); use call');
+    throw new TypeError(
+      'callSync is not available for a plug-in created with runInWorker: true (its host functions run on this thread, which callSync would block); use call',
+    );
   }
 
   getInstance(): Promise<WebAssembly.Instance> {
     // A WebAssembly.Instance cannot cross threads: it lives in the worker.
-    return Promise.reject(new TypeError('getInstance is not available for a plug-in created with runInWorker: true (its instance lives in the worker, and an instance cannot be sent to another thread)'));
+    return Promise.reject(
+      new TypeError(
+        'getInstance is not available for a plug-in created with runInWorker: true (its instance lives in the worker, and an instance cannot be sent to another thread)',
+      ),
+    );
   }
 
   functionExists(name: string): Promise<boolean> {

@@ -3,10 +3,10 @@
 // see host-call-client.ts), then runs calls one at a time as they arrive.
 import type { Logger, LogLevel } from '../../options.js';
 import { PluginEngine } from '../engine.js';
-import { hostLine, receiveMessage, workerInput } from '../platform/node-worker.js';
 import { toWire } from '../error-codec.js';
+import { hostLine, receiveMessage, workerInput } from '../platform/node-worker.js';
 import { HostCallClient, ownedBuffer } from './host-call-client.js';
-import { CTRL, type CallRequest, type FromWorker, type ToWorker, type WasiOutput, type WorkerInit } from './protocol.js';
+import { type CallRequest, CTRL, type FromWorker, type ToWorker, type WasiOutput, type WorkerInit } from './protocol.js';
 
 const init = workerInput() as WorkerInit;
 const line = hostLine();
@@ -19,8 +19,7 @@ const client = new HostCallClient(ctrl, init.port, post, init.timeoutMs);
 const log = (level: Exclude<LogLevel, 'silent'>) => (message: string) => post({ type: 'log', level, message });
 const logger: Logger = { trace: log('trace'), debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
 // Guest output cut into lines here (the engine's line sink), each line sent to the host's target.
-const output = (type: 'stdout' | 'stderr', mode: WasiOutput) =>
-  mode === 'lines' ? (line: string) => post({ type, line }) : mode;
+const output = (type: 'stdout' | 'stderr', mode: WasiOutput) => (mode === 'lines' ? (line: string) => post({ type, line }) : mode);
 
 /** The id of the running call, 0 between calls. */
 let running = 0;
@@ -48,9 +47,16 @@ function createEngine(): PluginEngine | undefined {
       hostFunctions,
       http: init.http ? () => client.http() : undefined,
       allowResponseHeaders: init.allowResponseHeaders,
-      wasi: init.wasi === undefined
-        ? undefined
-        : { mounts: init.wasi.mounts, args: init.wasi.args, env: init.wasi.env, stdout: output('stdout', init.wasi.stdout), stderr: output('stderr', init.wasi.stderr) },
+      wasi:
+        init.wasi === undefined
+          ? undefined
+          : {
+              mounts: init.wasi.mounts,
+              args: init.wasi.args,
+              env: init.wasi.env,
+              stdout: output('stdout', init.wasi.stdout),
+              stderr: output('stderr', init.wasi.stderr),
+            },
       timeoutMs: init.timeoutMs,
       fuel: init.fuel,
     });

@@ -131,7 +131,10 @@ export class WorkerSlot {
     clearTimeout(this.initWatchdog);
     // A worker that does not take the termination must not keep the process waiting for it.
     this.worker.keepAlive(false);
-    const gone = this.worker.terminate().catch(() => {}).finally(() => this.line.port.close());
+    const gone = this.worker
+      .terminate()
+      .catch(() => {})
+      .finally(() => this.line.port.close());
     this.settleStarted(startError);
     return gone;
   }

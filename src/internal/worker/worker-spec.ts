@@ -55,9 +55,16 @@ export function workerSpec(engine: EngineOptions, http: WorkerHttpFactory | unde
       hostFunctions,
       http: http !== undefined,
       allowResponseHeaders: engine.allowResponseHeaders,
-      wasi: engine.wasi === undefined
-        ? undefined
-        : { mounts: engine.wasi.mounts, args: engine.wasi.args, env: engine.wasi.env, stdout: outputMode(engine.wasi.stdout), stderr: outputMode(engine.wasi.stderr) },
+      wasi:
+        engine.wasi === undefined
+          ? undefined
+          : {
+              mounts: engine.wasi.mounts,
+              args: engine.wasi.args,
+              env: engine.wasi.env,
+              stdout: outputMode(engine.wasi.stdout),
+              stderr: outputMode(engine.wasi.stderr),
+            },
       timeoutMs: engine.timeoutMs,
       fuel: engine.fuel,
     },

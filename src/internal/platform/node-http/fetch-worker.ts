@@ -1,13 +1,13 @@
 // The HTTP helper worker: one per process (or per thread that started one), shared by every
 // plug-in. It serves client ports, each belonging to a thread that blocks on Atomics.wait while
 // its request runs here with the global fetch.
-import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { compileAllowedHosts } from '../../http/allowed-hosts.js';
+import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { PlughostError } from '../../../errors.js';
 import { toWire } from '../../error-codec.js';
+import { compileAllowedHosts } from '../../http/allowed-hosts.js';
 import { httpFailure } from '../../http/http-errors.js';
 import { performHttpRequest } from '../../http/perform-request.js';
-import { GONE, REPLIES, type ClientMessage, type ConnectMessage, type ReplyMessage, type RequestMessage } from './protocol.js';
+import { type ClientMessage, type ConnectMessage, GONE, REPLIES, type ReplyMessage, type RequestMessage } from './protocol.js';
 
 /** Cells of every connected client, to tell them all when this worker goes away. */
 const cells = new Set<Int32Array>();

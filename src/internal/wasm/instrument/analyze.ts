@@ -1,11 +1,25 @@
 // Reads one function body: its regions, calls, features, and the loops whose trip count a
 // constant bounds (see the module documentation of instrument.ts).
-import { ByteReader, WasmFormatError, skipRefType } from '../reader.js';
-import { BulkHelpers, isChargedInstruction } from '../bulk-charges.js';
+
+import { type BulkHelpers, isChargedInstruction } from '../bulk-charges.js';
 import { Op } from '../opcodes.js';
+import { ByteReader, skipRefType, WasmFormatError } from '../reader.js';
 import { InstructionDecoder, MEMARG, NONE, shapes, skipLeb } from './decode.js';
+import {
+  EDIT_BULK,
+  EDIT_CALL,
+  EDIT_CATCH,
+  EDIT_END,
+  EDIT_INDIRECT,
+  EDIT_LEAVE,
+  EDIT_LOOP,
+  EDIT_REF,
+  EDIT_RETURN_CALL,
+  type FunctionPlan,
+  NO_CHECKS,
+  type Region,
+} from './model.js';
 import { UNCHECKED_LOOP_LIMIT } from './names.js';
-import { EDIT_BULK, EDIT_CALL, EDIT_CATCH, EDIT_END, EDIT_INDIRECT, EDIT_LEAVE, EDIT_LOOP, EDIT_REF, EDIT_RETURN_CALL, NO_CHECKS, type FunctionPlan, type Region } from './model.js';
 
 /** A comparison `v op c` of an induction variable `v` offset by `g` from its value at the loop head. */
 interface Guard {
@@ -35,38 +49,70 @@ interface Candidate {
   cond: (Guard | undefined)[];
 }
 
-const I32_EQZ = 0x45, I32_EQ = 0x46, I32_NE = 0x47, I32_LT_S = 0x48, I32_LT_U = 0x49, I32_GT_S = 0x4a,
-  I32_GT_U = 0x4b, I32_LE_S = 0x4c, I32_LE_U = 0x4d, I32_GE_S = 0x4e, I32_GE_U = 0x4f;
-const LOCAL_GET = 0x20, LOCAL_SET = 0x21, LOCAL_TEE = 0x22, I32_CONST = 0x41, I64_CONST = 0x42;
+const I32_EQZ = 0x45,
+  I32_EQ = 0x46,
+  I32_NE = 0x47,
+  I32_LT_S = 0x48,
+  I32_LT_U = 0x49,
+  I32_GT_S = 0x4a,
+  I32_GT_U = 0x4b,
+  I32_LE_S = 0x4c,
+  I32_LE_U = 0x4d,
+  I32_GE_S = 0x4e,
+  I32_GE_U = 0x4f;
+const LOCAL_GET = 0x20,
+  LOCAL_SET = 0x21,
+  LOCAL_TEE = 0x22,
+  I32_CONST = 0x41,
+  I64_CONST = 0x42;
 
 /** The comparison that holds when `op` fails. */
 function negate(op: number): number {
   switch (op) {
-    case I32_EQ: return I32_NE;
-    case I32_NE: return I32_EQ;
-    case I32_LT_S: return I32_GE_S;
-    case I32_LT_U: return I32_GE_U;
-    case I32_GT_S: return I32_LE_S;
-    case I32_GT_U: return I32_LE_U;
-    case I32_LE_S: return I32_GT_S;
-    case I32_LE_U: return I32_GT_U;
-    case I32_GE_S: return I32_LT_S;
-    default: return I32_LT_U; // I32_GE_U
+    case I32_EQ:
+      return I32_NE;
+    case I32_NE:
+      return I32_EQ;
+    case I32_LT_S:
+      return I32_GE_S;
+    case I32_LT_U:
+      return I32_GE_U;
+    case I32_GT_S:
+      return I32_LE_S;
+    case I32_GT_U:
+      return I32_LE_U;
+    case I32_LE_S:
+      return I32_GT_S;
+    case I32_LE_U:
+      return I32_GT_U;
+    case I32_GE_S:
+      return I32_LT_S;
+    default:
+      return I32_LT_U; // I32_GE_U
   }
 }
 
 /** `op` with its operands swapped: `c op v` as `v swapped c`. */
 function swap(op: number): number {
   switch (op) {
-    case I32_LT_S: return I32_GT_S;
-    case I32_LT_U: return I32_GT_U;
-    case I32_GT_S: return I32_LT_S;
-    case I32_GT_U: return I32_LT_U;
-    case I32_LE_S: return I32_GE_S;
-    case I32_LE_U: return I32_GE_U;
-    case I32_GE_S: return I32_LE_S;
-    case I32_GE_U: return I32_LE_U;
-    default: return op;
+    case I32_LT_S:
+      return I32_GT_S;
+    case I32_LT_U:
+      return I32_GT_U;
+    case I32_GT_S:
+      return I32_LT_S;
+    case I32_GT_U:
+      return I32_LT_U;
+    case I32_LE_S:
+      return I32_GE_S;
+    case I32_LE_U:
+      return I32_GE_U;
+    case I32_GE_S:
+      return I32_LE_S;
+    case I32_GE_U:
+      return I32_LE_U;
+    default:
+      return op;
   }
 }
 
@@ -78,12 +124,21 @@ function holds(op: number, v: number, c: number, wide: boolean): boolean {
     if (c < 0) c += wrap;
   }
   switch (op) {
-    case I32_EQ: return v === c;
-    case I32_NE: return v !== c;
-    case I32_LT_S: case I32_LT_U: return v < c;
-    case I32_GT_S: case I32_GT_U: return v > c;
-    case I32_LE_S: case I32_LE_U: return v <= c;
-    default: return v >= c;
+    case I32_EQ:
+      return v === c;
+    case I32_NE:
+      return v !== c;
+    case I32_LT_S:
+    case I32_LT_U:
+      return v < c;
+    case I32_GT_S:
+    case I32_GT_U:
+      return v > c;
+    case I32_LE_S:
+    case I32_LE_U:
+      return v <= c;
+    default:
+      return v >= c;
   }
 }
 
@@ -119,9 +174,14 @@ export class Analyzer {
   private active: Candidate[] = [];
   // The last three instructions of the current straight-line run (oldest first): where they
   // start (-1: none), and their opcodes and first immediates once loaded.
-  private oldestAt = -1; private middleAt = -1; private latestAt = -1;
-  private oldestOp = -1; private middleOp = -1; private latestOp = -1;
-  private oldestImm = NaN; private middleImm = NaN;
+  private oldestAt = -1;
+  private middleAt = -1;
+  private latestAt = -1;
+  private oldestOp = -1;
+  private middleOp = -1;
+  private latestOp = -1;
+  private oldestImm = NaN;
+  private middleImm = NaN;
 
   constructor(
     private readonly bytes: Uint8Array,
@@ -142,13 +202,32 @@ export class Analyzer {
       skipRefType(r);
     }
     const regions: Region[] = [{ parent: -1, own: 0, bound: 1 }];
-    const plan: FunctionPlan = this.plan = {
-      start, code: r.pos, end, freeLocal: locals, regions, calls: undefined, unknownCalls: false, throws: false, hasTry: false,
-      hasTryTable: false, exitBranch: false, bulk: false, refs: [], editFrom: this.edits.length, editTo: 0, mode: NO_CHECKS,
-      entryCost: -1, loopCosts: [], touches: false,
-    };
+    const plan: FunctionPlan = (this.plan = {
+      start,
+      code: r.pos,
+      end,
+      freeLocal: locals,
+      regions,
+      calls: undefined,
+      unknownCalls: false,
+      throws: false,
+      hasTry: false,
+      hasTryTable: false,
+      exitBranch: false,
+      bulk: false,
+      refs: [],
+      editFrom: this.edits.length,
+      editTo: 0,
+      mode: NO_CHECKS,
+      entryCost: -1,
+      loopCosts: [],
+      touches: false,
+    });
     const edits = this.edits;
-    const kinds = this.kinds, regionOf = this.regionOf, back = this.back, loopCandidate = this.loopCandidate;
+    const kinds = this.kinds,
+      regionOf = this.regionOf,
+      back = this.back,
+      loopCandidate = this.loopCandidate;
     kinds.length = regionOf.length = back.length = loopCandidate.length = this.active.length = this.candidates.length = 0;
     let region = 0;
     // An `i32|i64.const c; local.set x` followed by nothing but `block`s: a loop here starts x at c.
@@ -157,7 +236,9 @@ export class Analyzer {
     let initWide = false;
     let pos = r.pos;
     let own = 0; // instructions of the current region not yet added to it
-    let oldest = -1, middle = -1, latest = -1; // the window, see oldestAt..latestAt
+    let oldest = -1,
+      middle = -1,
+      latest = -1; // the window, see oldestAt..latestAt
     while (pos < end) {
       const at = pos;
       let op = bytes[pos]!;
@@ -167,7 +248,9 @@ export class Analyzer {
       if (shape === MEMARG || (shape === NONE && op >= 0x45) || op === LOCAL_GET || op === 0x23 || op === I32_CONST || op === I64_CONST) {
         // local.get, global.get and integer constants: one LEB128 immediate
         pos = shape === MEMARG ? this.decoder.skipMemarg(bytes, pos + 1) : shape === NONE ? pos + 1 : skipLeb(bytes, pos + 1);
-        oldest = middle; middle = latest; latest = at;
+        oldest = middle;
+        middle = latest;
+        latest = at;
         initLocal = -1;
         continue;
       }
@@ -180,8 +263,14 @@ export class Analyzer {
         own = 0;
       }
       switch (op) {
-        case 0x02: case 0x04: case 0x06: case 0x1f: { // block if try try_table
-          this.oldestAt = oldest; this.middleAt = middle; this.latestAt = latest;
+        case 0x02:
+        case 0x04:
+        case 0x06:
+        case 0x1f: {
+          // block if try try_table
+          this.oldestAt = oldest;
+          this.middleAt = middle;
+          this.latestAt = latest;
           const cond = op === 0x04 ? this.windowGuards() : undefined;
           kinds.push(op === 0x02 ? 0 : op === 0x04 ? 2 : 3);
           regionOf.push(region);
@@ -201,7 +290,8 @@ export class Analyzer {
           oldest = middle = latest = -1;
           break;
         }
-        case 0x03: { // loop
+        case 0x03: {
+          // loop
           for (const c of this.active) {
             this.enter(c, undefined);
             c.inner++;
@@ -215,8 +305,18 @@ export class Analyzer {
           back.push(0);
           if (initLocal >= 0) {
             const cand: Candidate = {
-              local: initLocal, wide: initWide, start: initValue, depth: kinds.length - 1, inner: 0, dead: false,
-              step: NaN, trips: 0, delta: [0], wrote: [false], guards: [[]], cond: [undefined],
+              local: initLocal,
+              wide: initWide,
+              start: initValue,
+              depth: kinds.length - 1,
+              inner: 0,
+              dead: false,
+              step: NaN,
+              trips: 0,
+              delta: [0],
+              wrote: [false],
+              guards: [[]],
+              cond: [undefined],
             };
             this.active.push(cand);
             loopCandidate.push(this.candidates.length);
@@ -225,7 +325,8 @@ export class Analyzer {
           oldest = middle = latest = -1;
           break;
         }
-        case 0x05: { // else
+        case 0x05: {
+          // else
           const top = kinds.length - 1;
           for (const c of this.active) {
             if (c.dead || c.depth >= top) continue;
@@ -237,7 +338,9 @@ export class Analyzer {
           oldest = middle = latest = -1;
           break;
         }
-        case 0x07: case 0x19: case 0x18: // catch catch_all delegate
+        case 0x07:
+        case 0x19:
+        case 0x18: // catch catch_all delegate
           for (const c of this.active) c.dead = true;
           if (op !== 0x18) edits.push(EDIT_CATCH, at, pos, 0);
           if (op === 0x18) {
@@ -258,16 +361,22 @@ export class Analyzer {
           region = kinds.length === 0 ? 0 : regionOf[kinds.length - 1]!;
           oldest = middle = latest = -1;
           break;
-        case 0x0c: case 0x0d: case 0xd5: case 0xd6: { // br br_if br_on_null br_on_non_null
+        case 0x0c:
+        case 0x0d:
+        case 0xd5:
+        case 0xd6: {
+          // br br_if br_on_null br_on_non_null
           const label = this.decoder.imm;
-          this.oldestAt = oldest; this.middleAt = middle; this.latestAt = latest;
+          this.oldestAt = oldest;
+          this.middleAt = middle;
+          this.latestAt = latest;
           const guards = op === 0x0d ? this.windowGuards() : undefined;
           const target = kinds.length - 1 - label;
           if (target < 0) plan.exitBranch = true;
           else if (kinds[target] === 1) {
             back[target] = 1;
             const c = loopCandidate[target]! >= 0 ? this.candidates[loopCandidate[target]!] : undefined;
-            if (c && !c.dead) this.backEdge(c, op === 0x0c ? undefined : op === 0x0d ? guards?.get(c) ?? null : null);
+            if (c && !c.dead) this.backEdge(c, op === 0x0c ? undefined : op === 0x0d ? (guards?.get(c) ?? null) : null);
           }
           if (guards) {
             // Past a br_if its condition is false.
@@ -276,7 +385,9 @@ export class Analyzer {
               c.guards[c.guards.length - 1]!.push({ op: negate(g.op), c: g.c, g: g.g });
             }
           }
-          oldest = middle; middle = latest; latest = at;
+          oldest = middle;
+          middle = latest;
+          latest = at;
           break;
         }
         case 0x0e: // br_table
@@ -288,52 +399,78 @@ export class Analyzer {
               if (loopCandidate[target]! >= 0) this.candidates[loopCandidate[target]!]!.dead = true;
             }
           }
-          oldest = middle; middle = latest; latest = at;
+          oldest = middle;
+          middle = latest;
+          latest = at;
           break;
-        case 0x10: case 0x12: // call return_call
+        case 0x10:
+        case 0x12: // call return_call
           this.checkFunctionIndex(this.decoder.imm, at);
           if (this.decoder.imm < this.imported) plan.unknownCalls = true;
           else (plan.calls ??= []).push(region, this.decoder.imm - this.imported);
           edits.push(op === 0x10 ? EDIT_CALL : EDIT_RETURN_CALL, at, pos, this.decoder.imm);
-          oldest = middle; middle = latest; latest = at;
+          oldest = middle;
+          middle = latest;
+          latest = at;
           break;
-        case 0x11: case 0x14: // call_indirect call_ref
+        case 0x11:
+        case 0x14: // call_indirect call_ref
           plan.unknownCalls = true;
           edits.push(EDIT_INDIRECT, at, pos, 0);
-          oldest = middle; middle = latest; latest = at;
+          oldest = middle;
+          middle = latest;
+          latest = at;
           break;
-        case 0x13: case 0x15: // return_call_indirect return_call_ref
+        case 0x13:
+        case 0x15: // return_call_indirect return_call_ref
           plan.unknownCalls = true;
           edits.push(EDIT_LEAVE, at, pos, 0);
-          oldest = middle; middle = latest; latest = at;
+          oldest = middle;
+          middle = latest;
+          latest = at;
           break;
-        case 0x08: case 0x09: case 0x0a: // throw rethrow throw_ref
+        case 0x08:
+        case 0x09:
+        case 0x0a: // throw rethrow throw_ref
           plan.throws = true;
           edits.push(EDIT_LEAVE, at, pos, 0);
-          oldest = middle; middle = latest; latest = at;
+          oldest = middle;
+          middle = latest;
+          latest = at;
           break;
         case 0x0f: // return
           edits.push(EDIT_LEAVE, at, pos, 0);
-          oldest = middle; middle = latest; latest = at;
+          oldest = middle;
+          middle = latest;
+          latest = at;
           break;
-        case Op.memoryGrow: case Op.prefixFC: case Op.prefixFE:
+        case Op.memoryGrow:
+        case Op.prefixFC:
+        case Op.prefixFE:
           if (isChargedInstruction(op, op === Op.memoryGrow ? 0 : this.decoder.readLeb(bytes, at + 1))) {
             plan.bulk = true;
             edits.push(EDIT_BULK, at, pos, this.helpers.ordinalFor(bytes, at, pos));
           }
-          oldest = middle; middle = latest; latest = at;
+          oldest = middle;
+          middle = latest;
+          latest = at;
           break;
         case 0xd2: // ref.func
           this.checkFunctionIndex(this.decoder.imm, at);
           if (this.decoder.imm >= this.imported) plan.refs.push(this.decoder.imm - this.imported);
           edits.push(EDIT_REF, at, pos, this.decoder.imm);
-          oldest = middle; middle = latest; latest = at;
+          oldest = middle;
+          middle = latest;
+          latest = at;
           break;
-        case LOCAL_SET: case LOCAL_TEE: {
+        case LOCAL_SET:
+        case LOCAL_TEE: {
           const local = this.decoder.imm;
           for (const c of this.active) {
             if (c.local !== local || c.dead) continue;
-            this.oldestAt = oldest; this.middleAt = middle; this.latestAt = latest;
+            this.oldestAt = oldest;
+            this.middleAt = middle;
+            this.latestAt = latest;
             this.loadWindow();
             this.write(c);
           }
@@ -347,11 +484,15 @@ export class Analyzer {
               keepInit = true;
             }
           }
-          oldest = middle; middle = latest; latest = at;
+          oldest = middle;
+          middle = latest;
+          latest = at;
           break;
         }
         default:
-          oldest = middle; middle = latest; latest = at;
+          oldest = middle;
+          middle = latest;
+          latest = at;
       }
       if (!keepInit) initLocal = -1;
     }
@@ -364,8 +505,10 @@ export class Analyzer {
 
   /** Decodes the window's instructions into oldestOp..latestOp (opcodes) and oldestImm..middleImm (local indices and constants; no check needs the latest one's). */
   private loadWindow(): void {
-    this.oldestOp = this.opAt(this.oldestAt); this.oldestImm = this.immAt(this.oldestAt);
-    this.middleOp = this.opAt(this.middleAt); this.middleImm = this.immAt(this.middleAt);
+    this.oldestOp = this.opAt(this.oldestAt);
+    this.oldestImm = this.immAt(this.oldestAt);
+    this.middleOp = this.opAt(this.middleAt);
+    this.middleImm = this.immAt(this.middleAt);
     this.latestOp = this.opAt(this.latestAt);
   }
 
@@ -407,7 +550,8 @@ export class Analyzer {
     const cmp = this.latestOp - shift;
     if (cmp < I32_EQ || cmp > I32_GE_U) return undefined;
     if (isVar(this.oldestOp, this.oldestImm) && this.middleOp === constOp && !Number.isNaN(this.middleImm)) return { op: cmp, c: this.middleImm, g: offset };
-    if (this.oldestOp === constOp && !Number.isNaN(this.oldestImm) && isVar(this.middleOp, this.middleImm)) return { op: swap(cmp), c: this.oldestImm, g: offset };
+    if (this.oldestOp === constOp && !Number.isNaN(this.oldestImm) && isVar(this.middleOp, this.middleImm))
+      return { op: swap(cmp), c: this.oldestImm, g: offset };
     return undefined;
   }
 
@@ -480,4 +624,3 @@ export class Analyzer {
     else c.trips = Math.max(c.trips, best);
   }
 }
-

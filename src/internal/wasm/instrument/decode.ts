@@ -3,9 +3,23 @@
 import { WasmFormatError } from '../reader.js';
 
 // Immediate shapes of the one-byte opcodes; see decode().
-export const NONE = 0, LEB = 1, LEB2 = 2, BLOCK = 3, CONST32 = 4, CONST64 = 5, BR_TABLE = 6, MEMARG = 7,
-  F32 = 8, F64 = 9, FUNC = 10, SELECT_T = 11, TRY_TABLE = 12, PREFIX_FC = 13, PREFIX_FD = 14,
-  PREFIX_FE = 15, UNKNOWN = 255;
+export const NONE = 0,
+  LEB = 1,
+  LEB2 = 2,
+  BLOCK = 3,
+  CONST32 = 4,
+  CONST64 = 5,
+  BR_TABLE = 6,
+  MEMARG = 7,
+  F32 = 8,
+  F64 = 9,
+  FUNC = 10,
+  SELECT_T = 11,
+  TRY_TABLE = 12,
+  PREFIX_FC = 13,
+  PREFIX_FD = 14,
+  PREFIX_FE = 15,
+  UNKNOWN = 255;
 
 export const shapes = (() => {
   const t = new Uint8Array(256).fill(UNKNOWN);
@@ -13,23 +27,51 @@ export const shapes = (() => {
     for (let op = from; op <= to; op++) t[op] = shape;
   };
   set(0x00, 0x01, NONE); // unreachable nop
-  t[0x02] = BLOCK; t[0x03] = BLOCK; t[0x04] = BLOCK; // block loop if
+  t[0x02] = BLOCK;
+  t[0x03] = BLOCK;
+  t[0x04] = BLOCK; // block loop if
   t[0x05] = NONE; // else
-  t[0x06] = BLOCK; t[0x07] = LEB; t[0x08] = LEB; t[0x09] = LEB; t[0x0a] = NONE; // try catch throw rethrow throw_ref
+  t[0x06] = BLOCK;
+  t[0x07] = LEB;
+  t[0x08] = LEB;
+  t[0x09] = LEB;
+  t[0x0a] = NONE; // try catch throw rethrow throw_ref
   t[0x0b] = NONE; // end
-  t[0x0c] = LEB; t[0x0d] = LEB; t[0x0e] = BR_TABLE; t[0x0f] = NONE; // br br_if br_table return
-  t[0x10] = FUNC; t[0x11] = LEB2; t[0x12] = FUNC; t[0x13] = LEB2; // call(_indirect), return_call(_indirect)
-  t[0x14] = LEB; t[0x15] = LEB; // call_ref return_call_ref
-  t[0x18] = LEB; t[0x19] = NONE; // delegate catch_all
-  t[0x1a] = NONE; t[0x1b] = NONE; t[0x1c] = SELECT_T; t[0x1f] = TRY_TABLE; // drop select select_t try_table
+  t[0x0c] = LEB;
+  t[0x0d] = LEB;
+  t[0x0e] = BR_TABLE;
+  t[0x0f] = NONE; // br br_if br_table return
+  t[0x10] = FUNC;
+  t[0x11] = LEB2;
+  t[0x12] = FUNC;
+  t[0x13] = LEB2; // call(_indirect), return_call(_indirect)
+  t[0x14] = LEB;
+  t[0x15] = LEB; // call_ref return_call_ref
+  t[0x18] = LEB;
+  t[0x19] = NONE; // delegate catch_all
+  t[0x1a] = NONE;
+  t[0x1b] = NONE;
+  t[0x1c] = SELECT_T;
+  t[0x1f] = TRY_TABLE; // drop select select_t try_table
   set(0x20, 0x26, LEB); // local.*, global.*, table.get/set
   set(0x28, 0x3e, MEMARG); // loads and stores
-  t[0x3f] = LEB; t[0x40] = LEB; // memory.size memory.grow
-  t[0x41] = CONST32; t[0x42] = CONST64; t[0x43] = F32; t[0x44] = F64; // consts
+  t[0x3f] = LEB;
+  t[0x40] = LEB; // memory.size memory.grow
+  t[0x41] = CONST32;
+  t[0x42] = CONST64;
+  t[0x43] = F32;
+  t[0x44] = F64; // consts
   set(0x45, 0xc4, NONE); // numeric, conversions, sign extension
-  t[0xd0] = LEB; t[0xd1] = NONE; t[0xd2] = FUNC; // ref.null ref.is_null ref.func
-  t[0xd3] = NONE; t[0xd4] = NONE; t[0xd5] = LEB; t[0xd6] = LEB; // ref.eq ref.as_non_null br_on_null br_on_non_null
-  t[0xfc] = PREFIX_FC; t[0xfd] = PREFIX_FD; t[0xfe] = PREFIX_FE;
+  t[0xd0] = LEB;
+  t[0xd1] = NONE;
+  t[0xd2] = FUNC; // ref.null ref.is_null ref.func
+  t[0xd3] = NONE;
+  t[0xd4] = NONE;
+  t[0xd5] = LEB;
+  t[0xd6] = LEB; // ref.eq ref.as_non_null br_on_null br_on_non_null
+  t[0xfc] = PREFIX_FC;
+  t[0xfd] = PREFIX_FD;
+  t[0xfe] = PREFIX_FE;
   return t;
 })();
 
@@ -40,16 +82,12 @@ export function skipLeb(bytes: Uint8Array, pos: number): number {
   return pos;
 }
 
-
-
-
 export function skipBlockType(bytes: Uint8Array, pos: number): number {
   const b = bytes[pos]!;
   if (b === 0x63 || b === 0x64) return skipLeb(bytes, pos + 1);
   if (b >= 0x40 && b < 0x80) return pos + 1;
   return skipLeb(bytes, pos); // a type index (s33)
 }
-
 
 function unknownOpcode(op: number, sub: number | undefined, at: number): WasmFormatError {
   const hex = (n: number): string => `0x${n.toString(16).padStart(2, '0')}`;

@@ -14,11 +14,20 @@ export interface Region {
 // function), call_indirect or call_ref, an instruction that leaves the function (return,
 // return_call_indirect/ref, throw, rethrow, throw_ref), a catch clause, the final end.
 // An instruction charged by its operand (immediate: its helper's ordinal, see bulk-charges.ts).
-export const EDIT_LOOP = 1, EDIT_CALL = 2, EDIT_RETURN_CALL = 3, EDIT_REF = 4, EDIT_INDIRECT = 5, EDIT_LEAVE = 6,
-  EDIT_CATCH = 7, EDIT_END = 8, EDIT_BULK = 9;
+export const EDIT_LOOP = 1,
+  EDIT_CALL = 2,
+  EDIT_RETURN_CALL = 3,
+  EDIT_REF = 4,
+  EDIT_INDIRECT = 5,
+  EDIT_LEAVE = 6,
+  EDIT_CATCH = 7,
+  EDIT_END = 8,
+  EDIT_BULK = 9;
 
 /** How a function keeps its budget. */
-export const NO_CHECKS = 0, ON_GLOBAL = 1, IN_LOCAL = 2;
+export const NO_CHECKS = 0,
+  ON_GLOBAL = 1,
+  IN_LOCAL = 2;
 
 export interface FunctionPlan {
   /** Offsets of the body, the first instruction after its locals, and its end. */
@@ -53,4 +62,3 @@ export interface FunctionPlan {
   /** A call of this function can reach a check or throw, so callers write their budget back. */
   touches: boolean;
 }
-

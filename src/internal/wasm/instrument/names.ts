@@ -11,4 +11,3 @@ export const BUDGET_EXPORT = '__plughost_budget';
 export const UNCHECKED_LOOP_LIMIT = 10_000;
 /** Costs are capped so that subtracting one from any refilled budget cannot overflow i32. */
 export const COST_CAP = 0x3fffffff;
-

@@ -1,10 +1,11 @@
 // Module-wide planning: every body analyzed, then where entry checks go (functions in a cycle
 // of the call graph or entered from outside), what each check charges, and how each function
 // keeps its budget.
-import { ByteReader, SectionId, type SectionSpan } from '../reader.js';
+
 import type { BulkHelpers } from '../bulk-charges.js';
+import { ByteReader, SectionId, type SectionSpan } from '../reader.js';
 import { Analyzer } from './analyze.js';
-import { IN_LOCAL, NO_CHECKS, ON_GLOBAL, type FunctionPlan } from './model.js';
+import { type FunctionPlan, IN_LOCAL, NO_CHECKS, ON_GLOBAL } from './model.js';
 import { COST_CAP, UNCHECKED_LOOP_LIMIT } from './names.js';
 import type { Facts } from './survey.js';
 
@@ -216,4 +217,3 @@ function inCycle(start: Int32Array, list: Int32Array): Uint8Array {
   }
   return result;
 }
-

@@ -1,10 +1,25 @@
 // Writes the instrumented module: the added type, import, global and export, every index
 // shifted past the tick import, checks and budget write-backs in the bodies, bulk helpers.
-import { ByteWriter } from '../encoder.js';
-import { ByteReader, SectionId, WasmFormatError, skipLimits, skipRefType, type SectionSpan } from '../reader.js';
+
 import type { BulkHelpers } from '../bulk-charges.js';
+import { ByteWriter } from '../encoder.js';
 import { Op, TypeCode } from '../opcodes.js';
-import { EDIT_BULK, EDIT_CALL, EDIT_CATCH, EDIT_END, EDIT_INDIRECT, EDIT_LEAVE, EDIT_LOOP, EDIT_REF, EDIT_RETURN_CALL, IN_LOCAL, NO_CHECKS, ON_GLOBAL, type FunctionPlan } from './model.js';
+import { ByteReader, SectionId, type SectionSpan, skipLimits, skipRefType, WasmFormatError } from '../reader.js';
+import {
+  EDIT_BULK,
+  EDIT_CALL,
+  EDIT_CATCH,
+  EDIT_END,
+  EDIT_INDIRECT,
+  EDIT_LEAVE,
+  EDIT_LOOP,
+  EDIT_REF,
+  EDIT_RETURN_CALL,
+  type FunctionPlan,
+  IN_LOCAL,
+  NO_CHECKS,
+  ON_GLOBAL,
+} from './model.js';
 import { BUDGET_EXPORT, TICK_MODULE, TICK_NAME } from './names.js';
 import { constExpr, elements, type Facts } from './survey.js';
 
@@ -234,8 +249,7 @@ export class Rewriter {
   private localCheck(w: ByteWriter, local: number, cost: number, fromGlobal: boolean): void {
     if (fromGlobal) w.byte(Op.globalGet).u32(this.budget);
     else w.byte(Op.localGet).u32(local);
-    w.byte(Op.i32Const).s32(cost).byte(Op.i32Sub).byte(Op.localTee).u32(local)
-      .byte(Op.i32Const).byte(0).byte(Op.i32LtS).byte(Op.if).byte(TypeCode.void);
+    w.byte(Op.i32Const).s32(cost).byte(Op.i32Sub).byte(Op.localTee).u32(local).byte(Op.i32Const).byte(0).byte(Op.i32LtS).byte(Op.if).byte(TypeCode.void);
     this.writeBack(w, local);
     w.byte(Op.call).u32(this.tick);
     this.reload(w, local);
@@ -245,9 +259,23 @@ export class Rewriter {
   /** B -= cost; if B < 0: tick. */
   private globalCheck(w: ByteWriter, cost: number): void {
     const b = this.budget;
-    w.byte(Op.globalGet).u32(b).byte(Op.i32Const).s32(cost).byte(Op.i32Sub).byte(Op.globalSet).u32(b)
-      .byte(Op.globalGet).u32(b).byte(Op.i32Const).byte(0).byte(Op.i32LtS).byte(Op.if).byte(TypeCode.void)
-      .byte(Op.call).u32(this.tick).byte(Op.end);
+    w.byte(Op.globalGet)
+      .u32(b)
+      .byte(Op.i32Const)
+      .s32(cost)
+      .byte(Op.i32Sub)
+      .byte(Op.globalSet)
+      .u32(b)
+      .byte(Op.globalGet)
+      .u32(b)
+      .byte(Op.i32Const)
+      .byte(0)
+      .byte(Op.i32LtS)
+      .byte(Op.if)
+      .byte(TypeCode.void)
+      .byte(Op.call)
+      .u32(this.tick)
+      .byte(Op.end);
   }
 
   /** Writes function `index`'s instrumented body (locals included) to `w`. */
@@ -263,7 +291,10 @@ export class Rewriter {
 
     if (inLocal) {
       const r = new ByteReader(bytes, plan.start, plan.code);
-      w.u32(r.u32() + 1).slice(bytes, r.pos, plan.code).byte(1).byte(0x7f);
+      w.u32(r.u32() + 1)
+        .slice(bytes, r.pos, plan.code)
+        .byte(1)
+        .byte(0x7f);
       if (plan.entryCost >= 0) this.localCheck(w, b, plan.entryCost, true);
       else this.reload(w, b);
       if (wrap) {
@@ -295,7 +326,8 @@ export class Rewriter {
           }
           break;
         }
-        case EDIT_CALL: case EDIT_RETURN_CALL: {
+        case EDIT_CALL:
+        case EDIT_RETURN_CALL: {
           const returns = edits[e] === EDIT_RETURN_CALL;
           const sync = inLocal && (returns || syncAll || imm < tick || plans[imm - tick]!.touches);
           if (sync) {

@@ -1,9 +1,9 @@
 // The module-wide facts the instrumentation needs before it reads any body: types, imports,
 // globals, tables, and the functions entered from outside the code.
-import { ByteWriter } from '../encoder.js';
-import { ByteReader, SectionId, WasmFormatError, forEachImport, skipLimits, skipRefType, type SectionSpan } from '../reader.js';
-import { BUDGET_EXPORT } from './names.js';
+import type { ByteWriter } from '../encoder.js';
+import { ByteReader, forEachImport, SectionId, type SectionSpan, skipLimits, skipRefType, WasmFormatError } from '../reader.js';
 import { InstructionDecoder } from './decode.js';
+import { BUDGET_EXPORT } from './names.js';
 
 interface FuncSig {
   params: number;
@@ -110,9 +110,13 @@ function readTypes(r: ByteReader): FuncSig[] {
   for (let i = 0; i < count; i++) {
     const at = r.pos;
     const form = r.u8();
-    if (form !== 0x60) r.fail(form === 0x4e || form === 0x4f || form === 0x50 || form === 0x5e || form === 0x5f
-      ? 'garbage-collection (rec/sub/struct/array) types are not supported'
-      : `unknown type form 0x${form.toString(16)}`, at);
+    if (form !== 0x60)
+      r.fail(
+        form === 0x4e || form === 0x4f || form === 0x50 || form === 0x5e || form === 0x5f
+          ? 'garbage-collection (rec/sub/struct/array) types are not supported'
+          : `unknown type form 0x${form.toString(16)}`,
+        at,
+      );
     const params = r.u32();
     for (let p = 0; p < params; p++) skipRefType(r);
     const resultCount = r.u32();
@@ -177,10 +181,16 @@ export function constExpr(bytes: Uint8Array, pos: number, end: number, w: ByteWr
           return pos;
         }
         break;
-      case 0x02: case 0x03: case 0x04: case 0x06: case 0x1f:
+      case 0x02:
+      case 0x03:
+      case 0x04:
+      case 0x06:
+      case 0x1f:
         depth++;
         break;
-      case 0x10: case 0x12: case 0xd2:
+      case 0x10:
+      case 0x12:
+      case 0xd2:
         onFunc?.(d.imm);
         if (w && d.imm >= tick) {
           w.slice(bytes, copyFrom, d.immAt).u32(d.imm + 1);
@@ -191,4 +201,3 @@ export function constExpr(bytes: Uint8Array, pos: number, end: number, w: ByteWr
   }
   throw new WasmFormatError('expression runs past its end', Math.min(pos, end));
 }
-

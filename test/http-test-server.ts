@@ -3,6 +3,7 @@
 // Listens on 127.0.0.1 only. Talk to it with `TestServer` below.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { after, before, beforeEach } from 'node:test';
 import { isMainThread, parentPort, Worker } from 'node:worker_threads';
 
 /** What the server saw of one request. */
@@ -218,4 +219,22 @@ export class TestServer {
     await this.ask({ type: 'stop' });
     await this.worker.terminate();
   }
+}
+
+/**
+ * A TestServer for one test file: started before its tests (handed to `use`), reset before each
+ * test, stopped after them all.
+ */
+export function useTestServer(use: (server: TestServer) => void): void {
+  let server: TestServer | undefined;
+  before(async () => {
+    server = await TestServer.start();
+    use(server);
+  });
+  after(async () => {
+    await server?.stop();
+  });
+  beforeEach(async () => {
+    await server?.reset();
+  });
 }

@@ -3,7 +3,7 @@
 // (the handler blocks this thread while a request runs).
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { createPlugin, HttpDeniedError, ManifestError, MemoryLimitError, PlughostError } from '../src/index.js';
 import type { HttpRequest } from '../src/internal/host-env.js';
 import {
@@ -17,7 +17,7 @@ import {
 } from '../src/internal/http/index.js';
 import { epochNow } from '../src/internal/http/perform-request.js';
 import { assemble } from './helpers.js';
-import { TestServer } from './http-test-server.js';
+import { type TestServer, useTestServer } from './http-test-server.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -51,14 +51,8 @@ async function closedPort(): Promise<number> {
 }
 
 let server: TestServer;
-before(async () => {
-  server = await TestServer.start();
-});
-after(async () => {
-  await server.stop();
-});
-beforeEach(async () => {
-  await server.reset();
+useTestServer((started) => {
+  server = started;
 });
 
 describe('allowedHosts patterns', () => {

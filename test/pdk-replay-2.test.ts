@@ -3,10 +3,10 @@
 // with its allocations, frees and handle-0 habits (docs/COMPATIBILITY.md, its js/python/.NET/AssemblyScript part), and each test
 // asserts what the reference runtime gives for that sequence.
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { type CallContext, createPlugin, type Plugin, PluginCallError, type PluginOptions, type PluginOutput } from '../src/index.js';
 import { assemble, fixturePath, recordingLogger } from './helpers.js';
-import { TestServer } from './http-test-server.js';
+import { type TestServer, useTestServer } from './http-test-server.js';
 
 const utf8 = new TextEncoder();
 
@@ -74,14 +74,8 @@ function echoed(body: string): { method: string; headers: Record<string, string>
 const CHUNK_EDGES = [1, 7, 8, 9, 15, 16, 17, 64].map((n) => 'abcdefghijklmnopqrstuvwxyz0123456789'.repeat(2).slice(0, n));
 
 let server: TestServer;
-before(async () => {
-  server = await TestServer.start();
-});
-after(async () => {
-  await server.stop();
-});
-beforeEach(async () => {
-  await server.reset();
+useTestServer((started) => {
+  server = started;
 });
 
 describe('js-pdk (extism-pdk 1.4.1 under QuickJS)', () => {

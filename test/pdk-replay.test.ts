@@ -4,10 +4,10 @@
 // server of http-test-server.ts on 127.0.0.1.
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { type CallContext, createPlugin, type Plugin, type PluginOptions, type PluginOutput } from '../src/index.js';
 import { fixturePath, recordingLogger } from './helpers.js';
-import { TestServer } from './http-test-server.js';
+import { type TestServer, useTestServer } from './http-test-server.js';
 
 const decoder = new TextDecoder();
 
@@ -46,14 +46,8 @@ function assertEmpty(output: PluginOutput | null, what: string): void {
 const ECHO_INPUTS = ['', 'a', 'abcdefg', 'abcdefgh', 'abcdefghi', 'x'.repeat(1000) + 'tail', 'héllo wörld ✓'];
 
 let server: TestServer;
-before(async () => {
-  server = await TestServer.start();
-});
-after(async () => {
-  await server.stop();
-});
-beforeEach(async () => {
-  await server.reset();
+useTestServer((started) => {
+  server = started;
 });
 
 const ALL_LEVELS = ['trace trace message', 'debug debug message', 'info info message', 'warn warn message', 'error error message'];

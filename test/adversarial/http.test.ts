@@ -6,22 +6,16 @@
 // Already covered in test/http.test.ts: redirect loops ("gives up after 10 redirects"),
 // file:/data:/ftp: URLs and redirects to them, the body cap and a lying Content-Length.
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { createPlugin, HttpDeniedError, PlughostError } from '../../src/index.js';
 import { createHttpHandler } from '../../src/internal/http/index.js';
 import { epochNow } from '../../src/internal/http/perform-request.js';
 import { assemble } from '../helpers.js';
-import { TestServer } from '../http-test-server.js';
+import { type TestServer, useTestServer } from '../http-test-server.js';
 
 let server: TestServer;
-before(async () => {
-  server = await TestServer.start();
-});
-after(async () => {
-  await server.stop();
-});
-beforeEach(async () => {
-  await server.reset();
+useTestServer((started) => {
+  server = started;
 });
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);

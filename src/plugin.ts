@@ -1,6 +1,7 @@
 import type { CallOptions, PluginInput } from './call-options.js';
 import { ManifestError, PluginClosedError } from './errors.js';
 import { engineBackend, type PluginBackend } from './internal/backend.js';
+import { Deadline } from './internal/deadline.js';
 import { type EngineOptions, PluginEngine } from './internal/engine.js';
 import { LOG_LEVELS } from './internal/host-env.js';
 import { createAsyncHttpHandler, createHttpHandler } from './internal/http/index.js';
@@ -335,7 +336,7 @@ function workerHttp(resolved: ResolvedOptions, fetchImpl: typeof fetch | undefin
   if (allowedHosts.length === 0) return undefined;
   const maxResponseBytes = resolved.manifest.memory.maxHttpResponseBytes;
   const factory: WorkerHttpFactory = (deadline) => createAsyncHttpHandler({ allowedHosts, maxResponseBytes, fetch: fetchImpl, deadline, requestTimeoutMs });
-  factory(() => Infinity); // validates the patterns and the limit now, at creation
+  factory(() => Deadline.none); // validates the patterns and the limit now, at creation
   return factory;
 }
 

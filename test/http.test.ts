@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { before, describe, it } from 'node:test';
 import { createPlugin, HttpDeniedError, ManifestError, MemoryLimitError, PlughostError } from '../src/index.js';
+import { Deadline } from '../src/internal/deadline.js';
 import type { HttpRequest } from '../src/internal/host-env.js';
 import {
   compileAllowedHosts,
@@ -15,7 +16,6 @@ import {
   type HttpOptions,
   requestDeadline,
 } from '../src/internal/http/index.js';
-import { epochNow } from '../src/internal/http/perform-request.js';
 import { assemble } from './helpers.js';
 import { type TestServer, useTestServer } from './http-test-server.js';
 
@@ -28,7 +28,7 @@ function get(url: string, headers: Record<string, string> = {}): HttpRequest {
 }
 
 function handler(allowedHosts: string[], overrides: Partial<HttpOptions> = {}) {
-  return createHttpHandler({ allowedHosts, maxResponseBytes: 50 * MiB, deadline: () => Infinity, ...overrides });
+  return createHttpHandler({ allowedHosts, maxResponseBytes: 50 * MiB, deadline: () => Deadline.none, ...overrides });
 }
 
 /** The error `fn` throws (fails the test if it returns). */
@@ -250,10 +250,10 @@ describe('the HTTP handler', () => {
   });
 
   it('stops waiting at the deadline when the server never answers, and aborts the request', async () => {
-    const start = epochNow();
-    const deadline = start + 300;
+    const start = Deadline.now();
+    const deadline = Deadline.fromTimeout(300);
     const err = thrown(() => handler(['127.0.0.1'], { deadline: () => deadline })(get(server.url('/hang'))));
-    const elapsed = epochNow() - start;
+    const elapsed = Deadline.now() - start;
     assert.ok(err instanceof HttpDeadlineExceeded);
     assert.equal(err.code, 'PLUGHOST_TIMEOUT');
     assert.ok(elapsed >= 299 && elapsed < 2300, `threw after ${elapsed} ms`);
@@ -261,14 +261,14 @@ describe('the HTTP handler', () => {
   });
 
   it('stops waiting at the deadline when the body stalls', async () => {
-    const deadline = epochNow() + 200;
+    const deadline = Deadline.fromTimeout(200);
     const err = thrown(() => handler(['127.0.0.1'], { deadline: () => deadline })(get(server.url('/hang-body'))));
     assert.ok(err instanceof HttpDeadlineExceeded);
     await server.closed('/hang-body');
   });
 
   it('sends nothing when the deadline has already passed', async () => {
-    const err = thrown(() => handler(['127.0.0.1'], { deadline: () => epochNow() - 1 })(get(server.url('/hello'))));
+    const err = thrown(() => handler(['127.0.0.1'], { deadline: () => Deadline.fromTimeout(-1) })(get(server.url('/hello'))));
     assert.ok(err instanceof HttpDeadlineExceeded);
     assert.deepEqual(await server.requests(), []);
   });
@@ -301,7 +301,7 @@ describe('the asynchronous HTTP handler with a custom fetch', () => {
     allowedHosts: ['api.example.com'],
     maxResponseBytes: 50 * MiB,
     fetch: fetchImpl,
-    deadline: () => Infinity,
+    deadline: () => Deadline.none,
     ...overrides,
   });
 
@@ -346,7 +346,7 @@ describe('the asynchronous HTTP handler with a custom fetch', () => {
           reject(init.signal?.reason);
         });
       });
-    const http = createAsyncHttpHandler(options(never, { deadline: () => epochNow() + 50 }));
+    const http = createAsyncHttpHandler(options(never, { deadline: () => Deadline.fromTimeout(50) }));
     await assert.rejects(http(get('https://api.example.com/slow')), HttpDeadlineExceeded);
     assert.equal(aborted, true);
   });
@@ -466,9 +466,9 @@ describe('plug-ins making HTTP requests', () => {
 
   it('a request still running at timeoutMs fails the call with a timeout', async () => {
     const plugin = await createPlugin({ wasm: [{ data: wasm }] }, { allowedHosts: ['127.0.0.1'], timeoutMs: 300 });
-    const start = epochNow();
+    const start = Deadline.now();
     await assert.rejects(plugin.call('fetch', request(server.url('/hang'))), (err: PlughostError) => err.code === 'PLUGHOST_TIMEOUT');
-    assert.ok(epochNow() - start < 2300);
+    assert.ok(Deadline.now() - start < 2300);
     await server.closed('/hang');
     assert.equal((await plugin.call('fetch', request(server.url('/hello'))))?.text(), 'hello');
     await plugin.close();
@@ -731,13 +731,13 @@ describe('httpTimeoutMs: the deadline of each request', () => {
 
   it('defaults to 30 s from the start of the request, or the call deadline when that is sooner', () => {
     assert.equal(DEFAULT_HTTP_TIMEOUT_MS, 30_000);
-    const before = epochNow();
-    const { deadline, own } = requestDeadline({ deadline: () => Infinity });
+    const before = Deadline.now();
+    const { deadline, own } = requestDeadline({ deadline: () => Deadline.none });
     assert.equal(own, 30_000);
-    assert.ok(deadline >= before + 30_000 && deadline <= epochNow() + 30_000, `deadline ${deadline - before} ms away`);
-    const call = epochNow() + 1_000;
+    assert.ok(deadline >= before + 30_000 && deadline <= Deadline.now() + 30_000, `deadline ${deadline - before} ms away`);
+    const call = Deadline.fromTimeout(1_000);
     assert.deepEqual(requestDeadline({ deadline: () => call }), { deadline: call, own: undefined });
-    assert.equal(requestDeadline({ deadline: () => Infinity, requestTimeoutMs: 50 }).own, 50);
+    assert.equal(requestDeadline({ deadline: () => Deadline.none, requestTimeoutMs: 50 }).own, 50);
   });
 
   it('refuses an httpTimeoutMs that is not a number of milliseconds > 0', async () => {

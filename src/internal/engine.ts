@@ -17,6 +17,7 @@ import {
 import type { HostFunction } from '../host-function.js';
 import type { HostFunctionMap, Logger, LogLevel } from '../options.js';
 import type { PluginOutput } from '../plugin-output.js';
+import { Deadline } from './deadline.js';
 import { acquireEnvSlot, type EnvSlot, releaseEnvSlot } from './env-slot.js';
 import { createAsyncHttpRequest, type HostEnvState, type HttpHandler } from './host-env.js';
 import { type AsyncHttpHandler, HttpDeadlineExceeded } from './http/index.js';
@@ -43,13 +44,13 @@ export interface EngineOptions {
   logLevel: LogLevel;
   functions: HostFunctionMap;
   hostFunctions: readonly HostFunction[];
-  /** Makes the plug-in's `http_request` handler, bound to the running call's deadline (epoch ms); undefined: no HTTP. */
-  http: ((deadline: () => number) => HttpHandler) | undefined;
+  /** Makes the plug-in's `http_request` handler, bound to the running call's deadline; undefined: no HTTP. */
+  http: ((deadline: () => Deadline) => HttpHandler) | undefined;
   /**
    * Where the engine has JSPI: makes the awaited `http_request` handler used instead of `http`
    * (the guest suspends while the request runs; no thread blocks). Unset: `http` serves.
    */
-  asyncHttp?: ((deadline: () => number) => AsyncHttpHandler) | undefined;
+  asyncHttp?: ((deadline: () => Deadline) => AsyncHttpHandler) | undefined;
   allowResponseHeaders: boolean;
   /** `'process'`: this process's own stdout/stderr, bytes as they come. */
   wasi: { mounts: WasiMount[]; stdout?: OutputTarget | 'process'; stderr?: OutputTarget | 'process'; args: string[]; env: Record<string, string> } | undefined;
@@ -124,7 +125,7 @@ export class PluginEngine {
   private closed = false;
 
   // interrupt bookkeeping of the running call
-  private deadline = Infinity;
+  private deadline = Deadline.none;
   private signal: AbortSignal | undefined;
   private fuelLeft = Infinity;
   private budgetSet = 0;
@@ -140,7 +141,7 @@ export class PluginEngine {
     try {
       this.kernel = this.slot.kernel;
       this.vars = new VarStore(options.maxVarBytes);
-      const asyncHttp = hasJspi() ? options.asyncHttp?.(() => performance.timeOrigin + this.deadline) : undefined;
+      const asyncHttp = hasJspi() ? options.asyncHttp?.(() => this.deadline) : undefined;
       this.state = this.createState(options, asyncHttp !== undefined);
       this.slot.holder.state = this.state;
       this.callContext = new CallContext(this.state);
@@ -178,7 +179,7 @@ export class PluginEngine {
       config: options.config,
       logger: options.logger,
       logLevel: options.logLevel,
-      http: httpAwaited ? undefined : options.http?.(() => performance.timeOrigin + this.deadline),
+      http: httpAwaited ? undefined : options.http?.(() => this.deadline),
       allowResponseHeaders: options.allowResponseHeaders,
       lastStatus: 0,
       lastHeaders: undefined,
@@ -439,7 +440,7 @@ export class PluginEngine {
    */
   private bounded(guest: Promise<unknown>, call: { givenUp: boolean }): Promise<unknown> {
     const signal = this.signal;
-    if (this.deadline === Infinity && signal === undefined) return guest;
+    if (this.deadline === Deadline.none && signal === undefined) return guest;
     return new Promise((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const done = () => {
@@ -452,8 +453,8 @@ export class PluginEngine {
         reject(interrupt);
       };
       const onAbort = () => giveUp(new Interrupted('abort', signal!.reason));
-      if (this.deadline !== Infinity)
-        timer = setTimeout(() => giveUp(new Interrupted('timeout')), Math.max(0, this.deadline - performance.now()) + SUSPENDED_DEADLINE_GRACE_MS);
+      if (this.deadline !== Deadline.none)
+        timer = setTimeout(() => giveUp(new Interrupted('timeout')), Deadline.remaining(this.deadline) + SUSPENDED_DEADLINE_GRACE_MS);
       signal?.addEventListener('abort', onAbort, { once: true });
       guest.then(
         (value) => {
@@ -522,10 +523,10 @@ export class PluginEngine {
   private beginGuarded(): void {
     this.active = true;
     if (this.budgets.length === 0 && this.options.timeoutMs === null) return;
-    this.deadline = this.options.timeoutMs === null ? Infinity : performance.now() + this.options.timeoutMs;
+    this.deadline = Deadline.fromTimeout(this.options.timeoutMs);
     this.fuelLeft = this.options.fuel ?? Infinity;
     this.consumed = 0;
-    this.sliceStart = performance.now();
+    this.sliceStart = Deadline.now();
     this.refill();
   }
 
@@ -537,7 +538,7 @@ export class PluginEngine {
       this.account();
       this.lastFuelConsumed = this.consumed;
     }
-    this.deadline = Infinity;
+    this.deadline = Deadline.none;
   }
 
   private account(): void {
@@ -553,8 +554,8 @@ export class PluginEngine {
   private tick(): void {
     this.account();
     if (this.consumed >= this.fuelLeft) throw new Interrupted('fuel');
-    const now = performance.now();
-    if (now >= this.deadline) throw new Interrupted('timeout');
+    const now = Deadline.now();
+    if (Deadline.expired(this.deadline, now)) throw new Interrupted('timeout');
     this.slice = now - this.sliceStart > 1 ? Math.max(MIN_SLICE, this.slice >> 1) : Math.min(SLICE, this.slice * 2);
     this.sliceStart = now;
     if (this.signal?.aborted) throw new Interrupted('abort', this.signal.reason);
@@ -567,7 +568,7 @@ export class PluginEngine {
    * else returns the milliseconds left before the deadline (Infinity without one).
    */
   checkInterrupt(): number {
-    const left = this.deadline - performance.now();
+    const left = Deadline.remaining(this.deadline);
     if (left <= 0) throw new Interrupted('timeout');
     if (this.signal?.aborted) throw new Interrupted('abort', this.signal.reason);
     return left;
@@ -575,9 +576,9 @@ export class PluginEngine {
 
   /** WASI sleeps end at the call's deadline at the latest. */
   private sleep(ms: number): void {
-    const wake = performance.now() + ms;
-    const until = Math.min(wake, this.deadline);
-    blockFor(until - performance.now());
+    const wake = Deadline.fromTimeout(ms);
+    const until = Deadline.earliest(wake, this.deadline);
+    blockFor(Deadline.remaining(until));
     if (until < wake) throw new Interrupted('timeout');
   }
 

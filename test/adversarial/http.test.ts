@@ -8,8 +8,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createPlugin, HttpDeniedError, PlughostError } from '../../src/index.js';
+import { Deadline } from '../../src/internal/deadline.js';
 import { createHttpHandler } from '../../src/internal/http/index.js';
-import { epochNow } from '../../src/internal/http/perform-request.js';
 import { assemble } from '../helpers.js';
 import { type TestServer, useTestServer } from '../http-test-server.js';
 
@@ -22,7 +22,7 @@ const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 
 /** A handler for `allowedHosts` whose requests give up after 10 s. */
 function handler(allowedHosts: string[]) {
-  return createHttpHandler({ allowedHosts, maxResponseBytes: 1 << 20, deadline: () => epochNow() + 10_000 });
+  return createHttpHandler({ allowedHosts, maxResponseBytes: 1 << 20, deadline: () => Deadline.fromTimeout(10_000) });
 }
 
 /** Runs the request; returns what it threw (or fails the test when it did not throw). */

@@ -1,11 +1,12 @@
 // Plug-in HTTP (`http_request`): the handlers the engine is given. See platform/node-http/sync-fetch.ts for how a
 // synchronous guest call waits for an asynchronous fetch, perform-request.ts for the policy.
 import { ManifestError } from '../../errors.js';
+import { Deadline } from '../deadline.js';
 import type { HttpHandler, HttpRequest, HttpResponse } from '../host-env.js';
 import { fetchSync, warmHttpHelper } from '../platform/node-http/sync-fetch.js';
 import { compileAllowedHosts } from './allowed-hosts.js';
 import { HttpDeadlineExceeded } from './http-errors.js';
-import { checkUrl, epochNow, performHttpRequest, prepareRequest } from './perform-request.js';
+import { checkUrl, performHttpRequest, prepareRequest } from './perform-request.js';
 
 export { openHttpHelperPort, useHttpHelperPort } from '../platform/node-http/sync-fetch.js';
 export { compileAllowedHosts } from './allowed-hosts.js';
@@ -19,8 +20,8 @@ export interface HttpOptions {
   maxResponseBytes: number;
   /** The user's `fetch` option, if any (see {@link createHttpHandler} for where it can serve). */
   fetch?: typeof fetch;
-  /** The running call's deadline, epoch ms (`performance.timeOrigin + performance.now()` based), or Infinity. */
-  deadline: () => number;
+  /** The running call's deadline ({@link Deadline.none} without one). */
+  deadline: () => Deadline;
   /** `httpTimeoutMs`: each request ends this long after it starts at the latest; default {@link DEFAULT_HTTP_TIMEOUT_MS}. */
   requestTimeoutMs?: number;
 }
@@ -34,13 +35,13 @@ export interface HttpOptions {
 export const DEFAULT_HTTP_TIMEOUT_MS = 30_000;
 
 /**
- * The deadline of one request, epoch ms: the call's, or `requestTimeoutMs` from now if that is
+ * The deadline of one request: the call's, or `requestTimeoutMs` from now if that is
  * sooner; `own` tells a caller which one it is.
  */
-export function requestDeadline(options: Pick<HttpOptions, 'deadline' | 'requestTimeoutMs'>): { deadline: number; own: number | undefined } {
+export function requestDeadline(options: Pick<HttpOptions, 'deadline' | 'requestTimeoutMs'>): { deadline: Deadline; own: number | undefined } {
   const limit = options.requestTimeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS;
   const call = options.deadline();
-  const own = epochNow() + limit;
+  const own = Deadline.fromTimeout(limit);
   return own < call ? { deadline: own, own: limit } : { deadline: call, own: undefined };
 }
 
@@ -80,7 +81,7 @@ function checkLimits(options: HttpOptions): void {
  * such plug-ins with {@link createAsyncHttpHandler} on its main thread instead.
  *
  * ```ts
- * const http = createHttpHandler({ allowedHosts: ['*.example.com'], maxResponseBytes: 50 * 2 ** 20, deadline: () => Infinity });
+ * const http = createHttpHandler({ allowedHosts: ['*.example.com'], maxResponseBytes: 50 * 2 ** 20, deadline: () => Deadline.none });
  * const { status, body } = http({ url: 'https://api.example.com/', method: 'GET', headers: {}, body: null });
  * ```
  */

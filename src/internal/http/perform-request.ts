@@ -3,6 +3,7 @@
 // it for blocked plug-ins; a worker-mode host can run it on the main thread with a user's fetch.
 import { HttpDeniedError, PlughostError } from '../../errors.js';
 import { concatBytes } from '../bytes.js';
+import { Deadline } from '../deadline.js';
 import type { HttpRequest, HttpResponse, PreparedHttpRequest } from '../host-env.js';
 import type { HostMatcher } from './allowed-hosts.js';
 import { bodyTooLarge, HttpDeadlineExceeded, httpFailure } from './http-errors.js';
@@ -23,11 +24,6 @@ const BODY_HEADERS = ['content-encoding', 'content-language', 'content-location'
 /** Credentials a redirect must not carry to another origin (the fetch standard's list). */
 const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization'];
 const EMPTY = new Uint8Array(0);
-
-/** Epoch milliseconds, comparable across threads (unlike `performance.now()` alone). */
-export function epochNow(): number {
-  return performance.timeOrigin + performance.now();
-}
 
 /**
  * Parse and vet a URL before anything connects: http(s) only, host in `allowedHosts`.
@@ -151,14 +147,14 @@ type StopReason = 'deadline' | 'cancelled' | 'done';
 /**
  * Perform `request` under `policy` with `fetchImpl`, following redirects by hand so that every
  * hop is checked against `allowedHosts` before it connects. Rejects with HttpDeniedError,
- * MemoryLimitError, HttpDeadlineExceeded (at `deadline`, epoch ms), or a PLUGHOST_HTTP error.
+ * MemoryLimitError, HttpDeadlineExceeded (at `deadline`), or a PLUGHOST_HTTP error.
  * `cancel` aborts it early (the rejection is then a PLUGHOST_HTTP error).
  */
 export async function performHttpRequest(
   request: PreparedHttpRequest,
   policy: HttpPolicy,
   fetchImpl: typeof fetch,
-  deadline: number,
+  deadline: Deadline,
   cancel?: AbortSignal,
 ): Promise<HttpResponse> {
   let url = checkUrl(request.url, policy.allowedHosts);
@@ -169,16 +165,14 @@ export async function performHttpRequest(
     stopped = reason;
     controller.abort(reason);
   };
-  const remaining = deadline - epochNow();
-  if (remaining <= 0) throw new HttpDeadlineExceeded(url.href);
+  if (Deadline.expired(deadline)) throw new HttpDeadlineExceeded(url.href);
   // Timers may fire a little early (the loop's clock is cached): re-arm until the deadline is really past.
   let timer: ReturnType<typeof setTimeout> | undefined;
   const expire = () => {
-    const left = deadline - epochNow();
-    if (left > 0) timer = setTimeout(expire, left);
-    else stop('deadline');
+    if (Deadline.expired(deadline)) stop('deadline');
+    else timer = setTimeout(expire, Deadline.remaining(deadline));
   };
-  if (Number.isFinite(remaining)) timer = setTimeout(expire, remaining);
+  if (deadline !== Deadline.none) expire();
   const onCancel = () => stop('cancelled');
   if (cancel?.aborted) onCancel();
   cancel?.addEventListener('abort', onCancel);

@@ -8,6 +8,7 @@ import { TimeoutError } from '../../errors.js';
 import type { HostFunction } from '../../host-function.js';
 import type { HostFunctionCallback, HostFunctionMap, LogLevel } from '../../options.js';
 import type { PluginOutput } from '../../plugin-output.js';
+import { Deadline } from '../deadline.js';
 import type { PluginEngine } from '../engine.js';
 import { fromWireWithRef, toWire } from '../error-codec.js';
 import type { HttpHandler, HttpRequest, HttpResponse } from '../host-env.js';
@@ -28,7 +29,7 @@ export class HostCallClient {
   engine: PluginEngine | undefined;
   private seq = 0;
   /** Bound on host calls made while the engine is being created (it has no deadline yet). */
-  private readonly initDeadline: number;
+  private readonly initDeadline: Deadline;
 
   constructor(
     private readonly ctrl: Int32Array,
@@ -36,7 +37,7 @@ export class HostCallClient {
     private readonly post: (message: HostRequest, transfer: Transferable[]) => void,
     private readonly timeoutMs: number | null,
   ) {
-    this.initDeadline = timeoutMs === null ? Infinity : performance.now() + timeoutMs;
+    this.initDeadline = Deadline.fromTimeout(timeoutMs);
   }
 
   /** Stubs in place of the user's host functions, for the linker (which checks declared signatures itself). */
@@ -64,7 +65,7 @@ export class HostCallClient {
   /** Throw the running call's timeout/abort when due; the milliseconds left otherwise. */
   private checkInterrupt(): number {
     if (this.engine !== undefined) return this.engine.checkInterrupt();
-    const left = this.initDeadline - performance.now();
+    const left = Deadline.remaining(this.initDeadline);
     if (left <= 0) throw new TimeoutError('initialization', this.timeoutMs ?? 0);
     return left;
   }

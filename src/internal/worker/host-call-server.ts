@@ -7,6 +7,7 @@ import { type BlockStore, CallContext, type CallContextHost, type VarAccess } fr
 import { WorkerError } from '../../errors.js';
 import type { HostFunctionCallback, LogLevel } from '../../options.js';
 import { PluginOutput } from '../../plugin-output.js';
+import { Deadline } from '../deadline.js';
 import { fromWire, toWire } from '../error-codec.js';
 import { receiveMessage, type SyncPort } from '../platform/node-worker.js';
 import { CTRL, type MemoryOp, type OpReply, type SyncToWorker } from './protocol.js';
@@ -60,7 +61,7 @@ export class SyncLine {
     const { ctrl } = this;
     const opId = (this.opId = (this.opId % 0x7ffffffe) + 1);
     this.send({ kind: 'op', seq: record.seq, opId, ...op }, transfer);
-    const giveUp = performance.now() + OP_ANSWER_BOUND_MS;
+    const giveUp = Deadline.fromTimeout(OP_ANSWER_BOUND_MS);
     for (;;) {
       const seen = Atomics.load(ctrl, CTRL.TO_MAIN);
       for (let m = receiveMessage(this.port) as OpReply | undefined; m !== undefined; m = receiveMessage(this.port) as OpReply | undefined) {
@@ -70,7 +71,7 @@ export class SyncLine {
       }
       // The worker stopped serving this host call (timeout, abort): no answer will come.
       if (Atomics.load(ctrl, CTRL.SERVING) !== record.seq) throw ended();
-      const left = giveUp - performance.now();
+      const left = Deadline.remaining(giveUp);
       if (left <= 0) throw new WorkerError(`the plug-in's worker did not answer a memory request within ${OP_ANSWER_BOUND_MS} ms`);
       Atomics.wait(ctrl, CTRL.TO_MAIN, seen, Math.min(left, 1000));
     }

@@ -9,9 +9,9 @@ import type { LogLevel } from '../../options.js';
 import { PluginOutput } from '../../plugin-output.js';
 import type { CallOptions, PluginBackend, PluginInput } from '../backend.js';
 import { CallQueue } from '../call-queue.js';
+import { Deadline } from '../deadline.js';
 import { fromWire } from '../error-codec.js';
 import type { HttpRequest, HttpResponse } from '../host-env.js';
-import { epochNow } from '../http/perform-request.js';
 import type { LoadedModule } from '../module-loader.js';
 import { type HostCallRecord, remoteCallContext, runHostFunction } from './host-call-server.js';
 import { captureInput, type OwnedInput, type StagingIndex } from './input-staging.js';
@@ -85,7 +85,8 @@ export class WorkerBackend implements PluginBackend {
   /** Set while a host function runs synchronously: a call of this plug-in from there would deadlock. */
   private inHostFunction = false;
   private logLevel: LogLevel;
-  private deadline = Infinity;
+  /** The running call's, on this (the host) thread: its HTTP requests end there. The worker keeps its own, from the same timeoutMs. */
+  private deadline = Deadline.none;
   private readonly http: ((request: HttpRequest) => Promise<HttpResponse>) | undefined;
   private readonly exports: Set<string>;
   fuelConsumed = 0;
@@ -398,7 +399,7 @@ export class WorkerBackend implements PluginBackend {
     job.sent = undefined;
     const timeoutMs = this.spec.init.timeoutMs;
     if (timeoutMs !== null) {
-      this.deadline = epochNow() + timeoutMs;
+      this.deadline = Deadline.fromTimeout(timeoutMs);
       // The worker stops its own call at the deadline; this is for a guest that cannot be
       // stopped from inside (not instrumented), so that the bound holds whatever the guest does.
       this.watchdog = setTimeout(() => this.onWatchdog(slot, job), timeoutMs + WATCHDOG_GRACE_MS);
@@ -476,7 +477,7 @@ export class WorkerBackend implements PluginBackend {
       clearTimeout(this.watchdog);
       clearTimeout(this.abortTimer);
       this.watchdog = this.abortTimer = undefined;
-      this.deadline = Infinity;
+      this.deadline = Deadline.none;
       this.endHostCalls();
       this.hostErrors.clear();
     }

@@ -1,14 +1,15 @@
 // What it takes to start (and restart) a plug-in's workers: the part of the engine options a
 // worker can receive (cloneable), and the part that stays on the host thread (functions).
 import type { HostFunctionCallback, Logger } from '../../options.js';
+import type { Deadline } from '../deadline.js';
 import type { EngineOptions } from '../engine.js';
 import type { HttpRequest, HttpResponse } from '../host-env.js';
 import { lineWriter, type OutputTarget } from '../line-sink.js';
 import type { LoadedModule } from '../module-loader.js';
 import type { HostFunctionSlot, WasiOutput, WorkerInit } from './protocol.js';
 
-/** The plug-in's `http_request` on the host thread; `deadline` is the running call's (epoch ms). */
-export type WorkerHttpFactory = (deadline: () => number) => (request: HttpRequest) => Promise<HttpResponse>;
+/** The plug-in's `http_request` on the host thread; `deadline` is the running call's. */
+export type WorkerHttpFactory = (deadline: () => Deadline) => (request: HttpRequest) => Promise<HttpResponse>;
 
 /** Everything needed to start (and restart) workers for one compiled plug-in. */
 export interface WorkerSpec {

@@ -1,6 +1,7 @@
 // Messages between a blocked thread and the HTTP helper worker. Each client thread has its own
 // MessagePort to the helper and a small shared cell: the helper posts a reply on the port, then
 // bumps the cell and wakes the client, which reads the reply with receiveMessageOnPort.
+import type { Deadline } from '../../deadline.js';
 import type { WireError } from '../../error-codec.js';
 
 /** Sent by the thread that owns the helper, once per client port. */
@@ -24,8 +25,8 @@ export interface RequestMessage {
   body: Uint8Array | null;
   allowedHosts: readonly string[];
   maxResponseBytes: number;
-  /** Epoch milliseconds, or Infinity. */
-  deadline: number;
+  /** Sent as the number it is: the clock reads alike on every thread (see deadline.ts). */
+  deadline: Deadline;
 }
 
 /** The client stopped waiting for request `id` (its deadline passed). */

@@ -4,10 +4,10 @@
 // and bumped the shared cell, or until the call's deadline. Works on the main thread and in
 // workers alike; nothing here needs this thread's event loop.
 import type { MessagePort, Worker } from 'node:worker_threads';
+import { Deadline } from '../../deadline.js';
 import { fromWire } from '../../error-codec.js';
 import type { HttpResponse, PreparedHttpRequest } from '../../host-env.js';
 import { HttpDeadlineExceeded, httpFailure } from '../../http/http-errors.js';
-import { epochNow } from '../../http/perform-request.js';
 import { workerThreads } from '../node-threads.js';
 import { type CancelMessage, CELL_BYTES, type ConnectMessage, GONE, type HelloMessage, REPLIES, type ReplyMessage, type RequestMessage } from './protocol.js';
 
@@ -24,8 +24,8 @@ interface Link {
 interface Helper {
   worker: Worker;
   ready: Int32Array;
-  /** Epoch ms after which a helper that is still not ready is taken for broken. */
-  readyBy: number;
+  /** After this a helper that is still not ready is taken for broken. */
+  readyBy: Deadline;
 }
 
 /** A helper slower than this to load is broken (its file missing from a bundle, say). */
@@ -44,7 +44,7 @@ function startHttpHelper(): Worker {
     const ready = new Int32Array(new SharedArrayBuffer(4));
     const worker = new (workerThreads().Worker)(new URL('./fetch-worker.js', import.meta.url), { execArgv: [], workerData: { ready: ready.buffer } });
     worker.unref();
-    const started: Helper = { worker, ready, readyBy: epochNow() + BOOT_TIMEOUT_MS };
+    const started: Helper = { worker, ready, readyBy: Deadline.fromTimeout(BOOT_TIMEOUT_MS) };
     // Blocked callers learn of a dead helper through the GONE flag; here we only forget it.
     worker.on('error', (err) => {
       helperError = err;
@@ -98,13 +98,13 @@ function connect(): Link {
 }
 
 /**
- * Perform `request` in the helper and block until its response, or until `deadline` (epoch
- * ms; Infinity for none), when it throws {@link HttpDeadlineExceeded} and tells the helper to
- * abort. The caller has already checked the URL against the policy; the helper checks again,
- * and checks every redirect.
+ * Perform `request` in the helper and block until its response, or until `deadline` (sent to
+ * the helper as it is: see deadline.ts), when it throws {@link HttpDeadlineExceeded} and tells
+ * the helper to abort. The caller has already checked the URL against the policy; the helper
+ * checks again, and checks every redirect.
  */
-export function fetchSync(request: PreparedHttpRequest, allowedHosts: readonly string[], maxResponseBytes: number, deadline: number): HttpResponse {
-  if (deadline <= epochNow()) throw new HttpDeadlineExceeded(request.url);
+export function fetchSync(request: PreparedHttpRequest, allowedHosts: readonly string[], maxResponseBytes: number, deadline: Deadline): HttpResponse {
+  if (Deadline.expired(deadline)) throw new HttpDeadlineExceeded(request.url);
   const line = connect();
   const id = (line.nextId = (line.nextId + 1) | 0);
   const message: RequestMessage = { type: 'request', id, ...request, allowedHosts, maxResponseBytes, deadline };
@@ -123,8 +123,7 @@ export function fetchSync(request: PreparedHttpRequest, allowedHosts: readonly s
       if (link === line) dropLink();
       throw httpFailure(request.url, 'the HTTP helper worker stopped');
     }
-    const now = epochNow();
-    const remaining = deadline - now;
+    const remaining = Deadline.remaining(deadline);
     if (remaining <= 0) {
       line.port.postMessage({ type: 'cancel', id } satisfies CancelMessage);
       throw new HttpDeadlineExceeded(request.url);
@@ -132,8 +131,8 @@ export function fetchSync(request: PreparedHttpRequest, allowedHosts: readonly s
     const booting = line.helper !== undefined && Atomics.load(line.helper.ready, 0) === 0 ? line.helper : undefined;
     if (booting === undefined) {
       Atomics.wait(line.cell, REPLIES, seen, remaining);
-    } else if (now < booting.readyBy) {
-      Atomics.wait(booting.ready, 0, 0, Math.min(remaining, booting.readyBy - now));
+    } else if (!Deadline.expired(booting.readyBy)) {
+      Atomics.wait(booting.ready, 0, 0, Deadline.remaining(Deadline.earliest(deadline, booting.readyBy)));
     } else {
       // Without this, a helper that cannot load would leave a call without timeout blocked forever.
       if (helper === booting) helper = undefined;

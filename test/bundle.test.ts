@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { assemble, pluginPath, repoRoot } from './helpers.js';
+import { assemble, fixturePath, pluginPath, repoRoot } from './helpers.js';
 
 const run = promisify(execFile);
 
@@ -19,15 +19,6 @@ async function script(source: string): Promise<string> {
   const { stdout } = await run(process.execPath, ['--input-type=module', '-e', source], { cwd: repoRoot });
   return stdout.trim();
 }
-
-const HTTP_GUEST = `(module
-  (import "extism:host/env" "length" (func $length (param i64) (result i64)))
-  (import "extism:host/env" "input_offset" (func $input_offset (result i64)))
-  (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
-  (import "extism:host/env" "http_request" (func $http_request (param i64 i64) (result i64)))
-  (func (export "fetch") (local $h i64)
-    (local.set $h (call $http_request (call $input_offset) (i64.const 0)))
-    (call $output_set (local.get $h) (call $length (local.get $h)))))`;
 
 describe('the bundled package', () => {
   let server: Server;
@@ -65,10 +56,9 @@ describe('the bundled package', () => {
   });
 
   it('makes HTTP requests from a main-thread plug-in (through its helper worker)', async () => {
-    const wasm = await assemble(HTTP_GUEST);
     const out = await script(`
       import { createPlugin } from 'plughost';
-      const plugin = await createPlugin({ wasm: [{ data: new Uint8Array(${JSON.stringify([...wasm])}) }] }, { allowedHosts: ['127.0.0.1'] });
+      const plugin = await createPlugin(${JSON.stringify(fixturePath('http-fetch'))}, { allowedHosts: ['127.0.0.1'] });
       console.log((await plugin.call('fetch', JSON.stringify({ url: ${JSON.stringify(url)} }))).text());
       await plugin.close();`);
     assert.equal(out, 'hello from 127.0.0.1');

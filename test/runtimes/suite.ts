@@ -320,18 +320,6 @@ test('[worker] a pool of two workers answers overlapping calls, each with its ow
   }
 });
 
-// ------------------------------------------------------------------ the guest of the HTTP tests
-
-/** input: an Extism HTTP request (JSON); output: the response body. */
-const HTTP_GUEST = `(module
-  (import "extism:host/env" "length" (func $length (param i64) (result i64)))
-  (import "extism:host/env" "input_offset" (func $input_offset (result i64)))
-  (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
-  (import "extism:host/env" "http_request" (func $http_request (param i64 i64) (result i64)))
-  (func (export "fetch") (local $h i64)
-    (local.set $h (call $http_request (call $input_offset) (i64.const 0)))
-    (call $output_set (local.get $h) (call $length (local.get $h)))))`;
-
 interface WabtModule {
   parseWat(name: string, source: string): { toBinary(options: object): { buffer: Uint8Array }; destroy(): void };
 }
@@ -346,7 +334,8 @@ async function assembleWat(source: string): Promise<Uint8Array> {
     parsed.destroy();
   }
 }
-const httpGuest = () => assembleWat(HTTP_GUEST);
+/** input: an Extism HTTP request (JSON); output: the response body (test/fixtures/http-fetch.wat). */
+const httpGuest = () => readFileSync(fixture('http-fetch'));
 
 // ------------------------------------------------------------------ the runner
 

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // Fails when the modules of src/ import each other in a cycle, naming every cycle found.
-// A cycle counts when at least one of its imports is a value import: then one module's code
-// depends on a module that depends back on it, and which half runs first depends on who is
-// imported first. A cycle made only of `import type` (an interface and the functions taking it,
-// in two files) erases at compile time and is left alone. Dynamic `import()` does not count:
-// it is how a module loads another lazily, on purpose.
+// Every static import counts, `import type` included: a cycle of value imports makes which half
+// runs first depend on who is imported first, and a cycle of type imports, though erased at
+// compile time, still means neither module can be understood (or moved) without the other: the
+// shared type belongs in one of them, or in a module of its own both import. Dynamic `import()`
+// does not count: it is how a module loads another lazily, on purpose.
 //
 // Usage: node scripts/check-cycles.mjs [folder]   (default: src/ of this repository)
 import { readdirSync, readFileSync } from 'node:fs';
@@ -28,65 +28,34 @@ function sourceFiles(dir) {
 }
 
 // `import ... from './x.js'`, `export ... from './x.js'`, `import './x.js'`: the static forms.
-const STATIC_IMPORT = /(?:^|[;\n])\s*(import|export)\s+(?:([^'";]*?)\sfrom\s+)?['"](\.{1,2}\/[^'"]+)['"]/g;
-
-/** Whether an import clause (`type { A }`, `{ type A, type B }`, `{ A }`, `* as m`) brings in types only. */
-function isTypeOnly(clause) {
-  if (clause === undefined) return false; // `import './x.js'` runs the module
-  const text = clause.trim();
-  if (/^type\s/.test(text)) return true;
-  const braces = /^\{([^}]*)\}$/.exec(text);
-  if (braces === null) return false;
-  const specifiers = braces[1]
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-  return specifiers.length > 0 && specifiers.every((s) => /^type\s/.test(s));
-}
+const STATIC_IMPORT = /(?:^|[;\n])\s*(import|export)\s+(?:[^'";]*?\sfrom\s+)?['"](\.{1,2}\/[^'"]+)['"]/g;
 
 /** Comments removed, so that an import quoted in a doc comment is not taken for one. */
 function withoutComments(source) {
   return source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
 }
 
-/**
- * The modules `file` imports statically: absolute .ts path → true when only types are
- * imported from it (by every statement naming it).
- */
+/** The modules `file` imports statically (types or values), as absolute .ts paths. */
 export function importsOf(file, source) {
-  const targets = new Map();
-  for (const [, , clause, specifier] of withoutComments(source).matchAll(STATIC_IMPORT)) {
-    const target = resolve(dirname(file), specifier).replace(/\.js$/, '.ts');
-    targets.set(target, (targets.get(target) ?? true) && isTypeOnly(clause));
+  const targets = new Set();
+  for (const [, , specifier] of withoutComments(source).matchAll(STATIC_IMPORT)) {
+    targets.add(resolve(dirname(file), specifier).replace(/\.js$/, '.ts'));
   }
   return targets;
 }
 
-/**
- * The import graph of `dir`: module → modules it imports (only those inside `dir`), and the
- * set of `from → to` edges that import values.
- */
+/** The import graph of `dir`: module → modules it imports (only those inside `dir`). */
 export function importGraph(dir) {
   const files = sourceFiles(dir);
   const known = new Set(files);
   const graph = new Map();
-  const valueEdges = new Set();
   for (const file of files) {
-    const targets = [];
-    for (const [target, typeOnly] of importsOf(file, readFileSync(file, 'utf8'))) {
-      if (!known.has(target)) continue;
-      targets.push(target);
-      if (!typeOnly) valueEdges.add(`${file} → ${target}`);
-    }
-    graph.set(file, targets);
+    graph.set(
+      file,
+      [...importsOf(file, readFileSync(file, 'utf8'))].filter((target) => known.has(target)),
+    );
   }
-  return { graph, valueEdges };
-}
-
-/** Whether any import between two modules of `component` imports a value. */
-function importsValues(graph, valueEdges, component) {
-  const members = new Set(component);
-  return component.some((from) => (graph.get(from) ?? []).some((to) => members.has(to) && valueEdges.has(`${from} → ${to}`)));
+  return graph;
 }
 
 /**
@@ -174,12 +143,11 @@ export function cycleThrough(graph, component) {
 function main() {
   const dir = resolve(process.argv[2] ?? join(root, 'src'));
   const name = (file) => relative(dir, file).split(sep).join('/');
-  const { graph, valueEdges } = importGraph(dir);
+  const graph = importGraph(dir);
   const allowed = new Set(ALLOWED_CYCLES.map((cycle) => [...cycle].sort().join(' ')));
   const failures = [];
   const tolerated = [];
   for (const component of cyclicComponents(graph)) {
-    if (!importsValues(graph, valueEdges, component)) continue;
     const names = component.map(name);
     const path = cycleThrough(graph, component).map(name).join(' → ');
     if (allowed.has([...names].sort().join(' '))) tolerated.push(path);

@@ -1,4 +1,4 @@
-import type { LogLevel } from './options.js';
+import type { LogLevel } from './logging.js';
 import { PluginOutput } from './plugin-output.js';
 
 const utf8 = new TextEncoder();

@@ -1,4 +1,16 @@
-import type { HostFunctionCallback } from './options.js';
+import type { CallContext } from './call-context.js';
+
+/**
+ * A host function in the `@extism/extism` style: it receives the {@link CallContext} and the
+ * plug-in's arguments. Arguments of wasm type i64 (handles, usually) arrive as numbers when
+ * they fit in a double exactly (|v| < 2^53), as bigint otherwise; return either.
+ */
+export type HostFunctionCallback = (callContext: CallContext, ...args: any[]) => any;
+
+/** Host functions by namespace then name: `{ 'extism:host/user': { kv_read(ctx, key) { … } } }`. */
+export interface HostFunctionMap {
+  [namespace: string]: { [name: string]: HostFunctionCallback };
+}
 
 /** A WebAssembly value type a host function can take or return. */
 export type ValueType = 'i32' | 'i64' | 'f32' | 'f64';

@@ -1,33 +1,13 @@
-import type { CallContext } from './call-context.js';
-import type { HostFunction } from './host-function.js';
+import type { HostFunction, HostFunctionMap } from './host-function.js';
+import type { Logger, LogLevel } from './logging.js';
 import type { MemoryOptions } from './manifest.js';
+
+// Their home is with what they describe; here too, where the options that take them are.
+export type { HostFunctionCallback, HostFunctionMap } from './host-function.js';
+export type { Logger, LogLevel } from './logging.js';
 
 /** Where guest output goes: a function called once per line (without its newline), or a stream. */
 export type OutputTarget = ((line: string) => void) | { write(chunk: string): unknown };
-
-/** Log levels, lowest first. `silent` turns plug-in logging off. */
-export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
-
-/** Where plug-in log messages go: any object with the five level methods (`console` fits). */
-export interface Logger {
-  trace(message: string): void;
-  debug(message: string): void;
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
-}
-
-/**
- * A host function in the `@extism/extism` style: it receives the {@link CallContext} and the
- * plug-in's arguments. Arguments of wasm type i64 (handles, usually) arrive as numbers when
- * they fit in a double exactly (|v| < 2^53), as bigint otherwise; return either.
- */
-export type HostFunctionCallback = (callContext: CallContext, ...args: any[]) => any;
-
-/** Host functions by namespace then name: `{ 'extism:host/user': { kv_read(ctx, key) { … } } }`. */
-export interface HostFunctionMap {
-  [namespace: string]: { [name: string]: HostFunctionCallback };
-}
 
 /**
  * Options of {@link createPlugin}, named as in `@extism/extism` 2.x. Where a manifest sets the

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { FdTable } from './fd.js';
+import type { FdTable } from './fd-table.js';
 import type { HostFileSystem } from './host-fs.js';
 import type { GuestMemory } from './memory.js';
 

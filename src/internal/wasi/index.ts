@@ -24,7 +24,8 @@ import { DIRECTORY_RIGHTS, FILE_RIGHTS, MUTATING_RIGHTS, Rights } from './consta
 import type { WasiContext, WasiFunction } from './context.js';
 import { DirectoryDescriptor, type Mount, OutputDescriptor, StdinDescriptor } from './descriptor.js';
 import { Errno, errnoOfHostError, HostCallbackError, WasiErrno } from './errno.js';
-import { FdTable, fdFunctions } from './fd.js';
+import { fdFunctions } from './fd.js';
+import { FdTable } from './fd-table.js';
 import type { HostFileSystem } from './host-fs.js';
 import { GuestMemory } from './memory.js';
 import { pathFunctions } from './path.js';

@@ -51,29 +51,9 @@ export class PlughostError extends Error {
    * classes (where `constructor.name` would be `e` or `t`).
    */
   override get name(): string {
-    return ERROR_NAMES[this.code] ?? 'PlughostError';
+    return CLASS_OF_CODE[this.code]?.name ?? 'PlughostError';
   }
 }
-
-/** The class of each code, by name (`PLUGHOST_HTTP` has none of its own). */
-const ERROR_NAMES: Readonly<Record<PlughostErrorCode, string>> = {
-  PLUGHOST_MANIFEST: 'ManifestError',
-  PLUGHOST_WASM_SOURCE: 'WasmSourceError',
-  PLUGHOST_HASH_MISMATCH: 'HashMismatchError',
-  PLUGHOST_LINK: 'LinkError',
-  PLUGHOST_CALL: 'PluginCallError',
-  PLUGHOST_FUNCTION_NOT_FOUND: 'FunctionNotFoundError',
-  PLUGHOST_TIMEOUT: 'TimeoutError',
-  PLUGHOST_ABORTED: 'AbortError',
-  PLUGHOST_FUEL_EXHAUSTED: 'FuelExhaustedError',
-  PLUGHOST_MEMORY_LIMIT: 'MemoryLimitError',
-  PLUGHOST_HTTP_DENIED: 'HttpDeniedError',
-  PLUGHOST_HTTP: 'PlughostError',
-  PLUGHOST_CLOSED: 'PluginClosedError',
-  PLUGHOST_REENTRANT_CALL: 'ReentrantCallError',
-  PLUGHOST_WORKER: 'WorkerError',
-  PLUGHOST_POOL_FULL: 'PoolFullError',
-};
 
 /** The manifest (or an option) is malformed; `field` names the offending field, e.g. `wasm[0].hash`. */
 export class ManifestError extends PlughostError {
@@ -254,4 +234,40 @@ export class PoolFullError extends PlughostError {
     super('PLUGHOST_POOL_FULL', `pool queue is full: ${maxQueue} calls are already waiting for an idle instance (raise maxQueue or add instances)`);
     this.maxQueue = maxQueue;
   }
+}
+
+/** A constructor of a plughost error, whatever its arguments. */
+type PlughostErrorClass = new (...args: never[]) => PlughostError;
+
+/**
+ * Each code's class and that class's name, the one table both `name` and the errors that cross
+ * threads (`internal/error-codec.ts`) read. The names are written out, not taken from
+ * `constructor.name`, which a user's minifier renames. `PLUGHOST_HTTP` has no class of its own.
+ */
+const CLASS_OF_CODE: { readonly [Code in PlughostErrorCode]: { readonly name: string; readonly errorClass: PlughostErrorClass } } = {
+  PLUGHOST_MANIFEST: { name: 'ManifestError', errorClass: ManifestError },
+  PLUGHOST_WASM_SOURCE: { name: 'WasmSourceError', errorClass: WasmSourceError },
+  PLUGHOST_HASH_MISMATCH: { name: 'HashMismatchError', errorClass: HashMismatchError },
+  PLUGHOST_LINK: { name: 'LinkError', errorClass: LinkError },
+  PLUGHOST_CALL: { name: 'PluginCallError', errorClass: PluginCallError },
+  PLUGHOST_FUNCTION_NOT_FOUND: { name: 'FunctionNotFoundError', errorClass: FunctionNotFoundError },
+  PLUGHOST_TIMEOUT: { name: 'TimeoutError', errorClass: TimeoutError },
+  PLUGHOST_ABORTED: { name: 'AbortError', errorClass: AbortError },
+  PLUGHOST_FUEL_EXHAUSTED: { name: 'FuelExhaustedError', errorClass: FuelExhaustedError },
+  PLUGHOST_MEMORY_LIMIT: { name: 'MemoryLimitError', errorClass: MemoryLimitError },
+  PLUGHOST_HTTP_DENIED: { name: 'HttpDeniedError', errorClass: HttpDeniedError },
+  PLUGHOST_HTTP: { name: 'PlughostError', errorClass: PlughostError },
+  PLUGHOST_CLOSED: { name: 'PluginClosedError', errorClass: PluginClosedError },
+  PLUGHOST_REENTRANT_CALL: { name: 'ReentrantCallError', errorClass: ReentrantCallError },
+  PLUGHOST_WORKER: { name: 'WorkerError', errorClass: WorkerError },
+  PLUGHOST_POOL_FULL: { name: 'PoolFullError', errorClass: PoolFullError },
+};
+
+/**
+ * The class of a plughost error `code`; undefined for a string that is no code.
+ *
+ * @internal
+ */
+export function errorClassOfCode(code: string): PlughostErrorClass | undefined {
+  return Object.hasOwn(CLASS_OF_CODE, code) ? CLASS_OF_CODE[code as PlughostErrorCode].errorClass : undefined;
 }

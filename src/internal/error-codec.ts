@@ -3,25 +3,7 @@
 // same class on the other side: `instanceof TimeoutError` and `err.code` hold in worker mode.
 // Classes are found by their stable `code` (plughost's) or a fixed name (the standard ones),
 // never by `constructor.name`, which a user's minifier renames.
-import {
-  AbortError,
-  FuelExhaustedError,
-  FunctionNotFoundError,
-  HashMismatchError,
-  HttpDeniedError,
-  LinkError,
-  ManifestError,
-  MemoryLimitError,
-  PlughostError,
-  type PlughostErrorCode,
-  PluginCallError,
-  PluginClosedError,
-  PoolFullError,
-  ReentrantCallError,
-  TimeoutError,
-  WasmSourceError,
-  WorkerError,
-} from '../errors.js';
+import { errorClassOfCode, PlughostError } from '../errors.js';
 import { HttpDeadlineExceeded } from './http/http-errors.js';
 
 /** An error as it travels. `ref` names an original the receiving side may still hold. */
@@ -36,26 +18,6 @@ export interface WireError {
 }
 
 type ErrorClass = new (...args: never[]) => Error;
-
-/** The class of each plughost error code. */
-const CLASS_OF_CODE: Readonly<Record<PlughostErrorCode, ErrorClass>> = {
-  PLUGHOST_MANIFEST: ManifestError,
-  PLUGHOST_WASM_SOURCE: WasmSourceError,
-  PLUGHOST_HASH_MISMATCH: HashMismatchError,
-  PLUGHOST_LINK: LinkError,
-  PLUGHOST_CALL: PluginCallError,
-  PLUGHOST_FUNCTION_NOT_FOUND: FunctionNotFoundError,
-  PLUGHOST_TIMEOUT: TimeoutError,
-  PLUGHOST_ABORTED: AbortError,
-  PLUGHOST_FUEL_EXHAUSTED: FuelExhaustedError,
-  PLUGHOST_MEMORY_LIMIT: MemoryLimitError,
-  PLUGHOST_HTTP_DENIED: HttpDeniedError,
-  PLUGHOST_HTTP: PlughostError,
-  PLUGHOST_CLOSED: PluginClosedError,
-  PLUGHOST_REENTRANT_CALL: ReentrantCallError,
-  PLUGHOST_WORKER: WorkerError,
-  PLUGHOST_POOL_FULL: PoolFullError,
-};
 
 /** plughost errors that share a code with a public class, told apart by their (fixed) name. */
 const INTERNAL_CLASSES: Readonly<Record<string, ErrorClass>> = { HttpDeadlineExceeded };
@@ -77,7 +39,7 @@ function classOf(wire: WireError): ErrorClass {
   const code = wire.fields.code;
   if (typeof code === 'string' && code.startsWith('PLUGHOST_')) {
     if (Object.hasOwn(INTERNAL_CLASSES, wire.name)) return INTERNAL_CLASSES[wire.name]!;
-    return Object.hasOwn(CLASS_OF_CODE, code) ? CLASS_OF_CODE[code as PlughostErrorCode] : PlughostError;
+    return errorClassOfCode(code) ?? PlughostError;
   }
   return Object.hasOwn(STANDARD_CLASSES, wire.name) ? STANDARD_CLASSES[wire.name]! : Error;
 }

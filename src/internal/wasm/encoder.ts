@@ -5,19 +5,20 @@
  *
  * @module
  */
-import type { FuncType, ValueType } from './reader.js';
+import { MODULE_HEADER, Op, TypeCode } from './opcodes.js';
+import { type FuncType, SectionId, type ValueType } from './reader.js';
 
 const utf8 = new TextEncoder();
 
 /** Byte encoding of each {@link ValueType}. */
 export const valueTypeCode: Readonly<Record<ValueType, number>> = {
-  i32: 0x7f,
-  i64: 0x7e,
-  f32: 0x7d,
-  f64: 0x7c,
-  v128: 0x7b,
-  funcref: 0x70,
-  externref: 0x6f,
+  i32: TypeCode.i32,
+  i64: TypeCode.i64,
+  f32: TypeCode.f32,
+  f64: TypeCode.f64,
+  v128: TypeCode.v128,
+  funcref: TypeCode.funcref,
+  externref: TypeCode.externref,
 };
 
 /** A growable byte buffer; every method appends and returns `this`. */
@@ -137,9 +138,9 @@ export class ByteWriter {
     return this.byte(valueTypeCode[type]);
   }
 
-  /** Appends a function type (`0x60 params results`). */
+  /** Appends a function type (`func params results`). */
   funcType(type: FuncType): this {
-    this.byte(0x60);
+    this.byte(TypeCode.func);
     this.vec(type.params, (w, t) => w.valueType(t));
     return this.vec(type.results, (w, t) => w.valueType(t));
   }
@@ -170,9 +171,6 @@ function patchS32Padded(target: Uint8Array, offset: number, value: number): void
   target[offset + 3] = ((value >> 21) & 0x7f) | 0x80;
   target[offset + 4] = (value >> 28) & 0x7f;
 }
-
-/** The magic number and version 1 that start every module. */
-const moduleHeader: readonly number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
 
 /** A function defined by a {@link ModuleBuilder}. */
 export interface FunctionDef {
@@ -242,15 +240,15 @@ export class ModuleBuilder {
 
   /** Encodes the module. */
   build(): Uint8Array {
-    const out = new ByteWriter(1024).bytes(moduleHeader);
+    const out = new ByteWriter(1024).bytes(MODULE_HEADER);
     if (this.types.length)
       out.section(
-        1,
+        SectionId.type,
         new ByteWriter().vec(this.types, (w, t) => w.funcType(t)),
       );
     if (this.imports.length) {
       out.section(
-        2,
+        SectionId.import,
         new ByteWriter().vec(this.imports, (w, imp) => {
           w.name(imp.module).name(imp.name);
           if (imp.kind === 'function') w.byte(0).u32(imp.type);
@@ -263,29 +261,29 @@ export class ModuleBuilder {
     }
     if (this.functions.length)
       out.section(
-        3,
+        SectionId.function,
         new ByteWriter().vec(this.functions, (w, f) => w.u32(f.typeIndex)),
       );
     if (this.globals.length) {
       out.section(
-        6,
+        SectionId.global,
         new ByteWriter().vec(this.globals, (w, g) =>
           w
             .valueType(g.valueType)
             .byte(g.mutable ? 1 : 0)
             .bytes(g.init)
-            .byte(0x0b),
+            .byte(Op.end),
         ),
       );
     }
     if (this.exportList.length)
       out.section(
-        7,
+        SectionId.export,
         new ByteWriter().vec(this.exportList, (w, e) => w.name(e.name).byte(e.kind).u32(e.index)),
       );
     if (this.functions.length) {
       out.section(
-        10,
+        SectionId.code,
         new ByteWriter().vec(this.functions, (w, f) => {
           const body = new ByteWriter();
           const locals = f.def.locals ?? [];
@@ -297,7 +295,7 @@ export class ModuleBuilder {
             else runs.push([1, t]);
           }
           body.vec(runs, (b, [n, t]) => b.u32(n).valueType(t));
-          body.bytes(f.def.body).byte(0x0b);
+          body.bytes(f.def.body).byte(Op.end);
           w.u32(body.length).bytes(body.finish());
         }),
       );

@@ -6,6 +6,9 @@
  * @module
  */
 
+/** The magic number (`\0asm`) and binary version 1 that start every module. */
+export const MODULE_HEADER: readonly number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+
 /** One-byte opcodes. */
 export const Op = {
   unreachable: 0x00,
@@ -103,7 +106,22 @@ export const OpFE = {
 export const TypeCode = {
   i32: 0x7f,
   i64: 0x7e,
+  f32: 0x7d,
+  f64: 0x7c,
+  v128: 0x7b,
+  funcref: 0x70,
+  externref: 0x6f,
+  /** `(ref null ht)`, followed by its heap type. */
+  refNull: 0x63,
+  /** `(ref ht)`, followed by its heap type. */
+  ref: 0x64,
   func: 0x60,
   /** The empty block type. */
   void: 0x40,
+  /** Garbage-collection type forms, which plughost refuses: `rec`, `sub final`, `sub`, `array`, `struct`. */
+  rec: 0x4e,
+  subFinal: 0x4f,
+  sub: 0x50,
+  array: 0x5e,
+  struct: 0x5f,
 } as const;

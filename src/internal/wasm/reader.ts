@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { MODULE_HEADER, TypeCode } from './opcodes.js';
 
 /** A value type that may appear in a plug-in's signatures. */
 export type ValueType = 'i32' | 'i64' | 'f32' | 'f64' | 'v128' | 'funcref' | 'externref';
@@ -88,19 +89,19 @@ const exportKinds = ['function', 'table', 'memory', 'global', 'tag'] as const;
 /** Decodes a value type byte; undefined for anything outside {@link ValueType}. */
 function valueTypeOf(byte: number): ValueType | undefined {
   switch (byte) {
-    case 0x7f:
+    case TypeCode.i32:
       return 'i32';
-    case 0x7e:
+    case TypeCode.i64:
       return 'i64';
-    case 0x7d:
+    case TypeCode.f32:
       return 'f32';
-    case 0x7c:
+    case TypeCode.f64:
       return 'f64';
-    case 0x7b:
+    case TypeCode.v128:
       return 'v128';
-    case 0x70:
+    case TypeCode.funcref:
       return 'funcref';
-    case 0x6f:
+    case TypeCode.externref:
       return 'externref';
     default:
       return undefined;
@@ -243,7 +244,7 @@ export class ByteReader {
 /** Skips a value or reference type, including the typed `(ref null? ht)` forms. */
 export function skipRefType(r: ByteReader): void {
   const b = r.u8();
-  if (b === 0x63 || b === 0x64) r.skipLeb();
+  if (b === TypeCode.refNull || b === TypeCode.ref) r.skipLeb();
 }
 
 /** Skips memory or table limits, whatever their width. */
@@ -298,17 +299,9 @@ export function forEachImport(r: ByteReader, visit: (kind: number) => boolean | 
 
 /** True when `bytes` starts with the WebAssembly magic and binary version 1. */
 export function isWasm(bytes: Uint8Array): boolean {
-  return (
-    bytes.length >= 8 &&
-    bytes[0] === 0x00 &&
-    bytes[1] === 0x61 &&
-    bytes[2] === 0x73 &&
-    bytes[3] === 0x6d &&
-    bytes[4] === 0x01 &&
-    bytes[5] === 0x00 &&
-    bytes[6] === 0x00 &&
-    bytes[7] === 0x00
-  );
+  if (bytes.length < MODULE_HEADER.length) return false;
+  for (let i = 0; i < MODULE_HEADER.length; i++) if (bytes[i] !== MODULE_HEADER[i]) return false;
+  return true;
 }
 
 /** Where one section lies: `start` is its id byte, `bodyStart`..`end` its contents. */
@@ -321,16 +314,32 @@ export interface SectionSpan {
 
 /** Position of a section id in the order the binary format requires; Infinity for custom sections and unknown ids. */
 export function sectionRank(id: number): number {
-  // type import function table memory tag global export start element datacount code data
   const rank = SECTION_ORDER.indexOf(id);
   return rank < 0 ? Infinity : rank;
 }
-const SECTION_ORDER = [1, 2, 3, 4, 5, 13, 6, 7, 8, 9, 12, 10, 11];
+const SECTION_ORDER: readonly number[] = [
+  SectionId.type,
+  SectionId.import,
+  SectionId.function,
+  SectionId.table,
+  SectionId.memory,
+  SectionId.tag,
+  SectionId.global,
+  SectionId.export,
+  SectionId.start,
+  SectionId.element,
+  SectionId.dataCount,
+  SectionId.code,
+  SectionId.data,
+];
 
 /** Lists a module's sections without decoding them; fails on a bad header or size, or a known section repeated or out of place. */
 export function sectionSpans(bytes: Uint8Array): SectionSpan[] {
   if (!isWasm(bytes)) {
-    throw new WasmFormatError(bytes.length >= 4 && bytes[0] === 0 && bytes[1] === 0x61 ? 'unsupported binary version' : 'missing \\0asm magic', 0);
+    throw new WasmFormatError(
+      bytes.length >= 4 && MODULE_HEADER.slice(0, 4).every((b, i) => bytes[i] === b) ? 'unsupported binary version' : 'missing \\0asm magic',
+      0,
+    );
   }
   const r = new ByteReader(bytes, 8);
   const spans: SectionSpan[] = [];
@@ -361,9 +370,9 @@ function readFuncTypes(r: ByteReader): FuncType[] {
   for (let i = 0; i < count; i++) {
     const at = r.pos;
     const form = r.u8();
-    if (form !== 0x60) {
+    if (form !== TypeCode.func) {
       const what =
-        form === 0x4e || form === 0x4f || form === 0x50 || form === 0x5e || form === 0x5f
+        form === TypeCode.rec || form === TypeCode.subFinal || form === TypeCode.sub || form === TypeCode.array || form === TypeCode.struct
           ? 'garbage-collection (rec/sub/struct/array) types are not supported'
           : `unknown type form 0x${form.toString(16)}`;
       r.fail(what, at);

@@ -236,9 +236,7 @@ export class Analyzer {
     let initWide = false;
     let pos = r.pos;
     let own = 0; // instructions of the current region not yet added to it
-    let oldest = -1,
-      middle = -1,
-      latest = -1; // the window, see oldestAt..latestAt
+    this.clearWindow();
     while (pos < end) {
       const at = pos;
       let op = bytes[pos]!;
@@ -248,9 +246,7 @@ export class Analyzer {
       if (shape === MEMARG || (shape === NONE && op >= 0x45) || op === LOCAL_GET || op === 0x23 || op === I32_CONST || op === I64_CONST) {
         // local.get, global.get and integer constants: one LEB128 immediate
         pos = shape === MEMARG ? this.decoder.skipMemarg(bytes, pos + 1) : shape === NONE ? pos + 1 : skipLeb(bytes, pos + 1);
-        oldest = middle;
-        middle = latest;
-        latest = at;
+        this.shiftWindow(at);
         initLocal = -1;
         continue;
       }
@@ -268,9 +264,6 @@ export class Analyzer {
         case 0x06:
         case 0x1f: {
           // block if try try_table
-          this.oldestAt = oldest;
-          this.middleAt = middle;
-          this.latestAt = latest;
           const cond = op === 0x04 ? this.windowGuards() : undefined;
           kinds.push(op === 0x02 ? 0 : op === 0x04 ? 2 : 3);
           regionOf.push(region);
@@ -287,7 +280,7 @@ export class Analyzer {
             else this.enter(c, cond?.get(c));
           }
           keepInit = op === 0x02;
-          oldest = middle = latest = -1;
+          this.clearWindow();
           break;
         }
         case 0x03: {
@@ -322,7 +315,7 @@ export class Analyzer {
             loopCandidate.push(this.candidates.length);
             this.candidates.push(cand);
           } else loopCandidate.push(-1);
-          oldest = middle = latest = -1;
+          this.clearWindow();
           break;
         }
         case 0x05: {
@@ -335,7 +328,7 @@ export class Analyzer {
             const cond = c.cond[level];
             c.guards[level] = cond ? [{ op: negate(cond.op), c: cond.c, g: cond.g }] : [];
           }
-          oldest = middle = latest = -1;
+          this.clearWindow();
           break;
         }
         case 0x07:
@@ -348,7 +341,7 @@ export class Analyzer {
             this.leave(region);
             region = kinds.length === 0 ? 0 : regionOf[kinds.length - 1]!;
           }
-          oldest = middle = latest = -1;
+          this.clearWindow();
           break;
         case 0x0b: // end
           if (kinds.length === 0) {
@@ -359,7 +352,7 @@ export class Analyzer {
           }
           this.leave(region);
           region = kinds.length === 0 ? 0 : regionOf[kinds.length - 1]!;
-          oldest = middle = latest = -1;
+          this.clearWindow();
           break;
         case 0x0c:
         case 0x0d:
@@ -367,9 +360,6 @@ export class Analyzer {
         case 0xd6: {
           // br br_if br_on_null br_on_non_null
           const label = this.decoder.imm;
-          this.oldestAt = oldest;
-          this.middleAt = middle;
-          this.latestAt = latest;
           const guards = op === 0x0d ? this.windowGuards() : undefined;
           const target = kinds.length - 1 - label;
           if (target < 0) plan.exitBranch = true;
@@ -385,9 +375,7 @@ export class Analyzer {
               c.guards[c.guards.length - 1]!.push({ op: negate(g.op), c: g.c, g: g.g });
             }
           }
-          oldest = middle;
-          middle = latest;
-          latest = at;
+          this.shiftWindow(at);
           break;
         }
         case 0x0e: // br_table
@@ -399,9 +387,7 @@ export class Analyzer {
               if (loopCandidate[target]! >= 0) this.candidates[loopCandidate[target]!]!.dead = true;
             }
           }
-          oldest = middle;
-          middle = latest;
-          latest = at;
+          this.shiftWindow(at);
           break;
         case 0x10:
         case 0x12: // call return_call
@@ -409,40 +395,30 @@ export class Analyzer {
           if (this.decoder.imm < this.imported) plan.unknownCalls = true;
           else (plan.calls ??= []).push(region, this.decoder.imm - this.imported);
           edits.push(op === 0x10 ? EDIT_CALL : EDIT_RETURN_CALL, at, pos, this.decoder.imm);
-          oldest = middle;
-          middle = latest;
-          latest = at;
+          this.shiftWindow(at);
           break;
         case 0x11:
         case 0x14: // call_indirect call_ref
           plan.unknownCalls = true;
           edits.push(EDIT_INDIRECT, at, pos, 0);
-          oldest = middle;
-          middle = latest;
-          latest = at;
+          this.shiftWindow(at);
           break;
         case 0x13:
         case 0x15: // return_call_indirect return_call_ref
           plan.unknownCalls = true;
           edits.push(EDIT_LEAVE, at, pos, 0);
-          oldest = middle;
-          middle = latest;
-          latest = at;
+          this.shiftWindow(at);
           break;
         case 0x08:
         case 0x09:
         case 0x0a: // throw rethrow throw_ref
           plan.throws = true;
           edits.push(EDIT_LEAVE, at, pos, 0);
-          oldest = middle;
-          middle = latest;
-          latest = at;
+          this.shiftWindow(at);
           break;
         case 0x0f: // return
           edits.push(EDIT_LEAVE, at, pos, 0);
-          oldest = middle;
-          middle = latest;
-          latest = at;
+          this.shiftWindow(at);
           break;
         case Op.memoryGrow:
         case Op.prefixFC:
@@ -451,32 +427,25 @@ export class Analyzer {
             plan.bulk = true;
             edits.push(EDIT_BULK, at, pos, this.helpers.ordinalFor(bytes, at, pos));
           }
-          oldest = middle;
-          middle = latest;
-          latest = at;
+          this.shiftWindow(at);
           break;
         case 0xd2: // ref.func
           this.checkFunctionIndex(this.decoder.imm, at);
           if (this.decoder.imm >= this.imported) plan.refs.push(this.decoder.imm - this.imported);
           edits.push(EDIT_REF, at, pos, this.decoder.imm);
-          oldest = middle;
-          middle = latest;
-          latest = at;
+          this.shiftWindow(at);
           break;
         case LOCAL_SET:
         case LOCAL_TEE: {
           const local = this.decoder.imm;
           for (const c of this.active) {
             if (c.local !== local || c.dead) continue;
-            this.oldestAt = oldest;
-            this.middleAt = middle;
-            this.latestAt = latest;
             this.loadWindow();
             this.write(c);
           }
-          const before = latest < 0 ? -1 : bytes[latest];
+          const before = this.opAt(this.latestAt);
           if (op === LOCAL_SET && (before === I32_CONST || before === I64_CONST)) {
-            const value = this.decoder.readSleb(bytes, latest + 1);
+            const value = this.decoder.readSleb(bytes, this.latestAt + 1);
             if (!Number.isNaN(value)) {
               initLocal = local;
               initValue = value;
@@ -484,19 +453,27 @@ export class Analyzer {
               keepInit = true;
             }
           }
-          oldest = middle;
-          middle = latest;
-          latest = at;
+          this.shiftWindow(at);
           break;
         }
         default:
-          oldest = middle;
-          middle = latest;
-          latest = at;
+          this.shiftWindow(at);
       }
       if (!keepInit) initLocal = -1;
     }
     throw new WasmFormatError('expression runs past its end', Math.min(pos, end));
+  }
+
+  /** Moves the window on by one instruction: the one at `at` becomes the latest. */
+  private shiftWindow(at: number): void {
+    this.oldestAt = this.middleAt;
+    this.middleAt = this.latestAt;
+    this.latestAt = at;
+  }
+
+  /** Empties the window: what comes next starts a new straight-line run. */
+  private clearWindow(): void {
+    this.oldestAt = this.middleAt = this.latestAt = -1;
   }
 
   private checkFunctionIndex(index: number, at: number): void {

@@ -10,7 +10,8 @@ interface JspiWebAssembly {
   promising: (fn: (...args: any[]) => unknown) => (...args: any[]) => Promise<unknown>;
 }
 
-const wasm = WebAssembly as unknown as Partial<JspiWebAssembly>;
+// No cast: the two members are optional, which is what they are.
+const wasm: typeof WebAssembly & Partial<JspiWebAssembly> = WebAssembly;
 
 /** Whether this engine has JSPI (`WebAssembly.Suspending` and `WebAssembly.promising`). */
 export function hasJspi(): boolean {

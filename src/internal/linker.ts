@@ -63,6 +63,14 @@ type Binding =
   | { kind: 'wasi'; name: string }
   | { kind: 'module'; target: number; name: string; importKind: string };
 
+/** What a trampolined import is bound to until its batch is finished, which replaces it before the plan is returned. */
+const UNBOUND_TRAMPOLINE: Binding = {
+  kind: 'value',
+  value: () => {
+    throw new LinkError('plughost: a trampolined import was called before its trampoline was made');
+  },
+};
+
 /** How every import of every module is satisfied, computed once; see {@link instantiate}. */
 export interface LinkPlan {
   /** Module indices in instantiation order (dependencies first). */
@@ -126,7 +134,7 @@ export function link(inputs: LinkInputs): LinkPlan {
       let type = imp.kind === 'function' ? imp.type : undefined;
       const push = (binding: Binding) => list.push({ module: imp.module, name: imp.name, binding });
       const pushThunk = (thunk: () => WebAssembly.ImportValue) => {
-        const entry = { module: imp.module, name: imp.name, binding: { kind: 'value', value: undefined as unknown as WebAssembly.ImportValue } as Binding };
+        const entry: { module: string; name: string; binding: Binding } = { module: imp.module, name: imp.name, binding: UNBOUND_TRAMPOLINE };
         list.push(entry);
         thunks.push({ entry, thunk });
       };

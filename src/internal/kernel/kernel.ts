@@ -1,7 +1,7 @@
 // The host's handle on one kernel instance (see kernel.wat). Everything here uses i32 exports
 // only, so the host side never creates a BigInt either.
 import type { BlockStore } from '../../call-context.js';
-import { MemoryLimitError } from '../../errors.js';
+import { LinkError, MemoryLimitError } from '../../errors.js';
 import { PluginOutput } from '../../plugin-output.js';
 import { kernelWasmBase64 } from './kernel-wasm.generated.js';
 
@@ -101,6 +101,40 @@ const SHORT_TEXT = 1024;
 const KEY_CACHE_SLOTS = 4;
 const KEY_CACHE_MAX_BYTES = 64;
 
+/** The kernel functions the host calls: each must be a function export of the kernel. */
+const KERNEL_HOST_FUNCTIONS = [
+  'host_begin',
+  'host_alloc',
+  'host_set_input_length',
+  'host_free',
+  'host_discard',
+  'host_length',
+  'host_take',
+  'host_end',
+  'host_output_offset',
+  'host_output_length',
+  'host_error_handle',
+  'host_error_length',
+  'host_error_clear',
+  'host_error_set',
+  'host_set_max_pages',
+  'host_scrub',
+  'host_release_all',
+  'host_heap_bytes',
+  'host_sweeps',
+  'host_refused',
+] as const satisfies readonly (keyof KernelExports)[];
+
+function isKernelExports(exports: WebAssembly.Exports): exports is WebAssembly.Exports & KernelExports {
+  return exports.memory instanceof WebAssembly.Memory && KERNEL_HOST_FUNCTIONS.every((name) => typeof exports[name] === 'function');
+}
+
+/** A kernel instance's exports, checked to be the ones {@link KernelExports} declares (a mismatch means kernel.wat and this file disagree). */
+function kernelExports(exports: WebAssembly.Exports): KernelExports {
+  if (!isKernelExports(exports)) throw new LinkError('plughost: the kernel module lacks an export the host calls (kernel.wat and kernel.ts disagree; rebuild)');
+  return exports;
+}
+
 /** One plug-in's kernel memory and its allocator. */
 export class Kernel implements BlockStore {
   private readonly k: KernelExports;
@@ -108,7 +142,7 @@ export class Kernel implements BlockStore {
   private bytes: Uint8Array;
 
   constructor(maxPages: number | undefined) {
-    this.k = new WebAssembly.Instance(getKernelModule()).exports as unknown as KernelExports;
+    this.k = kernelExports(new WebAssembly.Instance(getKernelModule()).exports);
     this.memory = this.k.memory;
     this.bytes = new Uint8Array(this.memory.buffer);
     this.limitPages(maxPages);

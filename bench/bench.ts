@@ -6,13 +6,15 @@
 //
 //   npm run bench                      the whole run (under 90 s on 2 cores)
 //   npm run bench -- --filter 1 MiB    only the scenarios whose name contains "1 MiB"
+//   npm run bench -- --filter pool     only the worker pool: 1, 2, 4... workers up to the cores here,
+//                                      CPU time per pooled call, the throughput it predicts
 //   npm run bench -- --soak            only the heap soak: 1,000,000 calls (a few seconds)
 //   npm run bench -- --workers         a small call in runInWorker mode, plughost against the peer
-import { availableParallelism, cpus, totalmem } from 'node:os';
+import { cpus, totalmem } from 'node:os';
 import { Floor } from './floor.js';
 import { formatBytes, formatRatio, formatTable, formatTime, geomean, type MemorySnapshot, median, memorySnapshot, type Op, sample, warmUp } from './harness.js';
 import { type BenchPlugin, fixtureFile, type Host, loadPeer, plughost, pluginFile } from './hosts.js';
-import { poolThroughput } from './pool.js';
+import { hostShare, linearRate, POOL_WORKLOADS, type PoolResult, type PoolWorkload, PREDICTED_CORES, poolThroughput, predictedRate } from './pool.js';
 import { COUNT_VOWELS_OPTIONS, countVowelsJs, inputs, scenarios, type Target } from './scenarios.js';
 import { soak } from './soak.js';
 import { startup } from './startup.js';
@@ -235,18 +237,7 @@ export async function run(argv: readonly string[], out: (line: string) => void, 
 
   if (wanted('pool')) {
     progress('  worker pool ...');
-    const pool = await poolThroughput(1000);
-    if (pool.skipped !== undefined) out(`\nworker pool: skipped (${pool.skipped})`);
-    else {
-      const speedup = pool.two! / pool.one!;
-      out(
-        `\nworker pool, 1 MiB vowel count: 1 worker ${pool.one!.toFixed(0)} calls/s, 2 workers ${pool.two!.toFixed(0)} calls/s: ` +
-          `${formatRatio(speedup)} (target ≥${POOL_TARGET}x: ${speedup >= POOL_TARGET ? 'ok' : 'MISS'})\n` +
-          `  ceiling, the same calls in 1 and 2 threads with no host thread (each calls its own plug-in): ` +
-          `${pool.ceilingOne!.toFixed(0)} and ${pool.ceilingTwo!.toFixed(0)} calls/s, ${formatRatio(pool.ceilingTwo! / pool.ceilingOne!)}\n` +
-          `  (${availableParallelism()} cores here; the pool's host thread also needs one: it copies each input into a worker's staging memory)`,
-      );
-    }
+    reportPool(await poolThroughput(1000), out);
   }
 
   const counted = rows.filter((r) => r.inGeomean);
@@ -256,6 +247,67 @@ export async function run(argv: readonly string[], out: (line: string) => void, 
     `geometric mean of the ratios peer/plughost over ${counted.length} scenarios: ${formatRatio(mean)} (target ≥${GEOMEAN_TARGET}x: ${mean >= GEOMEAN_TARGET ? 'ok' : 'MISS'})`,
   );
   return 0;
+}
+
+/** The pool's throughput as measured here, then its CPU time per call and what that predicts for more cores. */
+function reportPool(pool: PoolResult, out: (line: string) => void): void {
+  const one = pool.runs[0]!.rate;
+  out(`\nworker pool, 1 MiB vowel count (${pool.cores} cores here):`);
+  for (const run of pool.runs) {
+    const speedup = run.rate / one;
+    const target = run.size === 2 ? ` (target ≥${POOL_TARGET}x: ${speedup >= POOL_TARGET ? 'ok' : 'MISS'})` : '';
+    const predicted =
+      run.size > 1 ? `; the CPU-time model below predicts ${predictedRate(pool.cpu.mib, run.size).toFixed(0)} calls/s on ${run.size} cores` : '';
+    out(
+      `  ${String(run.size).padStart(2)} worker${run.size === 1 ? ' ' : 's'} ${run.rate.toFixed(0).padStart(6)} calls/s  ${formatRatio(speedup)}${target}${predicted}`,
+    );
+  }
+  const threads = Math.min(pool.cores, pool.runs[pool.runs.length - 1]!.size);
+  out(
+    `  ceiling, the same calls in 1 and ${threads} threads with no host thread (each calls its own plug-in): ` +
+      `${pool.ceilingOne.toFixed(0)} and ${pool.ceilingAll.toFixed(0)} calls/s, ${formatRatio(pool.ceilingAll / pool.ceilingOne)}`,
+  );
+  const cpu = pool.cpu.mib;
+  out(`\nworker pool, CPU time per call (thread CPU time, which other processes' load disturbs far less than wall time):`);
+  out(`  host thread by ${cpu.hostClock}; workers by ${cpu.workerClock}; 'other' is the rest of the process (GC and compiler helper threads)`);
+  const us = (micros: number | undefined) => (micros === undefined ? '-' : formatTime(micros / 1000));
+  const workloads = Object.keys(POOL_WORKLOADS) as PoolWorkload[];
+  out(
+    formatTable(
+      ['call', 'host thread', 'a worker', 'other', 'host share', 'target', '', 'bare call, no pool', 'calls'],
+      workloads.map((workload) => {
+        const c = pool.cpu[workload];
+        const share = hostShare(c);
+        const target = POOL_WORKLOADS[workload].hostShareTarget;
+        return [
+          POOL_WORKLOADS[workload].label,
+          us(c.host),
+          us(c.worker),
+          us(c.other),
+          `${(share * 100).toFixed(1)}%`,
+          `≤${(target * 100).toFixed(0)}%`,
+          share <= target ? 'ok' : 'MISS',
+          us(c.bare),
+          c.calls.toLocaleString('en-US'),
+        ];
+      }),
+    ),
+  );
+  out(
+    '\npredicted throughput with a worker per core: min(cores / (host + worker + other), 1 / host) calls/s, and its share of linear (cores / (worker + other)):',
+  );
+  out(
+    formatTable(
+      ['call', ...PREDICTED_CORES.map((cores) => `${cores} cores`)],
+      workloads.map((workload) => {
+        const c = pool.cpu[workload];
+        return [
+          POOL_WORKLOADS[workload].label,
+          ...PREDICTED_CORES.map((cores) => `${predictedRate(c, cores).toFixed(0)}/s ${formatRatio(predictedRate(c, cores) / linearRate(c, cores))}`),
+        ];
+      }),
+    ),
+  );
 }
 
 process.exitCode = await run(

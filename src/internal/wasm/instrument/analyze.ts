@@ -49,22 +49,22 @@ interface Candidate {
   cond: (Guard | undefined)[];
 }
 
-const I32_EQZ = 0x45,
-  I32_EQ = 0x46,
-  I32_NE = 0x47,
-  I32_LT_S = 0x48,
-  I32_LT_U = 0x49,
-  I32_GT_S = 0x4a,
-  I32_GT_U = 0x4b,
-  I32_LE_S = 0x4c,
-  I32_LE_U = 0x4d,
-  I32_GE_S = 0x4e,
-  I32_GE_U = 0x4f;
-const LOCAL_GET = 0x20,
-  LOCAL_SET = 0x21,
-  LOCAL_TEE = 0x22,
-  I32_CONST = 0x41,
-  I64_CONST = 0x42;
+const I32_EQZ = Op.i32Eqz,
+  I32_EQ = Op.i32Eq,
+  I32_NE = Op.i32Ne,
+  I32_LT_S = Op.i32LtS,
+  I32_LT_U = Op.i32LtU,
+  I32_GT_S = Op.i32GtS,
+  I32_GT_U = Op.i32GtU,
+  I32_LE_S = Op.i32LeS,
+  I32_LE_U = Op.i32LeU,
+  I32_GE_S = Op.i32GeS,
+  I32_GE_U = Op.i32GeU;
+const LOCAL_GET = Op.localGet,
+  LOCAL_SET = Op.localSet,
+  LOCAL_TEE = Op.localTee,
+  I32_CONST = Op.i32Const,
+  I64_CONST = Op.i64Const;
 
 /** The comparison that holds when `op` fails. */
 function negate(op: number): number {
@@ -243,7 +243,7 @@ export class Analyzer {
       const shape = shapes[op];
       own++;
       // Most instructions matter only as the window's latest: numeric ones, loads and stores.
-      if (shape === MEMARG || (shape === NONE && op >= 0x45) || op === LOCAL_GET || op === 0x23 || op === I32_CONST || op === I64_CONST) {
+      if (shape === MEMARG || (shape === NONE && op >= Op.i32Eqz) || op === LOCAL_GET || op === Op.globalGet || op === I32_CONST || op === I64_CONST) {
         // local.get, global.get and integer constants: one LEB128 immediate
         pos = shape === MEMARG ? this.decoder.skipMemarg(bytes, pos + 1) : shape === NONE ? pos + 1 : skipLeb(bytes, pos + 1);
         this.shiftWindow(at);
@@ -253,37 +253,37 @@ export class Analyzer {
       pos = this.decoder.decode(bytes, pos, end);
       op = this.decoder.op;
       let keepInit = false;
-      if (op === 0x03 || op === 0x0b || op === 0x18) {
+      if (op === Op.loop || op === Op.end || op === Op.delegate) {
         // the region may change
         regions[region]!.own += own;
         own = 0;
       }
       switch (op) {
-        case 0x02:
-        case 0x04:
-        case 0x06:
-        case 0x1f: {
+        case Op.block:
+        case Op.if:
+        case Op.try:
+        case Op.tryTable: {
           // block if try try_table
-          const cond = op === 0x04 ? this.windowGuards() : undefined;
-          kinds.push(op === 0x02 ? 0 : op === 0x04 ? 2 : 3);
+          const cond = op === Op.if ? this.windowGuards() : undefined;
+          kinds.push(op === Op.block ? 0 : op === Op.if ? 2 : 3);
           regionOf.push(region);
           back.push(0);
           loopCandidate.push(-1);
-          if (op === 0x06) plan.hasTry = true;
-          if (op === 0x1f) {
+          if (op === Op.try) plan.hasTry = true;
+          if (op === Op.tryTable) {
             // Its catch clauses may branch back to any open loop.
             plan.hasTryTable = true;
             for (let k = 0; k < kinds.length - 1; k++) if (kinds[k] === 1) back[k] = 1;
           }
           for (const c of this.active) {
-            if (op === 0x06 || op === 0x1f) c.dead = true;
+            if (op === Op.try || op === Op.tryTable) c.dead = true;
             else this.enter(c, cond?.get(c));
           }
-          keepInit = op === 0x02;
+          keepInit = op === Op.block;
           this.clearWindow();
           break;
         }
-        case 0x03: {
+        case Op.loop: {
           // loop
           for (const c of this.active) {
             this.enter(c, undefined);
@@ -318,7 +318,7 @@ export class Analyzer {
           this.clearWindow();
           break;
         }
-        case 0x05: {
+        case Op.else: {
           // else
           const top = kinds.length - 1;
           for (const c of this.active) {
@@ -331,19 +331,19 @@ export class Analyzer {
           this.clearWindow();
           break;
         }
-        case 0x07:
-        case 0x19:
-        case 0x18: // catch catch_all delegate
+        case Op.catch:
+        case Op.catchAll:
+        case Op.delegate: // catch catch_all delegate
           for (const c of this.active) c.dead = true;
-          if (op !== 0x18) edits.push(EDIT_CATCH, at, pos, 0);
-          if (op === 0x18) {
+          if (op !== Op.delegate) edits.push(EDIT_CATCH, at, pos, 0);
+          if (op === Op.delegate) {
             if (kinds.length === 0) throw new WasmFormatError('delegate outside a try block', at);
             this.leave(region);
             region = kinds.length === 0 ? 0 : regionOf[kinds.length - 1]!;
           }
           this.clearWindow();
           break;
-        case 0x0b: // end
+        case Op.end: // end
           if (kinds.length === 0) {
             if (pos !== end) throw new WasmFormatError(`function body ${index} does not end where its size says`, start);
             edits.push(EDIT_END, at, pos, 0);
@@ -354,19 +354,19 @@ export class Analyzer {
           region = kinds.length === 0 ? 0 : regionOf[kinds.length - 1]!;
           this.clearWindow();
           break;
-        case 0x0c:
-        case 0x0d:
-        case 0xd5:
-        case 0xd6: {
+        case Op.br:
+        case Op.brIf:
+        case Op.brOnNull:
+        case Op.brOnNonNull: {
           // br br_if br_on_null br_on_non_null
           const label = this.decoder.imm;
-          const guards = op === 0x0d ? this.windowGuards() : undefined;
+          const guards = op === Op.brIf ? this.windowGuards() : undefined;
           const target = kinds.length - 1 - label;
           if (target < 0) plan.exitBranch = true;
           else if (kinds[target] === 1) {
             back[target] = 1;
             const c = loopCandidate[target]! >= 0 ? this.candidates[loopCandidate[target]!] : undefined;
-            if (c && !c.dead) this.backEdge(c, op === 0x0c ? undefined : op === 0x0d ? (guards?.get(c) ?? null) : null);
+            if (c && !c.dead) this.backEdge(c, op === Op.br ? undefined : op === Op.brIf ? (guards?.get(c) ?? null) : null);
           }
           if (guards) {
             // Past a br_if its condition is false.
@@ -378,7 +378,7 @@ export class Analyzer {
           this.shiftWindow(at);
           break;
         }
-        case 0x0e: // br_table
+        case Op.brTable: // br_table
           for (const label of this.decoder.labels) {
             const target = kinds.length - 1 - label;
             if (target < 0) plan.exitBranch = true;
@@ -389,34 +389,34 @@ export class Analyzer {
           }
           this.shiftWindow(at);
           break;
-        case 0x10:
-        case 0x12: // call return_call
+        case Op.call:
+        case Op.returnCall: // call return_call
           this.checkFunctionIndex(this.decoder.imm, at);
           if (this.decoder.imm < this.imported) plan.unknownCalls = true;
           else (plan.calls ??= []).push(region, this.decoder.imm - this.imported);
-          edits.push(op === 0x10 ? EDIT_CALL : EDIT_RETURN_CALL, at, pos, this.decoder.imm);
+          edits.push(op === Op.call ? EDIT_CALL : EDIT_RETURN_CALL, at, pos, this.decoder.imm);
           this.shiftWindow(at);
           break;
-        case 0x11:
-        case 0x14: // call_indirect call_ref
+        case Op.callIndirect:
+        case Op.callRef: // call_indirect call_ref
           plan.unknownCalls = true;
           edits.push(EDIT_INDIRECT, at, pos, 0);
           this.shiftWindow(at);
           break;
-        case 0x13:
-        case 0x15: // return_call_indirect return_call_ref
+        case Op.returnCallIndirect:
+        case Op.returnCallRef: // return_call_indirect return_call_ref
           plan.unknownCalls = true;
           edits.push(EDIT_LEAVE, at, pos, 0);
           this.shiftWindow(at);
           break;
-        case 0x08:
-        case 0x09:
-        case 0x0a: // throw rethrow throw_ref
+        case Op.throw:
+        case Op.rethrow:
+        case Op.throwRef: // throw rethrow throw_ref
           plan.throws = true;
           edits.push(EDIT_LEAVE, at, pos, 0);
           this.shiftWindow(at);
           break;
-        case 0x0f: // return
+        case Op.return: // return
           edits.push(EDIT_LEAVE, at, pos, 0);
           this.shiftWindow(at);
           break;
@@ -429,7 +429,7 @@ export class Analyzer {
           }
           this.shiftWindow(at);
           break;
-        case 0xd2: // ref.func
+        case Op.refFunc: // ref.func
           this.checkFunctionIndex(this.decoder.imm, at);
           if (this.decoder.imm >= this.imported) plan.refs.push(this.decoder.imm - this.imported);
           edits.push(EDIT_REF, at, pos, this.decoder.imm);
@@ -522,7 +522,7 @@ export class Analyzer {
     if (Number.isNaN(offset)) return undefined;
     const isVar = (op: number, imm: number): boolean => (op === LOCAL_GET || op === LOCAL_TEE) && imm === c.local;
     const constOp = c.wide ? I64_CONST : I32_CONST;
-    const shift = c.wide ? 0x0b : 0; // i64 comparisons sit 0x0b above their i32 twins
+    const shift = c.wide ? Op.i64LtS - Op.i32LtS : 0; // i64 comparisons sit as far above their i32 twins
     if (this.latestOp === I32_EQZ + shift && isVar(this.middleOp, this.middleImm)) return { op: I32_EQ, c: 0, g: offset };
     const cmp = this.latestOp - shift;
     if (cmp < I32_EQ || cmp > I32_GE_U) return undefined;
@@ -571,7 +571,7 @@ export class Analyzer {
   /** A `local.set` or `local.tee` of a candidate's variable. */
   private write(c: Candidate): void {
     const level = c.delta.length - 1;
-    const add = c.wide ? 0x7c : 0x6a;
+    const add = c.wide ? Op.i64Add : Op.i32Add;
     const constOp = c.wide ? I64_CONST : I32_CONST;
     let k = NaN;
     if (this.latestOp === add || this.latestOp === add + 1) {

@@ -1,7 +1,12 @@
-import type { LogLevel } from './logging.js';
 import { PluginOutput } from './plugin-output.js';
 
 const utf8 = new TextEncoder();
+
+/**
+ * Log levels, lowest first. `silent` turns plug-in logging off. Declared here, where a host
+ * function reads the plug-in's level, and re-exported with the options that set it.
+ */
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
 /**
  * @internal The plug-in's memory blocks as a host function reaches them: the kernel itself on

@@ -1,13 +1,22 @@
+import type { LogLevel } from './call-context.js';
 import type { HostFunction, HostFunctionMap } from './host-function.js';
-import type { Logger, LogLevel } from './logging.js';
 import type { MemoryOptions } from './manifest.js';
 
 // Their home is with what they describe; here too, where the options that take them are.
+export type { LogLevel } from './call-context.js';
 export type { HostFunctionCallback, HostFunctionMap } from './host-function.js';
-export type { Logger, LogLevel } from './logging.js';
 
 /** Where guest output goes: a function called once per line (without its newline), or a stream. */
 export type OutputTarget = ((line: string) => void) | { write(chunk: string): unknown };
+
+/** Where plug-in log messages go: any object with the five level methods (`console` fits). */
+export interface Logger {
+  trace(message: string): void;
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
 
 /**
  * Options of {@link createPlugin}, named as in `@extism/extism` 2.x. Where a manifest sets the

@@ -10,7 +10,7 @@ interface JspiWebAssembly {
   promising: (fn: (...args: any[]) => unknown) => (...args: any[]) => Promise<unknown>;
 }
 
-// No cast: the two members are optional, which is what they are.
+// Typed, not cast: on an engine without JSPI the two members are simply absent.
 const wasm: typeof WebAssembly & Partial<JspiWebAssembly> = WebAssembly;
 
 /** Whether this engine has JSPI (`WebAssembly.Suspending` and `WebAssembly.promising`). */

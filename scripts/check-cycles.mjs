@@ -28,7 +28,7 @@ function sourceFiles(dir) {
 }
 
 // `import ... from './x.js'`, `export ... from './x.js'`, `import './x.js'`: the static forms.
-const STATIC_IMPORT = /(?:^|[;\n])\s*(import|export)\s+(?:[^'";]*?\sfrom\s+)?['"](\.{1,2}\/[^'"]+)['"]/g;
+const STATIC_IMPORT = /(?:^|[;\n])\s*(?:import|export)\s+(?:[^'";]*?\sfrom\s+)?['"](\.{1,2}\/[^'"]+)['"]/g;
 
 /** Comments removed, so that an import quoted in a doc comment is not taken for one. */
 function withoutComments(source) {
@@ -38,7 +38,7 @@ function withoutComments(source) {
 /** The modules `file` imports statically (types or values), as absolute .ts paths. */
 export function importsOf(file, source) {
   const targets = new Set();
-  for (const [, , specifier] of withoutComments(source).matchAll(STATIC_IMPORT)) {
+  for (const [, specifier] of withoutComments(source).matchAll(STATIC_IMPORT)) {
     targets.add(resolve(dirname(file), specifier).replace(/\.js$/, '.ts'));
   }
   return targets;

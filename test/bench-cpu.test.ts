@@ -1,0 +1,60 @@
+// The pool bench's CPU-time model and clocks (bench/pool.ts, bench/cpu.ts): the formulas
+// BENCHMARKS.md states, and clocks that count this thread's work in microseconds.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { everyThreadCpu, hostThreadClock, processCpu, threadCpuClock } from '../bench/cpu.js';
+import { type CpuPerCall, hostShare, linearRate, predictedRate } from '../bench/pool.js';
+
+const cpu = (host: number, worker: number, other = 0): CpuPerCall => ({
+  host,
+  worker,
+  other,
+  bare: undefined,
+  hostClock: 'test',
+  workerClock: 'test',
+  calls: 1,
+});
+
+/** Busy work on this thread for about `ms` of wall time. */
+function spin(ms: number): void {
+  const end = performance.now() + ms;
+  let x = 0;
+  while (performance.now() < end) x += Math.sqrt(x + 1);
+  assert.ok(x > 0);
+}
+
+describe('pool bench model', () => {
+  it('predicts min(cores / (host + worker + other), 1 / host) calls per second', () => {
+    // 10 µs of host and 990 µs of worker: 4 cores are core-bound, 200 cores host-bound.
+    assert.equal(predictedRate(cpu(10, 990), 4), 4000);
+    assert.equal(predictedRate(cpu(10, 990), 200), 100_000);
+    assert.equal(predictedRate(cpu(10, 980, 10), 4), 4000);
+  });
+
+  it('measures linear as cores / (worker + other), and the host share of the whole call', () => {
+    assert.equal(linearRate(cpu(10, 990, 10), 4), 4000);
+    assert.equal(hostShare(cpu(25, 70, 5)), 0.25);
+  });
+});
+
+describe('bench CPU clocks', () => {
+  it("count this thread's work in microseconds, where the runtime has a clock", (t) => {
+    const clock = threadCpuClock();
+    if (clock === undefined) return t.skip('no thread CPU clock on this runtime');
+    const before = clock.now();
+    spin(50);
+    const used = clock.now() - before;
+    // At least a few ms of the 50 spun (a loaded machine may take the core away), never more than the wall time.
+    assert.ok(used >= 5_000 && used <= 5_000_000, `${used} µs of CPU for 50 ms of spinning (${clock.what})`);
+  });
+
+  it('see this thread among all of the process, and the process at least as busy as it', (t) => {
+    const threads = everyThreadCpu();
+    if (threads === undefined) return t.skip('no per-thread CPU times on this platform');
+    const process0 = processCpu();
+    const host0 = hostThreadClock().now();
+    spin(30);
+    assert.ok(threads.has(process.pid), 'the main thread (tid = pid) is listed');
+    assert.ok(processCpu() - process0 >= hostThreadClock().now() - host0 - 1_000);
+  });
+});

@@ -11,9 +11,11 @@ import { isAddedExport, isAddedImport, type LoadedModule, loadModules } from './
 import * as platform from './internal/platform/node.js';
 import { resolveManifest } from './internal/resolve-manifest.js';
 import type { WasiMount } from './internal/wasi/index.js';
+import type { InMemoryFileSystem } from './internal/wasi/memory-fs.js';
 import { WorkerBackend, type WorkerHttpFactory, type WorkerSpec, workerSpec } from './internal/worker/worker-backend.js';
 import type { ManifestLike, NormalizedManifest } from './manifest.js';
 import { mainModuleIndex } from './manifest.js';
+import { wasiFileSystemOf } from './memory-file-system.js';
 import type { PluginOptions } from './options.js';
 import type { PluginOutput } from './plugin-output.js';
 
@@ -135,9 +137,10 @@ interface ResolvedOptions {
   engine: EngineOptions;
 }
 
-function wasiMounts(allowedPaths: Record<string, string>): WasiMount[] {
+function wasiMounts(allowedPaths: Record<string, string>, memory: InMemoryFileSystem | undefined): WasiMount[] {
   return Object.entries(allowedPaths).map(([key, guestPath]) => {
     const readOnly = key.startsWith('ro:');
+    if (memory !== undefined) return memoryMount(memory, key, guestPath, readOnly);
     const hostPath = platform.resolvePath(readOnly ? key.slice(3) : key);
     if (!platform.isDirectory(hostPath)) {
       const field = `allowed_paths["${key}"]`;
@@ -154,6 +157,17 @@ function wasiMounts(allowedPaths: Record<string, string>): WasiMount[] {
     }
     return { hostPath, guestPath, readOnly };
   });
+}
+
+/** A mount of a directory of the `wasiFileSystem` option. */
+function memoryMount(memory: InMemoryFileSystem, key: string, guestPath: string, readOnly: boolean): WasiMount {
+  const path = readOnly ? key.slice(3) : key;
+  const type = memory.typeOf(path);
+  if (type !== 'directory') {
+    const problem = type === undefined ? 'does not exist' : `is a ${type}, not a directory`;
+    throw new ManifestError(`allowed_paths["${key}"]`, `${path} ${problem} in the wasiFileSystem (make it with makeDirectory(), or a "${path}/" entry)`);
+  }
+  return { hostPath: path, guestPath, readOnly };
 }
 
 /** Merge options over the manifest, validate, and fill defaults. */
@@ -183,6 +197,7 @@ function resolveOptions(manifest: NormalizedManifest, options: PluginOptions): R
     timeoutMs,
   };
   // read only for WASI plug-ins: a look into process.env costs ~0.2 µs
+  const memoryFs = options.wasiFileSystem === undefined ? undefined : wasiFileSystemOf(options.wasiFileSystem);
   const wasiOutput = () => options.enableWasiOutput ?? Boolean(platform.environmentVariable('EXTISM_ENABLE_WASI_OUTPUT'));
   return {
     manifest: merged,
@@ -226,7 +241,8 @@ function resolveOptions(manifest: NormalizedManifest, options: PluginOptions): R
       allowResponseHeaders: options.allowHttpResponseHeaders ?? false,
       wasi: options.useWasi
         ? {
-            mounts: wasiMounts(merged.allowedPaths),
+            mounts: wasiMounts(merged.allowedPaths, memoryFs),
+            fs: memoryFs,
             stdout: options.wasiStdout ?? (wasiOutput() ? 'process' : undefined),
             stderr: options.wasiStderr ?? (wasiOutput() ? 'process' : undefined),
             args: options.wasiArgs ?? [],

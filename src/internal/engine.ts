@@ -29,7 +29,7 @@ import { releaseMemory } from './memory-pool.js';
 import type { LoadedModule } from './module-loader.js';
 import * as platform from './platform/node.js';
 import { VarStore } from './vars.js';
-import { createWasi, type Wasi, WasiExit, type WasiMount } from './wasi/index.js';
+import { createWasi, type HostFileSystem, type Wasi, WasiExit, type WasiMount } from './wasi/index.js';
 import { atomicsSleep } from './wasi/poll.js';
 import { BUDGET_EXPORT } from './wasm/instrument.js';
 
@@ -53,7 +53,17 @@ export interface EngineOptions {
   asyncHttp?: ((deadline: () => Deadline) => AsyncHttpHandler) | undefined;
   allowResponseHeaders: boolean;
   /** `'process'`: this process's own stdout/stderr, bytes as they come. */
-  wasi: { mounts: WasiMount[]; stdout?: OutputTarget | 'process'; stderr?: OutputTarget | 'process'; args: string[]; env: Record<string, string> } | undefined;
+  wasi:
+    | {
+        mounts: WasiMount[];
+        stdout?: OutputTarget | 'process';
+        stderr?: OutputTarget | 'process';
+        args: string[];
+        env: Record<string, string>;
+        /** What the mounts name; default: the host's file system. */
+        fs?: HostFileSystem;
+      }
+    | undefined;
   timeoutMs: number | null;
   fuel: number | undefined;
 }
@@ -222,6 +232,7 @@ export class PluginEngine {
         if (wasiOptions === undefined || !this.wasiModules.has(index)) return undefined;
         const wasi = createWasi({
           mounts: wasiOptions.mounts,
+          fs: wasiOptions.fs,
           args: wasiOptions.args,
           env: wasiOptions.env,
           stdout: this.stdout && ((chunk: Uint8Array) => this.stdout!.write(chunk)),

@@ -1,5 +1,6 @@
 // What it takes to start (and restart) a plug-in's workers: the part of the engine options a
 // worker can receive (cloneable), and the part that stays on the host thread (functions).
+import { ManifestError } from '../../errors.js';
 import type { HostFunctionCallback, Logger } from '../../options.js';
 import type { Deadline } from '../deadline.js';
 import type { EngineOptions } from '../engine.js';
@@ -32,6 +33,9 @@ function outputMode(target: OutputTarget | 'process' | undefined): WasiOutput {
 
 /** Split engine options into what the worker gets (cloneable) and what stays on this thread (functions). */
 export function workerSpec(engine: EngineOptions, http: WorkerHttpFactory | undefined): WorkerSpec {
+  if (engine.wasi?.fs !== undefined) {
+    throw new ManifestError('wasiFileSystem', 'cannot be used by a plug-in in a worker yet (runInWorker, createPool): run it on this thread');
+  }
   const hostFunctions: HostFunctionSlot[] = [];
   const callbacks: HostFunctionCallback[] = [];
   for (const [namespace, functions] of Object.entries(engine.functions)) {

@@ -6,6 +6,7 @@ import * as nodeFs from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { nodeFileSystem } from '../../src/internal/platform/node/index.js';
 import type { HostFileSystem } from '../../src/internal/wasi/host-fs.js';
 import { InMemoryFileSystem } from '../../src/internal/wasi/memory-fs.js';
 
@@ -19,8 +20,8 @@ interface Stat {
 export interface TestTree {
   /** Root of the temporary tree (a host path, or a path in the memory file system). */
   readonly path: string;
-  /** What to give createWasi as `fs`: undefined for the host's. */
-  readonly fs: HostFileSystem | undefined;
+  /** What to give createWasi as `fs`. */
+  readonly fs: HostFileSystem;
   cleanup(): void;
   readFileSync(path: string, encoding: 'utf8'): string;
   writeFileSync(path: string, data: string): void;
@@ -37,7 +38,7 @@ function nodeTree(): TestTree {
   const path = mkdtempSync(join(tmpdir(), 'plughost-wasi-'));
   return {
     path,
-    fs: undefined,
+    fs: nodeFileSystem,
     cleanup: () => rmSync(path, { recursive: true, force: true }),
     readFileSync: (p) => nodeFs.readFileSync(p, 'utf8'),
     writeFileSync: (p, data) => nodeFs.writeFileSync(p, data),

@@ -41,6 +41,27 @@ export interface SharedChannelOptions {
   maxMessageBytes?: number;
 }
 
+/** A growable SharedArrayBuffer (ES2024), typed here since the project's lib is older. */
+interface GrowableBuffer extends SharedArrayBuffer {
+  readonly maxByteLength: number;
+  grow(newLength: number): void;
+}
+
+/**
+ * A buffer of `initial` bytes that can grow to `max`. Where the engine cannot grow shared
+ * buffers, one of a fixed size instead (untouched pages cost no memory on the systems we run on).
+ */
+function growableBuffer(initial: number, max: number): GrowableBuffer {
+  const buffer = new (SharedArrayBuffer as unknown as new (length: number, options: { maxByteLength: number }) => GrowableBuffer)(initial, {
+    maxByteLength: max,
+  });
+  if (typeof buffer.grow === 'function') return buffer;
+  const fixed = new SharedArrayBuffer(Math.min(max, FIXED_FALLBACK_BYTES)) as GrowableBuffer;
+  Object.defineProperties(fixed, { maxByteLength: { value: fixed.byteLength }, grow: { value: () => {} } });
+  return fixed;
+}
+const FIXED_FALLBACK_BYTES = 64 * 1024 * 1024;
+
 function lock(header: Int32Array): void {
   if (Atomics.compareExchange(header, LOCK, 0, 1) === 0) return;
   const giveUp = Date.now() + LOCK_BOUND_MS;
@@ -66,9 +87,9 @@ export class SharedSyncPort implements SyncPort {
 
   constructor(
     /** Where this end posts. */
-    readonly outgoing: SharedArrayBuffer,
+    readonly outgoing: GrowableBuffer,
     /** Where this end takes from. */
-    readonly incoming: SharedArrayBuffer,
+    readonly incoming: GrowableBuffer,
     readonly maxMessageBytes: number,
   ) {}
 
@@ -79,7 +100,7 @@ export class SharedSyncPort implements SyncPort {
     if (data?.sharedChannel !== 1 || !(data.outgoing instanceof SharedArrayBuffer) || !(data.incoming instanceof SharedArrayBuffer)) {
       throw new TypeError('internal: not an end of a shared channel');
     }
-    return new SharedSyncPort(data.outgoing, data.incoming, data.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
+    return new SharedSyncPort(data.outgoing as GrowableBuffer, data.incoming as GrowableBuffer, data.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
   }
 
   /**
@@ -166,8 +187,8 @@ export function createSharedChannel(options: SharedChannelOptions = {}): { local
   const initial = HEADER_BYTES + (options.initialBytes ?? DEFAULT_INITIAL_BYTES);
   // Room for one message of the largest size while another is still unread.
   const max = HEADER_BYTES + 2 * (RECORD_HEADER + maxMessageBytes);
-  const a = new SharedArrayBuffer(Math.min(initial, max), { maxByteLength: max });
-  const b = new SharedArrayBuffer(Math.min(initial, max), { maxByteLength: max });
+  const a = growableBuffer(Math.min(initial, max), max);
+  const b = growableBuffer(Math.min(initial, max), max);
   return { local: new SharedSyncPort(a, b, maxMessageBytes), remote: new SharedSyncPort(b, a, maxMessageBytes) };
 }
 
@@ -427,7 +448,7 @@ function decodeFrom(r: Reader): unknown {
       const kind = TYPED_ARRAYS[r.u8()];
       const bytes = r.raw();
       if (kind === undefined) throw new RangeError('unknown typed array kind');
-      return new kind(bytes.buffer, 0, bytes.length / kind.BYTES_PER_ELEMENT);
+      return new kind(bytes.buffer as ArrayBuffer, 0, bytes.length / kind.BYTES_PER_ELEMENT);
     }
     case Tag.DATA_VIEW:
       return new DataView(r.raw().buffer);

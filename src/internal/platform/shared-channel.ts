@@ -270,15 +270,27 @@ class Writer {
     this.length = needed;
     return at;
   }
+  // Each reserves first: reserve() may replace `bytes` and `view`.
   u8(value: number): void {
-    this.bytes[this.reserve(1)] = value;
+    const at = this.reserve(1);
+    this.bytes[at] = value;
   }
   u32(value: number): void {
-    this.view.setUint32(this.reserve(4), value, true);
+    const at = this.reserve(4);
+    this.view.setUint32(at, value, true);
+  }
+  i32(value: number): void {
+    const at = this.reserve(4);
+    this.view.setInt32(at, value, true);
+  }
+  f64(value: number): void {
+    const at = this.reserve(8);
+    this.view.setFloat64(at, value, true);
   }
   raw(bytes: Uint8Array): void {
     this.u32(bytes.length);
-    this.bytes.set(bytes, this.reserve(bytes.length));
+    const at = this.reserve(bytes.length);
+    this.bytes.set(bytes, at);
   }
   string(value: string): void {
     // At most three bytes per UTF-16 unit: encode in place, then write the real length.
@@ -308,45 +320,57 @@ function describe(value: unknown): string {
 function encodeInto(w: Writer, value: unknown, path: string, ancestors: unknown[]): void {
   switch (typeof value) {
     case 'undefined':
-      return w.u8(Tag.UNDEFINED);
+      w.u8(Tag.UNDEFINED);
+      return;
     case 'boolean':
-      return w.u8(value ? Tag.TRUE : Tag.FALSE);
+      w.u8(value ? Tag.TRUE : Tag.FALSE);
+      return;
     case 'number':
       if ((value | 0) === value && !Object.is(value, -0)) {
         w.u8(Tag.INT32);
-        return w.view.setInt32(w.reserve(4), value, true);
+        w.i32(value);
+        return;
       }
       w.u8(Tag.FLOAT64);
-      return w.view.setFloat64(w.reserve(8), value, true);
+      w.f64(value);
+      return;
     case 'bigint':
       w.u8(Tag.BIGINT);
-      return w.string(value.toString(16));
+      w.string(value.toString(16));
+      return;
     case 'string':
       w.u8(Tag.STRING);
-      return w.string(value);
+      w.string(value);
+      return;
     case 'object':
       break;
     default:
       unsupported(path, describe(value));
   }
-  if (value === null) return w.u8(Tag.NULL);
+  if (value === null) {
+    w.u8(Tag.NULL);
+    return;
+  }
   if (ancestors.includes(value)) unsupported(path, 'it contains itself (a cycle)');
   if (ancestors.length >= MAX_DEPTH) unsupported(path, `it nests deeper than ${MAX_DEPTH} levels`);
   if (value instanceof ArrayBuffer || value instanceof SharedArrayBuffer) {
     w.u8(Tag.ARRAY_BUFFER);
-    return w.raw(new Uint8Array(value));
+    w.raw(new Uint8Array(value));
+    return;
   }
   if (ArrayBuffer.isView(value)) {
     const bytes = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
     if (value instanceof DataView) {
       w.u8(Tag.DATA_VIEW);
-      return w.raw(bytes);
+      w.raw(bytes);
+      return;
     }
     const kind = TYPED_ARRAYS.findIndex((c) => value instanceof c);
     if (kind < 0) unsupported(path, describe(value));
     w.u8(Tag.TYPED_ARRAY);
     w.u8(kind);
-    return w.raw(bytes);
+    w.raw(bytes);
+    return;
   }
   ancestors.push(value);
   if (Array.isArray(value)) {

@@ -212,7 +212,11 @@ async function runExample(base, suffix) {
     const result = page.locator('#result');
     const [state, text] = await Promise.all([result.getAttribute('data-state'), result.textContent()]);
     if (state === 'done' && text?.trim() === EXAMPLE_EXPECTED) pass(name, Math.round(performance.now() - started));
-    else fail(name, `shows ${JSON.stringify(text)} (state ${state}), expected ${EXAMPLE_EXPECTED}${errors.length > 0 ? `; page errors: ${errors.join('; ')}` : ''}`);
+    else
+      fail(
+        name,
+        `shows ${JSON.stringify(text)} (state ${state}), expected ${EXAMPLE_EXPECTED}${errors.length > 0 ? `; page errors: ${errors.join('; ')}` : ''}`,
+      );
   } catch (err) {
     fail(name, err.message.split('\n')[0]);
   } finally {

@@ -11,8 +11,8 @@
 //   node scripts/test-browser.mjs
 //
 // Output: the cross-runtime suite's lines (`features\t<json>`, `start\t<name>`,
-// `ok\t<name>\t<ms>`, `not ok\t<name>\t<message>`), each test's name ending in the origin it
-// ran on, then a closing `N passed, N failed`; exits 1 if any test failed or a page did not
+// `ok\t<name>\t<ms>`, `not ok\t<name>\t<message>`, and `skip\t<name>\t<why>`), each test's name
+// ending in the origin it ran on, then a closing `N passed, N failed`; exits 1 if any test failed or a page did not
 // finish. A page that has not finished within its bound fails the test it was in.
 // PLUGHOST_RUNTIMES_ONLY=<text> runs only the tests whose name contains it.
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -137,6 +137,7 @@ const [isolatedBase, plainBase, apiBase] = await Promise.all(servers.map(listen)
 let passed = 0;
 let failed = 0;
 let pagesUnfinished = 0;
+let skipped = 0;
 const report = (line) => console.log(line);
 const pass = (name, ms) => {
   passed++;
@@ -176,6 +177,9 @@ async function runSuite(base, suffix) {
     } else if (kind === 'not ok') {
       settled.add(`${name} ${suffix}`);
       fail(`${name} ${suffix}`, detail);
+    } else if (kind === 'skip') {
+      skipped++;
+      report(`skip\t${name} ${suffix}\t${detail}`);
     } else if (kind === 'done') finish(true);
   });
   const only = process.env.PLUGHOST_RUNTIMES_ONLY;
@@ -232,5 +236,5 @@ try {
   await Promise.race([browser.close(), new Promise((resolve) => setTimeout(resolve, 10_000))]);
   for (const server of servers) server.close();
 }
-console.log(`${passed} passed, ${failed} failed`);
+console.log(`${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`);
 process.exit(failed === 0 && pagesUnfinished === 0 ? 0 : 1);

@@ -88,8 +88,8 @@ function buildTypeScript() {
 // import.meta.url)), and in dist/bundle/ every entry is a sibling of every other.
 const BUNDLE_ENTRIES = {
   index: 'dist/index.js',
-  'worker-main': 'dist/internal/worker/worker-main.js',
-  'fetch-worker': 'dist/internal/platform/node-http/fetch-worker.js',
+  'worker-main': 'dist/internal/platform/node/worker-main.js',
+  'fetch-worker': 'dist/internal/platform/node/http/fetch-worker.js',
 };
 
 /** Library modules the bin must import from index.js, never carry a copy of (a second copy of errors.ts breaks instanceof). */

@@ -23,7 +23,7 @@ import {
   TimeoutError,
   WorkerError,
 } from '../src/index.js';
-import { runningWorkers } from '../src/internal/platform/node-worker.js';
+import { runningWorkers } from '../src/internal/platform/node/index.js';
 import { assemble, pluginPath, recordingLogger, repoRoot } from './helpers.js';
 
 const ENV = `

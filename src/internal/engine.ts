@@ -27,14 +27,16 @@ import { createLineSink, type LineSink, type OutputTarget } from './line-sink.js
 import { type Instantiated, instantiate, type LinkPlan, link, WASI_NAMESPACE } from './linker.js';
 import { releaseMemory } from './memory-pool.js';
 import type { LoadedModule } from './module-loader.js';
-import * as platform from './platform/node.js';
+import type { Platform } from './platform/platform.js';
 import { VarStore } from './vars.js';
 import { createWasi, type Wasi, WasiExit, type WasiMount } from './wasi/index.js';
-import { atomicsSleep } from './wasi/poll.js';
+import { threadSleep } from './wasi/poll.js';
 import { BUDGET_EXPORT } from './wasm/instrument.js';
 
 /** Everything an engine is made from: compiled modules, the merged options, the host functions. */
 export interface EngineOptions {
+  /** What the engine runs on: guest output let through, WASI's file system, whether this thread may block. */
+  platform: Platform;
   modules: LoadedModule[];
   mainIndex: number;
   config: Record<string, string>;
@@ -73,15 +75,13 @@ class Interrupted extends Error {
   }
 }
 
-function outputSink(target: OutputTarget | 'process' | undefined, fd: 1 | 2): LineSink | undefined {
+function outputSink(target: OutputTarget | 'process' | undefined, fd: 1 | 2, platform: Platform): LineSink | undefined {
   if (target === undefined) return undefined;
   if (target !== 'process') return createLineSink(target);
-  const stream = platform.processOutput(fd);
+  const stream = platform.output(fd);
   // a copy: the stream may write later, and the guest reuses its buffer
   return { write: (chunk) => void stream.write(chunk.slice()), flush() {} };
 }
-/** One sleeper for every engine of the thread (a SharedArrayBuffer per engine would cost more than the rest of it). */
-const blockFor = atomicsSleep();
 
 /**
  * How long past its deadline a suspended call waits before it is given up: an HTTP request
@@ -145,8 +145,8 @@ export class PluginEngine {
       this.state = this.createState(options, asyncHttp !== undefined);
       this.slot.holder.state = this.state;
       this.callContext = new CallContext(this.state);
-      this.stdout = outputSink(options.wasi?.stdout, 1);
-      this.stderr = outputSink(options.wasi?.stderr, 2);
+      this.stdout = outputSink(options.wasi?.stdout, 1, options.platform);
+      this.stderr = outputSink(options.wasi?.stderr, 2, options.platform);
       this.plan = link({
         modules: options.modules,
         mainIndex: options.mainIndex,
@@ -227,6 +227,7 @@ export class PluginEngine {
           stdout: this.stdout && ((chunk: Uint8Array) => this.stdout!.write(chunk)),
           stderr: this.stderr && ((chunk: Uint8Array) => this.stderr!.write(chunk)),
           sleep: (ms: number) => this.sleep(ms),
+          fs: this.options.platform.wasiFileSystem,
         });
         this.wasis.push(wasi);
         return wasi;
@@ -578,7 +579,7 @@ export class PluginEngine {
   private sleep(ms: number): void {
     const wake = Deadline.fromTimeout(ms);
     const until = Deadline.earliest(wake, this.deadline);
-    blockFor(Deadline.remaining(until));
+    threadSleep(this.options.platform.canBlock)(Deadline.remaining(until));
     if (until < wake) throw new Interrupted('timeout');
   }
 

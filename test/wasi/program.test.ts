@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
+import { nodeFileSystem } from '../../src/internal/platform/node/index.js';
 import { createWasi, WasiExit, type WasiOptions } from '../../src/internal/wasi/index.js';
 import { assemble, fixturePath, repoRoot } from '../helpers.js';
 import { tempDir } from './guest.js';
@@ -22,7 +23,7 @@ async function catBytes(): Promise<Uint8Array> {
 /** Run wasi-cat to its proc_exit; returns the exit code and what it wrote to stdout. */
 async function runCat(options: WasiOptions): Promise<{ code: number; stdout: string; chunks: number }> {
   const chunks: Uint8Array[] = [];
-  const wasi = createWasi({ ...options, stdout: (chunk) => chunks.push(chunk) });
+  const wasi = createWasi({ fs: nodeFileSystem, ...options, stdout: (chunk) => chunks.push(chunk) });
   const module = await WebAssembly.compile((await catBytes()) as Uint8Array<ArrayBuffer>);
   const instance = await WebAssembly.instantiate(module, { wasi_snapshot_preview1: wasi.imports });
   wasi.setMemory(instance.exports.memory as WebAssembly.Memory);

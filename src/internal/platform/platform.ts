@@ -133,4 +133,6 @@ export interface Platform {
   readonly syncHttp?: SyncHttp;
   /** Worker mode; absent where threads cannot be started. */
   readonly threads?: PlatformThreads;
+  /** Whether `fetch` is subject to cross-origin checks (a browser's is); for CAPABILITIES. Default false. */
+  readonly crossOriginChecksEnforced?: boolean;
 }

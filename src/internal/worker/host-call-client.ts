@@ -12,7 +12,7 @@ import { Deadline } from '../deadline.js';
 import type { PluginEngine } from '../engine.js';
 import { fromWireWithRef, toWire } from '../error-codec.js';
 import type { HttpHandler, HttpRequest, HttpResponse } from '../host-env.js';
-import { receiveMessage, type SyncPort } from '../platform/node-worker.js';
+import type { SyncPort } from '../platform/platform.js';
 import { CTRL, type HostFunctionSlot, type HostRequest, HTTP_INDEX, type MemoryOp, type OpReply, type SyncToWorker } from './protocol.js';
 
 /** An exact-size buffer holding `bytes`, safe to transfer. */
@@ -36,6 +36,8 @@ export class HostCallClient {
     private readonly port: SyncPort,
     private readonly post: (message: HostRequest, transfer: Transferable[]) => void,
     private readonly timeoutMs: number | null,
+    /** The worker platform's synchronous read of a port. */
+    private readonly receive: (port: SyncPort) => unknown,
   ) {
     this.initDeadline = Deadline.fromTimeout(timeoutMs);
   }
@@ -80,13 +82,14 @@ export class HostCallClient {
         // Read the counter before draining: a message posted after the drain bumps it, so the
         // wait below returns at once instead of missing it.
         const seen = Atomics.load(ctrl, CTRL.TO_WORKER);
-        for (let m = receiveMessage(this.port) as SyncToWorker | undefined; m !== undefined; m = receiveMessage(this.port) as SyncToWorker | undefined) {
+        for (let m = this.receive(this.port) as SyncToWorker | undefined; m !== undefined; m = this.receive(this.port) as SyncToWorker | undefined) {
           if (m.seq !== seq) continue; // an answer to a host call we already gave up on
           if (m.kind === 'op') this.serve(ctx, m);
           else if (m.kind === 'return') return m.value;
           else throw fromWireWithRef(m.error, seq);
         }
         const left = this.checkInterrupt();
+        // A worker thread may always block, on every platform (only a browser's main thread may not).
         Atomics.wait(ctrl, CTRL.TO_WORKER, seen, left);
       }
     } finally {

@@ -11,7 +11,7 @@ import type { ValueType } from '../../host-function.js';
 import type { LogLevel } from '../../options.js';
 import type { WireError } from '../error-codec.js';
 import type { LoadedModule } from '../module-loader.js';
-import type { SyncPort } from '../platform/node-worker.js';
+import type { SyncPort } from '../platform/platform.js';
 import type { WasiMount } from '../wasi/index.js';
 
 /** Slots of `ctrl`. */

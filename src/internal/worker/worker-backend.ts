@@ -181,7 +181,7 @@ export class WorkerBackend implements PluginBackend {
   // ------------------------------------------------------------------ workers
 
   private spawn(): Promise<void> {
-    const slot = new WorkerSlot(this.spec.init, {
+    const slot = new WorkerSlot(this.spec, {
       message: (from, message) => this.onMessage(from, message),
       exit: (from, code) => this.onExit(from, code),
     });

@@ -2,10 +2,11 @@
 // its initialization, the shared flags that ask it to stop a call, and ending it. A worker that
 // is replaced gets a new WorkerSlot, so late events of the old one are recognised and ignored.
 import { TimeoutError, WorkerError } from '../../errors.js';
-import { createSyncChannel, startWorker, type WorkerThread } from '../platform/node-worker.js';
+import type { WorkerThread } from '../platform/platform.js';
 import { SyncLine } from './host-call-server.js';
 import { InputStaging } from './input-staging.js';
 import { CTRL, CTRL_SLOTS, type FromWorker, type WorkerInit } from './protocol.js';
+import type { WorkerSpec } from './worker-spec.js';
 
 /**
  * After its deadline, how long an initialization (first or after a reset) may still take to
@@ -13,8 +14,6 @@ import { CTRL, CTRL_SLOTS, type FromWorker, type WorkerInit } from './protocol.j
  * before the worker links the plug-in, which a loaded machine may take a while to do.
  */
 export const INIT_GRACE_MS = 1000;
-
-const WORKER_ENTRY = new URL('./worker-main.js', import.meta.url);
 
 /** What the owner of a slot hears from its worker. */
 export interface WorkerSlotEvents {
@@ -49,11 +48,11 @@ export class WorkerSlot {
   /** Ends a worker whose initialization overruns its deadline and cannot be stopped from inside. */
   private initWatchdog: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(init: Omit<WorkerInit, 'ctrl' | 'port'>, events: WorkerSlotEvents) {
+  constructor({ init, threads, canBlock }: Pick<WorkerSpec, 'init' | 'threads' | 'canBlock'>, events: WorkerSlotEvents) {
     const ctrlBuffer = new SharedArrayBuffer(CTRL_SLOTS * Int32Array.BYTES_PER_ELEMENT);
-    const { local, remote } = createSyncChannel();
-    this.worker = startWorker(WORKER_ENTRY, { ...init, ctrl: ctrlBuffer, port: remote } satisfies WorkerInit, [remote]);
-    this.line = new SyncLine(new Int32Array(ctrlBuffer), local);
+    const { local, remote } = threads.createSyncChannel();
+    this.worker = threads.startWorker(threads.pluginWorkerEntry, { ...init, ctrl: ctrlBuffer, port: remote } satisfies WorkerInit, [remote]);
+    this.line = new SyncLine(new Int32Array(ctrlBuffer), local, threads, canBlock);
     this.started = new Promise<void>((resolve, reject) => {
       let settled = false;
       this.settleStarted = (error?: unknown) => {

@@ -1,11 +1,13 @@
 // What it takes to start (and restart) a plug-in's workers: the part of the engine options a
 // worker can receive (cloneable), and the part that stays on the host thread (functions).
+import { WorkerError } from '../../errors.js';
 import type { HostFunctionCallback, Logger } from '../../options.js';
 import type { Deadline } from '../deadline.js';
 import type { EngineOptions } from '../engine.js';
 import type { HttpRequest, HttpResponse } from '../host-env.js';
 import { lineWriter, type OutputTarget } from '../line-sink.js';
 import type { LoadedModule } from '../module-loader.js';
+import type { PlatformThreads } from '../platform/platform.js';
 import type { HostFunctionSlot, WasiOutput, WorkerInit } from './protocol.js';
 
 /** The plug-in's `http_request` on the host thread; `deadline` is the running call's. */
@@ -24,6 +26,10 @@ export interface WorkerSpec {
   main: LoadedModule;
   /** Whether the guest checks in periodically (timeout or fuel set): then it can stop without its worker being ended. */
   instrumented: boolean;
+  /** The platform's threads: how workers start and how their sync channel is read. */
+  threads: PlatformThreads;
+  /** Whether this (the host) thread may block in Atomics.wait while a worker serves its memory requests. */
+  canBlock: boolean;
 }
 
 function outputMode(target: OutputTarget | 'process' | undefined): WasiOutput {
@@ -32,6 +38,10 @@ function outputMode(target: OutputTarget | 'process' | undefined): WasiOutput {
 
 /** Split engine options into what the worker gets (cloneable) and what stays on this thread (functions). */
 export function workerSpec(engine: EngineOptions, http: WorkerHttpFactory | undefined): WorkerSpec {
+  const { threads, canBlock, name } = engine.platform;
+  if (threads === undefined) {
+    throw new WorkerError(`runInWorker and createPool need threads, and ${name} has none here: run the plug-in on this thread (runInWorker: false)`);
+  }
   const hostFunctions: HostFunctionSlot[] = [];
   const callbacks: HostFunctionCallback[] = [];
   for (const [namespace, functions] of Object.entries(engine.functions)) {
@@ -77,5 +87,7 @@ export function workerSpec(engine: EngineOptions, http: WorkerHttpFactory | unde
     http,
     main: engine.modules[engine.mainIndex]!,
     instrumented: engine.modules.some((m) => m.instrumented),
+    threads,
+    canBlock,
   };
 }

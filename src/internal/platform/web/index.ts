@@ -92,4 +92,5 @@ export const webPlatform: Platform = {
   },
   environmentVariable: () => undefined,
   canBlock: threadCanBlock(),
+  crossOriginChecksEnforced: true,
 };

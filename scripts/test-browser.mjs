@@ -25,7 +25,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const executablePath = process.env.PLUGHOST_CHROMIUM ?? '/usr/bin/chromium';
 
 // Generous for a loaded 2-core machine: a page's whole run takes seconds.
-const PAGE_BOUND_MS = 90_000;
+const PAGE_BOUND_MS = 60_000;
 const EXAMPLE_BOUND_MS = 30_000;
 
 const SUITE_MODULE = '/build/test/browser/suite.js';

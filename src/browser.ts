@@ -58,8 +58,8 @@ export {
 } from './errors.js';
 export { DEFAULT_HOST_NAMESPACE, defineHostFunction } from './host-function.js';
 export { CompiledPlugin, Plugin } from './plugin.js';
-export { createPlugin as newPlugin };
 export { PluginOutput } from './plugin-output.js';
 export { Pool } from './pool.js';
+export { createPlugin as newPlugin };
 
 export default createPlugin;

@@ -36,7 +36,7 @@ try {
   report('done');
   throw err;
 }
-const { createPlugin, createPool, PlughostError } = api;
+const { CAPABILITIES, createPlugin, createPool, WasmSourceError, WorkerError } = api;
 const using = scoped(createPlugin);
 
 const fixtureBytes = async (name: string) => {
@@ -70,16 +70,25 @@ test('[main] a plug-in from a fetch Response, from bytes and from a URL string r
   await using(pluginUrl('count-vowels').href, {}, async (p) => assert.deepEqual((await p.call('count_vowels', 'Hello, World!'))?.json(), expected));
 });
 
-test('[main] a path, or a manifest naming one, is refused: a ManifestError names the path and says to pass a URL, a Response or bytes', async () => {
+test('[main] a path, or a manifest naming one, is refused: a WasmSourceError names the path and says to pass a URL, a Response or bytes', async () => {
   for (const source of ['plugins/count-vowels.wasm', { wasm: [{ path: 'plugins/count-vowels.wasm' }] }]) {
     const refused = await rejection(createPlugin(source));
-    assert.ok(refused instanceof PlughostError, `not a PlughostError: ${String(refused)}`);
-    assert.equal(refused.code, 'PLUGHOST_MANIFEST');
+    assert.ok(refused instanceof WasmSourceError, `not a WasmSourceError: ${String(refused)}`);
+    assert.equal(refused.code, 'PLUGHOST_WASM_SOURCE');
     assert.match(refused.message, /plugins\/count-vowels\.wasm/);
     assert.match(refused.message, /URL/);
     assert.match(refused.message, /Response/);
     assert.match(refused.message, /bytes/);
   }
+});
+
+test('[main] CAPABILITIES says what a browser page gives: no paths, cross-origin checks, JSPI where present, no worker yet', async () => {
+  assert.equal(CAPABILITIES.manifestSupportsPaths, false);
+  assert.equal(CAPABILITIES.crossOriginChecksEnforced, true);
+  assert.equal(CAPABILITIES.fsAccess, false);
+  assert.equal(CAPABILITIES.extismStdoutEnvVarSet, false);
+  assert.equal(CAPABILITIES.supportsJSPromiseInterface, features.jspi);
+  assert.equal(CAPABILITIES.hasWorkerCapability, false);
 });
 
 test('[main] [wasi] enableWasiOutput sends guest stdout to console.log and stderr to console.error, by lines', async () => {
@@ -106,12 +115,13 @@ test('[main] [wasi] enableWasiOutput sends guest stdout to console.log and stder
   assert.deepEqual(errored, ['KEY=value']);
 });
 
-test('[main] runInWorker and createPool are refused with an error that says worker mode is not available here', async () => {
+test('[main] runInWorker and createPool are refused with a WorkerError that says to run on this thread', async () => {
   const refused = await rejection(createPlugin(pluginUrl('count-vowels'), { runInWorker: true }));
-  assert.ok(refused instanceof PlughostError, `not a PlughostError: ${String(refused)}`);
-  assert.match(refused.message, /worker/i);
+  assert.ok(refused instanceof WorkerError, `not a WorkerError: ${String(refused)}`);
+  assert.match(refused.message, /runInWorker: false/);
   const pool = await rejection(createPool(pluginUrl('count-vowels'), { size: 1 }));
-  assert.ok(pool instanceof PlughostError, `not a PlughostError: ${String(pool)}`);
+  assert.ok(pool instanceof WorkerError, `not a WorkerError: ${String(pool)}`);
+  assert.match(pool.message, /createPlugin/);
 });
 
 // ------------------------------------------------------------------ the run

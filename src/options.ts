@@ -1,6 +1,7 @@
 import type { CallContext } from './call-context.js';
 import type { HostFunction } from './host-function.js';
 import type { MemoryOptions } from './manifest.js';
+import type { MemoryFileSystem } from './memory-file-system.js';
 
 /** Where guest output goes: a function called once per line (without its newline), or a stream. */
 export type OutputTarget = ((line: string) => void) | { write(chunk: string): unknown };
@@ -46,6 +47,12 @@ export interface PluginOptions {
   allowedHosts?: string[];
   /** Host directory → guest path mounts for WASI; `ro:` on the host side mounts read-only. */
   allowedPaths?: Record<string, string>;
+  /**
+   * Files in memory for the WASI guest ({@link createMemoryFileSystem}): `allowedPaths` then
+   * name directories of this file system instead of the host's, so the guest never sees the
+   * disk. Not yet with `runInWorker`.
+   */
+  wasiFileSystem?: MemoryFileSystem;
   /** Memory limits. */
   memory?: MemoryOptions;
   /** Bound on a whole call (and on initialization), in milliseconds. */

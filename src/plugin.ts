@@ -10,11 +10,13 @@ import { wasmSizeLimit } from './internal/load-bytes.js';
 import { isAddedExport, isAddedImport, type LoadedModule, loadModules } from './internal/module-loader.js';
 import type { Platform } from './internal/platform/platform.js';
 import { resolveManifest } from './internal/resolve-manifest.js';
-import type { HostFileSystem, WasiMount } from './internal/wasi/index.js';
 import type { HostFileType } from './internal/wasi/host-fs.js';
+import type { HostFileSystem, WasiMount } from './internal/wasi/index.js';
+import type { InMemoryFileSystem } from './internal/wasi/memory-fs.js';
 import { WorkerBackend, type WorkerHttpFactory, type WorkerSpec, workerSpec } from './internal/worker/worker-backend.js';
 import type { ManifestLike, NormalizedManifest } from './manifest.js';
 import { mainModuleIndex } from './manifest.js';
+import { wasiFileSystemOf } from './memory-file-system.js';
 import type { PluginOptions } from './options.js';
 import type { PluginOutput } from './plugin-output.js';
 
@@ -136,9 +138,10 @@ interface ResolvedOptions {
   engine: EngineOptions;
 }
 
-function wasiMounts(platform: Platform, allowedPaths: Record<string, string>): WasiMount[] {
+function wasiMounts(platform: Platform, allowedPaths: Record<string, string>, memory: InMemoryFileSystem | undefined): WasiMount[] {
   const entries = Object.entries(allowedPaths);
   if (entries.length === 0) return [];
+  if (memory !== undefined) return entries.map(([key, guestPath]) => memoryMount(memory, key, guestPath, key.startsWith('ro:')));
   const fs = platform.wasiFileSystem;
   if (fs === undefined) {
     throw new ManifestError(`allowed_paths["${entries[0]![0]}"]`, `${platform.name} gives WASI no file system here: leave allowedPaths empty`);
@@ -167,6 +170,17 @@ function wasiMounts(platform: Platform, allowedPaths: Record<string, string>): W
     }
     return { hostPath, guestPath, readOnly };
   });
+}
+
+/** A mount of a directory of the `wasiFileSystem` option. */
+function memoryMount(memory: InMemoryFileSystem, key: string, guestPath: string, readOnly: boolean): WasiMount {
+  const path = readOnly ? key.slice(3) : key;
+  const type = memory.typeOf(path);
+  if (type !== 'directory') {
+    const problem = type === undefined ? 'does not exist' : `is a ${type}, not a directory`;
+    throw new ManifestError(`allowed_paths["${key}"]`, `${path} ${problem} in the wasiFileSystem (make it with makeDirectory(), or a "${path}/" entry)`);
+  }
+  return { hostPath: path, guestPath, readOnly };
 }
 
 /** What is at `path` (symlinks followed), or undefined when nothing is. */
@@ -205,6 +219,7 @@ function resolveOptions(platform: Platform, manifest: NormalizedManifest, option
     timeoutMs,
   };
   // read only for WASI plug-ins: a look into process.env costs ~0.2 µs
+  const memoryFs = options.wasiFileSystem === undefined ? undefined : wasiFileSystemOf(options.wasiFileSystem);
   const wasiOutput = () => options.enableWasiOutput ?? Boolean(platform.environmentVariable('EXTISM_ENABLE_WASI_OUTPUT'));
   return {
     manifest: merged,
@@ -227,13 +242,16 @@ function resolveOptions(platform: Platform, manifest: NormalizedManifest, option
         merged.allowedHosts.length === 0
           ? undefined
           : (deadline) =>
-              createHttpHandler({
-                allowedHosts: merged.allowedHosts,
-                maxResponseBytes: merged.memory.maxHttpResponseBytes,
-                fetch: options.fetch,
-                deadline,
-                requestTimeoutMs: options.httpTimeoutMs,
-              }, platform.syncHttp),
+              createHttpHandler(
+                {
+                  allowedHosts: merged.allowedHosts,
+                  maxResponseBytes: merged.memory.maxHttpResponseBytes,
+                  fetch: options.fetch,
+                  deadline,
+                  requestTimeoutMs: options.httpTimeoutMs,
+                },
+                platform.syncHttp,
+              ),
       // Where the engine has JSPI, the guest awaits the request instead (the user's fetch included).
       asyncHttp:
         merged.allowedHosts.length === 0 || !hasJspi()
@@ -249,7 +267,8 @@ function resolveOptions(platform: Platform, manifest: NormalizedManifest, option
       allowResponseHeaders: options.allowHttpResponseHeaders ?? false,
       wasi: options.useWasi
         ? {
-            mounts: wasiMounts(platform, merged.allowedPaths),
+            mounts: wasiMounts(platform, merged.allowedPaths, memoryFs),
+            fs: memoryFs,
             stdout: options.wasiStdout ?? (wasiOutput() ? 'process' : undefined),
             stderr: options.wasiStderr ?? (wasiOutput() ? 'process' : undefined),
             args: options.wasiArgs ?? [],

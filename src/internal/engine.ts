@@ -29,7 +29,7 @@ import { releaseMemory } from './memory-pool.js';
 import type { LoadedModule } from './module-loader.js';
 import type { Platform } from './platform/platform.js';
 import { VarStore } from './vars.js';
-import { createWasi, type Wasi, WasiExit, type WasiMount } from './wasi/index.js';
+import { createWasi, type HostFileSystem, type Wasi, WasiExit, type WasiMount } from './wasi/index.js';
 import { threadSleep } from './wasi/poll.js';
 import { BUDGET_EXPORT } from './wasm/instrument.js';
 
@@ -55,7 +55,17 @@ export interface EngineOptions {
   asyncHttp?: ((deadline: () => Deadline) => AsyncHttpHandler) | undefined;
   allowResponseHeaders: boolean;
   /** `'process'`: this process's own stdout/stderr, bytes as they come. */
-  wasi: { mounts: WasiMount[]; stdout?: OutputTarget | 'process'; stderr?: OutputTarget | 'process'; args: string[]; env: Record<string, string> } | undefined;
+  wasi:
+    | {
+        mounts: WasiMount[];
+        stdout?: OutputTarget | 'process';
+        stderr?: OutputTarget | 'process';
+        args: string[];
+        env: Record<string, string>;
+        /** What the mounts name; default: the host's file system. */
+        fs?: HostFileSystem;
+      }
+    | undefined;
   timeoutMs: number | null;
   fuel: number | undefined;
 }
@@ -227,7 +237,7 @@ export class PluginEngine {
           stdout: this.stdout && ((chunk: Uint8Array) => this.stdout!.write(chunk)),
           stderr: this.stderr && ((chunk: Uint8Array) => this.stderr!.write(chunk)),
           sleep: (ms: number) => this.sleep(ms),
-          fs: this.options.platform.wasiFileSystem,
+          fs: wasiOptions.fs ?? this.options.platform.wasiFileSystem,
         });
         this.wasis.push(wasi);
         return wasi;

@@ -1,6 +1,6 @@
 // What it takes to start (and restart) a plug-in's workers: the part of the engine options a
 // worker can receive (cloneable), and the part that stays on the host thread (functions).
-import { WorkerError } from '../../errors.js';
+import { ManifestError, WorkerError } from '../../errors.js';
 import type { HostFunctionCallback, Logger } from '../../options.js';
 import type { Deadline } from '../deadline.js';
 import type { EngineOptions } from '../engine.js';
@@ -41,6 +41,9 @@ export function workerSpec(engine: EngineOptions, http: WorkerHttpFactory | unde
   const { threads, canBlock, name } = engine.platform;
   if (threads === undefined) {
     throw new WorkerError(`runInWorker and createPool need threads, and ${name} has none here: run the plug-in on this thread (runInWorker: false)`);
+  }
+  if (engine.wasi?.fs !== undefined) {
+    throw new ManifestError('wasiFileSystem', 'cannot be used by a plug-in in a worker yet (runInWorker, createPool): run it on this thread');
   }
   const hostFunctions: HostFunctionSlot[] = [];
   const callbacks: HostFunctionCallback[] = [];

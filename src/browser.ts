@@ -1,8 +1,9 @@
 /**
  * plughost in a browser: the same API as the Node entry (index.ts), bound to the web platform
  * (`internal/platform/web/`): plug-ins from URLs, Responses, bytes or modules (a page has no
- * files), guest output to the console or your callbacks, async host functions and HTTP through
- * JSPI where the browser has it. Bundled to dist/bundle/browser.js and chosen by the package's
+ * files; a WASI guest gets an in-memory file system from createMemoryFileSystem), guest output
+ * to the console or your callbacks, async host functions and HTTP through JSPI where the
+ * browser has it. Bundled to dist/bundle/browser.js and chosen by the package's
  * `browser` export condition; its declarations are index.ts's (the package ships one set), so
  * this file exports the same values and no types (test/browser-bundle.test.ts compares them).
  *
@@ -57,6 +58,7 @@ export {
   WorkerError,
 } from './errors.js';
 export { DEFAULT_HOST_NAMESPACE, defineHostFunction } from './host-function.js';
+export { createMemoryFileSystem } from './memory-file-system.js';
 export { CompiledPlugin, Plugin } from './plugin.js';
 export { PluginOutput } from './plugin-output.js';
 export { Pool } from './pool.js';

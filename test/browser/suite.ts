@@ -127,5 +127,4 @@ test('[main] runInWorker and createPool are refused with a WorkerError that says
 // ------------------------------------------------------------------ the run
 
 const failed = await runTests(tests, report, query.get('only') ?? undefined);
-report(`skip\t[main] [wasi] a file system\tthe in-memory WASI file system (internal/wasi/memory-fs.ts, branch webworker) has not landed`);
 report(`done\t${failed}`);

@@ -92,6 +92,13 @@ const BUNDLE_ENTRIES = {
   'fetch-worker': 'dist/internal/platform/node/http/fetch-worker.js',
 };
 
+// The browser's entries (esbuild platform 'browser'): the library bound to the web platform,
+// chosen by the package's `browser` export condition; test/browser-bundle.test.ts holds them
+// (and every sibling they load) to needing nothing of Node.
+const BROWSER_BUNDLE_ENTRIES = {
+  browser: 'dist/browser.js',
+};
+
 /** Library modules the bin must import from index.js, never carry a copy of (a second copy of errors.ts breaks instanceof). */
 const NOT_IN_BIN = ['dist/errors.js', 'dist/plugin.js', 'dist/internal/engine.js'];
 
@@ -139,6 +146,14 @@ async function bundleEntries() {
     ),
   );
   if (copied.length > 0) throw new Error(`dist/bundle/bin.js carries its own copy of ${copied.join(', ')}: the CLI must import the library from ../index.js`);
+  await build({
+    ...common,
+    platform: 'browser',
+    target: 'es2022',
+    entryPoints: Object.fromEntries(Object.entries(BROWSER_BUNDLE_ENTRIES).map(([name, file]) => [name, join(root, file)])),
+    outdir: outDir,
+    format: 'esm',
+  });
   // require('plughost'): createPlugin itself, with every named export on it, as @extism/extism's require gives.
   await build({
     ...common,

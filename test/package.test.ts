@@ -61,6 +61,7 @@ describe('the published package', () => {
         'LICENSE',
         'README.md',
         'dist/bundle/bin.js',
+        'dist/bundle/browser.js',
         'dist/bundle/fetch-worker.js',
         'dist/bundle/index.cjs',
         'dist/bundle/index.js',

@@ -1,0 +1,130 @@
+// The browser test module: the cross-runtime tests (test/runtimes/cases.ts) and the browser's
+// own, in a page, against the browser bundle (dist/bundle/browser.js). scripts/test-browser.mjs
+// serves the repo and opens it in headless Chromium on a cross-origin isolated origin and on one
+// that is not; it reads the lines this module reports (the cross-runtime suite's protocol, then
+// `done`). Plug-ins come by URL (a URL object, a manifest URL), as a fetch Response or as bytes,
+// never by path: a page has no files. Opened by hand, the lines go to the console.
+//
+// The page's query: `http` is the HTTP tests' endpoint (another origin, with CORS), `only`
+// runs the tests whose name contains it.
+import type * as Plughost from '../../src/index.js';
+import { rejection, runTests, scoped, sharedCases, type Test } from '../runtimes/cases.js';
+import * as assert from '../runtimes/check.js';
+
+const report: (line: string) => void = (globalThis as { __plughostReport?: (line: string) => void }).__plughostReport ?? ((line) => console.log(line));
+const query = new URL(location.href).searchParams;
+
+// Served from build/test/browser/: the bundle is at /dist/bundle/, the plug-ins at /build/plugins/.
+const bundle = new URL('../../../dist/bundle/browser.js', import.meta.url);
+const pluginUrl = (name: string) => new URL(`../../plugins/${name}.wasm`, import.meta.url);
+const fixtureUrl = (name: string) => new URL(`../../fixtures/${name}.wasm`, import.meta.url);
+
+const features = {
+  jspi: typeof (WebAssembly as unknown as { Suspending?: unknown }).Suspending === 'function',
+  crossOriginIsolated: globalThis.crossOriginIsolated === true,
+  hardwareConcurrency: navigator.hardwareConcurrency,
+};
+report(`features\t${JSON.stringify(features)}`);
+
+let api: typeof Plughost;
+try {
+  api = (await import(bundle.href)) as typeof Plughost;
+} catch (err) {
+  // Nothing can run: say why as a failed test, so the harness shows it.
+  report(`start\t[main] the browser bundle loads`);
+  report(`not ok\t[main] the browser bundle loads\t${String(err)}`);
+  report('done');
+  throw err;
+}
+const { CAPABILITIES, createPlugin, createPool, WasmSourceError, WorkerError } = api;
+const using = scoped(createPlugin);
+
+const fixtureBytes = async (name: string) => {
+  const response = await fetch(fixtureUrl(name));
+  assert.ok(response.ok, `cannot fetch the fixture ${name}: HTTP ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
+};
+
+const tests: Test[] = sharedCases({
+  api,
+  // Worker mode in the browser is not built yet (see the test below that says so).
+  modes: [['main', {}]],
+  jspi: features.jspi,
+  runtimeName: `Chromium${features.crossOriginIsolated ? ' (isolated)' : ''}`,
+  // A URL object for the plug-ins, the manifest's `url` for the fixtures: both are fetched.
+  plugin: pluginUrl,
+  fixture: (name) => ({ wasm: [{ url: fixtureUrl(name).href }] }),
+  fixtureBytes,
+  httpBase: query.get('http') ?? undefined,
+});
+const test = (name: string, run: () => Promise<void>) => void tests.push({ name, run });
+
+// ------------------------------------------------------------------ what only a browser shows
+
+test('[main] a plug-in from a fetch Response, from bytes and from a URL string runs the same', async () => {
+  const expected = { count: 3, total: 3, vowels: 'aeiouAEIOU' };
+  const response = await fetch(pluginUrl('count-vowels'));
+  await using(response, {}, async (p) => assert.deepEqual((await p.call('count_vowels', 'Hello, World!'))?.json(), expected));
+  const bytes = new Uint8Array(await (await fetch(pluginUrl('count-vowels'))).arrayBuffer());
+  await using(bytes, {}, async (p) => assert.deepEqual((await p.call('count_vowels', 'Hello, World!'))?.json(), expected));
+  await using(pluginUrl('count-vowels').href, {}, async (p) => assert.deepEqual((await p.call('count_vowels', 'Hello, World!'))?.json(), expected));
+});
+
+test('[main] a path, or a manifest naming one, is refused: a WasmSourceError names the path and says to pass a URL, a Response or bytes', async () => {
+  for (const source of ['plugins/count-vowels.wasm', { wasm: [{ path: 'plugins/count-vowels.wasm' }] }]) {
+    const refused = await rejection(createPlugin(source));
+    assert.ok(refused instanceof WasmSourceError, `not a WasmSourceError: ${String(refused)}`);
+    assert.equal(refused.code, 'PLUGHOST_WASM_SOURCE');
+    assert.match(refused.message, /plugins\/count-vowels\.wasm/);
+    assert.match(refused.message, /URL/);
+    assert.match(refused.message, /Response/);
+    assert.match(refused.message, /bytes/);
+  }
+});
+
+test('[main] CAPABILITIES says what a browser page gives: no paths, cross-origin checks, JSPI where present, no worker yet', async () => {
+  assert.equal(CAPABILITIES.manifestSupportsPaths, false);
+  assert.equal(CAPABILITIES.crossOriginChecksEnforced, true);
+  assert.equal(CAPABILITIES.fsAccess, false);
+  assert.equal(CAPABILITIES.extismStdoutEnvVarSet, false);
+  assert.equal(CAPABILITIES.supportsJSPromiseInterface, features.jspi);
+  assert.equal(CAPABILITIES.hasWorkerCapability, false);
+});
+
+test('[main] [wasi] enableWasiOutput sends guest stdout to console.log and stderr to console.error, by lines', async () => {
+  const logged: string[] = [];
+  const errored: string[] = [];
+  const { log, error } = console;
+  console.log = (...args: unknown[]) => void logged.push(args.join(' '));
+  console.error = (...args: unknown[]) => void errored.push(args.join(' '));
+  try {
+    await using(
+      { wasm: [{ data: await fixtureBytes('wasi-args-env') }] },
+      { useWasi: true, enableWasiOutput: true, wasiArgs: ['one', 'two'], wasiEnv: { KEY: 'value' } },
+      async (p) => {
+        assert.equal(await p.call('args_and_env'), null);
+      },
+    );
+    // a last line without its newline comes once the guest lets the page run
+    await Promise.resolve();
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+  assert.deepEqual(logged, ['one', 'two']);
+  assert.deepEqual(errored, ['KEY=value']);
+});
+
+test('[main] runInWorker and createPool are refused with a WorkerError that says to run on this thread', async () => {
+  const refused = await rejection(createPlugin(pluginUrl('count-vowels'), { runInWorker: true }));
+  assert.ok(refused instanceof WorkerError, `not a WorkerError: ${String(refused)}`);
+  assert.match(refused.message, /runInWorker: false/);
+  const pool = await rejection(createPool(pluginUrl('count-vowels'), { size: 1 }));
+  assert.ok(pool instanceof WorkerError, `not a WorkerError: ${String(pool)}`);
+  assert.match(pool.message, /createPlugin/);
+});
+
+// ------------------------------------------------------------------ the run
+
+const failed = await runTests(tests, report, query.get('only') ?? undefined);
+report(`done\t${failed}`);

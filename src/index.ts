@@ -68,7 +68,6 @@ export function createPool(manifest: ManifestLike | PromiseLike<ManifestLike>, o
  */
 export const CAPABILITIES: Readonly<Capabilities> = node.CAPABILITIES;
 
-
 export { CallContext, CallContext as CurrentPlugin } from './call-context.js';
 export type { Capabilities } from './capabilities.js';
 export type { PlughostErrorCode } from './errors.js';
@@ -117,10 +116,10 @@ export type {
 } from './options.js';
 export type { CallOptions, PluginInput } from './plugin.js';
 export { CompiledPlugin, Plugin } from './plugin.js';
-export { createPlugin as newPlugin };
 export { PluginOutput } from './plugin-output.js';
 export type { PoolOptions } from './pool.js';
 export { Pool } from './pool.js';
+export { createPlugin as newPlugin };
 
 /** {@link createPlugin}, as the default export: `import createPlugin from 'plughost'`, as with `@extism/extism`. */
 export default createPlugin;

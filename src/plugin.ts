@@ -10,8 +10,8 @@ import { wasmSizeLimit } from './internal/load-bytes.js';
 import { isAddedExport, isAddedImport, type LoadedModule, loadModules } from './internal/module-loader.js';
 import type { Platform } from './internal/platform/platform.js';
 import { resolveManifest } from './internal/resolve-manifest.js';
-import type { HostFileSystem, WasiMount } from './internal/wasi/index.js';
 import type { HostFileType } from './internal/wasi/host-fs.js';
+import type { HostFileSystem, WasiMount } from './internal/wasi/index.js';
 import { WorkerBackend, type WorkerHttpFactory, type WorkerSpec, workerSpec } from './internal/worker/worker-backend.js';
 import type { ManifestLike, NormalizedManifest } from './manifest.js';
 import { mainModuleIndex } from './manifest.js';
@@ -227,13 +227,16 @@ function resolveOptions(platform: Platform, manifest: NormalizedManifest, option
         merged.allowedHosts.length === 0
           ? undefined
           : (deadline) =>
-              createHttpHandler({
-                allowedHosts: merged.allowedHosts,
-                maxResponseBytes: merged.memory.maxHttpResponseBytes,
-                fetch: options.fetch,
-                deadline,
-                requestTimeoutMs: options.httpTimeoutMs,
-              }, platform.syncHttp),
+              createHttpHandler(
+                {
+                  allowedHosts: merged.allowedHosts,
+                  maxResponseBytes: merged.memory.maxHttpResponseBytes,
+                  fetch: options.fetch,
+                  deadline,
+                  requestTimeoutMs: options.httpTimeoutMs,
+                },
+                platform.syncHttp,
+              ),
       // Where the engine has JSPI, the guest awaits the request instead (the user's fetch included).
       asyncHttp:
         merged.allowedHosts.length === 0 || !hasJspi()

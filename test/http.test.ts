@@ -6,7 +6,6 @@ import { createServer } from 'node:http';
 import { before, describe, it } from 'node:test';
 import { createPlugin, HttpDeniedError, ManifestError, MemoryLimitError, PlughostError } from '../src/index.js';
 import { Deadline } from '../src/internal/deadline.js';
-import { nodePlatform, openHttpHelperPort } from '../src/internal/platform/node/index.js';
 import type { HttpRequest } from '../src/internal/host-env.js';
 import {
   compileAllowedHosts,
@@ -17,6 +16,7 @@ import {
   type HttpOptions,
   requestDeadline,
 } from '../src/internal/http/index.js';
+import { nodePlatform, openHttpHelperPort } from '../src/internal/platform/node/index.js';
 import { assemble } from './helpers.js';
 import { type TestServer, useTestServer } from './http-test-server.js';
 

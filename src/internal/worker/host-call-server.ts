@@ -67,7 +67,11 @@ export class SyncLine {
     const giveUp = Deadline.fromTimeout(OP_ANSWER_BOUND_MS);
     for (;;) {
       const seen = Atomics.load(ctrl, CTRL.TO_MAIN);
-      for (let m = this.threads.receiveMessage(this.port) as OpReply | undefined; m !== undefined; m = this.threads.receiveMessage(this.port) as OpReply | undefined) {
+      for (
+        let m = this.threads.receiveMessage(this.port) as OpReply | undefined;
+        m !== undefined;
+        m = this.threads.receiveMessage(this.port) as OpReply | undefined
+      ) {
         if (m.opId !== opId) continue; // the answer to a request whose caller gave up
         if (m.error !== undefined) throw fromWire(m.error);
         return m.value;

@@ -250,15 +250,9 @@ function resolveOptions(platform: Platform, manifest: NormalizedManifest, option
                 requestTimeoutMs: options.httpTimeoutMs,
               }),
       allowResponseHeaders: options.allowHttpResponseHeaders ?? false,
-      wasi: options.useWasi
-        ? {
-            mounts: wasiMounts(platform, merged.allowedPaths),
-            stdout: options.wasiStdout ?? (wasiOutput() ? 'process' : undefined),
-            stderr: options.wasiStderr ?? (wasiOutput() ? 'process' : undefined),
-            args: options.wasiArgs ?? [],
-            env: options.wasiEnv ?? {},
-          }
-        : undefined,
+      wasi: options.useWasi ? { mounts: wasiMounts(platform, merged.allowedPaths), args: options.wasiArgs ?? [], env: options.wasiEnv ?? {} } : undefined,
+      stdout: options.useWasi ? (options.wasiStdout ?? (wasiOutput() ? 'process' : undefined)) : undefined,
+      stderr: options.useWasi ? (options.wasiStderr ?? (wasiOutput() ? 'process' : undefined)) : undefined,
       timeoutMs,
       fuel: options.fuel,
     },

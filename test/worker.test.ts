@@ -308,7 +308,8 @@ describe('a plug-in in a worker', () => {
   });
 
   it('applies limits: fuel and maxVarBytes', async () => {
-    const spinning = await workerPlugin(WAITING, { functions: { 'extism:host/user': { wait() {} } }, fuel: 10_000 });
+    // timeoutMs: a worker that lost its fuel fails the test at this bound instead of spinning for ever
+    const spinning = await workerPlugin(WAITING, { functions: { 'extism:host/user': { wait() {} } }, fuel: 10_000, timeoutMs: 60_000 });
     const vars = await createPlugin(pluginPath('count-vowels'), { runInWorker: true, memory: { maxVarBytes: 1 } });
     try {
       await assert.rejects(spinning.call('spin'), (err: Error) => err instanceof FuelExhaustedError && err.fuel === 10_000);

@@ -33,17 +33,28 @@ import { createWasi, type Wasi, WasiExit, type WasiMount } from './wasi/index.js
 import { threadSleep } from './wasi/poll.js';
 import { BUDGET_EXPORT } from './wasm/instrument.js';
 
-/** Everything an engine is made from: compiled modules, the merged options, the host functions. */
-export interface EngineOptions {
-  /** What the engine runs on: guest output let through, WASI's file system, whether this thread may block. */
-  platform: Platform;
+/**
+ * What configures an engine, plain data (structured-cloneable: no function, nothing tied to a
+ * thread): a worker receives exactly this and builds the same engine from it.
+ */
+export interface EngineConfig {
   modules: LoadedModule[];
   mainIndex: number;
   config: Record<string, string>;
   maxVarBytes: number;
   maxPages: number | undefined;
-  logger: Logger;
   logLevel: LogLevel;
+  allowResponseHeaders: boolean;
+  wasi: { mounts: WasiMount[]; args: string[]; env: Record<string, string> } | undefined;
+  timeoutMs: number | null;
+  fuel: number | undefined;
+}
+
+/** What stays on the engine's own thread: its platform, and the application's callbacks and sinks. */
+export interface EngineHooks {
+  /** What the engine runs on: guest output let through, WASI's file system, whether this thread may block. */
+  platform: Platform;
+  logger: Logger;
   functions: HostFunctionMap;
   hostFunctions: readonly HostFunction[];
   /** Makes the plug-in's `http_request` handler, bound to the running call's deadline; undefined: no HTTP. */
@@ -53,11 +64,33 @@ export interface EngineOptions {
    * (the guest suspends while the request runs; no thread blocks). Unset: `http` serves.
    */
   asyncHttp?: ((deadline: () => Deadline) => AsyncHttpHandler) | undefined;
-  allowResponseHeaders: boolean;
-  /** `'process'`: this process's own stdout/stderr, bytes as they come. */
-  wasi: { mounts: WasiMount[]; stdout?: OutputTarget | 'process'; stderr?: OutputTarget | 'process'; args: string[]; env: Record<string, string> } | undefined;
-  timeoutMs: number | null;
-  fuel: number | undefined;
+  /** Where a WASI guest's stdout goes: a target, `'process'` (the platform's output, bytes as they come), or nowhere. */
+  stdout: OutputTarget | 'process' | undefined;
+  stderr: OutputTarget | 'process' | undefined;
+}
+
+/** Everything an engine is made from, in one flat object (the engine reads its fields on hot paths). */
+export type EngineOptions = EngineConfig & EngineHooks;
+
+/** The fields of {@link EngineConfig}: the compiler fails here when one is added there and not here. */
+const CONFIG_FIELDS = {
+  modules: true,
+  mainIndex: true,
+  config: true,
+  maxVarBytes: true,
+  maxPages: true,
+  logLevel: true,
+  allowResponseHeaders: true,
+  wasi: true,
+  timeoutMs: true,
+  fuel: true,
+} satisfies Record<keyof EngineConfig, true>;
+
+/** The plain configuration part of `options`: what a worker is sent. */
+export function engineConfig(options: EngineOptions): EngineConfig {
+  const config: Partial<Record<keyof EngineConfig, unknown>> = {};
+  for (const field of Object.keys(CONFIG_FIELDS) as (keyof EngineConfig)[]) config[field] = options[field];
+  return config as EngineConfig;
 }
 
 /** Per-call limits beyond the plug-in's own. */
@@ -145,8 +178,8 @@ export class PluginEngine {
       this.state = this.createState(options, asyncHttp !== undefined);
       this.slot.holder.state = this.state;
       this.callContext = new CallContext(this.state);
-      this.stdout = outputSink(options.wasi?.stdout, 1, options.platform);
-      this.stderr = outputSink(options.wasi?.stderr, 2, options.platform);
+      this.stdout = outputSink(options.stdout, 1, options.platform);
+      this.stderr = outputSink(options.stderr, 2, options.platform);
       this.plan = link({
         modules: options.modules,
         mainIndex: options.mainIndex,

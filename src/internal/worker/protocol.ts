@@ -9,10 +9,9 @@
 
 import type { ValueType } from '../../host-function.js';
 import type { LogLevel } from '../../options.js';
+import type { EngineConfig } from '../engine.js';
 import type { WireError } from '../error-codec.js';
-import type { LoadedModule } from '../module-loader.js';
 import type { SyncPort } from '../platform/platform.js';
-import type { WasiMount } from '../wasi/index.js';
 
 /** Slots of `ctrl`. */
 export const CTRL = {
@@ -50,19 +49,15 @@ export type WasiOutput = 'process' | 'lines' | undefined;
 
 /** Everything a worker needs to build its engine; sent once, as workerData. */
 export interface WorkerInit {
-  modules: LoadedModule[];
-  mainIndex: number;
-  config: Record<string, string>;
-  maxVarBytes: number;
-  maxPages: number | undefined;
-  logLevel: LogLevel;
+  /** The engine's configuration, as the host thread's engine would have it. */
+  engine: EngineConfig;
+  /** The user's host functions, answered on the host thread. */
   hostFunctions: HostFunctionSlot[];
+  /** Whether `http_request` is served (on the host thread). */
   http: boolean;
-  allowResponseHeaders: boolean;
-  /** Guest output: `'process'` to this process's streams (Node forwards a worker's), `'lines'` to the host thread's target. */
-  wasi: { mounts: WasiMount[]; args: string[]; env: Record<string, string>; stdout: WasiOutput; stderr: WasiOutput } | undefined;
-  timeoutMs: number | null;
-  fuel: number | undefined;
+  /** Guest output: `'process'` to the worker platform's output (Node forwards a worker's streams), `'lines'` to the host thread's target. */
+  stdout: WasiOutput;
+  stderr: WasiOutput;
   ctrl: SharedArrayBuffer;
   port: SyncPort;
 }

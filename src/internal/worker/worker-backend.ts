@@ -92,7 +92,7 @@ export class WorkerBackend implements PluginBackend {
   fuelConsumed = 0;
 
   private constructor(private readonly spec: WorkerSpec) {
-    this.logLevel = spec.init.logLevel;
+    this.logLevel = spec.init.engine.logLevel;
     this.http = spec.http?.(() => this.deadline);
     this.exports = new Set(
       WebAssembly.Module.exports(spec.main.module)
@@ -249,7 +249,7 @@ export class WorkerBackend implements PluginBackend {
     if (slot !== this.slot) return;
     switch (message.type) {
       case 'initializing':
-        slot.watchInitialization(this.spec.init.timeoutMs, (error) => {
+        slot.watchInitialization(this.spec.init.engine.timeoutMs, (error) => {
           if (this.slot !== slot) return;
           slot.failStart(error);
           this.end(slot);
@@ -397,7 +397,7 @@ export class WorkerBackend implements PluginBackend {
   /** The job is now the worker's running one: its deadline starts. */
   private begin(slot: WorkerSlot, job: CallJob): void {
     job.sent = undefined;
-    const timeoutMs = this.spec.init.timeoutMs;
+    const timeoutMs = this.spec.init.engine.timeoutMs;
     if (timeoutMs !== null) {
       this.deadline = Deadline.fromTimeout(timeoutMs);
       // The worker stops its own call at the deadline; this is for a guest that cannot be
@@ -412,7 +412,7 @@ export class WorkerBackend implements PluginBackend {
 
   /** A reset initializes the plug-in again: the same bound as a first initialization. */
   private watchReset(slot: WorkerSlot, job: ResetJob): void {
-    const timeoutMs = this.spec.init.timeoutMs;
+    const timeoutMs = this.spec.init.engine.timeoutMs;
     if (timeoutMs === null) return;
     this.watchdog = setTimeout(() => {
       this.watchdog = undefined;
@@ -428,7 +428,7 @@ export class WorkerBackend implements PluginBackend {
     // The result is already on its way: let it arrive.
     if (slot.hasFinished(job.id)) return;
     this.end(slot);
-    this.finish(job, { error: new TimeoutError(job.name, this.spec.init.timeoutMs ?? 0) });
+    this.finish(job, { error: new TimeoutError(job.name, this.spec.init.engine.timeoutMs ?? 0) });
   }
 
   /** `job`'s signal fired after it left the queue (the queue handles those still in it). */

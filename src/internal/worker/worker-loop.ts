@@ -18,7 +18,7 @@ export async function runPluginWorker(platform: Platform, side: WorkerSide): Pro
   const init = (await side.workerInput()) as WorkerInit;
   const ctrl = new Int32Array(init.ctrl);
   const post = (message: FromWorker, transfer: Transferable[] = []) => line.postMessage(message, transfer);
-  const client = new HostCallClient(ctrl, init.port, post, init.timeoutMs, (port: SyncPort) => side.receiveMessage(port));
+  const client = new HostCallClient(ctrl, init.port, post, init.engine.timeoutMs, (port: SyncPort) => side.receiveMessage(port));
 
   // Log lines travel on the same port as call results, so the host sees them before the result of
   // the call that wrote them.
@@ -41,31 +41,16 @@ export async function runPluginWorker(platform: Platform, side: WorkerSide): Pro
     const { functions, hostFunctions } = client.stubs(init.hostFunctions);
     post({ type: 'initializing' });
     try {
+      // The configuration as sent; the hooks are this thread's own.
       return new PluginEngine({
+        ...init.engine,
         platform,
-        modules: init.modules,
-        mainIndex: init.mainIndex,
-        config: init.config,
-        maxVarBytes: init.maxVarBytes,
-        maxPages: init.maxPages,
         logger,
-        logLevel: init.logLevel,
         functions,
         hostFunctions,
         http: init.http ? () => client.http() : undefined,
-        allowResponseHeaders: init.allowResponseHeaders,
-        wasi:
-          init.wasi === undefined
-            ? undefined
-            : {
-                mounts: init.wasi.mounts,
-                args: init.wasi.args,
-                env: init.wasi.env,
-                stdout: output('stdout', init.wasi.stdout),
-                stderr: output('stderr', init.wasi.stderr),
-              },
-        timeoutMs: init.timeoutMs,
-        fuel: init.fuel,
+        stdout: output('stdout', init.stdout),
+        stderr: output('stderr', init.stderr),
       });
     } catch (err) {
       post({ type: 'init-failed', error: toWire(err) });

@@ -96,6 +96,8 @@ export function engineConfig(options: EngineOptions): EngineConfig {
 /** Per-call limits beyond the plug-in's own. */
 export interface CallLimits {
   signal?: AbortSignal;
+  /** The call's deadline when its owner has set it already (a worker's call: the host thread reads the same one); default `timeoutMs` from the start. */
+  deadline?: Deadline;
 }
 
 /** Why the guest was stopped from the outside; thrown through the guest by `tick`. */
@@ -358,7 +360,7 @@ export class PluginEngine {
     let returned: unknown;
     let failure: unknown;
     let failed = false;
-    this.beginGuarded();
+    this.beginGuarded(limits?.deadline);
     try {
       returned = fn();
     } catch (err) {
@@ -437,7 +439,7 @@ export class PluginEngine {
       let returned: unknown;
       let failure: unknown;
       let failed = false;
-      this.beginGuarded();
+      this.beginGuarded(limits?.deadline);
       try {
         returned = await this.bounded(this.promisingExport(name, fn)(), call);
       } catch (err) {
@@ -554,10 +556,10 @@ export class PluginEngine {
 
   // ------------------------------------------------------------------ interrupts
 
-  private beginGuarded(): void {
+  private beginGuarded(deadline?: Deadline): void {
     this.active = true;
     if (this.budgets.length === 0 && this.options.timeoutMs === null) return;
-    this.deadline = Deadline.fromTimeout(this.options.timeoutMs);
+    this.deadline = deadline ?? Deadline.fromTimeout(this.options.timeoutMs);
     this.fuelLeft = this.options.fuel ?? Infinity;
     this.consumed = 0;
     this.sliceStart = Deadline.now();

@@ -59,6 +59,12 @@ export interface WorkerInit {
   stdout: WasiOutput;
   stderr: WasiOutput;
   ctrl: SharedArrayBuffer;
+  /**
+   * 8 bytes, a Float64Array's [0]: the deadline of the call `ctrl[STARTED]` names, written by the
+   * worker before it publishes STARTED. A call has one deadline, set where it starts (the worker)
+   * and read by the host thread (its watchdog, its HTTP for the call).
+   */
+  deadline: SharedArrayBuffer;
   port: SyncPort;
 }
 

@@ -15,7 +15,7 @@ export type WorkerHttpFactory = (deadline: () => Deadline) => (request: HttpRequ
 
 /** Everything needed to start (and restart) workers for one compiled plug-in. */
 export interface WorkerSpec {
-  init: Omit<WorkerInit, 'ctrl' | 'port'>;
+  init: Omit<WorkerInit, 'ctrl' | 'deadline' | 'port'>;
   /** The user's host functions, index-aligned with `init.hostFunctions`. */
   callbacks: HostFunctionCallback[];
   logger: Logger;

@@ -160,9 +160,24 @@ async function runSuite(base, suffix) {
   let finish;
   const finished = new Promise((resolve) => (finish = resolve));
   const errors = [];
-  page.on('pageerror', (err) => errors.push(err.message));
+  let reported = false;
+  page.on('pageerror', (err) => {
+    errors.push(err.message);
+    // Before the module's first line, an error means it could not even start: no need to wait out the bound.
+    if (!reported) finish(false);
+  });
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(message.text());
+  });
+  page.on('response', (response) => {
+    if (response.status() < 400) return;
+    errors.push(`HTTP ${response.status()} for ${response.url()}`);
+    // A module of the page that is missing: it will never report.
+    if (!reported && response.request().resourceType() === 'script') finish(false);
+  });
   // The module reports through this binding (by console.log when opened by hand).
   await page.exposeFunction('__plughostReport', (line) => {
+    reported = true;
     const [kind, name, detail] = String(line).split('\t');
     if (kind === 'features') {
       const features = { runtime: `Chromium ${browser.version()}`, ...JSON.parse(name) };
@@ -191,8 +206,9 @@ async function runSuite(base, suffix) {
   clearTimeout(timer);
   if (!done) {
     pagesUnfinished++;
-    if (lastStarted !== undefined && !settled.has(lastStarted)) fail(lastStarted, `no result: the page did not finish within ${PAGE_BOUND_MS / 1000} s`);
-    else fail(`the test page ${suffix}`, `did not finish within ${PAGE_BOUND_MS / 1000} s${errors.length > 0 ? `; page errors: ${errors.join('; ')}` : ''}`);
+    const why = `the page did not finish within ${PAGE_BOUND_MS / 1000} s${errors.length > 0 ? `; page errors: ${errors.join('; ')}` : ''}`;
+    if (lastStarted !== undefined && !settled.has(lastStarted)) fail(lastStarted, `no result: ${why}`);
+    else fail(`[main] the test page runs ${suffix}`, reported ? why : `it never started: ${errors.join('; ') || 'no error seen'}`);
   }
   // A hung page's renderer may never answer a close; the browser's own close ends it.
   await Promise.race([context.close(), new Promise((resolve) => setTimeout(resolve, 5_000))]);

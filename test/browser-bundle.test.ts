@@ -76,3 +76,19 @@ test('the browser bundle exports the same names as the Node entry (the package s
   const node = await import(join(repoRoot, 'build', 'src', 'index.js'));
   assert.deepEqual(Object.keys(browser).sort(), Object.keys(node).sort());
 });
+
+test('a bundler building for the browser resolves the package name to the browser bundle (the `browser` export condition)', async () => {
+  const { build } = await import('esbuild');
+  const result = await build({
+    stdin: { contents: "import createPlugin from 'plughost'; console.log(createPlugin);", resolveDir: repoRoot, sourcefile: 'page.js' },
+    absWorkingDir: repoRoot,
+    bundle: true,
+    write: false,
+    format: 'esm',
+    platform: 'browser',
+    logLevel: 'silent',
+    metafile: true,
+  });
+  const inputs = Object.keys(result.metafile.inputs).filter((input) => input !== 'page.js');
+  assert.deepEqual(inputs, ['dist/bundle/browser.js']);
+});

@@ -40,7 +40,7 @@ function outputMode(target: OutputTarget | 'process' | undefined): WasiOutput {
 export function workerSpec(engine: EngineOptions, http: WorkerHttpFactory | undefined): WorkerSpec {
   const { threads, canBlock, name } = engine.platform;
   if (threads === undefined) {
-    throw new WorkerError(`runInWorker and createPool need threads, and ${name} has none here: run the plug-in on this thread (runInWorker: false)`);
+    throw new WorkerError(`runInWorker needs threads, and ${name} has none here: run the plug-in on this thread (runInWorker: false)`);
   }
   if (engine.wasi?.fs !== undefined) {
     throw new ManifestError('wasiFileSystem', 'cannot be used by a plug-in in a worker yet (runInWorker, createPool): run it on this thread');

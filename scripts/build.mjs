@@ -97,6 +97,7 @@ const BUNDLE_ENTRIES = {
 // (and every sibling they load) to needing nothing of Node.
 const BROWSER_BUNDLE_ENTRIES = {
   browser: 'dist/browser.js',
+  'browser-worker': 'dist/internal/platform/web/browser-worker.js',
 };
 
 /** Library modules the bin must import from index.js, never carry a copy of (a second copy of errors.ts breaks instanceof). */

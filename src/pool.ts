@@ -168,7 +168,10 @@ export class Pool {
 /** @internal createPool on `platform` (the public one is bound to its entry's platform, see bind.ts). */
 export async function createPoolOn(platform: Platform, manifest: ManifestLike | PromiseLike<ManifestLike>, options: PoolOptions = {}): Promise<Pool> {
   const threads = platform.threads;
-  if (threads === undefined) throw new WorkerError(`createPool needs threads, and ${platform.name} has none here: create plug-ins with createPlugin instead`);
+  if (threads === undefined) {
+    const why = platform.threadsMissing === undefined ? '' : ` (${platform.threadsMissing})`;
+    throw new WorkerError(`createPool needs threads, and ${platform.name} has none here${why}: create plug-ins with createPlugin instead`);
+  }
   const { size = threads.availableParallelism(), maxQueue = 10_000, ...pluginOptions } = options;
   if (!(Number.isInteger(size) && size >= 1)) throw new ManifestError('size', `must be a whole number >= 1, got ${size}`);
   if (!(maxQueue === Infinity || (Number.isInteger(maxQueue) && maxQueue >= 0))) {

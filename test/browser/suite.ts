@@ -47,8 +47,13 @@ const fixtureBytes = async (name: string) => {
 
 const tests: Test[] = sharedCases({
   api,
-  // Worker mode in the browser is not built yet (see the test below that says so).
-  modes: [['main', {}]],
+  // Worker mode needs shared memory, so a cross-origin isolated page (the other gets a WorkerError naming COOP/COEP, below).
+  modes: features.crossOriginIsolated
+    ? [
+        ['main', {}],
+        ['worker', { runInWorker: true }],
+      ]
+    : [['main', {}]],
   jspi: features.jspi,
   runtimeName: `Chromium${features.crossOriginIsolated ? ' (isolated)' : ''}`,
   // A URL object for the plug-ins, the manifest's `url` for the fixtures: both are fetched.
@@ -82,13 +87,13 @@ test('[main] a path, or a manifest naming one, is refused: a WasmSourceError nam
   }
 });
 
-test('[main] CAPABILITIES says what a browser page gives: no paths, cross-origin checks, JSPI where present, no worker yet', async () => {
+test('[main] CAPABILITIES says what a browser page gives: no paths, cross-origin checks, JSPI where present, workers where isolated', async () => {
   assert.equal(CAPABILITIES.manifestSupportsPaths, false);
   assert.equal(CAPABILITIES.crossOriginChecksEnforced, true);
   assert.equal(CAPABILITIES.fsAccess, false);
   assert.equal(CAPABILITIES.extismStdoutEnvVarSet, false);
   assert.equal(CAPABILITIES.supportsJSPromiseInterface, features.jspi);
-  assert.equal(CAPABILITIES.hasWorkerCapability, false);
+  assert.equal(CAPABILITIES.hasWorkerCapability, features.crossOriginIsolated);
 });
 
 test('[main] [wasi] enableWasiOutput sends guest stdout to console.log and stderr to console.error, by lines', async () => {
@@ -115,14 +120,43 @@ test('[main] [wasi] enableWasiOutput sends guest stdout to console.log and stder
   assert.deepEqual(errored, ['KEY=value']);
 });
 
-test('[main] runInWorker and createPool are refused with a WorkerError that says to run on this thread', async () => {
-  const refused = await rejection(createPlugin(pluginUrl('count-vowels'), { runInWorker: true }));
-  assert.ok(refused instanceof WorkerError, `not a WorkerError: ${String(refused)}`);
-  assert.match(refused.message, /runInWorker: false/);
-  const pool = await rejection(createPool(pluginUrl('count-vowels'), { size: 1 }));
-  assert.ok(pool instanceof WorkerError, `not a WorkerError: ${String(pool)}`);
-  assert.match(pool.message, /createPlugin/);
-});
+if (features.crossOriginIsolated) {
+  test('[worker] a pool of Web Workers shares the calls; a host function on the page answers each', async () => {
+    const seen: string[] = [];
+    const pool = await createPool(pluginUrl('host-echo'), {
+      size: 2,
+      functions: {
+        'extism:host/user': {
+          echo(ctx: Plughost.CallContext, h: number) {
+            const text = ctx.read(h)!.text();
+            seen.push(text);
+            return ctx.store(text.toUpperCase());
+          },
+        },
+      },
+    });
+    try {
+      const outputs = await Promise.all(['a', 'b', 'c', 'd'].map(async (input) => (await pool.call('echo_via_host', input))?.text()));
+      assert.deepEqual(outputs, ['A', 'B', 'C', 'D']);
+      assert.deepEqual(seen.sort(), ['a', 'b', 'c', 'd']);
+    } finally {
+      await pool.close();
+    }
+  });
+} else {
+  test('[main] off a cross-origin isolated page, runInWorker and createPool fail with a WorkerError naming COOP/COEP and the two headers', async () => {
+    const refused = await rejection(createPlugin(pluginUrl('count-vowels'), { runInWorker: true }));
+    assert.ok(refused instanceof WorkerError, `not a WorkerError: ${String(refused)}`);
+    assert.match(refused.message, /COOP\/COEP/);
+    assert.match(refused.message, /Cross-Origin-Opener-Policy: same-origin/);
+    assert.match(refused.message, /Cross-Origin-Embedder-Policy: require-corp/);
+    assert.match(refused.message, /runInWorker: false/);
+    const pool = await rejection(createPool(pluginUrl('count-vowels'), { size: 1 }));
+    assert.ok(pool instanceof WorkerError, `not a WorkerError: ${String(pool)}`);
+    assert.match(pool.message, /Cross-Origin-Embedder-Policy: require-corp/);
+    assert.match(pool.message, /createPlugin/);
+  });
+}
 
 // ------------------------------------------------------------------ the run
 

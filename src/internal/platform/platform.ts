@@ -133,6 +133,8 @@ export interface Platform {
   readonly syncHttp?: SyncHttp;
   /** Worker mode; absent where threads cannot be started. */
   readonly threads?: PlatformThreads;
+  /** Why `threads` is absent, and what would bring them, for the WorkerError that refuses worker mode. */
+  readonly threadsMissing?: string;
   /** Whether `fetch` is subject to cross-origin checks (a browser's is); for CAPABILITIES. Default false. */
   readonly crossOriginChecksEnforced?: boolean;
 }

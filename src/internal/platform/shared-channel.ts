@@ -13,7 +13,7 @@
 // reader stops listening). A small lock word orders the two sides' bookkeeping; it is held only
 // for a copy, and waiting for it is bounded, so a side that dies holding it cannot hang the other.
 import { WorkerError } from '../../errors.js';
-import type { SyncPort } from './platform.js';
+import type { PlatformThreads, SyncPort, WorkerSide } from './platform.js';
 
 /** Slots of a direction's header (Int32). */
 const LOCK = 0;
@@ -195,6 +195,39 @@ export function createSharedChannel(options: SharedChannelOptions = {}): { local
 /** The next message on `port` (an end of a shared channel), or undefined; never blocks. */
 export function receiveSharedMessage(port: SyncPort): unknown {
   return (port as SharedSyncPort).receive();
+}
+
+/**
+ * `threads` with shared channels as their sync channels: for a platform without
+ * `receiveMessageOnPort`, or whose host thread may not block on a port. The worker entry it
+ * starts must build its side with {@link sharedWorkerSide}.
+ */
+export function withSharedChannel(threads: PlatformThreads, options: SharedChannelOptions = {}): PlatformThreads {
+  return {
+    ...threads,
+    createSyncChannel: () => createSharedChannel(options),
+    receiveMessage: receiveSharedMessage,
+    // An end is posted as data (its buffers stay shared); it is nothing a postMessage can transfer.
+    startWorker: (entry, data, transfer) =>
+      threads.startWorker(
+        entry,
+        data,
+        transfer.filter((item) => !(item instanceof SharedSyncPort)),
+      ),
+  };
+}
+
+/** Inside a worker started through {@link withSharedChannel}: its init's sync port made an end again. */
+export function sharedWorkerSide(side: Pick<WorkerSide, 'hostLine' | 'workerInput'>): WorkerSide {
+  return {
+    hostLine: () => side.hostLine(),
+    async workerInput() {
+      const init = (await side.workerInput()) as { port?: unknown };
+      init.port = SharedSyncPort.revive(init.port);
+      return init;
+    },
+    receiveMessage: receiveSharedMessage,
+  };
 }
 
 // ---- the encoding

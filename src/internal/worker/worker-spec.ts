@@ -38,9 +38,10 @@ function outputMode(target: OutputTarget | 'process' | undefined): WasiOutput {
 
 /** Split engine options into what the worker gets (cloneable) and what stays on this thread (functions). */
 export function workerSpec(engine: EngineOptions, http: WorkerHttpFactory | undefined): WorkerSpec {
-  const { threads, canBlock, name } = engine.platform;
+  const { threads, canBlock, name, threadsMissing } = engine.platform;
   if (threads === undefined) {
-    throw new WorkerError(`runInWorker needs threads, and ${name} has none here: run the plug-in on this thread (runInWorker: false)`);
+    const why = threadsMissing === undefined ? '' : ` (${threadsMissing})`;
+    throw new WorkerError(`runInWorker needs threads, and ${name} has none here${why}: run the plug-in on this thread (runInWorker: false)`);
   }
   if (engine.wasi?.fs !== undefined) {
     throw new ManifestError('wasiFileSystem', 'cannot be used by a plug-in in a worker yet (runInWorker, createPool): run it on this thread');

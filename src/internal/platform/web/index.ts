@@ -5,6 +5,7 @@
 // helper: on a page HTTP runs through JSPI, the guest suspended while `fetch` answers.
 import type { OutputStream, Platform } from '../platform.js';
 import { sha256Hex } from './sha256.js';
+import { webThreads, whyNoThreads } from './threads.js';
 
 /** Whether two byte arrays hold the same bytes. */
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
@@ -81,6 +82,8 @@ export function availableParallelism(): number {
   return typeof reported === 'number' && Number.isInteger(reported) && reported > 0 ? reported : 1;
 }
 
+const threadsMissing = whyNoThreads();
+
 /** plughost in a browser: JS SHA-256, guest output to the console, no files, no environment, no blocking on the main thread. */
 export const webPlatform: Platform = {
   name: 'a browser',
@@ -93,4 +96,7 @@ export const webPlatform: Platform = {
   environmentVariable: () => undefined,
   canBlock: threadCanBlock(),
   crossOriginChecksEnforced: true,
+  // Web Workers on a cross-origin isolated page (shared memory); see threads.ts.
+  threads: threadsMissing === undefined ? webThreads(availableParallelism) : undefined,
+  threadsMissing,
 };

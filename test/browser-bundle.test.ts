@@ -59,6 +59,7 @@ async function nodeNeeds(file: string): Promise<string[]> {
 test('the browser bundle, and every file it can load, imports no node: module and names no Node global (process, Buffer...)', async () => {
   assert.ok(existsSync(join(bundleDir, 'browser.js')), 'dist/bundle/browser.js is not built');
   const files = reachableFiles('browser.js');
+  assert.ok(files.includes('browser-worker.js'), `the worker of runInWorker is not among the files found: ${files.join(', ')}`);
   for (const file of files) assert.deepEqual(await nodeNeeds(file), [], `dist/bundle/${file} needs Node`);
 });
 

@@ -12,8 +12,9 @@
 //
 // Output: the cross-runtime suite's lines (`features\t<json>`, `start\t<name>`,
 // `ok\t<name>\t<ms>`, `not ok\t<name>\t<message>`, and `skip\t<name>\t<why>`), each test's name
-// ending in the origin it ran on, then a closing `N passed, N failed`; exits 1 if any test failed or a page did not
-// finish. A page that has not finished within its bound fails the test it was in.
+// ending in the origin it ran on, then a closing `N passed, N failed`; exits 1 if any test
+// failed or a page did not finish. A page that has not finished within its bound fails the test
+// it was in.
 // PLUGHOST_RUNTIMES_ONLY=<text> runs only the tests whose name contains it.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -201,7 +202,8 @@ async function runSuite(base, suffix) {
   const url = `${base}/suite.html?http=${encodeURIComponent(apiBase)}${only ? `&only=${encodeURIComponent(only)}` : ''}`;
   let timer;
   const bound = new Promise((resolve) => (timer = setTimeout(() => resolve(false), PAGE_BOUND_MS)));
-  await page.goto(url);
+  // Only until the navigation commits: a page whose thread hangs never fires `load`.
+  await page.goto(url, { waitUntil: 'commit' });
   const done = await Promise.race([finished, bound]);
   clearTimeout(timer);
   if (!done) {
@@ -224,7 +226,7 @@ async function runExample(base, suffix) {
     const page = await context.newPage();
     const errors = [];
     page.on('pageerror', (err) => errors.push(err.message));
-    await page.goto(`${base}${EXAMPLE_PAGE}`);
+    await page.goto(`${base}${EXAMPLE_PAGE}`, { waitUntil: 'commit' });
     // The page marks #result data-state="done" (or "failed") once the call has settled.
     await page.waitForFunction(() => ['done', 'failed'].includes(document.querySelector('#result')?.getAttribute('data-state') ?? ''), undefined, {
       timeout: EXAMPLE_BOUND_MS,

@@ -139,6 +139,26 @@ describe('sizes', () => {
     assert.equal(back[299]!.pad.length, 299);
   });
 
+  test('a reader that stops reading cannot make the queue grow without bound: past it, posts fail with a WorkerError', () => {
+    const { local, remote } = createSharedChannel({ maxMessageBytes: 1024 });
+    const message = new Uint8Array(1000);
+    let posted = 0;
+    const full = (() => {
+      try {
+        for (; posted < 100_000; posted++) local.postMessage(message);
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    })();
+    assert.ok(full instanceof WorkerError && /channel is full/.test(full.message), `no WorkerError after ${posted} unread messages: ${String(full)}`);
+    assert.ok(posted > 1000 && posted < 10_000, `${posted} messages queued`);
+    assert.ok(local.outgoing.byteLength <= 5 << 20, `the queue grew to ${local.outgoing.byteLength} bytes`);
+    // Reading makes room again.
+    for (let i = 0; i < 10; i++) assert.ok(remote.receive() instanceof Uint8Array);
+    local.postMessage(message);
+  });
+
   test('a message past the channel limit fails with a WorkerError naming the sizes, and the channel goes on', () => {
     const { local } = createSharedChannel({ maxMessageBytes: 1024 });
     assert.throws(

@@ -212,28 +212,26 @@ export function sharedCases(env: CasesEnvironment): Test[] {
       assert.deepEqual(stderr.sort(), ['EMPTY=', 'GREETING=hello']);
     });
 
-    // On this thread only: a worker cannot be handed an in-memory file system yet (a ManifestError says so).
-    if (mode === 'main')
-      test(`[${mode}] [wasi] an in-memory file system: reads, writes the host sees, read-only mounts and no way out`, async () => {
-        const files = createMemoryFileSystem({ '/static/hello.txt': 'read me', '/secret.txt': 'outside', '/rw/': '' });
-        const lines: string[] = [];
-        const allowedPaths = { '/rw': '/data', 'ro:/static': '/static' };
-        await using(
-          plugin('wasi-files'),
-          { ...options, useWasi: true, wasiFileSystem: files, allowedPaths, wasiStdout: (line: string) => void lines.push(line) },
-          async (p) => {
-            assert.equal((await p.call('read_file', '/static/hello.txt'))?.text(), 'read me');
-            assert.equal((await p.call('write_file', JSON.stringify({ path: '/data/out.txt', content: 'written' })))?.text(), 'ok');
-            assert.equal(new TextDecoder().decode(files.readFile('/rw/out.txt')), 'written');
-            assert.equal((await p.call('list_dir', '/static'))?.text(), 'hello.txt');
-            await rejection(p.call('write_file', JSON.stringify({ path: '/static/hello.txt', content: 'x' })));
-            assert.equal(new TextDecoder().decode(files.readFile('/static/hello.txt')), 'read me');
-            await rejection(p.call('read_file', '/data/../secret.txt'));
-            assert.equal((await p.call('hello_stdout'))?.text(), 'done');
-            assert.deepEqual(lines, ['hello from wasi']);
-          },
-        );
-      });
+    test(`[${mode}] [wasi] an in-memory file system: reads, writes the host sees, read-only mounts and no way out`, async () => {
+      const files = createMemoryFileSystem({ '/static/hello.txt': 'read me', '/secret.txt': 'outside', '/rw/': '' });
+      const lines: string[] = [];
+      const allowedPaths = { '/rw': '/data', 'ro:/static': '/static' };
+      await using(
+        plugin('wasi-files'),
+        { ...options, useWasi: true, wasiFileSystem: files, allowedPaths, wasiStdout: (line: string) => void lines.push(line) },
+        async (p) => {
+          assert.equal((await p.call('read_file', '/static/hello.txt'))?.text(), 'read me');
+          assert.equal((await p.call('write_file', JSON.stringify({ path: '/data/out.txt', content: 'written' })))?.text(), 'ok');
+          assert.equal(new TextDecoder().decode(files.readFile('/rw/out.txt')), 'written');
+          assert.equal((await p.call('list_dir', '/static'))?.text(), 'hello.txt');
+          await rejection(p.call('write_file', JSON.stringify({ path: '/static/hello.txt', content: 'x' })));
+          assert.equal(new TextDecoder().decode(files.readFile('/static/hello.txt')), 'read me');
+          await rejection(p.call('read_file', '/data/../secret.txt'));
+          assert.equal((await p.call('hello_stdout'))?.text(), 'done');
+          assert.deepEqual(lines, ['hello from wasi']);
+        },
+      );
+    });
 
     // ---------------------------------------------------------------- HTTP
 

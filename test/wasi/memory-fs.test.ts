@@ -145,6 +145,31 @@ describe('the public API', () => {
     }
   });
 
+  test('a plug-in in a worker reaches the same files, on the host thread: what it writes the host reads at once, errors are its errnos', async () => {
+    const files = createMemoryFileSystem({ '/static/hello.txt': 'read me', '/data/': '' });
+    const plugin = await createPlugin(pluginPath('wasi-files'), {
+      useWasi: true,
+      runInWorker: true,
+      wasiFileSystem: files,
+      allowedPaths: { '/data': '/data', 'ro:/static': '/static' },
+    });
+    try {
+      assert.equal((await plugin.call('read_file', '/static/hello.txt'))?.text(), 'read me');
+      // 3 MiB: more than one chunk each way between the worker and the host thread
+      const big = 'x'.repeat(3 << 20);
+      assert.equal((await plugin.call('write_file', JSON.stringify({ path: '/data/big.txt', content: big })))?.text(), 'ok');
+      assert.equal(files.readFile('/data/big.txt')?.length, big.length);
+      assert.equal((await plugin.call('read_file', '/data/big.txt'))?.text(), big);
+      await assert.rejects(plugin.call('write_file', JSON.stringify({ path: '/static/hello.txt', content: 'x' })), /69|rofs/i);
+      await assert.rejects(plugin.call('read_file', '/data/missing.txt'), /44|noent/i);
+      files.writeFile('/static/hello.txt', 'changed by the host');
+      assert.equal((await plugin.call('read_file', '/static/hello.txt'))?.text(), 'changed by the host');
+      assert.equal((await plugin.call('list_dir', '/data'))?.text(), 'big.txt');
+    } finally {
+      await plugin.close();
+    }
+  });
+
   test('mounting a directory the file system lacks, or handing in something else, fails at creation naming it', async () => {
     const files = createMemoryFileSystem({ '/data/a.txt': 'a' });
     await assert.rejects(
@@ -158,10 +183,6 @@ describe('the public API', () => {
     await assert.rejects(
       createPlugin(pluginPath('wasi-files'), { useWasi: true, wasiFileSystem: {} as never, allowedPaths: {} }),
       (error: unknown) => error instanceof ManifestError && error.field === 'wasiFileSystem',
-    );
-    await assert.rejects(
-      createPlugin(pluginPath('wasi-files'), { useWasi: true, runInWorker: true, wasiFileSystem: files, allowedPaths: { '/data': '/data' } }),
-      (error: unknown) => error instanceof ManifestError && error.field === 'wasiFileSystem' && /worker/.test(error.message),
     );
   });
 

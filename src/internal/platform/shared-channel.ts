@@ -27,8 +27,14 @@ const HEADER_BYTES = 16;
 /** Each record: its length (u32), then the encoded value. */
 const RECORD_HEADER = 4;
 
-/** Default bound on one message (encoded): a large HTTP body or block read fits, a runaway does not. */
-export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
+/**
+ * Default bound on one message (encoded): an HTTP body under the default 50 MiB cap fits, with
+ * room to spare. A growable buffer reserves its bound's address space up front, per direction
+ * and per worker, so this is kept well below the kernel's 1 GiB.
+ */
+export const DEFAULT_MAX_MESSAGE_BYTES = 128 * 1024 * 1024;
+/** Room past the largest message for small ones left unread beside it (stale answers). */
+const QUEUE_SLACK_BYTES = 4 * 1024 * 1024;
 const DEFAULT_INITIAL_BYTES = 64 * 1024;
 /** How long a side may wait for the other to let go of the lock (it holds it for one copy). */
 const LOCK_BOUND_MS = 2000;
@@ -185,8 +191,7 @@ export class SharedSyncPort implements SyncPort {
 export function createSharedChannel(options: SharedChannelOptions = {}): { local: SharedSyncPort; remote: SharedSyncPort } {
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const initial = HEADER_BYTES + (options.initialBytes ?? DEFAULT_INITIAL_BYTES);
-  // Room for one message of the largest size while another is still unread.
-  const max = HEADER_BYTES + 2 * (RECORD_HEADER + maxMessageBytes);
+  const max = HEADER_BYTES + RECORD_HEADER + maxMessageBytes + QUEUE_SLACK_BYTES;
   const a = growableBuffer(Math.min(initial, max), max);
   const b = growableBuffer(Math.min(initial, max), max);
   return { local: new SharedSyncPort(a, b, maxMessageBytes), remote: new SharedSyncPort(b, a, maxMessageBytes) };

@@ -13,7 +13,9 @@ import type { PluginEngine } from '../engine.js';
 import { fromWireWithRef, toWire } from '../error-codec.js';
 import type { HttpHandler, HttpRequest, HttpResponse } from '../host-env.js';
 import type { SyncPort } from '../platform/platform.js';
-import { CTRL, type HostFunctionSlot, type HostRequest, HTTP_INDEX, type MemoryOp, type OpReply, type SyncToWorker } from './protocol.js';
+import type { HostFileSystem } from '../wasi/host-fs.js';
+import { CTRL, FS_INDEX, type HostFunctionSlot, type HostRequest, HTTP_INDEX, type MemoryOp, type OpReply, type SyncToWorker } from './protocol.js';
+import { remoteFileSystem } from './remote-fs.js';
 
 /** An exact-size buffer holding `bytes`, safe to transfer. */
 export function ownedBuffer(bytes: ArrayBufferView): ArrayBuffer {
@@ -62,6 +64,11 @@ export class HostCallClient {
       const response = this.call(undefined, HTTP_INDEX, [wire], transfer) as { status: number; headers: Record<string, string>; body: ArrayBuffer };
       return { status: response.status, headers: response.headers, body: new Uint8Array(response.body) };
     };
+  }
+
+  /** The WASI file system of the host thread (the `wasiFileSystem` option), each call a host call. */
+  fileSystem(): HostFileSystem {
+    return remoteFileSystem((args) => this.call(undefined, FS_INDEX, args));
   }
 
   /** Throw the running call's timeout/abort when due; the milliseconds left otherwise. */

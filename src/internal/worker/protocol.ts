@@ -38,6 +38,8 @@ export const CTRL_SLOTS = 7;
 
 /** Special index of a host request: the plug-in's `http_request`, served on the host thread. */
 export const HTTP_INDEX = -1;
+/** Special index of a host request: a call of the WASI file system that lives on the host thread (remote-fs.ts). */
+export const FS_INDEX = -2;
 
 /** A user host function as the worker links it: where it is imported from, and its declared type if any. */
 export interface HostFunctionSlot {
@@ -60,7 +62,8 @@ export interface WorkerInit {
   http: boolean;
   allowResponseHeaders: boolean;
   /** Guest output: `'process'` to this process's streams (Node forwards a worker's), `'lines'` to the host thread's target. */
-  wasi: { mounts: WasiMount[]; args: string[]; env: Record<string, string>; stdout: WasiOutput; stderr: WasiOutput } | undefined;
+  /** `hostFs`: the mounts name the host thread's `wasiFileSystem`, reached through host calls (FS_INDEX). */
+  wasi: { mounts: WasiMount[]; args: string[]; env: Record<string, string>; stdout: WasiOutput; stderr: WasiOutput; hostFs: boolean } | undefined;
   timeoutMs: number | null;
   fuel: number | undefined;
   ctrl: SharedArrayBuffer;

@@ -15,7 +15,8 @@ import type { HttpRequest, HttpResponse } from '../host-env.js';
 import type { LoadedModule } from '../module-loader.js';
 import { type HostCallRecord, remoteCallContext, runHostFunction } from './host-call-server.js';
 import { captureInput, type OwnedInput, type StagingIndex } from './input-staging.js';
-import { type FromWorker, type HostRequest, HTTP_INDEX, type ToWorker } from './protocol.js';
+import { type FromWorker, FS_INDEX, type HostRequest, HTTP_INDEX, type ToWorker } from './protocol.js';
+import { serveFileSystem } from './remote-fs.js';
 import { INIT_GRACE_MS, settleWithin, WorkerSlot } from './worker-slot.js';
 import type { WorkerSpec } from './worker-spec.js';
 
@@ -314,6 +315,17 @@ export class WorkerBackend implements PluginBackend {
     const remember = (seq: number, error: unknown) => {
       if (!record.ended) this.hostErrors.set(seq, error);
     };
+    if (request.index === FS_INDEX) {
+      // Answered now: the worker is blocked until it is, and the file system is synchronous.
+      let outcome: { value: unknown } | { error: unknown };
+      try {
+        outcome = { value: this.spec.fs === undefined ? undefined : serveFileSystem(this.spec.fs, request.args) };
+      } catch (error) {
+        outcome = { error };
+      }
+      slot.line.answer(record, outcome);
+      return;
+    }
     if (request.index === HTTP_INDEX) {
       const wire = request.args[0] as HttpRequest & { body: ArrayBuffer | null };
       const perform = this.http!;

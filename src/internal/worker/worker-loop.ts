@@ -63,6 +63,7 @@ export async function runPluginWorker(platform: Platform, side: WorkerSide): Pro
                 env: init.wasi.env,
                 stdout: output('stdout', init.wasi.stdout),
                 stderr: output('stderr', init.wasi.stderr),
+                fs: init.wasi.hostFs ? client.fileSystem() : undefined,
               },
         timeoutMs: init.timeoutMs,
         fuel: init.fuel,

@@ -1,6 +1,6 @@
 // What it takes to start (and restart) a plug-in's workers: the part of the engine options a
 // worker can receive (cloneable), and the part that stays on the host thread (functions).
-import { ManifestError, WorkerError } from '../../errors.js';
+import { WorkerError } from '../../errors.js';
 import type { HostFunctionCallback, Logger } from '../../options.js';
 import type { Deadline } from '../deadline.js';
 import type { EngineOptions } from '../engine.js';
@@ -8,6 +8,7 @@ import type { HttpRequest, HttpResponse } from '../host-env.js';
 import { lineWriter, type OutputTarget } from '../line-sink.js';
 import type { LoadedModule } from '../module-loader.js';
 import type { PlatformThreads } from '../platform/platform.js';
+import type { HostFileSystem } from '../wasi/host-fs.js';
 import type { HostFunctionSlot, WasiOutput, WorkerInit } from './protocol.js';
 
 /** The plug-in's `http_request` on the host thread; `deadline` is the running call's. */
@@ -23,6 +24,8 @@ export interface WorkerSpec {
   stdout: ((line: string) => void) | undefined;
   stderr: ((line: string) => void) | undefined;
   http: WorkerHttpFactory | undefined;
+  /** The `wasiFileSystem` the worker's WASI reaches through host calls; undefined: the worker's platform's own. */
+  fs: HostFileSystem | undefined;
   main: LoadedModule;
   /** Whether the guest checks in periodically (timeout or fuel set): then it can stop without its worker being ended. */
   instrumented: boolean;
@@ -42,9 +45,6 @@ export function workerSpec(engine: EngineOptions, http: WorkerHttpFactory | unde
   if (threads === undefined) {
     const why = threadsMissing === undefined ? '' : ` (${threadsMissing})`;
     throw new WorkerError(`runInWorker needs threads, and ${name} has none here${why}: run the plug-in on this thread (runInWorker: false)`);
-  }
-  if (engine.wasi?.fs !== undefined) {
-    throw new ManifestError('wasiFileSystem', 'cannot be used by a plug-in in a worker yet (runInWorker, createPool): run it on this thread');
   }
   const hostFunctions: HostFunctionSlot[] = [];
   const callbacks: HostFunctionCallback[] = [];
@@ -79,6 +79,7 @@ export function workerSpec(engine: EngineOptions, http: WorkerHttpFactory | unde
               env: engine.wasi.env,
               stdout: outputMode(engine.wasi.stdout),
               stderr: outputMode(engine.wasi.stderr),
+              hostFs: engine.wasi.fs !== undefined,
             },
       timeoutMs: engine.timeoutMs,
       fuel: engine.fuel,
@@ -89,6 +90,7 @@ export function workerSpec(engine: EngineOptions, http: WorkerHttpFactory | unde
     stdout: outputMode(engine.wasi?.stdout) === 'lines' ? lineWriter(engine.wasi!.stdout as OutputTarget) : undefined,
     stderr: outputMode(engine.wasi?.stderr) === 'lines' ? lineWriter(engine.wasi!.stderr as OutputTarget) : undefined,
     http,
+    fs: engine.wasi?.fs,
     main: engine.modules[engine.mainIndex]!,
     instrumented: engine.modules.some((m) => m.instrumented),
     threads,

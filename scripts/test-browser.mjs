@@ -12,8 +12,9 @@
 //
 // Output: the cross-runtime suite's lines (`features\t<json>`, `start\t<name>`,
 // `ok\t<name>\t<ms>`, `not ok\t<name>\t<message>`, and `skip\t<name>\t<why>`), each test's name
-// ending in the origin it ran on, then a closing `N passed, N failed`; exits 1 if any test failed or a page did not
-// finish. A page that has not finished within its bound fails the test it was in.
+// ending in the origin it ran on, then a closing `N passed, N failed`; exits 1 if any test
+// failed or a page did not finish. A page that has not finished within its bound fails the test
+// it was in.
 // PLUGHOST_RUNTIMES_ONLY=<text> runs only the tests whose name contains it.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -160,9 +161,24 @@ async function runSuite(base, suffix) {
   let finish;
   const finished = new Promise((resolve) => (finish = resolve));
   const errors = [];
-  page.on('pageerror', (err) => errors.push(err.message));
+  let reported = false;
+  page.on('pageerror', (err) => {
+    errors.push(err.message);
+    // Before the module's first line, an error means it could not even start: no need to wait out the bound.
+    if (!reported) finish(false);
+  });
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(message.text());
+  });
+  page.on('response', (response) => {
+    if (response.status() < 400) return;
+    errors.push(`HTTP ${response.status()} for ${response.url()}`);
+    // A module of the page that is missing: it will never report.
+    if (!reported && response.request().resourceType() === 'script') finish(false);
+  });
   // The module reports through this binding (by console.log when opened by hand).
   await page.exposeFunction('__plughostReport', (line) => {
+    reported = true;
     const [kind, name, detail] = String(line).split('\t');
     if (kind === 'features') {
       const features = { runtime: `Chromium ${browser.version()}`, ...JSON.parse(name) };
@@ -186,13 +202,15 @@ async function runSuite(base, suffix) {
   const url = `${base}/suite.html?http=${encodeURIComponent(apiBase)}${only ? `&only=${encodeURIComponent(only)}` : ''}`;
   let timer;
   const bound = new Promise((resolve) => (timer = setTimeout(() => resolve(false), PAGE_BOUND_MS)));
-  await page.goto(url);
+  // Only until the navigation commits: a page whose thread hangs never fires `load`.
+  await page.goto(url, { waitUntil: 'commit' });
   const done = await Promise.race([finished, bound]);
   clearTimeout(timer);
   if (!done) {
     pagesUnfinished++;
-    if (lastStarted !== undefined && !settled.has(lastStarted)) fail(lastStarted, `no result: the page did not finish within ${PAGE_BOUND_MS / 1000} s`);
-    else fail(`the test page ${suffix}`, `did not finish within ${PAGE_BOUND_MS / 1000} s${errors.length > 0 ? `; page errors: ${errors.join('; ')}` : ''}`);
+    const why = `the page did not finish within ${PAGE_BOUND_MS / 1000} s${errors.length > 0 ? `; page errors: ${errors.join('; ')}` : ''}`;
+    if (lastStarted !== undefined && !settled.has(lastStarted)) fail(lastStarted, `no result: ${why}`);
+    else fail(`[main] the test page runs ${suffix}`, reported ? why : `it never started: ${errors.join('; ') || 'no error seen'}`);
   }
   // A hung page's renderer may never answer a close; the browser's own close ends it.
   await Promise.race([context.close(), new Promise((resolve) => setTimeout(resolve, 5_000))]);
@@ -208,7 +226,7 @@ async function runExample(base, suffix) {
     const page = await context.newPage();
     const errors = [];
     page.on('pageerror', (err) => errors.push(err.message));
-    await page.goto(`${base}${EXAMPLE_PAGE}`);
+    await page.goto(`${base}${EXAMPLE_PAGE}`, { waitUntil: 'commit' });
     // The page marks #result data-state="done" (or "failed") once the call has settled.
     await page.waitForFunction(() => ['done', 'failed'].includes(document.querySelector('#result')?.getAttribute('data-state') ?? ''), undefined, {
       timeout: EXAMPLE_BOUND_MS,

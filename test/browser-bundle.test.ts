@@ -59,6 +59,7 @@ async function nodeNeeds(file: string): Promise<string[]> {
 test('the browser bundle, and every file it can load, imports no node: module and names no Node global (process, Buffer...)', async () => {
   assert.ok(existsSync(join(bundleDir, 'browser.js')), 'dist/bundle/browser.js is not built');
   const files = reachableFiles('browser.js');
+  assert.ok(files.includes('browser-worker.js'), `the worker of runInWorker is not among the files found: ${files.join(', ')}`);
   for (const file of files) assert.deepEqual(await nodeNeeds(file), [], `dist/bundle/${file} needs Node`);
 });
 
@@ -75,4 +76,20 @@ test('the browser bundle exports the same names as the Node entry (the package s
   const browser = await import(join(bundleDir, 'browser.js'));
   const node = await import(join(repoRoot, 'build', 'src', 'index.js'));
   assert.deepEqual(Object.keys(browser).sort(), Object.keys(node).sort());
+});
+
+test('a bundler building for the browser resolves the package name to the browser bundle (the `browser` export condition)', async () => {
+  const { build } = await import('esbuild');
+  const result = await build({
+    stdin: { contents: "import createPlugin from 'plughost'; console.log(createPlugin);", resolveDir: repoRoot, sourcefile: 'page.js' },
+    absWorkingDir: repoRoot,
+    bundle: true,
+    write: false,
+    format: 'esm',
+    platform: 'browser',
+    logLevel: 'silent',
+    metafile: true,
+  });
+  const inputs = Object.keys(result.metafile.inputs).filter((input) => input !== 'page.js');
+  assert.deepEqual(inputs, ['dist/bundle/browser.js']);
 });

@@ -96,6 +96,11 @@ for (const [mode, options] of MODES) {
   });
 }
 
+test('[main] the package name resolves to the Node bundle here, not the browser one', async () => {
+  // Deno and Bun set no `browser` export condition; if one did, it would get a build without files or workers.
+  assert.equal(import.meta.resolve('plughost'), bundle.href);
+});
+
 // ---------------------------------------------------------------- worker-only behaviour
 
 test('[worker] an async host function awaits this thread’s event loop while the guest waits', () =>

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createMemoryFileSystem, createPlugin, ManifestError } from '../../src/index.js';
 import { ENTRY_COST, InMemoryFileSystem } from '../../src/internal/wasi/memory-fs.js';
+import { REMOTE_FS_CHUNK, serveFileSystem } from '../../src/internal/worker/remote-fs.js';
 import { pluginPath } from '../helpers.js';
 import { E, READ, startGuest, WRITE } from './guest.js';
 
@@ -120,6 +121,22 @@ describe('files', () => {
     assert.throws(() => fs.rename('/f', '/nowhere/f'), { code: 'ENOENT' });
     fs.rename('/d/sub', '/moved');
     assert.deepEqual(fs.paths(), ['/d/', '/f', '/full/', '/full/x', '/moved/']);
+  });
+});
+
+describe('serving a worker', () => {
+  test("the host thread answers only the file system's WASI methods, and bounds a read's length", () => {
+    const fs = new InMemoryFileSystem();
+    fs.writeFile('/big', new Uint8Array(3 * REMOTE_FS_CHUNK));
+    const handle = serveFileSystem(fs, ['open', '/big', { read: true, write: false, create: false, exclusive: false, truncate: false }]) as number;
+    const chunk = serveFileSystem(fs, ['read', handle, 2 ** 31, 0]) as ArrayBuffer;
+    assert.equal(chunk.byteLength, REMOTE_FS_CHUNK, 'a 2 GiB read asked for: one chunk made');
+    assert.equal((serveFileSystem(fs, ['read', handle, -5, 0]) as ArrayBuffer).byteLength, 0);
+    // The host's own methods, and anything else on the object, are not the worker's to call.
+    for (const method of ['remove', 'writeFile', 'makeDirectory', 'paths', 'constructor', '__proto__', 'toString']) {
+      assert.throws(() => serveFileSystem(fs, [method, '/']), /no file-system method/, method);
+    }
+    assert.deepEqual(fs.paths(), ['/big']);
   });
 });
 

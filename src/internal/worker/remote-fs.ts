@@ -42,7 +42,8 @@ export function serveFileSystem(fs: HostFileSystem, args: readonly unknown[]): u
   if (typeof method !== 'string' || !METHODS.has(method)) throw new TypeError(`internal: no file-system method ${String(method)}`);
   if (method === 'read') {
     const [handle, length, position] = rest as [number, number, number];
-    const buffer = new Uint8Array(Math.min(Math.max(0, length | 0), REMOTE_FS_CHUNK));
+    const wanted = typeof length === 'number' && Number.isFinite(length) ? Math.trunc(length) : 0;
+    const buffer = new Uint8Array(Math.min(Math.max(0, wanted), REMOTE_FS_CHUNK));
     const n = fs.read(handle, buffer, position);
     return buffer.slice(0, n).buffer;
   }

@@ -4,12 +4,13 @@
 // used.
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { describe, it } from 'node:test';
 import { bindPlatform } from '../src/bind.js';
-import { ManifestError, type PlughostError, WasmSourceError, WorkerError } from '../src/index.js';
+import { type CallContext, ManifestError, type PlughostError, WasmSourceError, WorkerError } from '../src/index.js';
 import { hasJspi } from '../src/internal/jspi.js';
-import { nodePlatform, nodeThreads } from '../src/internal/platform/node/index.js';
-import type { Platform } from '../src/internal/platform/platform.js';
+import { nodeFileSystem, nodePlatform, nodeThreads } from '../src/internal/platform/node/index.js';
+import type { Platform, SyncPort } from '../src/internal/platform/platform.js';
 import { assemble, fixturePath, pluginPath, runBounded } from './helpers.js';
 
 /** Node's platform without the parts a browser's main thread lacks. */
@@ -56,6 +57,18 @@ describe('a platform without a file system', () => {
       onBare.createPlugin(await noop(), { useWasi: true, allowedPaths: { '/tmp': '/data' } }),
       refusal(ManifestError, /allowed_paths\["\/tmp"\]/, /no file system/),
     );
+  });
+});
+
+describe('a platform with a WASI file system but no files of its own (an in-memory one)', () => {
+  it('checks allowedPaths against the WASI file system', async () => {
+    const memoryLike = bindPlatform({ ...bare, wasiFileSystem: nodeFileSystem });
+    await assert.rejects(
+      memoryLike.createPlugin(await noop(), { useWasi: true, allowedPaths: { '/no/such/plughost/dir': '/data' } }),
+      refusal(ManifestError, /allowed_paths\["\/no\/such\/plughost\/dir"\]/, /does not exist/),
+    );
+    const plugin = await memoryLike.createPlugin(await noop(), { useWasi: true, allowedPaths: { [tmpdir()]: '/data' } });
+    await plugin.close();
   });
 });
 
@@ -124,21 +137,40 @@ describe("the platform's parts are the ones used", () => {
     await plugin.close();
   });
 
-  it("runs a worker whose input arrives late, as a Web Worker's first message does", async () => {
+  it("runs a worker whose input arrives late and whose sync channel arrives as plain data, as a Web Worker's do", async () => {
     const loop = new URL('../src/internal/worker/worker-loop.js', import.meta.url).href;
     const node = new URL('../src/internal/platform/node/index.js', import.meta.url).href;
+    // The worker side: its input a turn late, its port unwrapped by adoptPort (unusable without it).
     const entry = `
       import { runPluginWorker } from ${JSON.stringify(loop)};
       import { nodePlatform, nodeWorkerSide } from ${JSON.stringify(node)};
       const late = () => new Promise((resolve) => setImmediate(() => resolve(nodeWorkerSide.workerInput())));
-      await runPluginWorker(nodePlatform, { ...nodeWorkerSide, workerInput: late });`;
+      await runPluginWorker(nodePlatform, { ...nodeWorkerSide, workerInput: late, adoptPort: (received) => received.wrapped });`;
+    type Wrapped = { wrapped: SyncPort };
     const platform: Platform = {
       ...nodePlatform,
-      threads: { ...nodeThreads, pluginWorkerEntry: new URL(`data:text/javascript,${encodeURIComponent(entry)}`) },
+      threads: {
+        ...nodeThreads,
+        pluginWorkerEntry: new URL(`data:text/javascript,${encodeURIComponent(entry)}`),
+        createSyncChannel: () => {
+          const { local, remote } = nodeThreads.createSyncChannel();
+          return { local, remote: { wrapped: remote } as unknown as SyncPort };
+        },
+        startWorker: (url, data, transfer) =>
+          nodeThreads.startWorker(
+            url,
+            data,
+            transfer.map((item) => (item as Partial<Wrapped>).wrapped ?? item),
+          ),
+      },
     };
-    const plugin = await bindPlatform(platform).createPlugin(pluginPath('count-vowels'), { runInWorker: true });
+    const plugin = await bindPlatform(platform).createPlugin(pluginPath('host-echo'), {
+      runInWorker: true,
+      functions: { 'extism:host/user': { echo: (ctx: CallContext, h: number) => ctx.store(ctx.read(h)!.text().toUpperCase()) } },
+    });
     try {
-      assert.equal((await plugin.call('count_vowels', 'plughost'))?.json().count, 2);
+      // the host function's read and store go over the sync channel
+      assert.equal((await plugin.call('echo_via_host', 'late and plain'))?.text(), 'LATE AND PLAIN');
     } finally {
       await plugin.close();
     }

@@ -106,6 +106,12 @@ export interface WorkerSide {
   workerInput(): unknown | Promise<unknown>;
   /** The next message waiting on `port`, or undefined; never blocks and never needs the event loop. */
   receiveMessage(port: SyncPort): unknown;
+  /**
+   * The worker's end of its sync channel, from the `remote` port as it arrived in the worker's
+   * input. Absent: it arrives usable as it is (a transferred MessagePort); a channel built on
+   * shared memory, which arrives as plain data, is rebuilt here.
+   */
+  adoptPort?(received: unknown): SyncPort;
 }
 
 /** Everything the core needs from the runtime it runs on; see the top of this file. */

@@ -20,7 +20,8 @@ export async function runPluginWorker(platform: Platform, side: WorkerSide): Pro
   const ctrl = new Int32Array(init.ctrl);
   const deadlineCell = new Float64Array(init.deadline);
   const post = (message: FromWorker, transfer: Transferable[] = []) => line.postMessage(message, transfer);
-  const client = new HostCallClient(ctrl, init.port, post, init.engine.timeoutMs, (port: SyncPort) => side.receiveMessage(port));
+  const port = side.adoptPort?.(init.port) ?? init.port;
+  const client = new HostCallClient(ctrl, port, post, init.engine.timeoutMs, (port: SyncPort) => side.receiveMessage(port));
 
   // Log lines travel on the same port as call results, so the host sees them before the result of
   // the call that wrote them.
@@ -66,7 +67,7 @@ export async function runPluginWorker(platform: Platform, side: WorkerSide): Pro
 
   function runCall(engine: PluginEngine, request: CallRequest): void {
     // Answers to host calls of an earlier call that gave up on them (timeout, abort) are dropped.
-    while (side.receiveMessage(init.port) !== undefined);
+    while (side.receiveMessage(port) !== undefined);
     running = request.id;
     // The call's one deadline, from now: the host thread reads it here (see WorkerInit.deadline).
     const deadline = Deadline.fromTimeout(init.engine.timeoutMs);

@@ -29,7 +29,6 @@ export const nodePlatform: Platform = {
   threads: nodeThreads,
 };
 
-export { fileErrorReason } from './host.js';
 export { openHttpHelperPort, useHttpHelperPort } from './http/sync-fetch.js';
 export { nodeFileSystem } from './wasi-fs.js';
 export { nodeThreads, nodeWorkerSide, runningWorkers } from './worker.js';

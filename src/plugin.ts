@@ -266,15 +266,11 @@ function resolveOptions(platform: Platform, manifest: NormalizedManifest, option
               }),
       allowResponseHeaders: options.allowHttpResponseHeaders ?? false,
       wasi: options.useWasi
-        ? {
-            mounts: wasiMounts(platform, merged.allowedPaths, memoryFs),
-            fs: memoryFs,
-            stdout: options.wasiStdout ?? (wasiOutput() ? 'process' : undefined),
-            stderr: options.wasiStderr ?? (wasiOutput() ? 'process' : undefined),
-            args: options.wasiArgs ?? [],
-            env: options.wasiEnv ?? {},
-          }
+        ? { mounts: wasiMounts(platform, merged.allowedPaths, memoryFs), args: options.wasiArgs ?? [], env: options.wasiEnv ?? {} }
         : undefined,
+      wasiFileSystem: options.useWasi ? memoryFs : undefined,
+      stdout: options.useWasi ? (options.wasiStdout ?? (wasiOutput() ? 'process' : undefined)) : undefined,
+      stderr: options.useWasi ? (options.wasiStderr ?? (wasiOutput() ? 'process' : undefined)) : undefined,
       timeoutMs,
       fuel: options.fuel,
     },

@@ -3,6 +3,7 @@
 // see host-call-client.ts), then runs calls one at a time as they arrive. The platform's worker
 // entry (platform/<name>/worker-main.ts) calls runPluginWorker.
 import type { Logger, LogLevel } from '../../options.js';
+import { Deadline } from '../deadline.js';
 import { PluginEngine } from '../engine.js';
 import { toWire } from '../error-codec.js';
 import type { Platform, SyncPort, WorkerSide } from '../platform/platform.js';
@@ -17,8 +18,9 @@ export async function runPluginWorker(platform: Platform, side: WorkerSide): Pro
   const line = side.hostLine();
   const init = (await side.workerInput()) as WorkerInit;
   const ctrl = new Int32Array(init.ctrl);
+  const deadlineCell = new Float64Array(init.deadline);
   const post = (message: FromWorker, transfer: Transferable[] = []) => line.postMessage(message, transfer);
-  const client = new HostCallClient(ctrl, init.port, post, init.timeoutMs, (port: SyncPort) => side.receiveMessage(port));
+  const client = new HostCallClient(ctrl, init.port, post, init.engine.timeoutMs, (port: SyncPort) => side.receiveMessage(port));
 
   // Log lines travel on the same port as call results, so the host sees them before the result of
   // the call that wrote them.
@@ -41,32 +43,17 @@ export async function runPluginWorker(platform: Platform, side: WorkerSide): Pro
     const { functions, hostFunctions } = client.stubs(init.hostFunctions);
     post({ type: 'initializing' });
     try {
+      // The configuration as sent; the hooks are this thread's own.
       return new PluginEngine({
+        ...init.engine,
         platform,
-        modules: init.modules,
-        mainIndex: init.mainIndex,
-        config: init.config,
-        maxVarBytes: init.maxVarBytes,
-        maxPages: init.maxPages,
         logger,
-        logLevel: init.logLevel,
         functions,
         hostFunctions,
         http: init.http ? () => client.http() : undefined,
-        allowResponseHeaders: init.allowResponseHeaders,
-        wasi:
-          init.wasi === undefined
-            ? undefined
-            : {
-                mounts: init.wasi.mounts,
-                args: init.wasi.args,
-                env: init.wasi.env,
-                stdout: output('stdout', init.wasi.stdout),
-                stderr: output('stderr', init.wasi.stderr),
-                fs: init.wasi.hostFs ? client.fileSystem() : undefined,
-              },
-        timeoutMs: init.timeoutMs,
-        fuel: init.fuel,
+        stdout: output('stdout', init.stdout),
+        stderr: output('stderr', init.stderr),
+        wasiFileSystem: init.hostFs ? client.fileSystem() : undefined,
       });
     } catch (err) {
       post({ type: 'init-failed', error: toWire(err) });
@@ -81,6 +68,9 @@ export async function runPluginWorker(platform: Platform, side: WorkerSide): Pro
     // Answers to host calls of an earlier call that gave up on them (timeout, abort) are dropped.
     while (side.receiveMessage(init.port) !== undefined);
     running = request.id;
+    // The call's one deadline, from now: the host thread reads it here (see WorkerInit.deadline).
+    const deadline = Deadline.fromTimeout(init.engine.timeoutMs);
+    deadlineCell[0] = deadline;
     Atomics.store(ctrl, CTRL.STARTED, request.id);
     try {
       const { input } = request;
@@ -91,7 +81,7 @@ export async function runPluginWorker(platform: Platform, side: WorkerSide): Pro
         if (input.staged !== null) staging[input.index] = input.staged;
         bytes = new Uint8Array(staging[input.index]!, 0, input.length);
       }
-      const out = engine.call(request.name, bytes, undefined, { signal: abortFlag });
+      const out = engine.call(request.name, bytes, undefined, { signal: abortFlag, deadline });
       Atomics.store(ctrl, CTRL.DONE, request.id);
       const buffer = out === null ? null : ownedBuffer(out);
       post({ type: 'result', id: request.id, output: buffer, fuel: engine.lastFuelConsumed }, buffer === null ? [] : [buffer]);

@@ -2,6 +2,7 @@
 // its initialization, the shared flags that ask it to stop a call, and ending it. A worker that
 // is replaced gets a new WorkerSlot, so late events of the old one are recognised and ignored.
 import { TimeoutError, WorkerError } from '../../errors.js';
+import type { Deadline } from '../deadline.js';
 import type { WorkerThread } from '../platform/platform.js';
 import { SyncLine } from './host-call-server.js';
 import { InputStaging } from './input-staging.js';
@@ -34,6 +35,8 @@ export function settleWithin(done: Promise<unknown>, ms: number): Promise<void> 
 export class WorkerSlot {
   readonly worker: WorkerThread;
   readonly line: SyncLine;
+  /** See WorkerInit.deadline. */
+  private readonly deadlineCell: Float64Array;
   /** Where large inputs are copied for this worker to read. */
   readonly staging = new InputStaging();
   /** Whether the plug-in is instantiated there and takes calls. */
@@ -51,7 +54,9 @@ export class WorkerSlot {
   constructor({ init, threads, canBlock }: Pick<WorkerSpec, 'init' | 'threads' | 'canBlock'>, events: WorkerSlotEvents) {
     const ctrlBuffer = new SharedArrayBuffer(CTRL_SLOTS * Int32Array.BYTES_PER_ELEMENT);
     const { local, remote } = threads.createSyncChannel();
-    this.worker = threads.startWorker(threads.pluginWorkerEntry, { ...init, ctrl: ctrlBuffer, port: remote } satisfies WorkerInit, [remote]);
+    const deadline = new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT);
+    this.deadlineCell = new Float64Array(deadline);
+    this.worker = threads.startWorker(threads.pluginWorkerEntry, { ...init, ctrl: ctrlBuffer, deadline, port: remote } satisfies WorkerInit, [remote]);
     this.line = new SyncLine(new Int32Array(ctrlBuffer), local, threads, canBlock);
     this.started = new Promise<void>((resolve, reject) => {
       let settled = false;
@@ -98,6 +103,18 @@ export class WorkerSlot {
   /** Whether the worker has posted the result of call `id` (it is on its way: a watchdog spares it). */
   hasFinished(id: number): boolean {
     return Atomics.load(this.line.ctrl, CTRL.DONE) === id;
+  }
+
+  /**
+   * The deadline the worker set for call `id` when it started it; undefined until it has (a call
+   * posted ahead may start there before this thread hears of it, or after).
+   */
+  deadlineOf(id: number): Deadline | undefined {
+    const { ctrl } = this.line;
+    if (Atomics.load(ctrl, CTRL.STARTED) !== id) return undefined;
+    const deadline = this.deadlineCell[0] as Deadline;
+    // Started the next call meanwhile? Then the cell may hold that call's deadline.
+    return Atomics.load(ctrl, CTRL.STARTED) === id ? deadline : undefined;
   }
 
   /** Ask the worker to fail call `id` at entry, if it was posted ahead and has not started. */

@@ -1,9 +1,9 @@
-// What it takes to start (and restart) a plug-in's workers: the part of the engine options a
-// worker can receive (cloneable), and the part that stays on the host thread (functions).
+// What it takes to start (and restart) a plug-in's workers: the engine's configuration, which a
+// worker receives as it is (EngineConfig), and its hooks, which stay on the host thread.
 import { WorkerError } from '../../errors.js';
 import type { HostFunctionCallback, Logger } from '../../options.js';
 import type { Deadline } from '../deadline.js';
-import type { EngineOptions } from '../engine.js';
+import { type EngineOptions, engineConfig } from '../engine.js';
 import type { HttpRequest, HttpResponse } from '../host-env.js';
 import { lineWriter, type OutputTarget } from '../line-sink.js';
 import type { LoadedModule } from '../module-loader.js';
@@ -16,7 +16,7 @@ export type WorkerHttpFactory = (deadline: () => Deadline) => (request: HttpRequ
 
 /** Everything needed to start (and restart) workers for one compiled plug-in. */
 export interface WorkerSpec {
-  init: Omit<WorkerInit, 'ctrl' | 'port'>;
+  init: Omit<WorkerInit, 'ctrl' | 'deadline' | 'port'>;
   /** The user's host functions, index-aligned with `init.hostFunctions`. */
   callbacks: HostFunctionCallback[];
   logger: Logger;
@@ -39,7 +39,7 @@ function outputMode(target: OutputTarget | 'process' | undefined): WasiOutput {
   return target === undefined || target === 'process' ? target : 'lines';
 }
 
-/** Split engine options into what the worker gets (cloneable) and what stays on this thread (functions). */
+/** Split engine options into what the worker gets (its configuration, the host functions' slots) and what stays on this thread (the hooks). */
 export function workerSpec(engine: EngineOptions, http: WorkerHttpFactory | undefined): WorkerSpec {
   const { threads, canBlock, name, threadsMissing } = engine.platform;
   if (threads === undefined) {
@@ -59,38 +59,23 @@ export function workerSpec(engine: EngineOptions, http: WorkerHttpFactory | unde
     hostFunctions.push({ namespace: f.namespace, name: f.name, typed: { params: [...f.params], results: [...f.results] } });
     callbacks.push(f.callback);
   }
+  const { stdout, stderr } = engine;
   return {
     init: {
-      modules: engine.modules,
-      mainIndex: engine.mainIndex,
-      config: engine.config,
-      maxVarBytes: engine.maxVarBytes,
-      maxPages: engine.maxPages,
-      logLevel: engine.logLevel,
+      engine: engineConfig(engine),
       hostFunctions,
       http: http !== undefined,
-      allowResponseHeaders: engine.allowResponseHeaders,
-      wasi:
-        engine.wasi === undefined
-          ? undefined
-          : {
-              mounts: engine.wasi.mounts,
-              args: engine.wasi.args,
-              env: engine.wasi.env,
-              stdout: outputMode(engine.wasi.stdout),
-              stderr: outputMode(engine.wasi.stderr),
-              hostFs: engine.wasi.fs !== undefined,
-            },
-      timeoutMs: engine.timeoutMs,
-      fuel: engine.fuel,
+      stdout: outputMode(stdout),
+      stderr: outputMode(stderr),
+      hostFs: engine.wasiFileSystem !== undefined,
     },
     callbacks,
     logger: engine.logger,
     // delivered as the engine's line sink would deliver them on this thread
-    stdout: outputMode(engine.wasi?.stdout) === 'lines' ? lineWriter(engine.wasi!.stdout as OutputTarget) : undefined,
-    stderr: outputMode(engine.wasi?.stderr) === 'lines' ? lineWriter(engine.wasi!.stderr as OutputTarget) : undefined,
+    stdout: stdout === undefined || stdout === 'process' ? undefined : lineWriter(stdout),
+    stderr: stderr === undefined || stderr === 'process' ? undefined : lineWriter(stderr),
     http,
-    fs: engine.wasi?.fs,
+    fs: engine.wasiFileSystem,
     main: engine.modules[engine.mainIndex]!,
     instrumented: engine.modules.some((m) => m.instrumented),
     threads,

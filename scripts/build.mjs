@@ -214,7 +214,10 @@ async function gatherDeclarations() {
   }
   // index.d.cts, for require('plughost') (index.cjs): the module's values on createPlugin, and
   // its types (classes included) in a namespace of the same name.
-  const index = readFileSync(join(typesDir, 'index.d.ts'), 'utf8');
+  // index.d.ts's export lists, and those of the modules it re-exports whole (`export * from './api.js'`)
+  const entry = readFileSync(join(typesDir, 'index.d.ts'), 'utf8');
+  const wholes = [...entry.matchAll(/export \* from ['"]\.\/([\w-]+)\.js['"]/g)].map((m) => readFileSync(join(typesDir, `${m[1]}.d.ts`), 'utf8'));
+  const index = [entry, ...wholes].join('\n');
   const names = (pattern) =>
     [...index.matchAll(pattern)].flatMap((m) =>
       m[1]

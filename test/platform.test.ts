@@ -4,11 +4,12 @@
 // used.
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { describe, it } from 'node:test';
 import { bindPlatform } from '../src/bind.js';
 import { ManifestError, type PlughostError, WasmSourceError, WorkerError } from '../src/index.js';
 import { hasJspi } from '../src/internal/jspi.js';
-import { nodePlatform, nodeThreads } from '../src/internal/platform/node/index.js';
+import { nodeFileSystem, nodePlatform, nodeThreads } from '../src/internal/platform/node/index.js';
 import type { Platform } from '../src/internal/platform/platform.js';
 import { assemble, fixturePath, pluginPath, runBounded } from './helpers.js';
 
@@ -56,6 +57,18 @@ describe('a platform without a file system', () => {
       onBare.createPlugin(await noop(), { useWasi: true, allowedPaths: { '/tmp': '/data' } }),
       refusal(ManifestError, /allowed_paths\["\/tmp"\]/, /no file system/),
     );
+  });
+});
+
+describe('a platform with a WASI file system but no files of its own (an in-memory one)', () => {
+  it('checks allowedPaths against the WASI file system', async () => {
+    const memoryLike = bindPlatform({ ...bare, wasiFileSystem: nodeFileSystem });
+    await assert.rejects(
+      memoryLike.createPlugin(await noop(), { useWasi: true, allowedPaths: { '/no/such/plughost/dir': '/data' } }),
+      refusal(ManifestError, /allowed_paths\["\/no\/such\/plughost\/dir"\]/, /does not exist/),
+    );
+    const plugin = await memoryLike.createPlugin(await noop(), { useWasi: true, allowedPaths: { [tmpdir()]: '/data' } });
+    await plugin.close();
   });
 });
 

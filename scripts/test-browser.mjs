@@ -98,6 +98,8 @@ function staticServer(isolated) {
       res.setHeader('Content-Type', CONTENT_TYPES['.html']);
       return void res.end(SUITE_PAGE);
     }
+    // The page's own origin answers with the cookies a request carried (the cookie test's probe).
+    if (url.pathname === '/cookie-seen') return void res.end(req.headers.cookie ?? '');
     const file = staticFile(url.pathname);
     if (file === undefined) {
       res.statusCode = 404;
@@ -110,7 +112,7 @@ function staticServer(isolated) {
 
 // The HTTP tests' endpoint, another origin than the pages': every answer carries CORS headers
 // (and CORP, which a cross-origin isolated page also accepts). /hello answers; /seen?path=P
-// says how many requests for P arrived.
+// says how many requests for P arrived; /redirect?to=U answers 302 to U.
 const seenPaths = new Map();
 const api = createServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://127.0.0.1');
@@ -122,6 +124,10 @@ const api = createServer((req, res) => {
   if (url.pathname === '/seen') return void res.end(String(seenPaths.get(url.searchParams.get('path')) ?? 0));
   seenPaths.set(path, (seenPaths.get(path) ?? 0) + 1);
   if (url.pathname === '/hello') return void res.end(`hello ${url.searchParams.get('mode')}`);
+  if (url.pathname === '/redirect') {
+    res.writeHead(302, { Location: url.searchParams.get('to') ?? '/hello' });
+    return void res.end();
+  }
   res.statusCode = 404;
   res.end('no route');
 });

@@ -36,6 +36,8 @@ export type {
   ManifestWasmUrl,
   MemoryOptions,
 } from './manifest.js';
+export type { MemoryFileSystem, MemoryFileSystemOptions } from './memory-file-system.js';
+export { createMemoryFileSystem } from './memory-file-system.js';
 export type {
   HostFunctionCallback,
   HostFunctionMap,

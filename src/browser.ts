@@ -5,7 +5,8 @@
  * to the console or your callbacks, async host functions and HTTP through JSPI where the
  * browser has it. Bundled to dist/bundle/browser.js and chosen by the package's
  * `browser` export condition; its declarations are index.ts's (the package ships one set), so
- * this file exports the same values and no types (test/browser-bundle.test.ts compares them).
+ * this file exports the same names (test/browser-bundle.test.ts compares them): the bound
+ * functions and everything of api.ts.
  *
  * @module
  */
@@ -37,31 +38,7 @@ export function createPool(manifest: ManifestLike | PromiseLike<ManifestLike>, o
 /** The capabilities of plughost in this browser, as `@extism/extism`'s `CAPABILITIES`. */
 export const CAPABILITIES: Readonly<Capabilities> = web.CAPABILITIES;
 
-export { CallContext, CallContext as CurrentPlugin } from './call-context.js';
-export {
-  AbortError,
-  FuelExhaustedError,
-  FunctionNotFoundError,
-  HashMismatchError,
-  HttpDeniedError,
-  LinkError,
-  ManifestError,
-  MemoryLimitError,
-  PlughostError,
-  PluginCallError,
-  PluginClosedError,
-  PluginError,
-  PoolFullError,
-  ReentrantCallError,
-  TimeoutError,
-  WasmSourceError,
-  WorkerError,
-} from './errors.js';
-export { DEFAULT_HOST_NAMESPACE, defineHostFunction } from './host-function.js';
-export { createMemoryFileSystem } from './memory-file-system.js';
-export { CompiledPlugin, Plugin } from './plugin.js';
-export { PluginOutput } from './plugin-output.js';
-export { Pool } from './pool.js';
+export * from './api.js';
 export { createPlugin as newPlugin };
 
 export default createPlugin;

@@ -36,7 +36,7 @@ try {
   report('done');
   throw err;
 }
-const { CAPABILITIES, createPlugin, createPool, WasmSourceError, WorkerError } = api;
+const { CAPABILITIES, createPlugin, createPool, PluginCallError, WasmSourceError, WorkerError } = api;
 const using = scoped(createPlugin);
 
 const fixtureBytes = async (name: string) => {
@@ -157,6 +157,37 @@ if (features.crossOriginIsolated) {
     assert.match(pool.message, /createPlugin/);
   });
 }
+
+test('[main] [http] a plug-in request carries none of the page’s cookies, even to the page’s own origin (from a worker too)', async () => {
+  // biome-ignore lint/suspicious/noDocumentCookie: the test plants a cookie as a page's own code would
+  document.cookie = 'plughost-page-cookie=secret; path=/';
+  try {
+    const probe = new URL('/cookie-seen', location.href).href;
+    // the page's own fetch sends it, so the probe can see a cookie
+    assert.match(await (await fetch(probe)).text(), /plughost-page-cookie=secret/);
+    for (const runInWorker of features.crossOriginIsolated ? [false, true] : [false]) {
+      await using({ wasm: [{ data: await fixtureBytes('http-fetch') }] }, { allowedHosts: ['127.0.0.1'], runInWorker }, async (p) => {
+        assert.equal((await p.call('fetch', JSON.stringify({ url: probe })))?.text(), '', runInWorker ? 'in a worker' : 'on the page');
+      });
+    }
+  } finally {
+    // biome-ignore lint/suspicious/noDocumentCookie: and removes it
+    document.cookie = 'plughost-page-cookie=; path=/; max-age=0';
+  }
+});
+
+test('[main] [http] a redirect, which a page cannot inspect, fails the call saying so; its target is never reached', async () => {
+  const httpBase = query.get('http');
+  assert.ok(httpBase !== null, 'no HTTP endpoint: run this page through scripts/test-browser.mjs');
+  const targetPath = `/hello?mode=redirected-${features.crossOriginIsolated ? 'isolated' : 'plain'}`;
+  const redirect = `${httpBase}/redirect?to=${encodeURIComponent(`${httpBase}${targetPath}`)}`;
+  await using({ wasm: [{ data: await fixtureBytes('http-fetch') }] }, { allowedHosts: ['127.0.0.1'] }, async (p) => {
+    const failed = await rejection(p.call('fetch', JSON.stringify({ url: redirect })));
+    assert.ok(failed instanceof PluginCallError, `not a PluginCallError: ${String(failed)}`);
+    assert.match(failed.message, /redirect/);
+  });
+  assert.equal(await (await fetch(`${httpBase}/seen?path=${encodeURIComponent(targetPath)}`)).text(), '0', 'the redirect was followed');
+});
 
 // ------------------------------------------------------------------ the run
 

@@ -3,6 +3,7 @@
 // (src/browser.ts) hands this to the core. There is no host file system (a path source is
 // refused by the core: pass a URL, a Response or bytes), no environment, and no blocking HTTP
 // helper: on a page HTTP runs through JSPI, the guest suspended while `fetch` answers.
+import { createLineSink } from '../../line-sink.js';
 import type { OutputStream, Platform } from '../platform.js';
 import { sha256Hex } from './sha256.js';
 import { webThreads, whyNoThreads } from './threads.js';
@@ -31,25 +32,16 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
  * while the guest writes it in pieces.
  */
 export function consoleLines(log: (line: string) => void): OutputStream {
-  const decoder = new TextDecoder();
-  let pending = '';
+  const sink = createLineSink(log);
   let flushQueued = false;
   const flush = () => {
     flushQueued = false;
-    pending += decoder.decode();
-    if (pending !== '') log(pending);
-    pending = '';
+    sink.flush();
   };
   return {
     write(chunk) {
-      pending += decoder.decode(chunk, { stream: true });
-      let newline = pending.indexOf('\n');
-      while (newline >= 0) {
-        log(pending.slice(0, newline));
-        pending = pending.slice(newline + 1);
-        newline = pending.indexOf('\n');
-      }
-      if (pending !== '' && !flushQueued) {
+      sink.write(chunk);
+      if (!flushQueued) {
         flushQueued = true;
         queueMicrotask(flush);
       }

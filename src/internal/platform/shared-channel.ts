@@ -222,16 +222,13 @@ export function withSharedChannel(threads: PlatformThreads, options: SharedChann
   };
 }
 
-/** Inside a worker started through {@link withSharedChannel}: its init's sync port made an end again. */
+/** Inside a worker started through {@link withSharedChannel}: its sync port, which arrives as plain data, made an end again. */
 export function sharedWorkerSide(side: Pick<WorkerSide, 'hostLine' | 'workerInput'>): WorkerSide {
   return {
     hostLine: () => side.hostLine(),
-    async workerInput() {
-      const init = (await side.workerInput()) as { port?: unknown };
-      init.port = SharedSyncPort.revive(init.port);
-      return init;
-    },
+    workerInput: () => side.workerInput(),
     receiveMessage: receiveSharedMessage,
+    adoptPort: (received) => SharedSyncPort.revive(received),
   };
 }
 

@@ -154,8 +154,8 @@ export class SharedSyncPort implements SyncPort {
   /** The next message from the other end, or undefined when none is waiting; never blocks. */
   receive(): unknown {
     const header = new Int32Array(this.incoming, 0, 4);
-    // Unlocked peek: the common answer, nothing there, costs no lock.
-    if (Atomics.load(header, START) === Atomics.load(header, END)) return undefined;
+    // Always under the lock: an unlocked look at START and END could see them from either side
+    // of the writer moving the queue to the front, and call a non-empty queue empty.
     let record: Uint8Array;
     lock(header);
     try {

@@ -88,8 +88,16 @@ function buildTypeScript() {
 // import.meta.url)), and in dist/bundle/ every entry is a sibling of every other.
 const BUNDLE_ENTRIES = {
   index: 'dist/index.js',
-  'worker-main': 'dist/internal/worker/worker-main.js',
-  'fetch-worker': 'dist/internal/platform/node-http/fetch-worker.js',
+  'worker-main': 'dist/internal/platform/node/worker-main.js',
+  'fetch-worker': 'dist/internal/platform/node/http/fetch-worker.js',
+};
+
+// The browser's entries (esbuild platform 'browser'): the library bound to the web platform,
+// chosen by the package's `browser` export condition; test/browser-bundle.test.ts holds them
+// (and every sibling they load) to needing nothing of Node.
+const BROWSER_BUNDLE_ENTRIES = {
+  browser: 'dist/browser.js',
+  'browser-worker': 'dist/internal/platform/web/browser-worker.js',
 };
 
 /** Library modules the bin must import from index.js, never carry a copy of (a second copy of errors.ts breaks instanceof). */
@@ -139,6 +147,14 @@ async function bundleEntries() {
     ),
   );
   if (copied.length > 0) throw new Error(`dist/bundle/bin.js carries its own copy of ${copied.join(', ')}: the CLI must import the library from ../index.js`);
+  await build({
+    ...common,
+    platform: 'browser',
+    target: 'es2022',
+    entryPoints: Object.fromEntries(Object.entries(BROWSER_BUNDLE_ENTRIES).map(([name, file]) => [name, join(root, file)])),
+    outdir: outDir,
+    format: 'esm',
+  });
   // require('plughost'): createPlugin itself, with every named export on it, as @extism/extism's require gives.
   await build({
     ...common,
@@ -198,7 +214,10 @@ async function gatherDeclarations() {
   }
   // index.d.cts, for require('plughost') (index.cjs): the module's values on createPlugin, and
   // its types (classes included) in a namespace of the same name.
-  const index = readFileSync(join(typesDir, 'index.d.ts'), 'utf8');
+  // index.d.ts's export lists, and those of the modules it re-exports whole (`export * from './api.js'`)
+  const entry = readFileSync(join(typesDir, 'index.d.ts'), 'utf8');
+  const wholes = [...entry.matchAll(/export \* from ['"]\.\/([\w-]+)\.js['"]/g)].map((m) => readFileSync(join(typesDir, `${m[1]}.d.ts`), 'utf8'));
+  const index = [entry, ...wholes].join('\n');
   const names = (pattern) =>
     [...index.matchAll(pattern)].flatMap((m) =>
       m[1]

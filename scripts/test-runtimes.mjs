@@ -2,10 +2,11 @@
 // plughost on every runtime it claims: the whole test suite on the newest Node, and the
 // cross-runtime suite (build/test/runtimes/suite.js, the shipped bundle driven as a user
 // would) on the Node running this script (20 in CI), Node 22, 24 and 26, Deno and Bun, each
-// in its own process. The runtimes are pinned in runtimes/package.json (node22/24/26,
-// @deno/..., @oven/...); `npm test` must have built everything first.
+// in its own process, and its browser twin in headless Chromium (scripts/test-browser.mjs).
+// The runtimes are pinned in runtimes/package.json (node22/24/26, @deno/..., @oven/...),
+// Chromium is Debian's (.ci/run installs it); `npm test` must have built everything first.
 //
-//   node scripts/test-runtimes.mjs [--only node-host,node22,node24,node26,deno,bun,full] [--skip-full]
+//   node scripts/test-runtimes.mjs [--only node-host,node22,node24,node26,deno,bun,chromium,full] [--skip-full]
 //
 // (`full` is the whole suite on Node 26; PLUGHOST_RUNTIMES_ONLY=<text> runs only the
 // cross-runtime tests whose name contains it.)
@@ -46,6 +47,8 @@ const RUNTIMES = [
   // -A: the suite reads and writes files, env, spawns workers, and connects to 127.0.0.1.
   { id: 'deno', label: 'Deno', command: join(modules, '@deno', 'linux-x64-glibc', 'deno'), args: ['run', '-A'] },
   { id: 'bun', label: 'Bun', command: join(modules, '@oven', 'bun-linux-x64', 'bin', 'bun'), args: [] },
+  // Debian's headless Chromium, through scripts/test-browser.mjs (its own servers and pages; no CLI there).
+  { id: 'chromium', label: 'Chromium', command: process.execPath, args: [join(root, 'scripts', 'test-browser.mjs')], ownScript: true, cli: false },
 ];
 
 /**
@@ -169,7 +172,7 @@ async function cliChecks(runtime, passed, failed) {
 
 async function crossRuntime(runtime) {
   const runStarted = performance.now();
-  const { code, output, killed } = await run(runtime.command, [...runtime.args, suite], {
+  const { code, output, killed } = await run(runtime.command, runtime.ownScript ? runtime.args : [...runtime.args, suite], {
     boundMs: SUITE_BOUND_MS,
     env: { PLUGHOST_RUNTIMES_HTTP: httpBase },
   });
@@ -187,7 +190,7 @@ async function crossRuntime(runtime) {
     else if (kind === 'ok') passed.push(name);
     else if (kind === 'not ok') failed.push({ name, detail });
   }
-  await cliChecks(runtime, passed, failed);
+  if (runtime.cli !== false) await cliChecks(runtime, passed, failed);
   // The test a killed run was in has failed, whether or not it was expected to.
   if (killed && lastStarted !== undefined && !passed.includes(lastStarted) && !failed.some((f) => f.name === lastStarted)) {
     failed.push({ name: lastStarted, detail: `no result: the run was killed after ${SUITE_BOUND_MS / 1000} s` });

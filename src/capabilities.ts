@@ -1,5 +1,5 @@
 import { hasJspi } from './internal/jspi.js';
-import * as platform from './internal/platform/node.js';
+import type { Platform } from './internal/platform/platform.js';
 
 /** What this runtime lets plughost do; the same fields as `@extism/extism`'s `CAPABILITIES`. */
 export interface Capabilities {
@@ -23,22 +23,28 @@ export interface Capabilities {
   extismStdoutEnvVarSet: boolean;
 }
 
-/**
- * The capabilities of plughost on this runtime (Node.js), for code written against
- * `@extism/extism`'s `CAPABILITIES`.
- *
- * ```ts
- * if (!CAPABILITIES.supportsJSPromiseInterface) options.runInWorker = true;
- * ```
- */
-export const CAPABILITIES: Readonly<Capabilities> = Object.freeze({
-  supportsJSPromiseInterface: hasJspi(),
-  allowSharedBufferCodec: true,
-  manifestSupportsPaths: true,
-  crossOriginChecksEnforced: false,
-  fsAccess: true,
-  hasWorkerCapability: true,
-  supportsWasiPreview1: true,
-  supportsTimeouts: true,
-  extismStdoutEnvVarSet: Boolean(platform.environmentVariable('EXTISM_ENABLE_WASI_OUTPUT')),
-});
+/** @internal What plughost can do on `platform` (the public CAPABILITIES is bound to its entry's platform, see bind.ts). */
+export function capabilitiesOf(platform: Platform): Readonly<Capabilities> {
+  return Object.freeze({
+    supportsJSPromiseInterface: hasJspi(),
+    allowSharedBufferCodec: sharedBufferCodec(),
+    manifestSupportsPaths: platform.files !== undefined,
+    crossOriginChecksEnforced: platform.crossOriginChecksEnforced ?? false,
+    fsAccess: platform.wasiFileSystem !== undefined,
+    hasWorkerCapability: platform.threads !== undefined,
+    supportsWasiPreview1: true,
+    supportsTimeouts: true,
+    extismStdoutEnvVarSet: Boolean(platform.environmentVariable('EXTISM_ENABLE_WASI_OUTPUT')),
+  });
+}
+
+/** Whether TextDecoder reads a view of shared memory (Node's does; browsers' refuse it). */
+function sharedBufferCodec(): boolean {
+  if (typeof SharedArrayBuffer !== 'function') return false;
+  try {
+    new TextDecoder().decode(new Uint8Array(new SharedArrayBuffer(1)));
+    return true;
+  } catch {
+    return false;
+  }
+}

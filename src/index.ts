@@ -10,64 +10,66 @@
  * await plugin.close();
  * ```
  *
- * This file is the one public entry; everything under `internal/` may change freely.
+ * This file is the public entry for Node.js: it binds the core to Node's platform
+ * (`internal/platform/node/`); everything under `internal/` may change freely.
  *
  * @module
  */
-import { createPlugin } from './plugin.js';
+import { bindPlatform } from './bind.js';
+import type { Capabilities } from './capabilities.js';
+import { nodePlatform } from './internal/platform/node/index.js';
+import type { ManifestLike } from './manifest.js';
+import type { PluginOptions } from './options.js';
+import type { CompiledPlugin, Plugin } from './plugin.js';
+import type { Pool, PoolOptions } from './pool.js';
 
-export { CallContext, CallContext as CurrentPlugin } from './call-context.js';
-export type { Capabilities } from './capabilities.js';
-export { CAPABILITIES } from './capabilities.js';
-export type { PlughostErrorCode } from './errors.js';
-export {
-  AbortError,
-  FuelExhaustedError,
-  FunctionNotFoundError,
-  HashMismatchError,
-  HttpDeniedError,
-  LinkError,
-  ManifestError,
-  MemoryLimitError,
-  PlughostError,
-  PluginCallError,
-  PluginClosedError,
-  PluginError,
-  PoolFullError,
-  ReentrantCallError,
-  TimeoutError,
-  WasmSourceError,
-  WorkerError,
-} from './errors.js';
-export type { HostFunction, ValueType } from './host-function.js';
-export { DEFAULT_HOST_NAMESPACE, defineHostFunction } from './host-function.js';
-export type {
-  Manifest,
-  ManifestLike,
-  ManifestWasm,
-  ManifestWasmData,
-  ManifestWasmModule,
-  ManifestWasmPath,
-  ManifestWasmResponse,
-  ManifestWasmUrl,
-  MemoryOptions,
-} from './manifest.js';
-export type {
-  HostFunctionCallback,
-  HostFunctionMap,
-  Logger,
-  LogLevel,
-  OutputTarget,
-  PluginConfig,
-  PluginConfigLike,
-  PluginOptions,
-  PluginOptions as ExtismPluginOptions,
-} from './options.js';
-export type { CallOptions, PluginInput } from './plugin.js';
-export { CompiledPlugin, compilePlugin, createPlugin, createPlugin as newPlugin, Plugin } from './plugin.js';
-export { PluginOutput } from './plugin-output.js';
-export type { PoolOptions } from './pool.js';
-export { createPool, Pool } from './pool.js';
+const node = bindPlatform(nodePlatform);
+
+/**
+ * Create a plug-in from a manifest (or a path, URL, bytes, module...) — the `@extism/extism`
+ * entry point.
+ *
+ * ```ts
+ * import createPlugin from 'plughost';
+ * const plugin = await createPlugin('count-vowels.wasm', { config: { vowels: 'aeiouy' } });
+ * ```
+ *
+ * Rejects with {@link ManifestError}, {@link WasmSourceError}, {@link HashMismatchError} or
+ * {@link LinkError} (naming every missing import) when the plug-in cannot be created.
+ */
+export function createPlugin(manifest: ManifestLike | PromiseLike<ManifestLike>, options?: PluginOptions): Promise<Plugin> {
+  return node.createPlugin(manifest, options);
+}
+
+/**
+ * Validate, fetch and compile a plug-in once; see {@link CompiledPlugin}. Options as
+ * {@link createPlugin}'s; with `runInWorker: true`, each instance runs in a worker of its own.
+ */
+export function compilePlugin(manifest: ManifestLike | PromiseLike<ManifestLike>, options?: PluginOptions): Promise<CompiledPlugin> {
+  return node.compilePlugin(manifest, options);
+}
+
+/**
+ * Create a {@link Pool}: the plug-in is validated, fetched and compiled once, then started in
+ * `size` workers. Options as {@link createPlugin}'s (`runInWorker` is implied), plus `size` and
+ * `maxQueue`.
+ */
+export function createPool(manifest: ManifestLike | PromiseLike<ManifestLike>, options?: PoolOptions): Promise<Pool> {
+  return node.createPool(manifest, options);
+}
+
+/**
+ * The capabilities of plughost on this runtime (Node.js), for code written against
+ * `@extism/extism`'s `CAPABILITIES`.
+ *
+ * ```ts
+ * if (!CAPABILITIES.supportsJSPromiseInterface) options.runInWorker = true;
+ * ```
+ */
+export const CAPABILITIES: Readonly<Capabilities> = node.CAPABILITIES;
+
+export * from './api.js';
+export { createPlugin as newPlugin };
 
 /** {@link createPlugin}, as the default export: `import createPlugin from 'plughost'`, as with `@extism/extism`. */
 export default createPlugin;

@@ -1,6 +1,5 @@
 import { ManifestError } from './errors.js';
 import { asBytes } from './internal/bytes.js';
-import * as platform from './internal/platform/node.js';
 
 /** Raw bytes of a wasm module. In JSON manifests, `data` is base64 text. */
 export interface ManifestWasmData {
@@ -168,7 +167,7 @@ function decodeBase64(text: string): Uint8Array {
   return bytes;
 }
 
-function normalizeWasm(entry: unknown, index: number, baseDir: string | undefined) {
+function normalizeWasm(entry: unknown, index: number, resolvePath: ((path: string) => string) | undefined) {
   const field = `wasm[${index}]`;
   if (!isRecord(entry)) throw new ManifestError(field, `must be an object with one of path, data, url, response or module, got ${describe(entry)}`);
   const name = entry.name;
@@ -182,7 +181,7 @@ function normalizeWasm(entry: unknown, index: number, baseDir: string | undefine
   if (entry.path !== undefined) {
     if (typeof entry.path !== 'string' || entry.path === '')
       throw new ManifestError(`${field}.path`, `must be a non-empty string, got ${describe(entry.path)}`);
-    source = { kind: 'path', path: baseDir === undefined ? entry.path : platform.resolvePath(entry.path, baseDir) };
+    source = { kind: 'path', path: resolvePath === undefined ? entry.path : resolvePath(entry.path) };
   } else if (entry.data !== undefined) {
     const data = entry.data;
     if (typeof data === 'string') {
@@ -227,13 +226,13 @@ function normalizeWasm(entry: unknown, index: number, baseDir: string | undefine
 
 /**
  * @internal Validate a manifest object (either spelling) and bring it to one shape.
- * `baseDir` is the folder relative `path`s resolve against (a manifest file's folder).
+ * `resolvePath` makes a module's `path` absolute (against a manifest file's folder); without it paths stay as given.
  */
-export function normalizeManifest(manifest: unknown, baseDir?: string): NormalizedManifest {
+export function normalizeManifest(manifest: unknown, resolvePath?: (path: string) => string): NormalizedManifest {
   if (!isRecord(manifest)) throw new ManifestError('(root)', `must be an object with a wasm array, got ${describe(manifest)}`);
   const wasm = manifest.wasm;
   if (!Array.isArray(wasm) || wasm.length === 0) throw new ManifestError('wasm', `must be a non-empty array of modules, got ${describe(wasm)}`);
-  const modules = wasm.map((entry, i) => normalizeWasm(entry, i, baseDir));
+  const modules = wasm.map((entry, i) => normalizeWasm(entry, i, resolvePath));
   const names = new Set<string>();
   modules.forEach((m, i) => {
     if (m.name === undefined) return;

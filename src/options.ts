@@ -1,6 +1,7 @@
 import type { LogLevel } from './call-context.js';
 import type { HostFunction, HostFunctionMap } from './host-function.js';
 import type { MemoryOptions } from './manifest.js';
+import type { MemoryFileSystem } from './memory-file-system.js';
 
 // Their home is with what they describe; here too, where the options that take them are.
 export type { LogLevel } from './call-context.js';
@@ -35,6 +36,12 @@ export interface PluginOptions {
   allowedHosts?: string[];
   /** Host directory → guest path mounts for WASI; `ro:` on the host side mounts read-only. */
   allowedPaths?: Record<string, string>;
+  /**
+   * Files in memory for the WASI guest ({@link createMemoryFileSystem}): `allowedPaths` then
+   * name directories of this file system instead of the host's, so the guest never sees the
+   * disk. Not yet with `runInWorker`.
+   */
+  wasiFileSystem?: MemoryFileSystem;
   /** Memory limits. */
   memory?: MemoryOptions;
   /** Bound on a whole call (and on initialization), in milliseconds. */

@@ -8,12 +8,15 @@ import { createAsyncHttpHandler, createHttpHandler } from './internal/http/index
 import { hasJspi } from './internal/jspi.js';
 import { wasmSizeLimit } from './internal/load-bytes.js';
 import { isAddedExport, isAddedImport, type LoadedModule, loadModules } from './internal/module-loader.js';
-import * as platform from './internal/platform/node.js';
+import type { Platform } from './internal/platform/platform.js';
 import { resolveManifest } from './internal/resolve-manifest.js';
-import type { WasiMount } from './internal/wasi/index.js';
+import type { HostFileType } from './internal/wasi/host-fs.js';
+import type { HostFileSystem, WasiMount } from './internal/wasi/index.js';
+import type { InMemoryFileSystem } from './internal/wasi/memory-fs.js';
 import { WorkerBackend, type WorkerHttpFactory, type WorkerSpec, workerSpec } from './internal/worker/worker-backend.js';
 import type { ManifestLike, NormalizedManifest } from './manifest.js';
 import { mainModuleIndex } from './manifest.js';
+import { wasiFileSystemOf } from './memory-file-system.js';
 import type { PluginOptions } from './options.js';
 import type { PluginOutput } from './plugin-output.js';
 
@@ -135,16 +138,29 @@ interface ResolvedOptions {
   engine: EngineOptions;
 }
 
-function wasiMounts(allowedPaths: Record<string, string>): WasiMount[] {
-  return Object.entries(allowedPaths).map(([key, guestPath]) => {
+function wasiMounts(platform: Platform, allowedPaths: Record<string, string>, memory: InMemoryFileSystem | undefined): WasiMount[] {
+  const entries = Object.entries(allowedPaths);
+  if (entries.length === 0) return [];
+  if (memory !== undefined) return entries.map(([key, guestPath]) => memoryMount(memory, key, guestPath, key.startsWith('ro:')));
+  const fs = platform.wasiFileSystem;
+  if (fs === undefined) {
+    throw new ManifestError(`allowed_paths["${entries[0]![0]}"]`, `${platform.name} gives WASI no file system here: leave allowedPaths empty`);
+  }
+  // Without a host file system of its own (a browser), the platform's WASI file system answers.
+  const files = platform.files ?? {
+    resolvePath: (path: string) => path,
+    isDirectory: (path: string) => lookUp(fs, path) === 'directory',
+    pathExists: (path: string) => lookUp(fs, path) !== undefined,
+  };
+  return entries.map(([key, guestPath]) => {
     const readOnly = key.startsWith('ro:');
-    const hostPath = platform.resolvePath(readOnly ? key.slice(3) : key);
-    if (!platform.isDirectory(hostPath)) {
+    const hostPath = files.resolvePath(readOnly ? key.slice(3) : key);
+    if (!files.isDirectory(hostPath)) {
       const field = `allowed_paths["${key}"]`;
-      if (platform.pathExists(hostPath)) throw new ManifestError(field, `host path ${hostPath} is not a directory`);
+      if (files.pathExists(hostPath)) throw new ManifestError(field, `host path ${hostPath} is not a directory`);
       // A guest path such as /mnt or /data often exists on the host too, so only a deeper or
       // relative one (a host directory's shape) suggests keys and values were swapped.
-      const reversed = platform.isDirectory(guestPath) && !/^\/[^/]*\/?$/.test(guestPath);
+      const reversed = files.isDirectory(guestPath) && !/^\/[^/]*\/?$/.test(guestPath);
       throw new ManifestError(
         field,
         reversed
@@ -156,8 +172,28 @@ function wasiMounts(allowedPaths: Record<string, string>): WasiMount[] {
   });
 }
 
+/** A mount of a directory of the `wasiFileSystem` option. */
+function memoryMount(memory: InMemoryFileSystem, key: string, guestPath: string, readOnly: boolean): WasiMount {
+  const path = readOnly ? key.slice(3) : key;
+  const type = memory.typeOf(path);
+  if (type !== 'directory') {
+    const problem = type === undefined ? 'does not exist' : `is a ${type}, not a directory`;
+    throw new ManifestError(`allowed_paths["${key}"]`, `${path} ${problem} in the wasiFileSystem (make it with makeDirectory(), or a "${path}/" entry)`);
+  }
+  return { hostPath: path, guestPath, readOnly };
+}
+
+/** What is at `path` (symlinks followed), or undefined when nothing is. */
+function lookUp(fs: HostFileSystem, path: string): HostFileType | undefined {
+  try {
+    return fs.lstat(fs.realpath(path)).type;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Merge options over the manifest, validate, and fill defaults. */
-function resolveOptions(manifest: NormalizedManifest, options: PluginOptions): ResolvedOptions {
+function resolveOptions(platform: Platform, manifest: NormalizedManifest, options: PluginOptions): ResolvedOptions {
   const memory = options.memory ?? {};
   const maxPages = memory.maxPages ?? memory.max_pages ?? manifest.memory.maxPages;
   const logLevel = options.logLevel ?? 'silent';
@@ -183,10 +219,12 @@ function resolveOptions(manifest: NormalizedManifest, options: PluginOptions): R
     timeoutMs,
   };
   // read only for WASI plug-ins: a look into process.env costs ~0.2 µs
+  const memoryFs = options.wasiFileSystem === undefined ? undefined : wasiFileSystemOf(options.wasiFileSystem);
   const wasiOutput = () => options.enableWasiOutput ?? Boolean(platform.environmentVariable('EXTISM_ENABLE_WASI_OUTPUT'));
   return {
     manifest: merged,
     engine: {
+      platform,
       // Set in place once loaded: on V8 11, spreading this object into a new one with two
       // more properties takes the slow path (~2.5 µs, a tenth of creating a plug-in).
       modules: [],
@@ -204,13 +242,16 @@ function resolveOptions(manifest: NormalizedManifest, options: PluginOptions): R
         merged.allowedHosts.length === 0
           ? undefined
           : (deadline) =>
-              createHttpHandler({
-                allowedHosts: merged.allowedHosts,
-                maxResponseBytes: merged.memory.maxHttpResponseBytes,
-                fetch: options.fetch,
-                deadline,
-                requestTimeoutMs: options.httpTimeoutMs,
-              }),
+              createHttpHandler(
+                {
+                  allowedHosts: merged.allowedHosts,
+                  maxResponseBytes: merged.memory.maxHttpResponseBytes,
+                  fetch: options.fetch,
+                  deadline,
+                  requestTimeoutMs: options.httpTimeoutMs,
+                },
+                platform.syncHttp,
+              ),
       // Where the engine has JSPI, the guest awaits the request instead (the user's fetch included).
       asyncHttp:
         merged.allowedHosts.length === 0 || !hasJspi()
@@ -225,14 +266,11 @@ function resolveOptions(manifest: NormalizedManifest, options: PluginOptions): R
               }),
       allowResponseHeaders: options.allowHttpResponseHeaders ?? false,
       wasi: options.useWasi
-        ? {
-            mounts: wasiMounts(merged.allowedPaths),
-            stdout: options.wasiStdout ?? (wasiOutput() ? 'process' : undefined),
-            stderr: options.wasiStderr ?? (wasiOutput() ? 'process' : undefined),
-            args: options.wasiArgs ?? [],
-            env: options.wasiEnv ?? {},
-          }
+        ? { mounts: wasiMounts(platform, merged.allowedPaths, memoryFs), args: options.wasiArgs ?? [], env: options.wasiEnv ?? {} }
         : undefined,
+      wasiFileSystem: options.useWasi ? memoryFs : undefined,
+      stdout: options.useWasi ? (options.wasiStdout ?? (wasiOutput() ? 'process' : undefined)) : undefined,
+      stderr: options.useWasi ? (options.wasiStderr ?? (wasiOutput() ? 'process' : undefined)) : undefined,
       timeoutMs,
       fuel: options.fuel,
     },
@@ -242,26 +280,15 @@ function resolveOptions(manifest: NormalizedManifest, options: PluginOptions): R
 /** The manifest's modules loaded and compiled for these options (at once when nothing needs waiting for). */
 function loadFor(resolved: ResolvedOptions, fetchImpl: typeof fetch, maxWasmBytes: number): LoadedModule[] | Promise<LoadedModule[]> {
   const variant = { maxPages: resolved.engine.maxPages, instrument: resolved.engine.timeoutMs !== null || resolved.engine.fuel !== undefined };
-  return loadModules(resolved.manifest, variant, fetchImpl, maxWasmBytes);
+  return loadModules(resolved.engine.platform, resolved.manifest, variant, fetchImpl, maxWasmBytes);
 }
 
 const isPromiseLike = (value: unknown): value is PromiseLike<unknown> =>
   (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
 
-/**
- * Create a plug-in from a manifest (or a path, URL, bytes, module...) — the `@extism/extism`
- * entry point.
- *
- * ```ts
- * import createPlugin from 'plughost';
- * const plugin = await createPlugin('count-vowels.wasm', { config: { vowels: 'aeiouy' } });
- * ```
- *
- * Rejects with {@link ManifestError}, {@link WasmSourceError}, {@link HashMismatchError} or
- * {@link LinkError} (naming every missing import) when the plug-in cannot be created.
- */
-export async function createPlugin(manifest: ManifestLike | PromiseLike<ManifestLike>, options: PluginOptions = {}): Promise<Plugin> {
-  const compiled = await compilePlugin(manifest, options);
+/** @internal createPlugin on `platform` (the public one is bound to its entry's platform, see bind.ts). */
+export async function createPluginOn(platform: Platform, manifest: ManifestLike | PromiseLike<ManifestLike>, options: PluginOptions = {}): Promise<Plugin> {
+  const compiled = await compilePluginOn(platform, manifest, options);
   return options.runInWorker === true ? compiled.instantiate() : compiled.instantiateSync();
 }
 
@@ -310,7 +337,7 @@ export class CompiledPlugin {
   }
 
   /** @internal A plug-in instance in a new worker (the pool's members). */
-  startWorker(): Promise<WorkerBackend> {
+  async startWorker(): Promise<WorkerBackend> {
     this.#workerSpec ??= workerSpec(this.#engineOptions, this.#http);
     return WorkerBackend.start(this.#workerSpec);
   }
@@ -340,19 +367,20 @@ function workerHttp(resolved: ResolvedOptions, fetchImpl: typeof fetch | undefin
   return factory;
 }
 
-/**
- * Validate, fetch and compile a plug-in once; see {@link CompiledPlugin}. Options as
- * {@link createPlugin}'s; with `runInWorker: true`, each instance runs in a worker of its own.
- */
-export async function compilePlugin(manifest: ManifestLike | PromiseLike<ManifestLike>, options: PluginOptions = {}): Promise<CompiledPlugin> {
+/** @internal compilePlugin on `platform` (the public one is bound to its entry's platform, see bind.ts). */
+export async function compilePluginOn(
+  platform: Platform,
+  manifest: ManifestLike | PromiseLike<ManifestLike>,
+  options: PluginOptions = {},
+): Promise<CompiledPlugin> {
   const fetchImpl = options.fetch ?? fetch;
   // Awaited only when something is pending: a plug-in made from a module or from bytes compiled
   // before needs no I/O, and every needless promise adds to the cost of creating one.
   const like = isPromiseLike(manifest) ? await manifest : manifest;
   const maxWasmBytes = wasmSizeLimit(options.maxWasmBytes);
-  const resolving = resolveManifest(like as ManifestLike, fetchImpl, maxWasmBytes);
+  const resolving = resolveManifest(platform, like as ManifestLike, fetchImpl, maxWasmBytes);
   const normalized = resolving instanceof Promise ? await resolving : resolving;
-  const resolved = resolveOptions(normalized, options);
+  const resolved = resolveOptions(platform, normalized, options);
   const loading = loadFor(resolved, fetchImpl, maxWasmBytes);
   const modules = loading instanceof Promise ? await loading : loading;
   resolved.engine.modules = modules;

@@ -4,13 +4,13 @@
 // waits in a bounded queue.
 
 import type { CallOptions, PluginInput } from './call-options.js';
-import { AbortError, ManifestError, PluginClosedError, PoolFullError } from './errors.js';
+import { AbortError, ManifestError, PluginClosedError, PoolFullError, WorkerError } from './errors.js';
 import { CallQueue } from './internal/call-queue.js';
-import { availableParallelism } from './internal/platform/node-worker.js';
+import type { Platform } from './internal/platform/platform.js';
 import { captureInput, type OwnedInput, type WorkerBackend } from './internal/worker/worker-backend.js';
 import type { ManifestLike } from './manifest.js';
 import type { PluginOptions } from './options.js';
-import { compilePlugin } from './plugin.js';
+import { compilePluginOn } from './plugin.js';
 import type { PluginOutput } from './plugin-output.js';
 
 /** Options of {@link createPool}: those of a plug-in, plus the pool's shape. */
@@ -165,18 +165,19 @@ export class Pool {
   }
 }
 
-/**
- * Create a {@link Pool}: the plug-in is validated, fetched and compiled once, then started in
- * `size` workers. Options as {@link createPlugin}'s (`runInWorker` is implied), plus `size` and
- * `maxQueue`.
- */
-export async function createPool(manifest: ManifestLike | PromiseLike<ManifestLike>, options: PoolOptions = {}): Promise<Pool> {
-  const { size = availableParallelism(), maxQueue = 10_000, ...pluginOptions } = options;
+/** @internal createPool on `platform` (the public one is bound to its entry's platform, see bind.ts). */
+export async function createPoolOn(platform: Platform, manifest: ManifestLike | PromiseLike<ManifestLike>, options: PoolOptions = {}): Promise<Pool> {
+  const threads = platform.threads;
+  if (threads === undefined) {
+    const why = platform.threadsMissing === undefined ? '' : ` (${platform.threadsMissing})`;
+    throw new WorkerError(`createPool needs threads, and ${platform.name} has none here${why}: create plug-ins with createPlugin instead`);
+  }
+  const { size = threads.availableParallelism(), maxQueue = 10_000, ...pluginOptions } = options;
   if (!(Number.isInteger(size) && size >= 1)) throw new ManifestError('size', `must be a whole number >= 1, got ${size}`);
   if (!(maxQueue === Infinity || (Number.isInteger(maxQueue) && maxQueue >= 0))) {
     throw new ManifestError('maxQueue', `must be a whole number >= 0 (or Infinity), got ${maxQueue}`);
   }
-  const compiled = await compilePlugin(manifest, { ...pluginOptions, runInWorker: true });
+  const compiled = await compilePluginOn(platform, manifest, { ...pluginOptions, runInWorker: true });
   const started = await Promise.allSettled(Array.from({ length: size }, () => compiled.startWorker()));
   const backends = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');

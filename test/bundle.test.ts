@@ -119,8 +119,8 @@ describe('the bundled package', () => {
     await build({
       entryPoints: {
         index: join(repoRoot, 'dist', 'index.js'),
-        'worker-main': join(repoRoot, 'dist', 'internal', 'worker', 'worker-main.js'),
-        'fetch-worker': join(repoRoot, 'dist', 'internal', 'platform', 'node-http', 'fetch-worker.js'),
+        'worker-main': join(repoRoot, 'dist', 'internal', 'platform', 'node', 'worker-main.js'),
+        'fetch-worker': join(repoRoot, 'dist', 'internal', 'platform', 'node', 'http', 'fetch-worker.js'),
       },
       outdir: dir,
       bundle: true,

@@ -20,6 +20,7 @@ import {
 } from '../src/index.js';
 import { DEFAULT_MAX_WASM_BYTES } from '../src/internal/load-bytes.js';
 import { loadModules } from '../src/internal/module-loader.js';
+import { nodePlatform } from '../src/internal/platform/node/index.js';
 import { normalizeManifest } from '../src/manifest.js';
 import { assemble } from './helpers.js';
 
@@ -134,14 +135,15 @@ describe('host functions, whatever the source', () => {
 
   it('loads a module plughost compiled itself from its bytes, as bytes are loaded', async () => {
     const variant = { maxPages: undefined, instrument: false };
-    const [fromBytes] = await loadModules(normalizeManifest({ wasm: [{ data: bytes }] }), variant, fetch, DEFAULT_MAX_WASM_BYTES);
+    const [fromBytes] = await loadModules(nodePlatform, normalizeManifest({ wasm: [{ data: bytes }] }), variant, fetch, DEFAULT_MAX_WASM_BYTES);
     // given back as a source: import types known and memory pooled, as from bytes
-    const [again] = await loadModules(normalizeManifest({ wasm: [{ module: fromBytes!.module }] }), variant, fetch, DEFAULT_MAX_WASM_BYTES);
+    const [again] = await loadModules(nodePlatform, normalizeManifest({ wasm: [{ module: fromBytes!.module }] }), variant, fetch, DEFAULT_MAX_WASM_BYTES);
     assert.notEqual(again!.info, null);
     assert.deepEqual(again!.memory, fromBytes!.memory);
     assert.equal(again!.module, fromBytes!.module, 'the same compiled module, from the cache');
     // in another variant (instrumented), compiled again from the original bytes
     const [instrumented] = await loadModules(
+      nodePlatform,
       normalizeManifest({ wasm: [{ module: fromBytes!.module }] }),
       { maxPages: undefined, instrument: true },
       fetch,
@@ -150,6 +152,7 @@ describe('host functions, whatever the source', () => {
     assert.equal(instrumented!.instrumented, true);
     // a module the application compiled stays opaque
     const [opaque] = await loadModules(
+      nodePlatform,
       normalizeManifest({ wasm: [{ module: await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>) }] }),
       variant,
       fetch,

@@ -16,6 +16,7 @@ import {
   type HttpOptions,
   requestDeadline,
 } from '../src/internal/http/index.js';
+import { nodePlatform, openHttpHelperPort } from '../src/internal/platform/node/index.js';
 import { assemble } from './helpers.js';
 import { type TestServer, useTestServer } from './http-test-server.js';
 
@@ -28,7 +29,7 @@ function get(url: string, headers: Record<string, string> = {}): HttpRequest {
 }
 
 function handler(allowedHosts: string[], overrides: Partial<HttpOptions> = {}) {
-  return createHttpHandler({ allowedHosts, maxResponseBytes: 50 * MiB, deadline: () => Deadline.none, ...overrides });
+  return createHttpHandler({ allowedHosts, maxResponseBytes: 50 * MiB, deadline: () => Deadline.none, ...overrides }, nodePlatform.syncHttp);
 }
 
 /** The error `fn` throws (fails the test if it returns). */
@@ -506,18 +507,19 @@ describe('plug-ins in a worker making HTTP requests', () => {
 describe('the HTTP handler inside a worker', () => {
   // The handler module, compiled; the worker imports it and makes one request.
   const moduleUrl = new URL('../src/internal/http/index.js', import.meta.url).href;
+  const nodeUrl = new URL('../src/internal/platform/node/index.js', import.meta.url).href;
   const code = `
     const { parentPort, workerData } = require('node:worker_threads');
-    import(workerData.moduleUrl).then((http) => {
-      if (workerData.port) http.useHttpHelperPort(workerData.port);
-      const handler = http.createHttpHandler({ allowedHosts: ['127.0.0.1'], maxResponseBytes: 1024, deadline: () => Infinity });
+    Promise.all([import(workerData.moduleUrl), import(workerData.nodeUrl)]).then(([http, node]) => {
+      if (workerData.port) node.useHttpHelperPort(workerData.port);
+      const handler = http.createHttpHandler({ allowedHosts: ['127.0.0.1'], maxResponseBytes: 1024, deadline: () => Infinity }, node.nodePlatform.syncHttp);
       const response = handler({ url: workerData.url, method: 'GET', headers: {}, body: null });
       parentPort.postMessage({ status: response.status, body: new TextDecoder().decode(response.body) });
     });`;
 
   async function inWorker(port?: import('node:worker_threads').MessagePort): Promise<{ status: number; body: string }> {
     const { Worker } = await import('node:worker_threads');
-    const worker = new Worker(code, { eval: true, workerData: { moduleUrl, url: server.url('/hello'), port }, transferList: port ? [port] : [] });
+    const worker = new Worker(code, { eval: true, workerData: { moduleUrl, nodeUrl, url: server.url('/hello'), port }, transferList: port ? [port] : [] });
     try {
       return await new Promise((resolve, reject) => {
         worker.once('message', resolve);
@@ -533,7 +535,6 @@ describe('the HTTP handler inside a worker', () => {
   });
 
   it("works through this thread's helper, shared by a port", async () => {
-    const { openHttpHelperPort } = await import('../src/internal/http/index.js');
     assert.deepEqual(await inWorker(openHttpHelperPort()), { status: 200, body: 'hello' });
   });
 });

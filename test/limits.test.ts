@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { createPlugin, type ManifestError, type PluginOptions } from '../src/index.js';
 import { DEFAULT_MAX_WASM_BYTES } from '../src/internal/load-bytes.js';
 import { loadModules } from '../src/internal/module-loader.js';
+import { nodePlatform } from '../src/internal/platform/node/index.js';
 import { normalizeManifest } from '../src/manifest.js';
 import { assemble, fixturePath } from './helpers.js';
 
@@ -176,6 +177,7 @@ describe('limits on a WebAssembly.Module the application compiled', () => {
 
   it('holds them all for a module plughost compiled itself (it keeps the bytes)', async () => {
     const [own] = await loadModules(
+      nodePlatform,
       normalizeManifest({ wasm: [{ data: await readFile(fixturePath('limits')) }] }),
       { maxPages: undefined, instrument: false },
       fetch,

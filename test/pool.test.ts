@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AbortError, type CallContext, createPool, PluginClosedError, PoolFullError, type PoolOptions, WorkerError } from '../src/index.js';
-import { runningWorkers } from '../src/internal/platform/node-worker.js';
+import { runningWorkers } from '../src/internal/platform/node/index.js';
 import { assemble, pluginPath } from './helpers.js';
 
 /** `wait` calls the host's `wait` (which the tests hold open) and outputs "done"; `ok` returns at once. */

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createPlugin, type Plugin, type PluginOptions } from '../src/index.js';
+import { createMemoryFileSystem, createPlugin, type Plugin, type PluginOptions } from '../src/index.js';
 import { repoRoot } from './helpers.js';
 
 const sources = join(repoRoot, 'test', 'toolchains');
@@ -462,6 +462,16 @@ toolchainSuite('POSIX file calls of a C plug-in (wasi-libc over our WASI)', clan
       const ro = mkdtempSync(join(work, 'fs-ro-'));
       writeFileSync(join(ro, 'ro.txt'), 'read only');
       const plugin = await createPlugin(file, { useWasi: true, allowedPaths: { [rw]: '/data', [`ro:${ro}`]: '/ro' }, ...extra });
+      assert.equal((await plugin.call('fs_steps', '/data\n/ro'))?.text(), FS_LOG, mode);
+      await plugin.close();
+    }
+  });
+
+  it('behave the same over an in-memory file system, on this thread and in a worker', async () => {
+    const file = clangBuild('c-fs', ['fs_plugin.c', 'fs.c'], ['--target=wasm32-wasi', '-O2', '-mexec-model=reactor']);
+    for (const [mode, extra] of [...MODES, ['worker', { runInWorker: true }] as [string, PluginOptions]]) {
+      const files = createMemoryFileSystem({ '/data/': '', '/ro/ro.txt': 'read only' });
+      const plugin = await createPlugin(file, { useWasi: true, wasiFileSystem: files, allowedPaths: { '/data': '/data', 'ro:/ro': '/ro' }, ...extra });
       assert.equal((await plugin.call('fs_steps', '/data\n/ro'))?.text(), FS_LOG, mode);
       await plugin.close();
     }

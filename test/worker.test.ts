@@ -23,7 +23,7 @@ import {
   TimeoutError,
   WorkerError,
 } from '../src/index.js';
-import { runningWorkers } from '../src/internal/platform/node-worker.js';
+import { runningWorkers } from '../src/internal/platform/node/index.js';
 import { assemble, pluginPath, recordingLogger, repoRoot } from './helpers.js';
 
 const ENV = `
@@ -308,7 +308,8 @@ describe('a plug-in in a worker', () => {
   });
 
   it('applies limits: fuel and maxVarBytes', async () => {
-    const spinning = await workerPlugin(WAITING, { functions: { 'extism:host/user': { wait() {} } }, fuel: 10_000 });
+    // timeoutMs: a worker that lost its fuel fails the test at this bound instead of spinning for ever
+    const spinning = await workerPlugin(WAITING, { functions: { 'extism:host/user': { wait() {} } }, fuel: 10_000, timeoutMs: 60_000 });
     const vars = await createPlugin(pluginPath('count-vowels'), { runInWorker: true, memory: { maxVarBytes: 1 } });
     try {
       await assert.rejects(spinning.call('spin'), (err: Error) => err instanceof FuelExhaustedError && err.fuel === 10_000);
@@ -407,6 +408,51 @@ describe('compiled plug-ins in workers', () => {
 });
 
 describe('timeouts in a worker', () => {
+  it('hold a call posted ahead to the deadline its worker started it with, even when this thread hears of it late', async () => {
+    // Compiled by the application, so not instrumented: only this thread's watchdog stops `spin`.
+    const module = new WebAssembly.Module(
+      (await assemble(`(module
+        (import "extism:host/user" "h" (func $h))
+        (func (export "quick") (call $h))
+        (func (export "spin") (loop $l (br $l))))`)) as Uint8Array<ArrayBuffer>,
+    );
+    let busyFrom = 0;
+    const plugin = await createPlugin(
+      { wasm: [{ module }] },
+      {
+        runInWorker: true,
+        timeoutMs: 1000,
+        functions: {
+          'extism:host/user': {
+            h() {
+              // Answered at once; then this thread is busy for 1.5 s, while the worker ends `quick` and starts `spin`.
+              busyFrom = performance.now();
+              queueMicrotask(() => {
+                const until = performance.now() + 1500;
+                while (performance.now() < until) {
+                  // a blocked event loop, as a busy application has
+                }
+              });
+            },
+          },
+        },
+      },
+    );
+    try {
+      const quick = plugin.call('quick');
+      const spin = plugin.call('spin'); // posted ahead, behind quick
+      await quick;
+      await assert.rejects(spin, (err: Error) => err instanceof TimeoutError);
+      // One deadline: 1000 ms from when the worker started `spin`, so the watchdog is due while this
+      // thread is busy and fires once it is free (~1.5 s). A deadline of this thread's own would run
+      // from when it is free and end the call at 2.5 s at the earliest.
+      const took = performance.now() - busyFrom;
+      assert.ok(took < 2400, `took ${took} ms: the call got more than its timeout from when it started`);
+    } finally {
+      await plugin.close();
+    }
+  });
+
   it('stop a spinning guest within the deadline, and the plug-in goes on', async () => {
     const plugin = await workerPlugin(WAITING, { functions: { 'extism:host/user': { wait() {} } }, timeoutMs: 100 });
     try {

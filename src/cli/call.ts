@@ -15,7 +15,7 @@ import {
   type PluginOutput,
 } from '../index.js';
 import { LOG_LEVELS } from '../internal/host-env.js';
-import { fileErrorReason } from '../internal/platform/node.js';
+import { fileErrorReason } from '../internal/platform/node/host.js';
 import { booleanFlag, type FlagSpec, listFlag, parseArgs, stringFlag, UsageError, wholeNumber } from './args.js';
 import { CliFailure, linkFailure, PluginFailure } from './failure.js';
 import { type CliIo, type OutputStream, readAll, writeOut } from './io.js';

@@ -2,7 +2,7 @@
 // whether `plughost call` can satisfy every import. Reads the module's header sections only;
 // nothing is compiled or run.
 import { readFile } from 'node:fs/promises';
-import { fileErrorReason } from '../internal/platform/node.js';
+import { fileErrorReason } from '../internal/platform/node/host.js';
 import { type FuncType, formatFuncType, type ModuleInfo, readModule, WasmFormatError } from '../internal/wasm/reader.js';
 import { booleanFlag, type FlagSpec, parseArgs, UsageError } from './args.js';
 import { CliFailure } from './failure.js';

@@ -6,7 +6,7 @@
 // process's, web-standard runtimes (Deno, browsers) give each worker its own, so the bare figure
 // can mean another moment on a worker. Adding the origin (fixed for a thread's life) keeps each
 // thread monotonic and puts every thread on the epoch axis, so a deadline sent to another thread
-// (the HTTP helper, see platform/node-http) travels as the number it is. Sending milliseconds
+// (the HTTP helper, see platform/node/http) travels as the number it is. Sending milliseconds
 // left instead would restart the count when the message is read, late by however long it
 // queued. Origins taken at different moments agree to well within the slack of every bound here.
 //

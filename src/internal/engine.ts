@@ -27,21 +27,34 @@ import { createLineSink, type LineSink, type OutputTarget } from './line-sink.js
 import { type Instantiated, instantiate, type LinkPlan, link, WASI_NAMESPACE } from './linker.js';
 import { releaseMemory } from './memory-pool.js';
 import type { LoadedModule } from './module-loader.js';
-import * as platform from './platform/node.js';
+import type { Platform } from './platform/platform.js';
 import { VarStore } from './vars.js';
-import { createWasi, type Wasi, WasiExit, type WasiMount } from './wasi/index.js';
-import { atomicsSleep } from './wasi/poll.js';
+import { createWasi, type HostFileSystem, type Wasi, WasiExit, type WasiMount } from './wasi/index.js';
+import { threadSleep } from './wasi/poll.js';
 import { BUDGET_EXPORT } from './wasm/instrument.js';
 
-/** Everything an engine is made from: compiled modules, the merged options, the host functions. */
-export interface EngineOptions {
+/**
+ * What configures an engine, plain data (structured-cloneable: no function, nothing tied to a
+ * thread): a worker receives exactly this and builds the same engine from it.
+ */
+export interface EngineConfig {
   modules: LoadedModule[];
   mainIndex: number;
   config: Record<string, string>;
   maxVarBytes: number;
   maxPages: number | undefined;
-  logger: Logger;
   logLevel: LogLevel;
+  allowResponseHeaders: boolean;
+  wasi: { mounts: WasiMount[]; args: string[]; env: Record<string, string> } | undefined;
+  timeoutMs: number | null;
+  fuel: number | undefined;
+}
+
+/** What stays on the engine's own thread: its platform, and the application's callbacks and sinks. */
+export interface EngineHooks {
+  /** What the engine runs on: guest output let through, WASI's file system, whether this thread may block. */
+  platform: Platform;
+  logger: Logger;
   functions: HostFunctionMap;
   hostFunctions: readonly HostFunction[];
   /** Makes the plug-in's `http_request` handler, bound to the running call's deadline; undefined: no HTTP. */
@@ -51,16 +64,42 @@ export interface EngineOptions {
    * (the guest suspends while the request runs; no thread blocks). Unset: `http` serves.
    */
   asyncHttp?: ((deadline: () => Deadline) => AsyncHttpHandler) | undefined;
-  allowResponseHeaders: boolean;
-  /** `'process'`: this process's own stdout/stderr, bytes as they come. */
-  wasi: { mounts: WasiMount[]; stdout?: OutputTarget | 'process'; stderr?: OutputTarget | 'process'; args: string[]; env: Record<string, string> } | undefined;
-  timeoutMs: number | null;
-  fuel: number | undefined;
+  /** Where a WASI guest's stdout goes: a target, `'process'` (the platform's output, bytes as they come), or nowhere. */
+  stdout: OutputTarget | 'process' | undefined;
+  stderr: OutputTarget | 'process' | undefined;
+  /** What WASI's mounts name when the application handed in its own (`wasiFileSystem`); default: the platform's. */
+  wasiFileSystem?: HostFileSystem;
+}
+
+/** Everything an engine is made from, in one flat object (the engine reads its fields on hot paths). */
+export type EngineOptions = EngineConfig & EngineHooks;
+
+/** The fields of {@link EngineConfig}: the compiler fails here when one is added there and not here. */
+const CONFIG_FIELDS = {
+  modules: true,
+  mainIndex: true,
+  config: true,
+  maxVarBytes: true,
+  maxPages: true,
+  logLevel: true,
+  allowResponseHeaders: true,
+  wasi: true,
+  timeoutMs: true,
+  fuel: true,
+} satisfies Record<keyof EngineConfig, true>;
+
+/** The plain configuration part of `options`: what a worker is sent. */
+export function engineConfig(options: EngineOptions): EngineConfig {
+  const config: Partial<Record<keyof EngineConfig, unknown>> = {};
+  for (const field of Object.keys(CONFIG_FIELDS) as (keyof EngineConfig)[]) config[field] = options[field];
+  return config as EngineConfig;
 }
 
 /** Per-call limits beyond the plug-in's own. */
 export interface CallLimits {
   signal?: AbortSignal;
+  /** The call's deadline when its owner has set it already (a worker's call: the host thread reads the same one); default `timeoutMs` from the start. */
+  deadline?: Deadline;
 }
 
 /** Why the guest was stopped from the outside; thrown through the guest by `tick`. */
@@ -73,15 +112,13 @@ class Interrupted extends Error {
   }
 }
 
-function outputSink(target: OutputTarget | 'process' | undefined, fd: 1 | 2): LineSink | undefined {
+function outputSink(target: OutputTarget | 'process' | undefined, fd: 1 | 2, platform: Platform): LineSink | undefined {
   if (target === undefined) return undefined;
   if (target !== 'process') return createLineSink(target);
-  const stream = platform.processOutput(fd);
+  const stream = platform.output(fd);
   // a copy: the stream may write later, and the guest reuses its buffer
   return { write: (chunk) => void stream.write(chunk.slice()), flush() {} };
 }
-/** One sleeper for every engine of the thread (a SharedArrayBuffer per engine would cost more than the rest of it). */
-const blockFor = atomicsSleep();
 
 /**
  * How long past its deadline a suspended call waits before it is given up: an HTTP request
@@ -145,8 +182,8 @@ export class PluginEngine {
       this.state = this.createState(options, asyncHttp !== undefined);
       this.slot.holder.state = this.state;
       this.callContext = new CallContext(this.state);
-      this.stdout = outputSink(options.wasi?.stdout, 1);
-      this.stderr = outputSink(options.wasi?.stderr, 2);
+      this.stdout = outputSink(options.stdout, 1, options.platform);
+      this.stderr = outputSink(options.stderr, 2, options.platform);
       this.plan = link({
         modules: options.modules,
         mainIndex: options.mainIndex,
@@ -227,6 +264,7 @@ export class PluginEngine {
           stdout: this.stdout && ((chunk: Uint8Array) => this.stdout!.write(chunk)),
           stderr: this.stderr && ((chunk: Uint8Array) => this.stderr!.write(chunk)),
           sleep: (ms: number) => this.sleep(ms),
+          fs: this.options.wasiFileSystem ?? this.options.platform.wasiFileSystem,
         });
         this.wasis.push(wasi);
         return wasi;
@@ -324,7 +362,7 @@ export class PluginEngine {
     let returned: unknown;
     let failure: unknown;
     let failed = false;
-    this.beginGuarded();
+    this.beginGuarded(limits?.deadline);
     try {
       returned = fn();
     } catch (err) {
@@ -403,7 +441,7 @@ export class PluginEngine {
       let returned: unknown;
       let failure: unknown;
       let failed = false;
-      this.beginGuarded();
+      this.beginGuarded(limits?.deadline);
       try {
         returned = await this.bounded(this.promisingExport(name, fn)(), call);
       } catch (err) {
@@ -520,10 +558,10 @@ export class PluginEngine {
 
   // ------------------------------------------------------------------ interrupts
 
-  private beginGuarded(): void {
+  private beginGuarded(deadline?: Deadline): void {
     this.active = true;
     if (this.budgets.length === 0 && this.options.timeoutMs === null) return;
-    this.deadline = Deadline.fromTimeout(this.options.timeoutMs);
+    this.deadline = deadline ?? Deadline.fromTimeout(this.options.timeoutMs);
     this.fuelLeft = this.options.fuel ?? Infinity;
     this.consumed = 0;
     this.sliceStart = Deadline.now();
@@ -578,7 +616,7 @@ export class PluginEngine {
   private sleep(ms: number): void {
     const wake = Deadline.fromTimeout(ms);
     const until = Deadline.earliest(wake, this.deadline);
-    blockFor(Deadline.remaining(until));
+    threadSleep(this.options.platform.canBlock)(Deadline.remaining(until));
     if (until < wake) throw new Interrupted('timeout');
   }
 

@@ -4,7 +4,7 @@
 import { ManifestError, WasmSourceError } from '../errors.js';
 import type { WasmSource } from '../manifest.js';
 import { concatBytes } from './bytes.js';
-import * as platform from './platform/node.js';
+import type { BoundedRead, Platform, PlatformFiles } from './platform/platform.js';
 
 /**
  * The default cap on one module's bytes, 256 MiB. The largest real plug-ins (language runtimes
@@ -24,13 +24,23 @@ export function wasmSizeLimit(maxWasmBytes: number | undefined): number {
   return maxWasmBytes;
 }
 
+/**
+ * The platform's file system, or a WasmSourceError naming the file and saying what to pass
+ * instead where there is none (a browser). `what`: "wasm file", "manifest file".
+ */
+export function filesFor(platform: Platform, path: string, what: string): PlatformFiles {
+  if (platform.files !== undefined) return platform.files;
+  throw new WasmSourceError(path, `cannot read ${what} ${path}: ${platform.name} has no file system here; pass a URL, a Response or the bytes instead`);
+}
+
 /** A file's bytes, or a WasmSourceError naming it and why it cannot be read. `what`: "wasm file", "manifest file". */
-export async function readFileBounded(path: string, maxBytes: number, what: string): Promise<Uint8Array> {
-  let read: platform.BoundedRead;
+export async function readFileBounded(platform: Platform, path: string, maxBytes: number, what: string): Promise<Uint8Array> {
+  const files = filesFor(platform, path, what);
+  let read: BoundedRead;
   try {
-    read = await platform.readRegularFile(path, maxBytes);
+    read = await files.readRegularFile(path, maxBytes);
   } catch (err) {
-    throw new WasmSourceError(path, `cannot read ${what} ${path}: ${platform.fileErrorReason(err)}`, { cause: err });
+    throw new WasmSourceError(path, `cannot read ${what} ${path}: ${files.fileErrorReason(err)}`, { cause: err });
   }
   if ('bytes' in read) return read.bytes;
   throw new WasmSourceError(path, `cannot read ${what} ${path}: ${read.refused}${read.tooLarge ? ' (maxWasmBytes; raise it for a larger module)' : ''}`);
@@ -89,6 +99,7 @@ export async function readResponseBounded(response: Response, where: string, fro
 
 /** The bytes of a module source other than a compiled module, read within `maxBytes`. `where` names the source in errors. */
 export async function readSourceBytes(
+  platform: Platform,
   source: Exclude<WasmSource, { kind: 'module' }>,
   where: string,
   fetchImpl: typeof fetch,
@@ -98,16 +109,19 @@ export async function readSourceBytes(
     case 'data':
       return source.bytes;
     case 'path':
-      return readFileBounded(source.path, maxBytes, 'wasm file');
+      return readFileBounded(platform, source.path, maxBytes, 'wasm file');
     case 'url': {
-      if (source.url.startsWith('file:')) return readFileBounded(platform.fileUrlToPath(source.url), maxBytes, 'wasm file');
+      if (source.url.startsWith('file:')) {
+        const path = filesFor(platform, source.url, 'wasm file').fileUrlToPath(source.url);
+        return readFileBounded(platform, path, maxBytes, 'wasm file');
+      }
       let response: Response;
       try {
         response = await fetchImpl(source.url, { method: source.method, headers: source.headers });
       } catch (err) {
         throw new WasmSourceError(where, `cannot fetch wasm from ${source.url}: ${(err as Error).message}`, { cause: err });
       }
-      return readSourceBytes({ kind: 'response', response }, where, fetchImpl, maxBytes);
+      return readSourceBytes(platform, { kind: 'response', response }, where, fetchImpl, maxBytes);
     }
     case 'response': {
       const { response } = source;

@@ -5,7 +5,7 @@
 import { HashMismatchError, WasmSourceError } from '../errors.js';
 import type { NormalizedManifest, WasmSource } from '../manifest.js';
 import { readSourceBytes } from './load-bytes.js';
-import * as platform from './platform/node.js';
+import type { Platform } from './platform/platform.js';
 import { BUDGET_EXPORT, instrumentForInterrupts, TICK_MODULE, TICK_NAME } from './wasm/instrument.js';
 import { capMemory, importOwnMemory, OWN_MEMORY_MODULE, OWN_MEMORY_NAME } from './wasm/memory-limit.js';
 import { type FuncType, isWasm, type ModuleInfo, readModule, WasmFormatError } from './wasm/reader.js';
@@ -117,7 +117,7 @@ const digests = new WeakMap<Uint8Array, { copy: Uint8Array; digest: string }>();
 /** Arrays larger than this are hashed every time rather than kept twice. */
 const DIGEST_COPY_LIMIT = 4 * 1024 * 1024;
 
-function digestOf(bytes: Uint8Array): string {
+function digestOf(platform: Platform, bytes: Uint8Array): string {
   const known = digests.get(bytes);
   if (known !== undefined && platform.bytesEqual(known.copy, bytes)) return known.digest;
   const digest = platform.sha256Hex(bytes);
@@ -181,6 +181,7 @@ function sourceBytes(source: WasmSource): WasmSource {
  * over and over), else through a promise.
  */
 export function loadModules(
+  platform: Platform,
   manifest: NormalizedManifest,
   variant: LoadVariant,
   fetchImpl: typeof fetch,
@@ -188,8 +189,8 @@ export function loadModules(
 ): LoadedModule[] | Promise<LoadedModule[]> {
   const ready: LoadedModule[] = [];
   for (const entry of manifest.wasm) {
-    const loaded = loadNow(entry, variant);
-    if (loaded === undefined) return Promise.all(manifest.wasm.map((each) => loadModule(each, variant, fetchImpl, maxWasmBytes)));
+    const loaded = loadNow(platform, entry, variant);
+    if (loaded === undefined) return Promise.all(manifest.wasm.map((each) => loadModule(platform, each, variant, fetchImpl, maxWasmBytes)));
     ready.push(loaded);
   }
   return ready;
@@ -204,23 +205,24 @@ function loaded(name: string | undefined, entry: CacheEntry, variant: LoadVarian
   return { name, module: entry.module, info: entry.info, instrumented: variant.instrument, memory: entry.memory };
 }
 
-function cacheKey(source: WasmSource, bytes: Uint8Array, hash: string | undefined, variant: LoadVariant): string {
+function cacheKey(platform: Platform, source: WasmSource, bytes: Uint8Array, hash: string | undefined, variant: LoadVariant): string {
   // only an application's own array can come again; a file or a response is read afresh
-  const digest = source.kind === 'data' ? digestOf(bytes) : platform.sha256Hex(bytes);
+  const digest = source.kind === 'data' ? digestOf(platform, bytes) : platform.sha256Hex(bytes);
   if (hash !== undefined && hash !== digest) throw new HashMismatchError(describeSource(source), hash, digest);
   return `${digest}:${variant.maxPages ?? ''}:${variant.instrument ? 'i' : ''}`;
 }
 
 /** The module without waiting, when it is precompiled or its bytes were compiled already; else undefined. */
-function loadNow({ source: given, name, hash }: ManifestEntry, variant: LoadVariant): LoadedModule | undefined {
+function loadNow(platform: Platform, { source: given, name, hash }: ManifestEntry, variant: LoadVariant): LoadedModule | undefined {
   const source = sourceBytes(given);
   if (source.kind === 'module') return precompiled(name, source.module);
   if (source.kind !== 'data') return undefined;
-  const entry = compiledNow.get(cacheKey(source, source.bytes, hash, variant));
+  const entry = compiledNow.get(cacheKey(platform, source, source.bytes, hash, variant));
   return entry === undefined ? undefined : loaded(name, entry, variant);
 }
 
 async function loadModule(
+  platform: Platform,
   { source: given, name, hash }: ManifestEntry,
   variant: LoadVariant,
   fetchImpl: typeof fetch,
@@ -228,8 +230,8 @@ async function loadModule(
 ): Promise<LoadedModule> {
   const source = sourceBytes(given);
   if (source.kind === 'module') return precompiled(name, source.module);
-  const bytes = await readSourceBytes(source, describeSource(source), fetchImpl, maxWasmBytes);
-  const key = cacheKey(source, bytes, hash, variant);
+  const bytes = await readSourceBytes(platform, source, describeSource(source), fetchImpl, maxWasmBytes);
+  const key = cacheKey(platform, source, bytes, hash, variant);
   const entry = await (compiledCache.get(key) ?? remember(key, compileEntry(bytes, describeSource(source), variant, source.kind === 'data')));
   return loaded(name, entry, variant);
 }

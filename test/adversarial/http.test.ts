@@ -10,6 +10,7 @@ import { describe, it } from 'node:test';
 import { createPlugin, HttpDeniedError, PlughostError } from '../../src/index.js';
 import { Deadline } from '../../src/internal/deadline.js';
 import { createHttpHandler } from '../../src/internal/http/index.js';
+import { nodePlatform } from '../../src/internal/platform/node/index.js';
 import { assemble } from '../helpers.js';
 import { type TestServer, useTestServer } from '../http-test-server.js';
 
@@ -22,7 +23,7 @@ const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 
 /** A handler for `allowedHosts` whose requests give up after 10 s. */
 function handler(allowedHosts: string[]) {
-  return createHttpHandler({ allowedHosts, maxResponseBytes: 1 << 20, deadline: () => Deadline.fromTimeout(10_000) });
+  return createHttpHandler({ allowedHosts, maxResponseBytes: 1 << 20, deadline: () => Deadline.fromTimeout(10_000) }, nodePlatform.syncHttp);
 }
 
 /** Runs the request; returns what it threw (or fails the test when it did not throw). */

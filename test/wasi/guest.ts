@@ -4,6 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { nodeFileSystem } from '../../src/internal/platform/node/index.js';
 import { createWasi, type Wasi, type WasiOptions } from '../../src/internal/wasi/index.js';
 import { assemble } from '../helpers.js';
 
@@ -227,7 +228,7 @@ export class Guest {
 /** Instantiate the harness guest against a fresh WASI with `options`. */
 export async function startGuest(options: WasiOptions = {}): Promise<Guest> {
   harnessBytes ??= assemble(harnessWat());
-  const wasi = createWasi(options);
+  const wasi = createWasi({ fs: nodeFileSystem, ...options });
   const module = await WebAssembly.compile((await harnessBytes) as Uint8Array<ArrayBuffer>);
   const instance = await WebAssembly.instantiate(module, { wasi_snapshot_preview1: wasi.imports });
   return new Guest(wasi, instance);

@@ -1,14 +1,14 @@
-// Plug-in HTTP (`http_request`): the handlers the engine is given. See platform/node-http/sync-fetch.ts for how a
-// synchronous guest call waits for an asynchronous fetch, perform-request.ts for the policy.
+// Plug-in HTTP (`http_request`): the handlers the engine is given. See the platform's SyncHttp
+// (platform/node/http/sync-fetch.ts on Node) for how a synchronous guest call waits for an
+// asynchronous fetch, perform-request.ts for the policy.
 import { ManifestError } from '../../errors.js';
 import { Deadline } from '../deadline.js';
 import type { HttpHandler, HttpRequest, HttpResponse } from '../host-env.js';
-import { fetchSync, warmHttpHelper } from '../platform/node-http/sync-fetch.js';
+import type { SyncHttp } from '../platform/platform.js';
 import { compileAllowedHosts } from './allowed-hosts.js';
 import { HttpDeadlineExceeded } from './http-errors.js';
 import { checkUrl, performHttpRequest, prepareRequest } from './perform-request.js';
 
-export { openHttpHelperPort, useHttpHelperPort } from '../platform/node-http/sync-fetch.js';
 export { compileAllowedHosts } from './allowed-hosts.js';
 export { HttpDeadlineExceeded } from './http-errors.js';
 
@@ -71,7 +71,7 @@ function checkLimits(options: HttpOptions): void {
 
 /**
  * The synchronous `http_request` handler for an engine on this thread: the request runs with
- * the global fetch in the shared helper worker while this thread blocks: until the call's
+ * the global fetch in the platform's helper (`syncHttp`) while this thread blocks: until the call's
  * deadline or `requestTimeoutMs`, whichever comes first. Throws HttpDeniedError before
  * connecting to a host not in `allowedHosts`, and before looking at anything else the request
  * holds; then a PLUGHOST_HTTP error for a method or header that cannot be sent.
@@ -81,11 +81,17 @@ function checkLimits(options: HttpOptions): void {
  * such plug-ins with {@link createAsyncHttpHandler} on its main thread instead.
  *
  * ```ts
- * const http = createHttpHandler({ allowedHosts: ['*.example.com'], maxResponseBytes: 50 * 2 ** 20, deadline: () => Deadline.none });
+ * const http = createHttpHandler({ allowedHosts: ['*.example.com'], maxResponseBytes: 50 * 2 ** 20, deadline: () => Deadline.none }, nodePlatform.syncHttp);
  * const { status, body } = http({ url: 'https://api.example.com/', method: 'GET', headers: {}, body: null });
  * ```
  */
-export function createHttpHandler(options: HttpOptions): HttpHandler {
+export function createHttpHandler(options: HttpOptions, syncHttp: SyncHttp | undefined): HttpHandler {
+  if (syncHttp === undefined) {
+    throw new ManifestError(
+      'allowedHosts',
+      'http_request cannot be served on this thread: the platform cannot block it while a request runs. Use an engine with JS promise integration (JSPI), or runInWorker: true',
+    );
+  }
   if (isCustomFetch(options.fetch)) {
     throw new ManifestError(
       'fetch',
@@ -98,12 +104,12 @@ export function createHttpHandler(options: HttpOptions): HttpHandler {
   const matcher = compileAllowedHosts(allowedHosts);
   // Started with the first plug-in that can reach anything, so the first request does not pay
   // for the worker's start-up out of its deadline.
-  if (allowedHosts.length > 0) warmHttpHelper();
+  if (allowedHosts.length > 0) syncHttp.warm();
   return (request) => {
     const prepared = prepareRequest(request, checkUrl(request.url, matcher));
     const { deadline, own } = requestDeadline(options);
     try {
-      return fetchSync(prepared, allowedHosts, options.maxResponseBytes, deadline);
+      return syncHttp.fetch(prepared, allowedHosts, options.maxResponseBytes, deadline);
     } catch (err) {
       throw reword(err, own);
     }

@@ -187,6 +187,9 @@ export async function performHttpRequest(
         headers,
         body: body as Uint8Array<ArrayBuffer> | null, // kernel reads are fresh copies, never shared memory
         redirect: 'manual',
+        // In a browser, a request to the page's own origin would otherwise carry the user's
+        // cookies: a plug-in acting with the user's session. (Node's fetch sends none anyway.)
+        credentials: 'omit',
         signal: controller.signal,
       });
       const location = REDIRECT_STATUSES.has(response.status) ? response.headers.get('location') : null;

@@ -1,6 +1,6 @@
 /**
  * The file-system operations the WASI implementation needs from its platform. The Node adapter
- * (`../platform/node-fs.ts`) implements them with synchronous `node:fs` calls; a browser build
+ * (`../platform/node/wasi-fs.ts`) implements them with synchronous `node:fs` calls; a browser build
  * can supply an in-memory one. Every method is synchronous because WASI imports are called
  * synchronously from wasm.
  *

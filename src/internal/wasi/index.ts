@@ -17,7 +17,6 @@
  *
  * @module
  */
-import { nodeFileSystem } from '../platform/node-fs.js';
 import { argsEnvironFunctions, encodeStrings, environStrings } from './args-environ.js';
 import { clockFunctions } from './clock.js';
 import { DIRECTORY_RIGHTS, FILE_RIGHTS, MUTATING_RIGHTS, Rights } from './constants.js';
@@ -61,7 +60,7 @@ export interface WasiOptions {
   /** Blocks the thread for up to ms milliseconds (poll_oneoff clock subscriptions). The engine
    *  passes one that wakes at its call's deadline and throws to end the call; default: Atomics.wait. */
   sleep?: (ms: number) => void;
-  /** File-system access; default: the Node adapter (`node:fs`, synchronous). */
+  /** File-system access behind the mounts (the platform's); required when there are mounts. */
   fs?: HostFileSystem;
 }
 
@@ -179,6 +178,13 @@ function openMount(fs: HostFileSystem, mount: WasiMount, index: number): Mount {
   return { hostRoot, guestPath: mount.guestPath, readOnly: mount.readOnly === true };
 }
 
+/** Where there is neither a file system nor a mount: no descriptor can reach it, and any call says why. */
+const NO_FILE_SYSTEM = new Proxy({} as HostFileSystem, {
+  get: () => () => {
+    throw Object.assign(new Error('no host file system'), { code: 'ENOSYS' });
+  },
+});
+
 /**
  * Create the WASI preview 1 imports for one guest.
  *
@@ -186,8 +192,12 @@ function openMount(fs: HostFileSystem, mount: WasiMount, index: number): Mount {
  * whose host directory is missing or not a directory) before the guest runs.
  */
 export function createWasi(options: WasiOptions = {}): Wasi {
-  const fs = options.fs ?? nodeFileSystem;
-  const mounts = (options.mounts ?? []).map((m, i) => openMount(fs, m, i));
+  const requested = options.mounts ?? [];
+  if (requested.length > 0 && options.fs === undefined) {
+    throw new TypeError(`WASI mount ${requested[0]!.hostPath} needs a host file system, and none was given (options.fs)`);
+  }
+  const fs = options.fs ?? NO_FILE_SYSTEM;
+  const mounts = requested.map((m, i) => openMount(fs, m, i));
   const encoder = new TextEncoder();
   const ctx: WasiContext = {
     memory: new GuestMemory(),

@@ -33,6 +33,28 @@ export function atomicsSleep(): (ms: number) => void {
   };
 }
 
+/**
+ * Sleep where the thread may not block (a browser's main thread): a guest's sleep is a
+ * synchronous import, so the only way for it to take its time is to keep the thread busy
+ * until the clock has moved on. The caller bounds it (the engine: by the call's deadline).
+ */
+function spinSleep(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // nothing to wait on: the time passing is the point
+  }
+}
+
+/** One sleeper for every engine of the thread (a SharedArrayBuffer per engine would cost more than the rest of it). */
+let blockingSleep: ((ms: number) => void) | undefined;
+
+/** How a synchronous sleep is done on this thread: `Atomics.wait` where it may block, else a bounded spin. */
+export function threadSleep(canBlock: boolean): (ms: number) => void {
+  if (!canBlock) return spinSleep;
+  blockingSleep ??= atomicsSleep();
+  return blockingSleep;
+}
+
 /** The `poll_oneoff` and `sched_yield` imports; `now` reads a WASI clock (EINVAL for an unknown one). */
 export function pollFunctions(ctx: WasiContext, now: (clock: number) => bigint): Record<string, WasiFunction> {
   const { memory, fds } = ctx;

@@ -12,8 +12,10 @@ import { Deadline } from '../deadline.js';
 import type { PluginEngine } from '../engine.js';
 import { fromWireWithRef, toWire } from '../error-codec.js';
 import type { HttpHandler, HttpRequest, HttpResponse } from '../host-env.js';
-import { receiveMessage, type SyncPort } from '../platform/node-worker.js';
-import { CTRL, type HostFunctionSlot, type HostRequest, HTTP_INDEX, type MemoryOp, type OpReply, type SyncToWorker } from './protocol.js';
+import type { SyncPort } from '../platform/platform.js';
+import type { HostFileSystem } from '../wasi/host-fs.js';
+import { CTRL, FS_INDEX, type HostFunctionSlot, type HostRequest, HTTP_INDEX, type MemoryOp, type OpReply, type SyncToWorker } from './protocol.js';
+import { remoteFileSystem } from './remote-fs.js';
 
 /** An exact-size buffer holding `bytes`, safe to transfer. */
 export function ownedBuffer(bytes: ArrayBufferView): ArrayBuffer {
@@ -36,6 +38,8 @@ export class HostCallClient {
     private readonly port: SyncPort,
     private readonly post: (message: HostRequest, transfer: Transferable[]) => void,
     private readonly timeoutMs: number | null,
+    /** The worker platform's synchronous read of a port. */
+    private readonly receive: (port: SyncPort) => unknown,
   ) {
     this.initDeadline = Deadline.fromTimeout(timeoutMs);
   }
@@ -62,6 +66,11 @@ export class HostCallClient {
     };
   }
 
+  /** The WASI file system of the host thread (the `wasiFileSystem` option), each call a host call. */
+  fileSystem(): HostFileSystem {
+    return remoteFileSystem((args) => this.call(undefined, FS_INDEX, args));
+  }
+
   /** Throw the running call's timeout/abort when due; the milliseconds left otherwise. */
   private checkInterrupt(): number {
     if (this.engine !== undefined) return this.engine.checkInterrupt();
@@ -80,13 +89,14 @@ export class HostCallClient {
         // Read the counter before draining: a message posted after the drain bumps it, so the
         // wait below returns at once instead of missing it.
         const seen = Atomics.load(ctrl, CTRL.TO_WORKER);
-        for (let m = receiveMessage(this.port) as SyncToWorker | undefined; m !== undefined; m = receiveMessage(this.port) as SyncToWorker | undefined) {
+        for (let m = this.receive(this.port) as SyncToWorker | undefined; m !== undefined; m = this.receive(this.port) as SyncToWorker | undefined) {
           if (m.seq !== seq) continue; // an answer to a host call we already gave up on
           if (m.kind === 'op') this.serve(ctx, m);
           else if (m.kind === 'return') return m.value;
           else throw fromWireWithRef(m.error, seq);
         }
         const left = this.checkInterrupt();
+        // A worker thread may always block, on every platform (only a browser's main thread may not).
         Atomics.wait(ctrl, CTRL.TO_WORKER, seen, left);
       }
     } finally {

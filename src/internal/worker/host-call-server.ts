@@ -9,7 +9,7 @@ import type { HostFunctionCallback, LogLevel } from '../../options.js';
 import { PluginOutput } from '../../plugin-output.js';
 import { Deadline } from '../deadline.js';
 import { fromWire, toWire } from '../error-codec.js';
-import { receiveMessage, type SyncPort } from '../platform/node-worker.js';
+import type { PlatformThreads, SyncPort } from '../platform/platform.js';
 import { CTRL, type MemoryOp, type OpReply, type SyncToWorker } from './protocol.js';
 
 /** How long a memory request may go unanswered by a worker that is serving it before we call the worker lost. */
@@ -31,6 +31,9 @@ export class SyncLine {
   constructor(
     readonly ctrl: Int32Array,
     readonly port: SyncPort,
+    private readonly threads: PlatformThreads,
+    /** Whether this thread may block in Atomics.wait (see {@link waitForWorker}). */
+    private readonly canBlock: boolean,
   ) {}
 
   /** Post to the blocked worker and wake it. */
@@ -64,7 +67,11 @@ export class SyncLine {
     const giveUp = Deadline.fromTimeout(OP_ANSWER_BOUND_MS);
     for (;;) {
       const seen = Atomics.load(ctrl, CTRL.TO_MAIN);
-      for (let m = receiveMessage(this.port) as OpReply | undefined; m !== undefined; m = receiveMessage(this.port) as OpReply | undefined) {
+      for (
+        let m = this.threads.receiveMessage(this.port) as OpReply | undefined;
+        m !== undefined;
+        m = this.threads.receiveMessage(this.port) as OpReply | undefined
+      ) {
         if (m.opId !== opId) continue; // the answer to a request whose caller gave up
         if (m.error !== undefined) throw fromWire(m.error);
         return m.value;
@@ -73,8 +80,24 @@ export class SyncLine {
       if (Atomics.load(ctrl, CTRL.SERVING) !== record.seq) throw ended();
       const left = Deadline.remaining(giveUp);
       if (left <= 0) throw new WorkerError(`the plug-in's worker did not answer a memory request within ${OP_ANSWER_BOUND_MS} ms`);
-      Atomics.wait(ctrl, CTRL.TO_MAIN, seen, Math.min(left, 1000));
+      waitForWorker(ctrl, seen, Math.min(left, 1000), this.canBlock);
     }
+  }
+}
+
+/**
+ * Wait until the worker bumps `ctrl[TO_MAIN]` past `seen`, or `ms` pass. A thread that may not
+ * block (a browser's main thread) spins on Atomics.load instead: the worker is blocked serving
+ * this very request and answers within microseconds, and the caller bounds the whole wait.
+ */
+function waitForWorker(ctrl: Int32Array, seen: number, ms: number, canBlock: boolean): void {
+  if (canBlock) {
+    Atomics.wait(ctrl, CTRL.TO_MAIN, seen, ms);
+    return;
+  }
+  const until = performance.now() + ms;
+  while (Atomics.load(ctrl, CTRL.TO_MAIN) === seen && performance.now() < until) {
+    // the worker's answer is what ends this
   }
 }
 

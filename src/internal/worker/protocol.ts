@@ -9,10 +9,9 @@
 
 import type { ValueType } from '../../host-function.js';
 import type { LogLevel } from '../../options.js';
+import type { EngineConfig } from '../engine.js';
 import type { WireError } from '../error-codec.js';
-import type { LoadedModule } from '../module-loader.js';
-import type { SyncPort } from '../platform/node-worker.js';
-import type { WasiMount } from '../wasi/index.js';
+import type { SyncPort } from '../platform/platform.js';
 
 /** Slots of `ctrl`. */
 export const CTRL = {
@@ -38,6 +37,8 @@ export const CTRL_SLOTS = 7;
 
 /** Special index of a host request: the plug-in's `http_request`, served on the host thread. */
 export const HTTP_INDEX = -1;
+/** Special index of a host request: a call of the WASI file system that lives on the host thread (remote-fs.ts). */
+export const FS_INDEX = -2;
 
 /** A user host function as the worker links it: where it is imported from, and its declared type if any. */
 export interface HostFunctionSlot {
@@ -50,20 +51,24 @@ export type WasiOutput = 'process' | 'lines' | undefined;
 
 /** Everything a worker needs to build its engine; sent once, as workerData. */
 export interface WorkerInit {
-  modules: LoadedModule[];
-  mainIndex: number;
-  config: Record<string, string>;
-  maxVarBytes: number;
-  maxPages: number | undefined;
-  logLevel: LogLevel;
+  /** The engine's configuration, as the host thread's engine would have it. */
+  engine: EngineConfig;
+  /** The user's host functions, answered on the host thread. */
   hostFunctions: HostFunctionSlot[];
+  /** Whether `http_request` is served (on the host thread). */
   http: boolean;
-  allowResponseHeaders: boolean;
-  /** Guest output: `'process'` to this process's streams (Node forwards a worker's), `'lines'` to the host thread's target. */
-  wasi: { mounts: WasiMount[]; args: string[]; env: Record<string, string>; stdout: WasiOutput; stderr: WasiOutput } | undefined;
-  timeoutMs: number | null;
-  fuel: number | undefined;
+  /** Guest output: `'process'` to the worker platform's output (Node forwards a worker's streams), `'lines'` to the host thread's target. */
+  stdout: WasiOutput;
+  stderr: WasiOutput;
+  /** WASI's mounts name the host thread's `wasiFileSystem`, reached through host calls (FS_INDEX). */
+  hostFs: boolean;
   ctrl: SharedArrayBuffer;
+  /**
+   * 8 bytes, a Float64Array's [0]: the deadline of the call `ctrl[STARTED]` names, written by the
+   * worker before it publishes STARTED. A call has one deadline, set where it starts (the worker)
+   * and read by the host thread (its watchdog, its HTTP for the call).
+   */
+  deadline: SharedArrayBuffer;
   port: SyncPort;
 }
 

@@ -15,7 +15,8 @@ import type { HttpRequest, HttpResponse } from '../host-env.js';
 import type { LoadedModule } from '../module-loader.js';
 import { type HostCallRecord, remoteCallContext, runHostFunction } from './host-call-server.js';
 import { captureInput, type OwnedInput, type StagingIndex } from './input-staging.js';
-import { type FromWorker, type HostRequest, HTTP_INDEX, type ToWorker } from './protocol.js';
+import { type FromWorker, FS_INDEX, type HostRequest, HTTP_INDEX, type ToWorker } from './protocol.js';
+import { serveFileSystem } from './remote-fs.js';
 import { INIT_GRACE_MS, settleWithin, WorkerSlot } from './worker-slot.js';
 import type { WorkerSpec } from './worker-spec.js';
 
@@ -85,15 +86,19 @@ export class WorkerBackend implements PluginBackend {
   /** Set while a host function runs synchronously: a call of this plug-in from there would deadlock. */
   private inHostFunction = false;
   private logLevel: LogLevel;
-  /** The running call's, on this (the host) thread: its HTTP requests end there. The worker keeps its own, from the same timeoutMs. */
+  /**
+   * The running call's deadline, as this thread knows it: the one its worker set when it started
+   * the call once that is published (see WorkerSlot.deadlineOf), until then `timeoutMs` from when
+   * this thread saw it begin. Read through {@link callDeadline}.
+   */
   private deadline = Deadline.none;
   private readonly http: ((request: HttpRequest) => Promise<HttpResponse>) | undefined;
   private readonly exports: Set<string>;
   fuelConsumed = 0;
 
   private constructor(private readonly spec: WorkerSpec) {
-    this.logLevel = spec.init.logLevel;
-    this.http = spec.http?.(() => this.deadline);
+    this.logLevel = spec.init.engine.logLevel;
+    this.http = spec.http?.(() => this.callDeadline());
     this.exports = new Set(
       WebAssembly.Module.exports(spec.main.module)
         .filter((e) => e.kind === 'function')
@@ -181,7 +186,7 @@ export class WorkerBackend implements PluginBackend {
   // ------------------------------------------------------------------ workers
 
   private spawn(): Promise<void> {
-    const slot = new WorkerSlot(this.spec.init, {
+    const slot = new WorkerSlot(this.spec, {
       message: (from, message) => this.onMessage(from, message),
       exit: (from, code) => this.onExit(from, code),
     });
@@ -249,7 +254,7 @@ export class WorkerBackend implements PluginBackend {
     if (slot !== this.slot) return;
     switch (message.type) {
       case 'initializing':
-        slot.watchInitialization(this.spec.init.timeoutMs, (error) => {
+        slot.watchInitialization(this.spec.init.engine.timeoutMs, (error) => {
           if (this.slot !== slot) return;
           slot.failStart(error);
           this.end(slot);
@@ -314,6 +319,17 @@ export class WorkerBackend implements PluginBackend {
     const remember = (seq: number, error: unknown) => {
       if (!record.ended) this.hostErrors.set(seq, error);
     };
+    if (request.index === FS_INDEX) {
+      // Answered now: the worker is blocked until it is, and the file system is synchronous.
+      let outcome: { value: unknown } | { error: unknown };
+      try {
+        outcome = { value: this.spec.fs === undefined ? undefined : serveFileSystem(this.spec.fs, request.args) };
+      } catch (error) {
+        outcome = { error };
+      }
+      slot.line.answer(record, outcome);
+      return;
+    }
     if (request.index === HTTP_INDEX) {
       const wire = request.args[0] as HttpRequest & { body: ArrayBuffer | null };
       const perform = this.http!;
@@ -394,15 +410,15 @@ export class WorkerBackend implements PluginBackend {
     slot.worker.postMessage({ type: 'call', id: job.id, name: job.name, input } satisfies ToWorker, transfer);
   }
 
-  /** The job is now the worker's running one: its deadline starts. */
+  /** The job is now the worker's running one (a call posted ahead may have started there already). */
   private begin(slot: WorkerSlot, job: CallJob): void {
     job.sent = undefined;
-    const timeoutMs = this.spec.init.timeoutMs;
+    const timeoutMs = this.spec.init.engine.timeoutMs;
     if (timeoutMs !== null) {
       this.deadline = Deadline.fromTimeout(timeoutMs);
       // The worker stops its own call at the deadline; this is for a guest that cannot be
       // stopped from inside (not instrumented), so that the bound holds whatever the guest does.
-      this.watchdog = setTimeout(() => this.onWatchdog(slot, job), timeoutMs + WATCHDOG_GRACE_MS);
+      this.armWatchdog(slot, job);
     }
     // Aborted while posted ahead: the worker fails it at entry (CTRL.SKIP), or, if it had
     // started it already, stops it like any aborted call. Either way it gets the grace period:
@@ -412,7 +428,7 @@ export class WorkerBackend implements PluginBackend {
 
   /** A reset initializes the plug-in again: the same bound as a first initialization. */
   private watchReset(slot: WorkerSlot, job: ResetJob): void {
-    const timeoutMs = this.spec.init.timeoutMs;
+    const timeoutMs = this.spec.init.engine.timeoutMs;
     if (timeoutMs === null) return;
     this.watchdog = setTimeout(() => {
       this.watchdog = undefined;
@@ -422,13 +438,35 @@ export class WorkerBackend implements PluginBackend {
     }, timeoutMs + INIT_GRACE_MS);
   }
 
+  /** The running call's deadline: its worker's once published, else this thread's estimate (see {@link deadline}). */
+  private callDeadline(): Deadline {
+    const { slot, current } = this;
+    if (slot !== null && current?.kind === 'call') this.deadline = slot.deadlineOf(current.id) ?? this.deadline;
+    return this.deadline;
+  }
+
+  /** Milliseconds until `WATCHDOG_GRACE_MS` past the call's deadline (0 or less: it is time). */
+  private untilWatchdog(): number {
+    return this.callDeadline() + WATCHDOG_GRACE_MS - Deadline.now();
+  }
+
+  /** End the worker `WATCHDOG_GRACE_MS` past the call's deadline, unless it has stopped the call itself by then. */
+  private armWatchdog(slot: WorkerSlot, job: CallJob): void {
+    this.watchdog = setTimeout(() => this.onWatchdog(slot, job), Math.max(0, this.untilWatchdog()));
+  }
+
   private onWatchdog(slot: WorkerSlot, job: CallJob): void {
     this.watchdog = undefined;
     if (this.current !== job || this.slot !== slot) return;
     // The result is already on its way: let it arrive.
     if (slot.hasFinished(job.id)) return;
+    // The worker started the call later than this thread's estimate: hold it to its own deadline.
+    if (this.untilWatchdog() > 0) {
+      this.armWatchdog(slot, job);
+      return;
+    }
     this.end(slot);
-    this.finish(job, { error: new TimeoutError(job.name, this.spec.init.timeoutMs ?? 0) });
+    this.finish(job, { error: new TimeoutError(job.name, this.spec.init.engine.timeoutMs ?? 0) });
   }
 
   /** `job`'s signal fired after it left the queue (the queue handles those still in it). */

@@ -2,10 +2,12 @@
 // its initialization, the shared flags that ask it to stop a call, and ending it. A worker that
 // is replaced gets a new WorkerSlot, so late events of the old one are recognised and ignored.
 import { TimeoutError, WorkerError } from '../../errors.js';
-import { createSyncChannel, startWorker, type WorkerThread } from '../platform/node-worker.js';
+import type { Deadline } from '../deadline.js';
+import type { WorkerThread } from '../platform/platform.js';
 import { SyncLine } from './host-call-server.js';
 import { InputStaging } from './input-staging.js';
 import { CTRL, CTRL_SLOTS, type FromWorker, type WorkerInit } from './protocol.js';
+import type { WorkerSpec } from './worker-spec.js';
 
 /**
  * After its deadline, how long an initialization (first or after a reset) may still take to
@@ -13,8 +15,6 @@ import { CTRL, CTRL_SLOTS, type FromWorker, type WorkerInit } from './protocol.j
  * before the worker links the plug-in, which a loaded machine may take a while to do.
  */
 export const INIT_GRACE_MS = 1000;
-
-const WORKER_ENTRY = new URL('./worker-main.js', import.meta.url);
 
 /** What the owner of a slot hears from its worker. */
 export interface WorkerSlotEvents {
@@ -35,6 +35,8 @@ export function settleWithin(done: Promise<unknown>, ms: number): Promise<void> 
 export class WorkerSlot {
   readonly worker: WorkerThread;
   readonly line: SyncLine;
+  /** See WorkerInit.deadline. */
+  private readonly deadlineCell: Float64Array;
   /** Where large inputs are copied for this worker to read. */
   readonly staging = new InputStaging();
   /** Whether the plug-in is instantiated there and takes calls. */
@@ -49,11 +51,13 @@ export class WorkerSlot {
   /** Ends a worker whose initialization overruns its deadline and cannot be stopped from inside. */
   private initWatchdog: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(init: Omit<WorkerInit, 'ctrl' | 'port'>, events: WorkerSlotEvents) {
+  constructor({ init, threads, canBlock }: Pick<WorkerSpec, 'init' | 'threads' | 'canBlock'>, events: WorkerSlotEvents) {
     const ctrlBuffer = new SharedArrayBuffer(CTRL_SLOTS * Int32Array.BYTES_PER_ELEMENT);
-    const { local, remote } = createSyncChannel();
-    this.worker = startWorker(WORKER_ENTRY, { ...init, ctrl: ctrlBuffer, port: remote } satisfies WorkerInit, [remote]);
-    this.line = new SyncLine(new Int32Array(ctrlBuffer), local);
+    const { local, remote } = threads.createSyncChannel();
+    const deadline = new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT);
+    this.deadlineCell = new Float64Array(deadline);
+    this.worker = threads.startWorker(threads.pluginWorkerEntry, { ...init, ctrl: ctrlBuffer, deadline, port: remote } satisfies WorkerInit, [remote]);
+    this.line = new SyncLine(new Int32Array(ctrlBuffer), local, threads, canBlock);
     this.started = new Promise<void>((resolve, reject) => {
       let settled = false;
       this.settleStarted = (error?: unknown) => {
@@ -99,6 +103,18 @@ export class WorkerSlot {
   /** Whether the worker has posted the result of call `id` (it is on its way: a watchdog spares it). */
   hasFinished(id: number): boolean {
     return Atomics.load(this.line.ctrl, CTRL.DONE) === id;
+  }
+
+  /**
+   * The deadline the worker set for call `id` when it started it; undefined until it has (a call
+   * posted ahead may start there before this thread hears of it, or after).
+   */
+  deadlineOf(id: number): Deadline | undefined {
+    const { ctrl } = this.line;
+    if (Atomics.load(ctrl, CTRL.STARTED) !== id) return undefined;
+    const deadline = this.deadlineCell[0] as Deadline;
+    // Started the next call meanwhile? Then the cell may hold that call's deadline.
+    return Atomics.load(ctrl, CTRL.STARTED) === id ? deadline : undefined;
   }
 
   /** Ask the worker to fail call `id` at entry, if it was posted ahead and has not started. */

@@ -1,11 +1,14 @@
-// What it takes to start (and restart) a plug-in's workers: the part of the engine options a
-// worker can receive (cloneable), and the part that stays on the host thread (functions).
+// What it takes to start (and restart) a plug-in's workers: the engine's configuration, which a
+// worker receives as it is (EngineConfig), and its hooks, which stay on the host thread.
+import { WorkerError } from '../../errors.js';
 import type { HostFunctionCallback, Logger } from '../../options.js';
 import type { Deadline } from '../deadline.js';
-import type { EngineOptions } from '../engine.js';
+import { type EngineOptions, engineConfig } from '../engine.js';
 import type { HttpRequest, HttpResponse } from '../host-env.js';
 import { lineWriter, type OutputTarget } from '../line-sink.js';
 import type { LoadedModule } from '../module-loader.js';
+import type { PlatformThreads } from '../platform/platform.js';
+import type { HostFileSystem } from '../wasi/host-fs.js';
 import type { HostFunctionSlot, WasiOutput, WorkerInit } from './protocol.js';
 
 /** The plug-in's `http_request` on the host thread; `deadline` is the running call's. */
@@ -13,7 +16,7 @@ export type WorkerHttpFactory = (deadline: () => Deadline) => (request: HttpRequ
 
 /** Everything needed to start (and restart) workers for one compiled plug-in. */
 export interface WorkerSpec {
-  init: Omit<WorkerInit, 'ctrl' | 'port'>;
+  init: Omit<WorkerInit, 'ctrl' | 'deadline' | 'port'>;
   /** The user's host functions, index-aligned with `init.hostFunctions`. */
   callbacks: HostFunctionCallback[];
   logger: Logger;
@@ -21,17 +24,28 @@ export interface WorkerSpec {
   stdout: ((line: string) => void) | undefined;
   stderr: ((line: string) => void) | undefined;
   http: WorkerHttpFactory | undefined;
+  /** The `wasiFileSystem` the worker's WASI reaches through host calls; undefined: the worker's platform's own. */
+  fs: HostFileSystem | undefined;
   main: LoadedModule;
   /** Whether the guest checks in periodically (timeout or fuel set): then it can stop without its worker being ended. */
   instrumented: boolean;
+  /** The platform's threads: how workers start and how their sync channel is read. */
+  threads: PlatformThreads;
+  /** Whether this (the host) thread may block in Atomics.wait while a worker serves its memory requests. */
+  canBlock: boolean;
 }
 
 function outputMode(target: OutputTarget | 'process' | undefined): WasiOutput {
   return target === undefined || target === 'process' ? target : 'lines';
 }
 
-/** Split engine options into what the worker gets (cloneable) and what stays on this thread (functions). */
+/** Split engine options into what the worker gets (its configuration, the host functions' slots) and what stays on this thread (the hooks). */
 export function workerSpec(engine: EngineOptions, http: WorkerHttpFactory | undefined): WorkerSpec {
+  const { threads, canBlock, name, threadsMissing } = engine.platform;
+  if (threads === undefined) {
+    const why = threadsMissing === undefined ? '' : ` (${threadsMissing})`;
+    throw new WorkerError(`runInWorker needs threads, and ${name} has none here${why}: run the plug-in on this thread (runInWorker: false)`);
+  }
   const hostFunctions: HostFunctionSlot[] = [];
   const callbacks: HostFunctionCallback[] = [];
   for (const [namespace, functions] of Object.entries(engine.functions)) {
@@ -45,37 +59,26 @@ export function workerSpec(engine: EngineOptions, http: WorkerHttpFactory | unde
     hostFunctions.push({ namespace: f.namespace, name: f.name, typed: { params: [...f.params], results: [...f.results] } });
     callbacks.push(f.callback);
   }
+  const { stdout, stderr } = engine;
   return {
     init: {
-      modules: engine.modules,
-      mainIndex: engine.mainIndex,
-      config: engine.config,
-      maxVarBytes: engine.maxVarBytes,
-      maxPages: engine.maxPages,
-      logLevel: engine.logLevel,
+      engine: engineConfig(engine),
       hostFunctions,
       http: http !== undefined,
-      allowResponseHeaders: engine.allowResponseHeaders,
-      wasi:
-        engine.wasi === undefined
-          ? undefined
-          : {
-              mounts: engine.wasi.mounts,
-              args: engine.wasi.args,
-              env: engine.wasi.env,
-              stdout: outputMode(engine.wasi.stdout),
-              stderr: outputMode(engine.wasi.stderr),
-            },
-      timeoutMs: engine.timeoutMs,
-      fuel: engine.fuel,
+      stdout: outputMode(stdout),
+      stderr: outputMode(stderr),
+      hostFs: engine.wasiFileSystem !== undefined,
     },
     callbacks,
     logger: engine.logger,
     // delivered as the engine's line sink would deliver them on this thread
-    stdout: outputMode(engine.wasi?.stdout) === 'lines' ? lineWriter(engine.wasi!.stdout as OutputTarget) : undefined,
-    stderr: outputMode(engine.wasi?.stderr) === 'lines' ? lineWriter(engine.wasi!.stderr as OutputTarget) : undefined,
+    stdout: stdout === undefined || stdout === 'process' ? undefined : lineWriter(stdout),
+    stderr: stderr === undefined || stderr === 'process' ? undefined : lineWriter(stderr),
     http,
+    fs: engine.wasiFileSystem,
     main: engine.modules[engine.mainIndex]!,
     instrumented: engine.modules.some((m) => m.instrumented),
+    threads,
+    canBlock,
   };
 }

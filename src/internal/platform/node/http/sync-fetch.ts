@@ -4,11 +4,11 @@
 // and bumped the shared cell, or until the call's deadline. Works on the main thread and in
 // workers alike; nothing here needs this thread's event loop.
 import type { MessagePort, Worker } from 'node:worker_threads';
-import { Deadline } from '../../deadline.js';
-import { fromWire } from '../../error-codec.js';
-import type { HttpResponse, PreparedHttpRequest } from '../../host-env.js';
-import { HttpDeadlineExceeded, httpFailure } from '../../http/http-errors.js';
-import { workerThreads } from '../node-threads.js';
+import { Deadline } from '../../../deadline.js';
+import { fromWire } from '../../../error-codec.js';
+import type { HttpResponse, PreparedHttpRequest } from '../../../host-env.js';
+import { HttpDeadlineExceeded, httpFailure } from '../../../http/http-errors.js';
+import { workerThreads } from '../threads.js';
 import { type CancelMessage, CELL_BYTES, type ConnectMessage, GONE, type HelloMessage, REPLIES, type ReplyMessage, type RequestMessage } from './protocol.js';
 
 /** This thread's line to a helper. */

@@ -1,11 +1,11 @@
-// Node's half of the platform layer: everything the core needs from the file system and
-// crypto goes through here, so a browser build can swap this file without touching the core.
+// Node's files, hashing, output and environment for the platform (see ../platform.ts).
 import type * as Crypto from 'node:crypto';
 import { existsSync, constants as fsConstants, type Stats, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { BoundedRead } from '../platform.js';
 
 /** Why reading a file failed, in words for an error message: "no such file", "it is a directory", or the fs message. */
 export function fileErrorReason(err: unknown): string {
@@ -21,9 +21,6 @@ function kindOf(info: Stats): string {
   if (info.isSocket()) return 'a socket';
   return 'not a regular file';
 }
-
-/** What {@link readRegularFile} gives: the bytes, or why the file was not read. */
-export type BoundedRead = { bytes: Uint8Array } | { refused: string; tooLarge: boolean };
 
 const FIRST_CHUNK = 64 * 1024;
 

@@ -4,7 +4,7 @@
  * @module
  */
 import * as fs from 'node:fs';
-import type { HostDirEntry, HostFileSystem, HostFileType, HostOpenFlags, HostStat, HostTime } from '../wasi/host-fs.js';
+import type { HostDirEntry, HostFileSystem, HostFileType, HostOpenFlags, HostStat, HostTime } from '../../wasi/host-fs.js';
 
 const { constants } = fs;
 // Windows lacks these; there the WASI layer's own symlink resolution is the only guard.

@@ -1,28 +1,10 @@
 // Node's threads for the worker mode: starting a worker, the ports between threads, and the
 // synchronous read of a port that lets a blocked thread take a message without its event loop.
-// The rest of the worker code sees only the small interfaces below, so a browser build can
-// provide Web Workers here instead.
+// The core sees them only through PlatformThreads and WorkerSide (../platform.ts).
 import { availableParallelism as osParallelism } from 'node:os';
 import type { MessagePort } from 'node:worker_threads';
-import { workerThreads } from './node-threads.js';
-
-/** One end of a channel, read synchronously with {@link receiveMessage}; never given a listener. */
-export interface SyncPort {
-  postMessage(value: unknown, transfer?: readonly Transferable[]): void;
-  close(): void;
-}
-
-/** A started worker, as the host side drives it. */
-export interface WorkerThread {
-  postMessage(value: unknown, transfer?: readonly Transferable[]): void;
-  onMessage(listener: (value: unknown) => void): void;
-  /** The worker's uncaught error (out of memory, a throw at the top level), before `onExit`. */
-  onError(listener: (error: Error) => void): void;
-  onExit(listener: (code: number) => void): void;
-  terminate(): Promise<void>;
-  /** Whether the worker keeps this process alive (true while it has work). */
-  keepAlive(on: boolean): void;
-}
+import type { HostLine, PlatformThreads, SyncPort, WorkerSide, WorkerThread } from '../platform.js';
+import { workerThreads } from './threads.js';
 
 const running = new Set<WorkerThread>();
 
@@ -66,7 +48,7 @@ export function receiveMessage(port: SyncPort): unknown {
 }
 
 /** Inside a worker: the line to the thread that started it. */
-export function hostLine(): { postMessage(value: unknown, transfer?: readonly Transferable[]): void; onMessage(listener: (value: unknown) => void): void } {
+export function hostLine(): HostLine {
   const port = workerThreads().parentPort;
   if (port === null) throw new Error('plughost: the worker entry point was loaded outside a worker');
   return {
@@ -84,3 +66,15 @@ export function workerInput(): unknown {
 export function availableParallelism(): number {
   return osParallelism();
 }
+
+/** The worker mode on Node: worker_threads, started from the Node worker entry (worker-main.ts, a sibling of this file in every build). */
+export const nodeThreads: PlatformThreads = {
+  pluginWorkerEntry: new URL('./worker-main.js', import.meta.url),
+  startWorker,
+  createSyncChannel,
+  receiveMessage,
+  availableParallelism,
+};
+
+/** What the core's worker loop needs inside a Node worker. */
+export const nodeWorkerSide: WorkerSide = { hostLine, workerInput, receiveMessage };

@@ -2,11 +2,11 @@
 // plug-in. It serves client ports, each belonging to a thread that blocks on Atomics.wait while
 // its request runs here with the global fetch.
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
-import { PlughostError } from '../../../errors.js';
-import { toWire } from '../../error-codec.js';
-import { compileAllowedHosts } from '../../http/allowed-hosts.js';
-import { httpFailure } from '../../http/http-errors.js';
-import { performHttpRequest } from '../../http/perform-request.js';
+import { PlughostError } from '../../../../errors.js';
+import { toWire } from '../../../error-codec.js';
+import { compileAllowedHosts } from '../../../http/allowed-hosts.js';
+import { httpFailure } from '../../../http/http-errors.js';
+import { performHttpRequest } from '../../../http/perform-request.js';
 import { type ClientMessage, type ConnectMessage, GONE, REPLIES, type ReplyMessage, type RequestMessage } from './protocol.js';
 
 /** Cells of every connected client, to tell them all when this worker goes away. */

@@ -1,8 +1,8 @@
 // Messages between a blocked thread and the HTTP helper worker. Each client thread has its own
 // MessagePort to the helper and a small shared cell: the helper posts a reply on the port, then
 // bumps the cell and wakes the client, which reads the reply with receiveMessageOnPort.
-import type { Deadline } from '../../deadline.js';
-import type { WireError } from '../../error-codec.js';
+import type { Deadline } from '../../../deadline.js';
+import type { WireError } from '../../../error-codec.js';
 
 /** Sent by the thread that owns the helper, once per client port. */
 export interface ConnectMessage {

@@ -1,0 +1,223 @@
+// The shared-memory channel behind worker mode where there is no receiveMessageOnPort (a
+// browser): every kind of value the protocol sends, large and queued messages, and a clear
+// error for what it cannot carry. The far end is a real worker_threads worker.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Worker } from 'node:worker_threads';
+import { WorkerError } from '../src/errors.js';
+import { createSharedChannel, decodeValue, encodeValue, type SharedSyncPort } from '../src/internal/platform/shared-channel.js';
+
+const TO_WORKER = 0;
+const TO_MAIN = 1;
+/** Generous for a loaded machine; the echo answers in microseconds. */
+const REPLY_BOUND_MS = 20_000;
+
+let worker: Worker;
+let port: SharedSyncPort;
+let ctrl: Int32Array;
+
+before(() => {
+  const { local, remote } = createSharedChannel({ initialBytes: 1024 });
+  port = local;
+  ctrl = new Int32Array(new SharedArrayBuffer(8));
+  worker = new Worker(new URL('./shared-channel-echo.js', import.meta.url), { workerData: { port: remote, ctrl: ctrl.buffer } });
+});
+after(async () => {
+  post('stop');
+  await worker.terminate();
+});
+
+function post(value: unknown): void {
+  port.postMessage(value);
+  Atomics.add(ctrl, TO_WORKER, 1);
+  Atomics.notify(ctrl, TO_WORKER);
+}
+
+/** The next `count` messages from the worker, waiting for them as the host thread does. */
+function take(count: number): unknown[] {
+  const out: unknown[] = [];
+  const giveUp = Date.now() + REPLY_BOUND_MS;
+  while (out.length < count) {
+    const seen = Atomics.load(ctrl, TO_MAIN);
+    for (let m = port.receive(); m !== undefined; m = port.receive()) out.push(m);
+    if (out.length >= count) break;
+    const left = giveUp - Date.now();
+    if (left <= 0) assert.fail(`the worker answered ${out.length} of ${count} messages within ${REPLY_BOUND_MS} ms`);
+    Atomics.wait(ctrl, TO_MAIN, seen, left);
+  }
+  return out;
+}
+
+function roundTrip(value: unknown): unknown {
+  post(value);
+  return take(1)[0];
+}
+
+class Thing {
+  x = 1;
+}
+
+describe('values', () => {
+  const cases: [string, unknown][] = [
+    // (undefined alone is "no message" to receive(), as to receiveMessage on Node: the protocol never sends it bare)
+    ['undefined', [undefined]],
+    ['null', null],
+    ['true', true],
+    ['false', false],
+    ['a small integer', 42],
+    ['a negative integer', -7],
+    ['-0', -0],
+    ['a fraction', 1.5],
+    ['NaN', Number.NaN],
+    ['Infinity', Number.NEGATIVE_INFINITY],
+    ['a number past 32 bits', 2 ** 40 + 3],
+    ['zero as a bigint', 0n],
+    ['a wide negative bigint', -(2n ** 70n) + 5n],
+    ['the widest u64', 2n ** 64n - 1n],
+    ['the empty string', ''],
+    ['a string beyond ASCII', 'héllo ✓ 😀 \u0000 end'],
+    ['an ArrayBuffer', new Uint8Array([1, 2, 3, 250]).buffer],
+    ['an empty ArrayBuffer', new ArrayBuffer(0)],
+    ['a Uint8Array', new Uint8Array([9, 8, 7])],
+    ['an Int16Array', new Int16Array([-1, 300])],
+    ['a Float64Array', new Float64Array([0.25, -1e300])],
+    ['a BigInt64Array', new BigInt64Array([-5n, 2n ** 62n])],
+    ['a DataView', new DataView(new Uint8Array([5, 6]).buffer)],
+    ['an array of mixed values', [1, 'two', [3n, null], { four: undefined }]],
+    ['an object with an undefined value', { opId: 3, value: undefined }],
+    ['an error wire record', { name: 'TypeError', message: 'bad', stack: 'at x', fields: { code: 'PLUGHOST_CALL', exitCode: 1 }, cause: { value: 'why' } }],
+    ['a memory request', { kind: 'op', seq: 7, opId: 9, op: 'setVar', name: 'k', value: new Uint8Array([1]).buffer }],
+    [
+      'an HTTP answer',
+      { kind: 'return', seq: 2, value: { status: 200, headers: { 'content-type': 'text/plain' }, body: new TextEncoder().encode('ok').buffer } },
+    ],
+  ];
+  for (const [what, value] of cases) {
+    test(`${what} comes back as it went`, () => {
+      assert.deepStrictEqual(roundTrip(value), value);
+    });
+  }
+
+  test('a typed array over part of a buffer carries only its own bytes', () => {
+    const whole = new Uint8Array([0, 1, 2, 3, 4, 5, 6, 7]);
+    const back = roundTrip(new Uint16Array(whole.buffer, 2, 2)) as Uint16Array;
+    assert.ok(back instanceof Uint16Array);
+    assert.deepEqual([...new Uint8Array(back.buffer)], [2, 3, 4, 5]);
+  });
+
+  test('keys keep their order, and __proto__ stays an own key', () => {
+    const value = JSON.parse('{"b":1,"a":2,"__proto__":{"polluted":true}}');
+    const back = roundTrip(value) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(back), ['b', 'a', '__proto__']);
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+    assert.equal(Object.getPrototypeOf(back), Object.prototype);
+  });
+});
+
+describe('sizes', () => {
+  test('a 1 MiB block and an 8 MiB body cross whole', () => {
+    for (const size of [1 << 20, 8 << 20]) {
+      const bytes = new Uint8Array(size);
+      for (let i = 0; i < size; i += 4093) bytes[i] = i % 251;
+      const back = roundTrip({ body: bytes.buffer }) as { body: ArrayBuffer };
+      assert.equal(back.body.byteLength, size);
+      assert.deepEqual(new Uint8Array(back.body), bytes);
+    }
+  });
+
+  test('many messages queued before the other side reads come out in order', () => {
+    const count = 2000;
+    for (let i = 0; i < count; i++) port.postMessage({ i, pad: 'x'.repeat(i % 300) });
+    // one wake for all of them: they wait in the queue, which grows and is compacted meanwhile
+    Atomics.add(ctrl, TO_WORKER, 1);
+    Atomics.notify(ctrl, TO_WORKER);
+    const back = take(count) as { i: number; pad: string }[];
+    assert.deepEqual(
+      back.map((m) => m.i),
+      Array.from({ length: count }, (_, i) => i),
+    );
+    assert.equal(back[299]!.pad.length, 299);
+  });
+
+  test('a reader that stops reading cannot make the queue grow without bound: past it, posts fail with a WorkerError', () => {
+    const { local, remote } = createSharedChannel({ maxMessageBytes: 1024 });
+    const message = new Uint8Array(1000);
+    let posted = 0;
+    const full = (() => {
+      try {
+        for (; posted < 100_000; posted++) local.postMessage(message);
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    })();
+    assert.ok(full instanceof WorkerError && /channel is full/.test(full.message), `no WorkerError after ${posted} unread messages: ${String(full)}`);
+    assert.ok(posted > 1000 && posted < 10_000, `${posted} messages queued`);
+    assert.ok(local.outgoing.byteLength <= 5 << 20, `the queue grew to ${local.outgoing.byteLength} bytes`);
+    // Reading makes room again.
+    for (let i = 0; i < 10; i++) assert.ok(remote.receive() instanceof Uint8Array);
+    local.postMessage(message);
+  });
+
+  test('a message past the channel limit fails with a WorkerError naming the sizes, and the channel goes on', () => {
+    const { local } = createSharedChannel({ maxMessageBytes: 1024 });
+    assert.throws(
+      () => local.postMessage(new Uint8Array(2048)),
+      (error: unknown) => error instanceof WorkerError && /2\d{3} bytes is more than a worker's channel carries \(1024 bytes\)/.test(error.message),
+    );
+    local.postMessage('small');
+  });
+});
+
+describe('what cannot be carried', () => {
+  const cases: [string, unknown, RegExp][] = [
+    ['a function', { status: 200, body: () => 1 }, /the value\.body .*a function/],
+    ['a symbol', [Symbol('s')], /the value\[0\] .*a symbol/],
+    ['a Map', { m: new Map() }, /the value\.m .*class Map/],
+    ['a Date', new Date(0), /class Date/],
+    ['a class instance', { deep: [new Thing()] }, /the value\.deep\[0\] .*class Thing/],
+  ];
+  for (const [what, value, message] of cases) {
+    test(`${what} fails with a WorkerError naming where it is, and nothing is sent`, () => {
+      assert.throws(
+        () => port.postMessage(value),
+        (error: unknown) => error instanceof WorkerError && message.test(error.message),
+      );
+      assert.equal(roundTrip('next'), 'next', 'the channel still works, and nothing half-sent came first');
+    });
+  }
+
+  test('a cycle fails instead of recursing for ever', () => {
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic.self = cyclic;
+    assert.throws(() => encodeValue(cyclic), /the value\.self .*a cycle/);
+    const shared = { x: 1 };
+    assert.deepEqual(decodeValue(encodeValue([shared, shared])), [{ x: 1 }, { x: 1 }], 'the same object twice is no cycle');
+  });
+});
+
+test('after close, posts from either end are dropped', () => {
+  const { local, remote } = createSharedChannel();
+  local.postMessage(1);
+  local.close();
+  local.postMessage(2);
+  remote.postMessage(3);
+  assert.equal(remote.receive(), 1);
+  assert.equal(remote.receive(), undefined);
+  assert.equal(local.receive(), undefined);
+});
+
+test('a writer makes room by moving what is still unread to the front, and the reader finds it whole', () => {
+  const { local, remote } = createSharedChannel({ initialBytes: 256 });
+  const first = 'a'.repeat(100);
+  const second = 'b'.repeat(100);
+  local.postMessage(first);
+  local.postMessage(second);
+  assert.equal(remote.receive(), first);
+  // Does not fit after `second`: `second` moves to the front, then the buffer grows.
+  const third = 'c'.repeat(300);
+  local.postMessage(third);
+  assert.equal(remote.receive(), second);
+  assert.equal(remote.receive(), third);
+  assert.equal(remote.receive(), undefined);
+});

@@ -7,7 +7,8 @@ import { LOG_LEVELS } from './internal/host-env.js';
 import { createAsyncHttpHandler, createHttpHandler } from './internal/http/index.js';
 import { hasJspi } from './internal/jspi.js';
 import { wasmSizeLimit } from './internal/load-bytes.js';
-import { isAddedExport, isAddedImport, type LoadedModule, loadModules } from './internal/module-loader.js';
+import { mergesKernel } from './internal/kernel/placement.js';
+import { isAddedExport, type LoadedModule, loadModules, visibleImports } from './internal/module-loader.js';
 import * as platform from './internal/platform/node.js';
 import { resolveManifest } from './internal/resolve-manifest.js';
 import type { WasiMount } from './internal/wasi/index.js';
@@ -98,7 +99,7 @@ export class Plugin {
   /** The main module's imports. */
   async getImports(): Promise<WebAssembly.ModuleImportDescriptor[]> {
     const { main } = this.#live();
-    return WebAssembly.Module.imports(main.module).filter((imp) => !isAddedImport(main, imp));
+    return visibleImports(main);
   }
 
   /** Whether a call is running right now. */
@@ -241,7 +242,11 @@ function resolveOptions(manifest: NormalizedManifest, options: PluginOptions): R
 
 /** The manifest's modules loaded and compiled for these options (at once when nothing needs waiting for). */
 function loadFor(resolved: ResolvedOptions, fetchImpl: typeof fetch, maxWasmBytes: number): LoadedModule[] | Promise<LoadedModule[]> {
-  const variant = { maxPages: resolved.engine.maxPages, instrument: resolved.engine.timeoutMs !== null || resolved.engine.fuel !== undefined };
+  const variant = {
+    maxPages: resolved.engine.maxPages,
+    instrument: resolved.engine.timeoutMs !== null || resolved.engine.fuel !== undefined,
+    mergeKernel: mergesKernel(),
+  };
   return loadModules(resolved.manifest, variant, fetchImpl, maxWasmBytes);
 }
 

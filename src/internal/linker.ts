@@ -15,6 +15,7 @@ import { acquireMemory } from './memory-pool.js';
 import { type LoadedModule, moduleExports, moduleImports, type OwnMemory } from './module-loader.js';
 import type { Wasi } from './wasi/index.js';
 import { TICK_MODULE, TICK_NAME } from './wasm/instrument.js';
+import { MERGED_KERNEL_MODULE } from './wasm/kernel-merge.js';
 import { OWN_MEMORY_MODULE, OWN_MEMORY_NAME } from './wasm/memory-limit.js';
 import { type FuncType, formatFuncType, sameFuncType } from './wasm/reader.js';
 
@@ -207,6 +208,12 @@ export function link(inputs: LinkInputs): LinkPlan {
       } else {
         push({ kind: 'value', value: exactAdapter(callback, callContext, type) });
       }
+    }
+    // The kernel merged into the module shares this plug-in's kernel instance's memory and state.
+    for (const name of module.kernelImports ?? []) {
+      const value = kernel.linkable(name);
+      if (value === undefined) missing.push(`${MERGED_KERNEL_MODULE}.${name}`);
+      else list.push({ module: MERGED_KERNEL_MODULE, name, binding: { kind: 'value', value } });
     }
   };
   visit(inputs.mainIndex);

@@ -53,10 +53,17 @@ interface KernelExports {
 }
 
 let kernelModule: WebAssembly.Module | undefined;
+let kernelBytes: Uint8Array | undefined;
+
+/** The kernel's wasm bytes, decoded once: what a plug-in's module is merged with (wasm/kernel-merge.ts). */
+export function kernelWasm(): Uint8Array {
+  kernelBytes ??= Uint8Array.from(atob(kernelWasmBase64), (c) => c.charCodeAt(0));
+  return kernelBytes;
+}
 
 /** The compiled kernel, shared by every plug-in of the process (it is 2 KB). */
 function getKernelModule(): WebAssembly.Module {
-  kernelModule ??= new WebAssembly.Module(Uint8Array.from(atob(kernelWasmBase64), (c) => c.charCodeAt(0)));
+  kernelModule ??= new WebAssembly.Module(kernelWasm() as Uint8Array<ArrayBuffer>);
   return kernelModule;
 }
 
@@ -156,6 +163,17 @@ export class Kernel implements BlockStore {
       for (const name of KERNEL_GUEST_FUNCTIONS) this.guest[name] = this.k[name] as WebAssembly.ExportValue;
     }
     return this.guest;
+  }
+
+  /**
+   * The kernel memory or one of its state globals, by the name the kernel exports it under:
+   * what a plug-in module merged with the kernel imports, so that its copy of the kernel's
+   * code and this instance are one kernel. Undefined for any other name.
+   */
+  linkable(name: string): WebAssembly.Memory | WebAssembly.Global | undefined {
+    if (!Object.hasOwn(this.k, name)) return undefined;
+    const value = this.k[name];
+    return value instanceof WebAssembly.Memory || value instanceof WebAssembly.Global ? value : undefined;
   }
 
   /** The kernel memory as bytes; re-derived only when the memory grew (which detaches the old buffer). */

@@ -88,7 +88,10 @@ describe('the kernel merged into the plug-in', { skip }, () => {
       ['host.twice', 'plughost.memory'],
     );
     assert.ok(imports.some((imp) => imp.module === MERGED_KERNEL_MODULE && imp.name === 'memory' && imp.kind === 'memory'));
-    assert.deepEqual(loaded!.kernelImports, imports.filter((imp) => imp.module === MERGED_KERNEL_MODULE).map((imp) => imp.name));
+    assert.deepEqual(
+      loaded!.kernelImports,
+      imports.filter((imp) => imp.module === MERGED_KERNEL_MODULE).map((imp) => imp.name),
+    );
   });
 
   for (const timeoutMs of [undefined, 5000]) {

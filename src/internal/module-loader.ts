@@ -8,8 +8,8 @@ import { mergeKernelInto } from './kernel/placement.js';
 import { readSourceBytes } from './load-bytes.js';
 import * as platform from './platform/node.js';
 import { BUDGET_EXPORT, instrumentForInterrupts, TICK_MODULE, TICK_NAME } from './wasm/instrument.js';
-import { capMemory, importOwnMemory, OWN_MEMORY_MODULE, OWN_MEMORY_NAME } from './wasm/memory-limit.js';
 import { MERGED_KERNEL_MODULE } from './wasm/kernel-merge.js';
+import { capMemory, importOwnMemory, OWN_MEMORY_MODULE, OWN_MEMORY_NAME } from './wasm/memory-limit.js';
 import { type FuncType, isWasm, type ModuleInfo, readModule, WasmFormatError } from './wasm/reader.js';
 
 /** A module ready to instantiate. `info` is null when it came precompiled (no bytes to read). */

@@ -20,7 +20,18 @@
  */
 import { ByteWriter } from './encoder.js';
 import { InstructionDecoder } from './instrument/decode.js';
-import { ByteReader, type FuncType, readModule, SectionId, type SectionSpan, sameFuncType, sectionRank, sectionSpans, skipLimits, skipRefType } from './reader.js';
+import {
+  ByteReader,
+  type FuncType,
+  readModule,
+  SectionId,
+  type SectionSpan,
+  sameFuncType,
+  sectionRank,
+  sectionSpans,
+  skipLimits,
+  skipRefType,
+} from './reader.js';
 
 /** The import module of the kernel memory and globals in a merged module. */
 export const MERGED_KERNEL_MODULE = 'plughost:kernel';
@@ -63,7 +74,13 @@ function readKernel(bytes: Uint8Array): KernelParts {
     return span === undefined ? undefined : new ByteReader(bytes, span.bodyStart, span.end);
   };
   for (const span of spans) {
-    if (span.id === SectionId.table || span.id === SectionId.element || span.id === SectionId.data || span.id === SectionId.start || span.id === SectionId.tag) {
+    if (
+      span.id === SectionId.table ||
+      span.id === SectionId.element ||
+      span.id === SectionId.data ||
+      span.id === SectionId.start ||
+      span.id === SectionId.tag
+    ) {
       throw new Error(`the kernel has a section (${span.id}) the merge does not carry over`);
     }
   }
@@ -86,7 +103,8 @@ function readKernel(bytes: Uint8Array): KernelParts {
     const mutable = g!.u8() === 1;
     g!.pos = walkExpression(bytes, g!.pos, g!.end, undefined, IDENTITY);
     const exportName = globalNames.get(i);
-    if (mutable && !exportName?.startsWith(GLOBAL_EXPORT_PREFIX)) throw new Error(`kernel global ${i} is mutable but not exported as ${GLOBAL_EXPORT_PREFIX}<name>`);
+    if (mutable && !exportName?.startsWith(GLOBAL_EXPORT_PREFIX))
+      throw new Error(`kernel global ${i} is mutable but not exported as ${GLOBAL_EXPORT_PREFIX}<name>`);
     globals.push({ mutable, encoded: bytes.slice(start, g!.pos), exportName });
   }
   const code = body(SectionId.code)!;
@@ -339,7 +357,11 @@ class MergeSections {
     const w = new ByteWriter(r ? r.end - r.pos + 64 : 64);
     switch (id) {
       case SectionId.type:
-        return w.u32(count + this.kernel.typeCount).slice(bytes, r!.pos, r!.end).bytes(this.kernel.typeEntries).finish();
+        return w
+          .u32(count + this.kernel.typeCount)
+          .slice(bytes, r!.pos, r!.end)
+          .bytes(this.kernel.typeEntries)
+          .finish();
       case SectionId.import:
         return this.imports(r!, count, w);
       case SectionId.function: {

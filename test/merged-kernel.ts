@@ -34,18 +34,14 @@ export async function mergedGuestModule(): Promise<WebAssembly.Module | undefine
   const merged = mergeKernelInto(await assemble(guestSource()));
   if (merged === undefined) throw new Error('the test guest was not merged');
   const module = new WebAssembly.Module(merged.bytes as Uint8Array<ArrayBuffer>);
-  kernelImportsOf.set(module, merged.kernelImports);
   return module;
 }
 
-const kernelImportsOf = new WeakMap<WebAssembly.Module, readonly string[]>();
-
 /** The merged guest's functions on `kernel`'s memory and state; `via` picks the wrappers that call them. */
 export function mergedGuestFunctions(module: WebAssembly.Module, kernel: Kernel, via = false): GuestFunctions {
-  const shared = Object.fromEntries(kernelImportsOf.get(module)!.map((name) => [name, kernel.linkable(name)!]));
   const exports = new WebAssembly.Instance(module, {
     plughost: { memory: new WebAssembly.Memory({ initial: 1 }) },
-    [MERGED_KERNEL_MODULE]: shared,
+    [MERGED_KERNEL_MODULE]: kernel.mergedImports(),
   }).exports;
   const functions: GuestFunctions = {};
   for (const name of Object.keys(KERNEL_SIGNATURES)) functions[name] = exports[via ? `via_${name}` : name] as GuestFunctions[string];

@@ -165,15 +165,22 @@ export class Kernel implements BlockStore {
     return this.guest;
   }
 
+  private linkables: Record<string, WebAssembly.Memory | WebAssembly.Global> | undefined;
+
   /**
-   * The kernel memory or one of its state globals, by the name the kernel exports it under:
-   * what a plug-in module merged with the kernel imports, so that its copy of the kernel's
-   * code and this instance are one kernel. Undefined for any other name.
+   * The kernel memory and its state globals, by the names the kernel exports them under: what
+   * a plug-in module merged with the kernel imports (as one import namespace, made once per
+   * kernel), so that its copy of the kernel's code and this instance are one kernel.
    */
-  linkable(name: string): WebAssembly.Memory | WebAssembly.Global | undefined {
-    if (!Object.hasOwn(this.k, name)) return undefined;
-    const value = this.k[name];
-    return value instanceof WebAssembly.Memory || value instanceof WebAssembly.Global ? value : undefined;
+  mergedImports(): Record<string, WebAssembly.Memory | WebAssembly.Global> {
+    if (this.linkables === undefined) {
+      const linkables: Record<string, WebAssembly.Memory | WebAssembly.Global> = {};
+      for (const [name, value] of Object.entries(this.k)) {
+        if (value instanceof WebAssembly.Memory || value instanceof WebAssembly.Global) linkables[name] = value;
+      }
+      this.linkables = linkables;
+    }
+    return this.linkables;
   }
 
   /** The kernel memory as bytes; re-derived only when the memory grew (which detaches the old buffer). */

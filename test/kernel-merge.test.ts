@@ -7,8 +7,9 @@ import { after, describe, it } from 'node:test';
 import { createPlugin, LinkError, WasmSourceError } from '../src/index.js';
 import { forceKernelMerge, hasMultiMemory, mergeKernelInto } from '../src/internal/kernel/placement.js';
 import { loadModules } from '../src/internal/module-loader.js';
+import { ByteWriter } from '../src/internal/wasm/encoder.js';
 import { MERGED_KERNEL_MODULE } from '../src/internal/wasm/kernel-merge.js';
-import { assemble, pluginPath } from './helpers.js';
+import { assemble, libraryUrl, pluginPath, runBounded } from './helpers.js';
 
 const skip = hasMultiMemory() ? false : 'the engine has no multi-memory (Node 20): the kernel is never merged';
 
@@ -142,6 +143,86 @@ describe('the kernel merged into the plug-in', { skip }, () => {
       createPlugin({ wasm: [{ data: await assemble('(module (import "extism:host/env" "alloc" (func (param i32) (result i64))) (func (export "f")))') }] }),
       LinkError,
     );
+  });
+
+  it('still stops a guest that spins in kernel calls, by its timeout or its fuel', async () => {
+    // The kernel's code is merged after the instrumentation, so it is not charged itself (as a
+    // kernel instance is not): the guest's loop around the calls is (an abort is seen by the
+    // same check). Run in a child process,
+    // so that a guest the merge left unstoppable fails the test instead of hanging it.
+    const spin = await assemble(`(module
+      (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+      (import "extism:host/env" "free" (func $free (param i64)))
+      (import "extism:host/env" "store_u64" (func $store_u64 (param i64 i64)))
+      (import "extism:host/env" "load_u64" (func $load_u64 (param i64) (result i64)))
+      (func (export "spin") (result i32)
+        (local $h i64)
+        (loop $forever
+          (local.set $h (call $alloc (i64.const 64)))
+          (call $store_u64 (local.get $h) (call $load_u64 (local.get $h)))
+          (call $free (local.get $h))
+          (br $forever))
+        (i32.const 0)))`);
+    const placement = new URL('../src/internal/kernel/placement.js', libraryUrl).href;
+    const run = await runBounded(
+      `
+      const { createPlugin } = await import(${JSON.stringify(libraryUrl)});
+      const { forceKernelMerge, mergesKernel } = await import(${JSON.stringify(placement)});
+      forceKernelMerge(true);
+      if (!mergesKernel()) throw new Error('the kernel is not merged');
+      const wasm = Buffer.from(${JSON.stringify(Buffer.from(spin).toString('base64'))}, 'base64');
+      const outcome = async (options) => {
+        const plugin = await createPlugin(wasm, options);
+        try {
+          await plugin.call('spin', '');
+          return 'returned';
+        } catch (err) {
+          return err.name;
+        } finally {
+          await plugin.close();
+        }
+      };
+      console.log(JSON.stringify([
+        await outcome({ timeoutMs: 200 }),
+        await outcome({ fuel: 1e6 }),
+      ]));`,
+      { timeoutMs: 60_000, maxRssMb: 400 },
+    );
+    assert.deepEqual(JSON.parse(run.stdout), ['TimeoutError', 'FuelExhaustedError']);
+  });
+
+  it('never lets the plug-in name the kernel memory: a module that names a memory it lacks is left alone, and fails as before', async () => {
+    // (import "plughost" "memory" (memory 1)) (import "extism:host/env" "alloc" ...)
+    // (func (export "peek") (result i32) (i32.load 1 (i32.const 0))): memory 1 would be the kernel's once merged
+    const naming = (code: number[]) =>
+      new ByteWriter()
+        .bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00])
+        .section(1, new ByteWriter().bytes([0x02, 0x60, 0x00, 0x01, 0x7f, 0x60, 0x01, 0x7e, 0x01, 0x7e]))
+        .section(2, new ByteWriter().u32(2).name('plughost').name('memory').bytes([0x02, 0x00, 0x01]).name('extism:host/env').name('alloc').bytes([0x00, 0x01]))
+        .section(3, new ByteWriter().bytes([0x01, 0x00]))
+        .section(7, new ByteWriter().u32(1).name('peek').bytes([0x00, 0x01]))
+        .section(
+          10,
+          new ByteWriter()
+            .u32(1)
+            .u32(code.length + 1)
+            .byte(0x00)
+            .bytes(code),
+        )
+        .finish()
+        .slice();
+    const load = [0x41, 0x00, 0x28, 0x42, 0x01, 0x00, 0x0b];
+    const size = [0x3f, 0x01, 0x0b];
+    const fill = [0x41, 0x00, 0x41, 0x00, 0x41, 0x08, 0xfc, 0x0b, 0x01, 0x41, 0x00, 0x0b];
+    for (const code of [load, size, fill]) {
+      const bytes = naming(code);
+      assert.equal(WebAssembly.validate(bytes), false);
+      assert.equal(mergeKernelInto(bytes), undefined);
+      forceKernelMerge(true);
+      await assert.rejects(createPlugin({ wasm: [{ data: bytes }] }), WasmSourceError);
+    }
+    // the same module naming memory 0 is merged
+    assert.notEqual(mergeKernelInto(naming([0x41, 0x00, 0x28, 0x02, 0x00, 0x0b])), undefined);
   });
 
   it('reports a module that does not compile as the engine reports it without the merge', async () => {

@@ -124,14 +124,14 @@ function readKernel(bytes: Uint8Array): KernelParts {
 interface IndexMaps {
   func: (index: number) => number;
   global: (index: number) => number;
-  /** Memory indices; undefined when they stay as they are. */
-  memory: ((index: number) => number) | undefined;
+  /** Memory indices (throws for one the code must not name). */
+  memory: (index: number) => number;
   /** Type indices in block types and indirect calls; undefined when they stay as they are. */
   type: ((index: number) => number) | undefined;
 }
 
 const same = (index: number) => index;
-const IDENTITY: IndexMaps = { func: same, global: same, memory: undefined, type: undefined };
+const IDENTITY: IndexMaps = { func: same, global: same, memory: same, type: undefined };
 
 /**
  * Copies the instructions at [pos, end) to `w` with their indices moved by `maps`; with
@@ -142,7 +142,7 @@ function walkExpression(bytes: Uint8Array, pos: number, end: number, w: ByteWrit
   const d = new InstructionDecoder();
   let copyFrom = pos;
   let depth = 0;
-  const replace = (from: number, to: number, write: (w: ByteWriter) => void) => {
+  const replace: Replace = (from, to, write) => {
     if (w === undefined) return;
     w.slice(bytes, copyFrom, from);
     write(w);
@@ -190,31 +190,24 @@ function walkExpression(bytes: Uint8Array, pos: number, end: number, w: ByteWrit
         if (maps.type !== undefined) throw new Error('an indirect call in the kernel: the merge does not renumber its type');
         break;
       case 0x3f:
-      case 0x40:
-        if (maps.memory !== undefined) {
-          const index = maps.memory(d.imm);
-          replace(d.immAt, next, (out) => out.u32(index));
-        }
+      case 0x40: {
+        const index = maps.memory(d.imm);
+        if (index !== d.imm) replace(d.immAt, next, (out) => out.u32(index));
         break;
+      }
       case 0xfc:
-        if (maps.memory !== undefined) memoryInstruction(bytes, d, at, next, maps.memory, replace);
+        memoryInstruction(bytes, d, at, next, maps.memory, replace);
         break;
       case 0xfd:
-      case 0xfe:
-        if (maps.memory !== undefined) throw new Error('a SIMD or atomic instruction in the kernel: the merge does not renumber its memory');
+      case 0xfe: {
+        const sub = d.readLeb(bytes, at + 1);
+        const vector = d.op === 0xfd;
+        // SIMD loads, stores, load_zero and lane loads/stores; every atomic but the fence
+        if (vector ? sub <= 11 || sub === 92 || sub === 93 || (sub >= 84 && sub <= 91) : sub !== 3) memarg(bytes, d, d.lebEnd, maps.memory, replace);
         break;
+      }
       default:
-        if (maps.memory !== undefined && d.op >= 0x28 && d.op <= 0x3e) {
-          const align = d.readLeb(bytes, d.immAt);
-          let offsetAt = d.lebEnd;
-          let memory = 0;
-          if (align & 0x40) {
-            memory = d.readLeb(bytes, offsetAt);
-            offsetAt = d.lebEnd;
-          }
-          const moved = maps.memory(memory);
-          replace(d.immAt, offsetAt, (out) => out.u32(align | 0x40).u32(moved));
-        }
+        if (d.op >= 0x28 && d.op <= 0x3e) memarg(bytes, d, d.immAt, maps.memory, replace);
     }
     pos = next;
   }
@@ -223,28 +216,44 @@ function walkExpression(bytes: Uint8Array, pos: number, end: number, w: ByteWrit
   return pos;
 }
 
-/** memory.copy/fill (0xfc 10, 11) with their memory indices moved; data.drop and the saturating truncations need nothing. */
-function memoryInstruction(
-  bytes: Uint8Array,
-  d: InstructionDecoder,
-  at: number,
-  next: number,
-  memory: (index: number) => number,
-  replace: (from: number, to: number, write: (w: ByteWriter) => void) => void,
-): void {
+type Replace = (from: number, to: number, write: (w: ByteWriter) => void) => void;
+
+/** The memory argument at `pos` with its memory index moved; the explicit-index form is written only when it changes. */
+function memarg(bytes: Uint8Array, d: InstructionDecoder, pos: number, memory: (index: number) => number, replace: Replace): void {
+  const align = d.readLeb(bytes, pos);
+  let offsetAt = d.lebEnd;
+  let index = 0;
+  if (align & 0x40) {
+    index = d.readLeb(bytes, offsetAt);
+    offsetAt = d.lebEnd;
+  }
+  const moved = memory(index);
+  if (moved !== index) replace(pos, offsetAt, (out) => out.u32(align | 0x40).u32(moved));
+}
+
+/** memory.init/copy/fill (0xfc 8, 10, 11) with their memory indices moved; the rest of 0xfc names no memory. */
+function memoryInstruction(bytes: Uint8Array, d: InstructionDecoder, at: number, next: number, memory: (index: number) => number, replace: Replace): void {
   const sub = d.readLeb(bytes, at + 1);
-  const immediates = d.lebEnd;
-  if (sub <= 7 || sub === 9) return;
-  if (sub !== 10 && sub !== 11) throw new Error(`instruction 0xfc ${sub} in the kernel: the merge carries no data segments or tables`);
-  const indices: number[] = [];
-  let pos = immediates;
-  while (pos < next) {
-    indices.push(memory(d.readLeb(bytes, pos)));
+  if (sub !== 8 && sub !== 10 && sub !== 11) return;
+  let pos = d.lebEnd;
+  if (sub === 8) {
+    d.readLeb(bytes, pos); // the data segment
     pos = d.lebEnd;
   }
-  replace(immediates, next, (w) => {
-    for (const index of indices) w.u32(index);
-  });
+  const immediates = pos;
+  const indices: number[] = [];
+  let changed = false;
+  while (pos < next) {
+    const index = d.readLeb(bytes, pos);
+    pos = d.lebEnd;
+    const moved = memory(index);
+    changed ||= moved !== index;
+    indices.push(moved);
+  }
+  if (changed)
+    replace(immediates, next, (out) => {
+      for (const index of indices) out.u32(index);
+    });
 }
 
 /** An index no module has: what an index that was out of range in the input becomes, so the merged module fails validation as the input would. */
@@ -295,7 +304,12 @@ export function mergeKernel(plugin: Uint8Array, kernelBytes: Uint8Array, namespa
   const pluginMaps: IndexMaps = {
     func: (i) => funcMap[i] ?? OUT_OF_RANGE,
     global: (i) => (i < importedGlobals ? i : i < importedGlobals + definedGlobals ? i + kernelGlobalCount : OUT_OF_RANGE),
-    memory: undefined,
+    // The kernel memory comes right after the plug-in's: an index the plug-in's module could
+    // not use (it has no such memory) must not become a way into the kernel's.
+    memory: (i) => {
+      if (i >= importedMemories) throw new Error(`the module names memory ${i}, which it does not have`);
+      return i;
+    },
     type: undefined,
   };
   const kernelGlobalMap: number[] = [];
@@ -308,7 +322,7 @@ export function mergeKernel(plugin: Uint8Array, kernelBytes: Uint8Array, namespa
   const kernelMaps: IndexMaps = {
     func: (i) => (i < kernel.functionTypes.length ? kernelBase + i : OUT_OF_RANGE),
     global: (i) => kernelGlobalMap[i] ?? OUT_OF_RANGE,
-    memory: importedMemories === 0 ? undefined : (i) => (i === 0 ? importedMemories : OUT_OF_RANGE),
+    memory: (i) => (i === 0 ? importedMemories : OUT_OF_RANGE),
     type: (i) => typeBase + i,
   };
 
@@ -411,7 +425,7 @@ class MergeSections {
           const kind = r!.u8();
           w.slice(bytes, start, r!.pos);
           const index = r!.u32();
-          w.u32(kind === 0 ? this.maps.func(index) : kind === 3 ? this.maps.global(index) : index);
+          w.u32(kind === 0 ? this.maps.func(index) : kind === 3 ? this.maps.global(index) : kind === 2 ? this.maps.memory(index) : index);
         }
         return this.done(r!, w);
       }
@@ -429,7 +443,7 @@ class MergeSections {
           if (flags > 2) r!.fail(`unknown data segment flags ${flags}`, at);
           w.u32(flags);
           const start = r!.pos;
-          if (flags === 2) r!.u32();
+          if (flags === 2) this.maps.memory(r!.u32());
           w.slice(bytes, start, r!.pos);
           if (flags !== 1) r!.pos = walkExpression(bytes, r!.pos, r!.end, w, this.maps);
           const dataStart = r!.pos;

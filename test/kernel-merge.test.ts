@@ -191,7 +191,7 @@ describe('the kernel merged into the plug-in', { skip }, () => {
     assert.deepEqual(JSON.parse(run.stdout), ['TimeoutError', 'FuelExhaustedError']);
   });
 
-  it('never lets the plug-in name the kernel memory: a module that names a memory it lacks is left alone, and fails as before', async () => {
+  it('never lets the plug-in name the kernel memory or types: a module that names a memory or type it lacks is left alone, and fails as before', async () => {
     // (import "plughost" "memory" (memory 1)) (import "extism:host/env" "alloc" ...)
     // (func (export "peek") (result i32) (i32.load 1 (i32.const 0))): memory 1 would be the kernel's once merged
     const naming = (code: number[]) =>
@@ -214,7 +214,10 @@ describe('the kernel merged into the plug-in', { skip }, () => {
     const load = [0x41, 0x00, 0x28, 0x42, 0x01, 0x00, 0x0b];
     const size = [0x3f, 0x01, 0x0b];
     const fill = [0x41, 0x00, 0x41, 0x00, 0x41, 0x08, 0xfc, 0x0b, 0x01, 0x41, 0x00, 0x0b];
-    for (const code of [load, size, fill]) {
+    // and types: a block and an indirect call of type 2 (the module has two; the kernel's come next)
+    const block = [0x02, 0x02, 0x0b, 0x41, 0x00, 0x0b];
+    const indirect = [0x41, 0x00, 0x11, 0x02, 0x00, 0x0b];
+    for (const code of [load, size, fill, block, indirect]) {
       const bytes = naming(code);
       assert.equal(WebAssembly.validate(bytes), false);
       assert.equal(mergeKernelInto(bytes), undefined);

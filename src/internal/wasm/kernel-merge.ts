@@ -126,12 +126,12 @@ interface IndexMaps {
   global: (index: number) => number;
   /** Memory indices (throws for one the code must not name). */
   memory: (index: number) => number;
-  /** Type indices in block types and indirect calls; undefined when they stay as they are. */
-  type: ((index: number) => number) | undefined;
+  /** Checks a type index in code (block types, indirect calls, ref.null): none moves, but the kernel's types come after the plug-in's. Throws for one the code must not name. */
+  type: (index: number) => void;
 }
 
 const same = (index: number) => index;
-const IDENTITY: IndexMaps = { func: same, global: same, memory: same, type: undefined };
+const IDENTITY: IndexMaps = { func: same, global: same, memory: same, type: same };
 
 /**
  * Copies the instructions at [pos, end) to `w` with their indices moved by `maps`; with
@@ -164,10 +164,8 @@ function walkExpression(bytes: Uint8Array, pos: number, end: number, w: ByteWrit
       case 0x06:
       case 0x1f: {
         depth++;
-        const typed = bytes[d.immAt]!;
-        if (maps.type !== undefined && !(typed >= 0x40 && typed < 0x80) && typed !== 0x63 && typed !== 0x64) {
-          throw new Error('a block typed by a type index in the kernel: the merge does not renumber those');
-        }
+        const first = bytes[d.immAt]!;
+        if (!(first >= 0x40 && first < 0x80) && first !== 0x63 && first !== 0x64) maps.type(d.readSleb(bytes, d.immAt));
         break;
       }
       case 0x10:
@@ -187,7 +185,10 @@ function walkExpression(bytes: Uint8Array, pos: number, end: number, w: ByteWrit
       case 0x13:
       case 0x14:
       case 0x15:
-        if (maps.type !== undefined) throw new Error('an indirect call in the kernel: the merge does not renumber its type');
+        maps.type(d.imm);
+        break;
+      case 0xd0:
+        if (bytes[d.immAt]! < 0x40) maps.type(d.imm);
         break;
       case 0x3f:
       case 0x40: {
@@ -310,7 +311,10 @@ export function mergeKernel(plugin: Uint8Array, kernelBytes: Uint8Array, namespa
       if (i >= importedMemories) throw new Error(`the module names memory ${i}, which it does not have`);
       return i;
     },
-    type: undefined,
+    // likewise for a type the plug-in's module does not have: it would be one of the kernel's
+    type: (i) => {
+      if (i >= info.types.length) throw new Error(`the module names type ${i}, which it does not have`);
+    },
   };
   const kernelGlobalMap: number[] = [];
   let mutableSeen = 0;
@@ -323,7 +327,9 @@ export function mergeKernel(plugin: Uint8Array, kernelBytes: Uint8Array, namespa
     func: (i) => (i < kernel.functionTypes.length ? kernelBase + i : OUT_OF_RANGE),
     global: (i) => kernelGlobalMap[i] ?? OUT_OF_RANGE,
     memory: (i) => (i === 0 ? importedMemories : OUT_OF_RANGE),
-    type: (i) => typeBase + i,
+    type: () => {
+      throw new Error('the kernel names a type in its code: the merge does not renumber those');
+    },
   };
 
   const kernelImports = [KERNEL_MEMORY_EXPORT, ...mutableKernelGlobals.map((g) => g.exportName!)];

@@ -120,7 +120,7 @@ function readKernel(bytes: Uint8Array): KernelParts {
   return parts;
 }
 
-/** How indices move: -1 never occurs in valid input (a removed import is mapped to its kernel function). */
+/** How the indices of one input (the plug-in or the kernel) move into the merged module; a replaced import moves to its kernel function. */
 interface IndexMaps {
   func: (index: number) => number;
   global: (index: number) => number;

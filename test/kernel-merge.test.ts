@@ -2,8 +2,10 @@
 // engine has multi-memory: every index the merge moves, what the plug-in sees of its imports,
 // and modules it leaves alone. The whole suite runs with both placements (scripts/test-runtimes.mjs).
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { createPlugin, LinkError, WasmSourceError } from '../src/index.js';
 import { forceKernelMerge, hasMultiMemory, mergeKernelInto } from '../src/internal/kernel/placement.js';
 import { loadModules } from '../src/internal/module-loader.js';
@@ -71,6 +73,20 @@ async function runRenumbered(merge: boolean, options: { timeoutMs?: number } = {
 
 describe('the kernel merged into the plug-in', { skip }, () => {
   after(() => forceKernelMerge(undefined));
+
+  it('is the default, and PLUGHOST_KERNEL=separate keeps the kernel instance', async () => {
+    const placement = new URL('../src/internal/kernel/placement.js', libraryUrl).href;
+    const ask = async (env: Record<string, string>) => {
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        ['--input-type=module', '-e', `const { mergesKernel } = await import(${JSON.stringify(placement)}); console.log(mergesKernel())`],
+        { env: { ...process.env, PLUGHOST_KERNEL: '', ...env }, timeout: 30_000, killSignal: 'SIGKILL' },
+      );
+      return stdout.trim();
+    };
+    assert.equal(await ask({}), 'true');
+    assert.equal(await ask({ PLUGHOST_KERNEL: 'separate' }), 'false');
+  });
 
   it('replaces the kernel imports with local functions and imports the kernel memory and state instead', async () => {
     const [loaded] = await loadModules(

@@ -6,10 +6,12 @@
 // The runtimes are pinned in runtimes/package.json (node22/24/26, @deno/..., @oven/...),
 // Chromium is Debian's (.ci/run installs it); `npm test` must have built everything first.
 //
-//   node scripts/test-runtimes.mjs [--only node-host,node22,node24,node26,deno,bun,chromium,full] [--skip-full]
+//   node scripts/test-runtimes.mjs [--only node-host,node22,node24,node26,deno,bun,chromium,full,full-separate] [--skip-full]
 //
-// (`full` is the whole suite on Node 26; PLUGHOST_RUNTIMES_ONLY=<text> runs only the
-// cross-runtime tests whose name contains it.)
+// (`full` is the whole suite on Node 26, where the kernel is merged into each plug-in's module;
+// `full-separate` the whole suite there again with PLUGHOST_KERNEL=separate, the kernel in an
+// instance of its own as on Node 20, so both placements pass the same tests;
+// PLUGHOST_RUNTIMES_ONLY=<text> runs only the cross-runtime tests whose name contains it.)
 //
 // Prints one PASS/FAIL line per run, a table of what each runtime showed, and a closing
 // `runtimes: N passed, N failed`; exits 1 if any run failed.
@@ -120,16 +122,18 @@ const results = [];
 const table = [];
 const started = performance.now();
 
-async function fullSuite() {
+/** The whole suite on Node 26; `separate`: with the kernel in an instance of its own (PLUGHOST_KERNEL=separate). */
+async function fullSuite(separate) {
   const node26 = RUNTIMES.find((r) => r.id === 'node26');
-  const { code, output, killed, seconds } = await run(node26.command, [join(root, 'scripts', 'test.mjs')], { boundMs: FULL_BOUND_MS });
-  const logFile = join(logDir, 'full-node26.log');
+  const env = separate ? { PLUGHOST_KERNEL: 'separate' } : {};
+  const { code, output, killed, seconds } = await run(node26.command, [join(root, 'scripts', 'test.mjs')], { boundMs: FULL_BOUND_MS, env });
+  const logFile = join(logDir, separate ? 'full-node26-separate.log' : 'full-node26.log');
   writeFileSync(logFile, output);
   const count = (name) => output.match(new RegExp(`^(?:ℹ|#) ${name} (\\d+)$`, 'm'))?.[1] ?? '?';
   const ok = code === 0;
   const summary = `${count('pass')} passed, ${count('fail')} failed${killed ? `, killed after ${FULL_BOUND_MS / 1000} s` : ''}`;
   console.log(
-    `${ok ? 'PASS' : 'FAIL'}  Node ${execFileSync(node26.command, ['-p', 'process.versions.node'], { encoding: 'utf8' }).trim()}  whole suite: ${summary}  (${seconds.toFixed(1)} s)`,
+    `${ok ? 'PASS' : 'FAIL'}  Node ${execFileSync(node26.command, ['-p', 'process.versions.node'], { encoding: 'utf8' }).trim()}  whole suite${separate ? ', kernel instance apart' : ', kernel merged'}: ${summary}  (${seconds.toFixed(1)} s)`,
   );
   if (!ok) {
     // Node 22+ ends with every failure again, with its error, under "failing tests:": that
@@ -230,7 +234,8 @@ async function crossRuntime(runtime) {
 
 const chosen = RUNTIMES.filter((r) => only === undefined || only.includes(r.id));
 for (const runtime of chosen) await crossRuntime(runtime);
-if (!skipFull && (only === undefined || only.includes('full'))) await fullSuite();
+if (!skipFull && (only === undefined || only.includes('full'))) await fullSuite(false);
+if (!skipFull && (only === undefined || only.includes('full-separate'))) await fullSuite(true);
 server.close();
 
 // ------------------------------------------------------------------ what each runtime showed

@@ -6,8 +6,9 @@ import { type EngineOptions, PluginEngine } from './internal/engine.js';
 import { LOG_LEVELS } from './internal/host-env.js';
 import { createAsyncHttpHandler, createHttpHandler } from './internal/http/index.js';
 import { hasJspi } from './internal/jspi.js';
+import { mergesKernel } from './internal/kernel/placement.js';
 import { wasmSizeLimit } from './internal/load-bytes.js';
-import { isAddedExport, isAddedImport, type LoadedModule, loadModules } from './internal/module-loader.js';
+import { isAddedExport, type LoadedModule, loadModules, visibleImports } from './internal/module-loader.js';
 import type { Platform } from './internal/platform/platform.js';
 import { resolveManifest } from './internal/resolve-manifest.js';
 import type { HostFileType } from './internal/wasi/host-fs.js';
@@ -101,7 +102,7 @@ export class Plugin {
   /** The main module's imports. */
   async getImports(): Promise<WebAssembly.ModuleImportDescriptor[]> {
     const { main } = this.#live();
-    return WebAssembly.Module.imports(main.module).filter((imp) => !isAddedImport(main, imp));
+    return visibleImports(main);
   }
 
   /** Whether a call is running right now. */
@@ -279,7 +280,11 @@ function resolveOptions(platform: Platform, manifest: NormalizedManifest, option
 
 /** The manifest's modules loaded and compiled for these options (at once when nothing needs waiting for). */
 function loadFor(resolved: ResolvedOptions, fetchImpl: typeof fetch, maxWasmBytes: number): LoadedModule[] | Promise<LoadedModule[]> {
-  const variant = { maxPages: resolved.engine.maxPages, instrument: resolved.engine.timeoutMs !== null || resolved.engine.fuel !== undefined };
+  const variant = {
+    maxPages: resolved.engine.maxPages,
+    instrument: resolved.engine.timeoutMs !== null || resolved.engine.fuel !== undefined,
+    mergeKernel: mergesKernel(resolved.engine.platform),
+  };
   return loadModules(resolved.engine.platform, resolved.manifest, variant, fetchImpl, maxWasmBytes);
 }
 

@@ -7,8 +7,18 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MemoryLimitError } from '../src/errors.js';
 import { Kernel } from '../src/internal/kernel/kernel.js';
+import { type GuestFunctions, mergedGuestFunctions, mergedGuestModule } from './merged-kernel.js';
 
 type Fn = (...args: bigint[]) => bigint | number | undefined;
+
+/** How a guest reaches a kernel's functions: linked to its instance, or merged into the guest's module (where the engine can). */
+type GuestOf = (kernel: Kernel) => GuestFunctions;
+const merged = await mergedGuestModule();
+const placements: [string, GuestOf][] = [['a kernel instance', (kernel) => kernel.guestFunctions() as unknown as GuestFunctions]];
+if (merged !== undefined) {
+  placements.push(['the kernel merged into the guest', (kernel) => mergedGuestFunctions(merged, kernel)]);
+  placements.push(['the kernel merged, called from guest code', (kernel) => mergedGuestFunctions(merged, kernel, true)]);
+}
 
 /** xorshift32: the same sequence for the same seed, so a failure can be replayed. */
 function random(seed: number) {
@@ -26,9 +36,9 @@ function random(seed: number) {
 
 const HOSTILE = [0n, 1n, 15n, 16n, 255n, 256n, 0xffff_ffffn, 0x1_0000_0000n, 2n ** 63n - 1n, 2n ** 64n - 1n, 2n ** 64n - 8n];
 
-function run(seed: number, operations: number): void {
+function run(seed: number, operations: number, guestOf: GuestOf): void {
   const kernel = new Kernel(64);
-  const k = kernel.guestFunctions() as unknown as Record<string, Fn>;
+  const k: Record<string, Fn> = guestOf(kernel);
   const rng = random(seed);
   kernel.begin(new Uint8Array(0));
   /** live blocks: handle → [size, fill byte] */
@@ -195,68 +205,70 @@ function run(seed: number, operations: number): void {
   assert.equal(kernel.heapBytes, 0);
 }
 
-describe('the kernel under random guest operations', () => {
-  for (const seed of [1, 2, 3, 42, 1234, 99991]) {
-    it(`keeps its model for seed ${seed}`, () => run(seed, 4000));
-  }
-});
-
-describe('a block whose header the guest scribbled over', () => {
-  it('is no longer live, so no length the host trusts can reach past the heap', () => {
-    const kernel = new Kernel(64);
-    const k = kernel.guestFunctions() as unknown as Record<string, Fn>;
-    kernel.begin(new Uint8Array(0));
-    const a = k.alloc!(32n) as bigint;
-    const b = k.alloc!(32n) as bigint;
-    // the guest writes a huge length into a's header (it sits in the heap, so the store lands)
-    k.store_u64!(a - 16n, 0x7fff_ffffn);
-    assert.equal(k.length!(a), 0n);
-    assert.equal(kernel.read(a), null);
-    assert.equal(kernel.readText(a), null);
-    // b is untouched
-    assert.equal(k.length!(b), 32n);
-    // a capacity reaching past the heap is refused the same way
-    k.store_u64!(b - 16n, (0x10_0000n << 32n) | 8n);
-    assert.equal(k.length!(b), 0n);
+for (const [placement, guestOf] of placements) {
+  describe(`the kernel under random guest operations (${placement})`, () => {
+    for (const seed of [1, 2, 3, 42, 1234, 99991]) {
+      it(`keeps its model for seed ${seed}`, () => run(seed, 4000, guestOf));
+    }
   });
-});
 
-describe('a guest scribbling over the heap while the host frees and sweeps run', () => {
-  for (const seed of [7, 77, 777]) {
-    it(`never makes the kernel trap or vouch for a length past the heap (seed ${seed})`, () => {
+  describe(`a block whose header the guest scribbled over (${placement})`, () => {
+    it('is no longer live, so no length the host trusts can reach past the heap', () => {
       const kernel = new Kernel(64);
-      const k = kernel.guestFunctions() as unknown as Record<string, Fn>;
-      const rng = random(seed);
+      const k: Record<string, Fn> = guestOf(kernel);
       kernel.begin(new Uint8Array(0));
-      const handles: bigint[] = [];
-      for (let op = 0; op < 3000; op++) {
-        const where = `seed ${seed}, operation ${op}`;
-        const roll = rng.below(10);
-        if (roll < 3) {
-          const h = k.alloc!(BigInt(rng.below(10) === 0 ? rng.below(200_000) : 1 + rng.below(100))) as bigint;
-          if (h !== 0n) handles.push(h);
-        } else if (roll < 5 && handles.length > 0) {
-          // host functions take their arguments: quarantined, swept later
-          kernel.takeToKeep(handles[rng.below(handles.length)]!);
-        } else if (roll < 6 && handles.length > 0) {
-          k.free!(handles[rng.below(handles.length)]!);
-        } else if (roll < 8) {
-          // anything over anything inside the heap, block headers above all (lengths,
-          // capacities, tags, free-list links), freed blocks' included
-          const at =
-            handles.length > 0 && rng.below(2) === 0
-              ? handles[rng.below(handles.length)]! - 16n + 8n * BigInt(rng.below(2))
-              : 256n + BigInt(rng.below(Math.max(1, kernel.heapBytes)));
-          const value = rng.below(3) === 0 ? BigInt(rng.next()) : (BigInt(rng.next()) << 32n) | BigInt(rng.next());
-          k.store_u64!(at & ~7n, value);
-        } else {
-          for (const h of handles.slice(-20)) {
-            const n = kernel.length(h);
-            assert.ok(n === -1 || Number(h) + n <= 256 + kernel.heapBytes, `${where}: ${h} + ${n} past the heap end ${256 + kernel.heapBytes}`);
-            kernel.read(h);
+      const a = k.alloc!(32n) as bigint;
+      const b = k.alloc!(32n) as bigint;
+      // the guest writes a huge length into a's header (it sits in the heap, so the store lands)
+      k.store_u64!(a - 16n, 0x7fff_ffffn);
+      assert.equal(k.length!(a), 0n);
+      assert.equal(kernel.read(a), null);
+      assert.equal(kernel.readText(a), null);
+      // b is untouched
+      assert.equal(k.length!(b), 32n);
+      // a capacity reaching past the heap is refused the same way
+      k.store_u64!(b - 16n, (0x10_0000n << 32n) | 8n);
+      assert.equal(k.length!(b), 0n);
+    });
+  });
+
+  describe(`a guest scribbling over the heap while the host frees and sweeps run (${placement})`, () => {
+    for (const seed of [7, 77, 777]) {
+      it(`never makes the kernel trap or vouch for a length past the heap (seed ${seed})`, () => {
+        const kernel = new Kernel(64);
+        const k: Record<string, Fn> = guestOf(kernel);
+        const rng = random(seed);
+        kernel.begin(new Uint8Array(0));
+        const handles: bigint[] = [];
+        for (let op = 0; op < 3000; op++) {
+          const where = `seed ${seed}, operation ${op}`;
+          const roll = rng.below(10);
+          if (roll < 3) {
+            const h = k.alloc!(BigInt(rng.below(10) === 0 ? rng.below(200_000) : 1 + rng.below(100))) as bigint;
+            if (h !== 0n) handles.push(h);
+          } else if (roll < 5 && handles.length > 0) {
+            // host functions take their arguments: quarantined, swept later
+            kernel.takeToKeep(handles[rng.below(handles.length)]!);
+          } else if (roll < 6 && handles.length > 0) {
+            k.free!(handles[rng.below(handles.length)]!);
+          } else if (roll < 8) {
+            // anything over anything inside the heap, block headers above all (lengths,
+            // capacities, tags, free-list links), freed blocks' included
+            const at =
+              handles.length > 0 && rng.below(2) === 0
+                ? handles[rng.below(handles.length)]! - 16n + 8n * BigInt(rng.below(2))
+                : 256n + BigInt(rng.below(Math.max(1, kernel.heapBytes)));
+            const value = rng.below(3) === 0 ? BigInt(rng.next()) : (BigInt(rng.next()) << 32n) | BigInt(rng.next());
+            k.store_u64!(at & ~7n, value);
+          } else {
+            for (const h of handles.slice(-20)) {
+              const n = kernel.length(h);
+              assert.ok(n === -1 || Number(h) + n <= 256 + kernel.heapBytes, `${where}: ${h} + ${n} past the heap end ${256 + kernel.heapBytes}`);
+              kernel.read(h);
+            }
           }
         }
-      }
-    });
-  }
-});
+      });
+    }
+  });
+}

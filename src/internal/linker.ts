@@ -15,6 +15,7 @@ import { acquireMemory } from './memory-pool.js';
 import { type LoadedModule, moduleExports, moduleImports, type OwnMemory } from './module-loader.js';
 import type { Wasi } from './wasi/index.js';
 import { TICK_MODULE, TICK_NAME } from './wasm/instrument.js';
+import { MERGED_KERNEL_MODULE } from './wasm/kernel-merge.js';
 import { OWN_MEMORY_MODULE, OWN_MEMORY_NAME } from './wasm/memory-limit.js';
 import { type FuncType, formatFuncType, sameFuncType } from './wasm/reader.js';
 
@@ -58,6 +59,8 @@ const importName = (imp: { module: string; name: string }) => `${imp.module}.${i
 /** How one import is satisfied. */
 type Binding =
   | { kind: 'value'; value: WebAssembly.ImportValue }
+  /** A whole import namespace, bound as it is (the kernel merged into the module: its memory and globals). */
+  | { kind: 'namespace'; value: Record<string, WebAssembly.ImportValue> }
   /** The module's own memory, which the loader made an import: a fresh or pooled one per instantiation. */
   | { kind: 'own-memory'; limits: OwnMemory }
   | { kind: 'wasi'; name: string }
@@ -216,6 +219,11 @@ export function link(inputs: LinkInputs): LinkPlan {
         push({ kind: 'value', value: exactAdapter(callback, callContext, type) });
       }
     }
+    // The kernel merged into the module shares this plug-in's kernel instance's memory and
+    // state: the whole namespace at once (one object per kernel: a per-name import object
+    // made at each creation cost more than the instantiation).
+    if (module.kernelImports !== undefined)
+      list.push({ module: MERGED_KERNEL_MODULE, name: '', binding: { kind: 'namespace', value: kernel.mergedImports() } });
   };
   visit(inputs.mainIndex);
 
@@ -278,6 +286,7 @@ export function instantiate(plan: LinkPlan, modules: LoadedModule[], mainIndex: 
       prepared = { imports: {}, perInstance: [] };
       for (const entry of plan.bindings.get(index) ?? []) {
         if (entry.binding.kind === 'value') (prepared.imports[entry.module] ??= {})[entry.name] = entry.binding.value;
+        else if (entry.binding.kind === 'namespace') prepared.imports[entry.module] = entry.binding.value;
         else prepared.perInstance.push(entry);
       }
       plan.prepared.set(index, prepared);
@@ -287,6 +296,8 @@ export function instantiate(plan: LinkPlan, modules: LoadedModule[], mainIndex: 
     for (const { module, name, binding } of prepared.perInstance) {
       let value: WebAssembly.ImportValue;
       if (binding.kind === 'value') value = binding.value;
+      else if (binding.kind === 'namespace')
+        continue; // bound in prepared.imports
       else if (binding.kind === 'own-memory') {
         const memory = acquireMemory(binding.limits);
         ownMemories.push({ memory, limits: binding.limits });

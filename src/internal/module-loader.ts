@@ -4,9 +4,11 @@
 // plug-in created again from bytes seen before does not compile again.
 import { HashMismatchError, WasmSourceError } from '../errors.js';
 import type { NormalizedManifest, WasmSource } from '../manifest.js';
+import { mergeKernelInto } from './kernel/placement.js';
 import { readSourceBytes } from './load-bytes.js';
 import type { Platform } from './platform/platform.js';
 import { BUDGET_EXPORT, instrumentForInterrupts, TICK_MODULE, TICK_NAME } from './wasm/instrument.js';
+import { MERGED_KERNEL_MODULE } from './wasm/kernel-merge.js';
 import { capMemory, importOwnMemory, OWN_MEMORY_MODULE, OWN_MEMORY_NAME } from './wasm/memory-limit.js';
 import { type FuncType, isWasm, type ModuleInfo, readModule, WasmFormatError } from './wasm/reader.js';
 
@@ -19,6 +21,12 @@ export interface LoadedModule {
   instrumented: boolean;
   /** The memory the module defined, now imported as `plughost.memory` (see memory-pool.ts); undefined when it was left alone. */
   memory: OwnMemory | undefined;
+  /**
+   * When the kernel is merged into the module (kernel/placement.ts): what it imports from
+   * `plughost:kernel` (the kernel instance's memory and globals, by their export names). `info`
+   * then describes the module before the merge, the imports the plug-in declared.
+   */
+  kernelImports: readonly string[] | undefined;
 }
 
 /** The limits of a module's own memory, in 64 KiB pages: what a memory handed to it must have. */
@@ -46,9 +54,20 @@ export function moduleImports(loaded: LoadedModule): readonly { module: string; 
 
 /** Whether an import is one plughost added to the module (the interrupt hook, its own memory). */
 export function isAddedImport(loaded: LoadedModule, imp: { module: string; name: string; kind: string }): boolean {
+  if (imp.module === MERGED_KERNEL_MODULE) return loaded.kernelImports !== undefined;
   if (imp.module === TICK_MODULE && imp.name === TICK_NAME && imp.kind === 'function') return loaded.instrumented;
   if (imp.module === OWN_MEMORY_MODULE && imp.name === OWN_MEMORY_NAME && imp.kind === 'memory') return loaded.memory !== undefined;
   return false;
+}
+
+/** The module's imports as the plug-in declared them (what plughost added left out), as `WebAssembly.Module.imports` lists them. */
+export function visibleImports(loaded: LoadedModule): WebAssembly.ModuleImportDescriptor[] {
+  // a merged module no longer imports the kernel functions it declared
+  const all =
+    loaded.kernelImports !== undefined && loaded.info !== null
+      ? loaded.info.imports.map(({ module, name, kind }) => ({ module, name, kind }))
+      : WebAssembly.Module.imports(loaded.module);
+  return all.filter((imp) => !isAddedImport(loaded, imp));
 }
 
 /** Whether an export is one plughost added to the module (the interrupt budget). */
@@ -65,12 +84,15 @@ export function moduleExports(loaded: LoadedModule): readonly { name: string; ki
 export interface LoadVariant {
   maxPages: number | undefined;
   instrument: boolean;
+  /** Merge the kernel into the module where it can be (kernel/placement.ts decides; absent: no). */
+  mergeKernel?: boolean;
 }
 
 interface CacheEntry {
   module: WebAssembly.Module;
   info: ModuleInfo;
   memory: OwnMemory | undefined;
+  kernelImports: readonly string[] | undefined;
 }
 
 const CACHE_LIMIT = 64;
@@ -148,15 +170,24 @@ function compileEntry(bytes: Uint8Array, where: string, variant: LoadVariant, ap
     if (err instanceof WasmFormatError) throw new WasmSourceError(where, `${where}: ${err.message}`, { cause: err });
     throw err;
   }
-  return WebAssembly.compile(transformed as Uint8Array<ArrayBuffer>).then(
-    (module) => {
-      compiledFrom.set(module, original);
-      return { module, info, memory };
-    },
-    (err: Error) => {
-      throw new WasmSourceError(where, `${where} does not compile: ${err.message}`, { cause: err });
-    },
-  );
+  const separate = () =>
+    WebAssembly.compile(transformed as Uint8Array<ArrayBuffer>).then(
+      (module) => ({ module, kernelImports: undefined }),
+      (err: Error) => {
+        throw new WasmSourceError(where, `${where} does not compile: ${err.message}`, { cause: err });
+      },
+    );
+  const merged = variant.mergeKernel ? mergeKernelInto(transformed) : undefined;
+  // A merged module that does not compile is compiled as it was, so that its errors (which
+  // name function indices) are the ones the plug-in's own module has.
+  const compiled: Promise<{ module: WebAssembly.Module; kernelImports: readonly string[] | undefined }> =
+    merged === undefined
+      ? separate()
+      : WebAssembly.compile(merged.bytes as Uint8Array<ArrayBuffer>).then((module) => ({ module, kernelImports: merged.kernelImports }), separate);
+  return compiled.then(({ module, kernelImports }) => {
+    compiledFrom.set(module, original);
+    return { module, info, memory, kernelImports };
+  });
 }
 
 type ManifestEntry = NormalizedManifest['wasm'][number];
@@ -198,18 +229,18 @@ export function loadModules(
 
 /** A module given compiled: no bytes, so nothing of it is known beyond what V8 says, and nothing is rewritten. */
 function precompiled(name: string | undefined, module: WebAssembly.Module): LoadedModule {
-  return { name, module, info: null, instrumented: false, memory: undefined };
+  return { name, module, info: null, instrumented: false, memory: undefined, kernelImports: undefined };
 }
 
 function loaded(name: string | undefined, entry: CacheEntry, variant: LoadVariant): LoadedModule {
-  return { name, module: entry.module, info: entry.info, instrumented: variant.instrument, memory: entry.memory };
+  return { name, module: entry.module, info: entry.info, instrumented: variant.instrument, memory: entry.memory, kernelImports: entry.kernelImports };
 }
 
 function cacheKey(platform: Platform, source: WasmSource, bytes: Uint8Array, hash: string | undefined, variant: LoadVariant): string {
   // only an application's own array can come again; a file or a response is read afresh
   const digest = source.kind === 'data' ? digestOf(platform, bytes) : platform.sha256Hex(bytes);
   if (hash !== undefined && hash !== digest) throw new HashMismatchError(describeSource(source), hash, digest);
-  return `${digest}:${variant.maxPages ?? ''}:${variant.instrument ? 'i' : ''}`;
+  return `${digest}:${variant.maxPages ?? ''}:${variant.instrument ? 'i' : ''}${variant.mergeKernel ? 'k' : ''}`;
 }
 
 /** The module without waiting, when it is precompiled or its bytes were compiled already; else undefined. */

@@ -1,12 +1,15 @@
 // Instrumented modules compute exactly what the originals do. Every plug-in and fixture
 // export, through the public API with and without limits (a budget too large to run out),
 // and generated programs, run plain and instrumented side by side: results, outputs, traps,
-// globals and every byte of memory must agree.
+// globals and every byte of memory must agree. Where the engine has multi-memory, the
+// plug-ins also run with the kernel merged into their module, plain and instrumented, against
+// the plain module linked to a kernel instance.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { type CallContext, createPlugin, type PluginOptions } from '../../src/index.js';
+import { type CallContext, createPlugin, type Plugin, type PluginOptions } from '../../src/index.js';
+import { forceKernelMerge, hasMultiMemory } from '../../src/internal/kernel/placement.js';
 import { BUDGET_EXPORT, instrumentForInterrupts } from '../../src/internal/wasm/instrument.js';
 import { assemble, repoRoot } from '../helpers.js';
 import { type WasmGlobal, wasm } from './engine.js';
@@ -67,25 +70,42 @@ const SUBJECTS: { file: string; skip?: string[]; options?: () => PluginOptions }
   { file: 'fixtures/bench-roundtrip.wasm', options: () => ({ functions: { 'extism:host/user': { echo: (_ctx: CallContext, h: number) => h } } }) },
 ];
 
+/** A plug-in with the kernel merged into its module (true) or in an instance of its own (false). */
+async function createPlaced(merge: boolean, bytes: Uint8Array, options: PluginOptions): Promise<Plugin> {
+  forceKernelMerge(merge);
+  try {
+    return await createPlugin(bytes, options);
+  } finally {
+    forceKernelMerge(undefined);
+  }
+}
+
 describe('instrumented and plain modules agree', () => {
   for (const subject of SUBJECTS) {
-    it(`on every export of ${subject.file}, through the API`, async () => {
+    it(`on every export of ${subject.file}, through the API${hasMultiMemory() ? ', with the kernel merged and not' : ''}`, async () => {
       const bytes = new Uint8Array(readFileSync(join(repoRoot, 'build', subject.file)));
-      const plain = await createPlugin(bytes, subject.options?.() ?? {});
-      const limited = await createPlugin(bytes, { ...subject.options?.(), fuel: HUGE_FUEL, timeoutMs: HUGE_TIMEOUT_MS });
+      const limits = { fuel: HUGE_FUEL, timeoutMs: HUGE_TIMEOUT_MS };
+      const plain = await createPlaced(false, bytes, subject.options?.() ?? {});
+      const others: [string, Plugin][] = [['instrumented', await createPlaced(false, bytes, { ...subject.options?.(), ...limits })]];
+      if (hasMultiMemory()) {
+        others.push(['merged', await createPlaced(true, bytes, subject.options?.() ?? {})]);
+        others.push(['merged and instrumented', await createPlaced(true, bytes, { ...subject.options?.(), ...limits })]);
+      }
       try {
         const names = (await plain.getExports()).filter((e) => e.kind === 'function' && !subject.skip?.includes(e.name)).map((e) => e.name);
         assert.ok(names.length > 0);
         for (const name of names) {
           for (const input of INPUTS) {
             const expected = await describeCall(() => plain.call(name, input));
-            const actual = await describeCall(() => limited.call(name, input));
-            assert.equal(actual, expected, `${name}(${JSON.stringify(input.slice(0, 20))})`);
+            for (const [what, other] of others) {
+              const actual = await describeCall(() => other.call(name, input));
+              assert.equal(actual, expected, `${what}: ${name}(${JSON.stringify(input.slice(0, 20))})`);
+            }
           }
         }
       } finally {
         await plain.close();
-        await limited.close();
+        for (const [, other] of others) await other.close();
       }
     });
   }

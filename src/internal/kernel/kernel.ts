@@ -53,10 +53,17 @@ interface KernelExports {
 }
 
 let kernelModule: WebAssembly.Module | undefined;
+let kernelBytes: Uint8Array | undefined;
+
+/** The kernel's wasm bytes, decoded once: what a plug-in's module is merged with (wasm/kernel-merge.ts). */
+export function kernelWasm(): Uint8Array {
+  kernelBytes ??= Uint8Array.from(atob(kernelWasmBase64), (c) => c.charCodeAt(0));
+  return kernelBytes;
+}
 
 /** The compiled kernel, shared by every plug-in of the process (it is 2 KB). */
 function getKernelModule(): WebAssembly.Module {
-  kernelModule ??= new WebAssembly.Module(Uint8Array.from(atob(kernelWasmBase64), (c) => c.charCodeAt(0)));
+  kernelModule ??= new WebAssembly.Module(kernelWasm() as Uint8Array<ArrayBuffer>);
   return kernelModule;
 }
 
@@ -190,6 +197,24 @@ export class Kernel implements BlockStore {
       for (const name of KERNEL_GUEST_FUNCTIONS) this.guest[name] = this.k[name] as WebAssembly.ExportValue;
     }
     return this.guest;
+  }
+
+  private linkables: Record<string, WebAssembly.Memory | WebAssembly.Global> | undefined;
+
+  /**
+   * The kernel memory and its state globals, by the names the kernel exports them under: what
+   * a plug-in module merged with the kernel imports (as one import namespace, made once per
+   * kernel), so that its copy of the kernel's code and this instance are one kernel.
+   */
+  mergedImports(): Record<string, WebAssembly.Memory | WebAssembly.Global> {
+    if (this.linkables === undefined) {
+      const linkables: Record<string, WebAssembly.Memory | WebAssembly.Global> = {};
+      for (const [name, value] of Object.entries(this.k)) {
+        if (value instanceof WebAssembly.Memory || value instanceof WebAssembly.Global) linkables[name] = value;
+      }
+      this.linkables = linkables;
+    }
+    return this.linkables;
   }
 
   /** The kernel memory as bytes; re-derived only when the memory grew (which detaches the old buffer). */

@@ -2,6 +2,10 @@
 ;; `extism:host/env`. Its guest-facing exports are linked straight into the plug-in's imports,
 ;; so a plug-in moving bytes never enters JavaScript and never creates a BigInt.
 ;;
+;; Every mutable global is exported ("global:<name>"): where the engine has multi-memory, a
+;; copy of this code is merged into the plug-in's module (wasm/kernel-merge.ts) and imports
+;; these globals and this memory, so the copy and this instance are one kernel.
+;;
 ;; Layout of the kernel memory (separate from the plug-in's linear memory):
 ;;   [0, 128)          free-list heads, one u32 per size class (class k holds blocks whose
 ;;                     capacity is in [2^k, 2^(k+1))); a head is valid only while its bit
@@ -40,45 +44,45 @@
   (global $LIVE_MAGIC i32 (i32.const 0x4c495645))
   (global $FREE_MAGIC i32 (i32.const 0x46524545))
 
-  (global $epoch (mut i32) (i32.const 0x2545f491))
-  (global $bump (mut i32) (i32.const 256))
+  (global $epoch (export "global:epoch") (mut i32) (i32.const 0x2545f491))
+  (global $bump (export "global:bump") (mut i32) (i32.const 256))
   ;; bump - HEAP_BASE and bump - HEAP_BASE - 7 (clamped at 0) as i64, kept in step with $bump
   ;; so that the guest load/store bounds check is one subtraction and one comparison.
-  (global $span1 (mut i64) (i64.const 0))
-  (global $span8 (mut i64) (i64.const 0))
-  (global $max_pages (mut i32) (i32.const 65536))
+  (global $span1 (export "global:span1") (mut i64) (i64.const 0))
+  (global $span8 (export "global:span8") (mut i64) (i64.const 0))
+  (global $max_pages (export "global:max_pages") (mut i32) (i32.const 65536))
   ;; bit k set when the free list of class k may be non-empty: allocation skips empty classes
   ;; with one ctz instead of visiting 32 list heads
-  (global $nonempty (mut i32) (i32.const 0))
+  (global $nonempty (export "global:nonempty") (mut i32) (i32.const 0))
   ;; the highest bump of the kernel's life since the last scrub: what a scrub must clear
-  (global $high_water (mut i32) (i32.const 256))
+  (global $high_water (export "global:high_water") (mut i32) (i32.const 256))
   ;; How far load_*/store_* reach past HEAP_BASE: up to the high-water mark, not the bump
   ;; pointer, so a block the guest freed on top of the heap still reads back until its space is
   ;; handed out again (the Rust PDK's #[host_fn] frees its argument, then reads the result,
   ;; which a host function may have answered with that very handle). Everything below the mark
   ;; is this plug-in's own, and the scrub zeroes it before another plug-in gets the kernel.
-  (global $reach1 (mut i64) (i64.const 0))
-  (global $reach8 (mut i64) (i64.const 0))
+  (global $reach1 (export "global:reach1") (mut i64) (i64.const 0))
+  (global $reach8 (export "global:reach8") (mut i64) (i64.const 0))
 
-  (global $input_handle (mut i32) (i32.const 0))
-  (global $input_length (mut i64) (i64.const 0))
-  (global $input_span8 (mut i64) (i64.const 0))
+  (global $input_handle (export "global:input_handle") (mut i32) (i32.const 0))
+  (global $input_length (export "global:input_length") (mut i64) (i64.const 0))
+  (global $input_span8 (export "global:input_span8") (mut i64) (i64.const 0))
   ;; set by every output_set, valid or not, also an empty one: "no output" differs from "empty output"
-  (global $output_is_set (mut i32) (i32.const 0))
-  (global $output_offset (mut i32) (i32.const 0))
-  (global $output_length (mut i32) (i32.const 0))
-  (global $output_invalid (mut i32) (i32.const 0))
-  (global $error_handle (mut i64) (i64.const 0))
+  (global $output_is_set (export "global:output_is_set") (mut i32) (i32.const 0))
+  (global $output_offset (export "global:output_offset") (mut i32) (i32.const 0))
+  (global $output_length (export "global:output_length") (mut i32) (i32.const 0))
+  (global $output_invalid (export "global:output_invalid") (mut i32) (i32.const 0))
+  (global $error_handle (export "global:error_handle") (mut i64) (i64.const 0))
 
   ;; bytes (headers included) of the blocks the host freed since the last sweep: the quarantine
   ;; (see the reuse policy above)
-  (global $quarantine_bytes (mut i32) (i32.const 0))
+  (global $quarantine_bytes (export "global:quarantine_bytes") (mut i32) (i32.const 0))
   ;; anything freed since the last sweep: at the memory limit, a sweep could find room
-  (global $freed_since_sweep (mut i32) (i32.const 0))
+  (global $freed_since_sweep (export "global:freed_since_sweep") (mut i32) (i32.const 0))
   ;; sweeps so far, in the kernel's life (for the tests' model)
-  (global $sweeps (mut i32) (i32.const 0))
+  (global $sweeps (export "global:sweeps") (mut i32) (i32.const 0))
   ;; the largest allocation of this call the memory limit refused, in bytes (0: none)
-  (global $refused (mut i64) (i64.const 0))
+  (global $refused (export "global:refused") (mut i64) (i64.const 0))
 
   ;; ---------------------------------------------------------------- internals
 

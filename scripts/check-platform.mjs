@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Fails when a module of the core imports a platform: a Node built-in (`node:fs`, or `fs`) or a
 // platform adapter (anything in a folder under internal/platform/), by value or by type, in an
-// import, an export ... from, an `import()` (a type's or a dynamic one) or a `require()`. The
+// import, an export ... from, an `import()` (a type's or a dynamic one) or a `require()`; or
+// reaches for Node's globals (`process.…`, `Buffer`, `__dirname`, `__filename`), which a
+// browser does not have. The
 // core gets its platform handed in from the top (internal/platform/platform.ts says what it
 // holds), so the same core runs on Node and in a browser. Only the adapters themselves and the
 // entries that bind one (index.ts, browser.ts, cli/) may import a platform.
@@ -35,6 +37,9 @@ function withoutComments(source) {
   return source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`\\])\/\/.*$/gm, '$1');
 }
 
+/** Node's globals, outside comments. */
+const NODE_GLOBALS = /\b(process\.\w+|Buffer\b|__dirname|__filename)/g;
+
 /** Every specifier `source` imports, in order. */
 export function specifiersOf(source) {
   const text = withoutComments(source);
@@ -58,10 +63,12 @@ export function violations(dir) {
     .sort();
   for (const file of files) {
     if (MAY_IMPORT_A_PLATFORM.some((allowed) => allowed.test(file))) continue;
-    for (const specifier of specifiersOf(readFileSync(join(dir, file), 'utf8'))) {
+    const source = readFileSync(join(dir, file), 'utf8');
+    for (const specifier of specifiersOf(source)) {
       const why = platformImport(file, specifier);
       if (why !== undefined) found.push(`${file} imports ${why}`);
     }
+    for (const [name] of withoutComments(source).matchAll(NODE_GLOBALS)) found.push(`${file} uses Node's global ${name}`);
   }
   return { files: files.length, found };
 }
@@ -70,7 +77,7 @@ function main() {
   const dir = resolve(process.argv[2] ?? join(root, 'src'));
   const { files, found } = violations(dir);
   if (found.length > 0) {
-    console.error(`check-platform: ${found.length} import${found.length === 1 ? '' : 's'} of a platform in the core (${relative(root, dir) || dir}):`);
+    console.error(`check-platform: ${found.length} use${found.length === 1 ? '' : 's'} of a platform in the core (${relative(root, dir) || dir}):`);
     for (const line of found) console.error(`  ${line}`);
     console.error(
       'check-platform: the core gets its platform handed in (internal/platform/platform.ts); add what it needs there, implement it in each adapter, and reach it through the Platform it is given',

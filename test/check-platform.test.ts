@@ -49,6 +49,7 @@ describe('check-platform', () => {
       'internal/wasi/index.ts': `import type { nodeFileSystem } from '../platform/node/wasi-fs.js';\nexport type F = typeof nodeFileSystem;\n`,
       'internal/worker/protocol.ts': `export interface P { port: import('node:worker_threads').MessagePort }\n`,
       'internal/load.ts': `export const load = () => require('node:os');\nexport { x } from './platform/web/index.js';\n`,
+      'internal/env.ts': `// process.env in a comment is fine\nexport const home = process.env.HOME;\nexport const b = Buffer.from('x');\n`,
       // allowed: the interface, the adapters, the entries, and an import quoted in a comment
       'internal/platform/platform.ts': `/** import { x } from 'node:fs' is no import */\nexport interface Platform { name: string }\n`,
       'internal/platform/node/wasi-fs.ts': `import * as fs from 'node:fs';\nexport const nodeFileSystem = fs;\n`,
@@ -59,7 +60,8 @@ describe('check-platform', () => {
     });
     const r = await check(base);
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /check-platform: 6 imports of a platform in the core/);
+    assert.match(r.stderr, /check-platform: 8 uses of a platform in the core/);
+    assert.match(r.stderr, /\n {2}internal\/env\.ts uses Node's global process\.env\n {2}internal\/env\.ts uses Node's global Buffer\n/);
     assert.match(r.stderr, /\n {2}plugin\.ts imports a Node built-in \(node:fs\)\n/);
     assert.match(r.stderr, /\n {2}internal\/engine\.ts imports a Node built-in \(fs\)\n/);
     assert.match(r.stderr, /\n {2}internal\/wasi\/index\.ts imports a platform adapter \(internal\/platform\/node\/wasi-fs\.ts\)\n/);

@@ -21,7 +21,7 @@ export async function runPluginWorker(platform: Platform, side: WorkerSide): Pro
   const deadlineCell = new Float64Array(init.deadline);
   const post = (message: FromWorker, transfer: Transferable[] = []) => line.postMessage(message, transfer);
   const port = side.adoptPort?.(init.port) ?? init.port;
-  const client = new HostCallClient(ctrl, port, post, init.engine.timeoutMs, (port: SyncPort) => side.receiveMessage(port));
+  const client = new HostCallClient(ctrl, port, post, init.engine.timeoutMs, (channel: SyncPort) => side.receiveMessage(channel));
 
   // Log lines travel on the same port as call results, so the host sees them before the result of
   // the call that wrote them.

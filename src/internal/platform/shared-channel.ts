@@ -47,22 +47,17 @@ export interface SharedChannelOptions {
   maxMessageBytes?: number;
 }
 
-/** A growable SharedArrayBuffer (ES2024), typed here since the project's lib is older. */
-interface GrowableBuffer extends SharedArrayBuffer {
-  readonly maxByteLength: number;
-  grow(newLength: number): void;
-}
+/** A growable SharedArrayBuffer (ES2024). */
+type GrowableBuffer = SharedArrayBuffer;
 
 /**
  * A buffer of `initial` bytes that can grow to `max`. Where the engine cannot grow shared
  * buffers, one of a fixed size instead (untouched pages cost no memory on the systems we run on).
  */
 function growableBuffer(initial: number, max: number): GrowableBuffer {
-  const buffer = new (SharedArrayBuffer as unknown as new (length: number, options: { maxByteLength: number }) => GrowableBuffer)(initial, {
-    maxByteLength: max,
-  });
+  const buffer = new SharedArrayBuffer(initial, { maxByteLength: max });
   if (typeof buffer.grow === 'function') return buffer;
-  const fixed = new SharedArrayBuffer(Math.min(max, FIXED_FALLBACK_BYTES)) as GrowableBuffer;
+  const fixed = new SharedArrayBuffer(Math.min(max, FIXED_FALLBACK_BYTES));
   Object.defineProperties(fixed, { maxByteLength: { value: fixed.byteLength }, grow: { value: () => {} } });
   return fixed;
 }

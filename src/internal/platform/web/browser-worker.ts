@@ -9,7 +9,7 @@ interface WorkerScope {
   postMessage(value: unknown, transfer?: Transferable[]): void;
   addEventListener(type: 'message', listener: (event: { data: unknown }) => void): void;
 }
-const scope = globalThis as unknown as WorkerScope;
+const scope: WorkerScope = globalThis as WorkerScope;
 
 let resolveInit!: (init: unknown) => void;
 const init = new Promise<unknown>((resolve) => {

@@ -3,6 +3,7 @@
 // dist/bundle/browser-worker.js is of browser.js). The init data goes in its first message; the
 // sync line is a shared channel (../shared-channel.ts), since a page has no receiveMessageOnPort,
 // and shared memory is only there on a cross-origin isolated page.
+import { WorkerError } from '../../../errors.js';
 import type { PlatformThreads, WorkerThread } from '../platform.js';
 import { withSharedChannel } from '../shared-channel.js';
 
@@ -29,7 +30,9 @@ export function whyNoThreads(): string | undefined {
 
 /** Start the worker entry at `entry` as a module Web Worker; `data` goes in its first message. */
 function startWorker(entry: URL, data: unknown, transfer: readonly Transferable[]): WorkerThread {
-  const worker = new (globalThis as unknown as { Worker: WebWorkerConstructor }).Worker(entry, { type: 'module', name: 'plughost plug-in' });
+  const WebWorker = (globalThis as { Worker?: WebWorkerConstructor }).Worker;
+  if (WebWorker === undefined) throw new WorkerError('this browser context cannot start Web Workers');
+  const worker = new WebWorker(entry, { type: 'module', name: 'plughost plug-in' });
   const errorListeners: ((error: Error) => void)[] = [];
   const exitListeners: ((code: number) => void)[] = [];
   let exited = false;

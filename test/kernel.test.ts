@@ -349,6 +349,41 @@ describe('a call', () => {
     });
   }
 
+  it('gives a large output (made without a zero-fill) an exact buffer of its own holding only the block', async () => {
+    // input: [start u32][length u32][bytes...]; output: that window of the input block. Outputs
+    // from 4 KiB up come from the platform's unfilled allocator: none may show a stray byte.
+    const wasm = await assemble(`(module ${ENV}
+      (func (export "window")
+        (call $output_set
+          (i64.add (call $input_offset) (i64.extend_i32_u (i32.wrap_i64 (call $input_load_u64 (i64.const 0)))))
+          (i64.shr_u (call $input_load_u64 (i64.const 0)) (i64.const 32)))))`);
+    const plugin = await createPlugin({ wasm: [{ data: wasm }] });
+    const seen = new Set<ArrayBufferLike>();
+    try {
+      for (const [start, length] of [
+        [8, 4095],
+        [8, 4096],
+        [11, 4097],
+        [13, 70_001],
+        [8, 1 << 20],
+      ] as const) {
+        const input = new Uint8Array(start + length + 64).fill(0xee);
+        new DataView(input.buffer).setUint32(0, start, true);
+        new DataView(input.buffer).setUint32(4, length, true);
+        for (let i = 0; i < length; i++) input[start + i] = (i * 7 + 1) & 0xff;
+        const out = await plugin.call('window', input);
+        assert.ok(out);
+        assert.equal(out.byteOffset, 0, `${length}`);
+        assert.equal(out.buffer.byteLength, length, `${length}: the buffer holds the output and nothing else`);
+        assert.ok(Buffer.from(out.buffer).equals(input.subarray(start, start + length)), `${length}: the output is the block`);
+        assert.ok(!seen.has(out.buffer), `${length}: a buffer of its own`);
+        seen.add(out.buffer);
+      }
+    } finally {
+      await plugin.close();
+    }
+  });
+
   it('gives each output an ArrayBuffer of its own, exactly as long, at offset 0', async () => {
     const a = await createPlugin(fixturePath('kernel'));
     const b = await createPlugin(fixturePath('kernel'));

@@ -16,3 +16,22 @@ export function concatBytes(chunks: readonly Uint8Array[], total: number): Uint8
   }
   return out;
 }
+
+/** Below this many bytes a zero-filled array costs no more than an unfilled one (and is made without a call into C++). */
+const UNFILLED_FROM_BYTES = 4096;
+
+let makeUnfilled: (length: number) => Uint8Array = (length) => new Uint8Array(length);
+
+/**
+ * An array of exactly `length` bytes in an ArrayBuffer of its own (`byteOffset` 0) whose bytes
+ * may be anything: only for a caller that overwrites every one of them before anyone reads it.
+ * Zero-filling a fresh megabyte costs as much as copying one, and an output is copied over whole.
+ */
+export function bytesToOverwrite(length: number): Uint8Array {
+  return length < UNFILLED_FROM_BYTES ? new Uint8Array(length) : makeUnfilled(length);
+}
+
+/** Make {@link bytesToOverwrite}'s large arrays with `allocate`: a platform's allocator that skips the zero-fill. */
+export function allocateUnfilledWith(allocate: (length: number) => Uint8Array): void {
+  makeUnfilled = allocate;
+}

@@ -3,6 +3,7 @@
 import type { BlockStore } from '../../call-context.js';
 import { LinkError, MemoryLimitError } from '../../errors.js';
 import { PluginOutput } from '../../plugin-output.js';
+import { bytesToOverwrite } from '../bytes.js';
 import { kernelWasmBase64 } from './kernel-wasm.generated.js';
 
 /** The kernel exports linked straight into a plug-in's `extism:host/env`, with their signatures. */
@@ -232,8 +233,9 @@ export class Kernel implements BlockStore {
    */
   private copyOut(offset: number, length: number): PluginOutput {
     // A typed array first, its buffer after: up to 64 bytes V8 makes the array on its own heap
-    // without a call into C++, and its `buffer` then costs less than a `new ArrayBuffer`.
-    const copy = new Uint8Array(length);
+    // without a call into C++, and its `buffer` then costs less than a `new ArrayBuffer`. A large
+    // one skips the zero-fill where the platform can: the copy overwrites every byte at once.
+    const copy = bytesToOverwrite(length);
     copyBytes(this.view(), offset, copy, 0, length);
     return new PluginOutput(copy.buffer);
   }

@@ -77,6 +77,11 @@ export function sha256Hex(bytes: Uint8Array): string {
   return sha256(bytes);
 }
 
+/** `length` bytes in an ArrayBuffer of their own, not zero-filled (the caller overwrites them all). */
+export function unfilledBytes(length: number): Uint8Array {
+  return Buffer.allocUnsafeSlow(length);
+}
+
 /** Whether two byte arrays hold the same bytes (compared natively). */
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return a.byteLength === b.byteLength && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);

@@ -1,10 +1,14 @@
 // The Node.js platform: what the core needs from its runtime (../platform.ts), on Node's
 // built-ins. The Node entries (src/index.ts, the CLI, the worker entry) hand it to the core.
+import { allocateUnfilledWith } from '../../bytes.js';
 import type { Platform } from '../platform.js';
 import * as host from './host.js';
 import { fetchSync, warmHttpHelper } from './http/sync-fetch.js';
 import { nodeFileSystem } from './wasi-fs.js';
 import { nodeThreads } from './worker.js';
+
+// Outputs are copied out of kernel memory whole: on Node they skip the zero-fill of a fresh array.
+allocateUnfilledWith(host.unfilledBytes);
 
 /** plughost on Node.js: the file system, node:crypto, the process's streams and environment, worker_threads. */
 export const nodePlatform: Platform = {

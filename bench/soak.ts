@@ -1,6 +1,8 @@
 // `npm run bench -- --soak`: 1,000,000 small vowel-count calls on one plughost plug-in, the
 // heap sampled along the way. The heap is flat when, after 1,000,000 calls, it is within
 // 10% of what it was after the first 10,000.
+import { mergesKernel } from '../src/internal/kernel/placement.js';
+import { nodePlatform } from '../src/internal/platform/node/index.js';
 import { formatBytes, formatTime, memorySnapshot } from './harness.js';
 import { plughost, pluginFile } from './hosts.js';
 import { COUNT_VOWELS_OPTIONS, inputs } from './scenarios.js';
@@ -12,7 +14,10 @@ const TOLERANCE = 0.1;
 
 export async function soak(out: (line: string) => void): Promise<boolean> {
   const plugin = await plughost.create({ wasm: [{ path: pluginFile('count-vowels') }] }, COUNT_VOWELS_OPTIONS);
-  out(`soak: ${CALLS.toLocaleString('en-US')} calls of count_vowels("${new TextDecoder().decode(inputs.small)}") on one plughost plug-in`);
+  const placement = mergesKernel(nodePlatform) ? 'the kernel merged into the plug-in' : 'the kernel in an instance of its own';
+  out(
+    `soak: ${CALLS.toLocaleString('en-US')} calls of count_vowels("${new TextDecoder().decode(inputs.small)}") on one plughost plug-in, ${placement}, Node ${process.version}`,
+  );
   let baseline = 0;
   let last = 0;
   const start = performance.now();

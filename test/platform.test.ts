@@ -7,7 +7,8 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { describe, it } from 'node:test';
 import { bindPlatform } from '../src/bind.js';
-import { type CallContext, ManifestError, type PlughostError, WasmSourceError, WorkerError } from '../src/index.js';
+import { type CallContext, createPlugin, ManifestError, type PlughostError, WasmSourceError, WorkerError } from '../src/index.js';
+import { bytesToOverwrite } from '../src/internal/bytes.js';
 import { hasJspi } from '../src/internal/jspi.js';
 import { nodeFileSystem, nodePlatform, nodeThreads } from '../src/internal/platform/node/index.js';
 import type { Platform, SyncPort } from '../src/internal/platform/platform.js';
@@ -125,6 +126,15 @@ describe("the platform's parts are the ones used", () => {
       [2, 'out\n'],
     ]);
     assert.equal(bindPlatform(platform).CAPABILITIES.extismStdoutEnvVarSet, true);
+  });
+
+  it("makes large outputs with Node's unfilled allocator, small ones zero-filled on the JS heap", async () => {
+    // importing the Node platform wires its allocator in; a large output skips the zero-fill
+    const plugin = await createPlugin({ wasm: [{ path: pluginPath('count-vowels') }] });
+    await plugin.close();
+    assert.ok(Buffer.isBuffer(bytesToOverwrite(8192)), 'from Buffer.allocUnsafeSlow');
+    assert.equal(bytesToOverwrite(8192).buffer.byteLength, 8192);
+    assert.ok(!Buffer.isBuffer(bytesToOverwrite(100)));
   });
 
   it("checks a module's hash with the platform's sha256", async () => {

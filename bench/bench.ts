@@ -162,7 +162,8 @@ export async function run(argv: readonly string[], out: (line: string) => void, 
   }
   const filterAt = argv.indexOf('--filter');
   const filter = filterAt >= 0 ? (argv[filterAt + 1] ?? '') : '';
-  const wanted = (name: string) => name.includes(filter);
+  // `a|b`: the scenarios whose name contains either
+  const wanted = (name: string) => filter.split('|').some((part) => name.includes(part));
 
   silenceExperimentalWarnings();
   const started = performance.now();

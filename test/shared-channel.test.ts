@@ -263,11 +263,17 @@ describe('a worker whose memory is scribbled', () => {
   }
 
   const framings: [string, (header: Int32Array, view: DataView) => void][] = [
-    ['an end past the buffer', (h) => void (h[2] = 1 << 30)],
-    ['a negative start', (h) => void (h[1] = -8)],
-    ['a start past the end', (h) => void ((h[1] = 40), (h[2] = 8))],
-    ['a queue shorter than a record header', (h) => void ((h[1] = 0), (h[2] = 2))],
-    ['a record longer than the queue', (h, v) => void (v.setUint32(HEADER_BYTES, 0xfffffff0, true), (h[1] = 0), (h[2] = 8))],
+    ['an end past the buffer', (h) => h.set([1 << 30], 2)],
+    ['a negative start', (h) => h.set([-8], 1)],
+    ['a start past the end', (h) => h.set([40, 8], 1)],
+    ['a queue shorter than a record header', (h) => h.set([0, 2], 1)],
+    [
+      'a record longer than the queue',
+      (h, v) => {
+        v.setUint32(HEADER_BYTES, 0xfffffff0, true);
+        h.set([0, 8], 1);
+      },
+    ],
   ];
   for (const [what, scribble] of framings) {
     test(`${what}: a WorkerError, the queue is dropped, and the channel goes on`, () => {

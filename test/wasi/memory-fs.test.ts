@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createMemoryFileSystem, createPlugin, ManifestError } from '../../src/index.js';
 import { ENTRY_COST, InMemoryFileSystem } from '../../src/internal/wasi/memory-fs.js';
-import { REMOTE_FS_CHUNK, serveFileSystem } from '../../src/internal/worker/remote-fs.js';
+import { confineFileSystem, REMOTE_FS_CHUNK, serveFileSystem } from '../../src/internal/worker/remote-fs.js';
 import { pluginPath } from '../helpers.js';
 import { E, READ, startGuest, WRITE } from './guest.js';
 
@@ -137,6 +137,71 @@ describe('serving a worker', () => {
       assert.throws(() => serveFileSystem(fs, [method, '/']), /no file-system method/, method);
     }
     assert.deepEqual(fs.paths(), ['/big']);
+  });
+
+  test('a worker reaches only its mounts, writes only where they let it, and uses only the handles it opened', () => {
+    // The worker runs the plug-in: what it sends is checked on the host thread, whatever its WASI layer would have let through.
+    const fs = new InMemoryFileSystem();
+    fs.writeFile('/rw/mine.txt', 'mine');
+    fs.writeFile('/ro/data.txt', 'data');
+    fs.writeFile('/other/secret.txt', "another plug-in's");
+    fs.symlink('/other', '/rw/out');
+    fs.symlink('/other/secret.txt', '/rw/out-file');
+    const worker = confineFileSystem(fs, [
+      { hostPath: '/rw', readOnly: false },
+      { hostPath: '/ro', readOnly: true },
+    ]);
+    const serve = (...args: unknown[]) => serveFileSystem(worker, args);
+    const READ_ONLY = { read: true, write: false, create: false, exclusive: false, truncate: false };
+    const CREATE = { read: false, write: true, create: true, exclusive: false, truncate: true };
+    const refused = (code: string, ...args: unknown[]) =>
+      assert.throws(
+        () => serve(...args),
+        { code },
+        JSON.stringify(args, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)),
+      );
+
+    // outside the mounts, by name, by `..`, through a symlink in the middle or at the end
+    refused('ENOTCAPABLE', 'open', '/other/secret.txt', READ_ONLY);
+    refused('ENOTCAPABLE', 'open', '/rw/../other/secret.txt', READ_ONLY);
+    refused('ENOTCAPABLE', 'open', '/rw/out/secret.txt', READ_ONLY);
+    refused('ENOTCAPABLE', 'readdir', '/rw/out');
+    refused('ENOTCAPABLE', 'realpath', '/rw/out-file');
+    refused('ENOTCAPABLE', 'lstat', '/');
+    refused('ENOTCAPABLE', 'rename', '/rw/mine.txt', '/other/stolen.txt');
+    refused('ENOTCAPABLE', 'link', '/other/secret.txt', '/rw/copy.txt');
+    refused('ENOTCAPABLE', 'mkdir', '/rw//x');
+    refused('EINVAL', 'open', 'relative.txt', READ_ONLY);
+    refused('EINVAL', 'unlink', 42);
+    // a read-only mount stays read-only
+    refused('EROFS', 'open', '/ro/data.txt', { ...READ_ONLY, write: true });
+    refused('EROFS', 'unlink', '/ro/data.txt');
+    refused('EROFS', 'rename', '/ro/data.txt', '/rw/data.txt');
+    refused('EROFS', 'utimes', '/ro/data.txt', 'now', 'now', false);
+    // handles: only its own; arguments of their types
+    const theirs = fs.open('/other/secret.txt', { ...READ_ONLY });
+    refused('EBADF', 'read', theirs, 10, 0);
+    refused('EBADF', 'close', theirs);
+    const mine = serve('open', '/rw/new.txt', CREATE) as number;
+    refused('EINVAL', 'write', mine, new Uint8Array([1]).buffer, -4);
+    refused('EINVAL', 'truncate', mine, 2 ** 60);
+    refused('EINVAL', 'futimes', mine, 'yesterday', undefined);
+    assert.throws(() => serve('write', mine, 1e9, 0), /without bytes/);
+    refused('EINVAL', 'open', '/rw/x', { read: 'yes' });
+    // what is inside works as before
+    assert.equal(serve('write', mine, new Uint8Array([104, 105]).buffer, 0), 2);
+    serve('close', mine);
+    refused('EBADF', 'close', mine);
+    assert.equal(text(fs.readFile('/rw/new.txt')), 'hi');
+    assert.equal(serve('realpath', '/ro'), '/ro');
+    assert.deepEqual(
+      (serve('readdir', '/ro') as { name: string }[]).map((e) => e.name),
+      ['data.txt'],
+    );
+    serve('rename', '/rw/new.txt', '/rw/renamed.txt');
+    assert.equal(text(fs.readFile('/other/secret.txt')), "another plug-in's");
+    assert.equal(text(fs.readFile('/ro/data.txt')), 'data');
+    fs.close(theirs);
   });
 });
 

@@ -10,6 +10,7 @@ import type { LoadedModule } from '../module-loader.js';
 import type { PlatformThreads } from '../platform/platform.js';
 import type { HostFileSystem } from '../wasi/host-fs.js';
 import type { HostFunctionSlot, WasiOutput, WorkerInit } from './protocol.js';
+import { confineFileSystem } from './remote-fs.js';
 
 /** The plug-in's `http_request` on the host thread; `deadline` is the running call's. */
 export type WorkerHttpFactory = (deadline: () => Deadline) => (request: HttpRequest) => Promise<HttpResponse>;
@@ -75,7 +76,8 @@ export function workerSpec(engine: EngineOptions, http: WorkerHttpFactory | unde
     stdout: stdout === undefined || stdout === 'process' ? undefined : lineWriter(stdout),
     stderr: stderr === undefined || stderr === 'process' ? undefined : lineWriter(stderr),
     http,
-    fs: engine.wasiFileSystem,
+    // the worker runs the plug-in: what it may reach of the host thread's files is checked here
+    fs: engine.wasiFileSystem === undefined ? undefined : confineFileSystem(engine.wasiFileSystem, engine.wasi?.mounts ?? []),
     main: engine.modules[engine.mainIndex]!,
     instrumented: engine.modules.some((m) => m.instrumented),
     threads,

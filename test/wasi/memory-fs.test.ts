@@ -124,6 +124,30 @@ describe('files', () => {
   });
 });
 
+describe('very deep trees', () => {
+  /** A directory chain `depth` deep at /a, made as a guest can make one cheaply: a rename moves a whole chain one level down. */
+  const chain = (depth: number) => {
+    const fs = new InMemoryFileSystem(1 << 30);
+    fs.mkdir('/a');
+    for (let i = 0; i < depth; i++) {
+      fs.mkdir('/b');
+      fs.rename('/a', '/b/a');
+      fs.rename('/b', '/a');
+    }
+    return fs;
+  };
+
+  test("the host's remove() and paths() walk them without recursion (no stack overflow)", () => {
+    const deep = chain(100_000);
+    deep.remove('/');
+    assert.equal(deep.usedBytes, 0);
+    assert.deepEqual(deep.paths(), []);
+    // listing one lists every path in it, whose lengths grow with the depth: a shallower one
+    const listed = chain(12_000);
+    assert.equal(listed.paths().length, 12_001);
+  });
+});
+
 describe('serving a worker', () => {
   test("the host thread answers only the file system's WASI methods, and bounds a read's length", () => {
     const fs = new InMemoryFileSystem();

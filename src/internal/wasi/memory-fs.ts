@@ -502,28 +502,44 @@ export class InMemoryFileSystem implements HostFileSystem {
     const found = this.#locate(path, false, 'remove');
     if (found.node === undefined) return;
     if (found.node === this.#root) {
-      for (const name of [...this.#root.entries.keys()]) this.remove(`/${name}`);
+      for (const name of [...this.#root.entries.keys()]) this.#removeTree(this.#root, name);
       return;
     }
-    if (found.node.kind === 'directory') for (const name of [...found.node.entries.keys()]) this.remove(`${found.path}/${name}`);
-    this.#detach(found.parent, found.name);
+    this.#removeTree(found.parent, found.name);
+  }
+
+  /** Detach `name` from `parent` and everything below it; without recursion, since a guest can nest directories as deep as the cap allows. */
+  #removeTree(parent: DirectoryNode, name: string): void {
+    const pending: [DirectoryNode, string][] = [[parent, name]];
+    while (pending.length > 0) {
+      const [dir, entry] = pending[pending.length - 1]!;
+      const node = dir.entries.get(entry);
+      if (node?.kind === 'directory' && node.entries.size > 0) {
+        pending.push([node, node.entries.keys().next().value!]);
+        continue;
+      }
+      if (node !== undefined) this.#detach(dir, entry);
+      pending.pop();
+    }
   }
 
   /** Every path in the tree, sorted; directories end with `/`. */
   paths(): string[] {
     const out: string[] = [];
-    const walk = (dir: DirectoryNode, prefix: string): void => {
+    // a stack, not recursion: a guest can nest directories as deep as the cap allows
+    const pending: [DirectoryNode, string][] = [[this.#root, '']];
+    while (pending.length > 0) {
+      const [dir, prefix] = pending.pop()!;
       for (const [name, node] of dir.entries) {
         const path = `${prefix}/${name}`;
         if (node.kind === 'directory') {
           out.push(`${path}/`);
-          walk(node, path);
+          pending.push([node, path]);
         } else {
           out.push(path);
         }
       }
-    };
-    walk(this.#root, '');
+    }
     return out.sort();
   }
 

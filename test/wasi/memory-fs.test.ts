@@ -3,6 +3,8 @@
 // with the host's file system is checked over both in fs-sandbox.test.ts.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { createMemoryFileSystem, createPlugin, ManifestError } from '../../src/index.js';
 import { ENTRY_COST, InMemoryFileSystem } from '../../src/internal/wasi/memory-fs.js';
 import { confineFileSystem, REMOTE_FS_CHUNK, serveFileSystem } from '../../src/internal/worker/remote-fs.js';
@@ -121,6 +123,28 @@ describe('files', () => {
     assert.throws(() => fs.rename('/f', '/nowhere/f'), { code: 'ENOENT' });
     fs.rename('/d/sub', '/moved');
     assert.deepEqual(fs.paths(), ['/d/', '/f', '/full/', '/full/x', '/moved/']);
+  });
+});
+
+describe('memory held', () => {
+  test('files written and cut back in a loop hold no more than the cap allows (truncation gives the room back)', () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const fs = new InMemoryFileSystem(1 << 20);
+    gc();
+    const before = process.memoryUsage().arrayBuffers;
+    const create = { read: false, write: true, create: true, exclusive: false, truncate: false };
+    for (let i = 0; i < 100; i++) {
+      const handle = fs.open(`/f${i}`, create);
+      fs.write(handle, new Uint8Array(512 * 1024), 0);
+      fs.truncate(handle, 0);
+      fs.close(handle);
+    }
+    gc();
+    const heldMiB = (process.memoryUsage().arrayBuffers - before) / 2 ** 20;
+    // 100 files of 512 KiB each cut back to nothing: what stays is their names, not 50 MiB
+    assert.ok(heldMiB < 8, `${heldMiB.toFixed(1)} MiB held by a file system capped at 1 MiB`);
+    assert.ok(fs.usedBytes < 1 << 20);
   });
 });
 

@@ -268,7 +268,10 @@ export class InMemoryFileSystem implements HostFileSystem {
       }
     } else {
       this.#used -= node.size - size;
-      node.data.fill(0, size, node.size);
+      // Spare room is only what counted bytes earned: a file grown and cut back keeps no more
+      // than twice its size, or files written and truncated in a loop would hold memory the cap never sees.
+      if (node.data.length > Math.max(64, size * 2)) node.data = node.data.slice(0, size);
+      else node.data.fill(0, size, node.size);
     }
     node.size = size;
   }

@@ -124,6 +124,26 @@ describe('files', () => {
     fs.rename('/d/sub', '/moved');
     assert.deepEqual(fs.paths(), ['/d/', '/f', '/full/', '/full/x', '/moved/']);
   });
+
+  test('a directory goes into its own subtree by no spelling, the root does not move, and directories get no hard links', () => {
+    const fs = new InMemoryFileSystem();
+    fs.makeDirectory('/d/sub');
+    fs.symlink('/d', '/to-d');
+    fs.symlink('sub', '/d/to-sub');
+    for (const [from, to] of [
+      ['/d', '/to-d/sub/x'],
+      ['/d', '/d/to-sub/x'],
+      ['/d', '/d/sub/../sub/x'],
+      ['/d/sub/..', '/d/sub/x'],
+      ['/to-d/sub/..', '/d/sub/x'],
+    ] as const) {
+      assert.throws(() => fs.rename(from, to), { code: 'EINVAL' }, `${from} -> ${to}`);
+    }
+    for (const root of ['/', '/d/..', '/..']) assert.throws(() => fs.rename(root, '/elsewhere'), { code: 'EBUSY' }, root);
+    assert.throws(() => fs.link('/d', '/d-again'), { code: 'EPERM' });
+    assert.throws(() => fs.link('/d/sub/..', '/d-again'), { code: 'EPERM' });
+    assert.deepEqual(fs.paths(), ['/d/', '/d/sub/', '/d/to-sub', '/to-d']);
+  });
 });
 
 describe('memory held', () => {

@@ -147,20 +147,28 @@ describe('files', () => {
 });
 
 describe('memory held', () => {
-  test('files written and cut back in a loop hold no more than the cap allows (truncation gives the room back)', () => {
+  test('files written and cut back in a loop hold no more than the cap allows (truncation gives the room back)', async () => {
     v8.setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;
+    // Newer engines free a collected buffer's memory a little later, off the collection itself.
+    const collect = async () => {
+      for (let i = 0; i < 3; i++) {
+        gc();
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    };
     const fs = new InMemoryFileSystem(1 << 20);
-    gc();
+    const written = new Uint8Array(512 * 1024);
+    await collect();
     const before = process.memoryUsage().arrayBuffers;
     const create = { read: false, write: true, create: true, exclusive: false, truncate: false };
     for (let i = 0; i < 100; i++) {
       const handle = fs.open(`/f${i}`, create);
-      fs.write(handle, new Uint8Array(512 * 1024), 0);
+      fs.write(handle, written, 0);
       fs.truncate(handle, 0);
       fs.close(handle);
     }
-    gc();
+    await collect();
     const heldMiB = (process.memoryUsage().arrayBuffers - before) / 2 ** 20;
     // 100 files of 512 KiB each cut back to nothing: what stays is their names, not 50 MiB
     assert.ok(heldMiB < 8, `${heldMiB.toFixed(1)} MiB held by a file system capped at 1 MiB`);

@@ -287,6 +287,20 @@ describe('a worker whose memory is scribbled', () => {
     });
   }
 
+  for (const [what, start, end] of [
+    ['a negative end', 0, -64],
+    ['a start past the end', 64, 8],
+    ['an end past the buffer', 0, 1 << 30],
+  ] as const) {
+    test(`the queue toward the worker with ${what}: posting is a WorkerError, and the next post goes through`, () => {
+      const { local, remote } = fresh();
+      new Int32Array(local.outgoing, 0, 4).set([start, end], 1);
+      assert.throws(() => local.postMessage('first'), corrupt);
+      local.postMessage('second');
+      assert.equal(remote.receive(), 'second');
+    });
+  }
+
   test('random records: every one gives a value or a WorkerError', () => {
     let seed = 20261204;
     const random = () => {

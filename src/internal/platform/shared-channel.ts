@@ -121,6 +121,12 @@ export class SharedSyncPort implements SyncPort {
       let start = Atomics.load(header, START);
       let end = Atomics.load(header, END);
       const buffer = this.outgoing;
+      // The reader moves START (and both, when it empties the queue): from another thread, whose memory may be scribbled.
+      if (start < 0 || end < start || HEADER_BYTES + end > buffer.byteLength) {
+        Atomics.store(header, START, 0);
+        Atomics.store(header, END, 0);
+        throw corrupt(`its queue runs from ${start} to ${end} in ${buffer.byteLength - HEADER_BYTES} bytes`);
+      }
       const needed = RECORD_HEADER + length;
       if (HEADER_BYTES + end + needed > buffer.byteLength && start > 0) {
         // Move what is still unread to the front before growing.

@@ -279,6 +279,19 @@ describe('serving a worker', () => {
     assert.equal(text(fs.readFile('/ro/data.txt')), 'data');
     fs.close(theirs);
   });
+
+  test("closing a worker's file system closes what it left open, and an unlinked file's bytes come back", () => {
+    const fs = new InMemoryFileSystem();
+    fs.makeDirectory('/rw');
+    const worker = confineFileSystem(fs, [{ hostPath: '/rw', readOnly: false }]);
+    const handle = worker.open('/rw/big', { read: true, write: true, create: true, exclusive: false, truncate: false });
+    worker.write(handle, new Uint8Array(10_000), 0);
+    worker.unlink('/rw/big');
+    assert.ok(fs.usedBytes >= 10_000, 'open, the unlinked file still counts');
+    worker.closeAll();
+    assert.ok(fs.usedBytes < 1000, `${fs.usedBytes} bytes still counted`);
+    assert.throws(() => worker.read(handle, new Uint8Array(1), 0), { code: 'EBADF' });
+  });
 });
 
 describe('the public API', () => {

@@ -108,6 +108,12 @@ export function remoteFileSystem(call: (args: unknown[]) => unknown): HostFileSy
   };
 }
 
+/** A file system as a worker may use it, and what it left open. */
+export interface ConfinedFileSystem extends HostFileSystem {
+  /** Close every handle the worker opened and did not close: a worker that is ended or dies must not keep files (and the cap they count in) alive. */
+  closeAll(): void;
+}
+
 /** What a worker's WASI mounts: a directory of the host thread's file system, read-only or not. */
 export interface ConfinedMount {
   readonly hostPath: string;
@@ -130,7 +136,7 @@ const isTime = (value: unknown): boolean => value === undefined || value === 'no
  * have its type. Without this a worker could reach the whole tree the application shares
  * between plug-ins, write through a read-only mount, or use another plug-in's open files.
  */
-export function confineFileSystem(fs: HostFileSystem, mounts: readonly ConfinedMount[]): HostFileSystem {
+export function confineFileSystem(fs: HostFileSystem, mounts: readonly ConfinedMount[]): ConfinedFileSystem {
   const roots: { root: string; readOnly: boolean }[] = [];
   for (const mount of mounts) {
     try {
@@ -230,5 +236,15 @@ export function confineFileSystem(fs: HostFileSystem, mounts: readonly ConfinedM
     },
     readlink: (path) => fs.readlink(checked(path, false)),
     isValidName: (name) => typeof name === 'string' && fs.isValidName(name),
+    closeAll() {
+      for (const h of handles) {
+        try {
+          fs.close(h);
+        } catch {
+          // already gone from the file system: nothing to give back
+        }
+      }
+      handles.clear();
+    },
   };
 }

@@ -19,6 +19,9 @@ export const ENTRY_COST = 64;
 /** Default cap of a memory file system, in bytes. */
 export const DEFAULT_MEMORY_FS_BYTES = 64 * 1024 * 1024;
 
+/** Longest name of one entry, in UTF-8 bytes, as Linux's NAME_MAX. */
+const MAX_NAME_BYTES = 255;
+
 /** Symlinks followed while resolving one path before ELOOP, as Linux does. */
 const MAX_HOPS = 40;
 
@@ -75,7 +78,14 @@ function timeOf(time: HostTime | undefined, current: bigint): bigint {
 function componentsOf(path: string, operation: string): string[] {
   if (typeof path !== 'string' || !path.startsWith('/')) throw fsError('EINVAL', operation, String(path));
   if (path.includes('\0')) throw fsError('EINVAL', operation, path);
-  return path.split('/').filter((c) => c !== '' && c !== '.');
+  const components = path.split('/').filter((c) => c !== '' && c !== '.');
+  for (const c of components) {
+    // as a disk's file system limits a name (NAME_MAX): a guest gets the same errno on either
+    if (c.length > MAX_NAME_BYTES || (c.length * 3 > MAX_NAME_BYTES && encoder.encode(c).length > MAX_NAME_BYTES)) {
+      throw fsError('ENAMETOOLONG', operation, `${path.slice(0, 100)}...`);
+    }
+  }
+  return components;
 }
 
 /** Where a path leads: the directory holding its last component, and that component's node if any. */

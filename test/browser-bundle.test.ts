@@ -28,19 +28,17 @@ function reachableFiles(entry: string): string[] {
   return reached;
 }
 
+/** How a bundler builds for a page: one module in memory, with the metadata of what went in. */
+const BROWSER_BUILD = { bundle: true, write: false, format: 'esm', platform: 'browser', logLevel: 'silent', metafile: true } as const;
+
 /** What in `file` needs Node: unresolvable imports (a `node:` module, a package) and free references to Node's globals. */
 async function nodeNeeds(file: string): Promise<string[]> {
   const { build } = await import('esbuild');
   const found: string[] = [];
   try {
     const result = await build({
+      ...BROWSER_BUILD,
       entryPoints: [join(bundleDir, file)],
-      bundle: true,
-      write: false,
-      format: 'esm',
-      platform: 'browser',
-      logLevel: 'silent',
-      metafile: true,
       // siblings are checked on their own; node: modules are listed rather than failing the build
       external: ['./*', 'node:*'],
       define: Object.fromEntries(NODE_GLOBALS.map((name) => [name, marker(name)])),
@@ -81,14 +79,9 @@ test('the browser bundle exports the same names as the Node entry (the package s
 test('a bundler building for the browser resolves the package name to the browser bundle (the `browser` export condition)', async () => {
   const { build } = await import('esbuild');
   const result = await build({
+    ...BROWSER_BUILD,
     stdin: { contents: "import createPlugin from 'plughost'; console.log(createPlugin);", resolveDir: repoRoot, sourcefile: 'page.js' },
     absWorkingDir: repoRoot,
-    bundle: true,
-    write: false,
-    format: 'esm',
-    platform: 'browser',
-    logLevel: 'silent',
-    metafile: true,
   });
   const inputs = Object.keys(result.metafile.inputs).filter((input) => input !== 'page.js');
   assert.deepEqual(inputs, ['dist/bundle/browser.js']);

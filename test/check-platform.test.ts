@@ -2,42 +2,15 @@
 // that imports a Node built-in or a platform adapter, by value or by type, and lets the
 // adapters and the entries import them.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
+import { describe, it } from 'node:test';
 import { repoRoot } from './helpers.js';
-
-const exec = promisify(execFile);
-const script = join(repoRoot, 'scripts', 'check-platform.mjs');
-
-async function check(dir: string): Promise<{ status: number; stdout: string; stderr: string }> {
-  return exec(process.execPath, [script, dir]).then(
-    ({ stdout, stderr }) => ({ status: 0, stdout, stderr }),
-    (err: { code: number; stdout: string; stderr: string }) => ({ status: err.code, stdout: err.stdout, stderr: err.stderr }),
-  );
-}
+import { scriptCheck } from './script-check.js';
 
 describe('check-platform', () => {
-  let dir: string;
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'plughost-platform-'));
-  });
-  after(() => rm(dir, { recursive: true, force: true }));
-
-  async function project(name: string, files: Record<string, string>): Promise<string> {
-    const base = join(dir, name);
-    for (const [path, source] of Object.entries(files)) {
-      await mkdir(join(base, path, '..'), { recursive: true });
-      await writeFile(join(base, path), source);
-    }
-    return base;
-  }
+  const { check, project } = scriptCheck('check-platform.mjs');
 
   it('passes on src/', async () => {
-    const r = await check(join(repoRoot, 'src'));
+    const r = await check(`${repoRoot}/src`);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /no platform imported by the core in \d+ modules/);
   });

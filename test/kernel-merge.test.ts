@@ -7,12 +7,14 @@ import { readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { createPlugin, LinkError, WasmSourceError } from '../src/index.js';
+import { KERNEL_GUEST_FUNCTIONS, kernelWasm } from '../src/internal/kernel/kernel.js';
 import { forceKernelMerge, hasMultiMemory, mergeKernelInto } from '../src/internal/kernel/placement.js';
 import { loadModules } from '../src/internal/module-loader.js';
 import { nodePlatform } from '../src/internal/platform/node/index.js';
 import { ByteWriter } from '../src/internal/wasm/encoder.js';
 import { MERGED_KERNEL_MODULE } from '../src/internal/wasm/kernel-merge.js';
 import { assemble, libraryUrl, pluginPath, runBounded } from './helpers.js';
+import { kernelReach } from './wasm/merge-reach.js';
 
 const skip = hasMultiMemory() ? false : 'the engine has no multi-memory (Node 20): the kernel is never merged';
 
@@ -270,5 +272,83 @@ describe('the kernel merged into the plug-in', { skip }, () => {
       messages.push(err.message);
     }
     assert.equal(messages[0], messages[1]);
+  });
+});
+
+/**
+ * A plug-in module built by hand (each is invalid, so no assembler writes it): types `types`
+ * (the first `() -> i32`, the second alloc's `(i64) -> i64`, the rest `() -> ()`), the import of
+ * alloc, with or without an imported memory, and one function `peek` of type 0.
+ */
+function handMade({
+  memory = true,
+  types = 2,
+  locals = [0x00],
+  code = [0x41, 0x00, 0x0b],
+  data,
+  tags,
+}: {
+  memory?: boolean;
+  types?: number;
+  locals?: number[];
+  code?: number[];
+  data?: number[];
+  tags?: number[];
+}): Uint8Array {
+  const typeSection = new ByteWriter().u32(types).bytes([0x60, 0x00, 0x01, 0x7f, 0x60, 0x01, 0x7e, 0x01, 0x7e]);
+  for (let i = 2; i < types; i++) typeSection.bytes([0x60, 0x00, 0x00]);
+  const imports = new ByteWriter().u32(memory ? 2 : 1);
+  if (memory) imports.name('plughost').name('memory').bytes([0x02, 0x00, 0x01]);
+  imports.name('extism:host/env').name('alloc').bytes([0x00, 0x01]);
+  const body = new ByteWriter().bytes(locals).bytes(code);
+  const module = new ByteWriter()
+    .bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00])
+    .section(1, typeSection)
+    .section(2, imports)
+    .section(3, new ByteWriter().bytes([0x01, 0x00]));
+  if (tags) module.section(13, new ByteWriter().bytes(tags));
+  module.section(7, new ByteWriter().u32(1).name('peek').bytes([0x00, 0x01])).section(10, new ByteWriter().u32(1).u32(body.length).bytes(body.finish()));
+  if (data) module.section(11, new ByteWriter().bytes(data));
+  return module.finish().slice();
+}
+
+describe('a module the merge must not open onto the kernel', () => {
+  // Each names something its own module lacks: merged, that index would be the kernel's.
+  const cases: [string, Uint8Array][] = [
+    // (data (i32.const 0) "ABCD") in a module with no memory: memory 0 is the kernel's once merged
+    ['an active data segment in a module without a memory', handMade({ memory: false, data: [0x01, 0x00, 0x41, 0x00, 0x0b, 0x04, 0x41, 0x42, 0x43, 0x44] })],
+    // (ref.null 70) in a module of 66 types: a multi-byte type index
+    ["ref.null of a type past the module's, written in two bytes", handMade({ types: 66, code: [0xd0, 0xc6, 0x00, 0x1a, 0x41, 0x00, 0x0b] })],
+    // (block (result (ref null 2)) unreachable) drop
+    ['a block typed by a reference to a type it lacks', handMade({ code: [0x02, 0x63, 0x02, 0x00, 0x0b, 0x1a, 0x41, 0x00, 0x0b] })],
+    // (local (ref null 2))
+    ['a local typed by a reference to a type it lacks', handMade({ locals: [0x01, 0x01, 0x63, 0x02] })],
+    // (select (result (ref null 2)) ...) of two nulls of an abstract type
+    ['a typed select of a type it lacks', handMade({ code: [0xd0, 0x70, 0xd0, 0x70, 0x41, 0x00, 0x1c, 0x01, 0x63, 0x02, 0x1a, 0x41, 0x00, 0x0b] })],
+    // (tag (type 2))
+    ['a tag of a type it lacks', handMade({ tags: [0x01, 0x00, 0x02] })],
+  ];
+  for (const [what, bytes] of cases) {
+    it(`${what}: left unmerged`, () => {
+      assert.equal(WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>), false, 'the module is invalid as it is');
+      const merged = mergeKernelInto(bytes);
+      if (merged === undefined) return;
+      const reach = kernelReach(bytes, merged.bytes, kernelWasm(), 'extism:host/env', KERNEL_GUEST_FUNCTIONS);
+      assert.equal(reach, undefined, 'the merged module names a kernel item');
+      if (hasMultiMemory()) assert.equal(WebAssembly.validate(merged.bytes as Uint8Array<ArrayBuffer>), false, 'the merged module validates');
+    });
+  }
+
+  it('the same modules naming only what they have are merged (the cases above are not refused for another reason)', () => {
+    const fine = [
+      handMade({ data: [0x01, 0x00, 0x41, 0x00, 0x0b, 0x04, 0x41, 0x42, 0x43, 0x44] }),
+      handMade({ types: 66, code: [0xd0, 0xc1, 0x00, 0x1a, 0x41, 0x00, 0x0b] }),
+      handMade({ locals: [0x01, 0x01, 0x70] }),
+    ];
+    for (const bytes of fine) {
+      const merged = mergeKernelInto(bytes);
+      assert.notEqual(merged, undefined);
+      assert.equal(kernelReach(bytes, merged!.bytes, kernelWasm(), 'extism:host/env', KERNEL_GUEST_FUNCTIONS), undefined);
+    }
   });
 });

@@ -221,3 +221,113 @@ test('a writer makes room by moving what is still unread to the front, and the r
   assert.equal(remote.receive(), third);
   assert.equal(remote.receive(), undefined);
 });
+
+describe('a worker whose memory is scribbled', () => {
+  // What the worker writes (its `outgoing`) is what the host thread's end reads: header slots
+  // LOCK, START, END (Int32 0..2), then records of a u32 length and the encoded value.
+  const HEADER_BYTES = 16;
+  const fresh = () => createSharedChannel({ initialBytes: 4096, maxMessageBytes: 1 << 20 });
+  /** Writes `record` (encoded value bytes) as the only queued record, with `length` as its length word. */
+  const queue = (remote: SharedSyncPort, record: ArrayLike<number>, length = record.length) => {
+    const view = new DataView(remote.outgoing);
+    view.setUint32(HEADER_BYTES, length, true);
+    new Uint8Array(remote.outgoing).set(record, HEADER_BYTES + 4);
+    const header = new Int32Array(remote.outgoing, 0, 4);
+    header[1] = 0;
+    header[2] = 4 + record.length;
+  };
+  const corrupt = (error: unknown) => error instanceof WorkerError && /corrupt/.test(error.message);
+
+  const records: [string, number[]][] = [
+    ['an unknown tag', [0xff]],
+    ['an int32 cut short', [4, 1, 2]],
+    ['a string longer than the record', [7, 0xff, 0xff, 0xff, 0x7f, 0x41]],
+    ['an array of 2^32-1 items in a few bytes', [11, 0xff, 0xff, 0xff, 0xff, 0, 0]],
+    ['an object of 2^32-1 keys in a few bytes', [12, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0]],
+    ['a typed array of an unknown kind', [9, 99, 1, 0, 0, 0, 0]],
+    ['a Float64Array of 3 bytes', [9, 8, 3, 0, 0, 0, 1, 2, 3]],
+    ['a bigint that is not hexadecimal', [6, 3, 0, 0, 0, 0x7a, 0x7a, 0x7a]],
+    ['bytes past the value', [1, 1, 1]],
+    // a million nested arrays of one item: the decoder must not recurse into the stack's limit
+    ['arrays nested a million deep', Array.from({ length: 5 * 200_000 }, (_, i) => (i % 5 === 0 ? 11 : i % 5 === 1 ? 1 : 0))],
+  ];
+  for (const [what, record] of records) {
+    test(`${what}: a WorkerError, and the channel goes on`, () => {
+      const { local, remote } = createSharedChannel({ initialBytes: record.length + 64, maxMessageBytes: 1 << 22 });
+      queue(remote, record);
+      assert.throws(() => local.receive(), corrupt);
+      assert.equal(local.receive(), undefined);
+      remote.postMessage({ after: 1 });
+      assert.deepEqual(local.receive(), { after: 1 });
+    });
+  }
+
+  const framings: [string, (header: Int32Array, view: DataView) => void][] = [
+    ['an end past the buffer', (h) => h.set([1 << 30], 2)],
+    ['a negative start', (h) => h.set([-8], 1)],
+    ['a start past the end', (h) => h.set([40, 8], 1)],
+    ['a queue shorter than a record header', (h) => h.set([0, 2], 1)],
+    [
+      'a record longer than the queue',
+      (h, v) => {
+        v.setUint32(HEADER_BYTES, 0xfffffff0, true);
+        h.set([0, 8], 1);
+      },
+    ],
+  ];
+  for (const [what, scribble] of framings) {
+    test(`${what}: a WorkerError, the queue is dropped, and the channel goes on`, () => {
+      const { local, remote } = fresh();
+      remote.postMessage('lost');
+      scribble(new Int32Array(remote.outgoing, 0, 4), new DataView(remote.outgoing));
+      assert.throws(() => local.receive(), corrupt);
+      assert.equal(local.receive(), undefined);
+      remote.postMessage('next');
+      assert.equal(local.receive(), 'next');
+    });
+  }
+
+  for (const [what, start, end] of [
+    ['a negative end', 0, -64],
+    ['a start past the end', 64, 8],
+    ['an end past the buffer', 0, 1 << 30],
+  ] as const) {
+    test(`the queue toward the worker with ${what}: posting is a WorkerError, and the next post goes through`, () => {
+      const { local, remote } = fresh();
+      new Int32Array(local.outgoing, 0, 4).set([start, end], 1);
+      assert.throws(() => local.postMessage('first'), corrupt);
+      local.postMessage('second');
+      assert.equal(remote.receive(), 'second');
+    });
+  }
+
+  test('random records: every one gives a value or a WorkerError', () => {
+    let seed = 20261204;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return seed / 2 ** 32;
+    };
+    const { local, remote } = fresh();
+    const good = [...encodeValue({ kind: 'return', seq: 3, value: [1, 'two', new Uint8Array([3]), 4n, null, { x: -0.5 }] })];
+    for (let i = 0; i < 5000; i++) {
+      const record = good.slice(0, Math.max(1, Math.floor(random() * (good.length + 4))));
+      for (let flips = 1 + Math.floor(random() * 4); flips > 0; flips--) record[Math.floor(random() * record.length)] = Math.floor(random() * 256);
+      queue(remote, record);
+      try {
+        local.receive();
+      } catch (error) {
+        assert.ok(corrupt(error), `record ${i} (${record.join(',')}): ${String(error)}`);
+      }
+    }
+  });
+
+  test('a lock the worker never lets go of: a WorkerError within its bound, not a hang', () => {
+    const { local, remote } = fresh();
+    remote.postMessage('stuck');
+    Atomics.store(new Int32Array(remote.outgoing, 0, 4), 0, 1);
+    assert.throws(
+      () => local.receive(),
+      (error: unknown) => error instanceof WorkerError && /held its lock/.test(error.message),
+    );
+  });
+});

@@ -3,9 +3,11 @@
 // with the host's file system is checked over both in fs-sandbox.test.ts.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { createMemoryFileSystem, createPlugin, ManifestError } from '../../src/index.js';
 import { ENTRY_COST, InMemoryFileSystem } from '../../src/internal/wasi/memory-fs.js';
-import { REMOTE_FS_CHUNK, serveFileSystem } from '../../src/internal/worker/remote-fs.js';
+import { confineFileSystem, REMOTE_FS_CHUNK, serveFileSystem } from '../../src/internal/worker/remote-fs.js';
 import { pluginPath } from '../helpers.js';
 import { E, READ, startGuest, WRITE } from './guest.js';
 
@@ -122,6 +124,80 @@ describe('files', () => {
     fs.rename('/d/sub', '/moved');
     assert.deepEqual(fs.paths(), ['/d/', '/f', '/full/', '/full/x', '/moved/']);
   });
+
+  test('a directory goes into its own subtree by no spelling, the root does not move, and directories get no hard links', () => {
+    const fs = new InMemoryFileSystem();
+    fs.makeDirectory('/d/sub');
+    fs.symlink('/d', '/to-d');
+    fs.symlink('sub', '/d/to-sub');
+    for (const [from, to] of [
+      ['/d', '/to-d/sub/x'],
+      ['/d', '/d/to-sub/x'],
+      ['/d', '/d/sub/../sub/x'],
+      ['/d/sub/..', '/d/sub/x'],
+      ['/to-d/sub/..', '/d/sub/x'],
+    ] as const) {
+      assert.throws(() => fs.rename(from, to), { code: 'EINVAL' }, `${from} -> ${to}`);
+    }
+    for (const root of ['/', '/d/..', '/..']) assert.throws(() => fs.rename(root, '/elsewhere'), { code: 'EBUSY' }, root);
+    assert.throws(() => fs.link('/d', '/d-again'), { code: 'EPERM' });
+    assert.throws(() => fs.link('/d/sub/..', '/d-again'), { code: 'EPERM' });
+    assert.deepEqual(fs.paths(), ['/d/', '/d/sub/', '/d/to-sub', '/to-d']);
+  });
+});
+
+describe('memory held', () => {
+  test('files written and cut back in a loop hold no more than the cap allows (truncation gives the room back)', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    // Newer engines free a collected buffer's memory a little later, off the collection itself.
+    const collect = async () => {
+      for (let i = 0; i < 3; i++) {
+        gc();
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    };
+    const fs = new InMemoryFileSystem(1 << 20);
+    const written = new Uint8Array(512 * 1024);
+    await collect();
+    const before = process.memoryUsage().arrayBuffers;
+    const create = { read: false, write: true, create: true, exclusive: false, truncate: false };
+    for (let i = 0; i < 100; i++) {
+      const handle = fs.open(`/f${i}`, create);
+      fs.write(handle, written, 0);
+      fs.truncate(handle, 0);
+      fs.close(handle);
+    }
+    await collect();
+    const heldMiB = (process.memoryUsage().arrayBuffers - before) / 2 ** 20;
+    // 100 files of 512 KiB each cut back to nothing: what stays is their names, not 50 MiB
+    assert.ok(heldMiB < 8, `${heldMiB.toFixed(1)} MiB held by a file system capped at 1 MiB`);
+    assert.ok(fs.usedBytes < 1 << 20);
+  });
+});
+
+describe('very deep trees', () => {
+  /** A directory chain `depth` deep at /a, made as a guest can make one cheaply: a rename moves a whole chain one level down. */
+  const chain = (depth: number) => {
+    const fs = new InMemoryFileSystem(1 << 30);
+    fs.mkdir('/a');
+    for (let i = 0; i < depth; i++) {
+      fs.mkdir('/b');
+      fs.rename('/a', '/b/a');
+      fs.rename('/b', '/a');
+    }
+    return fs;
+  };
+
+  test("the host's remove() and paths() walk them without recursion (no stack overflow)", () => {
+    const deep = chain(100_000);
+    deep.remove('/');
+    assert.equal(deep.usedBytes, 0);
+    assert.deepEqual(deep.paths(), []);
+    // listing one lists every path in it, whose lengths grow with the depth: a shallower one
+    const listed = chain(12_000);
+    assert.equal(listed.paths().length, 12_001);
+  });
 });
 
 describe('serving a worker', () => {
@@ -137,6 +213,84 @@ describe('serving a worker', () => {
       assert.throws(() => serveFileSystem(fs, [method, '/']), /no file-system method/, method);
     }
     assert.deepEqual(fs.paths(), ['/big']);
+  });
+
+  test('a worker reaches only its mounts, writes only where they let it, and uses only the handles it opened', () => {
+    // The worker runs the plug-in: what it sends is checked on the host thread, whatever its WASI layer would have let through.
+    const fs = new InMemoryFileSystem();
+    fs.writeFile('/rw/mine.txt', 'mine');
+    fs.writeFile('/ro/data.txt', 'data');
+    fs.writeFile('/other/secret.txt', "another plug-in's");
+    fs.symlink('/other', '/rw/out');
+    fs.symlink('/other/secret.txt', '/rw/out-file');
+    const worker = confineFileSystem(fs, [
+      { hostPath: '/rw', readOnly: false },
+      { hostPath: '/ro', readOnly: true },
+    ]);
+    const serve = (...args: unknown[]) => serveFileSystem(worker, args);
+    const READ_ONLY = { read: true, write: false, create: false, exclusive: false, truncate: false };
+    const CREATE = { read: false, write: true, create: true, exclusive: false, truncate: true };
+    const refused = (code: string, ...args: unknown[]) =>
+      assert.throws(
+        () => serve(...args),
+        { code },
+        JSON.stringify(args, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)),
+      );
+
+    // outside the mounts, by name, by `..`, through a symlink in the middle or at the end
+    refused('ENOTCAPABLE', 'open', '/other/secret.txt', READ_ONLY);
+    refused('ENOTCAPABLE', 'open', '/rw/../other/secret.txt', READ_ONLY);
+    refused('ENOTCAPABLE', 'open', '/rw/out/secret.txt', READ_ONLY);
+    refused('ENOTCAPABLE', 'readdir', '/rw/out');
+    refused('ENOTCAPABLE', 'realpath', '/rw/out-file');
+    refused('ENOTCAPABLE', 'lstat', '/');
+    refused('ENOTCAPABLE', 'rename', '/rw/mine.txt', '/other/stolen.txt');
+    refused('ENOTCAPABLE', 'link', '/other/secret.txt', '/rw/copy.txt');
+    refused('ENOTCAPABLE', 'mkdir', '/rw//x');
+    refused('EINVAL', 'open', 'relative.txt', READ_ONLY);
+    refused('EINVAL', 'unlink', 42);
+    // a read-only mount stays read-only
+    refused('EROFS', 'open', '/ro/data.txt', { ...READ_ONLY, write: true });
+    refused('EROFS', 'unlink', '/ro/data.txt');
+    refused('EROFS', 'rename', '/ro/data.txt', '/rw/data.txt');
+    refused('EROFS', 'utimes', '/ro/data.txt', 'now', 'now', false);
+    // handles: only its own; arguments of their types
+    const theirs = fs.open('/other/secret.txt', { ...READ_ONLY });
+    refused('EBADF', 'read', theirs, 10, 0);
+    refused('EBADF', 'close', theirs);
+    const mine = serve('open', '/rw/new.txt', CREATE) as number;
+    refused('EINVAL', 'write', mine, new Uint8Array([1]).buffer, -4);
+    refused('EINVAL', 'truncate', mine, 2 ** 60);
+    refused('EINVAL', 'futimes', mine, 'yesterday', undefined);
+    assert.throws(() => serve('write', mine, 1e9, 0), /without bytes/);
+    refused('EINVAL', 'open', '/rw/x', { read: 'yes' });
+    // what is inside works as before
+    assert.equal(serve('write', mine, new Uint8Array([104, 105]).buffer, 0), 2);
+    serve('close', mine);
+    refused('EBADF', 'close', mine);
+    assert.equal(text(fs.readFile('/rw/new.txt')), 'hi');
+    assert.equal(serve('realpath', '/ro'), '/ro');
+    assert.deepEqual(
+      (serve('readdir', '/ro') as { name: string }[]).map((e) => e.name),
+      ['data.txt'],
+    );
+    serve('rename', '/rw/new.txt', '/rw/renamed.txt');
+    assert.equal(text(fs.readFile('/other/secret.txt')), "another plug-in's");
+    assert.equal(text(fs.readFile('/ro/data.txt')), 'data');
+    fs.close(theirs);
+  });
+
+  test("closing a worker's file system closes what it left open, and an unlinked file's bytes come back", () => {
+    const fs = new InMemoryFileSystem();
+    fs.makeDirectory('/rw');
+    const worker = confineFileSystem(fs, [{ hostPath: '/rw', readOnly: false }]);
+    const handle = worker.open('/rw/big', { read: true, write: true, create: true, exclusive: false, truncate: false });
+    worker.write(handle, new Uint8Array(10_000), 0);
+    worker.unlink('/rw/big');
+    assert.ok(fs.usedBytes >= 10_000, 'open, the unlinked file still counts');
+    worker.closeAll();
+    assert.ok(fs.usedBytes < 1000, `${fs.usedBytes} bytes still counted`);
+    assert.throws(() => worker.read(handle, new Uint8Array(1), 0), { code: 'EBADF' });
   });
 });
 

@@ -6,7 +6,7 @@
 // killed at a hard bound).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -85,24 +85,41 @@ function modulePaths(dir: string): string[] {
   }
 }
 
+// The merge of the kernel is checked against the engine (does a merged module validate
+// exactly when its input did) only where the engine has multi-memory.
+const node26 = join(repoRoot, 'runtimes/node_modules/node26/bin/node');
+
+async function fuzz(node: string) {
+  const features = join(scratch, 'features.wasm');
+  writeFileSync(features, await assembleFull(FEATURES));
+  const corpus = [features, ...modulePaths(join(repoRoot, 'build/plugins')), ...modulePaths(join(repoRoot, 'build/fixtures'))];
+  assert.ok(corpus.length > 5, 'the build made the plug-ins and fixtures');
+  const stdout = await new Promise<string>((resolve, reject) => {
+    execFile(
+      node,
+      [child, String(SEED), String(MUTATIONS), String(TIME_BUDGET_MS), ...corpus],
+      { timeout: HARD_BOUND_MS, killSignal: 'SIGKILL', maxBuffer: 16 << 20 },
+      (err, out, stderr) => (err ? reject(new Error(`the fuzz loop did not finish within ${HARD_BOUND_MS} ms: ${err.message} ${stderr}`)) : resolve(out)),
+    );
+  });
+  const result = JSON.parse(stdout) as { ran: number; instrumented: number; merged: number; multiMemory: boolean; failures: string[]; failureCount: number };
+  assert.deepEqual(result.failures, [], `${result.failureCount} failures`);
+  assert.ok(result.ran >= 1000, `only ${result.ran} mutations ran`);
+  assert.ok(result.instrumented > 100, `only ${result.instrumented} mutations were instrumented`);
+  assert.ok(result.merged > 100, `only ${result.merged} mutations had the kernel merged in`);
+  return result;
+}
+
 describe('fuzzed modules', () => {
-  it(`give a valid module or a typed error, never a crash or a hang (seed ${SEED})`, async () => {
-    const features = join(scratch, 'features.wasm');
-    writeFileSync(features, await assembleFull(FEATURES));
-    const corpus = [features, ...modulePaths(join(repoRoot, 'build/plugins')), ...modulePaths(join(repoRoot, 'build/fixtures'))];
-    assert.ok(corpus.length > 5, 'the build made the plug-ins and fixtures');
-    const stdout = await new Promise<string>((resolve, reject) => {
-      execFile(
-        process.execPath,
-        [child, String(SEED), String(MUTATIONS), String(TIME_BUDGET_MS), ...corpus],
-        { timeout: HARD_BOUND_MS, killSignal: 'SIGKILL', maxBuffer: 16 << 20 },
-        (err, out, stderr) => (err ? reject(new Error(`the fuzz loop did not finish within ${HARD_BOUND_MS} ms: ${err.message} ${stderr}`)) : resolve(out)),
-      );
-    });
-    const result = JSON.parse(stdout) as { ran: number; instrumented: number; failures: string[]; failureCount: number };
-    assert.deepEqual(result.failures, [], `${result.failureCount} failures`);
-    assert.ok(result.ran >= 1000, `only ${result.ran} mutations ran`);
-    assert.ok(result.instrumented > 100, `only ${result.instrumented} mutations were instrumented`);
+  it(`give a valid module or a typed error, never a crash or a hang, nor a merged kernel the plug-in reaches (seed ${SEED})`, async () => {
+    await fuzz(process.execPath);
+  });
+
+  it('merged with the kernel, validate exactly when they did before (Node 26: multi-memory)', {
+    skip: existsSync(node26) ? false : 'runtimes/ has no Node 26',
+  }, async () => {
+    const result = await fuzz(node26);
+    assert.equal(result.multiMemory, true);
   });
 });
 

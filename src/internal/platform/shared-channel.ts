@@ -121,6 +121,12 @@ export class SharedSyncPort implements SyncPort {
       let start = Atomics.load(header, START);
       let end = Atomics.load(header, END);
       const buffer = this.outgoing;
+      // The reader moves START (and both, when it empties the queue): from another thread, whose memory may be scribbled.
+      if (start < 0 || end < start || HEADER_BYTES + end > buffer.byteLength) {
+        Atomics.store(header, START, 0);
+        Atomics.store(header, END, 0);
+        throw corrupt(`its queue runs from ${start} to ${end} in ${buffer.byteLength - HEADER_BYTES} bytes`);
+      }
       const needed = RECORD_HEADER + length;
       if (HEADER_BYTES + end + needed > buffer.byteLength && start > 0) {
         // Move what is still unread to the front before growing.
@@ -146,7 +152,11 @@ export class SharedSyncPort implements SyncPort {
     }
   }
 
-  /** The next message from the other end, or undefined when none is waiting; never blocks. */
+  /**
+   * The next message from the other end, or undefined when none is waiting; never blocks.
+   * The other end is a thread that runs a plug-in: a queue or record that makes no sense
+   * (offsets, lengths, tags) throws a WorkerError, and a queue that makes no sense is dropped.
+   */
   receive(): unknown {
     const header = new Int32Array(this.incoming, 0, 4);
     // Always under the lock: an unlocked look at START and END could see them from either side
@@ -157,7 +167,16 @@ export class SharedSyncPort implements SyncPort {
       const start = Atomics.load(header, START);
       const end = Atomics.load(header, END);
       if (start === end) return undefined;
+      const dropQueue = (what: string): never => {
+        Atomics.store(header, START, 0);
+        Atomics.store(header, END, 0);
+        throw corrupt(what);
+      };
+      if (start < 0 || end < start || HEADER_BYTES + end > this.incoming.byteLength || end - start < RECORD_HEADER) {
+        dropQueue(`its queue runs from ${start} to ${end} in ${this.incoming.byteLength - HEADER_BYTES} bytes`);
+      }
       const length = new DataView(this.incoming).getUint32(HEADER_BYTES + start, true);
+      if (length > end - start - RECORD_HEADER) dropQueue(`a record of ${length} bytes is longer than the ${end - start - RECORD_HEADER} bytes queued`);
       const from = HEADER_BYTES + start + RECORD_HEADER;
       // A private copy: decoding must not read memory the writer may reuse, and TextDecoder refuses shared views.
       record = new Uint8Array(this.incoming).slice(from, from + length);
@@ -172,7 +191,11 @@ export class SharedSyncPort implements SyncPort {
     } finally {
       unlock(header);
     }
-    return decodeValue(record);
+    try {
+      return decodeValue(record);
+    } catch (err) {
+      throw corrupt((err as Error).message);
+    }
   }
 
   /** Close both directions: later posts, from either end, are dropped. */
@@ -180,6 +203,10 @@ export class SharedSyncPort implements SyncPort {
     Atomics.store(new Int32Array(this.outgoing, 0, 4), CLOSED, 1);
     Atomics.store(new Int32Array(this.incoming, 0, 4), CLOSED, 1);
   }
+}
+
+function corrupt(what: string): WorkerError {
+  return new WorkerError(`a message from the other side of a worker's channel is corrupt (${what}): the worker's memory was overwritten; end the worker`);
 }
 
 /** A new channel: keep `local`, post `remote` to the worker (which revives it). */
@@ -449,6 +476,7 @@ class Reader {
     return this.view.getUint8(this.offset++);
   }
   u32(): number {
+    if (this.offset + 4 > this.bytes.length) throw new RangeError('truncated record');
     const value = this.view.getUint32(this.offset, true);
     this.offset += 4;
     return value;
@@ -469,7 +497,9 @@ class Reader {
   }
 }
 
-function decodeFrom(r: Reader): unknown {
+function decodeFrom(r: Reader, depth: number): unknown {
+  // a record nests no deeper than a value the encoder accepts (recursion is bounded by the stack)
+  if (depth > MAX_DEPTH) throw new RangeError(`a value nests deeper than ${MAX_DEPTH} levels`);
   const tag = r.u8();
   switch (tag) {
     case Tag.UNDEFINED:
@@ -492,7 +522,9 @@ function decodeFrom(r: Reader): unknown {
     }
     case Tag.BIGINT: {
       const hex = r.string();
-      return hex.startsWith('-') ? -BigInt(`0x${hex.slice(1)}`) : BigInt(`0x${hex}`);
+      const digits = hex.startsWith('-') ? hex.slice(1) : hex;
+      if (!/^[0-9a-f]+$/.test(digits)) throw new RangeError('a bigint that is not hexadecimal');
+      return hex.startsWith('-') ? -BigInt(`0x${digits}`) : BigInt(`0x${digits}`);
     }
     case Tag.STRING:
       return r.string();
@@ -502,23 +534,28 @@ function decodeFrom(r: Reader): unknown {
       const kind = TYPED_ARRAYS[r.u8()];
       const bytes = r.raw();
       if (kind === undefined) throw new RangeError('unknown typed array kind');
+      if (bytes.length % kind.BYTES_PER_ELEMENT !== 0) throw new RangeError(`${bytes.length} bytes are no whole number of ${kind.name} elements`);
       return new kind(bytes.buffer as ArrayBuffer, 0, bytes.length / kind.BYTES_PER_ELEMENT);
     }
     case Tag.DATA_VIEW:
       return new DataView(r.raw().buffer);
     case Tag.ARRAY: {
       const length = r.u32();
+      // every item takes at least its tag byte
+      if (length > r.bytes.length - r.offset) throw new RangeError(`an array of ${length} items in ${r.bytes.length - r.offset} bytes`);
       const items = new Array<unknown>(length);
-      for (let i = 0; i < length; i++) items[i] = decodeFrom(r);
+      for (let i = 0; i < length; i++) items[i] = decodeFrom(r, depth + 1);
       return items;
     }
     case Tag.OBJECT: {
       const count = r.u32();
+      // every entry takes at least its key's length and its value's tag
+      if (count > (r.bytes.length - r.offset) / 5) throw new RangeError(`an object of ${count} keys in ${r.bytes.length - r.offset} bytes`);
       const object: Record<string, unknown> = {};
       for (let i = 0; i < count; i++) {
         const key = r.string();
         // defineProperty: a key such as __proto__ stays an own property, as structured clone keeps it.
-        Object.defineProperty(object, key, { value: decodeFrom(r), enumerable: true, writable: true, configurable: true });
+        Object.defineProperty(object, key, { value: decodeFrom(r, depth + 1), enumerable: true, writable: true, configurable: true });
       }
       return object;
     }
@@ -529,5 +566,8 @@ function decodeFrom(r: Reader): unknown {
 
 /** A value back from {@link encodeValue}'s encoding. */
 export function decodeValue(bytes: Uint8Array): unknown {
-  return decodeFrom(new Reader(bytes));
+  const r = new Reader(bytes);
+  const value = decodeFrom(r, 0);
+  if (r.offset !== bytes.length) throw new RangeError(`${bytes.length - r.offset} bytes past the value`);
+  return value;
 }

@@ -19,6 +19,9 @@ export const ENTRY_COST = 64;
 /** Default cap of a memory file system, in bytes. */
 export const DEFAULT_MEMORY_FS_BYTES = 64 * 1024 * 1024;
 
+/** Longest name of one entry, in UTF-8 bytes, as Linux's NAME_MAX. */
+const MAX_NAME_BYTES = 255;
+
 /** Symlinks followed while resolving one path before ELOOP, as Linux does. */
 const MAX_HOPS = 40;
 
@@ -75,7 +78,14 @@ function timeOf(time: HostTime | undefined, current: bigint): bigint {
 function componentsOf(path: string, operation: string): string[] {
   if (typeof path !== 'string' || !path.startsWith('/')) throw fsError('EINVAL', operation, String(path));
   if (path.includes('\0')) throw fsError('EINVAL', operation, path);
-  return path.split('/').filter((c) => c !== '' && c !== '.');
+  const components = path.split('/').filter((c) => c !== '' && c !== '.');
+  for (const c of components) {
+    // as a disk's file system limits a name (NAME_MAX): a guest gets the same errno on either
+    if (c.length > MAX_NAME_BYTES || (c.length * 3 > MAX_NAME_BYTES && encoder.encode(c).length > MAX_NAME_BYTES)) {
+      throw fsError('ENAMETOOLONG', operation, `${path.slice(0, 100)}...`);
+    }
+  }
+  return components;
 }
 
 /** Where a path leads: the directory holding its last component, and that component's node if any. */
@@ -268,7 +278,10 @@ export class InMemoryFileSystem implements HostFileSystem {
       }
     } else {
       this.#used -= node.size - size;
-      node.data.fill(0, size, node.size);
+      // Spare room is only what counted bytes earned: a file grown and cut back keeps no more
+      // than twice its size, or files written and truncated in a loop would hold memory the cap never sees.
+      if (node.data.length > Math.max(64, size * 2)) node.data = node.data.slice(0, size);
+      else node.data.fill(0, size, node.size);
     }
     node.size = size;
   }
@@ -502,28 +515,44 @@ export class InMemoryFileSystem implements HostFileSystem {
     const found = this.#locate(path, false, 'remove');
     if (found.node === undefined) return;
     if (found.node === this.#root) {
-      for (const name of [...this.#root.entries.keys()]) this.remove(`/${name}`);
+      for (const name of [...this.#root.entries.keys()]) this.#removeTree(this.#root, name);
       return;
     }
-    if (found.node.kind === 'directory') for (const name of [...found.node.entries.keys()]) this.remove(`${found.path}/${name}`);
-    this.#detach(found.parent, found.name);
+    this.#removeTree(found.parent, found.name);
+  }
+
+  /** Detach `name` from `parent` and everything below it; without recursion, since a guest can nest directories as deep as the cap allows. */
+  #removeTree(parent: DirectoryNode, name: string): void {
+    const pending: [DirectoryNode, string][] = [[parent, name]];
+    while (pending.length > 0) {
+      const [dir, entry] = pending[pending.length - 1]!;
+      const node = dir.entries.get(entry);
+      if (node?.kind === 'directory' && node.entries.size > 0) {
+        pending.push([node, node.entries.keys().next().value!]);
+        continue;
+      }
+      if (node !== undefined) this.#detach(dir, entry);
+      pending.pop();
+    }
   }
 
   /** Every path in the tree, sorted; directories end with `/`. */
   paths(): string[] {
     const out: string[] = [];
-    const walk = (dir: DirectoryNode, prefix: string): void => {
+    // a stack, not recursion: a guest can nest directories as deep as the cap allows
+    const pending: [DirectoryNode, string][] = [[this.#root, '']];
+    while (pending.length > 0) {
+      const [dir, prefix] = pending.pop()!;
       for (const [name, node] of dir.entries) {
         const path = `${prefix}/${name}`;
         if (node.kind === 'directory') {
           out.push(`${path}/`);
-          walk(node, path);
+          pending.push([node, path]);
         } else {
           out.push(path);
         }
       }
-    };
-    walk(this.#root, '');
+    }
     return out.sort();
   }
 

@@ -165,7 +165,8 @@ function walkExpression(bytes: Uint8Array, pos: number, end: number, w: ByteWrit
       case 0x1f: {
         depth++;
         const first = bytes[d.immAt]!;
-        if (!(first >= 0x40 && first < 0x80) && first !== 0x63 && first !== 0x64) maps.type(d.readSleb(bytes, d.immAt));
+        if (first === 0x63 || first === 0x64) heapType(bytes, d, d.immAt + 1, maps);
+        else if (!(first >= 0x40 && first < 0x80)) maps.type(d.readSleb(bytes, d.immAt));
         break;
       }
       case 0x10:
@@ -188,8 +189,22 @@ function walkExpression(bytes: Uint8Array, pos: number, end: number, w: ByteWrit
         maps.type(d.imm);
         break;
       case 0xd0:
-        if (bytes[d.immAt]! < 0x40) maps.type(d.imm);
+        heapType(bytes, d, d.immAt, maps);
         break;
+      case 0x1c: {
+        // select with its result types: typed references name types
+        let at = d.immAt;
+        const count = d.readLeb(bytes, at);
+        at = d.lebEnd;
+        for (let i = 0; i < count && at < next; i++) {
+          const b = bytes[at++]!;
+          if (b === 0x63 || b === 0x64) {
+            heapType(bytes, d, at, maps);
+            at = d.lebEnd;
+          }
+        }
+        break;
+      }
       case 0x3f:
       case 0x40: {
         const index = maps.memory(d.imm);
@@ -215,6 +230,12 @@ function walkExpression(bytes: Uint8Array, pos: number, end: number, w: ByteWrit
   if (!wholeBody) throw new Error('a constant expression runs past its end');
   w?.slice(bytes, copyFrom, pos);
   return pos;
+}
+
+/** Checks the heap type at `pos` (negative: an abstract one such as `func`; otherwise a type index); leaves its end in `d.lebEnd`. */
+function heapType(bytes: Uint8Array, d: InstructionDecoder, pos: number, maps: IndexMaps): void {
+  const heap = d.readSleb(bytes, pos);
+  if (heap >= 0 || Number.isNaN(heap)) maps.type(Number.isNaN(heap) ? Number.MAX_SAFE_INTEGER : heap);
 }
 
 type Replace = (from: number, to: number, write: (w: ByteWriter) => void) => void;
@@ -255,6 +276,18 @@ function memoryInstruction(bytes: Uint8Array, d: InstructionDecoder, at: number,
     replace(immediates, next, (out) => {
       for (const index of indices) out.u32(index);
     });
+}
+
+/**
+ * Skips the value type at `r`, checking the type a typed reference `(ref null? $t)` names: a
+ * type index past the plug-in's would be one of the kernel's once merged.
+ */
+function valueType(r: ByteReader, maps: IndexMaps): void {
+  const b = r.u8();
+  if (b !== 0x63 && b !== 0x64) return;
+  const heap = new InstructionDecoder().readSleb(r.bytes, r.pos);
+  r.skipLeb();
+  if (heap >= 0) maps.type(heap);
 }
 
 /** An index no module has: what an index that was out of range in the input becomes, so the merged module fails validation as the input would. */
@@ -396,7 +429,7 @@ class MergeSections {
           const start = r!.pos;
           const withInit = bytes[r!.pos] === 0x40;
           if (withInit) r!.skip(2);
-          skipRefType(r!);
+          valueType(r!, this.maps);
           skipLimits(r!);
           w.slice(bytes, start, r!.pos);
           if (withInit) r!.pos = walkExpression(bytes, r!.pos, r!.end, w, this.maps);
@@ -408,7 +441,7 @@ class MergeSections {
         w.u32(count + immutable.length);
         for (let i = 0; i < count; i++) {
           const start = r!.pos;
-          skipRefType(r!);
+          valueType(r!, this.maps);
           r!.u8();
           w.slice(bytes, start, r!.pos);
           r!.pos = walkExpression(bytes, r!.pos, r!.end, w, this.maps);
@@ -439,6 +472,16 @@ class MergeSections {
         return new ByteWriter(8).u32(this.maps.func(count)).finish();
       case SectionId.element:
         return this.elements(r!, count, w);
+      case SectionId.tag: {
+        w.u32(count);
+        for (let i = 0; i < count; i++) {
+          const start = r!.pos;
+          r!.u8();
+          this.maps.type(r!.u32());
+          w.slice(bytes, start, r!.pos);
+        }
+        return this.done(r!, w);
+      }
       case SectionId.code:
         return this.code(r, count, w);
       case SectionId.data: {
@@ -449,7 +492,8 @@ class MergeSections {
           if (flags > 2) r!.fail(`unknown data segment flags ${flags}`, at);
           w.u32(flags);
           const start = r!.pos;
-          if (flags === 2) this.maps.memory(r!.u32());
+          // an active segment without an index writes memory 0, which is the kernel's in a module without memories
+          if (flags !== 1) this.maps.memory(flags === 2 ? r!.u32() : 0);
           w.slice(bytes, start, r!.pos);
           if (flags !== 1) r!.pos = walkExpression(bytes, r!.pos, r!.end, w, this.maps);
           const dataStart = r!.pos;
@@ -495,7 +539,7 @@ class MergeSections {
           break;
         case 4:
           r.u8();
-          r.u32();
+          this.maps.type(r.u32());
           break;
         default:
           r.fail(`unknown import kind ${kind}`, r.pos - 1);
@@ -529,7 +573,7 @@ class MergeSections {
       if ((flags & 1) === 0) r.pos = walkExpression(bytes, r.pos, r.end, w, this.maps);
       const kindStart = r.pos;
       if (flags & 3) {
-        if (flags & 4) skipRefType(r);
+        if (flags & 4) valueType(r, this.maps);
         else r.u8();
       }
       w.slice(bytes, kindStart, r.pos);
@@ -553,7 +597,7 @@ class MergeSections {
       const groups = lr.u32();
       for (let g = 0; g < groups; g++) {
         lr.u32();
-        skipRefType(lr);
+        valueType(lr, maps);
       }
       scratch.slice(bytes, start, lr.pos);
       walkExpression(bytes, lr.pos, end, scratch, maps, true);

@@ -72,7 +72,8 @@ export class SyncLine {
         m !== undefined;
         m = this.threads.receiveMessage(this.port) as OpReply | undefined
       ) {
-        if (m.opId !== opId) continue; // the answer to a request whose caller gave up
+        // the answer to a request whose caller gave up, or not an answer at all (the worker runs a plug-in)
+        if (typeof m !== 'object' || m === null || m.opId !== opId) continue;
         if (m.error !== undefined) throw fromWire(m.error);
         return m.value;
       }

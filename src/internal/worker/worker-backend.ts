@@ -179,6 +179,7 @@ export class WorkerBackend implements PluginBackend {
     this.ahead = null;
     if (this.current !== null) this.finish(this.current, { error });
     if (this.slot !== null) this.end(this.slot);
+    this.spec.fs?.closeAll();
     this.closing = settleWithin(Promise.all(this.terminations), CLOSE_WAIT_MS);
     return this.closing;
   }

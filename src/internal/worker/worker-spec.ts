@@ -8,8 +8,8 @@ import type { HttpRequest, HttpResponse } from '../host-env.js';
 import { lineWriter, type OutputTarget } from '../line-sink.js';
 import type { LoadedModule } from '../module-loader.js';
 import type { PlatformThreads } from '../platform/platform.js';
-import type { HostFileSystem } from '../wasi/host-fs.js';
 import type { HostFunctionSlot, WasiOutput, WorkerInit } from './protocol.js';
+import { type ConfinedFileSystem, confineFileSystem } from './remote-fs.js';
 
 /** The plug-in's `http_request` on the host thread; `deadline` is the running call's. */
 export type WorkerHttpFactory = (deadline: () => Deadline) => (request: HttpRequest) => Promise<HttpResponse>;
@@ -25,7 +25,7 @@ export interface WorkerSpec {
   stderr: ((line: string) => void) | undefined;
   http: WorkerHttpFactory | undefined;
   /** The `wasiFileSystem` the worker's WASI reaches through host calls; undefined: the worker's platform's own. */
-  fs: HostFileSystem | undefined;
+  fs: ConfinedFileSystem | undefined;
   main: LoadedModule;
   /** Whether the guest checks in periodically (timeout or fuel set): then it can stop without its worker being ended. */
   instrumented: boolean;
@@ -75,7 +75,8 @@ export function workerSpec(engine: EngineOptions, http: WorkerHttpFactory | unde
     stdout: stdout === undefined || stdout === 'process' ? undefined : lineWriter(stdout),
     stderr: stderr === undefined || stderr === 'process' ? undefined : lineWriter(stderr),
     http,
-    fs: engine.wasiFileSystem,
+    // the worker runs the plug-in: what it may reach of the host thread's files is checked here
+    fs: engine.wasiFileSystem === undefined ? undefined : confineFileSystem(engine.wasiFileSystem, engine.wasi?.mounts ?? []),
     main: engine.modules[engine.mainIndex]!,
     instrumented: engine.modules.some((m) => m.instrumented),
     threads,

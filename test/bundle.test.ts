@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { assemble, fixturePath, pluginPath, repoRoot } from './helpers.js';
+import { assemble, consumerTsconfig, fixturePath, pluginPath, repoRoot } from './helpers.js';
 
 const run = promisify(execFile);
 
@@ -68,22 +68,7 @@ describe('the bundled package', () => {
     // Inside the package, so that 'plughost' resolves to itself through "exports"."types".
     const dir = join(repoRoot, 'build', 'consumer-types');
     mkdirSync(dir, { recursive: true });
-    writeFileSync(
-      join(dir, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: {
-          strict: true,
-          module: 'nodenext',
-          moduleResolution: 'nodenext',
-          target: 'es2022',
-          lib: ['es2022', 'dom'],
-          types: [],
-          noEmit: true,
-          skipLibCheck: false,
-        },
-        files: ['consumer.ts'],
-      }),
-    );
+    writeFileSync(join(dir, 'tsconfig.json'), consumerTsconfig(['consumer.ts']));
     writeFileSync(
       join(dir, 'consumer.ts'),
       `import createPlugin, { createPool, PluginError, type CallContext, type Plugin } from 'plughost';

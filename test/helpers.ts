@@ -71,6 +71,26 @@ export function recordingLogger(): { lines: string[]; logger: Logger } {
 }
 
 /** URL of the built library's entry (`build/src/index.js`), for scripts run in a child process. */
+/**
+ * The tsconfig.json of a user's project that checks our declarations strictly, without
+ * @types/node (a browser or Deno user has none), over `files`.
+ */
+export function consumerTsconfig(files: string[]): string {
+  return JSON.stringify({
+    compilerOptions: {
+      strict: true,
+      module: 'nodenext',
+      moduleResolution: 'nodenext',
+      target: 'es2022',
+      lib: ['es2022', 'dom'],
+      types: [],
+      noEmit: true,
+      skipLibCheck: false,
+    },
+    files,
+  });
+}
+
 export const libraryUrl = new URL('../src/index.js', import.meta.url).href;
 
 /** What a bounded child process did. */

@@ -8,7 +8,7 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { pluginPath, repoRoot } from './helpers.js';
+import { consumerTsconfig, pluginPath, repoRoot } from './helpers.js';
 
 interface Run {
   status: number;
@@ -146,22 +146,7 @@ describe('the published package', () => {
   });
 
   it('type-checks a .cts and an .mts consumer (no @types/node), and refuses new Plugin()', async () => {
-    await writeFile(
-      join(project, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: {
-          strict: true,
-          module: 'nodenext',
-          moduleResolution: 'nodenext',
-          target: 'es2022',
-          lib: ['es2022', 'dom'],
-          types: [],
-          noEmit: true,
-          skipLibCheck: false,
-        },
-        files: ['consumer.cts', 'consumer.mts'],
-      }),
-    );
+    await writeFile(join(project, 'tsconfig.json'), consumerTsconfig(['consumer.cts', 'consumer.mts']));
     await writeFile(
       join(project, 'consumer.cts'),
       `import plughost = require('plughost');

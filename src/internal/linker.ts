@@ -66,6 +66,9 @@ type Binding =
   | { kind: 'wasi'; name: string }
   | { kind: 'module'; target: number; name: string; importKind: string };
 
+/** A binding resolved anew at each instantiation (the fixed ones go into the prepared import object). */
+type PerInstanceBinding = Exclude<Binding, { kind: 'value' } | { kind: 'namespace' }>;
+
 /** What a trampolined import is bound to until its batch is finished, which replaces it before the plan is returned. */
 const UNBOUND_TRAMPOLINE: Binding = {
   kind: 'value',
@@ -88,7 +91,7 @@ export interface LinkPlan {
    */
   prepared: Map<
     number,
-    { imports: Record<string, Record<string, WebAssembly.ImportValue>>; perInstance: { module: string; name: string; binding: Binding }[] }
+    { imports: Record<string, Record<string, WebAssembly.ImportValue>>; perInstance: { module: string; name: string; binding: PerInstanceBinding }[] }
   >;
   /** Some import suspends the guest (JSPI): exports must be called through `WebAssembly.promising`. */
   suspends: boolean;
@@ -284,10 +287,10 @@ export function instantiate(plan: LinkPlan, modules: LoadedModule[], mainIndex: 
     let prepared = plan.prepared.get(index);
     if (prepared === undefined) {
       prepared = { imports: {}, perInstance: [] };
-      for (const entry of plan.bindings.get(index) ?? []) {
-        if (entry.binding.kind === 'value') (prepared.imports[entry.module] ??= {})[entry.name] = entry.binding.value;
-        else if (entry.binding.kind === 'namespace') prepared.imports[entry.module] = entry.binding.value;
-        else prepared.perInstance.push(entry);
+      for (const { module, name, binding } of plan.bindings.get(index) ?? []) {
+        if (binding.kind === 'value') (prepared.imports[module] ??= {})[name] = binding.value;
+        else if (binding.kind === 'namespace') prepared.imports[module] = binding.value;
+        else prepared.perInstance.push({ module, name, binding });
       }
       plan.prepared.set(index, prepared);
     }
@@ -295,10 +298,7 @@ export function instantiate(plan: LinkPlan, modules: LoadedModule[], mainIndex: 
     const wasi = wasiFor(index);
     for (const { module, name, binding } of prepared.perInstance) {
       let value: WebAssembly.ImportValue;
-      if (binding.kind === 'value') value = binding.value;
-      else if (binding.kind === 'namespace')
-        continue; // bound in prepared.imports
-      else if (binding.kind === 'own-memory') {
+      if (binding.kind === 'own-memory') {
         const memory = acquireMemory(binding.limits);
         ownMemories.push({ memory, limits: binding.limits });
         // known before the module exists: WASI works even from its start function

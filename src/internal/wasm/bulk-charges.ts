@@ -25,6 +25,28 @@ import { ByteWriter } from './encoder.js';
 import { Op, OpFC, OpFE, TypeCode } from './opcodes.js';
 import { ByteReader } from './reader.js';
 
+/**
+ * Writes `budget -= units; if (budget < 0) tick()`, the charge every instrumented place makes;
+ * `emitUnits` pushes the i32 units (a constant, or computed from an operand).
+ */
+export function emitCharge(w: ByteWriter, budget: number, tick: number, emitUnits: () => void): void {
+  w.byte(Op.globalGet).u32(budget);
+  emitUnits();
+  w.byte(Op.i32Sub)
+    .byte(Op.globalSet)
+    .u32(budget)
+    .byte(Op.globalGet)
+    .u32(budget)
+    .byte(Op.i32Const)
+    .byte(0)
+    .byte(Op.i32LtS)
+    .byte(Op.if)
+    .byte(TypeCode.void)
+    .byte(Op.call)
+    .u32(tick)
+    .byte(Op.end);
+}
+
 /** A fuel unit pays for 2^BYTE_SHIFT bytes filled, copied or initialized. */
 export const BYTE_SHIFT = 4;
 /** Longest `memory.fill`/`memory.copy` that runs in one piece; longer ones are split. */
@@ -167,23 +189,7 @@ export class BulkHelpers {
   /** Writes helper `ordinal`'s body (locals included) to `w`. */
   body(ordinal: number, w: ByteWriter, tick: number, budget: number): void {
     const helper = this.helpers[ordinal]!;
-    const charge = (emitUnits: () => void): void => {
-      w.byte(Op.globalGet).u32(budget);
-      emitUnits();
-      w.byte(Op.i32Sub)
-        .byte(Op.globalSet)
-        .u32(budget)
-        .byte(Op.globalGet)
-        .u32(budget)
-        .byte(Op.i32Const)
-        .byte(0)
-        .byte(Op.i32LtS)
-        .byte(Op.if)
-        .byte(TypeCode.void)
-        .byte(Op.call)
-        .u32(tick)
-        .byte(Op.end);
-    };
+    const charge = (emitUnits: () => void): void => emitCharge(w, budget, tick, emitUnits);
     const get = (local: number): ByteWriter => w.byte(Op.localGet).u32(local);
     const run = (...locals: number[]): void => {
       for (const local of locals) get(local);

@@ -1,7 +1,7 @@
 // Writes the instrumented module: the added type, import, global and export, every index
 // shifted past the tick import, checks and budget write-backs in the bodies, bulk helpers.
 
-import type { BulkHelpers } from '../bulk-charges.js';
+import { type BulkHelpers, emitCharge } from '../bulk-charges.js';
 import { ByteWriter } from '../encoder.js';
 import { Op, TypeCode } from '../opcodes.js';
 import { ByteReader, SectionId, type SectionSpan, skipLimits, skipRefType, WasmFormatError } from '../reader.js';
@@ -258,24 +258,7 @@ export class Rewriter {
 
   /** B -= cost; if B < 0: tick. */
   private globalCheck(w: ByteWriter, cost: number): void {
-    const b = this.budget;
-    w.byte(Op.globalGet)
-      .u32(b)
-      .byte(Op.i32Const)
-      .s32(cost)
-      .byte(Op.i32Sub)
-      .byte(Op.globalSet)
-      .u32(b)
-      .byte(Op.globalGet)
-      .u32(b)
-      .byte(Op.i32Const)
-      .byte(0)
-      .byte(Op.i32LtS)
-      .byte(Op.if)
-      .byte(TypeCode.void)
-      .byte(Op.call)
-      .u32(this.tick)
-      .byte(Op.end);
+    emitCharge(w, this.budget, this.tick, () => w.byte(Op.i32Const).s32(cost));
   }
 
   /** Writes function `index`'s instrumented body (locals included) to `w`. */

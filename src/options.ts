@@ -39,7 +39,8 @@ export interface PluginOptions {
   /**
    * Files in memory for the WASI guest ({@link createMemoryFileSystem}): `allowedPaths` then
    * name directories of this file system instead of the host's, so the guest never sees the
-   * disk. Not yet with `runInWorker`.
+   * disk. With `runInWorker` the files stay on this thread and the worker's guest reaches them
+   * through it; the host reads back what the guest wrote, and may share one between plug-ins.
    */
   wasiFileSystem?: MemoryFileSystem;
   /** Memory limits. */

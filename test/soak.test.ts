@@ -5,10 +5,20 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { libraryUrl, pluginPath, runBounded } from './helpers.js';
 
-const WARM_UP_CYCLES = 2_000;
-const CYCLES = 10_000;
-/** A leak of 2 KB a cycle would show as 20 MiB. */
-const MAX_RSS_GROWTH_MB = 12;
+/**
+ * Cycles before the first measurement: on Node 20 RSS settles after ~5,000; on Node 26 it has
+ * risen 8–16 MiB by 10,000 (code space and the allocator's arenas filling) and rises less after.
+ */
+const WARM_UP_CYCLES = 10_000;
+const CYCLES = 20_000;
+/**
+ * A leak of 1 KB a cycle would show as 20 MiB. On V8 11 (Node 20) RSS stays within a few MiB
+ * without one. Newer V8 (Node 22+) keeps growing its native heaps over the first ~30,000 cycles
+ * with no leak in the JS heap (measured on Node 26: +15 to +32 MiB, then flat), so there the
+ * bound is what a native leak of 2.5 KB a cycle would show, still far below a wasm page or an
+ * instance per cycle (64 KiB of memory or a few KB of code and tables).
+ */
+const MAX_RSS_GROWTH_MB = Number(process.versions.v8.split('.')[0]) <= 11 ? 16 : 48;
 const MAX_HEAP_GROWTH_MB = 2;
 
 it(`creating and closing ${CYCLES.toLocaleString('en-US')} plug-ins (plain, timed, WASI, host functions) grows neither the heap nor the resident set`, async (t) => {
@@ -40,7 +50,7 @@ it(`creating and closing ${CYCLES.toLocaleString('en-US')} plug-ins (plain, time
     for (let i = 0; i < ${CYCLES}; i++) await cycle(i);
     const after = measure();
     console.log(JSON.stringify({ before, after }));`;
-  const run = await runBounded(script, { timeoutMs: 120_000, maxRssMb: 400, execArgv: ['--expose-gc', '--max-semi-space-size=1'] });
+  const run = await runBounded(script, { timeoutMs: 180_000, maxRssMb: 400, execArgv: ['--expose-gc', '--max-semi-space-size=1'] });
   const { before, after } = JSON.parse(run.stdout) as Record<'before' | 'after', { rss: number; heap: number }>;
   const report = `RSS ${before.rss.toFixed(1)} → ${after.rss.toFixed(1)} MiB, heap ${before.heap.toFixed(1)} → ${after.heap.toFixed(1)} MiB in ${Math.round(run.ms)} ms`;
   t.diagnostic(report);

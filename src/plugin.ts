@@ -57,6 +57,7 @@ export class Plugin {
    * or null when the plug-in set none. Rejects with a {@link PluginCallError} (the plug-in's
    * message, the export's name, the exit code), {@link TimeoutError}, {@link AbortError}, ...
    * Calls on one plug-in never overlap: in a worker, later calls queue behind the running one.
+   * In a worker, an input in a `SharedArrayBuffer` is read in place: see {@link PluginInput}.
    *
    * @param hostContext any value, handed to host functions through `callContext.hostContext()`.
    */

@@ -7,7 +7,7 @@ import type { CallOptions, PluginInput } from './call-options.js';
 import { AbortError, ManifestError, PluginClosedError, PoolFullError, WorkerError } from './errors.js';
 import { CallQueue } from './internal/call-queue.js';
 import type { Platform } from './internal/platform/platform.js';
-import { captureInput, type OwnedInput, type WorkerBackend } from './internal/worker/worker-backend.js';
+import { type CapturedInput, captureInput, type WorkerBackend } from './internal/worker/worker-backend.js';
 import type { ManifestLike } from './manifest.js';
 import type { PluginOptions } from './options.js';
 import { compilePluginOn } from './plugin.js';
@@ -26,7 +26,7 @@ export interface PoolOptions extends PluginOptions {
 
 interface Waiting {
   name: string;
-  input: string | OwnedInput;
+  input: CapturedInput;
   hostContext: unknown;
   options: CallOptions | undefined;
   signal: AbortSignal | undefined;
@@ -88,6 +88,8 @@ export class Pool {
    * Call `name` on an idle instance (waiting for one when all are busy). Same arguments and
    * results as {@link Plugin.call}; also rejects with {@link PoolFullError} when `maxQueue`
    * calls are already waiting, and with {@link PluginClosedError} once {@link close} was called.
+   * An input in a `SharedArrayBuffer` is read in place, not copied: leave it unchanged until the
+   * call settles (see {@link PluginInput}).
    */
   call<T = unknown>(name: string, input?: PluginInput, hostContext?: T, options?: CallOptions): Promise<PluginOutput | null> {
     if (this.#closed) return Promise.reject(new PluginClosedError());
@@ -98,7 +100,7 @@ export class Pool {
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(new AbortError(name, signal.reason));
     return new Promise((resolve, reject) => {
-      // captured now: the caller may reuse its bytes while the call waits
+      // captured now: the caller may reuse its bytes while the call waits (bytes in shared memory are read in place)
       this.#queue.push({ name, input: captureInput(input), hostContext, options, signal, resolve, reject });
     });
   }
@@ -134,7 +136,7 @@ export class Pool {
     return best;
   }
 
-  #run(member: Member, name: string, input: PluginInput | OwnedInput, hostContext: unknown, options: CallOptions | undefined): Promise<PluginOutput | null> {
+  #run(member: Member, name: string, input: PluginInput | CapturedInput, hostContext: unknown, options: CallOptions | undefined): Promise<PluginOutput | null> {
     member.calls++;
     const done = member.backend.call(name, input, hostContext, options);
     // The next call is handed over as soon as this one settles, whatever its outcome.

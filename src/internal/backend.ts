@@ -4,7 +4,7 @@
 // below it; neither imports the other.
 import type { CallOptions, PluginInput } from '../call-options.js';
 import type { PluginOutput } from '../plugin-output.js';
-import { asBytes } from './bytes.js';
+import { asBytes, isSharedMemory } from './bytes.js';
 import type { PluginEngine } from './engine.js';
 import type { LoadedModule } from './module-loader.js';
 
@@ -15,7 +15,7 @@ const EMPTY = new Uint8Array(0);
 function toInput(input: PluginInput): Uint8Array | string {
   if (input === undefined || input === null) return EMPTY;
   if (typeof input === 'string') return input;
-  return asBytes(input) ?? String(input);
+  return asBytes(input) ?? (isSharedMemory(input) ? new Uint8Array(input) : String(input));
 }
 
 /**

@@ -1,3 +1,8 @@
+/** Whether `value` is shared memory (a SharedArrayBuffer, which a page that is not cross-origin isolated lacks). */
+export function isSharedMemory(value: unknown): value is SharedArrayBuffer {
+  return typeof SharedArrayBuffer === 'function' && value instanceof SharedArrayBuffer;
+}
+
 /** Bytes as a Uint8Array over the same memory (no copy), or undefined when `value` holds no bytes. */
 export function asBytes(value: unknown): Uint8Array | undefined {
   if (value instanceof Uint8Array) return value;

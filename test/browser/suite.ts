@@ -143,6 +143,32 @@ if (features.crossOriginIsolated) {
       await pool.close();
     }
   });
+
+  test('[worker] an input in a SharedArrayBuffer is read in place by the worker, also when the call waits in the queue', async () => {
+    let open!: () => void;
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    await using(
+      pluginUrl('host-echo'),
+      { runInWorker: true, functions: { 'extism:host/user': { echo: async (_ctx: Plughost.CallContext, h: number) => (await opened, h) } } },
+      async (p) => {
+        const running = p.call('echo_via_host', 'first');
+        const shared = new Uint8Array(new SharedArrayBuffer(100_000));
+        const calls = [
+          p.call('echo_via_host', shared.subarray(10, 60_010)),
+          p.call('reverse', shared.subarray(0, 3)),
+          p.call('reverse', new Uint8Array(shared.buffer, 0, 0)),
+        ];
+        shared.fill(7, 0, 60_010);
+        shared.set([1, 2, 3]);
+        open();
+        assert.equal((await running)?.text(), 'first');
+        const [posted, queued, empty] = await Promise.all(calls);
+        assert.ok(posted?.bytes().length === 60_000 && posted.bytes().every((x) => x === 7), 'the call posted ahead read the bytes as they were when it ran');
+        assert.deepEqual([...(queued?.bytes() ?? [])], [3, 2, 1]);
+        assert.equal(empty, null);
+      },
+    );
+  });
 } else {
   test('[main] off a cross-origin isolated page, runInWorker and createPool fail with a WorkerError naming COOP/COEP and the two headers', async () => {
     const refused = await rejection(createPlugin(pluginUrl('count-vowels'), { runInWorker: true }));

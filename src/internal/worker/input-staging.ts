@@ -2,8 +2,11 @@
 // are copied into a SharedArrayBuffer the worker already holds (one per call in flight), since
 // a fresh buffer per call costs more to allocate and zero than the copy does on this thread.
 // Inputs of calls that wait in a queue are captured first: the caller may reuse its bytes.
+// Bytes the caller already holds in shared memory are neither copied nor captured: the worker
+// reads them in place (the caller leaves them unchanged until the call settles, see
+// PluginInput), which spares this thread the copy, the floor of a large pooled call.
 import type { PluginInput } from '../backend.js';
-import { asBytes } from '../bytes.js';
+import { asBytes, isSharedMemory } from '../bytes.js';
 import type { CallRequest, StagedInput } from './protocol.js';
 
 /** An input copied at call time, so the caller may reuse its bytes while the call waits in a queue. */
@@ -11,18 +14,51 @@ export class OwnedInput {
   constructor(readonly buffer: ArrayBuffer) {}
 }
 
+/** The caller's bytes in shared memory: never copied here, the worker reads them in place. */
+export class SharedInput {
+  constructor(readonly bytes: Uint8Array) {}
+}
+
+/** What a queued call keeps of its input: see {@link captureInput}. */
+export type CapturedInput = string | OwnedInput | SharedInput;
+
+/**
+ * `input`'s bytes when they are in shared memory (a SharedArrayBuffer or a view over one), as a
+ * view of exactly them; else undefined. Fixed-length even over a growable buffer: the length is
+ * the one at call time.
+ */
+function sharedInput(input: unknown): SharedInput | undefined {
+  if (input instanceof SharedInput) return input;
+  if (ArrayBuffer.isView(input)) {
+    return isSharedMemory(input.buffer) ? new SharedInput(new Uint8Array(input.buffer, input.byteOffset, input.byteLength)) : undefined;
+  }
+  return isSharedMemory(input) ? new SharedInput(new Uint8Array(input, 0, input.byteLength)) : undefined;
+}
+
 /**
  * What a queued call keeps of its input: strings as they are (immutable), bytes as a private
- * copy. A call that starts at once is not captured: its bytes go straight to the worker.
+ * copy, bytes in shared memory as a view (read in place when the call runs). A call that starts
+ * at once is not captured: its bytes go straight to the worker.
  */
-export function captureInput(input: PluginInput | OwnedInput): string | OwnedInput {
-  if (input instanceof OwnedInput || typeof input === 'string') return input;
+export function captureInput(input: PluginInput | CapturedInput): CapturedInput {
+  if (input instanceof OwnedInput || typeof input === 'string' || input instanceof SharedInput) return input;
   if (input === undefined || input === null) return '';
+  const shared = sharedInput(input);
+  if (shared !== undefined) return shared;
   if (typeof input === 'number' || !(input instanceof ArrayBuffer || ArrayBuffer.isView(input))) return String(input);
   const bytes = asBytes(input)!;
   const buffer = new ArrayBuffer(bytes.byteLength);
   new Uint8Array(buffer).set(bytes);
   return new OwnedInput(buffer);
+}
+
+/**
+ * What a call taken back from a worker (that is going away) keeps of what it sent, to send it
+ * again: staged bytes are copied out, since the staging memory goes to other calls.
+ */
+export function keepSent(sent: WireInput['sent']): CapturedInput {
+  if (sent instanceof Uint8Array) return new OwnedInput(sent.slice().buffer);
+  return sent ?? '';
 }
 
 /** Inputs from this size on go through staging memory; below it the message itself is cheaper. */
@@ -36,8 +72,8 @@ export type StagingIndex = 0 | 1;
 export interface WireInput {
   input: CallRequest['input'];
   transfer: Transferable[];
-  /** What was sent, still readable here (only when asked to keep it). */
-  sent: string | Uint8Array | undefined;
+  /** What was sent, still readable here (only when asked to keep it; see {@link keepSent}). */
+  sent: string | Uint8Array | SharedInput | undefined;
 }
 
 /** A buffer of ours as the input: transferred, or, to `keep` it, cloned (it is small). */
@@ -73,7 +109,10 @@ export class InputStaging {
    * The input as the worker receives it, through staging memory `index`. With `keep`, nothing
    * is transferred, so the input can be sent again (to a replacement worker).
    */
-  wire(index: StagingIndex, input: PluginInput | OwnedInput, keep: boolean): WireInput {
+  wire(index: StagingIndex, input: PluginInput | CapturedInput, keep: boolean): WireInput {
+    // Shared memory goes by reference, kept or not: posting it shares it, whatever its size.
+    const shared = typeof input === 'string' ? undefined : sharedInput(input);
+    if (shared !== undefined) return { input: shared.bytes, transfer: [], sent: shared };
     const captured =
       input instanceof OwnedInput || typeof input === 'string' || input instanceof ArrayBuffer || ArrayBuffer.isView(input) ? input : captureInput(input);
     // A large input kept for sending again goes through staging below, like any bytes: cloning

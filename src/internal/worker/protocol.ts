@@ -80,9 +80,10 @@ export interface CallRequest {
   name: string;
   /**
    * A short string goes as is (the kernel encodes it in place); bytes as an owned buffer,
-   * transferred; a large input in the worker's staging memory (`length` bytes from its start).
+   * transferred; a large input in the worker's staging memory (`length` bytes from its start);
+   * a Uint8Array is the caller's own shared memory, read in place.
    */
-  input: string | ArrayBuffer | StagedInput;
+  input: string | ArrayBuffer | StagedInput | Uint8Array;
 }
 export interface StagedInput {
   /** Which of the worker's two staging memories (one per call in flight). */

@@ -14,13 +14,13 @@ import { fromWire } from '../error-codec.js';
 import type { HttpRequest, HttpResponse } from '../host-env.js';
 import type { LoadedModule } from '../module-loader.js';
 import { type HostCallRecord, remoteCallContext, runHostFunction } from './host-call-server.js';
-import { captureInput, type OwnedInput, type StagingIndex } from './input-staging.js';
+import { type CapturedInput, captureInput, keepSent, type StagingIndex, type WireInput } from './input-staging.js';
 import { type FromWorker, FS_INDEX, type HostRequest, HTTP_INDEX, type ToWorker } from './protocol.js';
 import { serveFileSystem } from './remote-fs.js';
 import { INIT_GRACE_MS, settleWithin, WorkerSlot } from './worker-slot.js';
 import type { WorkerSpec } from './worker-spec.js';
 
-export { captureInput, OwnedInput } from './input-staging.js';
+export { type CapturedInput, captureInput } from './input-staging.js';
 export { type WorkerHttpFactory, type WorkerSpec, workerSpec } from './worker-spec.js';
 
 /** After its deadline, how long a call may still take to report its own timeout before its worker is ended. */
@@ -39,9 +39,9 @@ interface CallJob {
   id: number;
   name: string;
   /** Raw until the call is either sent (at once) or queued (then captured, see {@link captureInput}). */
-  input: PluginInput | OwnedInput;
+  input: PluginInput | CapturedInput;
   /** A call posted ahead keeps what it sent, to send it again if its worker is replaced first. */
-  sent: string | Uint8Array | undefined;
+  sent: WireInput['sent'];
   /** Which staging memory its input went through (calls in flight alternate). */
   staging: StagingIndex;
   /** Aborted after it was posted ahead: already rejected, the worker skips or stops it. */
@@ -126,7 +126,7 @@ export class WorkerBackend implements PluginBackend {
     return this.current?.kind === 'call';
   }
 
-  call(name: string, input: PluginInput | OwnedInput, hostContext: unknown, options: CallOptions | undefined): Promise<PluginOutput | null> {
+  call(name: string, input: PluginInput | CapturedInput, hostContext: unknown, options: CallOptions | undefined): Promise<PluginOutput | null> {
     if (this.closed) return Promise.reject(new PluginClosedError());
     if (this.inHostFunction) return Promise.reject(new ReentrantCallError(name));
     const signal = options?.signal;
@@ -219,7 +219,7 @@ export class WorkerBackend implements PluginBackend {
     if (job === null) return;
     this.ahead = null;
     if (job.aborted) return;
-    job.input = captureInput(job.sent);
+    job.input = keepSent(job.sent);
     job.sent = undefined;
     this.queue.unshift(job);
   }

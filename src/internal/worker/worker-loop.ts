@@ -78,6 +78,7 @@ export async function runPluginWorker(platform: Platform, side: WorkerSide): Pro
       let bytes: string | Uint8Array;
       if (typeof input === 'string') bytes = input;
       else if (input instanceof ArrayBuffer) bytes = new Uint8Array(input);
+      else if (input instanceof Uint8Array) bytes = input;
       else {
         if (input.staged !== null) staging[input.index] = input.staged;
         bytes = new Uint8Array(staging[input.index]!, 0, input.length);

@@ -12,9 +12,17 @@ import { median } from './harness.js';
 import { pluginFile } from './hosts.js';
 import { COUNT_VOWELS_OPTIONS, countVowelsJs, inputs } from './scenarios.js';
 
-/** The calls measured: the 1 MiB vowel count and a small one. */
+/** `bytes` copied into a SharedArrayBuffer: an input the pool's workers read in place. */
+function inSharedMemory(bytes: Uint8Array): Uint8Array {
+  const shared = new Uint8Array(new SharedArrayBuffer(bytes.byteLength));
+  shared.set(bytes);
+  return shared;
+}
+
+/** The calls measured: the 1 MiB vowel count (its input as usual, and in shared memory) and a small one. */
 export const POOL_WORKLOADS = {
   mib: { label: '1 MiB vowel count', input: inputs.mib, hostShareTarget: 0.05 },
+  sharedMib: { label: '1 MiB, input in a SharedArrayBuffer', input: inSharedMemory(inputs.mib), hostShareTarget: 0.05 },
   small: { label: '13 B vowel count', input: inputs.small, hostShareTarget: 0.25 },
 } as const;
 export type PoolWorkload = keyof typeof POOL_WORKLOADS;
@@ -186,7 +194,7 @@ export async function measureCpu(workload: PoolWorkload, size: number, ms: numbe
 /**
  * Calls per second with 1, 2, 4... workers (up to the cores here) and the ceiling beside them,
  * each the median of three rounds (a small shared machine is noisy); then the CPU time per call
- * of both workloads through a pool of 2 workers (1 on a single core).
+ * of each workload through a pool of 2 workers (1 on a single core).
  */
 export async function poolThroughput(ms: number): Promise<PoolResult> {
   const cores = availableParallelism();
@@ -205,7 +213,11 @@ export async function poolThroughput(ms: number): Promise<PoolResult> {
     ceilingOne: median(ceilingOne),
     ceilingAll: median(ceilingAll),
     cores,
-    cpu: { mib: await measureCpu('mib', cpuPoolSize, ms), small: await measureCpu('small', cpuPoolSize, ms) },
+    cpu: {
+      mib: await measureCpu('mib', cpuPoolSize, ms),
+      sharedMib: await measureCpu('sharedMib', cpuPoolSize, ms),
+      small: await measureCpu('small', cpuPoolSize, ms),
+    },
   };
 }
 

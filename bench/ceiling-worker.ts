@@ -10,7 +10,7 @@ import type { PoolWorkload } from './pool.js';
 import { COUNT_VOWELS_OPTIONS, inputs } from './scenarios.js';
 
 const { ms, workload } = workerData as { ms: number; workload: PoolWorkload };
-const input = workload === 'small' ? inputs.small : inputs.mib;
+const input = workload === 'small' || workload === 'smallBusy' ? inputs.small : inputs.mib;
 const port = parentPort!;
 const plugin = await createPlugin(pluginFile('count-vowels'), COUNT_VOWELS_OPTIONS);
 for (let i = 0; i < 100; i++) plugin.callSync('count_vowels', input);

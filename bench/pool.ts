@@ -19,11 +19,24 @@ function inSharedMemory(bytes: Uint8Array): Uint8Array {
   return shared;
 }
 
-/** The calls measured: the 1 MiB vowel count (its input as usual, and in shared memory) and a small one. */
+/** Each worker is given two calls (one running, one posted ahead), as a busy application would. */
+const IN_FLIGHT_PER_WORKER = 2;
+
+/**
+ * The calls measured, each with the calls kept in flight per worker: the 1 MiB vowel count (its
+ * input as usual, and in shared memory) and a small one, also with more calls in flight (which
+ * a pool posts ahead, several to a message).
+ */
 export const POOL_WORKLOADS = {
-  mib: { label: '1 MiB vowel count', input: inputs.mib, hostShareTarget: 0.05 },
-  sharedMib: { label: '1 MiB, input in a SharedArrayBuffer', input: inSharedMemory(inputs.mib), hostShareTarget: 0.05 },
-  small: { label: '13 B vowel count', input: inputs.small, hostShareTarget: 0.25 },
+  mib: { label: '1 MiB vowel count', input: inputs.mib, inFlightPerWorker: IN_FLIGHT_PER_WORKER, hostShareTarget: 0.05 },
+  sharedMib: {
+    label: '1 MiB, input in a SharedArrayBuffer',
+    input: inSharedMemory(inputs.mib),
+    inFlightPerWorker: IN_FLIGHT_PER_WORKER,
+    hostShareTarget: 0.05,
+  },
+  small: { label: '13 B vowel count', input: inputs.small, inFlightPerWorker: IN_FLIGHT_PER_WORKER, hostShareTarget: 0.25 },
+  smallBusy: { label: '13 B, 8 calls in flight a worker', input: inputs.small, inFlightPerWorker: 8, hostShareTarget: 0.25 },
 } as const;
 export type PoolWorkload = keyof typeof POOL_WORKLOADS;
 
@@ -94,9 +107,6 @@ async function startPool(size: number, input: Uint8Array) {
   return pool;
 }
 
-/** Each worker is given two calls (one running, one posted ahead), as a busy application would. */
-const IN_FLIGHT_PER_WORKER = 2;
-
 async function measureRate(size: number, ms: number): Promise<number> {
   const pool = await startPool(size, inputs.mib);
   try {
@@ -148,14 +158,14 @@ interface CpuSample {
  * call made synchronously in a thread of its own, without a pool.
  */
 export async function measureCpu(workload: PoolWorkload, size: number, ms: number): Promise<CpuPerCall> {
-  const { input } = POOL_WORKLOADS[workload];
+  const { input, inFlightPerWorker } = POOL_WORKLOADS[workload];
   await readFile(pluginFile('count-vowels')); // libuv's threads exist before the pool's are counted
   const threadsBefore = new Set(everyThreadCpu()?.keys() ?? []);
   const pool = await startPool(size, input);
   const hostClock = hostThreadClock();
   const samples: CpuSample[] = [];
   try {
-    const inFlight = size * IN_FLIGHT_PER_WORKER;
+    const inFlight = size * inFlightPerWorker;
     await throughput(pool, input, inFlight, ms / 2);
     for (let round = 0; round < 3; round++) {
       const threads0 = everyThreadCpu();
@@ -217,6 +227,7 @@ export async function poolThroughput(ms: number): Promise<PoolResult> {
       mib: await measureCpu('mib', cpuPoolSize, ms),
       sharedMib: await measureCpu('sharedMib', cpuPoolSize, ms),
       small: await measureCpu('small', cpuPoolSize, ms),
+      smallBusy: await measureCpu('smallBusy', cpuPoolSize, ms),
     },
   };
 }

@@ -96,6 +96,11 @@ export interface PlatformThreads {
   receiveMessage(port: SyncPort): unknown;
   /** How many workers can run in parallel here: the default size of a pool. */
   availableParallelism(): number;
+  /**
+   * Run `callback` once the events due now have been handled (Node's `setImmediate`): calls made
+   * in reply to several results then reach a worker as one message.
+   */
+  afterEvents(callback: () => void): void;
 }
 
 /** What the core's worker loop needs from inside the worker it runs in. */

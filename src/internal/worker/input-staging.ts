@@ -65,8 +65,26 @@ export function keepSent(sent: WireInput['sent']): CapturedInput {
 const STAGING_MIN = 16 * 1024;
 const STAGING_INITIAL_BYTES = 64 * 1024;
 
-/** Which staging memory a call uses: calls in flight (the running one, the one posted ahead) alternate. */
+/** Which staging memory a call uses: of the calls in flight (the running one, those posted ahead), two may use one each. */
 export type StagingIndex = 0 | 1;
+
+/**
+ * Whether {@link InputStaging.wire} puts `input` (as the call holds it, raw or captured) through
+ * staging memory: a large input that is not in shared memory already.
+ */
+export function needsStaging(input: PluginInput | CapturedInput, keep: boolean): boolean {
+  if (typeof input === 'string') return input.length >= STAGING_MIN;
+  if (input instanceof OwnedInput) return keep && input.buffer.byteLength >= STAGING_MIN;
+  if (input instanceof ArrayBuffer) return input.byteLength >= STAGING_MIN;
+  return ArrayBuffer.isView(input) && !isSharedMemory(input.buffer) && input.byteLength >= STAGING_MIN;
+}
+
+/** Whether `input` is small: it travels in the message itself (a pool then posts more such calls ahead to one worker). */
+export function isSmallInput(input: PluginInput): boolean {
+  if (typeof input === 'string') return input.length < STAGING_MIN;
+  if (input instanceof ArrayBuffer || ArrayBuffer.isView(input) || isSharedMemory(input)) return input.byteLength < STAGING_MIN;
+  return true;
+}
 
 /** An input ready to post (see {@link CallRequest.input}). */
 export interface WireInput {
@@ -74,14 +92,24 @@ export interface WireInput {
   transfer: Transferable[];
   /** What was sent, still readable here (only when asked to keep it; see {@link keepSent}). */
   sent: string | Uint8Array | SharedInput | undefined;
+  /** The staging memory it went through, if any. */
+  staging: StagingIndex | null;
 }
 
 /** A buffer of ours as the input: transferred, or, to `keep` it, cloned (it is small). */
 function ownBuffer(buffer: ArrayBuffer, keep: boolean): WireInput {
-  return keep ? { input: buffer, transfer: [], sent: new Uint8Array(buffer) } : { input: buffer, transfer: [buffer], sent: undefined };
+  return keep
+    ? { input: buffer, transfer: [], sent: new Uint8Array(buffer), staging: null }
+    : { input: buffer, transfer: [buffer], sent: undefined, staging: null };
 }
 
 const utf8 = new TextEncoder();
+
+/** The staging memory a caller found free; the caller checks {@link needsStaging} first, so there is one. */
+function freeIndex(index: StagingIndex | null): StagingIndex {
+  if (index === null) throw new Error('internal: an input that needs staging memory was posted while both were in use');
+  return index;
+}
 
 /** The two staging memories of one worker; a replacement worker gets new ones. */
 export class InputStaging {
@@ -106,33 +134,36 @@ export class InputStaging {
   }
 
   /**
-   * The input as the worker receives it, through staging memory `index`. With `keep`, nothing
-   * is transferred, so the input can be sent again (to a replacement worker).
+   * The input as the worker receives it, through staging memory `index` if it needs one (see
+   * {@link needsStaging}; null: none is free, so it must not). With `keep`, nothing is
+   * transferred, so the input can be sent again (to a replacement worker).
    */
-  wire(index: StagingIndex, input: PluginInput | CapturedInput, keep: boolean): WireInput {
+  wire(index: StagingIndex | null, input: PluginInput | CapturedInput, keep: boolean): WireInput {
     // Shared memory goes by reference, kept or not: posting it shares it, whatever its size.
     const shared = typeof input === 'string' ? undefined : sharedInput(input);
-    if (shared !== undefined) return { input: shared.bytes, transfer: [], sent: shared };
+    if (shared !== undefined) return { input: shared.bytes, transfer: [], sent: shared, staging: null };
     const captured =
       input instanceof OwnedInput || typeof input === 'string' || input instanceof ArrayBuffer || ArrayBuffer.isView(input) ? input : captureInput(input);
     // A large input kept for sending again goes through staging below, like any bytes: cloning
     // it would copy it once more on this thread.
     if (captured instanceof OwnedInput && (!keep || captured.buffer.byteLength < STAGING_MIN)) return ownBuffer(captured.buffer, keep);
     if (typeof captured === 'string') {
-      if (captured.length < STAGING_MIN) return { input: captured, transfer: [], sent: captured };
+      if (captured.length < STAGING_MIN) return { input: captured, transfer: [], sent: captured, staging: null };
+      const at = freeIndex(index);
       // ASCII fits in as many bytes as characters; anything else in at most three per character
-      let memory = this.reserve(index, captured.length);
+      let memory = this.reserve(at, captured.length);
       let { read, written } = utf8.encodeInto(captured, memory);
       if (read < captured.length) {
-        memory = this.reserve(index, captured.length * 3);
+        memory = this.reserve(at, captured.length * 3);
         ({ written } = utf8.encodeInto(captured, memory));
       }
-      return { input: this.staged(index, written), transfer: [], sent: captured };
+      return { input: this.staged(at, written), transfer: [], sent: captured, staging: at };
     }
     const bytes = captured instanceof OwnedInput ? new Uint8Array(captured.buffer) : asBytes(captured)!;
     if (bytes.byteLength < STAGING_MIN) return ownBuffer(bytes.slice().buffer, keep);
-    const memory = this.reserve(index, bytes.byteLength);
+    const at = freeIndex(index);
+    const memory = this.reserve(at, bytes.byteLength);
     memory.set(bytes);
-    return { input: this.staged(index, bytes.byteLength), transfer: [], sent: memory.subarray(0, bytes.byteLength) };
+    return { input: this.staged(at, bytes.byteLength), transfer: [], sent: memory.subarray(0, bytes.byteLength), staging: at };
   }
 }

@@ -28,12 +28,34 @@ export const CTRL = {
   /** Id of the last call the worker started. */
   STARTED: 5,
   /**
-   * Id of a call posted ahead (see WorkerBackend) that was aborted before the host thread saw
-   * it start: the worker fails it at entry, or stops it as it would stop an aborted one.
+   * The first of {@link SKIP_SLOTS} slots, each holding the id of a call posted ahead (see
+   * WorkerBackend) that was aborted before the host thread saw it start: call `id` in slot
+   * {@link skipSlot}(id). The worker fails such a call at entry, or stops it as it would stop an
+   * aborted one.
    */
   SKIP: 6,
 } as const;
-export const CTRL_SLOTS = 7;
+/** Calls posted to one worker behind its running one, at most (see WorkerBackend). */
+export const MAX_AHEAD = 8;
+/**
+ * More slots than the calls one worker holds at once (its running one and those posted ahead),
+ * whose ids are consecutive: no two of them share a slot.
+ */
+export const SKIP_SLOTS = 16;
+export const CTRL_SLOTS = CTRL.SKIP + SKIP_SLOTS;
+/** Call ids run from 1 to this, a multiple of SKIP_SLOTS: consecutive ids keep consecutive skip slots across the wrap. */
+export const CALL_ID_WRAP = 0x7ffffff0;
+
+/** The slot of `ctrl` that says call `id` is to be skipped. */
+export function skipSlot(id: number): number {
+  return CTRL.SKIP + (id % SKIP_SLOTS);
+}
+
+/** Whether call id `later` was posted after call id `earlier` (ids wrap at CALL_ID_WRAP; calls in flight are few). */
+export function isLaterCall(later: number, earlier: number): boolean {
+  const distance = (later - earlier + CALL_ID_WRAP) % CALL_ID_WRAP;
+  return distance !== 0 && distance < CALL_ID_WRAP / 2;
+}
 
 /** Special index of a host request: the plug-in's `http_request`, served on the host thread. */
 export const HTTP_INDEX = -1;
@@ -95,10 +117,15 @@ export interface StagedInput {
   staged: SharedArrayBuffer | null;
   length: number;
 }
+/** Calls posted in one turn of the host thread's event loop, sent as one message: the worker runs them in order. */
+export interface CallBatch {
+  type: 'calls';
+  calls: CallRequest[];
+}
 export interface ResetRequest {
   type: 'reset';
 }
-export type ToWorker = CallRequest | ResetRequest;
+export type ToWorker = CallRequest | CallBatch | ResetRequest;
 
 // ---- worker -> host thread, on the worker's port
 

@@ -1,6 +1,8 @@
 // The host-thread proxy of a plug-in that runs in a worker (`runInWorker: true`). It queues
-// calls (one runs at a time, as on the host thread; the next one is posted ahead, so the
-// worker starts it without waiting for this thread), serves the worker's host-function
+// calls (one runs at a time, as on the host thread; the next ones are posted ahead, so the
+// worker starts each without waiting for this thread, and those posted in one turn of the event
+// loop go as one message: the worker's results then come back several to a turn too, which
+// spares this thread a wake-up per small call), serves the worker's host-function
 // requests, enforces what the worker cannot enforce alone (a guest that is not instrumented and
 // will not stop), and replaces a worker that died. Plug-in state lives in the worker: a
 // replacement starts afresh (memory, globals and vars).
@@ -14,13 +16,13 @@ import { fromWire } from '../error-codec.js';
 import type { HttpRequest, HttpResponse } from '../host-env.js';
 import type { LoadedModule } from '../module-loader.js';
 import { type HostCallRecord, remoteCallContext, runHostFunction } from './host-call-server.js';
-import { type CapturedInput, captureInput, keepSent, type StagingIndex, type WireInput } from './input-staging.js';
-import { type FromWorker, FS_INDEX, type HostRequest, HTTP_INDEX, type ToWorker } from './protocol.js';
+import { type CapturedInput, captureInput, keepSent, needsStaging, type StagingIndex, type WireInput } from './input-staging.js';
+import { CALL_ID_WRAP, type FromWorker, FS_INDEX, type HostRequest, HTTP_INDEX, MAX_AHEAD, type ToWorker } from './protocol.js';
 import { serveFileSystem } from './remote-fs.js';
 import { INIT_GRACE_MS, settleWithin, WorkerSlot } from './worker-slot.js';
 import type { WorkerSpec } from './worker-spec.js';
 
-export { type CapturedInput, captureInput } from './input-staging.js';
+export { type CapturedInput, captureInput, isSmallInput } from './input-staging.js';
 export { type WorkerHttpFactory, type WorkerSpec, workerSpec } from './worker-spec.js';
 
 /** After its deadline, how long a call may still take to report its own timeout before its worker is ended. */
@@ -42,8 +44,8 @@ interface CallJob {
   input: PluginInput | CapturedInput;
   /** A call posted ahead keeps what it sent, to send it again if its worker is replaced first. */
   sent: WireInput['sent'];
-  /** Which staging memory its input went through (calls in flight alternate). */
-  staging: StagingIndex;
+  /** Which staging memory its input went through, if any (two calls in flight may use one each). */
+  staging: StagingIndex | null;
   /** Aborted after it was posted ahead: already rejected, the worker skips or stops it. */
   aborted: boolean;
   hostContext: unknown;
@@ -71,8 +73,10 @@ export class WorkerBackend implements PluginBackend {
   });
   /** The job the worker runs (as far as this thread knows). */
   private current: Job | null = null;
-  /** A call posted behind `current`, which the worker starts as soon as `current` ends. */
-  private ahead: CallJob | null = null;
+  /** Calls posted behind `current`, in order: the worker starts each as soon as the one before it ends. */
+  private readonly ahead: CallJob[] = [];
+  /** Whether calls posted ahead wait for the platform's afterEvents to be sent (see WorkerSlot.send). */
+  private flushPending = false;
   private closed = false;
   private closing: Promise<void> | null = null;
   private readonly terminations = new Set<Promise<void>>();
@@ -132,11 +136,11 @@ export class WorkerBackend implements PluginBackend {
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(new AbortError(name, signal.reason));
     return new Promise<PluginOutput | null>((resolve, reject) => {
-      const job: CallJob = { kind: 'call', id: 0, name, input, sent: undefined, staging: 0, aborted: false, hostContext, signal, resolve, reject };
+      const job: CallJob = { kind: 'call', id: 0, name, input, sent: undefined, staging: null, aborted: false, hostContext, signal, resolve, reject };
       this.queue.push(job);
       this.pump();
-      // Still waiting: the caller may change its bytes as soon as we return.
-      if (this.current !== job && this.ahead !== job) job.input = captureInput(job.input);
+      // Not posted (no id yet), so still waiting: the caller may change its bytes as soon as we return.
+      if (job.id === 0) job.input = captureInput(job.input);
     });
   }
 
@@ -175,8 +179,7 @@ export class WorkerBackend implements PluginBackend {
     this.closed = true;
     const error = new PluginClosedError();
     for (const job of this.queue.drain()) this.settle(job, { error });
-    if (this.ahead !== null) this.settle(this.ahead, { error });
-    this.ahead = null;
+    for (const job of this.ahead.splice(0)) this.settle(job, { error });
     if (this.current !== null) this.finish(this.current, { error });
     if (this.slot !== null) this.end(this.slot);
     this.spec.fs?.closeAll();
@@ -211,17 +214,19 @@ export class WorkerBackend implements PluginBackend {
   }
 
   /**
-   * The call posted ahead to a worker that is going away goes back to the head of the queue,
-   * for its replacement (unless it was aborted: then it is settled already).
+   * The calls posted ahead to a worker that is going away go back to the head of the queue, in
+   * order, for its replacement (but those aborted: they are settled already).
    */
   private takeBackAhead(): void {
-    const job = this.ahead;
-    if (job === null) return;
-    this.ahead = null;
-    if (job.aborted) return;
-    job.input = keepSent(job.sent);
-    job.sent = undefined;
-    this.queue.unshift(job);
+    const jobs = this.ahead.splice(0);
+    for (let at = jobs.length - 1; at >= 0; at--) {
+      const job = jobs[at]!;
+      if (job.aborted) continue;
+      job.input = keepSent(job.sent);
+      job.sent = undefined;
+      job.staging = null;
+      this.queue.unshift(job);
+    }
   }
 
   /** End a worker on purpose; its exit is then not a fault. */
@@ -354,6 +359,7 @@ export class WorkerBackend implements PluginBackend {
   }
 
   private endHostCalls(): void {
+    if (this.hostCalls.size === 0) return;
     for (const record of this.hostCalls) record.ended = true;
     this.hostCalls.clear();
   }
@@ -374,10 +380,10 @@ export class WorkerBackend implements PluginBackend {
       return;
     }
     if (!slot.ready) return;
-    if (this.current === null && this.ahead !== null) {
-      // already posted: the worker has started it, or is about to
-      const job = (this.current = this.ahead);
-      this.ahead = null;
+    if (this.current === null && this.ahead.length > 0) {
+      // already posted: the worker has started it, or is about to (once sent: now, if it is held)
+      const job = (this.current = this.ahead.shift()!);
+      if (slot.holds(job.id)) slot.flush();
       this.begin(slot, job);
     }
     if (this.current === null) {
@@ -390,25 +396,51 @@ export class WorkerBackend implements PluginBackend {
         return;
       }
       this.post(slot, job, 0, false);
+      // The worker is idle: it gets the call now.
+      slot.flush();
       this.begin(slot, job);
     }
-    // Posting the next call now hides this thread's part (the copy of its input, the messages)
-    // behind the running one; it is the worker that would otherwise wait for it.
-    const { current } = this;
-    if (this.ahead === null && current.kind === 'call' && this.queue.head?.kind === 'call') {
-      const job = this.queue.shift() as CallJob;
-      this.ahead = job;
-      this.post(slot, job, current.staging === 0 ? 1 : 0, true);
+    if (this.current.kind !== 'call') return;
+    // Posting the next calls now hides this thread's part (the copy of an input, the messages)
+    // behind the running one; it is the worker that would otherwise wait for it. Those posted
+    // in this turn of the event loop are sent together once its events are handled.
+    let posted = false;
+    while (this.ahead.length < MAX_AHEAD && this.queue.head?.kind === 'call') {
+      const job = this.queue.head as CallJob;
+      let staging: StagingIndex | null = null;
+      if (needsStaging(job.input, true)) {
+        staging = this.freeStaging();
+        if (staging === null) break;
+      }
+      this.queue.shift();
+      this.ahead.push(job);
+      this.post(slot, job, staging, true);
+      posted = true;
+    }
+    if (posted && !this.flushPending) {
+      this.flushPending = true;
+      this.spec.threads.afterEvents(() => {
+        this.flushPending = false;
+        this.slot?.flush();
+      });
     }
   }
 
-  private post(slot: WorkerSlot, job: CallJob, staging: StagingIndex, ahead: boolean): void {
-    job.id = this.nextCallId = (this.nextCallId % 0x7ffffffe) + 1;
-    job.staging = staging;
-    const { input, transfer, sent } = slot.staging.wire(staging, job.input, ahead);
+  /** A staging memory no call in flight uses, or null when both are in use. */
+  private freeStaging(): StagingIndex | null {
+    const { current } = this;
+    let used = current?.kind === 'call' && current.staging !== null ? 1 << current.staging : 0;
+    for (const job of this.ahead) if (job.staging !== null) used |= 1 << job.staging;
+    return (used & 1) === 0 ? 0 : (used & 2) === 0 ? 1 : null;
+  }
+
+  private post(slot: WorkerSlot, job: CallJob, staging: StagingIndex | null, ahead: boolean): void {
+    job.id = this.nextCallId = (this.nextCallId % CALL_ID_WRAP) + 1;
+    const wired = slot.staging.wire(staging, job.input, ahead);
+    job.staging = wired.staging;
     job.input = undefined; // nothing of it is needed any more
-    job.sent = ahead ? sent : undefined;
-    slot.worker.postMessage({ type: 'call', id: job.id, name: job.name, input } satisfies ToWorker, transfer);
+    job.sent = ahead ? wired.sent : undefined;
+    slot.send({ type: 'call', id: job.id, name: job.name, input: wired.input }, wired.transfer);
   }
 
   /** The job is now the worker's running one (a call posted ahead may have started there already). */
@@ -474,7 +506,7 @@ export class WorkerBackend implements PluginBackend {
   private abort(job: CallJob): void {
     const slot = this.slot;
     if (slot === null) return;
-    if (this.ahead === job) {
+    if (this.ahead.includes(job)) {
       // Its caller hears at once; the worker skips it, or stops it if it has started already.
       if (job.aborted) return;
       job.aborted = true;
@@ -513,12 +545,12 @@ export class WorkerBackend implements PluginBackend {
   private finish(job: Job, outcome: { value: unknown } | { error: unknown }, next = true): void {
     if (this.current === job) {
       this.current = null;
-      clearTimeout(this.watchdog);
-      clearTimeout(this.abortTimer);
+      if (this.watchdog !== undefined) clearTimeout(this.watchdog);
+      if (this.abortTimer !== undefined) clearTimeout(this.abortTimer);
       this.watchdog = this.abortTimer = undefined;
       this.deadline = Deadline.none;
       this.endHostCalls();
-      this.hostErrors.clear();
+      if (this.hostErrors.size > 0) this.hostErrors.clear();
     }
     this.settle(job, outcome);
     if (next) {

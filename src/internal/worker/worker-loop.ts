@@ -8,7 +8,7 @@ import { PluginEngine } from '../engine.js';
 import { toWire } from '../error-codec.js';
 import type { Platform, SyncPort, WorkerSide } from '../platform/platform.js';
 import { HostCallClient, ownedBuffer } from './host-call-client.js';
-import { type CallRequest, CTRL, type FromWorker, type ToWorker, type WasiOutput, type WorkerInit } from './protocol.js';
+import { type CallRequest, CTRL, type FromWorker, skipSlot, type ToWorker, type WasiOutput, type WorkerInit } from './protocol.js';
 
 /**
  * Serve one plug-in in this worker until it is ended: `platform` is what the engine runs on
@@ -37,7 +37,7 @@ export async function runPluginWorker(platform: Platform, side: WorkerSide): Pro
   // aborted itself, answers `aborted` from the flag the host thread raises in shared memory.
   const abortFlag = new AbortController().signal;
   Object.defineProperty(abortFlag, 'aborted', {
-    get: (): boolean => running !== 0 && (Atomics.load(ctrl, CTRL.ABORT) === running || Atomics.load(ctrl, CTRL.SKIP) === running),
+    get: (): boolean => running !== 0 && (Atomics.load(ctrl, CTRL.ABORT) === running || Atomics.load(ctrl, skipSlot(running)) === running),
   });
 
   function createEngine(): PluginEngine | undefined {
@@ -102,6 +102,10 @@ export async function runPluginWorker(platform: Platform, side: WorkerSide): Pro
       const message = value as ToWorker;
       if (message.type === 'call') {
         runCall(engine, message);
+      } else if (message.type === 'calls') {
+        // Each result is posted as its call ends, never held for the others: a later call of
+        // the batch that does not stop must not keep an earlier one's result from the host.
+        for (const call of message.calls) runCall(engine, call);
       } else if (message.type === 'reset') {
         try {
           engine.reset();

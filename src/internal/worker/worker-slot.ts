@@ -6,7 +6,7 @@ import type { Deadline } from '../deadline.js';
 import type { WorkerThread } from '../platform/platform.js';
 import { SyncLine } from './host-call-server.js';
 import { InputStaging } from './input-staging.js';
-import { CTRL, CTRL_SLOTS, type FromWorker, type WorkerInit } from './protocol.js';
+import { type CallRequest, CTRL, CTRL_SLOTS, type FromWorker, isLaterCall, skipSlot, type ToWorker, type WorkerInit } from './protocol.js';
 import type { WorkerSpec } from './worker-spec.js';
 
 /**
@@ -50,6 +50,9 @@ export class WorkerSlot {
   private settleStarted!: (error?: unknown) => void;
   /** Ends a worker whose initialization overruns its deadline and cannot be stopped from inside. */
   private initWatchdog: ReturnType<typeof setTimeout> | undefined;
+  /** Calls given to {@link send} and not sent yet, with what their messages transfer. */
+  private outbox: CallRequest[] = [];
+  private outboxTransfer: Transferable[] = [];
 
   constructor({ init, threads, canBlock }: Pick<WorkerSpec, 'init' | 'threads' | 'canBlock'>, events: WorkerSlotEvents) {
     const ctrlBuffer = new SharedArrayBuffer(CTRL_SLOTS * Int32Array.BYTES_PER_ELEMENT);
@@ -100,9 +103,14 @@ export class WorkerSlot {
     }, timeoutMs + INIT_GRACE_MS);
   }
 
-  /** Whether the worker has posted the result of call `id` (it is on its way: a watchdog spares it). */
+  /**
+   * Whether the worker has posted the result of call `id` (it is on its way: a watchdog spares
+   * it). Asked of the oldest call in flight: if the worker has started a later one, it is done.
+   */
   hasFinished(id: number): boolean {
-    return Atomics.load(this.line.ctrl, CTRL.DONE) === id;
+    const { ctrl } = this.line;
+    const started = Atomics.load(ctrl, CTRL.STARTED);
+    return Atomics.load(ctrl, CTRL.DONE) === id || (started !== 0 && isLaterCall(started, id));
   }
 
   /**
@@ -119,7 +127,28 @@ export class WorkerSlot {
 
   /** Ask the worker to fail call `id` at entry, if it was posted ahead and has not started. */
   skip(id: number): void {
-    Atomics.store(this.line.ctrl, CTRL.SKIP, id);
+    Atomics.store(this.line.ctrl, skipSlot(id), id);
+  }
+
+  /** Whether call `id` is held by {@link send}, not sent yet. */
+  holds(id: number): boolean {
+    return this.outbox.some((call) => call.id === id);
+  }
+
+  /** Hold `call` for the next {@link flush}: the calls held then go to the worker as one message. */
+  send(call: CallRequest, transfer: readonly Transferable[]): void {
+    this.outbox.push(call);
+    for (const item of transfer) this.outboxTransfer.push(item);
+  }
+
+  /** Post the calls held by {@link send}, in order, as one message (nothing when none are). */
+  flush(): void {
+    const calls = this.outbox;
+    if (calls.length === 0 || this.ending) return;
+    const transfer = this.outboxTransfer;
+    this.outbox = [];
+    this.outboxTransfer = [];
+    this.worker.postMessage((calls.length === 1 ? calls[0]! : { type: 'calls', calls }) satisfies ToWorker, transfer);
   }
 
   /**

@@ -2,6 +2,7 @@
 // synchronous read of a port that lets a blocked thread take a message without its event loop.
 // The core sees them only through PlatformThreads and WorkerSide (../platform.ts).
 import { availableParallelism as osParallelism } from 'node:os';
+import { setImmediate } from 'node:timers';
 import type { MessagePort } from 'node:worker_threads';
 import type { HostLine, PlatformThreads, SyncPort, WorkerSide, WorkerThread } from '../platform.js';
 import { workerThreads } from './threads.js';
@@ -20,6 +21,8 @@ export function runningWorkers(): readonly WorkerThread[] {
 export function startWorker(url: URL, data: unknown, transfer: readonly (Transferable | SyncPort)[]): WorkerThread {
   // execArgv: [] keeps flags such as --test or --inspect of this process out of the worker.
   const worker = new (workerThreads().Worker)(url, { workerData: data, transferList: transfer as never, execArgv: [] });
+  // Asked after every call: the worker's handle is only touched when the answer changes.
+  let keptAlive = true;
   const thread: WorkerThread = {
     postMessage: (value, list) => worker.postMessage(value, list as never),
     onMessage: (listener) => void worker.on('message', listener),
@@ -28,7 +31,12 @@ export function startWorker(url: URL, data: unknown, transfer: readonly (Transfe
     terminate: async () => {
       await worker.terminate();
     },
-    keepAlive: (on) => void (on ? worker.ref() : worker.unref()),
+    keepAlive: (on) => {
+      if (on === keptAlive) return;
+      keptAlive = on;
+      if (on) worker.ref();
+      else worker.unref();
+    },
   };
   running.add(thread);
   worker.once('exit', () => running.delete(thread));
@@ -74,6 +82,7 @@ export const nodeThreads: PlatformThreads = {
   createSyncChannel,
   receiveMessage,
   availableParallelism,
+  afterEvents: (callback) => void setImmediate(callback),
 };
 
 /** What the core's worker loop needs inside a Node worker. */

@@ -69,9 +69,27 @@ function startWorker(entry: URL, data: unknown, transfer: readonly Transferable[
   };
 }
 
+/**
+ * `afterEvents` on a page: a message to ourselves is a task of its own, behind those already
+ * due (a timer of 0 ms may be clamped to 4 ms).
+ */
+function afterEventsByMessage(): (callback: () => void) => void {
+  let channel: MessageChannel | undefined;
+  const due: (() => void)[] = [];
+  return (callback) => {
+    if (channel === undefined) {
+      channel = new MessageChannel();
+      channel.port1.onmessage = () => due.shift()?.();
+    }
+    due.push(callback);
+    channel.port2.postMessage(null);
+  };
+}
+
 /** Worker mode on a cross-origin isolated page; see the top of this file. */
 export function webThreads(availableParallelism: () => number): PlatformThreads {
   return withSharedChannel({
+    afterEvents: afterEventsByMessage(),
     pluginWorkerEntry: new URL('./browser-worker.js', import.meta.url),
     startWorker: (entry, data, transfer) => startWorker(entry, data, transfer as readonly Transferable[]),
     // Replaced by the shared channel's.

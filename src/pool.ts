@@ -1,7 +1,7 @@
 // A fixed set of instances of one compiled plug-in, each in its own worker, sharing one queue.
 // The host thread only routes: a call goes to an idle instance, else behind the running call of
-// a busy one (posted ahead, so that worker never waits for this thread between calls), else
-// waits in a bounded queue.
+// a busy one (posted ahead, so that worker never waits for this thread between calls; small
+// calls several deep), else waits in a bounded queue.
 
 import type { CallOptions, PluginInput } from './call-options.js';
 import { AbortError, ManifestError, PluginClosedError, PoolFullError, WorkerError } from './errors.js';

@@ -96,29 +96,46 @@ export interface LinkPlan {
    * instantiation and reused (an Instance reads it once, at construction), and the imports
    * set anew each time (memory, WASI, other modules' instances).
    */
-  prepared: (
-    | { imports: Record<string, Record<string, WebAssembly.ImportValue>>; perInstance: { module: string; name: string; binding: PerInstanceBinding }[] }
-    | undefined
-  )[];
+  prepared: (PreparedImports | undefined)[];
   /** Some import suspends the guest (JSPI): exports must be called through `WebAssembly.promising`. */
   suspends: boolean;
 }
 
+/** A module's import object as the first instantiation prepares it, and its imports bound anew each time. */
+type PreparedImports = {
+  imports: Record<string, Record<string, WebAssembly.ImportValue>>;
+  perInstance: { module: string; name: string; binding: PerInstanceBinding }[];
+};
+
 /**
  * The `extism:host/env` namespace of one env slot: every kernel function and every host-env
- * function, made once per slot. A plug-in whose env imports are all among them is linked to
- * this one object (the engine looks up only the names the module imports), so creating a
- * plug-in makes no import object of its own for them.
+ * function, made once per slot, with its binding and, for a module that imports nothing else,
+ * its whole import object. A plug-in whose env imports are all among them is linked to these
+ * (the engine looks up only the names the module imports), so creating one makes no import
+ * object of its own.
  */
-const slotNamespaces = new WeakMap<object, Record<string, WebAssembly.ImportValue>>();
+interface SlotNamespace {
+  bound: BoundImport;
+  /** Shared by every plan of the slot: it has no per-instance import, so nothing writes into it. */
+  envOnly: PreparedImports;
+}
 
-function slotNamespace(kernelFunctions: Record<string, WebAssembly.ImportValue>, envFunctions: Record<HostEnvFunctionName, WebAssembly.ImportValue>) {
-  let namespace = slotNamespaces.get(envFunctions);
-  if (namespace === undefined) {
-    namespace = { ...envFunctions, ...kernelFunctions };
-    slotNamespaces.set(envFunctions, namespace);
+const slotNamespaces = new WeakMap<object, SlotNamespace>();
+
+function slotNamespace(
+  kernelFunctions: Record<string, WebAssembly.ImportValue>,
+  envFunctions: Record<HostEnvFunctionName, WebAssembly.ImportValue>,
+): SlotNamespace {
+  let shared = slotNamespaces.get(envFunctions);
+  if (shared === undefined) {
+    const namespace = { ...envFunctions, ...kernelFunctions };
+    shared = {
+      bound: { module: EXTISM_ENV, name: '', binding: { kind: 'namespace', value: namespace } },
+      envOnly: { imports: { [EXTISM_ENV]: namespace }, perInstance: [] },
+    };
+    slotNamespaces.set(envFunctions, shared);
   }
-  return namespace;
+  return shared;
 }
 
 /** The manifest's module names by index, or undefined when no module has one (the usual single module). */
@@ -258,7 +275,7 @@ export function link(inputs: LinkInputs): LinkPlan {
         list.push({ module: imp.module, name: imp.name, binding: { kind: 'value', value: exactAdapter(callback, callContext, type) } });
       }
     }
-    if (usesSharedEnv) list.push({ module: EXTISM_ENV, name: '', binding: { kind: 'namespace', value: slotNamespace(kernelFunctions, inputs.envFunctions) } });
+    if (usesSharedEnv) list.push(slotNamespace(kernelFunctions, inputs.envFunctions).bound);
     // The kernel merged into the module shares this plug-in's kernel instance's memory and
     // state: the whole namespace at once (one object per kernel: a per-name import object
     // made at each creation cost more than the instantiation).
@@ -281,7 +298,13 @@ export function link(inputs: LinkInputs): LinkPlan {
   const order: number[] = [];
   const cyclic = names === undefined ? undefined : sortModules(modules, bindings, inputs.mainIndex, order);
   if (names === undefined) order.push(inputs.mainIndex);
-  return { order, bindings, cyclic, prepared: [], suspends };
+  const prepared: LinkPlan['prepared'] = [];
+  // the usual plug-in: one module that imports only the slot's functions
+  if (order.length === 1 && bindings.get(order[0]!)!.length === 1 && sharedEnv) {
+    const shared = slotNamespace(kernelFunctions, inputs.envFunctions);
+    if (bindings.get(order[0]!)![0] === shared.bound) prepared[order[0]!] = shared.envOnly;
+  }
+  return { order, bindings, cyclic, prepared, suspends };
 }
 
 const noGuard = () => () => {};

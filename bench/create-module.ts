@@ -1,17 +1,20 @@
-// `node build/bench/create-module.js [batches] [size]`: creation + close of count-vowels from a
-// `WebAssembly.Module`, plughost against the peer against a bare `new WebAssembly.Instance`
-// with stub imports (the floor), batches alternating in one process so that drift and load
-// touch all three alike. Also the two other creation paths of plughost: bytes seen before,
-// and a module plughost compiled itself (looked up by its bytes). Prints min and p25 of the
-// per-creation time of each batch.
-import { createPlugin } from '../src/index.js';
+// `node build/bench/create-module.js [batches] [size] [--base <dir>]`: create + close of
+// count-vowels, batches alternating in one process so that drift and load touch every path
+// alike: plughost from a `WebAssembly.Module` the user compiled, the peer from the same
+// module, a bare `new WebAssembly.Instance` of it with stub imports (the floor), and plughost's
+// two other paths (bytes seen before; a module plughost compiled itself, looked up by its
+// bytes). `--base` adds plughost's three paths from another checkout's build (`<dir>/build`),
+// for before/after figures. Prints min, p25 and median of the per-creation time of the batches.
 import { stubInstantiate } from './floor.js';
 import { formatTable, formatTime } from './harness.js';
 import { loadPeer, pluginFile, wasmBytes } from './hosts.js';
 import { COUNT_VOWELS_OPTIONS } from './scenarios.js';
 
-const BATCHES = Number(process.argv[2] ?? 40);
-const SIZE = Number(process.argv[3] ?? 50);
+const args = process.argv.slice(2);
+const baseAt = args.indexOf('--base');
+const baseDir = baseAt === -1 ? undefined : args.splice(baseAt, 2)[1];
+const BATCHES = Number(args[0] ?? 40);
+const SIZE = Number(args[1] ?? 50);
 const WARM_UP_BATCHES = 4;
 
 type Create = () => unknown;
@@ -20,21 +23,34 @@ function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
+/** plughost's three creation paths, from the build whose `src` folder is at `src` (a URL ending in /). */
+async function plughostPaths(src: URL, label: string, bytes: Uint8Array, userModule: WebAssembly.Module): Promise<[string, Create][]> {
+  const { createPlugin } = await import(new URL('index.js', src).href);
+  const { loadModules } = await import(new URL('internal/module-loader.js', src).href);
+  const { nodePlatform } = await import(new URL('internal/platform/node/index.js', src).href);
+  const { mergesKernel } = await import(new URL('internal/kernel/placement.js', src).href);
+  const { normalizeManifest } = await import(new URL('manifest.js', src).href);
+  // the module that build's compile cache holds for the bytes, as its loader hands it out
+  const variant = { maxPages: undefined, instrument: false, mergeKernel: mergesKernel(nodePlatform) };
+  const [cached] = await loadModules(nodePlatform, normalizeManifest({ wasm: [{ data: bytes }] }), variant, fetch, Number.POSITIVE_INFINITY);
+  const create = (manifest: unknown) => () => createPlugin(manifest, COUNT_VOWELS_OPTIONS).then((plugin: { close(): Promise<void> }) => plugin.close());
+  return [
+    [`plughost${label}, user Module`, create({ wasm: [{ module: userModule }] })],
+    [`plughost${label}, bytes seen before`, create({ wasm: [{ data: bytes }] })],
+    [`plughost${label}, Module it compiled`, create({ wasm: [{ module: cached.module }] })],
+  ];
+}
+
 async function main(): Promise<void> {
   const bytes = wasmBytes(pluginFile('count-vowels'));
   const userModule = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
   const peer = await loadPeer();
-  // a module from plughost's own compile cache: what compilePlugin made of the bytes
-  const cachedModule = await cacheModuleOf(bytes);
-  const bare = stubInstantiate(userModule);
-
   const cases: [string, Create][] = [
-    ['plughost, user Module', () => createPlugin({ wasm: [{ module: userModule }] }, COUNT_VOWELS_OPTIONS).then((p) => p.close())],
+    ...(await plughostPaths(new URL('../src/', import.meta.url), '', bytes, userModule)),
     ['peer, user Module', () => peer.create({ wasm: [{ module: userModule }] }, COUNT_VOWELS_OPTIONS).then((p) => p.close())],
-    ['bare Instance', bare],
-    ['plughost, bytes seen before', () => createPlugin({ wasm: [{ data: bytes }] }, COUNT_VOWELS_OPTIONS).then((p) => p.close())],
-    ['plughost, Module it compiled', () => createPlugin({ wasm: [{ module: cachedModule }] }, COUNT_VOWELS_OPTIONS).then((p) => p.close())],
+    ['bare Instance', stubInstantiate(userModule)],
   ];
+  if (baseDir !== undefined) cases.push(...(await plughostPaths(new URL(`file://${baseDir.replace(/\/?$/, '/')}build/src/`), ' (base)', bytes, userModule)));
   const samples = cases.map(() => [] as number[]);
   for (let batch = 0; batch < WARM_UP_BATCHES + BATCHES; batch++) {
     for (let c = 0; c < cases.length; c++) {
@@ -53,23 +69,6 @@ async function main(): Promise<void> {
   });
   console.log(`create + close of count-vowels, Node ${process.version}, ${BATCHES} batches of ${SIZE} each, alternating`);
   console.log(formatTable(['path', 'min', 'p25', 'median'], rows));
-}
-
-/** The module plughost's compile cache holds for `bytes`, as the loader hands it out. */
-async function cacheModuleOf(bytes: Uint8Array): Promise<WebAssembly.Module> {
-  const { loadModules } = await import('../src/internal/module-loader.js');
-  const { nodePlatform } = await import('../src/internal/platform/node/index.js');
-  const { mergesKernel } = await import('../src/internal/kernel/placement.js');
-  const { normalizeManifest } = await import('../src/manifest.js');
-  const manifest = normalizeManifest({ wasm: [{ data: bytes }] });
-  const loaded = await loadModules(
-    nodePlatform,
-    manifest,
-    { maxPages: undefined, instrument: false, mergeKernel: mergesKernel(nodePlatform) },
-    fetch,
-    Infinity,
-  );
-  return loaded[0]!.module;
 }
 
 await main();

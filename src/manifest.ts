@@ -233,14 +233,12 @@ export function normalizeManifest(manifest: unknown, resolvePath?: (path: string
   const wasm = manifest.wasm;
   if (!Array.isArray(wasm) || wasm.length === 0) throw new ManifestError('wasm', `must be a non-empty array of modules, got ${describe(wasm)}`);
   const modules = wasm.map((entry, i) => normalizeWasm(entry, i, resolvePath));
-  if (modules.length > 1) {
-    const names = new Set<string>();
-    modules.forEach((m, i) => {
-      if (m.name === undefined) return;
-      if (names.has(m.name)) throw new ManifestError(`wasm[${i}].name`, `"${m.name}" names two modules; module names must be unique`);
-      names.add(m.name);
-    });
-  }
+  const names = new Set<string>();
+  modules.forEach((m, i) => {
+    if (m.name === undefined) return;
+    if (names.has(m.name)) throw new ManifestError(`wasm[${i}].name`, `"${m.name}" names two modules; module names must be unique`);
+    names.add(m.name);
+  });
 
   const hosts = pick(manifest, 'allowedHosts', 'allowed_hosts');
   if (hosts !== undefined && hosts !== null && (!Array.isArray(hosts) || hosts.some((h) => typeof h !== 'string'))) {

@@ -17,7 +17,7 @@ const WINDOW_CYCLES = 10_000;
  * first ~10,000–50,000 cycles and then never again (a bare loop of `new WebAssembly.Instance`:
  * +30 MiB on Node 22, +36 on Node 24, +15 on Node 26; a step of up to ~24 MiB after 30,000
  * cycles was seen on Node 22). So the bound is on the median window, which one or two steps
- * do not move: a native leak of 1 KB a cycle adds 9–11 MiB to each on Node 22, 24 and 26.
+ * do not move: a native leak of 1 KB a cycle added 8–19 MiB to each on Node 22, 24 and 26.
  */
 const MAX_MEDIAN_WINDOW_RSS_GROWTH_MB = 6;
 /**

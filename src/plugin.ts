@@ -23,6 +23,9 @@ import type { PluginOutput } from './plugin-output.js';
 
 export type { CallOptions, PluginInput } from './call-options.js';
 
+/** What closing a plug-in that is closed already resolves to: a settled promise can be shared. */
+const CLOSED: Promise<void> = Promise.resolve();
+
 /**
  * A running plug-in: call its exports with bytes in and bytes out. Its linear memory, globals
  * and vars persist across calls. Create one with {@link createPlugin}.
@@ -126,10 +129,15 @@ export class Plugin {
    * worker is ended (calls still queued or running reject with PluginClosedError too); the
    * promise resolves once it is gone.
    */
-  async close(): Promise<void> {
+  close(): Promise<void> {
     const backend = this.#backend;
     this.#backend = null;
-    await backend?.close();
+    if (backend === null) return CLOSED;
+    try {
+      return backend.close();
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 }
 
@@ -210,7 +218,8 @@ function resolveOptions(platform: Platform, manifest: NormalizedManifest, option
   }
   const merged: NormalizedManifest = {
     ...manifest,
-    config: { ...manifest.config, ...(options.config ?? {}) },
+    // the manifest's own object is fresh from normalizeManifest: copied only to merge the option in
+    config: options.config === undefined ? manifest.config : { ...manifest.config, ...options.config },
     allowedHosts: options.allowedHosts ?? manifest.allowedHosts,
     allowedPaths: options.allowedPaths ?? manifest.allowedPaths,
     memory: {
@@ -293,9 +302,20 @@ const isPromiseLike = (value: unknown): value is PromiseLike<unknown> =>
   (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
 
 /** @internal createPlugin on `platform` (the public one is bound to its entry's platform, see bind.ts). */
-export async function createPluginOn(platform: Platform, manifest: ManifestLike | PromiseLike<ManifestLike>, options: PluginOptions = {}): Promise<Plugin> {
-  const compiled = await compilePluginOn(platform, manifest, options);
-  return options.runInWorker === true ? compiled.instantiate() : compiled.instantiateSync();
+export function createPluginOn(platform: Platform, manifest: ManifestLike | PromiseLike<ManifestLike>, options: PluginOptions = {}): Promise<Plugin> {
+  // No async function: a plug-in from a module or from bytes compiled before is made without
+  // waiting, and each needless promise (and the garbage it leaves) shows in its cost.
+  try {
+    const compiled = compileNow(platform, manifest, options);
+    if (compiled instanceof Promise) return compiled.then((done) => instantiateFor(done, options));
+    return instantiateFor(compiled, options);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+function instantiateFor(compiled: CompiledPlugin, options: PluginOptions): Promise<Plugin> {
+  return options.runInWorker === true ? compiled.instantiate() : Promise.resolve(compiled.instantiateSync());
 }
 
 /**
@@ -374,21 +394,45 @@ function workerHttp(resolved: ResolvedOptions, fetchImpl: typeof fetch | undefin
 }
 
 /** @internal compilePlugin on `platform` (the public one is bound to its entry's platform, see bind.ts). */
-export async function compilePluginOn(
-  platform: Platform,
-  manifest: ManifestLike | PromiseLike<ManifestLike>,
-  options: PluginOptions = {},
-): Promise<CompiledPlugin> {
+export function compilePluginOn(platform: Platform, manifest: ManifestLike | PromiseLike<ManifestLike>, options: PluginOptions = {}): Promise<CompiledPlugin> {
+  try {
+    const compiled = compileNow(platform, manifest, options);
+    return compiled instanceof Promise ? compiled : Promise.resolve(compiled);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+/**
+ * The compiled plug-in, at once when nothing needs waiting for (the manifest, the module's
+ * bytes, their compile), else a promise; throws what it would reject with.
+ */
+function compileNow(platform: Platform, manifest: ManifestLike | PromiseLike<ManifestLike>, options: PluginOptions): CompiledPlugin | Promise<CompiledPlugin> {
   const fetchImpl = options.fetch ?? fetch;
-  // Awaited only when something is pending: a plug-in made from a module or from bytes compiled
-  // before needs no I/O, and every needless promise adds to the cost of creating one.
-  const like = isPromiseLike(manifest) ? await manifest : manifest;
   const maxWasmBytes = wasmSizeLimit(options.maxWasmBytes);
-  const resolving = resolveManifest(platform, like as ManifestLike, fetchImpl, maxWasmBytes);
-  const normalized = resolving instanceof Promise ? await resolving : resolving;
-  const resolved = resolveOptions(platform, normalized, options);
+  if (isPromiseLike(manifest)) {
+    return Promise.resolve(manifest as PromiseLike<ManifestLike>).then((like) =>
+      compileManifest(platform, resolveManifest(platform, like, fetchImpl, maxWasmBytes), options, fetchImpl, maxWasmBytes),
+    );
+  }
+  return compileManifest(platform, resolveManifest(platform, manifest, fetchImpl, maxWasmBytes), options, fetchImpl, maxWasmBytes);
+}
+
+function compileManifest(
+  platform: Platform,
+  manifest: NormalizedManifest | Promise<NormalizedManifest>,
+  options: PluginOptions,
+  fetchImpl: typeof fetch,
+  maxWasmBytes: number,
+): CompiledPlugin | Promise<CompiledPlugin> {
+  if (manifest instanceof Promise) return manifest.then((normalized) => compileManifest(platform, normalized, options, fetchImpl, maxWasmBytes));
+  const resolved = resolveOptions(platform, manifest, options);
   const loading = loadFor(resolved, fetchImpl, maxWasmBytes);
-  const modules = loading instanceof Promise ? await loading : loading;
+  if (loading instanceof Promise) return loading.then((modules) => compiledPlugin(resolved, modules, options));
+  return compiledPlugin(resolved, loading, options);
+}
+
+function compiledPlugin(resolved: ResolvedOptions, modules: LoadedModule[], options: PluginOptions): CompiledPlugin {
   resolved.engine.modules = modules;
   resolved.engine.mainIndex = mainModuleIndex(resolved.manifest);
   if (resolved.engine.fuel !== undefined) refuseOpaque(modules, 'fuel', 'fuel is counted by code plughost adds to the module');

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createPlugin, ManifestError } from '../src/index.js';
+import { compilePlugin, createPlugin, ManifestError } from '../src/index.js';
 import { assemble } from './helpers.js';
 
 const ECHO = `(module
@@ -254,6 +254,48 @@ describe('manifest', () => {
     await assert.rejects(createPlugin({ wasm: [{ data: bytes, hash: hashOfFirst }] }), { code: 'PLUGHOST_HASH_MISMATCH' });
     bytes.set(first);
     assert.equal(await (await createPlugin({ wasm: [{ data: bytes, hash: hashOfFirst }] })).functionExists('aaaa'), true);
+  });
+});
+
+describe('every way creation can fail is a rejection, never a throw', () => {
+  /** The promise `create` returns; a synchronous throw fails the test (creation from a module or known bytes runs without awaiting). */
+  const settle = (create: () => Promise<unknown>): Promise<unknown> => {
+    let promise: Promise<unknown>;
+    try {
+      promise = create();
+    } catch (err) {
+      assert.fail(`threw synchronously instead of rejecting: ${String(err)}`);
+    }
+    assert.ok(promise instanceof Promise);
+    return promise;
+  };
+
+  it('from createPlugin and compilePlugin, for a bad manifest, a bad option, a missing import, a hash mismatch and a rejected manifest promise', async () => {
+    const echo = await assemble(ECHO);
+    const needy = new WebAssembly.Module((await assemble(`(module (import "env" "abort" (func)))`)) as Uint8Array<ArrayBuffer>);
+    const cases: [string, () => Promise<unknown>, string][] = [
+      ['a manifest without wasm', () => createPlugin({} as never), 'PLUGHOST_MANIFEST'],
+      ['maxWasmBytes 0', () => createPlugin(echo, { maxWasmBytes: 0 }), 'PLUGHOST_MANIFEST'],
+      ['a bad log level', () => createPlugin(echo, { logLevel: 'loud' as never }), 'PLUGHOST_MANIFEST'],
+      ['a missing import of a compiled module', () => createPlugin(needy), 'PLUGHOST_LINK'],
+      ['a hash mismatch', () => createPlugin({ wasm: [{ data: echo, hash: '0'.repeat(64) }] }), 'PLUGHOST_HASH_MISMATCH'],
+      ['fuel on a compiled module', () => compilePlugin(needy, { fuel: 10 }), 'PLUGHOST_MANIFEST'],
+      ['a bad option to compilePlugin', () => compilePlugin(echo, { timeoutMs: -1 }), 'PLUGHOST_MANIFEST'],
+    ];
+    for (const [what, create, code] of cases) await assert.rejects(settle(create), { code }, what);
+    await assert.rejects(
+      settle(() => createPlugin(Promise.reject(new Error('no manifest today')))),
+      /no manifest today/,
+    );
+  });
+
+  it('closing twice resolves both times', async () => {
+    const plugin = await createPlugin(await assemble(ECHO));
+    const first = plugin.close();
+    const second = plugin.close();
+    assert.ok(first instanceof Promise && second instanceof Promise);
+    await Promise.all([first, second]);
+    await assert.rejects(plugin.call('echo'), { code: 'PLUGHOST_CLOSED' });
   });
 });
 

@@ -59,12 +59,19 @@ const importName = (imp: { module: string; name: string }) => `${imp.module}.${i
 /** How one import is satisfied. */
 type Binding =
   | { kind: 'value'; value: WebAssembly.ImportValue }
-  /** A whole import namespace, bound as it is (the kernel merged into the module: its memory and globals). */
+  /** A whole import namespace, bound as it is (the kernel merged into the module: its memory and globals; the slot's `extism:host/env` functions). */
   | { kind: 'namespace'; value: Record<string, WebAssembly.ImportValue> }
   /** The module's own memory, which the loader made an import: a fresh or pooled one per instantiation. */
   | { kind: 'own-memory'; limits: OwnMemory }
   | { kind: 'wasi'; name: string }
   | { kind: 'module'; target: number; name: string; importKind: string };
+
+/** One import (or, for a namespace binding, a whole namespace: `name` is empty) and what satisfies it. */
+export interface BoundImport {
+  module: string;
+  name: string;
+  binding: Binding;
+}
 
 /** A binding resolved anew at each instantiation (the fixed ones go into the prepared import object). */
 type PerInstanceBinding = Exclude<Binding, { kind: 'value' } | { kind: 'namespace' }>;
@@ -81,125 +88,158 @@ const UNBOUND_TRAMPOLINE: Binding = {
 export interface LinkPlan {
   /** Module indices in instantiation order (dependencies first). */
   order: number[];
-  bindings: Map<number, { module: string; name: string; binding: Binding }[]>;
-  /** Modules whose imports form a cycle reach each other through late-bound forwarders. */
-  cyclic: Set<string>;
+  bindings: Map<number, BoundImport[]>;
+  /** Modules whose imports form a cycle reach each other through late-bound forwarders (`importer:target:name`); undefined when none do. */
+  cyclic: Set<string> | undefined;
   /**
-   * Per module, its import object with every fixed value in place, made at the first
+   * By module index, its import object with every fixed value in place, made at the first
    * instantiation and reused (an Instance reads it once, at construction), and the imports
    * set anew each time (memory, WASI, other modules' instances).
    */
-  prepared: Map<
-    number,
-    { imports: Record<string, Record<string, WebAssembly.ImportValue>>; perInstance: { module: string; name: string; binding: PerInstanceBinding }[] }
-  >;
+  prepared: (PreparedImports | undefined)[];
   /** Some import suspends the guest (JSPI): exports must be called through `WebAssembly.promising`. */
   suspends: boolean;
+}
+
+/** A module's import object as the first instantiation prepares it, and its imports bound anew each time. */
+type PreparedImports = {
+  imports: Record<string, Record<string, WebAssembly.ImportValue>>;
+  perInstance: { module: string; name: string; binding: PerInstanceBinding }[];
+};
+
+/**
+ * The `extism:host/env` namespace of one env slot: every kernel function and every host-env
+ * function, made once per slot, with its binding and, for a module that imports nothing else,
+ * its whole import object. A plug-in whose env imports are all among them is linked to these
+ * (the engine looks up only the names the module imports), so creating one makes no import
+ * object of its own.
+ */
+interface SlotNamespace {
+  bound: BoundImport;
+  /** Shared by every plan of the slot: it has no per-instance import, so nothing writes into it. */
+  envOnly: PreparedImports;
+}
+
+const slotNamespaces = new WeakMap<object, SlotNamespace>();
+
+function slotNamespace(
+  kernelFunctions: Record<string, WebAssembly.ImportValue>,
+  envFunctions: Record<HostEnvFunctionName, WebAssembly.ImportValue>,
+): SlotNamespace {
+  let shared = slotNamespaces.get(envFunctions);
+  if (shared === undefined) {
+    const namespace = { ...envFunctions, ...kernelFunctions };
+    shared = {
+      bound: { module: EXTISM_ENV, name: '', binding: { kind: 'namespace', value: namespace } },
+      envOnly: { imports: { [EXTISM_ENV]: namespace }, perInstance: [] },
+    };
+    slotNamespaces.set(envFunctions, shared);
+  }
+  return shared;
+}
+
+/** The manifest's module names by index, or undefined when no module has one (the usual single module). */
+function moduleNames(modules: readonly LoadedModule[]): Map<string, number> | undefined {
+  let names: Map<string, number> | undefined;
+  for (let i = 0; i < modules.length; i++) {
+    const name = modules[i]!.name;
+    if (name !== undefined) (names ??= new Map()).set(name, i);
+  }
+  return names;
+}
+
+/** A command (`_start`) and a reactor (`_initialize`) at once cannot be initialized: refused. */
+function refuseCommandReactor(modules: readonly LoadedModule[], index: number): void {
+  let command = false;
+  let reactor = false;
+  for (const e of moduleExports(modules[index]!)) {
+    if (e.kind !== 'function') continue;
+    if (e.name === '_start') command = true;
+    else if (e.name === '_initialize') reactor = true;
+  }
+  // Initializing it would run the reactor's setup under the command's feet, or the command would run on a set-up libc.
+  if (command && reactor) {
+    throw new LinkError(
+      `cannot link the plug-in: ${moduleLabel(modules, index)} exports both _start (a WASI command) and _initialize (a WASI reactor); build it as one or the other`,
+    );
+  }
 }
 
 /**
  * Resolve every import. Throws {@link LinkError} listing each problem (missing imports as
  * `module.name`). Module linking: imports whose module name is another manifest module's name.
+ * Runs at every creation of a plug-in: it allocates only what the plan keeps.
  */
 export function link(inputs: LinkInputs): LinkPlan {
   const { modules, kernel, callContext } = inputs;
-  const names = new Map<string, number>();
-  modules.forEach((m, i) => {
-    if (m.name !== undefined) names.set(m.name, i);
-  });
+  const names = moduleNames(modules);
   const kernelFunctions = kernel.guestFunctions();
-  const typed = new Map<string, HostFunction>();
-  for (const f of inputs.hostFunctions) typed.set(`${f.namespace}\u0000${f.name}`, f);
+  let typed: Map<string, HostFunction> | undefined;
+  for (const f of inputs.hostFunctions) (typed ??= new Map()).set(`${f.namespace}\u0000${f.name}`, f);
+  // With an awaited http_request (JSPI) the namespace would hold a per-plug-in function: bound one by one then.
+  const sharedEnv = inputs.asyncHttpRequest === undefined;
 
-  const trampolines = new TrampolineBatch();
+  let trampolines: TrampolineBatch | undefined;
   const problems: string[] = [];
   const missing: string[] = [];
-  const bindings = new Map<number, { module: string; name: string; binding: Binding }[]>();
+  const bindings = new Map<number, BoundImport[]>();
   // Trampolined imports exist only once the batch is finished: bound then, from their thunk.
-  const thunks: { entry: { binding: Binding }; thunk: () => WebAssembly.ImportValue }[] = [];
+  const thunks: { entry: BoundImport; thunk: () => WebAssembly.ImportValue }[] = [];
   let suspends = false;
-  const guard = inputs.guard ?? (() => () => {});
 
-  const reachable = new Set<number>();
   const visit = (index: number) => {
-    if (reachable.has(index)) return;
-    reachable.add(index);
+    if (bindings.has(index)) return;
     const module = modules[index]!;
     const imports: readonly { module: string; name: string; kind: string; type?: FuncType }[] = moduleImports(module);
-    const list: { module: string; name: string; binding: Binding }[] = [];
+    const list: BoundImport[] = [];
     bindings.set(index, list);
-    // A command (`_start`) and a reactor (`_initialize`) at once: initializing it would run
-    // the reactor's setup under the command's feet, or the command would run on a set-up libc.
-    const exported = moduleExports(module);
-    if (exported.some((e) => e.name === '_start' && e.kind === 'function') && exported.some((e) => e.name === '_initialize' && e.kind === 'function')) {
-      throw new LinkError(
-        `cannot link the plug-in: ${moduleLabel(modules, index)} exports both _start (a WASI command) and _initialize (a WASI reactor); build it as one or the other`,
-      );
-    }
+    refuseCommandReactor(modules, index);
+    let usesSharedEnv = false;
     for (const imp of imports) {
-      let type = imp.kind === 'function' ? imp.type : undefined;
-      const push = (binding: Binding) => list.push({ module: imp.module, name: imp.name, binding });
-      const pushThunk = (thunk: () => WebAssembly.ImportValue) => {
-        const entry: { module: string; name: string; binding: Binding } = { module: imp.module, name: imp.name, binding: UNBOUND_TRAMPOLINE };
-        list.push(entry);
-        thunks.push({ entry, thunk });
-      };
-
-      const target = names.get(imp.module);
+      const target = names?.get(imp.module);
       if (target !== undefined) {
-        const provider = modules[target]!;
-        const exported = moduleExports(provider).find((e) => e.name === imp.name);
+        const exported = moduleExports(modules[target]!).find((e) => e.name === imp.name);
         if (exported === undefined) missing.push(importName(imp));
         else if (exported.kind !== imp.kind)
           problems.push(`${importName(imp)}: module "${imp.module}" exports "${imp.name}" as a ${exported.kind}, but it is imported as a ${imp.kind}`);
-        else push({ kind: 'module', target, name: imp.name, importKind: imp.kind });
+        else list.push({ module: imp.module, name: imp.name, binding: { kind: 'module', target, name: imp.name, importKind: imp.kind } });
         visit(target);
         continue;
       }
       if (imp.module === EXTISM_ENV) {
-        if (imp.kind === 'function' && Object.hasOwn(kernelFunctions, imp.name)) push({ kind: 'value', value: kernelFunctions[imp.name]! });
-        else if (imp.kind === 'function' && imp.name === 'http_request' && inputs.asyncHttpRequest !== undefined) {
-          const request = inputs.asyncHttpRequest;
-          // i64 handles arrive as BigInts (no trampoline); one past 2^53 is never live, which Number keeps so
-          push({
-            kind: 'value',
-            value: suspending(async (req: bigint, body: bigint) => {
-              const check = guard();
-              let handle: number;
-              try {
-                handle = await request(Number(req), Number(body));
-              } finally {
-                check();
-              }
-              return BigInt(handle);
-            }),
-          });
+        const isKernel = imp.kind === 'function' && Object.hasOwn(kernelFunctions, imp.name);
+        const isEnv = !isKernel && imp.kind === 'function' && Object.hasOwn(HOST_ENV_SIGNATURES, imp.name);
+        if (sharedEnv && (isKernel || isEnv)) usesSharedEnv = true;
+        else if (isKernel) list.push({ module: imp.module, name: imp.name, binding: { kind: 'value', value: kernelFunctions[imp.name]! } });
+        else if (isEnv && imp.name === 'http_request' && inputs.asyncHttpRequest !== undefined) {
+          list.push({ module: imp.module, name: imp.name, binding: { kind: 'value', value: awaitedHttpRequest(inputs.asyncHttpRequest, inputs.guard) } });
           suspends = true;
-        } else if (imp.kind === 'function' && Object.hasOwn(HOST_ENV_SIGNATURES, imp.name))
-          push({ kind: 'value', value: inputs.envFunctions[imp.name as HostEnvFunctionName] });
+        } else if (isEnv)
+          list.push({ module: imp.module, name: imp.name, binding: { kind: 'value', value: inputs.envFunctions[imp.name as HostEnvFunctionName] } });
         else missing.push(importName(imp));
         continue;
       }
       if (imp.module === WASI_NAMESPACE) {
         if (!inputs.useWasi) missing.push(importName(imp));
-        else push({ kind: 'wasi', name: imp.name });
+        else list.push({ module: imp.module, name: imp.name, binding: { kind: 'wasi', name: imp.name } });
         continue;
       }
       if (imp.module === OWN_MEMORY_MODULE && imp.name === OWN_MEMORY_NAME && imp.kind === 'memory' && module.memory !== undefined) {
-        push({ kind: 'own-memory', limits: module.memory });
+        list.push({ module: imp.module, name: imp.name, binding: { kind: 'own-memory', limits: module.memory } });
         continue;
       }
       if (imp.module === TICK_MODULE && imp.name === TICK_NAME && module.instrumented) {
-        push({ kind: 'value', value: inputs.tick });
+        list.push({ module: imp.module, name: imp.name, binding: { kind: 'value', value: inputs.tick } });
         continue;
       }
-      const declared = typed.get(`${imp.module}\u0000${imp.name}`);
+      const declared = typed?.get(`${imp.module}\u0000${imp.name}`);
       const loose = inputs.functions[imp.module]?.[imp.name];
       const callback = declared?.callback ?? loose;
       if (callback === undefined || imp.kind !== 'function') {
         missing.push(importName(imp));
         continue;
       }
+      let type = imp.kind === 'function' ? imp.type : undefined;
       if (declared !== undefined && type !== undefined && !sameFuncType(type, declared)) {
         problems.push(`${importName(imp)}: the plug-in imports ${formatFuncType(type)}, the host function is declared ${formatFuncType(declared)}`);
         continue;
@@ -212,16 +252,30 @@ export function link(inputs: LinkInputs): LinkPlan {
           problems.push(`${importName(imp)}: the host function is async, ${NO_JSPI_HINT}`);
           continue;
         }
-        push({ kind: 'value', value: suspending(asyncAdapter(callback, callContext, type, guard)) });
+        list.push({
+          module: imp.module,
+          name: imp.name,
+          binding: { kind: 'value', value: suspending(asyncAdapter(callback, callContext, type, inputs.guard ?? noGuard)) },
+        });
         suspends = true;
         continue;
       }
       if (type !== undefined && needsTrampoline(type)) {
-        pushThunk(trampolines.add(type, (wide) => fastAdapter(callback, callContext, type, wide, importName(imp)), exactAdapter(callback, callContext, type)));
+        const entry: BoundImport = { module: imp.module, name: imp.name, binding: UNBOUND_TRAMPOLINE };
+        list.push(entry);
+        const fastType = type;
+        const label = importName(imp);
+        const thunk = (trampolines ??= new TrampolineBatch()).add(
+          type,
+          (wide) => fastAdapter(callback, callContext, fastType, wide, label),
+          exactAdapter(callback, callContext, type),
+        );
+        thunks.push({ entry, thunk });
       } else {
-        push({ kind: 'value', value: exactAdapter(callback, callContext, type) });
+        list.push({ module: imp.module, name: imp.name, binding: { kind: 'value', value: exactAdapter(callback, callContext, type) } });
       }
     }
+    if (usesSharedEnv) list.push(slotNamespace(kernelFunctions, inputs.envFunctions).bound);
     // The kernel merged into the module shares this plug-in's kernel instance's memory and
     // state: the whole namespace at once (one object per kernel: a per-name import object
     // made at each creation cost more than the instantiation).
@@ -236,14 +290,47 @@ export function link(inputs: LinkInputs): LinkPlan {
     throw new LinkError(`cannot link the plug-in: ${lines.join('; ')}${hint}`, missing);
   }
 
-  trampolines.finish();
-  for (const { entry, thunk } of thunks) entry.binding = { kind: 'value', value: thunk() };
+  if (trampolines !== undefined) {
+    trampolines.finish();
+    for (const { entry, thunk } of thunks) entry.binding = { kind: 'value', value: thunk() };
+  }
 
-  // Dependencies first; a back edge marks a cycle, bridged with late-bound forwarders.
-  const moduleName = (index: number) => moduleLabel(modules, index);
   const order: number[] = [];
+  const cyclic = names === undefined ? undefined : sortModules(modules, bindings, inputs.mainIndex, order);
+  if (names === undefined) order.push(inputs.mainIndex);
+  const prepared: LinkPlan['prepared'] = [];
+  // the usual plug-in: one module that imports only the slot's functions
+  if (order.length === 1 && bindings.get(order[0]!)!.length === 1 && sharedEnv) {
+    const shared = slotNamespace(kernelFunctions, inputs.envFunctions);
+    if (bindings.get(order[0]!)![0] === shared.bound) prepared[order[0]!] = shared.envOnly;
+  }
+  return { order, bindings, cyclic, prepared, suspends };
+}
+
+const noGuard = () => () => {};
+
+/** `http_request` awaited through JSPI. i64 handles arrive as BigInts (no trampoline); one past 2^53 is never live, which Number keeps so. */
+function awaitedHttpRequest(request: (requestHandle: number, bodyHandle: number) => Promise<number>, guard: LinkInputs['guard']): WebAssembly.ImportValue {
+  const check = guard ?? noGuard;
+  return suspending(async (req: bigint, body: bigint) => {
+    const done = check();
+    let handle: number;
+    try {
+      handle = await request(Number(req), Number(body));
+    } finally {
+      done();
+    }
+    return BigInt(handle);
+  });
+}
+
+/**
+ * Fill `order` with the modules dependencies first; returns the imports on a back edge (a
+ * cycle), which are bridged with late-bound forwarders, or undefined when there are none.
+ */
+function sortModules(modules: readonly LoadedModule[], bindings: Map<number, BoundImport[]>, mainIndex: number, order: number[]): Set<string> | undefined {
   const state = new Map<number, 'visiting' | 'done'>();
-  const cyclic = new Set<string>();
+  let cyclic: Set<string> | undefined;
   const sort = (index: number) => {
     state.set(index, 'visiting');
     for (const { binding } of bindings.get(index) ?? []) {
@@ -252,10 +339,10 @@ export function link(inputs: LinkInputs): LinkPlan {
       if (s === 'visiting') {
         if (binding.importKind !== 'function') {
           throw new LinkError(
-            `cannot link the plug-in: ${moduleName(index)} imports the ${binding.importKind} "${binding.name}" from ${moduleName(binding.target)}, which depends on it in turn; only functions may be imported circularly`,
+            `cannot link the plug-in: ${moduleLabel(modules, index)} imports the ${binding.importKind} "${binding.name}" from ${moduleLabel(modules, binding.target)}, which depends on it in turn; only functions may be imported circularly`,
           );
         }
-        cyclic.add(`${index}:${binding.target}:${binding.name}`);
+        (cyclic ??= new Set()).add(`${index}:${binding.target}:${binding.name}`);
       } else if (s === undefined) {
         sort(binding.target);
       }
@@ -263,8 +350,8 @@ export function link(inputs: LinkInputs): LinkPlan {
     state.set(index, 'done');
     order.push(index);
   };
-  sort(inputs.mainIndex);
-  return { order, bindings, cyclic, prepared: new Map(), suspends };
+  sort(mainIndex);
+  return cyclic;
 }
 
 /** Instances of one instantiation of a plug-in. */
@@ -280,11 +367,12 @@ export interface Instantiated {
  * fresh one per instantiation), whose memory is bound once the module exists.
  */
 export function instantiate(plan: LinkPlan, modules: LoadedModule[], mainIndex: number, wasiFor: (index: number) => Wasi | undefined): Instantiated {
-  const instances = new Map<number, WebAssembly.Instance>();
+  // by module index: most plug-ins are one module, and a Map per creation shows in its cost
+  const instances: WebAssembly.Instance[] = [];
   const all: WebAssembly.Instance[] = [];
   const ownMemories: Instantiated['ownMemories'] = [];
   for (const index of plan.order) {
-    let prepared = plan.prepared.get(index);
+    let prepared = plan.prepared[index];
     if (prepared === undefined) {
       prepared = { imports: {}, perInstance: [] };
       for (const { module, name, binding } of plan.bindings.get(index) ?? []) {
@@ -292,7 +380,7 @@ export function instantiate(plan: LinkPlan, modules: LoadedModule[], mainIndex: 
         else if (binding.kind === 'namespace') prepared.imports[module] = binding.value;
         else prepared.perInstance.push({ module, name, binding });
       }
-      plan.prepared.set(index, prepared);
+      plan.prepared[index] = prepared;
     }
     const { imports } = prepared;
     const wasi = wasiFor(index);
@@ -305,17 +393,17 @@ export function instantiate(plan: LinkPlan, modules: LoadedModule[], mainIndex: 
         wasi?.setMemory(memory);
         value = memory;
       } else if (binding.kind === 'wasi') value = wasi!.imports[name] as WebAssembly.ImportValue;
-      else if (plan.cyclic.has(`${index}:${binding.target}:${binding.name}`)) {
+      else if (plan.cyclic?.has(`${index}:${binding.target}:${binding.name}`)) {
         const { target, name: exportName } = binding;
-        value = (...args: unknown[]) => (instances.get(target)!.exports[exportName] as JsFunction)(...args);
-      } else value = instances.get(binding.target)!.exports[binding.name] as WebAssembly.ImportValue;
+        value = (...args: unknown[]) => (instances[target]!.exports[exportName] as JsFunction)(...args);
+      } else value = instances[binding.target]!.exports[binding.name] as WebAssembly.ImportValue;
       (imports[module] ??= {})[name] = value;
     }
     const instance = new WebAssembly.Instance(modules[index]!.module, imports);
     if (wasi !== undefined && modules[index]!.memory === undefined && instance.exports.memory instanceof WebAssembly.Memory)
       wasi.setMemory(instance.exports.memory);
-    instances.set(index, instance);
+    instances[index] = instance;
     all.push(instance);
   }
-  return { main: instances.get(mainIndex)!, all, ownMemories };
+  return { main: instances[mainIndex]!, all, ownMemories };
 }

@@ -1,5 +1,5 @@
 import { ManifestError } from './errors.js';
-import { asBytes } from './internal/bytes.js';
+import { asBytes, isSharedMemory } from './internal/bytes.js';
 
 /** Raw bytes of a wasm module. In JSON manifests, `data` is base64 text. */
 export interface ManifestWasmData {
@@ -194,7 +194,8 @@ function normalizeWasm(entry: unknown, index: number, resolvePath: ((path: strin
     } else {
       const bytes = asBytes(data);
       if (bytes === undefined) throw new ManifestError(`${field}.data`, `must be bytes or base64 text, got ${describe(data)}`);
-      source = { kind: 'data', bytes };
+      // Another thread may write shared memory at any time: what is hashed must be what compiles.
+      source = { kind: 'data', bytes: isSharedMemory(bytes.buffer) ? bytes.slice() : bytes };
     }
   } else if (entry.url !== undefined) {
     const url = entry.url instanceof URL ? entry.url.href : entry.url;

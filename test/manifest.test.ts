@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { compilePlugin, createPlugin, ManifestError } from '../src/index.js';
+import { normalizeManifest } from '../src/manifest.js';
 import { assemble } from './helpers.js';
 
 const ECHO = `(module
@@ -72,6 +73,18 @@ describe('manifest', () => {
     await echoes(new Response(wasm as Uint8Array<ArrayBuffer>, { headers: { 'content-type': 'application/wasm' } }));
     await echoes({ wasm: [{ module: await WebAssembly.compile(wasm as Uint8Array<ArrayBuffer>) }] });
     await echoes({ wasm: [{ response: new Response(wasm as Uint8Array<ArrayBuffer>) }] });
+  });
+
+  it('takes wasm data in a SharedArrayBuffer as a copy, so what is hashed is what compiles', async () => {
+    const shared = new Uint8Array(new SharedArrayBuffer(wasm.byteLength + 8), 8);
+    shared.set(wasm);
+    const normalized = normalizeManifest({ wasm: [{ data: shared, hash: sha256(wasm) }] });
+    const source = normalized.wasm[0]!.source;
+    assert.equal(source.kind, 'data');
+    if (source.kind !== 'data') return;
+    assert.ok(source.bytes.buffer instanceof ArrayBuffer, 'the bytes were copied out of shared memory');
+    assert.deepEqual(source.bytes, wasm);
+    await echoes({ wasm: [{ data: shared, hash: sha256(wasm) }] });
   });
 
   it('does not load the fetch machinery (undici, ~35 ms) for a plug-in from a path, bytes or a module', () => {

@@ -453,6 +453,34 @@ describe('timeouts in a worker', () => {
     }
   });
 
+  it('post the call next in line at once, so it starts on time even when this thread is then busy', async () => {
+    // Compiled by the application, so not instrumented: only this thread's watchdog stops `spin`.
+    const module = new WebAssembly.Module(
+      (await assemble(`(module
+        (func (export "quick"))
+        (func (export "spin") (loop $l (br $l))))`)) as Uint8Array<ArrayBuffer>,
+    );
+    const plugin = await createPlugin({ wasm: [{ module }] }, { runInWorker: true, timeoutMs: 1000 });
+    try {
+      const started = performance.now();
+      const quick = plugin.call('quick');
+      const spin = plugin.call('spin'); // next in line, behind quick
+      const until = started + 1500;
+      while (performance.now() < until) {
+        // this thread busy in the same task, as a busy application is
+      }
+      await quick;
+      await assert.rejects(spin, (err: Error) => err instanceof TimeoutError);
+      // `spin` reached the worker before this thread got busy: it ran out its 1000 ms meanwhile, and
+      // the watchdog ends it as soon as this thread is free. Sent only when this thread was free
+      // again, it would have had its 1000 ms from then: 2.5 s at the earliest.
+      const took = performance.now() - started;
+      assert.ok(took < 2400, `took ${took} ms: the call next in line was not posted at once`);
+    } finally {
+      await plugin.close();
+    }
+  });
+
   it('stop a spinning guest within the deadline, and the plug-in goes on', async () => {
     const plugin = await workerPlugin(WAITING, { functions: { 'extism:host/user': { wait() {} } }, timeoutMs: 100 });
     try {

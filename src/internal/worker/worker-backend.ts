@@ -402,8 +402,10 @@ export class WorkerBackend implements PluginBackend {
     }
     if (this.current.kind !== 'call') return;
     // Posting the next calls now hides this thread's part (the copy of an input, the messages)
-    // behind the running one; it is the worker that would otherwise wait for it. Those posted
-    // in this turn of the event loop are sent together once its events are handled.
+    // behind the running one; it is the worker that would otherwise wait for it. The call next in
+    // line leaves at once (this thread may be busy for long once this task ends, and the worker
+    // must not wait for it); those behind it, posted in this turn of the event loop, are sent
+    // together once its events are handled.
     let posted = false;
     while (this.ahead.length < MAX_AHEAD && this.queue.head?.kind === 'call') {
       const job = this.queue.head as CallJob;
@@ -417,7 +419,9 @@ export class WorkerBackend implements PluginBackend {
       this.post(slot, job, staging, true);
       posted = true;
     }
-    if (posted && !this.flushPending) {
+    if (!posted) return;
+    if (slot.holds(this.ahead[0]!.id)) slot.flush();
+    else if (!this.flushPending) {
       this.flushPending = true;
       this.spec.threads.afterEvents(() => {
         this.flushPending = false;

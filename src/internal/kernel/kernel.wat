@@ -122,9 +122,6 @@
   (func $class_of (param $cap i32) (result i32)
     (i32.sub (i32.const 31) (i32.clz (local.get $cap))))
 
-  (func $live_tag (param $h i32) (result i32)
-    (i32.xor (i32.xor (local.get $h) (global.get $LIVE_MAGIC)) (global.get $epoch)))
-
   (func $free_tag (param $h i32) (result i32)
     (i32.xor (i32.xor (local.get $h) (global.get $FREE_MAGIC)) (global.get $epoch)))
 
@@ -137,12 +134,23 @@
       (i32.eqz (i32.and (local.get $h) (i32.const 15)))))
 
 ;; A live block: its tag matches, and its header still makes sense — the guest may have
-  ;; scribbled over it, and no length the host trusts may reach past the heap.
+  ;; scribbled over it, and no length the host trusts may reach past the heap. It runs for
+  ;; every handle handed in, so $in_heap and $live_tag are written out here: V8 before 12
+  ;; (Node 20) does not inline one wasm function into another.
   (func $is_live (param $h i32) (result i32)
     (local $header i32) (local $cap i32)
-    (if (i32.eqz (call $in_heap (local.get $h))) (then (return (i32.const 0))))
+    (if (i32.eqz
+          (i32.and
+            (i32.and
+              (i32.ge_u (local.get $h) (i32.add (global.get $HEAP_BASE) (i32.const 16)))
+              (i32.lt_u (local.get $h) (global.get $bump)))
+            (i32.eqz (i32.and (local.get $h) (i32.const 15)))))
+      (then (return (i32.const 0))))
     (local.set $header (i32.sub (local.get $h) (i32.const 16)))
-    (if (i32.ne (i32.load offset=8 (local.get $header)) (call $live_tag (local.get $h))) (then (return (i32.const 0))))
+    (if (i32.ne
+          (i32.load offset=8 (local.get $header))
+          (i32.xor (i32.xor (local.get $h) (global.get $LIVE_MAGIC)) (global.get $epoch)))
+      (then (return (i32.const 0))))
     (local.set $cap (i32.load offset=4 (local.get $header)))
     ;; a capacity of 0 would put the block in no size class
     (i32.and
@@ -303,13 +311,14 @@
     (block $got
       ;; at most twice round: a sweep clears what lets it run again
       (loop $try
-        (local.set $h (call $from_free_lists (local.get $cap)))
+        ;; (every list empty, as after host_begin: no call)
+        (if (global.get $nonempty) (then (local.set $h (call $from_free_lists (local.get $cap)))))
         (br_if $got (local.get $h))
         (local.set $end
           (i64.add (i64.extend_i32_u (global.get $bump)) (i64.extend_i32_u (i32.add (local.get $cap) (i32.const 16)))))
         (if (i32.or
               (i64.gt_u (local.get $end) (i64.shl (i64.extend_i32_u (memory.size)) (i64.const 16)))
-              (i64.gt_u (local.get $end) (call $limit_bytes)))
+              (i64.gt_u (local.get $end) (i64.shl (i64.extend_i32_u (global.get $max_pages)) (i64.const 16))))
           (then
             ;; the heap would have to grow: first reuse what the host freed, when that is a
             ;; quarter of the heap or more
@@ -329,7 +338,8 @@
         (i32.store offset=4 (global.get $bump) (local.get $cap))
         (call $set_bump (i32.wrap_i64 (local.get $end)))))
     (i32.store (i32.sub (local.get $h) (i32.const 16)) (local.get $n))
-    (i32.store offset=8 (i32.sub (local.get $h) (i32.const 16)) (call $live_tag (local.get $h)))
+    (i32.store offset=8 (i32.sub (local.get $h) (i32.const 16))
+      (i32.xor (i32.xor (local.get $h) (global.get $LIVE_MAGIC)) (global.get $epoch)))
     (local.get $h))
 
   (func $note_refused (param $n i64)
@@ -339,8 +349,11 @@
   ;; so it is quarantined: tagged free but on no free list, found again only by a sweep (see the
   ;; reuse policy at the top).
   (func $release (param $h i32) (param $by_host i32)
+    (if (call $is_live (local.get $h)) (then (call $release_live (local.get $h) (local.get $by_host)))))
+
+  ;; $release of a block known to be live.
+  (func $release_live (param $h i32) (param $by_host i32)
     (local $header i32) (local $cap i32)
-    (if (i32.eqz (call $is_live (local.get $h))) (then (return)))
     (local.set $header (i32.sub (local.get $h) (i32.const 16)))
     (local.set $cap (i32.load offset=4 (local.get $header)))
     (i32.store offset=8 (local.get $header) (call $free_tag (local.get $h)))
@@ -507,8 +520,10 @@
   ;; only the block's header.)
   (func (export "host_take") (param $h i32) (result i32)
     (local $n i32)
-    (local.set $n (call $host_length (local.get $h)))
-    (if (i32.ne (local.get $n) (i32.const -1)) (then (call $release (local.get $h) (i32.const 1))))
+    (if (i32.eqz (local.get $h)) (then (return (i32.const 0))))
+    (if (i32.eqz (call $is_live (local.get $h))) (then (return (i32.const -1))))
+    (local.set $n (i32.load (i32.sub (local.get $h) (i32.const 16))))
+    (call $release_live (local.get $h) (i32.const 1))
     (local.get $n))
 
   ;; reset(): every block of the calls before is dropped at once.

@@ -450,7 +450,7 @@ export class Kernel implements BlockStore {
    * The output the guest set: a private copy, or null for none. Throws a plain Error when the
    * guest set a range outside the kernel memory (the caller turns it into a call error).
    */
-  takeOutput(outcome: number = this.outcome()): PluginOutput | null {
+  takeOutput(outcome: number): PluginOutput | null {
     if ((outcome & CALL_OUTPUT_INVALID) !== 0) throw new Error('the plug-in passed output_set a range outside its kernel memory');
     if ((outcome & CALL_HAS_OUTPUT) === 0) return null;
     const words = this.wordView();

@@ -377,8 +377,15 @@
     (global.set $quarantine_bytes (i32.const 0))
     (global.set $freed_since_sweep (i32.const 0))
     (global.set $refused (i64.const 0))
-    (call $set_bump (global.get $HEAP_BASE))
-    (call $set_input (i32.const 0) (i32.const 0))
+    ;; set_bump(HEAP_BASE) and set_input(0, 0), written out: this runs at the start of every
+    ;; call, and V8 before 12 does not inline wasm calls (the high-water mark is never below
+    ;; HEAP_BASE, so it stays)
+    (global.set $bump (global.get $HEAP_BASE))
+    (global.set $span1 (i64.const 0))
+    (global.set $span8 (i64.const 0))
+    (global.set $input_handle (i32.const 0))
+    (global.set $input_length (i64.const 0))
+    (global.set $input_span8 (i64.const 0))
     (i32.store (global.get $OUTCOME) (i32.const 0))
     (i32.store (global.get $OUTPUT_OFFSET) (i32.const 0))
     (i32.store (global.get $OUTPUT_LENGTH) (i32.const 0))

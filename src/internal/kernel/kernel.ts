@@ -3,7 +3,7 @@
 import type { BlockStore } from '../../call-context.js';
 import { LinkError, MemoryLimitError } from '../../errors.js';
 import { PluginOutput } from '../../plugin-output.js';
-import { bytesToOverwrite } from '../bytes.js';
+import { bytesToOverwrite, UNFILLED_FROM_BYTES } from '../bytes.js';
 import { kernelWasmBase64 } from './kernel-wasm.generated.js';
 
 /** The kernel exports linked straight into a plug-in's `extism:host/env`, with their signatures. */
@@ -236,8 +236,11 @@ export class Kernel implements BlockStore {
    */
   private copyOut(offset: number, length: number): PluginOutput {
     // A typed array first, its buffer after: up to 64 bytes V8 makes the array on its own heap
-    // without a call into C++, and its `buffer` then costs less than a `new ArrayBuffer`. A large
-    // one skips the zero-fill where the platform can: the copy overwrites every byte at once.
+    // without a call into C++, and its `buffer` then costs less than a `new ArrayBuffer`. Up to
+    // a few KiB, `slice` allocates and copies in one call into C++ (three otherwise: the array,
+    // a subarray, `set`). A large one skips the zero-fill where the platform can: the copy
+    // overwrites every byte at once.
+    if (length > 64 && length < UNFILLED_FROM_BYTES) return new PluginOutput(this.view().slice(offset, offset + length).buffer);
     const copy = bytesToOverwrite(length);
     copyBytes(this.view(), offset, copy, 0, length);
     return new PluginOutput(copy.buffer);

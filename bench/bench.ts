@@ -51,8 +51,10 @@ async function race(ops: { peer: Op; plughost: Op }, floorOp: Op | undefined): P
   const samples = { peer: [] as number[], plughost: [] as number[], floor: [] as number[] };
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? (['peer', 'plughost'] as const) : (['plughost', 'peer'] as const);
-    for (const who of order) samples[who].push(...(await sample(ops[who], sizes[who], ROUND_MS)));
-    if (floorOp !== undefined) samples.floor.push(...(await sample(floorOp, floorSize, FLOOR_ROUND_MS)));
+    // appended one by one: a warm-up cut short by a stall of this machine leaves batches so
+    // small that a round holds more samples than a spread's arguments may (RangeError)
+    for (const who of order) for (const time of await sample(ops[who], sizes[who], ROUND_MS)) samples[who].push(time);
+    if (floorOp !== undefined) for (const time of await sample(floorOp, floorSize, FLOOR_ROUND_MS)) samples.floor.push(time);
   }
   return { peer: median(samples.peer), plughost: median(samples.plughost), floor: median(samples.floor) };
 }

@@ -218,6 +218,26 @@ describe('initialization', () => {
   });
 });
 
+describe('WASI output', () => {
+  it('hands over a last line without a newline when the call that wrote it ends', async () => {
+    const lines: string[] = [];
+    const plugin = await pluginFrom(
+      `(module
+        (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+        (memory (export "memory") 1)
+        (data (i32.const 16) "one\\0atwo")
+        (func (export "f")
+          (i32.store (i32.const 0) (i32.const 16))
+          (i32.store (i32.const 4) (i32.const 7))
+          (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))`,
+      { useWasi: true, wasiStdout: (line: string) => lines.push(line) },
+    );
+    await plugin.call('f');
+    assert.deepEqual(lines, ['one', 'two']);
+    await plugin.close();
+  });
+});
+
 describe('WASI proc_exit', () => {
   const guest = (code: number) => `(module
     (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))

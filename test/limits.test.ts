@@ -90,6 +90,17 @@ for (const mode of MODES) {
       await plugin.close();
     });
 
+    it('forget an aborted signal with the call it failed: the next call runs its ticks to the end', async () => {
+      const plugin = await createPlugin(fixturePath('limits'), { ...mode.options, timeoutMs: 60_000 });
+      const controller = new AbortController();
+      controller.abort();
+      await assert.rejects(plugin.call('ping', '', undefined, { signal: controller.signal }), { code: 'PLUGHOST_ABORTED' });
+      // millions of iterations: the guest's budget runs out, and each tick looks at the call's signal
+      const input = new Uint8Array(4 << 20).fill(1);
+      assert.equal(u64(await plugin.call('count', input)), BigInt(input.length));
+      await plugin.close();
+    });
+
     it('stop a running call when its AbortSignal fires (from a host function here)', async () => {
       const controller = new AbortController();
       const wasm = await assemble(`(module (import "extism:host/user" "give_up" (func $give_up))

@@ -19,4 +19,27 @@ describe('VarStore', () => {
     vars.set('d', new Uint8Array(3));
     assert.equal(vars.get('c')?.byteLength, 5);
   });
+
+  it('answers every get with the value set last, whatever was looked up before', () => {
+    const vars = new VarStore(100);
+    const one = new Uint8Array([1]);
+    const two = new Uint8Array([2, 2]);
+    assert.equal(vars.get('a'), undefined);
+    vars.set('a', one);
+    assert.equal(vars.get('a'), one);
+    vars.set('a', two);
+    assert.equal(vars.get('a'), two);
+    assert.equal(vars.get('b'), undefined);
+    vars.set('b', one);
+    assert.equal(vars.get('a'), two);
+    assert.equal(vars.get('b'), one);
+    vars.set('b', undefined);
+    assert.equal(vars.get('b'), undefined);
+    assert.throws(() => vars.set('a', new Uint8Array(200)), { code: 'PLUGHOST_MEMORY_LIMIT' });
+    assert.equal(vars.get('a'), two);
+    vars.clear();
+    assert.equal(vars.get('a'), undefined);
+    // the space of what was cleared is free again
+    vars.set('a', new Uint8Array(99));
+  });
 });

@@ -23,7 +23,7 @@ export function concatBytes(chunks: readonly Uint8Array[], total: number): Uint8
 }
 
 /** Below this many bytes a zero-filled array costs no more than an unfilled one (and is made without a call into C++). */
-const UNFILLED_FROM_BYTES = 4096;
+export const UNFILLED_FROM_BYTES = 4096;
 
 let makeUnfilled: (length: number) => Uint8Array = (length) => new Uint8Array(length);
 

@@ -19,16 +19,25 @@ export function utf8Length(text: string): number {
 export class VarStore {
   private readonly values = new Map<string, Uint8Array>();
   private bytes = 0;
+  // The var looked up or set last, and its value (undefined: absent). A plug-in reads and
+  // writes the same var over and over (var_get, then var_set, which takes its old bytes for
+  // reuse, then counts): each Map lookup costs more than the rest of the var's path.
+  private lastKey: string | undefined;
+  private lastValue: Uint8Array | undefined;
 
   constructor(private readonly maxBytes: number) {}
 
   get(key: string): Uint8Array | undefined {
-    return this.values.get(key);
+    if (key === this.lastKey) return this.lastValue;
+    const value = this.values.get(key);
+    this.lastKey = key;
+    this.lastValue = value;
+    return value;
   }
 
   /** Set (or, with `undefined`, delete) a var; throws {@link MemoryLimitError} past the limit. */
   set(key: string, value: Uint8Array | undefined): void {
-    const old = this.values.get(key);
+    const old = this.get(key);
     // the stored bytes, rewritten in place (see Kernel.takeToKeep): nothing to count again
     if (value !== undefined && value === old) return;
     const keyBytes = utf8Length(key);
@@ -37,6 +46,7 @@ export class VarStore {
     if (value === undefined) {
       this.values.delete(key);
       this.bytes = without;
+      this.lastValue = undefined;
       return;
     }
     const total = without + keyBytes + value.length;
@@ -48,10 +58,13 @@ export class VarStore {
     }
     this.values.set(key, value);
     this.bytes = total;
+    this.lastValue = value;
   }
 
   clear(): void {
     this.values.clear();
     this.bytes = 0;
+    this.lastKey = undefined;
+    this.lastValue = undefined;
   }
 }

@@ -3,7 +3,7 @@
 import type { BlockStore } from '../../call-context.js';
 import { LinkError, MemoryLimitError } from '../../errors.js';
 import { PluginOutput } from '../../plugin-output.js';
-import { bytesToOverwrite } from '../bytes.js';
+import { bytesToOverwrite, UNFILLED_FROM_BYTES } from '../bytes.js';
 import { kernelWasmBase64 } from './kernel-wasm.generated.js';
 
 /** The kernel exports linked straight into a plug-in's `extism:host/env`, with their signatures. */
@@ -37,9 +37,6 @@ interface KernelExports {
   host_discard(h: number): void;
   host_length(h: number): number;
   host_take(h: number): number;
-  host_end(): number;
-  host_output_offset(): number;
-  host_output_length(): number;
   host_error_handle(): number;
   host_error_length(): number;
   host_error_clear(): void;
@@ -70,6 +67,11 @@ function getKernelModule(): WebAssembly.Module {
 
 const NO_ERROR = -2;
 
+// Where the kernel leaves the call's outcome in its memory (kernel.wat's layout), as 32-bit words.
+const OUTCOME_WORD = 128 / 4;
+const OUTPUT_OFFSET_WORD = 132 / 4;
+const OUTPUT_LENGTH_WORD = 136 / 4;
+
 /** Bits of {@link Kernel.outcome}. */
 export const CALL_HAS_OUTPUT = 1;
 export const CALL_HAS_ERROR = 2;
@@ -99,7 +101,8 @@ function copyBytes(from: Uint8Array, fromOffset: number, to: Uint8Array, toOffse
   if (length <= 64) {
     for (let i = 0; i < length; i++) to[toOffset + i] = from[fromOffset + i]!;
   } else {
-    to.set(from.subarray(fromOffset, fromOffset + length), toOffset);
+    // a whole array (an input) is copied without making a subarray first
+    to.set(fromOffset === 0 && length === from.length ? from : from.subarray(fromOffset, fromOffset + length), toOffset);
   }
 }
 const utf8Encoder = new TextEncoder();
@@ -118,9 +121,6 @@ const KERNEL_HOST_FUNCTIONS = [
   'host_discard',
   'host_length',
   'host_take',
-  'host_end',
-  'host_output_offset',
-  'host_output_length',
   'host_error_handle',
   'host_error_length',
   'host_error_clear',
@@ -148,11 +148,14 @@ export class Kernel implements BlockStore {
   private readonly k: KernelExports;
   private readonly memory: WebAssembly.Memory;
   private bytes: Uint8Array;
+  /** The same memory as 32-bit words, for the outcome the kernel leaves there (read without a call into wasm). */
+  private words: Int32Array;
 
   constructor(maxPages: number | undefined) {
     this.k = kernelExports(new WebAssembly.Instance(getKernelModule()).exports);
     this.memory = this.k.memory;
     this.bytes = new Uint8Array(this.memory.buffer);
+    this.words = new Int32Array(this.memory.buffer);
     this.limitPages(maxPages);
   }
 
@@ -233,8 +236,11 @@ export class Kernel implements BlockStore {
    */
   private copyOut(offset: number, length: number): PluginOutput {
     // A typed array first, its buffer after: up to 64 bytes V8 makes the array on its own heap
-    // without a call into C++, and its `buffer` then costs less than a `new ArrayBuffer`. A large
-    // one skips the zero-fill where the platform can: the copy overwrites every byte at once.
+    // without a call into C++, and its `buffer` then costs less than a `new ArrayBuffer`. Up to
+    // a few KiB, `slice` allocates and copies in one call into C++ (three otherwise: the array,
+    // a subarray, `set`). A large one skips the zero-fill where the platform can: the copy
+    // overwrites every byte at once.
+    if (length > 64 && length < UNFILLED_FROM_BYTES) return new PluginOutput(this.view().slice(offset, offset + length).buffer);
     const copy = bytesToOverwrite(length);
     copyBytes(this.view(), offset, copy, 0, length);
     return new PluginOutput(copy.buffer);
@@ -242,6 +248,13 @@ export class Kernel implements BlockStore {
 
   private refreshViews(): void {
     this.bytes = new Uint8Array(this.memory.buffer);
+    this.words = new Int32Array(this.memory.buffer);
+  }
+
+  /** {@link view} as 32-bit words. */
+  private wordView(): Int32Array {
+    if (this.words.length === 0) this.refreshViews();
+    return this.words;
   }
 
   /** Release the previous call's blocks and place this call's input (a string goes in as UTF-8). */
@@ -433,17 +446,18 @@ export class Kernel implements BlockStore {
 
   /** What the guest left at the end of a call: a mix of the `CALL_*` bits. */
   outcome(): number {
-    return this.k.host_end();
+    return this.wordView()[OUTCOME_WORD]!;
   }
 
   /**
    * The output the guest set: a private copy, or null for none. Throws a plain Error when the
    * guest set a range outside the kernel memory (the caller turns it into a call error).
    */
-  takeOutput(outcome: number = this.outcome()): PluginOutput | null {
+  takeOutput(outcome: number): PluginOutput | null {
     if ((outcome & CALL_OUTPUT_INVALID) !== 0) throw new Error('the plug-in passed output_set a range outside its kernel memory');
     if ((outcome & CALL_HAS_OUTPUT) === 0) return null;
-    return this.copyOut(this.k.host_output_offset() >>> 0, this.k.host_output_length() >>> 0);
+    const words = this.wordView();
+    return this.copyOut(words[OUTPUT_OFFSET_WORD]! >>> 0, words[OUTPUT_LENGTH_WORD]! >>> 0);
   }
 
   /**

@@ -10,7 +10,11 @@
 ;;   [0, 128)          free-list heads, one u32 per size class (class k holds blocks whose
 ;;                     capacity is in [2^k, 2^(k+1))); a head is valid only while its bit
 ;;                     in $nonempty is set
-;;   [128, HEAP_BASE)  unused, so that no handle below HEAP_BASE is ever valid (0 = none)
+;;   [128, 140)        the call's outcome, where the host reads it without a call into wasm:
+;;                     +128 i32 bits: 1 output set (maybe empty), 2 error set, 4 the output
+;;                     range was invalid; +132 u32 output offset; +136 u32 output length.
+;;                     Below HEAP_BASE, so the guest's load_*/store_* never reach it.
+;;   [140, HEAP_BASE)  unused, so that no handle below HEAP_BASE is ever valid (0 = none)
 ;;   [HEAP_BASE, bump) blocks, each a 16-byte header followed by its data; a handle is the
 ;;                     offset of the data, always 16-aligned
 ;; Block header (at handle - 16):
@@ -67,11 +71,11 @@
   (global $input_handle (export "global:input_handle") (mut i32) (i32.const 0))
   (global $input_length (export "global:input_length") (mut i64) (i64.const 0))
   (global $input_span8 (export "global:input_span8") (mut i64) (i64.const 0))
-  ;; set by every output_set, valid or not, also an empty one: "no output" differs from "empty output"
-  (global $output_is_set (export "global:output_is_set") (mut i32) (i32.const 0))
-  (global $output_offset (export "global:output_offset") (mut i32) (i32.const 0))
-  (global $output_length (export "global:output_length") (mut i32) (i32.const 0))
-  (global $output_invalid (export "global:output_invalid") (mut i32) (i32.const 0))
+  ;; The outcome words (see the layout above). Bit 1 ("output set") is set by every
+  ;; output_set, valid or not, also an empty one: "no output" differs from "empty output".
+  (global $OUTCOME i32 (i32.const 128))
+  (global $OUTPUT_OFFSET i32 (i32.const 132))
+  (global $OUTPUT_LENGTH i32 (i32.const 136))
   (global $error_handle (export "global:error_handle") (mut i64) (i64.const 0))
 
   ;; bytes (headers included) of the blocks the host freed since the last sweep: the quarantine
@@ -118,9 +122,6 @@
   (func $class_of (param $cap i32) (result i32)
     (i32.sub (i32.const 31) (i32.clz (local.get $cap))))
 
-  (func $live_tag (param $h i32) (result i32)
-    (i32.xor (i32.xor (local.get $h) (global.get $LIVE_MAGIC)) (global.get $epoch)))
-
   (func $free_tag (param $h i32) (result i32)
     (i32.xor (i32.xor (local.get $h) (global.get $FREE_MAGIC)) (global.get $epoch)))
 
@@ -133,12 +134,23 @@
       (i32.eqz (i32.and (local.get $h) (i32.const 15)))))
 
 ;; A live block: its tag matches, and its header still makes sense — the guest may have
-  ;; scribbled over it, and no length the host trusts may reach past the heap.
+  ;; scribbled over it, and no length the host trusts may reach past the heap. It runs for
+  ;; every handle handed in, so $in_heap and $live_tag are written out here: V8 before 12
+  ;; (Node 20) does not inline one wasm function into another.
   (func $is_live (param $h i32) (result i32)
     (local $header i32) (local $cap i32)
-    (if (i32.eqz (call $in_heap (local.get $h))) (then (return (i32.const 0))))
+    (if (i32.eqz
+          (i32.and
+            (i32.and
+              (i32.ge_u (local.get $h) (i32.add (global.get $HEAP_BASE) (i32.const 16)))
+              (i32.lt_u (local.get $h) (global.get $bump)))
+            (i32.eqz (i32.and (local.get $h) (i32.const 15)))))
+      (then (return (i32.const 0))))
     (local.set $header (i32.sub (local.get $h) (i32.const 16)))
-    (if (i32.ne (i32.load offset=8 (local.get $header)) (call $live_tag (local.get $h))) (then (return (i32.const 0))))
+    (if (i32.ne
+          (i32.load offset=8 (local.get $header))
+          (i32.xor (i32.xor (local.get $h) (global.get $LIVE_MAGIC)) (global.get $epoch)))
+      (then (return (i32.const 0))))
     (local.set $cap (i32.load offset=4 (local.get $header)))
     ;; a capacity of 0 would put the block in no size class
     (i32.and
@@ -299,13 +311,14 @@
     (block $got
       ;; at most twice round: a sweep clears what lets it run again
       (loop $try
-        (local.set $h (call $from_free_lists (local.get $cap)))
+        ;; (every list empty, as after host_begin: no call)
+        (if (global.get $nonempty) (then (local.set $h (call $from_free_lists (local.get $cap)))))
         (br_if $got (local.get $h))
         (local.set $end
           (i64.add (i64.extend_i32_u (global.get $bump)) (i64.extend_i32_u (i32.add (local.get $cap) (i32.const 16)))))
         (if (i32.or
               (i64.gt_u (local.get $end) (i64.shl (i64.extend_i32_u (memory.size)) (i64.const 16)))
-              (i64.gt_u (local.get $end) (call $limit_bytes)))
+              (i64.gt_u (local.get $end) (i64.shl (i64.extend_i32_u (global.get $max_pages)) (i64.const 16))))
           (then
             ;; the heap would have to grow: first reuse what the host freed, when that is a
             ;; quarter of the heap or more
@@ -325,7 +338,8 @@
         (i32.store offset=4 (global.get $bump) (local.get $cap))
         (call $set_bump (i32.wrap_i64 (local.get $end)))))
     (i32.store (i32.sub (local.get $h) (i32.const 16)) (local.get $n))
-    (i32.store offset=8 (i32.sub (local.get $h) (i32.const 16)) (call $live_tag (local.get $h)))
+    (i32.store offset=8 (i32.sub (local.get $h) (i32.const 16))
+      (i32.xor (i32.xor (local.get $h) (global.get $LIVE_MAGIC)) (global.get $epoch)))
     (local.get $h))
 
   (func $note_refused (param $n i64)
@@ -335,8 +349,11 @@
   ;; so it is quarantined: tagged free but on no free list, found again only by a sweep (see the
   ;; reuse policy at the top).
   (func $release (param $h i32) (param $by_host i32)
+    (if (call $is_live (local.get $h)) (then (call $release_live (local.get $h) (local.get $by_host)))))
+
+  ;; $release of a block known to be live.
+  (func $release_live (param $h i32) (param $by_host i32)
     (local $header i32) (local $cap i32)
-    (if (i32.eqz (call $is_live (local.get $h))) (then (return)))
     (local.set $header (i32.sub (local.get $h) (i32.const 16)))
     (local.set $cap (i32.load offset=4 (local.get $header)))
     (i32.store offset=8 (local.get $header) (call $free_tag (local.get $h)))
@@ -360,13 +377,36 @@
     (global.set $quarantine_bytes (i32.const 0))
     (global.set $freed_since_sweep (i32.const 0))
     (global.set $refused (i64.const 0))
-    (call $set_bump (global.get $HEAP_BASE))
-    (call $set_input (i32.const 0) (i32.const 0))
-    (global.set $output_is_set (i32.const 0))
-    (global.set $output_offset (i32.const 0))
-    (global.set $output_length (i32.const 0))
-    (global.set $output_invalid (i32.const 0))
+    ;; set_bump(HEAP_BASE) and set_input(0, 0), written out: this runs at the start of every
+    ;; call, and V8 before 12 does not inline wasm calls (the high-water mark is never below
+    ;; HEAP_BASE, so it stays)
+    (global.set $bump (global.get $HEAP_BASE))
+    (global.set $span1 (i64.const 0))
+    (global.set $span8 (i64.const 0))
+    (global.set $input_handle (i32.const 0))
+    (global.set $input_length (i64.const 0))
+    (global.set $input_span8 (i64.const 0))
+    (i32.store (global.get $OUTCOME) (i32.const 0))
+    (i32.store (global.get $OUTPUT_OFFSET) (i32.const 0))
+    (i32.store (global.get $OUTPUT_LENGTH) (i32.const 0))
     (global.set $error_handle (i64.const 0)))
+
+  ;; The error bit of the outcome follows $error_handle.
+  (func $set_error (param $h i64)
+    (global.set $error_handle (local.get $h))
+    (i32.store (global.get $OUTCOME)
+      (i32.or
+        (i32.and (i32.load (global.get $OUTCOME)) (i32.const -3))
+        (i32.shl (i64.ne (local.get $h) (i64.const 0)) (i32.const 1)))))
+
+  ;; Record the output range and the outcome bits that go with it (the error bit kept).
+  (func $set_output (param $offset i32) (param $length i32) (param $invalid i32)
+    (i32.store (global.get $OUTPUT_OFFSET) (local.get $offset))
+    (i32.store (global.get $OUTPUT_LENGTH) (local.get $length))
+    (i32.store (global.get $OUTCOME)
+      (i32.or
+        (i32.or (i32.and (i32.load (global.get $OUTCOME)) (i32.const 2)) (i32.const 1))
+        (i32.shl (local.get $invalid) (i32.const 2)))))
 
   ;; ---------------------------------------------------------------- extism:host/env
 
@@ -428,26 +468,16 @@
   ;; else is remembered as invalid and fails the call on the host side.
   ;; (0, 0) is an empty output, as is any (h, 0) in the heap.
   (func (export "output_set") (param $h i64) (param $n i64)
-    (global.set $output_is_set (i32.const 1))
-    (global.set $output_invalid (i32.const 0))
     (if (i32.and (i64.eqz (local.get $h)) (i64.eqz (local.get $n)))
-      (then
-        (global.set $output_offset (i32.const 0))
-        (global.set $output_length (i32.const 0))
-        (return)))
+      (then (call $set_output (i32.const 0) (i32.const 0) (i32.const 0)) (return)))
     (if (i32.and
           (i64.lt_u (i64.sub (local.get $h) (i64.const 256)) (global.get $span1))
           (i64.le_u (local.get $n) (i64.sub (global.get $span1) (i64.sub (local.get $h) (i64.const 256)))))
-      (then
-        (global.set $output_offset (i32.wrap_i64 (local.get $h)))
-        (global.set $output_length (i32.wrap_i64 (local.get $n))))
-      (else
-        (global.set $output_invalid (i32.const 1))
-        (global.set $output_offset (i32.const 0))
-        (global.set $output_length (i32.const 0)))))
+      (then (call $set_output (i32.wrap_i64 (local.get $h)) (i32.wrap_i64 (local.get $n)) (i32.const 0)))
+      (else (call $set_output (i32.const 0) (i32.const 0) (i32.const 1)))))
 
   (func (export "error_set") (param $h i64)
-    (global.set $error_handle (local.get $h)))
+    (call $set_error (local.get $h)))
 
   (func (export "error_get") (result i64)
     (global.get $error_handle))
@@ -497,17 +527,11 @@
   ;; only the block's header.)
   (func (export "host_take") (param $h i32) (result i32)
     (local $n i32)
-    (local.set $n (call $host_length (local.get $h)))
-    (if (i32.ne (local.get $n) (i32.const -1)) (then (call $release (local.get $h) (i32.const 1))))
+    (if (i32.eqz (local.get $h)) (then (return (i32.const 0))))
+    (if (i32.eqz (call $is_live (local.get $h))) (then (return (i32.const -1))))
+    (local.set $n (i32.load (i32.sub (local.get $h) (i32.const 16))))
+    (call $release_live (local.get $h) (i32.const 1))
     (local.get $n))
-
-  ;; The call's outcome in one host→wasm call: bit 0 output set (maybe empty), bit 1 error set,
-  ;; bit 2 the output range was invalid.
-  (func (export "host_end") (result i32)
-    (i32.or
-      (i32.or (global.get $output_is_set)
-              (i32.shl (i64.ne (global.get $error_handle) (i64.const 0)) (i32.const 1)))
-      (i32.shl (global.get $output_invalid) (i32.const 2))))
 
   ;; reset(): every block of the calls before is dropped at once.
   (func (export "host_release_all") (call $release_all))
@@ -522,9 +546,6 @@
   ;; because a guest may ask for up to 2^64 - 1 bytes, and the host side makes no BigInt.
   (func (export "host_refused") (result f64) (f64.convert_i64_u (global.get $refused)))
 
-  (func (export "host_output_offset") (result i32) (global.get $output_offset))
-  (func (export "host_output_length") (result i32) (global.get $output_length))
-  (func (export "host_output_invalid") (result i32) (global.get $output_invalid))
   ;; The error block set by the guest: its handle, and its length: -2 when there is none,
   ;; -1 when the guest set a handle that is not a live block.
   (func (export "host_error_handle") (result i32)
@@ -536,8 +557,8 @@
     (if (result i32) (i64.gt_u (global.get $error_handle) (i64.const 0xffffffff))
       (then (i32.const -1))
       (else (call $host_length (i32.wrap_i64 (global.get $error_handle))))))
-  (func (export "host_error_clear") (global.set $error_handle (i64.const 0)))
-  (func (export "host_error_set") (param $h i32) (global.set $error_handle (i64.extend_i32_u (local.get $h))))
+  (func (export "host_error_clear") (call $set_error (i64.const 0)))
+  (func (export "host_error_set") (param $h i32) (call $set_error (i64.extend_i32_u (local.get $h))))
 
   ;; Zero everything the kernel ever handed out, before it serves another plug-in: one
   ;; plug-in must never read what another left behind.

@@ -457,7 +457,7 @@ export class WorkerBackend implements PluginBackend {
       // stopped from inside (not instrumented), so that the bound holds whatever the guest does.
       this.armWatchdog(slot, job);
     }
-    // Aborted while posted ahead: the worker fails it at entry (CTRL.SKIP), or, if it had
+    // Aborted while posted ahead: the worker fails it at entry (its skip slot), or, if it had
     // started it already, stops it like any aborted call. Either way it gets the grace period:
     // the worker may be between starting it and reporting it failed right now.
     if (job.aborted) this.interrupt(slot, job, true);

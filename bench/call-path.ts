@@ -3,11 +3,11 @@
 // the min and the 25th percentile of the per-call times of each (the median moves with the
 // load; the low end is what the code costs).
 //
-//   node build/bench/call-path.js --a /tmp/base/src --b build/src [--rows "13 B|no-op"] [--batches 60]
+//   node build/bench/call-path.js --a <before>/src --b build/src [--rows "13 B|no-op"] [--batches 60]
 //   node build/bench/call-path.js --b build/src --rows no-op --loop 10   # one row for 10 s, for --cpu-prof
 //
 // A build directory is a copy of `build/src` (what `node scripts/build.mjs` writes), taken before
-// a change: `cp -r build/src /tmp/base`.
+// a change: `mkdir -p <before> && cp -r build/src <before>/` (any directory outside the tree).
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';

@@ -6,7 +6,7 @@
  * @module
  */
 import { MODULE_HEADER, Op, TypeCode } from './opcodes.js';
-import { type FuncType, SectionId, type ValueType } from './reader.js';
+import { type FuncType, SectionId, type SectionSpan, sectionRank, type ValueType } from './reader.js';
 
 const utf8 = new TextEncoder();
 
@@ -302,4 +302,41 @@ export class ModuleBuilder {
     }
     return out.finish().slice();
   }
+}
+
+/** How a rewrite gives each section: its new contents, or undefined to keep it as it was (or, for a missing one, to leave it out). */
+export interface SectionRewrite {
+  section(id: number, span: SectionSpan | undefined): Uint8Array | undefined;
+  /** A custom section's new contents, or undefined to drop it. */
+  custom(span: SectionSpan): Uint8Array | undefined;
+}
+
+/**
+ * Writes the sections of `bytes` (split into `spans`) after the module header already in `out`,
+ * as `rewrite` gives them, and adds each section of `required` the module lacks (asking
+ * `rewrite.section(id, undefined)` for it) where its rank puts it.
+ */
+export function writeSections(out: ByteWriter, bytes: Uint8Array, spans: readonly SectionSpan[], required: readonly number[], rewrite: SectionRewrite): void {
+  const missing = new Set(required);
+  const addMissingBefore = (rank: number): void => {
+    for (const id of [...missing]) {
+      if (sectionRank(id) >= rank) continue;
+      const body = rewrite.section(id, undefined);
+      if (body) out.section(id, body);
+      missing.delete(id);
+    }
+  };
+  for (const span of spans) {
+    if (span.id === SectionId.custom) {
+      const custom = rewrite.custom(span);
+      if (custom) out.section(SectionId.custom, custom);
+      continue;
+    }
+    addMissingBefore(sectionRank(span.id));
+    missing.delete(span.id);
+    const body = rewrite.section(span.id, span);
+    if (body) out.section(span.id, body);
+    else out.slice(bytes, span.start, span.end);
+  }
+  addMissingBefore(Infinity);
 }

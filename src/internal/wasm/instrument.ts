@@ -74,11 +74,11 @@
  */
 
 import { BulkHelpers } from './bulk-charges.js';
-import { ByteWriter } from './encoder.js';
+import { ByteWriter, writeSections } from './encoder.js';
 import { planFunctions } from './instrument/plan.js';
 import { Rewriter } from './instrument/rewrite.js';
 import { survey } from './instrument/survey.js';
-import { SectionId, sectionRank, sectionSpans } from './reader.js';
+import { SectionId, sectionSpans } from './reader.js';
 
 export { BUDGET_EXPORT, TICK_MODULE, TICK_NAME, UNCHECKED_LOOP_LIMIT } from './instrument/names.js';
 
@@ -110,28 +110,9 @@ export function instrumentForInterrupts(bytes: Uint8Array): Uint8Array {
   const ctx = new Rewriter(bytes, facts, plans, edits, helpers);
 
   const out = new ByteWriter(bytes.length + (bytes.length >> 3) + 256).slice(bytes, 0, 8);
-  const required = new Set<number>([SectionId.type, SectionId.import, SectionId.global, SectionId.export]);
-  const emitMissingBefore = (rank: number): void => {
-    for (const id of [...required]) {
-      if (sectionRank(id) < rank) {
-        out.section(id, ctx.section(id, undefined)!);
-        required.delete(id);
-      }
-    }
-  };
-
-  for (const span of spans) {
-    if (span.id === SectionId.custom) {
-      const custom = ctx.customSection(span);
-      if (custom) out.section(SectionId.custom, custom);
-      continue;
-    }
-    emitMissingBefore(sectionRank(span.id));
-    required.delete(span.id);
-    const body = ctx.section(span.id, span);
-    if (body) out.section(span.id, body);
-    else out.slice(bytes, span.start, span.end);
-  }
-  emitMissingBefore(Infinity);
+  writeSections(out, bytes, spans, [SectionId.type, SectionId.import, SectionId.global, SectionId.export], {
+    section: (id, span) => ctx.section(id, span),
+    custom: (span) => ctx.customSection(span),
+  });
   return out.finish().slice();
 }

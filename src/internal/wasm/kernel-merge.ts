@@ -18,20 +18,10 @@
  * memory an import): a defined memory would come after the imported kernel memory in the index
  * space, and every access of the plug-in would have to be renumbered.
  */
-import { ByteWriter } from './encoder.js';
+import { ByteWriter, writeSections } from './encoder.js';
 import { InstructionDecoder } from './instrument/decode.js';
-import {
-  ByteReader,
-  type FuncType,
-  readModule,
-  SectionId,
-  type SectionSpan,
-  sameFuncType,
-  sectionRank,
-  sectionSpans,
-  skipLimits,
-  skipRefType,
-} from './reader.js';
+import { Op, OpFC, TypeCode } from './opcodes.js';
+import { ByteReader, type FuncType, readModule, SectionId, type SectionSpan, sameFuncType, sectionSpans, skipLimits, skipRefType } from './reader.js';
 
 /** The import module of the kernel memory and globals in a merged module. */
 export const MERGED_KERNEL_MODULE = 'plughost:kernel';
@@ -148,82 +138,81 @@ function walkExpression(bytes: Uint8Array, pos: number, end: number, w: ByteWrit
     write(w);
     copyFrom = to;
   };
+  /** The current instruction's index immediate (it runs to `next`), moved by `map`. */
+  const moveImmediate = (map: (index: number) => number, next: number): void => {
+    const index = map(d.imm);
+    if (index !== d.imm) replace(d.immAt, next, (out) => out.u32(index));
+  };
   while (pos < end) {
     const at = pos;
     const next = d.decode(bytes, pos, end);
     switch (d.op) {
-      case 0x0b:
+      case Op.end:
         if (!wholeBody && depth-- === 0) {
           w?.slice(bytes, copyFrom, next);
           return next;
         }
         break;
-      case 0x02:
-      case 0x03:
-      case 0x04:
-      case 0x06:
-      case 0x1f: {
+      case Op.block:
+      case Op.loop:
+      case Op.if:
+      case Op.try:
+      case Op.tryTable: {
         depth++;
         const first = bytes[d.immAt]!;
-        if (first === 0x63 || first === 0x64) heapType(bytes, d, d.immAt + 1, maps);
+        if (first === TypeCode.refNull || first === TypeCode.ref) heapType(bytes, d, d.immAt + 1, maps);
         else if (!(first >= 0x40 && first < 0x80)) maps.type(d.readSleb(bytes, d.immAt));
         break;
       }
-      case 0x10:
-      case 0x12:
-      case 0xd2: {
-        const index = maps.func(d.imm);
-        if (index !== d.imm) replace(d.immAt, next, (out) => out.u32(index));
+      case Op.call:
+      case Op.returnCall:
+      case Op.refFunc:
+        moveImmediate(maps.func, next);
         break;
-      }
-      case 0x23:
-      case 0x24: {
-        const index = maps.global(d.imm);
-        if (index !== d.imm) replace(d.immAt, next, (out) => out.u32(index));
+      case Op.globalGet:
+      case Op.globalSet:
+        moveImmediate(maps.global, next);
         break;
-      }
-      case 0x11:
-      case 0x13:
-      case 0x14:
-      case 0x15:
+      case Op.callIndirect:
+      case Op.returnCallIndirect:
+      case Op.callRef:
+      case Op.returnCallRef:
         maps.type(d.imm);
         break;
-      case 0xd0:
+      case Op.refNull:
         heapType(bytes, d, d.immAt, maps);
         break;
-      case 0x1c: {
+      case Op.selectTyped: {
         // select with its result types: typed references name types
         let at = d.immAt;
         const count = d.readLeb(bytes, at);
         at = d.lebEnd;
         for (let i = 0; i < count && at < next; i++) {
           const b = bytes[at++]!;
-          if (b === 0x63 || b === 0x64) {
+          if (b === TypeCode.refNull || b === TypeCode.ref) {
             heapType(bytes, d, at, maps);
             at = d.lebEnd;
           }
         }
         break;
       }
-      case 0x3f:
-      case 0x40: {
-        const index = maps.memory(d.imm);
-        if (index !== d.imm) replace(d.immAt, next, (out) => out.u32(index));
+      case Op.memorySize:
+      case Op.memoryGrow:
+        moveImmediate(maps.memory, next);
         break;
-      }
-      case 0xfc:
+      case Op.prefixFC:
         memoryInstruction(bytes, d, at, next, maps.memory, replace);
         break;
-      case 0xfd:
-      case 0xfe: {
+      case Op.prefixFD:
+      case Op.prefixFE: {
         const sub = d.readLeb(bytes, at + 1);
-        const vector = d.op === 0xfd;
+        const vector = d.op === Op.prefixFD;
         // SIMD loads, stores, load_zero and lane loads/stores; every atomic but the fence
         if (vector ? sub <= 11 || sub === 92 || sub === 93 || (sub >= 84 && sub <= 91) : sub !== 3) memarg(bytes, d, d.lebEnd, maps.memory, replace);
         break;
       }
       default:
-        if (d.op >= 0x28 && d.op <= 0x3e) memarg(bytes, d, d.immAt, maps.memory, replace);
+        if (d.op >= Op.i32Load && d.op <= Op.i64Store32) memarg(bytes, d, d.immAt, maps.memory, replace);
     }
     pos = next;
   }
@@ -256,9 +245,9 @@ function memarg(bytes: Uint8Array, d: InstructionDecoder, pos: number, memory: (
 /** memory.init/copy/fill (0xfc 8, 10, 11) with their memory indices moved; the rest of 0xfc names no memory. */
 function memoryInstruction(bytes: Uint8Array, d: InstructionDecoder, at: number, next: number, memory: (index: number) => number, replace: Replace): void {
   const sub = d.readLeb(bytes, at + 1);
-  if (sub !== 8 && sub !== 10 && sub !== 11) return;
+  if (sub !== OpFC.memoryInit && sub !== OpFC.memoryCopy && sub !== OpFC.memoryFill) return;
   let pos = d.lebEnd;
-  if (sub === 8) {
+  if (sub === OpFC.memoryInit) {
     d.readLeb(bytes, pos); // the data segment
     pos = d.lebEnd;
   }
@@ -284,7 +273,7 @@ function memoryInstruction(bytes: Uint8Array, d: InstructionDecoder, at: number,
  */
 function valueType(r: ByteReader, maps: IndexMaps): void {
   const b = r.u8();
-  if (b !== 0x63 && b !== 0x64) return;
+  if (b !== TypeCode.refNull && b !== TypeCode.ref) return;
   const heap = new InstructionDecoder().readSleb(r.bytes, r.pos);
   r.skipLeb();
   if (heap >= 0) maps.type(heap);
@@ -368,26 +357,10 @@ export function mergeKernel(plugin: Uint8Array, kernelBytes: Uint8Array, namespa
   const kernelImports = [KERNEL_MEMORY_EXPORT, ...mutableKernelGlobals.map((g) => g.exportName!)];
   const sections = new MergeSections(plugin, kernel, pluginMaps, kernelMaps, replacedBy, mutableKernelGlobals, typeBase);
   const out = new ByteWriter(plugin.length + kernelBytes.length + 256).slice(plugin, 0, 8);
-  const required = new Set<number>([SectionId.function, SectionId.global, SectionId.code]);
-  const emitMissingBefore = (rank: number): void => {
-    for (const id of [...required]) {
-      if (sectionRank(id) < rank) {
-        out.section(id, sections.section(id, undefined));
-        required.delete(id);
-      }
-    }
-  };
-  for (const span of spans) {
-    if (span.id === SectionId.custom) {
-      const custom = sections.custom(span);
-      if (custom) out.section(SectionId.custom, custom);
-      continue;
-    }
-    emitMissingBefore(sectionRank(span.id));
-    required.delete(span.id);
-    out.section(span.id, sections.section(span.id, span));
-  }
-  emitMissingBefore(Infinity);
+  writeSections(out, plugin, spans, [SectionId.function, SectionId.global, SectionId.code], {
+    section: (id, span) => sections.section(id, span),
+    custom: (span) => sections.custom(span),
+  });
   return { bytes: out.finish().slice(), kernelImports };
 }
 

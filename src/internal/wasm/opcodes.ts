@@ -44,6 +44,9 @@ export const Op = {
   localTee: 0x22,
   globalGet: 0x23,
   globalSet: 0x24,
+  /** The first of the loads and stores (`i32.load`); they run to `i64.store32`. */
+  i32Load: 0x28,
+  i64Store32: 0x3e,
   memorySize: 0x3f,
   memoryGrow: 0x40,
   i32Const: 0x41,
@@ -71,6 +74,7 @@ export const Op = {
   i64Sub: 0x7d,
   i64Shl: 0x86,
   i64ExtendI32U: 0xad,
+  refNull: 0xd0,
   refFunc: 0xd2,
   brOnNull: 0xd5,
   brOnNonNull: 0xd6,

@@ -8,6 +8,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { createPool } from '../src/index.js';
 import { everyThreadCpu, hostThreadClock, processCpu } from './cpu.js';
+import { type ExchangeFloor, exchangeFloor } from './exchange-floor.js';
 import { median } from './harness.js';
 import { pluginFile } from './hosts.js';
 import { COUNT_VOWELS_OPTIONS, countVowelsJs, inputs } from './scenarios.js';
@@ -59,6 +60,8 @@ export interface CpuPerCall {
   other: number;
   /** Microseconds of CPU per call of one thread calling its own plug-in synchronously, no pool. */
   bare: number | undefined;
+  /** The host thread's CPU per call handing the same calls to as many workers with no plughost (exchange-floor.ts). */
+  floor: ExchangeFloor;
   /** How each figure was read. */
   hostClock: string;
   workerClock: string;
@@ -195,6 +198,7 @@ export async function measureCpu(workload: PoolWorkload, size: number, ms: numbe
     worker,
     other: Math.max(0, median(samples.map((sample) => sample.total - sample.host - (sample.worker ?? 0)))),
     bare: (await ceiling(1, ms, workload))[0]?.cpuPerCall,
+    floor: await exchangeFloor(input, size, inFlightPerWorker, ms),
     hostClock: hostClock.what,
     workerClock: worker === undefined ? 'not measurable here (needs Linux /proc)' : '/proc/self/task/<tid>/schedstat',
     calls: samples.reduce((total, sample) => total + sample.calls, 0),
@@ -248,4 +252,9 @@ export function linearRate(cpu: CpuPerCall, cores: number): number {
 /** The share of a pooled call's CPU spent on the host thread. */
 export function hostShare(cpu: CpuPerCall): number {
   return cpu.host / (cpu.host + (cpu.worker ?? 0) + cpu.other);
+}
+
+/** The host share the pool would have if its host thread cost only the exchange floor: below it no design goes. */
+export function floorShare(cpu: CpuPerCall): number {
+  return cpu.floor.host / (cpu.floor.host + (cpu.worker ?? 0) + cpu.other);
 }

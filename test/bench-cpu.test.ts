@@ -3,13 +3,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { everyThreadCpu, hostThreadClock, processCpu, threadCpuClock } from '../bench/cpu.js';
-import { type CpuPerCall, hostShare, linearRate, predictedRate } from '../bench/pool.js';
+import { type CpuPerCall, floorShare, hostShare, linearRate, predictedRate } from '../bench/pool.js';
 
-const cpu = (host: number, worker: number, other = 0): CpuPerCall => ({
+const cpu = (host: number, worker: number, other = 0, floorHost = host): CpuPerCall => ({
   host,
   worker,
   other,
   bare: undefined,
+  floor: { host: floorHost, transport: 'messages' },
   hostClock: 'test',
   workerClock: 'test',
   calls: 1,
@@ -34,6 +35,10 @@ describe('pool bench model', () => {
   it('measures linear as cores / (worker + other), and the host share of the whole call', () => {
     assert.equal(linearRate(cpu(10, 990, 10), 4), 4000);
     assert.equal(hostShare(cpu(25, 70, 5)), 0.25);
+  });
+
+  it('gives the host share at the floor: the floor host cost beside the pool worker cost', () => {
+    assert.equal(floorShare(cpu(40, 70, 5, 25)), 0.25);
   });
 });
 

@@ -12,6 +12,7 @@ import { Worker } from 'node:worker_threads';
 import { hostThreadClock } from './cpu.js';
 import { median } from './harness.js';
 import { RING, type Transport } from './exchange-floor-worker.js';
+import { countVowelsJs } from './scenarios.js';
 
 /** Host-thread CPU per call of the leanest exchange, µs, and the transport that gave it. */
 export interface ExchangeFloor {
@@ -121,12 +122,15 @@ function ringLane(ring: SharedArrayBuffer): Lane {
 async function measure(transport: Transport, input: Uint8Array, workers: number, inFlight: number, ms: number): Promise<number> {
   const started = await Promise.all(Array.from({ length: workers }, () => start(transport, input.byteLength)));
   const clock = hostThreadClock();
+  const expected = countVowelsJs(input);
   const stretch = async (length: number) => {
     let calls = 0;
     const end = performance.now() + length;
     const caller = async (lane: Lane) => {
       while (performance.now() < end) {
-        await lane.call(input);
+        // a floor that lost or mixed up calls would be no floor
+        const count = await lane.call(input);
+        if (count !== expected) throw new Error(`the ${transport} exchange counted ${count} vowels, expected ${expected}`);
         calls++;
       }
     };

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { everyThreadCpu, hostThreadClock, processCpu, threadCpuClock } from '../bench/cpu.js';
+import { exchangeFloor } from '../bench/exchange-floor.js';
 import { type CpuPerCall, floorShare, hostShare, linearRate, predictedRate } from '../bench/pool.js';
 
 const cpu = (host: number, worker: number, other = 0, floorHost = host): CpuPerCall => ({
@@ -39,6 +40,27 @@ describe('pool bench model', () => {
 
   it('gives the host share at the floor: the floor host cost beside the pool worker cost', () => {
     assert.equal(floorShare(cpu(40, 70, 5, 25)), 0.25);
+  });
+});
+
+describe('pool bench exchange floor', () => {
+  // Each stretch checks every count the workers hand back, so a transport that loses, repeats
+  // or mixes up calls fails here instead of reporting a floor.
+  it('hands small calls to workers and back by messages and by rings, the cheaper one reported', async () => {
+    const floor = await exchangeFloor(new TextEncoder().encode('Hello, World!'), 2, 4, 40);
+    assert.ok(floor.host > 0 && Number.isFinite(floor.host), `host ${floor.host} µs a call`);
+    assert.ok(floor.transport === 'messages' || floor.transport === 'rings');
+  });
+
+  it('hands a large input through staging memory, and one in shared memory as it is', async () => {
+    const large = new TextEncoder().encode('Extism plug-ins, every vowel counted. '.repeat(2000));
+    const shared = new Uint8Array(new SharedArrayBuffer(large.byteLength));
+    shared.set(large);
+    for (const input of [large, shared]) {
+      const floor = await exchangeFloor(input, 2, 2, 40);
+      assert.equal(floor.transport, 'messages');
+      assert.ok(floor.host > 0 && Number.isFinite(floor.host), `host ${floor.host} µs a call`);
+    }
   });
 });
 

@@ -21,7 +21,7 @@ export interface Logger {
 
 /**
  * Options of {@link createPlugin}, named as in `@extism/extism` 2.x. Where a manifest sets the
- * same thing, the option wins (`config` keys are merged, the option's winning).
+ * same thing, the option wins (`config` keys and `memory` limits are merged, the option's winning).
  */
 export interface PluginOptions {
   /** Give the plug-in WASI preview 1 (files through `allowedPaths`, clocks, random). */

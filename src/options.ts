@@ -8,14 +8,24 @@ export type { LogLevel } from './call-context.js';
 export type { HostFunctionCallback, HostFunctionMap } from './host-function.js';
 
 /** Where guest output goes: a function called once per line (without its newline), or a stream. */
-export type OutputTarget = ((line: string) => void) | { write(chunk: string): unknown };
+export type OutputTarget =
+  | ((line: string) => void)
+  | {
+      /** Receives each line, with its newline. */
+      write(chunk: string): unknown;
+    };
 
 /** Where plug-in log messages go: any object with the five level methods (`console` fits). */
 export interface Logger {
+  /** Receives the plug-in's `log_trace` messages. */
   trace(message: string): void;
+  /** Receives the plug-in's `log_debug` messages. */
   debug(message: string): void;
+  /** Receives the plug-in's `log_info` messages. */
   info(message: string): void;
+  /** Receives the plug-in's `log_warn` messages. */
   warn(message: string): void;
+  /** Receives the plug-in's `log_error` messages. */
   error(message: string): void;
 }
 

@@ -1,0 +1,54 @@
+// What the README and docs/ point at exists: each relative link names a file of the repository
+// (and a heading of it, after `#`), and each test file, script or source file they name in
+// backquotes is there. A rename that leaves a page pointing at nothing fails here.
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, normalize } from 'node:path';
+import { it } from 'node:test';
+import { repoRoot } from './helpers.js';
+
+const pages = ['README.md', ...readdirSync(join(repoRoot, 'docs')).map((name) => `docs/${name}`), 'test/toolchains/README.md', 'plugins/README.md'].filter(
+  (page) => page.endsWith('.md'),
+);
+
+/** A page's text without its fenced code blocks (their text is code, not links). */
+function prose(page: string): string {
+  return readFileSync(join(repoRoot, page), 'utf8').replace(/^```[\s\S]*?^```$/gm, '');
+}
+
+/** The anchors GitHub gives a page's headings: lower case, punctuation dropped, spaces as `-`. */
+function headingAnchors(page: string): Set<string> {
+  const headings = [...prose(page).matchAll(/^#+\s+(.*)$/gm)].map((match) => match[1]!.trim());
+  return new Set(
+    headings.map((heading) =>
+      heading
+        .toLowerCase()
+        .replace(/[^\p{L}\p{N}_\- ]/gu, '')
+        .replace(/ /g, '-'),
+    ),
+  );
+}
+
+it('has relative links that reach a file and, after #, one of its headings', () => {
+  const broken: string[] = [];
+  for (const page of pages) {
+    for (const [, link] of prose(page).matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^[a-z]+:/i.test(link!)) continue;
+      const [target, anchor] = link!.split('#') as [string, string | undefined];
+      const file = target === '' ? page : normalize(join(dirname(page), target));
+      if (!existsSync(join(repoRoot, file))) broken.push(`${page}: ${link} (no ${file})`);
+      else if (anchor !== undefined && file.endsWith('.md') && !headingAnchors(file).has(anchor)) broken.push(`${page}: ${link} (no such heading)`);
+    }
+  }
+  assert.deepEqual(broken, []);
+});
+
+it('names only test files, scripts and sources that exist', () => {
+  const missing: string[] = [];
+  for (const page of pages) {
+    for (const [, path] of prose(page).matchAll(/`((?:test|scripts|src|examples)\/[\w./-]+\.(?:ts|mjs|wat|md|html|js))`/g)) {
+      if (!existsSync(join(repoRoot, path!))) missing.push(`${page}: ${path}`);
+    }
+  }
+  assert.deepEqual(missing, []);
+});

@@ -52,3 +52,42 @@ it('names only test files, scripts and sources that exist', () => {
   }
   assert.deepEqual(missing, []);
 });
+
+/** A test title as written in a test file: a literal, or a template whose `${...}` parts match anything. */
+function titlePatterns(source: string): RegExp[] {
+  const titles = [...source.matchAll(/\b(?:it|test|describe)\(\s*(['"`])((?:\\.|(?!\1).)*)\1/g)].map((match) => match[2]!.replace(/\\(.)/g, '$1'));
+  return titles.map(
+    (title) =>
+      new RegExp(
+        `^${title
+          .split(/\$\{[^}]*\}/)
+          .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+          .join('.*')}$`,
+      ),
+  );
+}
+
+it('names only tests that exist in SECURITY.md ("describe › test", "…" for part of a name)', () => {
+  const missing: string[] = [];
+  for (const line of prose('docs/SECURITY.md').split('\n')) {
+    // `test/x.test.ts`: "a › b", "… c" — each quoted name belongs to the file named before it
+    for (const [, file, names] of line.matchAll(/`(test\/[\w./-]+\.ts)`((?:(?!`test\/).)*)/g)) {
+      const source = readFileSync(join(repoRoot, file!), 'utf8');
+      const patterns = titlePatterns(source);
+      for (const [, name] of names!.matchAll(/"([^"]+)"/g)) {
+        for (const part of name!.split(' › ')) {
+          const partial = part.includes('…');
+          const text = part.replace(/…/g, '').trim();
+          if (text === '') continue;
+          const found =
+            source.includes(text) ||
+            patterns.some((pattern) => pattern.test(text)) ||
+            // part of a parameterized name: its words are all in the file
+            (partial && text.split(/\s+/).every((word) => source.includes(word)));
+          if (!found) missing.push(`${file}: ${text}`);
+        }
+      }
+    }
+  }
+  assert.deepEqual(missing, []);
+});

@@ -91,3 +91,23 @@ it('names only tests that exist in SECURITY.md ("describe › test", "…" for p
   }
   assert.deepEqual(missing, []);
 });
+
+it('points at no file outside the repository (the ABI is docs/ABI.md)', () => {
+  const skipped = new Set(['node_modules', 'build', 'dist', '.git']);
+  // spelled in pieces, so that this file does not name them itself
+  const outside = new RegExp(`(^|[^\\w/.-])${'shared'}/ABI\\.md|/${'work'}/`);
+  const offenders: string[] = [];
+  const visit = (dir: string) => {
+    for (const entry of readdirSync(join(repoRoot, dir), { withFileTypes: true })) {
+      const path = dir === '' ? entry.name : `${dir}/${entry.name}`;
+      if (entry.isDirectory()) {
+        if (!skipped.has(entry.name)) visit(path);
+      } else if (/\.(md|ts|mjs|js|json|jsonc|wat|c|cpp|h|rs|html)$/.test(entry.name) || entry.name === 'run') {
+        const text = readFileSync(join(repoRoot, path), 'utf8');
+        if (outside.test(text)) offenders.push(path);
+      }
+    }
+  };
+  visit('');
+  assert.deepEqual(offenders, []);
+});

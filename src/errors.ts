@@ -167,7 +167,8 @@ export class FuelExhaustedError extends PluginCallError {
 
 /**
  * A memory limit (`memory.maxPages`, `maxVarBytes`, `maxHttpResponseBytes`) was hit. A call
- * whose input or host-function result does not fit in kernel memory rejects with it; when the
+ * whose input, allocations or host-function results do not fit in kernel memory rejects with
+ * it; when the
  * plug-in's own `var_set` or HTTP request passes a limit, the call rejects with a
  * {@link PluginCallError} whose `cause` is this error.
  */

@@ -34,8 +34,10 @@ const node = bindPlatform(nodePlatform);
  * const plugin = await createPlugin('count-vowels.wasm', { config: { vowels: 'aeiouy' } });
  * ```
  *
- * Rejects with {@link ManifestError}, {@link WasmSourceError}, {@link HashMismatchError} or
- * {@link LinkError} (naming every missing import) when the plug-in cannot be created.
+ * Rejects with {@link ManifestError} (a bad manifest field or option), {@link WasmSourceError},
+ * {@link HashMismatchError} or {@link LinkError} (naming every missing import) when the plug-in
+ * cannot be created; with a {@link MemoryLimitError} when a module's initial memory is above
+ * `memory.maxPages`, and a {@link WorkerError} when the worker of `runInWorker: true` cannot start.
  */
 export function createPlugin(manifest: ManifestLike | PromiseLike<ManifestLike>, options?: PluginOptions): Promise<Plugin> {
   return node.createPlugin(manifest, options);

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { normalizeManifest } from '../src/manifest.js';
 import { assemble, consumerTsconfig, pluginPath, repoRoot } from './helpers.js';
 
 const run = promisify(execFile);
@@ -180,6 +181,18 @@ describe('the README', () => {
       const { stdout } = await run(process.execPath, [script], { cwd: workDir, timeout: 60_000 });
       assert.deepEqual(stdout.split('\n').filter(Boolean), harness.stdout ?? []);
     });
+  });
+
+  it('has JSON manifests, in it and in docs/ABI.md, that plughost validates as they are (placeholders filled)', () => {
+    const manifests = [readme, readFileSync(join(repoRoot, 'docs', 'ABI.md'), 'utf8')].flatMap((page) =>
+      fencedBlocks(page).filter((block) => block.language === 'json'),
+    );
+    assert.equal(manifests.length, 2);
+    for (const { code } of manifests) {
+      const filled = code.replace('<sha256 hex>', '0'.repeat(64)).replace('<bytes, or base64 in JSON>', 'AGFzbQEAAAA=');
+      const manifest = normalizeManifest(JSON.parse(filled));
+      assert.ok(manifest.wasm.length > 0 && manifest.timeoutMs !== null && manifest.memory.maxPages !== undefined);
+    }
   });
 
   const commands = blocks

@@ -41,4 +41,5 @@ export const CAPABILITIES: Readonly<Capabilities> = web.CAPABILITIES;
 export * from './api.js';
 export { createPlugin as newPlugin };
 
+/** {@link createPlugin}, as the default export: `import createPlugin from 'plughost'`. */
 export default createPlugin;

@@ -69,7 +69,7 @@ export class CallContext {
     return this.host.kernel.read(handle);
   }
 
-  /** Copy `data` (UTF-8 for strings) into a new block and return its handle. */
+  /** Copy `data` (UTF-8 for strings) into a new block and return its handle; throws a {@link MemoryLimitError} when kernel memory is full. */
   store(data: string | Uint8Array): number {
     return this.host.kernel.write(data);
   }
@@ -79,7 +79,7 @@ export class CallContext {
     return Math.max(0, this.host.kernel.length(handle));
   }
 
-  /** Allocate an uninitialized block of `size` bytes and return its handle. */
+  /** Allocate an uninitialized block of `size` bytes and return its handle; throws a {@link MemoryLimitError} when kernel memory is full. */
   alloc(size: number | bigint): number {
     return this.host.kernel.alloc(Number(size));
   }
@@ -102,7 +102,7 @@ export class CallContext {
     return new PluginOutput(copy);
   }
 
-  /** Set a plug-in var (strings as UTF-8); counts against `maxVarBytes`. */
+  /** Set a plug-in var (strings as UTF-8); counts against `maxVarBytes`: past it, throws a {@link MemoryLimitError}. */
   setVariable(name: string, value: string | Uint8Array): void {
     this.host.vars.set(name, typeof value === 'string' ? utf8.encode(value) : value.slice());
   }

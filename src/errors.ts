@@ -165,7 +165,12 @@ export class FuelExhaustedError extends PluginCallError {
   }
 }
 
-/** A memory limit (`memory.maxPages`, `maxVarBytes`, `maxHttpResponseBytes`) was hit. */
+/**
+ * A memory limit (`memory.maxPages`, `maxVarBytes`, `maxHttpResponseBytes`) was hit. A call
+ * whose input, allocations or host-function results do not fit in kernel memory rejects with
+ * it; when the plug-in's own `var_set` or HTTP request passes a limit, the call rejects with
+ * a {@link PluginCallError} whose `cause` is this error.
+ */
 export class MemoryLimitError extends PlughostError {
   /** The limit that was hit, in bytes (in pages for a module whose initial memory is above `maxPages`). */
   readonly limit: number;

@@ -47,6 +47,8 @@ export const DEFAULT_HOST_NAMESPACE = 'extism:host/user';
  * const plugin = await createPlugin('kv.wasm', { hostFunctions: [kvRead] });
  * ```
  *
+ * Throws a `TypeError` when a type is not a wasm value type or `callback` is not a function.
+ *
  * @param namespace the import module name; default `extism:host/user`.
  */
 export function defineHostFunction(

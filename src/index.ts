@@ -34,8 +34,10 @@ const node = bindPlatform(nodePlatform);
  * const plugin = await createPlugin('count-vowels.wasm', { config: { vowels: 'aeiouy' } });
  * ```
  *
- * Rejects with {@link ManifestError}, {@link WasmSourceError}, {@link HashMismatchError} or
- * {@link LinkError} (naming every missing import) when the plug-in cannot be created.
+ * Rejects with {@link ManifestError} (a bad manifest field or option), {@link WasmSourceError},
+ * {@link HashMismatchError} or {@link LinkError} (naming every missing import) when the plug-in
+ * cannot be created; with a {@link MemoryLimitError} when a module's initial memory is above
+ * `memory.maxPages`, and a {@link WorkerError} when the worker of `runInWorker: true` cannot start.
  */
 export function createPlugin(manifest: ManifestLike | PromiseLike<ManifestLike>, options?: PluginOptions): Promise<Plugin> {
   return node.createPlugin(manifest, options);
@@ -44,6 +46,8 @@ export function createPlugin(manifest: ManifestLike | PromiseLike<ManifestLike>,
 /**
  * Validate, fetch and compile a plug-in once; see {@link CompiledPlugin}. Options as
  * {@link createPlugin}'s; with `runInWorker: true`, each instance runs in a worker of its own.
+ * Rejects as {@link createPlugin} does when the plug-in cannot be compiled (a missing import is
+ * found when an instance is made).
  */
 export function compilePlugin(manifest: ManifestLike | PromiseLike<ManifestLike>, options?: PluginOptions): Promise<CompiledPlugin> {
   return node.compilePlugin(manifest, options);
@@ -51,8 +55,12 @@ export function compilePlugin(manifest: ManifestLike | PromiseLike<ManifestLike>
 
 /**
  * Create a {@link Pool}: the plug-in is validated, fetched and compiled once, then started in
- * `size` workers. Options as {@link createPlugin}'s (`runInWorker` is implied), plus `size` and
- * `maxQueue`.
+ * `size` workers. Options as {@link createPlugin}'s (`runInWorker` is implied), plus `size`
+ * (default: the CPUs this process may use) and `maxQueue` (default 10,000).
+ *
+ * Rejects as {@link createPlugin} does, with a {@link ManifestError} for a `size` or `maxQueue`
+ * that is not a whole number (`size` >= 1), and with a {@link WorkerError} where there are no
+ * threads (a browser page that is not cross-origin isolated) or a worker cannot start.
  */
 export function createPool(manifest: ManifestLike | PromiseLike<ManifestLike>, options?: PoolOptions): Promise<Pool> {
   return node.createPool(manifest, options);

@@ -3,25 +3,31 @@ import { asBytes, isSharedMemory } from './internal/bytes.js';
 
 /** Raw bytes of a wasm module. In JSON manifests, `data` is base64 text. */
 export interface ManifestWasmData {
+  /** The module's bytes, or base64 text of them. */
   data: Uint8Array | ArrayBuffer | string;
 }
 /** A wasm module fetched from a URL (`method` defaults to GET). */
 export interface ManifestWasmUrl {
+  /** An absolute URL (`http:`, `https:`, `file:`, ...). */
   url: URL | string;
   /** Request headers, e.g. an `Authorization` for a private registry. */
   headers?: Record<string, string>;
+  /** The request method; default `GET`. */
   method?: string;
 }
 /** A wasm module read from a file. Relative paths resolve against the manifest file's folder (or the working directory). */
 export interface ManifestWasmPath {
+  /** The file's path (a regular file, at most `maxWasmBytes`). */
   path: string;
 }
 /** A wasm module taken from a fetch `Response`. */
 export interface ManifestWasmResponse {
+  /** The response whose body is the module (read at most `maxWasmBytes` of it). */
   response: Response;
 }
 /** An already compiled module (no `hash` check possible: its bytes are gone). */
 export interface ManifestWasmModule {
+  /** The compiled module; limits that need its bytes rewritten are refused for it. */
   module: WebAssembly.Module;
 }
 /**
@@ -29,7 +35,9 @@ export interface ManifestWasmModule {
  * picks the main module (`main`, else the last one); `hash` is the sha256 of its bytes, hex.
  */
 export type ManifestWasm = (ManifestWasmUrl | ManifestWasmData | ManifestWasmPath | ManifestWasmResponse | ManifestWasmModule) & {
+  /** The module's name, which other modules import from; `main` names the main module. */
   name?: string;
+  /** The sha256 of the module's bytes, 64 hex digits; a mismatch fails creation with a {@link HashMismatchError}. */
   hash?: string;
 };
 

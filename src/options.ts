@@ -8,20 +8,30 @@ export type { LogLevel } from './call-context.js';
 export type { HostFunctionCallback, HostFunctionMap } from './host-function.js';
 
 /** Where guest output goes: a function called once per line (without its newline), or a stream. */
-export type OutputTarget = ((line: string) => void) | { write(chunk: string): unknown };
+export type OutputTarget =
+  | ((line: string) => void)
+  | {
+      /** Receives each line, with its newline. */
+      write(chunk: string): unknown;
+    };
 
 /** Where plug-in log messages go: any object with the five level methods (`console` fits). */
 export interface Logger {
+  /** Receives the plug-in's `log_trace` messages. */
   trace(message: string): void;
+  /** Receives the plug-in's `log_debug` messages. */
   debug(message: string): void;
+  /** Receives the plug-in's `log_info` messages. */
   info(message: string): void;
+  /** Receives the plug-in's `log_warn` messages. */
   warn(message: string): void;
+  /** Receives the plug-in's `log_error` messages. */
   error(message: string): void;
 }
 
 /**
  * Options of {@link createPlugin}, named as in `@extism/extism` 2.x. Where a manifest sets the
- * same thing, the option wins (`config` keys are merged, the option's winning).
+ * same thing, the option wins (`config` keys and `memory` limits are merged, the option's winning).
  */
 export interface PluginOptions {
   /** Give the plug-in WASI preview 1 (files through `allowedPaths`, clocks, random). */
@@ -43,11 +53,19 @@ export interface PluginOptions {
    * through it; the host reads back what the guest wrote, and may share one between plug-ins.
    */
   wasiFileSystem?: MemoryFileSystem;
-  /** Memory limits. */
+  /** Memory limits, merged over the manifest's limit by limit. */
   memory?: MemoryOptions;
-  /** Bound on a whole call (and on initialization), in milliseconds. */
+  /**
+   * Bound on a whole call (and on initialization), in milliseconds; past it the call fails with
+   * a {@link TimeoutError} and the plug-in stays usable. `null` or absent: the manifest's
+   * `timeout_ms`, else no bound. Not a number > 0: creation fails with a {@link ManifestError}.
+   */
   timeoutMs?: number | null;
-  /** Instruction budget per call; exceeding it fails the call with a {@link FuelExhaustedError}. */
+  /**
+   * Budget of work per call, in fuel units (one simple instruction of the module, or 16 bytes
+   * moved by a bulk instruction); exceeding it fails the call with a {@link FuelExhaustedError}.
+   * A whole number > 0; `plugin.fuelConsumed` tells what the last call used.
+   */
   fuel?: number;
   /** Receives plug-in log messages; default `console`. */
   logger?: Logger;
@@ -67,12 +85,13 @@ export interface PluginOptions {
   /** The WASI guest's environment (default: empty). */
   wasiEnv?: Record<string, string>;
   /**
-   * The `fetch` used for wasm URLs and, for plug-ins with `runInWorker: true`, for `http_request`.
-   * A plug-in on this thread cannot use it for `http_request` (its thread is blocked while the
-   * request runs): combined with `allowedHosts` and without `runInWorker`, creation fails.
+   * The `fetch` used for wasm URLs and for `http_request` (still checked against `allowedHosts`).
+   * Without JS promise integration (JSPI: Node 20 and 22), a plug-in on this thread cannot use
+   * it for `http_request` (its thread is blocked while the request runs): combined with
+   * `allowedHosts` and without `runInWorker`, creation fails with a {@link ManifestError}.
    */
   fetch?: typeof fetch;
-  /** Let plug-ins read response headers with `http_headers`. */
+  /** Let plug-ins read response headers with `http_headers` (default: they get none). */
   allowHttpResponseHeaders?: boolean;
   /**
    * Bound on each `http_request`, in milliseconds (default 30 000); the call's `timeoutMs`

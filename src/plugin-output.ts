@@ -50,33 +50,43 @@ export class PluginOutput extends DataView<ArrayBufferLike> {
     return this.buffer.slice(this.byteOffset, this.byteOffset + this.byteLength);
   }
 
+  /** Throws a `TypeError`: an output is read-only. */
   override setInt8(): void {
     readOnly();
   }
+  /** Throws a `TypeError`: an output is read-only. */
   override setUint8(): void {
     readOnly();
   }
+  /** Throws a `TypeError`: an output is read-only. */
   override setInt16(): void {
     readOnly();
   }
+  /** Throws a `TypeError`: an output is read-only. */
   override setUint16(): void {
     readOnly();
   }
+  /** Throws a `TypeError`: an output is read-only. */
   override setInt32(): void {
     readOnly();
   }
+  /** Throws a `TypeError`: an output is read-only. */
   override setUint32(): void {
     readOnly();
   }
+  /** Throws a `TypeError`: an output is read-only. */
   override setFloat32(): void {
     readOnly();
   }
+  /** Throws a `TypeError`: an output is read-only. */
   override setFloat64(): void {
     readOnly();
   }
+  /** Throws a `TypeError`: an output is read-only. */
   override setBigInt64(): void {
     readOnly();
   }
+  /** Throws a `TypeError`: an output is read-only. */
   override setBigUint64(): void {
     readOnly();
   }

@@ -58,7 +58,11 @@ export class Plugin {
   /**
    * Call the export `name` with `input` (a string is sent as UTF-8). Resolves to the output,
    * or null when the plug-in set none. Rejects with a {@link PluginCallError} (the plug-in's
-   * message, the export's name, the exit code), {@link TimeoutError}, {@link AbortError}, ...
+   * message, the export's name, the exit code) or one of its kinds ({@link FunctionNotFoundError},
+   * {@link TimeoutError}, {@link AbortError}, {@link FuelExhaustedError}); with a
+   * {@link MemoryLimitError} when kernel memory runs out, a {@link ReentrantCallError} when a host
+   * function of this plug-in calls it, a {@link WorkerError} when its worker dies, and a
+   * {@link PluginClosedError} once it is closed.
    * Calls on one plug-in never overlap: in a worker, later calls queue behind the running one.
    * In a worker, an input in a `SharedArrayBuffer` is read in place: see {@link PluginInput}.
    *
@@ -78,7 +82,7 @@ export class Plugin {
     return this.#live().callSync(name, input, hostContext, options);
   }
 
-  /** Whether the plug-in exports a function called `name`. */
+  /** Whether the plug-in exports a function called `name`. Rejects with {@link PluginClosedError} once closed. */
   functionExists(name: string): Promise<boolean> {
     const backend = this.#backend;
     if (backend === null) return Promise.reject(new PluginClosedError());
@@ -97,13 +101,13 @@ export class Plugin {
     return backend.getInstance();
   }
 
-  /** The main module's exports. */
+  /** The main module's exports (without those plughost added). Rejects with {@link PluginClosedError} once closed. */
   async getExports(): Promise<WebAssembly.ModuleExportDescriptor[]> {
     const { main } = this.#live();
     return WebAssembly.Module.exports(main.module).filter((exp) => !isAddedExport(main, exp));
   }
 
-  /** The main module's imports. */
+  /** The main module's imports (without those plughost added). Rejects with {@link PluginClosedError} once closed. */
   async getImports(): Promise<WebAssembly.ModuleImportDescriptor[]> {
     const { main } = this.#live();
     return visibleImports(main);
@@ -114,12 +118,16 @@ export class Plugin {
     return this.#backend?.isActive ?? false;
   }
 
-  /** Re-create the instance: linear memory and globals start afresh (vars are kept). False while a call runs. */
+  /**
+   * Re-create the instance: linear memory and globals start afresh (vars are kept). Resolves
+   * false while a call runs (nothing is reset), true otherwise; rejects with
+   * {@link PluginClosedError} once closed.
+   */
   async reset(): Promise<boolean> {
     return this.#live().reset();
   }
 
-  /** Fuel the last call consumed (when the `fuel` or `timeoutMs` option is set; else 0). */
+  /** Fuel units the last call consumed (see the `fuel` option), when `fuel` or `timeoutMs` is set; else 0. */
   get fuelConsumed(): number {
     return this.#backend?.fuelConsumed ?? 0;
   }
@@ -344,7 +352,12 @@ export class CompiledPlugin {
   /**
    * A new, independent plug-in instance: on this thread, or in a worker of its own when the
    * plug-in was compiled with `runInWorker: true` (or `options.runInWorker` says so). The
-   * compiled modules go to the worker as they are: nothing is compiled again.
+   * compiled modules go to the worker as they are: nothing is compiled again. Rejects with a
+   * {@link LinkError} when an instance cannot be made (its start code fails), a
+   * {@link ManifestError} for `timeoutMs` on this thread with a `WebAssembly.Module` you
+   * compiled, a {@link WorkerError} when a worker cannot start.
+   *
+   * @param options.runInWorker overrides the `runInWorker` the plug-in was compiled with.
    */
   async instantiate(options: { runInWorker?: boolean } = {}): Promise<Plugin> {
     if (options.runInWorker ?? this.#runInWorker) return new Plugin(await this.startWorker());

@@ -50,9 +50,10 @@ interface Member {
 
 /**
  * Instances of one plug-in in worker threads, called as one: each call runs on an idle
- * instance; when none is idle, an instance takes one call behind its running one, so that it
- * starts it without waiting for this thread (with calls of very uneven length, one may then wait
- * behind a long call while another instance becomes free). Instances keep their own state and vars, and which one serves a call is not
+ * instance; when none is idle, an instance takes one call behind its running one (up to seven
+ * when their inputs are under 16 KiB), so that it starts each without waiting for this thread
+ * (with calls of very uneven length, one may then wait behind a long call while another
+ * instance becomes free). Instances keep their own state and vars, and which one serves a call is not
  * specified, so a pool suits plug-ins whose calls do not depend on earlier ones. A worker that
  * dies fails only the call it was running ({@link WorkerError}) and is replaced.
  *

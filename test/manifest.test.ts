@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { compilePlugin, createPlugin, ManifestError } from '../src/index.js';
 import { normalizeManifest } from '../src/manifest.js';
-import { assemble } from './helpers.js';
+import { assemble, pluginPath } from './helpers.js';
 
 const ECHO = `(module
   (import "extism:host/env" "input_offset" (func $input_offset (result i64)))
@@ -253,6 +253,16 @@ describe('manifest', () => {
     assert.equal((await plugin.call('get'))?.text(), 'option');
     const manifestOnly = await createPlugin({ wasm: [{ data: cfg }], config: { k: 'manifest' } });
     assert.equal((await manifestOnly.call('get'))?.text(), 'manifest');
+  });
+
+  it("merges options.memory over the manifest's memory limit by limit", async () => {
+    // count-vowels keeps a 13-byte var: a 1-byte var cap fails its call
+    const manifest = { wasm: [{ path: pluginPath('count-vowels') }], memory: { max_var_bytes: 1 } };
+    const capped = await createPlugin(manifest, { memory: { maxPages: 100 } });
+    await assert.rejects(capped.call('count_vowels', 'a'), /maxVarBytes 1\b/);
+    const raised = await createPlugin(manifest, { memory: { maxVarBytes: 1024 } });
+    assert.equal((await raised.call('count_vowels', 'a'))?.json().count, 1);
+    await Promise.all([capped.close(), raised.close()]);
   });
 
   it('sees bytes changed in place since an earlier plug-in was made from the same array', async () => {

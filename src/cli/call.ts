@@ -28,8 +28,8 @@ extism call; the ones marked (plughost) are plughost's own.
 
 The plug-in:
   -m, --manifest          the file is a JSON manifest, whatever its name (a .json file always is)
-  --link NAME=PATH        link another module under the import namespace NAME; PATH may be a
-                          URL; a bare PATH is named after its file (repeatable)
+  --link NAME=PATH        link another module under the import namespace NAME; PATH may be an
+                          http(s) URL; a bare PATH is named after its file (repeatable)
 
 Input (at most one; default: empty):
   -i, --input S           the input, as UTF-8 text

@@ -109,7 +109,7 @@ describe('random handles to every extism:host/env function', () => {
   const wasmPath = join(dir, 'fuzz.wasm');
   const variants: [string, number, string][] = [
     ['on the main thread', 1500, '{}'],
-    ['with memory capped at 64 pages and small vars', 1500, '{ memory: { maxPages: 64 }, maxVarBytes: 4096 }'],
+    ['with memory capped at 64 pages and small vars', 1500, '{ memory: { maxPages: 64, maxVarBytes: 4096 } }'],
     ['instrumented for a timeout', 800, '{ timeoutMs: 5000 }'],
     ['in a worker', 400, '{ runInWorker: true }'],
   ];

@@ -1,5 +1,5 @@
 /*
- * Our own declarations of the Extism host ABI (shared/ABI.md), as a C plug-in sees it.
+ * Our own declarations of the Extism host ABI (docs/ABI.md), as a C plug-in sees it.
  * Written for plughost's toolchain tests; every handle, length and offset is an i64.
  */
 #ifndef PLUGHOST_TEST_EXTISM_H

@@ -14,7 +14,17 @@ import { cpus, totalmem } from 'node:os';
 import { Floor } from './floor.js';
 import { formatBytes, formatRatio, formatTable, formatTime, geomean, type MemorySnapshot, median, memorySnapshot, type Op, sample, warmUp } from './harness.js';
 import { type BenchPlugin, fixtureFile, type Host, loadPeer, plughost, pluginFile } from './hosts.js';
-import { floorShare, hostShare, linearRate, POOL_WORKLOADS, type PoolResult, type PoolWorkload, PREDICTED_CORES, poolThroughput, predictedRate } from './pool.js';
+import {
+  floorShare,
+  hostShare,
+  linearRate,
+  POOL_WORKLOADS,
+  type PoolResult,
+  type PoolWorkload,
+  PREDICTED_CORES,
+  poolThroughput,
+  predictedRate,
+} from './pool.js';
 import { COUNT_VOWELS_OPTIONS, countVowelsJs, inputs, scenarios, type Target } from './scenarios.js';
 import { soak } from './soak.js';
 import { startup } from './startup.js';

@@ -10,8 +10,8 @@
 //     sleeps (no message at all once running).
 import { Worker } from 'node:worker_threads';
 import { hostThreadClock } from './cpu.js';
-import { median } from './harness.js';
 import { RING, type Transport } from './exchange-floor-worker.js';
+import { median } from './harness.js';
 import { countVowelsJs } from './scenarios.js';
 
 /** Host-thread CPU per call of the leanest exchange, µs, and the transport that gave it. */

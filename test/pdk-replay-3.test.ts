@@ -1,0 +1,68 @@
+// Sequences found when docs/COMPATIBILITY.md was checked again against the PDKs' newest
+// sources and their history: request JSON that deployed plug-ins send and the first audit did
+// not replay. Each expectation is what the reference host gives, or, where it fails the call,
+// the lenient answer the contract chose. HTTP goes to the node:http server of http-test-server.ts.
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { after, describe, it } from 'node:test';
+import { createPlugin, type Plugin, type PluginOptions, type PluginOutput } from '../src/index.js';
+import { fixturePath } from './helpers.js';
+import { type TestServer, useTestServer } from './http-test-server.js';
+
+const decoder = new TextDecoder();
+
+const opened: Plugin[] = [];
+async function open(name: string, options: PluginOptions = {}): Promise<Plugin> {
+  const plugin = await createPlugin({ wasm: [{ data: await readFile(fixturePath(name)) }] }, options);
+  opened.push(plugin);
+  return plugin;
+}
+async function closeAll(): Promise<void> {
+  for (const plugin of opened.splice(0)) await plugin.close();
+}
+
+/** The fixtures' HTTP exports output the status (u32, little endian), then the body. */
+function statusAndBody(output: PluginOutput | null): { status: number; body: string } {
+  assert.ok(output !== null, 'the plug-in set an output');
+  const bytes = output.bytes();
+  assert.ok(bytes.length >= 4, `the output holds a status: ${bytes.length} bytes`);
+  return { status: new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true), body: decoder.decode(bytes.subarray(4)) };
+}
+
+interface Echo {
+  method: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+let server: TestServer;
+useTestServer((started) => {
+  server = started;
+});
+
+describe('Go PDK up to v1.1.2', () => {
+  after(closeAll);
+
+  // The reference host fails this call ("invalid type: null"); go-pdk v1.1.3 stopped sending
+  // it, but plug-ins built before are deployed, and `null` has only one sensible reading.
+  it('Send() of a request without SetHeader: "headers": null is no headers, and the GET goes out', async () => {
+    const plugin = await open('pdk-go', { allowedHosts: ['127.0.0.1'] });
+    const { status, body } = statusAndBody(await plugin.call('http_get_headers_null', server.url('/echo')));
+    assert.equal(status, 200);
+    const echoed = JSON.parse(body) as Echo;
+    assert.equal(echoed.method, 'GET');
+    assert.equal(echoed.headers['x-tag'], undefined);
+  });
+});
+
+describe('Haskell PDK (extism-manifest headers)', () => {
+  after(closeAll);
+
+  it('withHeaders with a repeated name: one JSON object with the name twice; the last value is sent, once', async () => {
+    const plugin = await open('pdk-haskell', { allowedHosts: ['127.0.0.1'] });
+    const { status, body } = statusAndBody(await plugin.call('http_get_repeated_header', server.url('/echo')));
+    assert.equal(status, 200);
+    const echoed = JSON.parse(body) as Echo;
+    assert.equal(echoed.method, 'GET');
+    assert.equal(echoed.headers['x-tag'], 'two');
+  });
+});

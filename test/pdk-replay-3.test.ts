@@ -66,3 +66,32 @@ describe('Haskell PDK (extism-manifest headers)', () => {
     assert.equal(echoed.headers['x-tag'], 'two');
   });
 });
+
+describe('Rust PDK runtime linking (#[shared_fn])', () => {
+  after(closeAll);
+
+  async function linked(options: PluginOptions = {}): Promise<Plugin> {
+    const plugin = await createPlugin(
+      {
+        wasm: [
+          { data: await readFile(fixturePath('pdk-rust-shared-lib')), name: 'lib' },
+          { data: await readFile(fixturePath('pdk-rust-shared-main')), name: 'main' },
+        ],
+      },
+      options,
+    );
+    opened.push(plugin);
+    return plugin;
+  }
+
+  it('the main module hands a block to the library, the library answers a block of its own: one kernel for both', async () => {
+    const plugin = await linked();
+    assert.equal((await plugin.call('greet_through_lib', 'Ferris, a name longer than eight bytes'))?.text(), 'Hello, Ferris, a name longer than eight bytes');
+    assert.equal((await plugin.call('greet_through_lib', 'Bo'))?.text(), 'Hello, Bo');
+  });
+
+  it('in a worker too', async () => {
+    const plugin = await linked({ runInWorker: true });
+    assert.equal((await plugin.call('greet_through_lib', 'Ferris'))?.text(), 'Hello, Ferris');
+  });
+});

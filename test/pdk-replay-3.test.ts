@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, describe, it } from 'node:test';
 import { createPlugin, type Plugin, type PluginOptions, type PluginOutput } from '../src/index.js';
-import { fixturePath } from './helpers.js';
+import { fixturePath, recordingLogger } from './helpers.js';
 import { type TestServer, useTestServer } from './http-test-server.js';
 
 const decoder = new TextDecoder();
@@ -51,6 +51,31 @@ describe('Go PDK up to v1.1.2', () => {
     const echoed = JSON.parse(body) as Echo;
     assert.equal(echoed.method, 'GET');
     assert.equal(echoed.headers['x-tag'], undefined);
+  });
+});
+
+describe('Go PDK v1.0.3 to v1.0.5 (frees after output_set, error_set, var_set)', () => {
+  after(closeAll);
+
+  const INPUTS = ['a', 'abcdefgh', 'an output longer than a few chunks of eight bytes', 'x'.repeat(5000)];
+
+  it('Output frees its block after output_set, then allocates a log message: the output is intact', async () => {
+    const log = recordingLogger();
+    const plugin = await open('pdk-go', { logger: log.logger, logLevel: 'info' });
+    for (const input of INPUTS) assert.equal((await plugin.call('output_then_free', input))?.text(), input);
+    assert.deepEqual(log.lines, INPUTS.map(() => 'info info message'));
+  });
+
+  it('SetErrorString frees its block after error_set, then allocates a log message: the error is intact', async () => {
+    const log = recordingLogger();
+    const plugin = await open('pdk-go', { logger: log.logger, logLevel: 'info' });
+    await assert.rejects(plugin.call('error_then_free'), { message: 'boom: the plug-in failed', exitCode: 1 });
+    assert.deepEqual(log.lines, ['error error message']);
+  });
+
+  it('SetVar frees the key and value var_set took: the var is stored, and reads back', async () => {
+    const plugin = await open('pdk-go');
+    for (const input of INPUTS) assert.equal((await plugin.call('var_set_then_free', input))?.text(), input);
   });
 });
 

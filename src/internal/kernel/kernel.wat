@@ -416,8 +416,29 @@
       (then (call $note_refused (local.get $n)) (return (i64.const 0))))
     (i64.extend_i32_u (call $allocate (i32.wrap_i64 (local.get $n)))))
 
+  ;; A block that holds the call's error message or part of its output stays live until the
+  ;; call ends: go-pdk 1.0.3 to 1.0.5 free the output block right after output_set (and 1.0.3,
+  ;; 1.0.4 the error block after error_set), then allocate again; the reference host never
+  ;; reuses that space within the call, so the output still reads back there.
   (func (export "free") (param $h i64)
-    (call $release (call $live_handle (local.get $h)) (i32.const 0)))
+    (local $live i32)
+    (local.set $live (call $live_handle (local.get $h)))
+    (if (call $holds_result (local.get $live)) (then (return)))
+    (call $release (local.get $live) (i32.const 0)))
+
+  ;; Does live block $h (0: none) hold the error message or any byte of the output range?
+  (func $holds_result (param $h i32) (result i32)
+    (local $offset i32) (local $length i32)
+    (if (i32.eqz (local.get $h)) (then (return (i32.const 0))))
+    (if (i64.eq (i64.extend_i32_u (local.get $h)) (global.get $error_handle)) (then (return (i32.const 1))))
+    (local.set $offset (i32.load (global.get $OUTPUT_OFFSET)))
+    (local.set $length (i32.load (global.get $OUTPUT_LENGTH)))
+    ;; [offset, offset + length) meets [h, h + capacity)
+    (i32.and
+      (i32.ne (local.get $length) (i32.const 0))
+      (i32.and
+        (i32.lt_u (local.get $offset) (i32.add (local.get $h) (i32.load offset=4 (i32.sub (local.get $h) (i32.const 16)))))
+        (i32.gt_u (i32.add (local.get $offset) (local.get $length)) (local.get $h)))))
 
   (func $length (export "length") (param $h i64) (result i64)
     (local $live i32)

@@ -63,7 +63,10 @@ describe('Go PDK v1.0.3 to v1.0.5 (frees after output_set, error_set, var_set)',
     const log = recordingLogger();
     const plugin = await open('pdk-go', { logger: log.logger, logLevel: 'info' });
     for (const input of INPUTS) assert.equal((await plugin.call('output_then_free', input))?.text(), input);
-    assert.deepEqual(log.lines, INPUTS.map(() => 'info info message'));
+    assert.deepEqual(
+      log.lines,
+      INPUTS.map(() => 'info info message'),
+    );
   });
 
   it('SetErrorString frees its block after error_set, then allocates a log message: the error is intact', async () => {

@@ -123,3 +123,32 @@ describe('Rust PDK runtime linking (#[shared_fn])', () => {
     assert.equal((await plugin.call('greet_through_lib', 'Ferris'))?.text(), 'Hello, Ferris');
   });
 });
+
+describe('.NET PDK v1.0.0 to v1.0.2 ("header" for "headers")', () => {
+  after(closeAll);
+
+  // SendRequest wrote its headers under "header" until 95c173e (v1.0.3) and only when there
+  // were some: {"url","method"[,"header":{...}]}. The JSON goes through pdk-dotnet.wat's
+  // SendRequest replay (input: u32 JSON length, the JSON, the body); the v1.0 sequence differs
+  // from it only in the frees and the http_headers call after the request, none of which
+  // touch the JSON.
+  function dotnetHttpInput(json: string): Uint8Array {
+    const jsonBytes = new TextEncoder().encode(json);
+    const input = new Uint8Array(4 + jsonBytes.length);
+    new DataView(input.buffer).setUint32(0, jsonBytes.length, true);
+    input.set(jsonBytes, 4);
+    return input;
+  }
+
+  it('the headers under "header" are sent', async () => {
+    const plugin = await open('pdk-dotnet', { allowedHosts: ['127.0.0.1'] });
+    const json = `{"url":"${server.url('/echo')}","method":"GET","header":{"X-Tag":"one"}}`;
+    const report = (await plugin.call('send_request_read_body', dotnetHttpInput(json)))?.text() ?? '';
+    // "<status>\n<headers JSON>\n<body>"
+    const [status, , ...body] = report.split('\n');
+    assert.equal(status, '200');
+    const echoed = JSON.parse(body.join('\n')) as Echo;
+    assert.equal(echoed.method, 'GET');
+    assert.equal(echoed.headers['x-tag'], 'one');
+  });
+});

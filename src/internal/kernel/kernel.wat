@@ -38,7 +38,8 @@
 ;;     limit). Then a sweep walks the heap and puts every free block on the free lists, merging
 ;;     neighbours. A second free that comes before then finds no live block and does nothing;
 ;;   - a block the guest frees itself is reused at once (its own double free is its own bug,
-;;     as with any allocator).
+;;     as with any allocator), except one that holds the error message or part of the output:
+;;     that one stays live until the call ends (see `free`).
 ;; A loop of host calls therefore reuses its arguments' space and the heap stays bounded: it
 ;; only grows while the quarantine is under a quarter of it.
 (module

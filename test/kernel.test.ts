@@ -187,6 +187,47 @@ describe('kernel', () => {
     await plugin.close();
   });
 
+  it('keeps a block the guest frees while it holds the output or the error; any other block is reused at once', async () => {
+    const wasm = await assemble(`(module ${ENV}
+      ;; "abcdefghijklmnop" in a block, output "defgh" from inside it, free it, then allocate
+      ;; and zero a block of the same size: it must not land on the output
+      (func (export "part_of_output") (result i32)
+        (local $h i64) (local $g i64)
+        (local.set $h (call $alloc (i64.const 16)))
+        (call $store_u64 (local.get $h) (i64.const 0x6867666564636261))
+        (call $store_u64 (i64.add (local.get $h) (i64.const 8)) (i64.const 0x706f6e6d6c6b6a69))
+        (call $output_set (i64.add (local.get $h) (i64.const 3)) (i64.const 5))
+        (call $free (local.get $h))
+        (local.set $g (call $alloc (i64.const 16)))
+        (call $store_u64 (local.get $g) (i64.const 0))
+        (call $store_u64 (i64.add (local.get $g) (i64.const 8)) (i64.const 0))
+        (i32.const 0))
+      ;; the error block, freed, then the same size allocated and overwritten
+      (func (export "error_block") (result i32)
+        (local $h i64) (local $g i64)
+        (local.set $h (call $alloc (i64.const 8)))
+        (call $store_u64 (local.get $h) (i64.const 0x2172756f2d727265)) ;; "err-our!"
+        (call $error_set (local.get $h))
+        (call $free (local.get $h))
+        (local.set $g (call $alloc (i64.const 8)))
+        (call $store_u64 (local.get $g) (i64.const 0x5858585858585858))
+        (i32.const 1))
+      ;; a block next to the output block, freed: its space is handed out again (output 1)
+      (func (export "neighbour") (result i32)
+        (local $h i64) (local $g i64)
+        (local.set $h (call $alloc (i64.const 16)))
+        (local.set $g (call $alloc (i64.const 8)))
+        (call $output_set (local.get $g) (i64.const 8))
+        (call $free (local.get $h))
+        (call $store_u64 (local.get $g) (i64.extend_i32_u (i64.eq (call $alloc (i64.const 16)) (local.get $h))))
+        (i32.const 0)))`);
+    const plugin = await createPlugin({ wasm: [{ data: wasm }] });
+    assert.equal((await plugin.call('part_of_output'))?.text(), 'defgh');
+    await assert.rejects(plugin.call('error_block'), { message: 'err-our!', exitCode: 1 });
+    assert.equal((await plugin.call('neighbour'))?.getBigUint64(0, true), 1n);
+    await plugin.close();
+  });
+
   it('outputs any window of a block exactly, in a buffer that holds nothing else', async () => {
     // input: [start, length, 0xff...]; output: that window of the input block, at any alignment;
     // the 0xff bytes after each window must not reach the output's buffer.

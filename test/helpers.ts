@@ -5,7 +5,15 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Logger } from '../src/index.js';
+import type { Logger, PluginOutput } from '../src/index.js';
+
+/** The PDK replay fixtures' HTTP exports output the status (u32, little endian), then the body. */
+export function statusAndBody(output: PluginOutput | null): { status: number; body: string } {
+  assert.ok(output !== null, 'the plug-in set an output');
+  const bytes = output.bytes();
+  assert.ok(bytes.length >= 4, `the output holds a status: ${bytes.length} bytes`);
+  return { status: new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true), body: new TextDecoder().decode(bytes.subarray(4)) };
+}
 
 /** The repository's root (tests run from build/test/..., compiled). */
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');

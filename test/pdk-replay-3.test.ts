@@ -5,11 +5,9 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, describe, it } from 'node:test';
-import { createPlugin, type Plugin, type PluginOptions, type PluginOutput } from '../src/index.js';
-import { fixturePath, recordingLogger } from './helpers.js';
+import { createPlugin, type Plugin, type PluginOptions } from '../src/index.js';
+import { fixturePath, recordingLogger, statusAndBody } from './helpers.js';
 import { type TestServer, useTestServer } from './http-test-server.js';
-
-const decoder = new TextDecoder();
 
 const opened: Plugin[] = [];
 async function open(name: string, options: PluginOptions = {}): Promise<Plugin> {
@@ -19,14 +17,6 @@ async function open(name: string, options: PluginOptions = {}): Promise<Plugin> 
 }
 async function closeAll(): Promise<void> {
   for (const plugin of opened.splice(0)) await plugin.close();
-}
-
-/** The fixtures' HTTP exports output the status (u32, little endian), then the body. */
-function statusAndBody(output: PluginOutput | null): { status: number; body: string } {
-  assert.ok(output !== null, 'the plug-in set an output');
-  const bytes = output.bytes();
-  assert.ok(bytes.length >= 4, `the output holds a status: ${bytes.length} bytes`);
-  return { status: new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true), body: decoder.decode(bytes.subarray(4)) };
 }
 
 interface Echo {

@@ -6,10 +6,8 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, describe, it } from 'node:test';
 import { type CallContext, createPlugin, type Plugin, type PluginOptions, type PluginOutput } from '../src/index.js';
-import { fixturePath, recordingLogger } from './helpers.js';
+import { fixturePath, recordingLogger, statusAndBody } from './helpers.js';
 import { type TestServer, useTestServer } from './http-test-server.js';
-
-const decoder = new TextDecoder();
 
 /** pdk-rust imports the user host function of its #[host_fn] replay: by default, one that answers a copy. */
 const RUST_HOST_FUNCTIONS = {
@@ -27,14 +25,6 @@ async function open(name: string, options: PluginOptions = {}, config?: Record<s
 }
 async function closeAll(): Promise<void> {
   for (const plugin of opened.splice(0)) await plugin.close();
-}
-
-/** The fixtures' HTTP exports output the status (u32, little endian), then the body. */
-function statusAndBody(output: PluginOutput | null): { status: number; body: string } {
-  assert.ok(output !== null, 'the plug-in set an output');
-  const bytes = output.bytes();
-  assert.ok(bytes.length >= 4, `the output holds a status: ${bytes.length} bytes`);
-  return { status: new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true), body: decoder.decode(bytes.subarray(4)) };
 }
 
 /** An output the reference host gives as empty: no output, or zero bytes. */

@@ -29,17 +29,23 @@ useTestServer((started) => {
   server = started;
 });
 
+/** Calls `fn` of fixture `name` with the test server's echo URL: the GET went out and came back 200; what the server saw. */
+async function echoedGet(name: string, fn: string): Promise<Echo> {
+  const plugin = await open(name, { allowedHosts: ['127.0.0.1'] });
+  const { status, body } = statusAndBody(await plugin.call(fn, server.url('/echo')));
+  assert.equal(status, 200);
+  const echoed = JSON.parse(body) as Echo;
+  assert.equal(echoed.method, 'GET');
+  return echoed;
+}
+
 describe('Go PDK up to v1.1.2', () => {
   after(closeAll);
 
   // The reference host fails this call ("invalid type: null"); go-pdk v1.1.3 stopped sending
   // it, but plug-ins built before are deployed, and `null` has only one sensible reading.
   it('Send() of a request without SetHeader: "headers": null is no headers, and the GET goes out', async () => {
-    const plugin = await open('pdk-go', { allowedHosts: ['127.0.0.1'] });
-    const { status, body } = statusAndBody(await plugin.call('http_get_headers_null', server.url('/echo')));
-    assert.equal(status, 200);
-    const echoed = JSON.parse(body) as Echo;
-    assert.equal(echoed.method, 'GET');
+    const echoed = await echoedGet('pdk-go', 'http_get_headers_null');
     assert.equal(echoed.headers['x-tag'], undefined);
   });
 });
@@ -76,11 +82,7 @@ describe('Haskell PDK (extism-manifest headers)', () => {
   after(closeAll);
 
   it('withHeaders with a repeated name: one JSON object with the name twice; the last value is sent, once', async () => {
-    const plugin = await open('pdk-haskell', { allowedHosts: ['127.0.0.1'] });
-    const { status, body } = statusAndBody(await plugin.call('http_get_repeated_header', server.url('/echo')));
-    assert.equal(status, 200);
-    const echoed = JSON.parse(body) as Echo;
-    assert.equal(echoed.method, 'GET');
+    const echoed = await echoedGet('pdk-haskell', 'http_get_repeated_header');
     assert.equal(echoed.headers['x-tag'], 'two');
   });
 });

@@ -236,6 +236,35 @@ describe('with JSPI: async host functions on the main thread', () => {
     });
   });
 
+  it('an async host function calling its own plug-in is refused at once (it would queue behind itself), with no timeout set', withJspi, async () => {
+    let plugin!: Plugin;
+    const wait = async (ctx: CallContext, h: number) => {
+      const text = ctx.read(h)!.text();
+      if (text !== 'again') return ctx.store(text);
+      // As a user writes it: the call starts before the function's first await.
+      const inner = await rejection(plugin.call('echo', 'inner'));
+      return ctx.store(`${(inner as PlughostError).code}: ${(inner as Error).message}`);
+    };
+    await using({ wasm: [{ data: guest }] }, userFunctions(wait), async (p) => {
+      plugin = p;
+      const out = await p.call('echo', 'again');
+      assert.match(out!.text(), /^PLUGHOST_REENTRANT_CALL: cannot call "echo" .* calls on one plug-in never nest$/);
+      // A call from outside while one is suspended still queues and runs.
+      const held = gate();
+      const slow = async (ctx: CallContext, h: number) => {
+        await held.promise;
+        return ctx.store(ctx.read(h)!.text());
+      };
+      await using({ wasm: [{ data: guest }] }, userFunctions(slow), async (q) => {
+        const first = q.call('echo', 'one');
+        const second = q.call('echo', 'two');
+        held.open();
+        assert.deepEqual([(await first)?.text(), (await second)?.text()], ['one', 'two']);
+      });
+      assert.equal((await p.call('echo', 'after'))?.text(), 'after');
+    });
+  });
+
   it('timeoutMs bounds a call whose host promise never settles; the plug-in answers afterwards', withJspi, async () => {
     const late = gate<number>();
     const inSecondCall = gate<CallContext>();

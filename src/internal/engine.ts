@@ -21,7 +21,7 @@ import { Deadline } from './deadline.js';
 import { acquireEnvSlot, type EnvSlot, releaseEnvSlot } from './env-slot.js';
 import { createAsyncHttpRequest, type HostEnvState, type HttpHandler } from './host-env.js';
 import { type AsyncHttpHandler, HttpDeadlineExceeded } from './http/index.js';
-import { hasJspi, promising } from './jspi.js';
+import { hasJspi, promising, type SuspensionGuard } from './jspi.js';
 import { CALL_HAS_ERROR, CALL_HAS_OUTPUT, type Kernel } from './kernel/kernel.js';
 import { createLineSink, type LineSink, type OutputTarget } from './line-sink.js';
 import { type Instantiated, instantiate, type LinkPlan, link, WASI_NAMESPACE } from './linker.js';
@@ -157,6 +157,8 @@ export class PluginEngine {
   private promisingCache: Map<string, () => Promise<unknown>> | undefined;
   /** A suspending plug-in's calls run one at a time: `busy` while one runs, the others wait here in order. */
   private busy = false;
+  /** An async host function of this plug-in has started and not yet handed back its promise (see guardSuspension). */
+  private hostFunctionStarting = false;
   private waiting: (() => void)[] | undefined;
   /** The suspending call in flight; `givenUp` once it timed out or was aborted while suspended. */
   private suspended: { givenUp: boolean } | undefined;
@@ -453,6 +455,7 @@ export class PluginEngine {
    * while suspended (a host promise that never settles included).
    */
   callAsync(name: string, input: Uint8Array | string, hostContext: unknown, limits?: CallLimits): Promise<PluginOutput | null> {
+    if (this.hostFunctionStarting) return Promise.reject(new ReentrantCallError(name));
     if (this.busy) {
       return new Promise<void>((resolve) => (this.waiting ??= []).push(resolve)).then(() => this.runSuspending(name, input, hostContext, limits));
     }
@@ -540,10 +543,19 @@ export class PluginEngine {
    * before the guest resumes, and throws if the call was given up meanwhile: the abandoned guest
    * unwinds instead of running on into a kernel that serves the next call.
    */
-  private guardSuspension(): () => void {
+  private guardSuspension(): SuspensionGuard {
     const call = this.suspended;
-    return () => {
-      if (call?.givenUp) throw new Error('the call this host function belonged to was given up (timeout or abort)');
+    // Until the host function hands back its promise the guest is on the stack under it: a call
+    // of this plug-in made now comes from that function, and would queue behind the very call
+    // that waits for it. Once the guest is suspended, a call may come from anywhere, and queues.
+    this.hostFunctionStarting = true;
+    return {
+      returned: () => {
+        this.hostFunctionStarting = false;
+      },
+      settled: () => {
+        if (call?.givenUp) throw new Error('the call this host function belonged to was given up (timeout or abort)');
+      },
     };
   }
 

@@ -4,6 +4,7 @@
 // serves a whole batch of functions.
 import type { CallContext } from '../call-context.js';
 import type { HostFunctionCallback } from '../options.js';
+import type { SuspensionGuard } from './jspi.js';
 import { type FuncType, formatFuncType } from './wasm/reader.js';
 import { buildTrampolineModule } from './wasm/trampoline.js';
 
@@ -69,14 +70,14 @@ export function exactAdapter(fn: HostFunctionCallback, ctx: CallContext, type: F
  * An async host function as a JSPI import (see jspi.ts): called with the exact wasm signature
  * (no trampoline: it suspends the guest anyway, so a BigInt costs nothing worth saving), it
  * resolves to the result converted as {@link exactAdapter} converts it. `guard` is called as it
- * starts; what it returns runs once the function's promise settles, before the guest resumes,
- * and throws when the call was given up.
+ * starts and told when the function has handed back its promise and when that settled (see
+ * SuspensionGuard).
  */
 export function asyncAdapter(
   fn: HostFunctionCallback,
   ctx: CallContext,
   type: FuncType | undefined,
-  guard: () => () => void,
+  guard: () => SuspensionGuard,
 ): (...args: any[]) => Promise<unknown> {
   let convert: (r: any) => any;
   if (type === undefined) convert = anyResult;
@@ -87,12 +88,18 @@ export function asyncAdapter(
   const paramsAreI64 = type?.params.map((p) => p === 'i64');
   return async (...args: any[]) => {
     const converted = args.map((a, i) => ((paramsAreI64 === undefined ? typeof a === 'bigint' : paramsAreI64[i]) && isSafe(a) ? Number(a) : a));
-    const check = guard();
+    const guarded = guard();
     let result: unknown;
     try {
-      result = await fn(ctx, ...converted);
+      let pending: unknown;
+      try {
+        pending = fn(ctx, ...converted);
+      } finally {
+        guarded.returned();
+      }
+      result = await pending;
     } finally {
-      check();
+      guarded.settled();
     }
     return convert(result);
   };

@@ -28,6 +28,14 @@ export function promising(fn: (...args: any[]) => unknown): () => Promise<unknow
   return wasm.promising!(fn);
 }
 
+/** What an async import tells its engine once it has started (the linker's `guard`). */
+export interface SuspensionGuard {
+  /** The host function handed back its promise: the guest suspends and is off the stack until it settles. */
+  returned(): void;
+  /** The promise settled, before the guest resumes: throws when the call was given up (timed out, aborted), so the abandoned guest unwinds. */
+  settled(): void;
+}
+
 /** Whether a host function is declared `async` (what the linker routes through JSPI, or refuses without it). */
 export function isAsyncFunction(fn: unknown): boolean {
   return (fn as { constructor?: { name?: string } } | null)?.constructor?.name === 'AsyncFunction';

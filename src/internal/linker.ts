@@ -9,7 +9,7 @@ import type { HostFunction } from '../host-function.js';
 import type { HostFunctionMap } from '../options.js';
 import { HOST_ENV_SIGNATURES, type HostEnvFunctionName } from './host-env.js';
 import { asyncAdapter, exactAdapter, fastAdapter, needsTrampoline, TrampolineBatch } from './host-trampolines.js';
-import { hasJspi, isAsyncFunction, NO_JSPI_HINT, suspending } from './jspi.js';
+import { hasJspi, isAsyncFunction, NO_JSPI_HINT, type SuspensionGuard, suspending } from './jspi.js';
 import type { Kernel } from './kernel/kernel.js';
 import { acquireMemory } from './memory-pool.js';
 import { type LoadedModule, moduleExports, moduleImports, type OwnMemory } from './module-loader.js';
@@ -39,12 +39,8 @@ export interface LinkInputs {
   useWasi: boolean;
   /** Called when an instrumented module's budget runs out (timeouts, fuel, cancellation). */
   tick: () => void;
-  /**
-   * Where JSPI exists: called as an async import starts; what it returns runs when the import's
-   * promise settles, before the guest resumes, and throws when the call was given up (timed
-   * out, aborted), so the abandoned guest unwinds.
-   */
-  guard?: () => () => void;
+  /** Where JSPI exists: called as an async import starts, on the guest's stack (see {@link SuspensionGuard}). */
+  guard?: () => SuspensionGuard;
   /** Where JSPI exists and the engine wants it: `http_request` as an awaited import (handles in, handle out). */
   asyncHttpRequest?: (requestHandle: number, bodyHandle: number) => Promise<number>;
 }
@@ -307,18 +303,20 @@ export function link(inputs: LinkInputs): LinkPlan {
   return { order, bindings, cyclic, prepared, suspends };
 }
 
-const noGuard = () => () => {};
+const noGuard = (): SuspensionGuard => ({ returned() {}, settled() {} });
 
 /** `http_request` awaited through JSPI. i64 handles arrive as BigInts (no trampoline); one past 2^53 is never live, which Number keeps so. */
 function awaitedHttpRequest(request: (requestHandle: number, bodyHandle: number) => Promise<number>, guard: LinkInputs['guard']): WebAssembly.ImportValue {
   const check = guard ?? noGuard;
   return suspending(async (req: bigint, body: bigint) => {
-    const done = check();
+    const guarded = check();
     let handle: number;
     try {
-      handle = await request(Number(req), Number(body));
+      const pending = request(Number(req), Number(body));
+      guarded.returned();
+      handle = await pending;
     } finally {
-      done();
+      guarded.settled();
     }
     return BigInt(handle);
   });

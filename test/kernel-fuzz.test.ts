@@ -47,6 +47,31 @@ function run(seed: number, operations: number, guestOf: GuestOf): void {
   const freed: bigint[] = [];
   /** blocks freed by the host → the kernel's sweep count at that moment */
   const hostFreed = new Map<bigint, number>();
+  /** the call's result: the error block, the output range (always inside one live block, or empty) */
+  let errorBlock = 0n;
+  let output = { offset: 0n, length: 0n };
+  /** blocks the guest freed while they held the result: live until it moves off them */
+  const kept = new Set<bigint>();
+  const holdsResult = (h: bigint) =>
+    h !== 0n && (h === errorBlock || (output.length > 0n && output.offset < h + BigInt(live.get(h)![0]) && output.offset + output.length > h));
+  /** The guest frees `h`: a live block goes, unless it holds the result. */
+  const guestFrees = (h: bigint) => {
+    if (!live.has(h)) return;
+    if (holdsResult(h)) kept.add(h);
+    else {
+      live.delete(h);
+      freed.push(h);
+    }
+  };
+  /** The result moved: kept blocks that no longer hold it are freed. */
+  const resultMoved = () => {
+    for (const h of kept) {
+      if (holdsResult(h)) continue;
+      kept.delete(h);
+      live.delete(h);
+      freed.push(h);
+    }
+  };
   /** A block was handed out (by alloc or a host write): the model's checks and bookkeeping. */
   const handedOut = (h: bigint, size: number, fill: number, where: string) => {
     assert.ok(!live.has(h), `${where}: handle ${h} handed out twice`);
@@ -61,6 +86,7 @@ function run(seed: number, operations: number, guestOf: GuestOf): void {
   };
   /** The host freed (or took) `h`: live blocks go to the quarantine. */
   const hostFrees = (h: bigint) => {
+    kept.delete(h);
     if (!live.delete(h)) return;
     freed.push(h);
     hostFreed.set(h, kernel.sweeps);
@@ -83,7 +109,7 @@ function run(seed: number, operations: number, guestOf: GuestOf): void {
 
   for (let op = 0; op < operations; op++) {
     const where = `seed ${seed}, operation ${op}`;
-    switch (rng.below(11)) {
+    switch (rng.below(12)) {
       case 0: {
         const size = rng.below(10) === 0 ? rng.below(300_000) : rng.below(200);
         const h = k.alloc!(BigInt(size)) as bigint;
@@ -103,7 +129,7 @@ function run(seed: number, operations: number, guestOf: GuestOf): void {
       case 1: {
         const h = pick();
         k.free!(h);
-        if (live.delete(h)) freed.push(h);
+        guestFrees(h);
         break;
       }
       case 2:
@@ -190,6 +216,28 @@ function run(seed: number, operations: number, guestOf: GuestOf): void {
         // the guest frees again what was freed already, by the host or by itself
         if (freed.length === 0) break;
         k.free!(freed[rng.below(freed.length)]!);
+        break;
+      }
+      case 11: {
+        // the result moves (go-pdk 1.0.3–1.0.5 free the output or error block right after
+        // setting it): the output on part of a live block, or empty, or out of range; or the error
+        const roll = rng.below(4);
+        const h = pick();
+        if (roll === 0) {
+          // a dead handle too: a block handed out later at that address holds the error
+          k.error_set!(h);
+          errorBlock = h;
+        } else if (roll === 1 || !live.has(h) || live.get(h)![0] === 0) {
+          k.output_set!(0n, 0n);
+          output = { offset: 0n, length: 0n };
+        } else {
+          const size = live.get(h)![0];
+          const start = rng.below(size);
+          const length = 1 + rng.below(size - start);
+          k.output_set!(h + BigInt(start), BigInt(length));
+          output = { offset: h + BigInt(start), length: BigInt(length) };
+        }
+        resultMoved();
         break;
       }
     }

@@ -187,7 +187,7 @@ describe('kernel', () => {
     await plugin.close();
   });
 
-  it('keeps a block the guest frees while it holds the output or the error; any other block is reused at once', async () => {
+  it('keeps a block the guest frees while it holds the output or the error, and frees it once they move off it; any other block is reused at once', async () => {
     const wasm = await assemble(`(module ${ENV}
       ;; "abcdefghijklmnop" in a block, output "defgh" from inside it, free it, then allocate
       ;; and zero a block of the same size: it must not land on the output
@@ -220,11 +220,40 @@ describe('kernel', () => {
         (call $output_set (local.get $g) (i64.const 8))
         (call $free (local.get $h))
         (call $store_u64 (local.get $g) (i64.extend_i32_u (i64.eq (call $alloc (i64.const 16)) (local.get $h))))
-        (i32.const 0)))`);
+        (i32.const 0))
+      ;; the output in a block freed (twice), then moved to another block: the first block is
+      ;; freed then, and its space handed out again; a third free of it does nothing (output 1)
+      (func (export "output_moved") (result i32)
+        (local $h i64) (local $g i64)
+        (local.set $h (call $alloc (i64.const 16)))
+        (call $output_set (local.get $h) (i64.const 16))
+        (call $free (local.get $h))
+        (call $free (local.get $h))
+        (local.set $g (call $alloc (i64.const 16)))
+        (call $output_set (local.get $g) (i64.const 8))
+        (call $free (local.get $h))
+        (call $store_u64 (local.get $g) (i64.extend_i32_u (i64.eq (call $alloc (i64.const 16)) (local.get $h))))
+        (i32.const 0))
+      ;; the same with the error: "reused!!" when the first block's space is handed out again
+      (func (export "error_moved") (result i32)
+        (local $h i64) (local $g i64)
+        (local.set $h (call $alloc (i64.const 8)))
+        (call $error_set (local.get $h))
+        (call $free (local.get $h))
+        (local.set $g (call $alloc (i64.const 8)))
+        (call $error_set (local.get $g))
+        (call $store_u64 (local.get $g)
+          (select (i64.const 0x2121646573756572) (i64.const 0x212164656b61656c) ;; "reused!!", "leaked!!"
+            (i64.eq (call $alloc (i64.const 8)) (local.get $h))))
+        (i32.const 1)))`);
     const plugin = await createPlugin({ wasm: [{ data: wasm }] });
     assert.equal((await plugin.call('part_of_output'))?.text(), 'defgh');
     await assert.rejects(plugin.call('error_block'), { message: 'err-our!', exitCode: 1 });
     assert.equal((await plugin.call('neighbour'))?.getBigUint64(0, true), 1n);
+    assert.equal((await plugin.call('output_moved'))?.getBigUint64(0, true), 1n);
+    await assert.rejects(plugin.call('error_moved'), { message: 'reused!!', exitCode: 1 });
+    // every call starts with nothing kept: a block kept in the last call is not freed in this one
+    assert.equal((await plugin.call('part_of_output'))?.text(), 'defgh');
     await plugin.close();
   });
 

@@ -72,6 +72,18 @@ describe('Go PDK v1.0.3 to v1.0.5 (frees after output_set, error_set, var_set)',
     assert.deepEqual(log.lines, ['error error message']);
   });
 
+  it('Output in a loop: each output block, freed while it held the output, is freed once the next one replaces it', async () => {
+    // 64 outputs of 1 MiB in a kernel capped at 5 MiB: it fits only if each block's space is
+    // reused once the output moved off it (the input, the output and the next block: 3 MiB).
+    const plugin = await open('pdk-go', { memory: { maxPages: 80 } });
+    const input = new Uint8Array(1 << 20);
+    for (let call = 0; call < 3; call++) {
+      const out = await plugin.call('output_in_a_loop', input);
+      assert.equal(out?.byteLength, input.byteLength);
+      assert.equal(out?.getUint8(0), 63);
+    }
+  });
+
   it('SetVar frees the key and value var_set took: the var is stored, and reads back', async () => {
     const plugin = await open('pdk-go');
     for (const input of INPUTS) assert.equal((await plugin.call('var_set_then_free', input))?.text(), input);

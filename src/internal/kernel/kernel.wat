@@ -39,7 +39,7 @@
 ;;     neighbours. A second free that comes before then finds no live block and does nothing;
 ;;   - a block the guest frees itself is reused at once (its own double free is its own bug,
 ;;     as with any allocator), except one that holds the error message or part of the output:
-;;     that one stays live until the call ends (see `free`).
+;;     that one stays live while it does (see `free`).
 ;; A loop of host calls therefore reuses its arguments' space and the heap stays bounded: it
 ;; only grows while the quarantine is under a quarter of it.
 (module
@@ -78,6 +78,11 @@
   (global $OUTPUT_OFFSET i32 (i32.const 132))
   (global $OUTPUT_LENGTH i32 (i32.const 136))
   (global $error_handle (export "global:error_handle") (mut i64) (i64.const 0))
+  ;; Blocks the guest freed while they held the error or part of the output (see `free`): each
+  ;; released once it no longer does. Two, since two blocks hold a result in every PDK's
+  ;; sequence (the output's and the error's); a third such block waits for the call's end.
+  (global $kept_a (export "global:kept_a") (mut i32) (i32.const 0))
+  (global $kept_b (export "global:kept_b") (mut i32) (i32.const 0))
 
   ;; bytes (headers included) of the blocks the host freed since the last sweep: the quarantine
   ;; (see the reuse policy above)
@@ -359,6 +364,9 @@
     (local.set $cap (i32.load offset=4 (local.get $header)))
     (i32.store offset=8 (local.get $header) (call $free_tag (local.get $h)))
     (global.set $freed_since_sweep (i32.const 1))
+    ;; whoever frees a kept block, it is kept no longer: its address may soon be another block's
+    (if (i32.eq (local.get $h) (global.get $kept_a)) (then (global.set $kept_a (i32.const 0))))
+    (if (i32.eq (local.get $h) (global.get $kept_b)) (then (global.set $kept_b (i32.const 0))))
     (if (i32.eq (local.get $h) (global.get $input_handle))
       (then (call $set_input (i32.const 0) (i32.const 0))))
     (if (local.get $by_host)
@@ -390,7 +398,9 @@
     (i32.store (global.get $OUTCOME) (i32.const 0))
     (i32.store (global.get $OUTPUT_OFFSET) (i32.const 0))
     (i32.store (global.get $OUTPUT_LENGTH) (i32.const 0))
-    (global.set $error_handle (i64.const 0)))
+    (global.set $error_handle (i64.const 0))
+    (global.set $kept_a (i32.const 0))
+    (global.set $kept_b (i32.const 0)))
 
   ;; The error bit of the outcome follows $error_handle.
   (func $set_error (param $h i64)
@@ -398,7 +408,8 @@
     (i32.store (global.get $OUTCOME)
       (i32.or
         (i32.and (i32.load (global.get $OUTCOME)) (i32.const -3))
-        (i32.shl (i64.ne (local.get $h) (i64.const 0)) (i32.const 1)))))
+        (i32.shl (i64.ne (local.get $h) (i64.const 0)) (i32.const 1))))
+    (call $release_kept))
 
   ;; Record the output range and the outcome bits that go with it (the error bit kept).
   (func $set_output (param $offset i32) (param $length i32) (param $invalid i32)
@@ -407,7 +418,17 @@
     (i32.store (global.get $OUTCOME)
       (i32.or
         (i32.or (i32.and (i32.load (global.get $OUTCOME)) (i32.const 2)) (i32.const 1))
-        (i32.shl (local.get $invalid) (i32.const 2)))))
+        (i32.shl (local.get $invalid) (i32.const 2))))
+    (call $release_kept))
+
+  ;; The result moved: a kept block that no longer holds any of it is freed, as the guest asked.
+  (func $release_kept
+    (if (global.get $kept_a)
+      (then (if (i32.eqz (call $holds_result (global.get $kept_a)))
+        (then (call $release_live (global.get $kept_a) (i32.const 0))))))
+    (if (global.get $kept_b)
+      (then (if (i32.eqz (call $holds_result (global.get $kept_b)))
+        (then (call $release_live (global.get $kept_b) (i32.const 0)))))))
 
   ;; ---------------------------------------------------------------- extism:host/env
 
@@ -417,14 +438,21 @@
       (then (call $note_refused (local.get $n)) (return (i64.const 0))))
     (i64.extend_i32_u (call $allocate (i32.wrap_i64 (local.get $n)))))
 
-  ;; A block that holds the call's error message or part of its output stays live until the
-  ;; call ends: go-pdk 1.0.3 to 1.0.5 free the output block right after output_set (and 1.0.3,
+  ;; A block that holds the call's error message or part of its output stays live while it
+  ;; does: go-pdk 1.0.3 to 1.0.5 free the output block right after output_set (and 1.0.3,
   ;; 1.0.4 the error block after error_set), then allocate again; the reference host never
-  ;; reuses that space within the call, so the output still reads back there.
+  ;; reuses that space within the call, so the output still reads back there. It is kept, and
+  ;; freed when the output or error moves off it (a loop of outputs reuses its space).
   (func (export "free") (param $h i64)
     (local $live i32)
     (local.set $live (call $live_handle (local.get $h)))
-    (if (call $holds_result (local.get $live)) (then (return)))
+    (if (call $holds_result (local.get $live))
+      (then
+        (if (i32.or (i32.eq (local.get $live) (global.get $kept_a)) (i32.eq (local.get $live) (global.get $kept_b)))
+          (then (return)))
+        (if (i32.eqz (global.get $kept_a)) (then (global.set $kept_a (local.get $live)) (return)))
+        (if (i32.eqz (global.get $kept_b)) (then (global.set $kept_b (local.get $live))))
+        (return)))
     (call $release (local.get $live) (i32.const 0)))
 
   ;; Does live block $h (0: none) hold the error message or any byte of the output range?

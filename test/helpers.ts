@@ -56,14 +56,16 @@ const ALL_FEATURES = { ...FEATURES, simd: true, threads: true, tail_call: true, 
 
 /**
  * Assemble WebAssembly text into bytes (for small modules written inside a test).
- * `all`: enable every proposal Node 20 runs and keep `$names` in a name section.
+ * `all`: enable every proposal Node 20 runs and keep `$names` in a name section; `multiMemory`:
+ * allow several memories (an engine without multi-memory refuses such a module).
  */
-export async function assemble(source: string, { all = false } = {}): Promise<Uint8Array> {
+export async function assemble(source: string, { all = false, multiMemory = false } = {}): Promise<Uint8Array> {
   wabt ??= import('wabt').then((m: { default: () => Promise<WabtModule> }) => m.default());
-  const parsed = (await wabt).parseWat('inline.wat', source, all ? ALL_FEATURES : FEATURES);
+  const parsed = (await wabt).parseWat('inline.wat', source, { ...(all ? ALL_FEATURES : FEATURES), multi_memory: multiMemory });
   try {
     parsed.resolveNames();
-    parsed.validate();
+    // wabt's validator knows no multi-memory: the engine that runs the module validates it
+    if (!multiMemory) parsed.validate();
     return parsed.toBinary({ log: false, write_debug_names: all }).buffer;
   } finally {
     parsed.destroy();

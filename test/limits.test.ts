@@ -14,6 +14,14 @@ const MODES: { name: string; options: PluginOptions }[] = [
   { name: 'in a worker', options: { runInWorker: true } },
 ];
 
+/** WAT: imports and `$out`, which makes its i64 argument the call's output (8 bytes, little-endian). */
+const OUTPUT_U64 = `(import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+  (import "extism:host/env" "store_u64" (func $store_u64 (param i64 i64)))
+  (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+  (func $out (param $v i64) (local $h i64)
+    (local.set $h (call $alloc (i64.const 8)))
+    (call $store_u64 (local.get $h) (local.get $v))
+    (call $output_set (local.get $h) (i64.const 8)))`;
 const u64 = (out: { getBigUint64(o: number, le: boolean): bigint } | null) => out?.getBigUint64(0, true);
 
 /**
@@ -127,6 +135,64 @@ for (const mode of MODES) {
         assert.match(err.message, /maxPages 4/);
         return true;
       });
+    });
+
+    it('cap every memory of a module with several (multi-memory): all together hold maxPages at most', async (t) => {
+      // A second memory grown past maxPages, then written at its far end: on an engine with
+      // multi-memory (Node 22+, Deno, Bun, browsers) this took 2001 pages under a cap of 16.
+      const wasm = await assemble(
+        `(module ${OUTPUT_U64} (memory 1) (memory $big 1)
+          (func (export "grow") (call $out (i64.extend_i32_s (memory.grow $big (i32.const 2000)))))
+          (func (export "grow_all")
+            (block $full (loop $more
+              (br_if $full (i32.lt_s (memory.grow $big (i32.const 1)) (i32.const 0)))
+              (br $more)))
+            (block $full (loop $more
+              (br_if $full (i32.lt_s (memory.grow (i32.const 1)) (i32.const 0)))
+              (br $more)))
+            (call $out (i64.extend_i32_u (i32.add (memory.size) (memory.size $big))))))`,
+        { multiMemory: true },
+      );
+      if (!WebAssembly.validate(wasm as Uint8Array<ArrayBuffer>)) return t.skip('this engine has no multi-memory');
+      const plugin = await createPlugin(wasm, { ...mode.options, memory: { maxPages: 16 } });
+      try {
+        assert.equal(u64(await plugin.call('grow')), 0xffff_ffff_ffff_ffffn, 'memory.grow past the share returns -1');
+        assert.equal(u64(await plugin.call('grow_all')), 16n, 'both memories grown as far as they go: 16 pages in all');
+      } finally {
+        await plugin.close();
+      }
+      await assert.rejects(createPlugin(wasm, { ...mode.options, memory: { maxPages: 1 } }), {
+        code: 'PLUGHOST_MEMORY_LIMIT',
+        message: "module's 2 memories start at 2 pages in all, above memory.maxPages 1",
+      });
+    });
+
+    it('cap the tables: many huge tables are refused at creation, and table.grow fails past the share', async () => {
+      // Five tables of 10,000,000 elements: 72 bytes of module, ~1.3 GB of host memory at
+      // instantiation. Without maxPages the tables may hold 10,000,000 elements in all.
+      const huge = await assemble(`(module ${'(table 10000000 funcref) '.repeat(5)} (func (export "f")))`);
+      for (const options of [mode.options, { ...mode.options, memory: { maxPages: 16 } }]) {
+        await assert.rejects(createPlugin(huge, options), (err: Error & { code: string }) => {
+          assert.equal(err.code, 'PLUGHOST_MEMORY_LIMIT');
+          assert.match(err.message, /^module's tables start with 50000000 elements in all, above /);
+          return true;
+        });
+      }
+      const growing = await assemble(`(module ${OUTPUT_U64} (table $a 1 funcref) (table $b 1 funcref)
+        (func (export "grow")
+          (call $out (i64.extend_i32_s (table.grow $b (ref.null func) (i32.const 1000000)))))
+        (func (export "size")
+          (drop (table.grow $a (ref.null func) (i32.const 1023)))
+          (drop (table.grow $b (ref.null func) (i32.const 1023)))
+          (call $out (i64.extend_i32_u (i32.add (table.size $a) (table.size $b))))))`);
+      // maxPages 1: 65,536 bytes at 32 a table element, 2,048 elements shared by the two tables
+      const plugin = await createPlugin(growing, { ...mode.options, memory: { maxPages: 1 } });
+      try {
+        assert.equal(u64(await plugin.call('grow')), 0xffff_ffff_ffff_ffffn, 'table.grow past the share returns -1');
+        assert.equal(u64(await plugin.call('size')), 2048n);
+      } finally {
+        await plugin.close();
+      }
     });
 
     it('count kernel allocations against maxPages too', async () => {

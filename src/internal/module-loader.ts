@@ -9,7 +9,7 @@ import { readSourceBytes } from './load-bytes.js';
 import type { Platform } from './platform/platform.js';
 import { BUDGET_EXPORT, instrumentForInterrupts, TICK_MODULE, TICK_NAME } from './wasm/instrument.js';
 import { MERGED_KERNEL_MODULE } from './wasm/kernel-merge.js';
-import { capMemory, importOwnMemory, OWN_MEMORY_MODULE, OWN_MEMORY_NAME } from './wasm/memory-limit.js';
+import { capLimits, importOwnMemory, OWN_MEMORY_MODULE, OWN_MEMORY_NAME } from './wasm/memory-limit.js';
 import { type FuncType, isWasm, type ModuleInfo, readModule, WasmFormatError } from './wasm/reader.js';
 
 /** A module ready to instantiate. `info` is null when it came precompiled (no bytes to read). */
@@ -158,7 +158,7 @@ function compileEntry(bytes: Uint8Array, where: string, variant: LoadVariant, ap
   let info: ModuleInfo;
   let memory: OwnMemory | undefined;
   try {
-    if (variant.maxPages !== undefined) transformed = capMemory(transformed, variant.maxPages);
+    transformed = capLimits(transformed, variant.maxPages);
     const imported = importOwnMemory(transformed);
     if (imported !== undefined) {
       transformed = imported.bytes;

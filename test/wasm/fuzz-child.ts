@@ -7,7 +7,7 @@ import { PlughostError } from '../../src/errors.js';
 import { KERNEL_GUEST_FUNCTIONS, kernelWasm } from '../../src/internal/kernel/kernel.js';
 import { instrumentForInterrupts } from '../../src/internal/wasm/instrument.js';
 import { mergeKernel } from '../../src/internal/wasm/kernel-merge.js';
-import { capMemory, importOwnMemory } from '../../src/internal/wasm/memory-limit.js';
+import { capLimits, importOwnMemory } from '../../src/internal/wasm/memory-limit.js';
 import { readModule, WasmFormatError } from '../../src/internal/wasm/reader.js';
 import { kernelReach } from './merge-reach.js';
 import { mutate, prng } from './mutations.js';
@@ -42,8 +42,8 @@ for (let i = 0; i < Number(countArg) && performance.now() < deadline; i++) {
     }
   };
   step('readModule', () => readModule(bytes));
-  step('capMemory', () => {
-    const capped = capMemory(bytes, 100);
+  step('capLimits', () => {
+    const capped = capLimits(bytes, 100);
     if (validate(bytes) && !validate(capped)) failures.push(`${where}: valid, but not once capped`);
   });
   step('importOwnMemory', () => {

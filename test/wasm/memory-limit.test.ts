@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MemoryLimitError } from '../../src/errors.js';
-import { capMemory, importOwnMemory } from '../../src/internal/wasm/memory-limit.js';
+import {
+  capLimits,
+  declaredLimits,
+  importOwnMemory,
+  MAX_TABLE_ELEMENTS,
+  TABLE_ELEMENT_BYTES,
+  tableElementBudget,
+} from '../../src/internal/wasm/memory-limit.js';
 import { type Limits, readModule } from '../../src/internal/wasm/reader.js';
 import { assemble } from '../helpers.js';
 import { wasm } from './engine.js';
@@ -19,7 +26,7 @@ const around = `
   (func (export "size") (result i32) (memory.size))
   (data (i32.const 0) "hello")`;
 
-describe('capMemory', () => {
+describe('capLimits', () => {
   const cases: { name: string; memory: string; cap: number; expected?: { min: number; max: number } }[] = [
     { name: 'adds a maximum to a defined memory without one', memory: '(memory 1)', cap: 4, expected: { min: 1, max: 4 } },
     { name: 'lowers a defined maximum above the cap', memory: '(memory 2 1000)', cap: 3, expected: { min: 2, max: 3 } },
@@ -33,7 +40,7 @@ describe('capMemory', () => {
   for (const { name, memory, cap, expected } of cases) {
     it(name, async () => {
       const bytes = await assemble(`(module ${imports} ${memory} ${around})`);
-      const capped = capMemory(bytes, cap);
+      const capped = capLimits(bytes, cap);
       if (!expected) {
         assert.equal(capped, bytes);
         return;
@@ -52,7 +59,7 @@ describe('capMemory', () => {
   }
 
   it('makes memory.grow fail past the cap', async () => {
-    const capped = capMemory(await assemble(`(module ${imports} (memory 1) ${around})`), 3);
+    const capped = capLimits(await assemble(`(module ${imports} (memory 1) ${around})`), 3);
     const { instance } = await wasm.instantiate(capped, { env: { f: (x: number) => x } });
     const grow = instance.exports.grow as (n: number) => number;
     assert.equal(grow(2), 1);
@@ -63,7 +70,7 @@ describe('capMemory', () => {
   it('throws a MemoryLimitError when the initial memory is above the cap', async () => {
     const bytes = await assemble('(module (memory 17))');
     assert.throws(
-      () => capMemory(bytes, 16),
+      () => capLimits(bytes, 16),
       (err: unknown) => {
         assert.ok(err instanceof MemoryLimitError);
         assert.equal(err.code, 'PLUGHOST_MEMORY_LIMIT');
@@ -77,20 +84,63 @@ describe('capMemory', () => {
 
   it('returns a module without memory unchanged', async () => {
     const bytes = await assemble('(module (func (export "f")))');
-    assert.equal(capMemory(bytes, 1), bytes);
+    assert.equal(capLimits(bytes, 1), bytes);
   });
 
   it('keeps the shared flag of a shared memory', () => {
     // (memory 1 10 shared): flags 3; wabt's helper does not enable threads, so by hand.
     const bytes = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 5, 4, 1, 3, 1, 10]);
-    const capped = capMemory(bytes, 4);
+    const capped = capLimits(bytes, 4);
     assert.deepEqual(memory0(capped), { min: 1, max: 4, shared: true, memory64: false });
   });
 
   it('rejects a negative or fractional cap', async () => {
     const bytes = await assemble('(module (memory 1))');
-    assert.throws(() => capMemory(bytes, -1), RangeError);
-    assert.throws(() => capMemory(bytes, 1.5), RangeError);
+    assert.throws(() => capLimits(bytes, -1), RangeError);
+    assert.throws(() => capLimits(bytes, 1.5), RangeError);
+  });
+});
+
+describe('capLimits: several memories, and tables', () => {
+  /** Maxima of the memories, then of the tables, each in module order (imported ones first). */
+  const maxima = (bytes: Uint8Array, kind: 'memory' | 'table') => declaredLimits(bytes).flatMap((site) => (site.kind === kind ? [site.limits.max] : []));
+
+  it('shares maxPages out among several memories (multi-memory): each gets its initial size and a share of the rest', async () => {
+    const bytes = await assemble('(module (import "env" "m" (memory 1)) (memory 2 3) (memory 1))', { multiMemory: true });
+    const capped = capLimits(bytes, 16);
+    // 16 - 4 initial = 12 left: the memory that wants 1 more keeps its max 3; the others share
+    // the 11 left, 5 and (the remainder with the last) 6: 16 in all
+    assert.deepEqual(maxima(capped, 'memory'), [6, 3, 7]);
+    assert.ok(wasm.validate(capped) || !wasm.validate(bytes));
+    assert.throws(() => capLimits(bytes, 3), { message: "module's 3 memories start at 4 pages in all, above memory.maxPages 3" });
+  });
+
+  it('caps every table, imported and defined, with or without maxPages', async () => {
+    const bytes = await assemble('(module (import "env" "t" (table 2 funcref)) (table 10 funcref) (table 5 7 externref))');
+    // 10,000,000 in all: the one that asks for 2 more keeps max 7, the others share the rest
+    const left = MAX_TABLE_ELEMENTS - 17 - 2;
+    assert.deepEqual(maxima(capLimits(bytes, undefined), 'table'), [2 + Math.floor(left / 2), 10 + Math.floor((left - Math.floor(left / 2)) / 1), 7]);
+    const budget = tableElementBudget(1);
+    assert.equal(budget, 65536 / TABLE_ELEMENT_BYTES);
+    assert.equal(
+      maxima(capLimits(bytes, 1), 'table').reduce((all, max) => all! + max!, 0),
+      budget,
+    );
+    assert.ok(wasm.validate(capLimits(bytes, 1)));
+    assert.throws(() => capLimits(bytes, 0), {
+      message: `module's tables start with 17 elements in all, above the 0 memory.maxPages 0 allows (${TABLE_ELEMENT_BYTES} bytes an element)`,
+    });
+  });
+
+  it('leaves a module alone whose tables fit already, and reads a table with an initial value', () => {
+    // (table 1 1 funcref): no change, the same array
+    const fixed = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 4, 5, 1, 0x70, 1, 1, 1]);
+    assert.equal(capLimits(fixed, 16), fixed);
+    // 0x40 0x00 funcref (min 3) (ref.null func): the table with an initial value of typed function references
+    const withInit = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 4, 9, 1, 0x40, 0, 0x70, 0, 3, 0xd0, 0x70, 0x0b]);
+    const capped = capLimits(withInit, 1);
+    assert.deepEqual([...capped.subarray(8)], [4, 11, 1, 0x40, 0, 0x70, 1, 3, 0x80, 0x10, 0xd0, 0x70, 0x0b]);
+    if (wasm.validate(withInit)) assert.ok(wasm.validate(capped));
   });
 });
 

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { BUDGET_EXPORT, instrumentForInterrupts } from '../../src/internal/wasm/instrument.js';
-import { capMemory } from '../../src/internal/wasm/memory-limit.js';
+import { capLimits } from '../../src/internal/wasm/memory-limit.js';
 import { readModule } from '../../src/internal/wasm/reader.js';
 import { repoRoot } from '../helpers.js';
 import { type WasmGlobal, wasm } from './engine.js';
@@ -94,7 +94,7 @@ describe('real modules', () => {
       const info = readModule(bytes);
       const memory = info.imports.find((i) => i.kind === 'memory');
       const min = memory?.kind === 'memory' ? memory.limits.min : (info.memories[0]?.min ?? 0);
-      assert.ok(wasm.validate(capMemory(bytes, min + 1)), name);
+      assert.ok(wasm.validate(capLimits(bytes, min + 1)), name);
     }
   });
 

@@ -113,6 +113,19 @@ describe('capLimits: several memories, and tables', () => {
     assert.deepEqual(maxima(capped, 'memory'), [6, 3, 7]);
     assert.ok(wasm.validate(capped) || !wasm.validate(bytes));
     assert.throws(() => capLimits(bytes, 3), { message: "module's 3 memories start at 4 pages in all, above memory.maxPages 3" });
+    // without maxPages they share what one 32-bit memory may address, 4 GiB
+    assert.equal(
+      maxima(capLimits(bytes, undefined), 'memory').reduce((all, max) => all! + max!, 0),
+      65536,
+    );
+    assert.equal(
+      capLimits(await assemble('(module (memory 1))'), undefined).length,
+      (await assemble('(module (memory 1))')).length,
+      'one 32-bit memory: left alone',
+    );
+    // a 64-bit memory (flags 4: no maximum) gets 4 GiB too: flags 5, maximum 65536
+    const memory64 = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 5, 3, 1, 4, 1]);
+    assert.deepEqual([...capLimits(memory64, undefined).subarray(8)], [5, 6, 1, 5, 1, 0x80, 0x80, 0x04]);
   });
 
   it('caps every table, imported and defined, with or without maxPages', async () => {

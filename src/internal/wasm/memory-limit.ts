@@ -23,6 +23,9 @@ export const TABLE_ELEMENT_BYTES = 32;
 /** Most elements a module's tables may hold together when no `memory.maxPages` is set: what one V8 table may hold. */
 export const MAX_TABLE_ELEMENTS = 10_000_000;
 
+/** Pages of one 32-bit memory's address space (4 GiB). */
+const WASM32_PAGES = 65536;
+
 /** Elements a module's tables may hold together under `maxPages` (undefined: no memory cap). */
 export function tableElementBudget(maxPages: number | undefined): number {
   return maxPages === undefined ? MAX_TABLE_ELEMENTS : Math.min(MAX_TABLE_ELEMENTS, Math.floor((maxPages * 65536) / TABLE_ELEMENT_BYTES));
@@ -32,9 +35,10 @@ export function tableElementBudget(maxPages: number | undefined): number {
  * Returns `bytes` with its memories and its tables capped, so that no guest can take more than
  * it was given however many it declares (a module may have many memories where the engine has
  * multi-memory, and every engine allows many tables, each allocated whole at instantiation):
- * - the memories (imported and defined) together hold at most `maxPages` 64 KiB pages, when
- *   it is set: each starts at its initial size, and what is left is shared out as maxima
- *   (a single memory simply gets `maxPages`);
+ * - the memories (imported and defined) together hold at most `maxPages` 64 KiB pages: each
+ *   starts at its initial size, and what is left is shared out as maxima (a single memory
+ *   simply gets `maxPages`). Without `maxPages`, several memories or a 64-bit one share the
+ *   4 GiB a single 32-bit memory is bounded by;
  * - the tables together hold at most {@link tableElementBudget} elements, shared out the same way.
  * A maximum already within its share stays. The same array comes back when nothing changes.
  * Throws a {@link MemoryLimitError} when the initial sizes alone are above a cap.
@@ -51,14 +55,19 @@ export function capLimits(bytes: Uint8Array, maxPages: number | undefined): Uint
   const memories = sites.filter((site) => site.kind === 'memory');
   const tables = sites.filter((site) => site.kind === 'table');
   const edits: LimitsAt[] = [];
-  if (maxPages !== undefined && memories.length > 0) {
+  // Without maxPages one 32-bit memory is bounded by its address space; several memories, or a
+  // 64-bit one, are given what that one would have.
+  const memoryBudget = maxPages ?? (memories.length > 1 || memories.some((m) => m.limits.memory64) ? WASM32_PAGES : undefined);
+  if (memoryBudget !== undefined && memories.length > 0) {
     const initial = sum(memories.map((m) => m.limits.min));
-    if (initial > maxPages) {
+    if (initial > memoryBudget) {
       const what =
         memories.length === 1 ? `module's initial memory is ${initial} pages` : `module's ${memories.length} memories start at ${initial} pages in all`;
-      throw new MemoryLimitError(`${what}, above memory.maxPages ${maxPages}`, maxPages, initial);
+      const cap =
+        maxPages === undefined ? `the ${WASM32_PAGES} pages (4 GiB) a plug-in's memories may hold without memory.maxPages` : `memory.maxPages ${maxPages}`;
+      throw new MemoryLimitError(`${what}, above ${cap}`, memoryBudget, initial);
     }
-    edits.push(...shareOut(memories, maxPages));
+    edits.push(...shareOut(memories, memoryBudget));
   }
   if (tables.length > 0) {
     const budget = tableElementBudget(maxPages);

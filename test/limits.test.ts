@@ -195,6 +195,22 @@ for (const mode of MODES) {
       }
     });
 
+    it('refuse a module that keeps exceptions in a table or a global (their payloads would live past every limit)', async () => {
+      // A 19 KB module holding 20,000 caught exceptions of 1,000 v128 values in an exnref table
+      // took 1.2 GiB of the host's heap on Node 26; a table of them is refused at creation.
+      const header = [0, 0x61, 0x73, 0x6d, 1, 0, 0, 0];
+      for (const [what, section] of [
+        ['a table', [4, 4, 1, 0x69, 0, 1]],
+        ['a global', [6, 7, 1, 0x63, 0x69, 1, 0xd0, 0x69, 0x0b]],
+      ] as const) {
+        await assert.rejects(createPlugin(new Uint8Array([...header, ...section]), mode.options), (err: Error & { code: string }) => {
+          assert.equal(err.code, 'PLUGHOST_WASM_SOURCE');
+          assert.match(err.message, new RegExp(`${what} holds exception references \\(exnref\\)`));
+          return true;
+        });
+      }
+    });
+
     it('count kernel allocations against maxPages too', async () => {
       const plugin = await createPlugin(fixturePath('limits'), { ...mode.options, memory: { maxPages: 2 } });
       await assert.rejects(plugin.call('ping', new Uint8Array(4 * 65536)), { code: 'PLUGHOST_MEMORY_LIMIT', limit: 2 * 65536, requested: 4 * 65536 });

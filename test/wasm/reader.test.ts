@@ -78,6 +78,15 @@ describe('readModule', () => {
     { name: 'an unknown value type', bytes: [...header, 1, 4, 1, 0x60, 1, 0x40], offset: 13, match: /value type 0x40/ },
     { name: 'an out-of-range type index', bytes: [...header, 3, 2, 1, 5], offset: 11, match: /type index 5/ },
     { name: 'trailing bytes in a section', bytes: [...header, 1, 2, 0, 0], offset: 11, match: /trailing/ },
+    // exceptions kept where they outlive a call: a table of exnref, a global of (ref null exn)
+    { name: 'a table of exnref', bytes: [...header, 4, 4, 1, 0x69, 0, 1], offset: 11, match: /a table holds exception references/ },
+    { name: 'a global of (ref null exn)', bytes: [...header, 6, 6, 1, 0x63, 0x69, 1, 0xd0, 0x69], offset: 11, match: /a global holds exception references/ },
+    {
+      name: 'a constant expression with an instruction it may not have',
+      bytes: [...header, 6, 5, 1, 0x7f, 0, 0x20, 0],
+      offset: 13,
+      match: /instruction 0x20 in a constant expression/,
+    },
   ];
   for (const { name, bytes, offset, match } of malformed) {
     it(`fails with the byte offset on ${name}`, () => {
@@ -94,6 +103,24 @@ describe('readModule', () => {
       );
     });
   }
+
+  it('reads the tables and globals real modules declare, initial values included', () => {
+    const f64 = [0, 0, 0, 0, 0, 0, 0xf0, 0x3f];
+    // tables: funcref (min 1), externref (1..2), and funcref with an initial value (ref.null func)
+    const tables = [4, 16, 3, 0x70, 0, 1, 0x6f, 1, 1, 2, 0x40, 0, 0x70, 0, 1, 0xd0, 0x70, 0x0b];
+    // globals: i32 (i32.const 1), mut i64 (i64.const -1), f64 1.0, v128 const, i32 (global.get 0 + i32.const 8: extended-const), funcref (ref.null func)
+    const entries = [
+      [0x7f, 0, 0x41, 1, 0x0b],
+      [0x7e, 1, 0x42, 0x7f, 0x0b],
+      [0x7c, 0, 0x44, ...f64, 0x0b],
+      [0x7b, 0, 0xfd, 12, ...new Array(16).fill(7), 0x0b],
+      [0x7f, 0, 0x23, 0, 0x41, 8, 0x6a, 0x0b],
+      [0x70, 0, 0xd0, 0x70, 0x0b],
+    ];
+    const globalsBody = [entries.length, ...entries.flat()];
+    const module = new Uint8Array([...header, ...tables, 6, globalsBody.length, ...globalsBody]);
+    assert.deepEqual(readModule(module).imports, []);
+  });
 
   it('skips unknown section ids', () => {
     const info = readModule(new Uint8Array([...header, 0x42, 2, 0xff, 0xff, 1, 1, 0]));

@@ -10,9 +10,7 @@
  */
 import { MemoryLimitError } from '../../errors.js';
 import { ByteWriter } from './encoder.js';
-import { InstructionDecoder } from './instrument/decode.js';
-import { Op } from './opcodes.js';
-import { ByteReader, type Limits, SectionId, type SectionSpan, sectionSpans, skipRefType, WasmFormatError } from './reader.js';
+import { ByteReader, type Limits, SectionId, type SectionSpan, sectionSpans, skipConstantExpression, skipRefType } from './reader.js';
 
 /**
  * What one table element is charged, in bytes, against `memory.maxPages`: an engine keeps a
@@ -161,21 +159,11 @@ function findLimits(bytes: Uint8Array, spans: readonly SectionSpan[]): LimitsAt[
         if (withInit) r.skip(2);
         skipRefType(r);
         found.push(readLimitsAt(r, 'table'));
-        if (withInit) r.pos = skipConstantExpression(bytes, r.pos, span.end);
+        if (withInit) skipConstantExpression(r);
       }
     }
   }
   return found;
-}
-
-/** The position after the constant expression at `pos` (its closing `end`). */
-function skipConstantExpression(bytes: Uint8Array, pos: number, end: number): number {
-  const decoder = new InstructionDecoder();
-  while (pos < end) {
-    pos = decoder.decode(bytes, pos, end);
-    if (decoder.op === Op.end) return pos;
-  }
-  throw new WasmFormatError('a constant expression runs past its section', pos);
 }
 
 /** `bytes` with each edit's limits written in place of the old, and the sizes of the sections holding them rewritten. */

@@ -247,6 +247,73 @@ export function skipRefType(r: ByteReader): void {
   if (b === TypeCode.refNull || b === TypeCode.ref) r.skipLeb();
 }
 
+/** Heap types of exception references: `exn` and `noexn`, as their one-byte codes (s33 -23 and -12). */
+const EXCEPTION_HEAP_TYPES = new Set([0x69, 0x74]);
+
+/**
+ * Skips the type of a global or the element type of a table, failing on an exception reference
+ * (`exnref`, `(ref null? exn)`): an exception kept in a global or a table keeps its payload (up
+ * to a thousand values) alive in the host's heap, where no memory limit reaches, so a module of a
+ * few kilobytes could hold gigabytes. Compilers keep caught exceptions in locals only.
+ */
+function refuseHeldExceptions(r: ByteReader, where: string): void {
+  const at = r.pos;
+  const code = r.u8();
+  let heap = code;
+  if (code === TypeCode.refNull || code === TypeCode.ref) {
+    heap = r.u8();
+    if (heap & 0x80) r.skipLeb();
+  }
+  if (EXCEPTION_HEAP_TYPES.has(heap))
+    r.fail(
+      `${where} holds exception references (exnref), which plughost does not run: an exception kept there keeps its payload in the host's memory, past every limit`,
+      at,
+    );
+}
+
+/**
+ * Skips a constant expression (a global's or a table's initial value) through its `end`: the
+ * instructions the core spec and extended-const allow there.
+ */
+export function skipConstantExpression(r: ByteReader): void {
+  for (;;) {
+    const at = r.pos;
+    const op = r.u8();
+    switch (op) {
+      case 0x0b: // end
+        return;
+      case 0x41: // i32.const
+      case 0x42: // i64.const
+      case 0xd0: // ref.null heap type
+        r.skipLeb();
+        break;
+      case 0x43: // f32.const
+        r.skip(4);
+        break;
+      case 0x44: // f64.const
+        r.skip(8);
+        break;
+      case 0x23: // global.get
+      case 0xd2: // ref.func
+        r.u32();
+        break;
+      case 0x6a: // i32.add, i32.sub, i32.mul, i64.add, i64.sub, i64.mul (extended-const)
+      case 0x6b:
+      case 0x6c:
+      case 0x7c:
+      case 0x7d:
+      case 0x7e:
+        break;
+      case 0xfd: // v128.const
+        if (r.u32() !== 12) r.fail('unsupported SIMD instruction in a constant expression', at);
+        r.skip(16);
+        break;
+      default:
+        r.fail(`unsupported instruction 0x${op.toString(16)} in a constant expression`, at);
+    }
+  }
+}
+
 /** Skips memory or table limits, whatever their width. */
 export function skipLimits(r: ByteReader): void {
   const flags = r.u8();
@@ -481,9 +548,30 @@ export function readModule(bytes: Uint8Array): ModuleInfo {
       case SectionId.start:
         info.startFunction = r.u32();
         break;
+      case SectionId.table: {
+        const count = r.u32();
+        for (let i = 0; i < count; i++) {
+          // 0x40 0x00: a table with an initial value (typed function references), after its limits
+          const withInit = bytes[r.pos] === 0x40;
+          if (withInit) r.skip(2);
+          refuseHeldExceptions(r, 'a table');
+          skipLimits(r);
+          if (withInit) skipConstantExpression(r);
+        }
+        break;
+      }
+      case SectionId.global: {
+        const count = r.u32();
+        for (let i = 0; i < count; i++) {
+          refuseHeldExceptions(r, 'a global');
+          r.u8();
+          skipConstantExpression(r);
+        }
+        break;
+      }
       default:
-        // Tables, globals, elements, code, data, data count, tags, custom and unknown
-        // sections carry nothing the host needs before instantiation.
+        // Elements, code, data, data count, tags, custom and unknown sections carry nothing
+        // the host needs before instantiation.
         continue;
     }
     if (r.pos !== span.end) r.fail(`section ${span.id} has ${span.end - r.pos} unexpected trailing bytes`);

@@ -7,7 +7,7 @@ import { DEFAULT_MAX_WASM_BYTES } from '../src/internal/load-bytes.js';
 import { loadModules } from '../src/internal/module-loader.js';
 import { nodePlatform } from '../src/internal/platform/node/index.js';
 import { normalizeManifest } from '../src/manifest.js';
-import { assemble, fixturePath } from './helpers.js';
+import { assemble, fixturePath, libraryUrl, runBounded } from './helpers.js';
 
 const MODES: { name: string; options: PluginOptions }[] = [
   { name: 'on the main thread', options: {} },
@@ -208,6 +208,55 @@ for (const mode of MODES) {
           assert.match(err.message, new RegExp(`${what} holds exception references \\(exnref\\)`));
           return true;
         });
+      }
+    });
+
+    it('bound initialization by fuel too: an endless start function, _initialize or constructor fails with FuelExhaustedError', async () => {
+      // A start function runs inside the instantiation, where no budget could be refilled: it
+      // ran unbounded under `fuel` alone (the process hung), so the guests run in a bounded
+      // child. The start function is deferred now, and charged like the initializers.
+      const endless = '(loop $l (br $l))';
+      const guests = await Promise.all(
+        [
+          `(module (func $s ${endless}) (start $s) (func (export "f")))`,
+          `(module (func (export "_initialize") ${endless}) (func (export "f")))`,
+          `(module (func (export "__wasm_call_ctors") ${endless}) (func (export "f")))`,
+        ].map(async (wat) => Buffer.from(await assemble(wat)).toString('base64')),
+      );
+      const run = await runBounded(
+        `
+        const { createPlugin } = await import(${JSON.stringify(libraryUrl)});
+        const outcomes = [];
+        for (const guest of ${JSON.stringify(guests)}) {
+          try {
+            await createPlugin(Buffer.from(guest, 'base64'), { ...${JSON.stringify(mode.options)}, fuel: 100000 });
+            outcomes.push('created');
+          } catch (err) {
+            outcomes.push(err.code + ': ' + err.message);
+          }
+        }
+        console.log(JSON.stringify(outcomes));`,
+        { timeoutMs: 60_000, maxRssMb: 400 },
+      );
+      assert.deepEqual(JSON.parse(run.stdout), new Array(3).fill('PLUGHOST_FUEL_EXHAUSTED: call to "initialization" ran out of fuel (budget 100000)'));
+      // a start function that ends does its work before the first call, as without limits
+      const counting = await assemble(`(module ${OUTPUT_U64} (global $g (mut i64) (i64.const 0))
+        (func $s (local $i i32)
+          (loop $l (global.set $g (i64.add (global.get $g) (i64.const 1)))
+            (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 1000)))))
+        (start $s)
+        (func (export "get") (call $out (global.get $g))))`);
+      for (const limits of [{}, { fuel: 1_000_000 }, { timeoutMs: 10_000 }]) {
+        const plugin = await createPlugin(counting, { ...mode.options, ...limits });
+        try {
+          assert.equal(u64(await plugin.call('get')), 1000n, JSON.stringify(limits));
+          assert.deepEqual(
+            (await plugin.getExports()).map((e) => e.name),
+            ['get'],
+          );
+        } finally {
+          await plugin.close();
+        }
       }
     });
 

@@ -31,7 +31,7 @@ import type { Platform } from './platform/platform.js';
 import { VarStore } from './vars.js';
 import { createWasi, type HostFileSystem, type Wasi, WasiExit, type WasiMount } from './wasi/index.js';
 import { threadSleep } from './wasi/poll.js';
-import { BUDGET_EXPORT } from './wasm/instrument.js';
+import { BUDGET_EXPORT, START_EXPORT } from './wasm/instrument.js';
 
 /**
  * What configures an engine, plain data (structured-cloneable: no function, nothing tied to a
@@ -260,6 +260,9 @@ export class PluginEngine {
     this.wasis = [];
     this.releaseMemories();
     const wasiOptions = this.options.wasi;
+    // The old instance's budgets are not the new one's, which exist once it does (no guest code
+    // runs before: an instrumented module's start function is deferred, see START_EXPORT).
+    this.setBudgets([]);
     this.beginGuarded();
     try {
       this.instance = instantiate(this.plan, this.options.modules, this.options.mainIndex, (index) => {
@@ -277,6 +280,8 @@ export class PluginEngine {
         return wasi;
       });
       this.setBudgets(this.instance.all.map((i) => i.exports[BUDGET_EXPORT]).filter((g): g is WebAssembly.Global => g instanceof WebAssembly.Global));
+      // what its start function left in them was charged already: the initializers start afresh
+      if (this.guarded) this.refill();
       this.exportCache.clear();
       this.promisingCache?.clear();
       this.lastExportName = undefined;
@@ -308,6 +313,8 @@ export class PluginEngine {
     for (const instance of this.instance.all) {
       const exports = instance.exports;
       const fn = (name: string) => (typeof exports[name] === 'function' ? (exports[name] as (...a: number[]) => unknown) : undefined);
+      // an instrumented module's start function, deferred to here (see START_EXPORT)
+      fn(START_EXPORT)?.();
       const hsInit = fn('hs_init');
       if (hsInit !== undefined) {
         fn('_initialize')?.();
@@ -326,7 +333,7 @@ export class PluginEngine {
     if (name === this.lastExportName) return this.lastExport;
     let fn = this.exportCache.get(name);
     if (fn === undefined) {
-      const value = Object.hasOwn(this.instance.main.exports, name) ? this.instance.main.exports[name] : undefined;
+      const value = Object.hasOwn(this.instance.main.exports, name) && name !== START_EXPORT ? this.instance.main.exports[name] : undefined;
       fn = typeof value === 'function' ? (value as () => unknown) : null;
       this.exportCache.set(name, fn);
     }
@@ -600,7 +607,7 @@ export class PluginEngine {
 
   private setBudgets(budgets: WebAssembly.Global[]): void {
     this.budgets = budgets;
-    this.guarded = budgets.length > 0 || this.options.timeoutMs !== null;
+    this.guarded = budgets.length > 0 || this.options.timeoutMs !== null || this.options.fuel !== undefined;
     this.finishing = this.guarded || this.stdout !== undefined || this.stderr !== undefined;
   }
 

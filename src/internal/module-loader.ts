@@ -7,7 +7,7 @@ import type { NormalizedManifest, WasmSource } from '../manifest.js';
 import { mergeKernelInto } from './kernel/placement.js';
 import { readSourceBytes } from './load-bytes.js';
 import type { Platform } from './platform/platform.js';
-import { BUDGET_EXPORT, instrumentForInterrupts, TICK_MODULE, TICK_NAME } from './wasm/instrument.js';
+import { BUDGET_EXPORT, instrumentForInterrupts, START_EXPORT, TICK_MODULE, TICK_NAME } from './wasm/instrument.js';
 import { MERGED_KERNEL_MODULE } from './wasm/kernel-merge.js';
 import { capLimits, importOwnMemory, OWN_MEMORY_MODULE, OWN_MEMORY_NAME } from './wasm/memory-limit.js';
 import { type FuncType, isWasm, type ModuleInfo, readModule, WasmFormatError } from './wasm/reader.js';
@@ -70,9 +70,9 @@ export function visibleImports(loaded: LoadedModule): WebAssembly.ModuleImportDe
   return all.filter((imp) => !isAddedImport(loaded, imp));
 }
 
-/** Whether an export is one plughost added to the module (the interrupt budget). */
+/** Whether an export is one plughost added to the module (the interrupt budget, the deferred start function). */
 export function isAddedExport(loaded: LoadedModule, exp: { name: string; kind: string }): boolean {
-  return loaded.instrumented && exp.name === BUDGET_EXPORT && exp.kind === 'global';
+  return loaded.instrumented && ((exp.name === BUDGET_EXPORT && exp.kind === 'global') || (exp.name === START_EXPORT && exp.kind === 'function'));
 }
 
 /** A module's exports. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ModuleBuilder } from '../../src/internal/wasm/encoder.js';
-import { BUDGET_EXPORT, instrumentForInterrupts } from '../../src/internal/wasm/instrument.js';
+import { BUDGET_EXPORT, instrumentForInterrupts, START_EXPORT } from '../../src/internal/wasm/instrument.js';
 import { readModule, WasmFormatError } from '../../src/internal/wasm/reader.js';
 import { assemble } from '../helpers.js';
 import { type WasmExports, type WasmGlobal, wasm } from './engine.js';
@@ -33,12 +33,14 @@ async function load(bytes: Uint8Array, imports: Imports = {}, onTick?: (l: Loade
   const tick = (): void => {
     loaded.ticks++;
     if (onTick) onTick(loaded);
-    // A start function ticks before the instance, and so the budget, is reachable.
-    else if (loaded.budget) loaded.budget.value = FULL;
+    else loaded.budget.value = FULL;
   };
   const { instance } = await wasm.instantiate(instrumented, { ...imports, plughost: { tick } });
   loaded.exports = instance.exports;
   loaded.budget = instance.exports[BUDGET_EXPORT] as WasmGlobal;
+  // the module's start function, which an instrumented module leaves to its host to call
+  const start = instance.exports[START_EXPORT];
+  if (typeof start === 'function') (start as Fn)();
   loaded.call = (name, ...args) => (instance.exports[name] as Fn)(...args);
   loaded.measure = (name, ...args) => {
     loaded.budget.value = FULL;

@@ -306,7 +306,8 @@ export class ModuleBuilder {
 
 /** How a rewrite gives each section: its new contents, or undefined to keep it as it was (or, for a missing one, to leave it out). */
 export interface SectionRewrite {
-  section(id: number, span: SectionSpan | undefined): Uint8Array | undefined;
+  /** A section's new contents; undefined keeps it as it is, null drops it. */
+  section(id: number, span: SectionSpan | undefined): Uint8Array | undefined | null;
   /** A custom section's new contents, or undefined to drop it. */
   custom(span: SectionSpan): Uint8Array | undefined;
 }
@@ -336,7 +337,7 @@ export function writeSections(out: ByteWriter, bytes: Uint8Array, spans: readonl
     missing.delete(span.id);
     const body = rewrite.section(span.id, span);
     if (body) out.section(span.id, body);
-    else out.slice(bytes, span.start, span.end);
+    else if (body === undefined) out.slice(bytes, span.start, span.end);
   }
   addMissingBefore(Infinity);
 }

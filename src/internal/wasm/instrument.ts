@@ -80,7 +80,7 @@ import { Rewriter } from './instrument/rewrite.js';
 import { survey } from './instrument/survey.js';
 import { SectionId, sectionSpans } from './reader.js';
 
-export { BUDGET_EXPORT, TICK_MODULE, TICK_NAME, UNCHECKED_LOOP_LIMIT } from './instrument/names.js';
+export { BUDGET_EXPORT, START_EXPORT, TICK_MODULE, TICK_NAME, UNCHECKED_LOOP_LIMIT } from './instrument/names.js';
 
 /**
  * Returns an instrumented copy of a module: it imports `"plughost" "tick"` (after the
@@ -88,6 +88,8 @@ export { BUDGET_EXPORT, TICK_MODULE, TICK_NAME, UNCHECKED_LOOP_LIMIT } from './i
  * mutable i32 global `"__plughost_budget"`. Check sites (see the module documentation)
  * subtract their static cost from the budget and call `tick` when it goes below 0. `tick`
  * must raise the budget or throw; the same module and input always consume the same budget.
+ * A start function no longer runs inside the instantiation, where no budget could be
+ * refilled yet: it is exported as `"__plughost_start"`, for the host to call first.
  *
  * Throws a {@link WasmFormatError} on malformed code or opcodes outside the supported
  * proposals (MVP, sign extension, saturating conversions, bulk memory, reference types,
@@ -99,6 +101,8 @@ export { BUDGET_EXPORT, TICK_MODULE, TICK_NAME, UNCHECKED_LOOP_LIMIT } from './i
  *   plughost: { tick: () => { if (Date.now() > deadline) throw new Error('timeout'); budget.value = 100_000; } },
  * });
  * const budget = instance.exports.__plughost_budget;
+ * budget.value = 100_000;
+ * instance.exports.__plughost_start?.();
  * ```
  */
 export function instrumentForInterrupts(bytes: Uint8Array): Uint8Array {

@@ -6,6 +6,12 @@ export const TICK_MODULE = 'plughost';
 export const TICK_NAME = 'tick';
 /** Export name of the mutable i32 budget global (initially 0, so the first check ticks). */
 export const BUDGET_EXPORT = '__plughost_budget';
+/**
+ * Export name of the module's start function, which the instrumented module no longer starts
+ * itself: a start function runs inside the instantiation, before the host holds the budget it
+ * must refill, so the host calls it right after, as the first initializer.
+ */
+export const START_EXPORT = '__plughost_start';
 
 /** The most a bounded loop may cost over all its iterations and go without a check (units). */
 export const UNCHECKED_LOOP_LIMIT = 10_000;

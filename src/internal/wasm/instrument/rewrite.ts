@@ -20,7 +20,7 @@ import {
   NO_CHECKS,
   ON_GLOBAL,
 } from './model.js';
-import { BUDGET_EXPORT, TICK_MODULE, TICK_NAME } from './names.js';
+import { BUDGET_EXPORT, START_EXPORT, TICK_MODULE, TICK_NAME } from './names.js';
 import { constExpr, elements, type Facts } from './survey.js';
 
 export class Rewriter {
@@ -75,7 +75,7 @@ export class Rewriter {
   }
 
   /** New contents of a section, or undefined to copy it unchanged. `span` is absent for a section to create. */
-  section(id: number, span: SectionSpan | undefined): Uint8Array | undefined {
+  section(id: number, span: SectionSpan | undefined): Uint8Array | undefined | null {
     const r = span ? new ByteReader(this.bytes, span.bodyStart, span.end) : undefined;
     switch (id) {
       case SectionId.type: {
@@ -109,7 +109,8 @@ export class Rewriter {
       }
       case SectionId.export: {
         const count = r ? r.u32() : 0;
-        const w = new ByteWriter(r ? r.end - r.pos + 32 : 32).u32(count + 1);
+        const { start } = this.facts;
+        const w = new ByteWriter(r ? r.end - r.pos + 64 : 64).u32(count + (start === undefined ? 1 : 2));
         for (let i = 0; r && i < count; i++) {
           const start = r.pos;
           r.skip(r.u32());
@@ -118,10 +119,12 @@ export class Rewriter {
           const index = r.u32();
           w.u32(kind === 0 ? this.fn(index) : index);
         }
-        return w.name(BUDGET_EXPORT).byte(3).u32(this.budget).finish();
+        w.name(BUDGET_EXPORT).byte(3).u32(this.budget);
+        if (start !== undefined) w.name(START_EXPORT).byte(0).u32(this.fn(start));
+        return w.finish();
       }
       case SectionId.start:
-        return new ByteWriter(8).u32(this.fn(r!.u32())).finish();
+        return null; // exported instead (START_EXPORT)
       case SectionId.table:
         return this.tableSection(r!);
       case SectionId.element: {

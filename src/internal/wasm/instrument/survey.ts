@@ -3,7 +3,7 @@
 import type { ByteWriter } from '../encoder.js';
 import { ByteReader, forEachImport, SectionId, type SectionSpan, skipLimits, skipRefType, WasmFormatError } from '../reader.js';
 import { InstructionDecoder } from './decode.js';
-import { BUDGET_EXPORT } from './names.js';
+import { BUDGET_EXPORT, START_EXPORT } from './names.js';
 
 interface FuncSig {
   params: number;
@@ -24,6 +24,8 @@ export interface Facts {
   entered: Set<number>;
   /** The encoded element type of each table, imported ones first. */
   tableTypes: Uint8Array[];
+  /** The start function's index, if the module has one. */
+  start?: number;
 }
 
 export function survey(bytes: Uint8Array, spans: SectionSpan[]): Facts {
@@ -78,7 +80,8 @@ export function survey(bytes: Uint8Array, spans: SectionSpan[]): Facts {
         const count = r.u32();
         for (let i = 0; i < count; i++) {
           const at = r.pos;
-          if (r.name() === BUDGET_EXPORT) r.fail(`export "${BUDGET_EXPORT}" already exists (instrumented twice?)`, at);
+          const name = r.name();
+          if (name === BUDGET_EXPORT || name === START_EXPORT) r.fail(`export "${name}" already exists (instrumented twice?)`, at);
           const kind = r.u8();
           const index = r.u32();
           if (kind === 0) facts.entered.add(index);
@@ -86,7 +89,8 @@ export function survey(bytes: Uint8Array, spans: SectionSpan[]): Facts {
         break;
       }
       case SectionId.start:
-        facts.entered.add(r.u32());
+        facts.start = r.u32();
+        facts.entered.add(facts.start);
         break;
       case SectionId.element:
         elements(r, undefined, 0, onFunc);

@@ -148,7 +148,8 @@ function describe(value: unknown): string {
 function stringMap(value: unknown, field: string): Record<string, string> {
   if (value === undefined || value === null) return {};
   if (!isRecord(value)) throw new ManifestError(field, `must be an object of strings, got ${describe(value)}`);
-  const out: Record<string, string> = {};
+  // no prototype: a key such as "__proto__" is a key like any other (the reference host's map has none special)
+  const out: Record<string, string> = Object.create(null);
   for (const [key, entry] of Object.entries(value)) {
     if (typeof entry !== 'string') throw new ManifestError(`${field}.${key}`, `must be a string, got ${describe(entry)}`);
     out[key] = entry;

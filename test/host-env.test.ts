@@ -152,6 +152,14 @@ describe('config', () => {
       assert.equal((await b.call('config', 'name'))?.text(), 'second');
       assert.equal(await b.call('config', 'other'), null);
     }
+    // names of Object.prototype are keys like any other: present when given, absent otherwise
+    const manifest = JSON.parse('{"config": {"__proto__": "a key", "constructor": "another"}}') as { config: Record<string, string> };
+    const c = await createPlugin({ wasm: [{ data: wasm }], config: manifest.config });
+    assert.equal((await c.call('config', '__proto__'))?.text(), 'a key');
+    assert.equal((await c.call('config', 'constructor'))?.text(), 'another');
+    for (const absent of ['toString', 'hasOwnProperty', '__defineGetter__']) assert.equal(await c.call('config', absent), null, absent);
+    assert.equal(await a.call('config', '__proto__'), null);
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
   });
 });
 

@@ -67,6 +67,11 @@ function runServer(): void {
         res.setHeader('X-Test', 'yes');
         res.setHeader('Content-Type', 'text/plain');
         return void res.end('hello');
+      case '/odd-headers':
+        // names a plain object would lose or mistake for its own methods
+        res.setHeader('__proto__', 'kept');
+        res.setHeader('constructor', 'too');
+        return void res.end('odd');
       case '/echo':
         res.setHeader('Content-Type', 'application/json');
         return void res.end(JSON.stringify({ method: req.method, headers: req.headers, body }));

@@ -434,6 +434,15 @@ describe('plug-ins making HTTP requests', () => {
     await without.close();
   });
 
+  it('a response header named __proto__ reaches the plug-in like any other', async () => {
+    // (the other way, Node's fetch itself does not send a request header of that name)
+    const plugin = await createPlugin({ wasm: [{ data: wasm }] }, { allowedHosts: ['127.0.0.1'], allowHttpResponseHeaders: true });
+    const received = JSON.parse((await plugin.call('headers', request(server.url('/odd-headers'))))!.text()) as Record<string, string>;
+    assert.equal(Object.getOwnPropertyDescriptor(received, '__proto__')?.value, 'kept');
+    assert.equal(Object.getOwnPropertyDescriptor(received, 'constructor')?.value, 'too');
+    await plugin.close();
+  });
+
   it('a plug-in sends a body with its method and headers', async () => {
     const plugin = await createPlugin({ wasm: [{ data: wasm }] }, { allowedHosts: ['127.0.0.1'] });
     const out = await plugin.call('send', request(server.url('/echo'), { method: 'put', headers: { 'X-Custom': 'two' } }));

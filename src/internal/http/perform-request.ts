@@ -66,7 +66,7 @@ export function prepareRequest(request: HttpRequest, url: URL): PreparedHttpRequ
   if (headers !== null && (typeof headers !== 'object' || Array.isArray(headers))) {
     throw httpFailure(url.href, `"headers" must be null or an object of string values, got ${shown(headers)}`);
   }
-  const flat: Record<string, string> = {};
+  const flat: Record<string, string> = Object.create(null);
   if (headers !== null) {
     for (const [name, value] of Object.entries(headers)) {
       if (!TOKEN.test(name)) throw httpFailure(url.href, `header name ${shown(name)} is not a valid HTTP header name`);
@@ -127,7 +127,8 @@ async function readBody(response: Response, url: string, limit: number, stop: ()
 
 /** Response headers as a plain object with lowercase names; repeated headers joined by ", ". */
 function plainHeaders(headers: Headers): Record<string, string> {
-  const out: Record<string, string> = {};
+  // no prototype: "__proto__" is a header name like any other
+  const out: Record<string, string> = Object.create(null);
   headers.forEach((value, name) => {
     const key = name.toLowerCase();
     out[key] = Object.hasOwn(out, key) ? `${out[key]}, ${value}` : value;
@@ -136,7 +137,7 @@ function plainHeaders(headers: Headers): Record<string, string> {
 }
 
 function withoutHeaders(headers: Record<string, string>, names: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = Object.create(null);
   for (const [name, value] of Object.entries(headers)) if (!names.includes(name.toLowerCase())) out[name] = value;
   return out;
 }

@@ -2,9 +2,9 @@
  * Rewriting a module's memory and table declarations. `capLimits` enforces `memory.maxPages`
  * (and a budget for tables): a memory or table whose declared maximum is its share cannot grow
  * past it, whatever engine runs it, and `memory.grow`/`table.grow` fail the way the plug-in
- * already expects (returning -1) instead of trapping. `importOwnMemory` turns the memory a module defines into one it imports, so the
- * host can hand each instance a memory of its choosing (a pooled one: reserving a fresh
- * memory is most of what an instantiation costs).
+ * already expects (returning -1) instead of trapping. `importOwnMemory` turns the memory a
+ * module defines into one it imports, so the host can hand each instance a memory of its
+ * choosing (a pooled one: reserving a fresh memory is most of what an instantiation costs).
  *
  * @module
  */

@@ -566,6 +566,8 @@ describe('the request JSON as each PDK writes it', () => {
     ['Haskell, with both', (url) => ({ url, headers: { 'X-Custom': 'hs' }, method: 'PATCH' }), 'PATCH', 'hs'],
     ['the reference host\'s "header" alias', (url) => ({ url, header: { 'X-Custom': 'alias' } }), 'GET', 'alias'],
     ['a lowercase method', (url) => ({ url, method: 'post' }), 'POST', undefined],
+    // net/http means GET by an empty method; go-pdk's transport sends it as it is (the reference host fails it)
+    ['Go net/http, a request without a method (method: "")', (url) => ({ url, method: '' }), 'GET', undefined],
   ];
 
   for (const [who, json, method, custom] of shapes) {
@@ -607,7 +609,6 @@ describe('the request JSON as each PDK writes it', () => {
 
   const bad: [what: string, json: (url: string) => unknown, message: RegExp][] = [
     ['a method that is a number', (url) => ({ url, method: 5 }), /"method" must be null or an HTTP method name.*got 5/],
-    ['an empty method', (url) => ({ url, method: '' }), /"method" must be null or an HTTP method name.*got ""/],
     ['a method with a space', (url) => ({ url, method: 'GET /x' }), /"method" must be/],
     ['headers that are an array', (url) => ({ url, headers: [['a', 'b']] }), /"headers" must be null or an object of string values/],
     ['headers that are a string', (url) => ({ url, headers: 'a: b' }), /"headers" must be null or an object/],

@@ -55,11 +55,13 @@ function shown(value: unknown): string {
 
 /**
  * Check what the guest asked for beyond the URL, once the URL has passed {@link checkUrl}: a
- * missing or null `method` is GET, missing or null `headers` are none; anything else that is
+ * missing, null or empty `method` is GET (an empty one is what Go's net/http means by it, and
+ * go-pdk's transport passes it on), missing or null `headers` are none; anything else that is
  * not a method name or an object of string values fails the request, naming the culprit.
  */
 export function prepareRequest(request: HttpRequest, url: URL): PreparedHttpRequest {
-  const { method = null, headers = null } = request;
+  const { headers = null } = request;
+  const method = request.method === '' ? null : (request.method ?? null);
   if (method !== null && (typeof method !== 'string' || !TOKEN.test(method))) {
     throw httpFailure(url.href, `"method" must be null or an HTTP method name such as "GET" or "POST", got ${shown(method)}`);
   }

@@ -10,7 +10,7 @@
  */
 import { MemoryLimitError } from '../../errors.js';
 import { ByteWriter } from './encoder.js';
-import { ByteReader, type Limits, SectionId, type SectionSpan, sectionSpans, skipConstantExpression, skipRefType } from './reader.js';
+import { ByteReader, forEachImport, type Limits, SectionId, type SectionSpan, sectionSpans, skipConstantExpression, skipRefType } from './reader.js';
 
 /**
  * What one table element is charged, in bytes, against `memory.maxPages`: an engine keeps a
@@ -129,25 +129,12 @@ function findLimits(bytes: Uint8Array, spans: readonly SectionSpan[]): LimitsAt[
   for (const span of spans) {
     const r = new ByteReader(bytes, span.bodyStart, span.end);
     if (span.id === SectionId.import) {
-      const count = r.u32();
-      for (let i = 0; i < count; i++) {
-        r.skip(r.u32());
-        r.skip(r.u32());
-        const at = r.pos;
-        const kind = r.u8();
-        if (kind === 0) r.u32();
-        else if (kind === 1) {
-          skipRefType(r);
-          found.push(readLimitsAt(r, 'table'));
-        } else if (kind === 2) found.push(readLimitsAt(r, 'memory'));
-        else if (kind === 3) {
-          skipRefType(r);
-          r.u8();
-        } else if (kind === 4) {
-          r.u8();
-          r.u32();
-        } else r.fail(`unknown import kind ${kind}`, at);
-      }
+      forEachImport(r, (kind) => {
+        if (kind === 1) skipRefType(r);
+        else if (kind !== 2) return false;
+        found.push(readLimitsAt(r, kind === 1 ? 'table' : 'memory'));
+        return true;
+      });
     } else if (span.id === SectionId.memory) {
       const count = r.u32();
       for (let i = 0; i < count; i++) found.push(readLimitsAt(r, 'memory'));

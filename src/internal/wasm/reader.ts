@@ -349,18 +349,17 @@ function skipImportDescription(r: ByteReader, kind: number, at: number): void {
 
 /**
  * Walks an import section's entries (`r` at the start of its body): `visit` gets each entry's
- * kind with `r` at its description. When it reads the description itself it returns true,
- * and the walk stops there; otherwise the description is skipped and the walk goes on.
+ * kind with `r` at its description. When it reads the description itself it returns true;
+ * otherwise the description is skipped. Either way the walk goes on to the next entry.
  */
-export function forEachImport(r: ByteReader, visit: (kind: number) => boolean | void): void {
+export function forEachImport(r: ByteReader, visit: (kind: number) => boolean | undefined): void {
   const count = r.u32();
   for (let i = 0; i < count; i++) {
     r.skip(r.u32());
     r.skip(r.u32());
     const at = r.pos;
     const kind = r.u8();
-    if (visit(kind) === true) return;
-    skipImportDescription(r, kind, at);
+    if (visit(kind) !== true) skipImportDescription(r, kind, at);
   }
 }
 

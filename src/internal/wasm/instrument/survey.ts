@@ -42,6 +42,7 @@ export function survey(bytes: Uint8Array, spans: SectionSpan[]): Facts {
           if (kind === 0) facts.importedFunctions++;
           else if (kind === 3) facts.globals++;
           else if (kind === 1) facts.tableTypes.push(refTypeAt(bytes, r.pos, r.end));
+          return false;
         });
         break;
       case SectionId.function: {

@@ -92,6 +92,8 @@ export interface WorkerInit {
    */
   deadline: SharedArrayBuffer;
   port: SyncPort;
+  /** The calls and results rings (rings.ts); absent: every call and result is a message. */
+  rings?: SharedArrayBuffer;
 }
 
 // ---- host thread -> worker, on the worker's port

@@ -6,7 +6,19 @@ import type { Deadline } from '../deadline.js';
 import type { WorkerThread } from '../platform/platform.js';
 import { SyncLine } from './host-call-server.js';
 import { InputStaging } from './input-staging.js';
-import { type CallRequest, CTRL, CTRL_SLOTS, type FromWorker, isLaterCall, skipSlot, type ToWorker, type WorkerInit } from './protocol.js';
+import {
+  type CallFailed,
+  type CallRequest,
+  type CallResult,
+  CTRL,
+  CTRL_SLOTS,
+  type FromWorker,
+  isLaterCall,
+  skipSlot,
+  type ToWorker,
+  type WorkerInit,
+} from './protocol.js';
+import { createRingMemory, DEFAULT_CALL_RING_BYTES, HostRings } from './rings.js';
 import type { WorkerSpec } from './worker-spec.js';
 
 /**
@@ -20,6 +32,13 @@ export const INIT_GRACE_MS = 1000;
 export interface WorkerSlotEvents {
   message(slot: WorkerSlot, message: FromWorker): void;
   exit(slot: WorkerSlot, code: number): void;
+}
+
+let callRingBytes = DEFAULT_CALL_RING_BYTES;
+
+/** @internal For tests: the size of the calls ring of workers started from now on (a power of two, 1 KiB or more); undefined: the default. */
+export function setCallRingBytes(bytes: number | undefined): void {
+  callRingBytes = bytes ?? DEFAULT_CALL_RING_BYTES;
 }
 
 /** `done`, or after `ms` whatever becomes of it. */
@@ -50,16 +69,26 @@ export class WorkerSlot {
   private settleStarted!: (error?: unknown) => void;
   /** Ends a worker whose initialization overruns its deadline and cannot be stopped from inside. */
   private initWatchdog: ReturnType<typeof setTimeout> | undefined;
+  /** Small calls and their results, when this worker has rings (see rings.ts); null: messages only. */
+  readonly rings: HostRings | null;
+  /** Under rings, results that came as messages, by call id, until the results ring reaches their turn. */
+  readonly messageResults = new Map<number, CallResult | CallFailed>();
+  /** Under rings, whether a wait for the results ring is pending (one at a time). */
+  ringWait = false;
   /** Calls given to {@link send} and not sent yet, with what their messages transfer. */
   private outbox: CallRequest[] = [];
   private outboxTransfer: Transferable[] = [];
 
-  constructor({ init, threads, canBlock }: Pick<WorkerSpec, 'init' | 'threads' | 'canBlock'>, events: WorkerSlotEvents) {
+  constructor({ init, threads, canBlock, rings }: Pick<WorkerSpec, 'init' | 'threads' | 'canBlock' | 'rings'>, events: WorkerSlotEvents) {
     const ctrlBuffer = new SharedArrayBuffer(CTRL_SLOTS * Int32Array.BYTES_PER_ELEMENT);
     const { local, remote } = threads.createSyncChannel();
     const deadline = new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT);
     this.deadlineCell = new Float64Array(deadline);
-    this.worker = threads.startWorker(threads.pluginWorkerEntry, { ...init, ctrl: ctrlBuffer, deadline, port: remote } satisfies WorkerInit, [remote]);
+    const ringMemory = rings ? createRingMemory(callRingBytes) : undefined;
+    this.rings = ringMemory === undefined ? null : new HostRings(ringMemory);
+    const data: WorkerInit = { ...init, ctrl: ctrlBuffer, deadline, port: remote };
+    if (ringMemory !== undefined) data.rings = ringMemory;
+    this.worker = threads.startWorker(threads.pluginWorkerEntry, data, [remote]);
     this.line = new SyncLine(new Int32Array(ctrlBuffer), local, threads, canBlock);
     this.started = new Promise<void>((resolve, reject) => {
       let settled = false;
@@ -130,6 +159,11 @@ export class WorkerSlot {
     Atomics.store(this.line.ctrl, skipSlot(id), id);
   }
 
+  /** Whether calls are held by {@link send}, not sent yet. */
+  get holding(): boolean {
+    return this.outbox.length > 0;
+  }
+
   /** Whether call `id` is held by {@link send}, not sent yet. */
   holds(id: number): boolean {
     return this.outbox.some((call) => call.id === id);
@@ -173,6 +207,8 @@ export class WorkerSlot {
   terminate(startError: Error): Promise<void> {
     this.ending = true;
     this.line.dead = true;
+    // A pending wait on the results ring would never end otherwise.
+    this.rings?.wake();
     clearTimeout(this.initWatchdog);
     // A worker that does not take the termination must not keep the process waiting for it.
     this.worker.keepAlive(false);
@@ -187,6 +223,7 @@ export class WorkerSlot {
   /** The worker has exited: the fault to report, or undefined when we ended it ourselves. */
   exited(code: number): WorkerError | undefined {
     this.line.dead = true;
+    this.rings?.wake();
     clearTimeout(this.initWatchdog);
     if (this.ending) return undefined;
     const why = this.lastError === undefined ? '' : `: ${this.lastError.message}`;

@@ -127,7 +127,11 @@ export interface CallBatch {
 export interface ResetRequest {
   type: 'reset';
 }
-export type ToWorker = CallRequest | CallBatch | ResetRequest;
+/** Under rings, a sleeping side is woken by this where it sleeps until a message (see rings.ts). */
+export interface WakeMessage {
+  type: 'wake';
+}
+export type ToWorker = CallRequest | CallBatch | ResetRequest | WakeMessage;
 
 // ---- worker -> host thread, on the worker's port
 
@@ -176,7 +180,17 @@ export interface OutputLine {
   type: 'stdout' | 'stderr';
   line: string;
 }
-export type FromWorker = InitializingMessage | ReadyMessage | InitFailedMessage | CallResult | CallFailed | ResetDone | HostRequest | LogMessage | OutputLine;
+export type FromWorker =
+  | WakeMessage
+  | InitializingMessage
+  | ReadyMessage
+  | InitFailedMessage
+  | CallResult
+  | CallFailed
+  | ResetDone
+  | HostRequest
+  | LogMessage
+  | OutputLine;
 
 // ---- the sync channel: host thread -> worker, while the worker serves host call `seq`
 

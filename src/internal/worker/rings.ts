@@ -2,8 +2,11 @@
 // memory, so that with several calls in flight neither side pays a message or a turn of its
 // event loop per call. One SharedArrayBuffer holds two byte rings, each with one writer and one
 // reader: calls (host thread -> worker) and results (worker -> host thread). A side with nothing
-// left to read sleeps in its event loop on `Atomics.waitAsync` after raising its "sleeps" flag;
-// the writer notifies only when it finds that flag raised, so a busy reader is never woken.
+// left to read raises its "sleeps" flag and goes back to its event loop; the writer posts it a
+// wake-up message only when it finds that flag raised, so a busy reader is never woken and a
+// steady stream of calls costs no message at all. (`Atomics.waitAsync` would spare that message,
+// but it is missing on some engines, and on Node 20 we saw a notified wait not end, twice in
+// some fifteen stress runs; a message always arrives.)
 //
 // A record is a header of HEADER_WORDS 32-bit words ({@link RecordHeader}) and its payload,
 // padded to 8 bytes; it may cross the ring's end (the header word by word, the payload in two
@@ -88,12 +91,9 @@ export function forceRings(on: boolean | undefined): void {
 /** `PLUGHOST_WORKER_RINGS=off` keeps every call and result in messages (for comparing the two paths). */
 export const RINGS_VARIABLE = 'PLUGHOST_WORKER_RINGS';
 
-/**
- * Whether workers started now get rings: shared memory and `Atomics.waitAsync` (which a page's
- * main thread needs to wait without blocking, and which some engines lack) must both exist.
- */
+/** Whether workers started now get rings (shared memory, which worker mode needs anyway, is all they take). */
 export function ringsWanted(environmentVariable: (name: string) => string | undefined): boolean {
-  if (typeof SharedArrayBuffer !== 'function' || typeof Atomics.waitAsync !== 'function') return false;
+  if (typeof SharedArrayBuffer !== 'function') return false;
   return forced ?? environmentVariable(RINGS_VARIABLE) !== 'off';
 }
 
@@ -122,6 +122,8 @@ class ByteRing {
     private readonly tailWord: number,
     private readonly sleepsWord: number,
     writer: boolean,
+    /** How this ring's writer wakes its sleeping reader (a message): undefined on the reader's side. */
+    private readonly wakeReader: (() => void) | undefined,
   ) {
     this.bytes = new Uint8Array(memory, offset, capacity);
     this.words = new Int32Array(memory, offset, capacity / 4);
@@ -159,7 +161,7 @@ class ByteRing {
     }
     this.own = (this.own + recordBytes(length)) | 0;
     Atomics.store(this.control, this.tailWord, this.own);
-    if (Atomics.compareExchange(this.control, this.sleepsWord, 1, 0) === 1) Atomics.notify(this.control, this.tailWord);
+    if (Atomics.compareExchange(this.control, this.sleepsWord, 1, 0) === 1) this.wakeReader?.();
   }
 
   private putWord(at: number, index: number, value: number): void {
@@ -216,35 +218,14 @@ class ByteRing {
   }
 
   /**
-   * Sleep until a record is written: raise the flag, then look once more (a writer that wrote
-   * before seeing the flag did not wake us). Returns a promise to wait for; undefined when a
-   * record is there already; null when `waiting` (a wait this side began earlier is still
-   * pending: the flag raised again, the next write ends it).
+   * Going to sleep until the writer wakes us: raise the flag, then look once more (a writer that
+   * wrote before seeing the flag did not wake us). False when a record came meanwhile: read on.
    */
-  sleep(waiting: boolean): Promise<unknown> | undefined | null {
+  sleep(): boolean {
     Atomics.store(this.control, this.sleepsWord, 1);
-    const tail = this.own;
-    if (Atomics.load(this.control, this.tailWord) !== tail) {
-      Atomics.store(this.control, this.sleepsWord, 0);
-      return undefined;
-    }
-    if (waiting) return null;
-    const waited = Atomics.waitAsync(this.control, this.tailWord, tail);
-    if (!waited.async) {
-      Atomics.store(this.control, this.sleepsWord, 0);
-      return undefined;
-    }
-    return waited.value;
-  }
-
-  /** Lower the sleeps flag: this side is awake. */
-  awake(): void {
+    if (Atomics.load(this.control, this.tailWord) === this.own) return true;
     Atomics.store(this.control, this.sleepsWord, 0);
-  }
-
-  /** Wake this side's own sleep without a record (its ring is being given up). */
-  wakeSelf(): void {
-    Atomics.notify(this.control, this.tailWord);
+    return false;
   }
 }
 
@@ -269,20 +250,16 @@ export class HostRings {
   private readonly names = new Map<string, number>();
   private readonly nameBytes = new Map<string, Uint8Array>();
 
-  constructor(readonly memory: SharedArrayBuffer) {
+  /** `wakeWorker` posts the worker a wake-up message. */
+  constructor(
+    readonly memory: SharedArrayBuffer,
+    wakeWorker: () => void,
+  ) {
     const control = new Int32Array(memory, 0, CONTROL_BYTES / 4);
     const { callBytes } = ringOffsets(memory);
-    this.calls = new ByteRing(control, memory, CONTROL_BYTES, callBytes, CONTROL.CALL_HEAD, CONTROL.CALL_TAIL, CONTROL.WORKER_SLEEPS, true);
-    this.results = new ByteRing(
-      control,
-      memory,
-      CONTROL_BYTES + callBytes,
-      RESULT_RING_BYTES,
-      CONTROL.RESULT_HEAD,
-      CONTROL.RESULT_TAIL,
-      CONTROL.HOST_SLEEPS,
-      false,
-    );
+    const { CALL_HEAD, CALL_TAIL, WORKER_SLEEPS, RESULT_HEAD, RESULT_TAIL, HOST_SLEEPS } = CONTROL;
+    this.calls = new ByteRing(control, memory, CONTROL_BYTES, callBytes, CALL_HEAD, CALL_TAIL, WORKER_SLEEPS, true, wakeWorker);
+    this.results = new ByteRing(control, memory, CONTROL_BYTES + callBytes, RESULT_RING_BYTES, RESULT_HEAD, RESULT_TAIL, HOST_SLEEPS, false, undefined);
   }
 
   private encodedName(name: string): { index: number; bytes: Uint8Array | undefined } | undefined {
@@ -356,18 +333,9 @@ export class HostRings {
     this.results.release(record);
   }
 
-  /** Wait for a result (see ByteRing.sleep). */
-  sleep(waiting: boolean): Promise<unknown> | undefined | null {
-    return this.results.sleep(waiting);
-  }
-
-  awake(): void {
-    this.results.awake();
-  }
-
-  /** End a pending {@link sleep} (the worker is going away). */
-  wake(): void {
-    this.results.wakeSelf();
+  /** Going to sleep until the worker writes a result (see ByteRing.sleep); false: one came, read on. */
+  sleep(): boolean {
+    return this.results.sleep();
   }
 }
 
@@ -389,20 +357,13 @@ export class WorkerRings {
   private readonly results: ByteRing;
   private readonly names: string[] = [];
 
-  constructor(memory: SharedArrayBuffer) {
+  /** `wakeHost` posts the host thread a wake-up message. */
+  constructor(memory: SharedArrayBuffer, wakeHost: () => void) {
     const control = new Int32Array(memory, 0, CONTROL_BYTES / 4);
     const { callBytes } = ringOffsets(memory);
-    this.calls = new ByteRing(control, memory, CONTROL_BYTES, callBytes, CONTROL.CALL_HEAD, CONTROL.CALL_TAIL, CONTROL.WORKER_SLEEPS, false);
-    this.results = new ByteRing(
-      control,
-      memory,
-      CONTROL_BYTES + callBytes,
-      RESULT_RING_BYTES,
-      CONTROL.RESULT_HEAD,
-      CONTROL.RESULT_TAIL,
-      CONTROL.HOST_SLEEPS,
-      true,
-    );
+    const { CALL_HEAD, CALL_TAIL, WORKER_SLEEPS, RESULT_HEAD, RESULT_TAIL, HOST_SLEEPS } = CONTROL;
+    this.calls = new ByteRing(control, memory, CONTROL_BYTES, callBytes, CALL_HEAD, CALL_TAIL, WORKER_SLEEPS, false, undefined);
+    this.results = new ByteRing(control, memory, CONTROL_BYTES + callBytes, RESULT_RING_BYTES, RESULT_HEAD, RESULT_TAIL, HOST_SLEEPS, true, wakeHost);
   }
 
   /** The next call record (a call or a BY_MESSAGE placeholder), or undefined when none waits. */
@@ -430,13 +391,9 @@ export class WorkerRings {
     this.calls.release(record);
   }
 
-  /** Sleep until a call is written (see ByteRing.sleep). */
-  sleep(waiting: boolean): Promise<unknown> | undefined | null {
-    return this.calls.sleep(waiting);
-  }
-
-  awake(): void {
-    this.calls.awake();
+  /** Going to sleep until the host thread writes a call (see ByteRing.sleep); false: one came, read on. */
+  sleep(): boolean {
+    return this.calls.sleep();
   }
 
   /** Whether a result of `length` output bytes goes in the ring (else as a message, with a BY_MESSAGE record). */

@@ -282,6 +282,8 @@ export class WorkerBackend implements PluginBackend {
       if (slot !== this.slot) return;
     }
     switch (message.type) {
+      case 'wake':
+        return;
       case 'initializing':
         slot.watchInitialization(this.spec.init.engine.timeoutMs, (error) => {
           if (this.slot !== slot) return;
@@ -346,7 +348,7 @@ export class WorkerBackend implements PluginBackend {
   /**
    * Settle every call whose result is in `slot`'s results ring, in order (one whose result
    * came as a message once that message is here), then sleep on the ring while calls are in
-   * flight. A record that cannot be (not the running call's, a bad kind or length) is the
+   * flight (the worker's next result then comes with a wake-up message). A record that cannot be (not the running call's, a bad kind or length) is the
    * worker's fault: it is ended, the running call fails with a WorkerError and the calls
    * posted ahead go to its replacement.
    */
@@ -371,18 +373,9 @@ export class WorkerBackend implements PluginBackend {
           return;
         }
         if (record === undefined) {
-          if (job?.kind !== 'call') return;
-          const wait = rings.sleep(slot.ringWait);
-          if (wait === undefined) continue;
-          if (wait !== null) {
-            slot.ringWait = true;
-            void wait.then(() => {
-              slot.ringWait = false;
-              rings.awake();
-              if (this.slot === slot) this.drainResults(slot);
-            });
-          }
-          return;
+          // Nothing in flight, nothing to come; else the worker wakes this thread with its next result.
+          if (job?.kind !== 'call' || rings.sleep()) return;
+          continue;
         }
         const call = job as CallJob;
         if (record.kind === KIND.BY_MESSAGE) {

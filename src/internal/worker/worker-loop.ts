@@ -71,7 +71,7 @@ export async function runPluginWorker(platform: Platform, side: WorkerSide): Pro
   /** The host's two staging memories for large inputs, as last sent. */
   const staging: [SharedArrayBuffer?, SharedArrayBuffer?] = [];
   /** Where small calls and their results travel, when the host gave us rings (see rings.ts). */
-  const rings = init.rings === undefined ? undefined : new WorkerRings(init.rings);
+  const rings = init.rings === undefined ? undefined : new WorkerRings(init.rings, () => line.postMessage({ type: 'wake' } satisfies FromWorker));
   /** With rings, calls that came as messages, until the calls ring reaches their turn. */
   const byMessage = new Map<number, CallRequest>();
 
@@ -132,13 +132,11 @@ export async function runPluginWorker(platform: Platform, side: WorkerSide): Pro
     );
   }
 
-  /** Whether a wait for the calls ring is pending (one at a time). */
-  let ringWait = false;
   let drainingRing = false;
 
   /**
    * Run the calls in the ring, in order, one after the other without going back to the event
-   * loop; sleep when it is empty. A call that came as a message waits for its message.
+   * loop; sleep when it is empty (see rings.ts). A call that came as a message waits for its message.
    */
   function drainRing(engine: PluginEngine, ring: WorkerRings): void {
     if (drainingRing) return;
@@ -146,18 +144,10 @@ export async function runPluginWorker(platform: Platform, side: WorkerSide): Pro
     try {
       for (;;) {
         const record = ring.nextCall();
+        // Back to the event loop: the host thread's next call comes with a wake-up message.
         if (record === undefined) {
-          const wait = ring.sleep(ringWait);
-          if (wait === undefined) continue;
-          if (wait !== null) {
-            ringWait = true;
-            void wait.then(() => {
-              ringWait = false;
-              ring.awake();
-              drainRing(engine, ring);
-            });
-          }
-          return;
+          if (ring.sleep()) return;
+          continue;
         }
         if (record.kind === KIND.BY_MESSAGE) {
           const request = byMessage.get(record.id);
@@ -184,7 +174,9 @@ export async function runPluginWorker(platform: Platform, side: WorkerSide): Pro
     client.engine = engine;
     line.onMessage((value) => {
       const message = value as ToWorker;
-      if (message.type === 'call' || message.type === 'calls') {
+      if (message.type === 'wake') {
+        if (rings !== undefined) drainRing(engine, rings);
+      } else if (message.type === 'call' || message.type === 'calls') {
         const calls = message.type === 'call' ? [message] : message.calls;
         if (rings !== undefined) {
           for (const call of calls) byMessage.set(call.id, call);

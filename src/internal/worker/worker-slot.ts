@@ -73,8 +73,6 @@ export class WorkerSlot {
   readonly rings: HostRings | null;
   /** Under rings, results that came as messages, by call id, until the results ring reaches their turn. */
   readonly messageResults = new Map<number, CallResult | CallFailed>();
-  /** Under rings, whether a wait for the results ring is pending (one at a time). */
-  ringWait = false;
   /** Calls given to {@link send} and not sent yet, with what their messages transfer. */
   private outbox: CallRequest[] = [];
   private outboxTransfer: Transferable[] = [];
@@ -85,7 +83,7 @@ export class WorkerSlot {
     const deadline = new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT);
     this.deadlineCell = new Float64Array(deadline);
     const ringMemory = rings ? createRingMemory(callRingBytes) : undefined;
-    this.rings = ringMemory === undefined ? null : new HostRings(ringMemory);
+    this.rings = ringMemory === undefined ? null : new HostRings(ringMemory, () => this.worker.postMessage({ type: 'wake' } satisfies ToWorker));
     const data: WorkerInit = { ...init, ctrl: ctrlBuffer, deadline, port: remote };
     if (ringMemory !== undefined) data.rings = ringMemory;
     this.worker = threads.startWorker(threads.pluginWorkerEntry, data, [remote]);
@@ -207,8 +205,6 @@ export class WorkerSlot {
   terminate(startError: Error): Promise<void> {
     this.ending = true;
     this.line.dead = true;
-    // A pending wait on the results ring would never end otherwise.
-    this.rings?.wake();
     clearTimeout(this.initWatchdog);
     // A worker that does not take the termination must not keep the process waiting for it.
     this.worker.keepAlive(false);
@@ -223,7 +219,6 @@ export class WorkerSlot {
   /** The worker has exited: the fault to report, or undefined when we ended it ourselves. */
   exited(code: number): WorkerError | undefined {
     this.line.dead = true;
-    this.rings?.wake();
     clearTimeout(this.initWatchdog);
     if (this.ending) return undefined;
     const why = this.lastError === undefined ? '' : `: ${this.lastError.message}`;

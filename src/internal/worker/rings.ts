@@ -286,7 +286,7 @@ export class HostRings {
     const nameLength = named.bytes?.byteLength ?? 0;
     // The payload: the name's length (4 bytes) and the name when it is sent, then the input.
     const length = (named.bytes === undefined ? 0 : 4 + nameLength) + bytes.byteLength;
-    if (bytes.byteLength > RING_INLINE_BYTES) return 'unsuited';
+    if (bytes.byteLength > RING_INLINE_BYTES || recordBytes(length) > this.calls.capacity) return 'unsuited';
     if (!this.calls.fits(length)) return 'full';
     const parts: Uint8Array[] = [];
     if (named.bytes !== undefined) {
@@ -410,4 +410,19 @@ export class WorkerRings {
     if (!this.results.fits(length)) throw new Error(`internal: the results ring has no room for a record of ${length} bytes`);
     this.results.write(kind, id, 0, fuel, payload, length);
   }
+}
+
+/**
+ * @internal For tests: write a result record into `memory`'s results ring as a faulty worker
+ * might, its header as given (`length` may lie about `payload`), and leave the host thread's
+ * sleeps flag as it was.
+ */
+export function forgeResult(memory: SharedArrayBuffer, kind: number, id: number, length: number, payload: Uint8Array = new Uint8Array(0)): void {
+  const control = new Int32Array(memory, 0, CONTROL_BYTES / 4);
+  const { callBytes } = ringOffsets(memory);
+  const sleeps = Atomics.load(control, CONTROL.HOST_SLEEPS);
+  const { RESULT_HEAD, RESULT_TAIL, HOST_SLEEPS } = CONTROL;
+  const ring = new ByteRing(control, memory, CONTROL_BYTES + callBytes, RESULT_RING_BYTES, RESULT_HEAD, RESULT_TAIL, HOST_SLEEPS, true, undefined);
+  ring.write(kind, id, 0, 0, [payload], length);
+  Atomics.store(control, CONTROL.HOST_SLEEPS, sleeps);
 }

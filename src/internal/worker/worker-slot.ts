@@ -41,6 +41,13 @@ export function setCallRingBytes(bytes: number | undefined): void {
   callRingBytes = bytes ?? DEFAULT_CALL_RING_BYTES;
 }
 
+let ringMemoryMade: ((memory: SharedArrayBuffer) => void) | undefined;
+
+/** @internal For tests: hear of the ring memory of every worker started from now on; undefined: stop. */
+export function onRingMemory(listener: ((memory: SharedArrayBuffer) => void) | undefined): void {
+  ringMemoryMade = listener;
+}
+
 /** `done`, or after `ms` whatever becomes of it. */
 export function settleWithin(done: Promise<unknown>, ms: number): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -83,6 +90,7 @@ export class WorkerSlot {
     const deadline = new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT);
     this.deadlineCell = new Float64Array(deadline);
     const ringMemory = rings ? createRingMemory(callRingBytes) : undefined;
+    if (ringMemory !== undefined) ringMemoryMade?.(ringMemory);
     this.rings = ringMemory === undefined ? null : new HostRings(ringMemory, () => this.worker.postMessage({ type: 'wake' } satisfies ToWorker));
     const data: WorkerInit = { ...init, ctrl: ctrlBuffer, deadline, port: remote };
     if (ringMemory !== undefined) data.rings = ringMemory;

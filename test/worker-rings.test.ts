@@ -82,7 +82,7 @@ describe('the rings, both ends on one thread', () => {
     const worker = new WorkerRings(memory, () => {});
     const input = (id: number) => new Uint8Array(200).fill(id);
     let written = 0;
-    while (host.writeCall(written + 1, 'echo', input(written + 1)) === 'written') written++;
+    while (written < 100 && host.writeCall(written + 1, 'echo', input(written + 1)) === 'written') written++;
     assert.ok(written >= 3 && written <= 5, `${written} records of 200 bytes in 1 KiB`);
     assert.equal(host.writeCall(written + 1, 'echo', input(written + 1)), 'full');
     // Freeing one makes room for one more; every call comes out whole and in order.

@@ -168,7 +168,7 @@ describe('calls through the rings, in a worker', () => {
       gate.resolve();
       assert.equal(await first, null);
       const outputs = await Promise.all(echoes);
-      outputs.forEach((output, n) => assert.deepEqual(output?.bytes(), asBytes(inputs[n]!), `call ${n}`));
+      for (const [n, output] of outputs.entries()) assert.deepEqual(output?.bytes(), asBytes(inputs[n]!), `call ${n}`);
       assert.deepEqual(
         (await Promise.all(counts)).map((output) => output?.bytes()[0]),
         Array.from({ length: 20 }, (_, n) => n + 1),

@@ -1,6 +1,9 @@
-// What the host thread and a plug-in's worker say to each other. Two lines:
+// What the host thread and a plug-in's worker say to each other. Two lines, and rings:
 //   - the worker's own port (asynchronous, in order): calls, results, host-function requests,
 //     log lines, WASI output. Both event loops are free when these are read.
+//   - where shared memory allows, small calls and results go through rings instead (rings.ts),
+//     a record there standing for each call or result still sent on the port, so that both
+//     sides take them in one order; the port then carries a wake-up for a side that sleeps.
 //   - a sync channel plus a small shared Int32Array (`ctrl`): used while the worker is blocked
 //     inside a guest waiting for a host function. Whoever posts on the sync channel then bumps
 //     its counter in `ctrl` and notifies; the other side waits on that counter with

@@ -1,8 +1,9 @@
 // The host-thread proxy of a plug-in that runs in a worker (`runInWorker: true`). It queues
 // calls (one runs at a time, as on the host thread; the next ones are posted ahead, so the
-// worker starts each without waiting for this thread, and those posted in one turn of the event
-// loop go as one message: the worker's results then come back several to a turn too, which
-// spares this thread a wake-up per small call), serves the worker's host-function
+// worker starts each without waiting for this thread: small ones through the worker's calls
+// ring, their results through its results ring, so a steady stream of them costs neither thread
+// a message (rings.ts); the others as messages, those posted in one turn of the event loop as
+// one), serves the worker's host-function
 // requests, enforces what the worker cannot enforce alone (a guest that is not instrumented and
 // will not stop), and replaces a worker that died. Plug-in state lives in the worker: a
 // replacement starts afresh (memory, globals and vars).

@@ -8,6 +8,7 @@
 import type { PluginInput } from '../backend.js';
 import { asBytes, isSharedMemory } from '../bytes.js';
 import type { CallRequest, StagedInput } from './protocol.js';
+import { RING_INLINE_BYTES } from './rings.js';
 
 /** An input copied at call time, so the caller may reuse its bytes while the call waits in a queue. */
 export class OwnedInput {
@@ -84,6 +85,22 @@ export function isSmallInput(input: PluginInput): boolean {
   if (typeof input === 'string') return input.length < STAGING_MIN;
   if (input instanceof ArrayBuffer || ArrayBuffer.isView(input) || isSharedMemory(input)) return input.byteLength < STAGING_MIN;
   return true;
+}
+
+/**
+ * `input` as a calls ring takes it (see rings.ts): a string or bytes of ours or the caller's, when
+ * small enough; undefined for anything else (large, or in shared memory, read in place).
+ */
+export function ringInput(input: PluginInput | CapturedInput): string | Uint8Array | undefined {
+  if (typeof input === 'string') return input.length * 3 <= RING_INLINE_BYTES ? input : undefined;
+  if (input instanceof SharedInput) return undefined;
+  if (input instanceof OwnedInput) return input.buffer.byteLength <= RING_INLINE_BYTES ? new Uint8Array(input.buffer) : undefined;
+  if (input instanceof ArrayBuffer || ArrayBuffer.isView(input)) {
+    const bytes = asBytes(input)!;
+    return isSharedMemory(bytes.buffer) || bytes.byteLength > RING_INLINE_BYTES ? undefined : bytes;
+  }
+  if (isSharedMemory(input)) return undefined;
+  return captureInput(input) as string;
 }
 
 /** An input ready to post (see {@link CallRequest.input}). */

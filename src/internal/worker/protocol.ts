@@ -1,6 +1,9 @@
-// What the host thread and a plug-in's worker say to each other. Two lines:
+// What the host thread and a plug-in's worker say to each other. Two lines, and rings:
 //   - the worker's own port (asynchronous, in order): calls, results, host-function requests,
 //     log lines, WASI output. Both event loops are free when these are read.
+//   - where shared memory allows, small calls and results go through rings instead (rings.ts),
+//     a record there standing for each call or result still sent on the port, so that both
+//     sides take them in one order; the port then carries a wake-up for a side that sleeps.
 //   - a sync channel plus a small shared Int32Array (`ctrl`): used while the worker is blocked
 //     inside a guest waiting for a host function. Whoever posts on the sync channel then bumps
 //     its counter in `ctrl` and notifies; the other side waits on that counter with
@@ -92,6 +95,8 @@ export interface WorkerInit {
    */
   deadline: SharedArrayBuffer;
   port: SyncPort;
+  /** The calls and results rings (rings.ts); absent: every call and result is a message. */
+  rings?: SharedArrayBuffer;
 }
 
 // ---- host thread -> worker, on the worker's port
@@ -125,7 +130,11 @@ export interface CallBatch {
 export interface ResetRequest {
   type: 'reset';
 }
-export type ToWorker = CallRequest | CallBatch | ResetRequest;
+/** Under rings, a sleeping side is woken by this where it sleeps until a message (see rings.ts). */
+export interface WakeMessage {
+  type: 'wake';
+}
+export type ToWorker = CallRequest | CallBatch | ResetRequest | WakeMessage;
 
 // ---- worker -> host thread, on the worker's port
 
@@ -174,7 +183,17 @@ export interface OutputLine {
   type: 'stdout' | 'stderr';
   line: string;
 }
-export type FromWorker = InitializingMessage | ReadyMessage | InitFailedMessage | CallResult | CallFailed | ResetDone | HostRequest | LogMessage | OutputLine;
+export type FromWorker =
+  | WakeMessage
+  | InitializingMessage
+  | ReadyMessage
+  | InitFailedMessage
+  | CallResult
+  | CallFailed
+  | ResetDone
+  | HostRequest
+  | LogMessage
+  | OutputLine;
 
 // ---- the sync channel: host thread -> worker, while the worker serves host call `seq`
 

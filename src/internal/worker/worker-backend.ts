@@ -1,8 +1,9 @@
 // The host-thread proxy of a plug-in that runs in a worker (`runInWorker: true`). It queues
 // calls (one runs at a time, as on the host thread; the next ones are posted ahead, so the
-// worker starts each without waiting for this thread, and those posted in one turn of the event
-// loop go as one message: the worker's results then come back several to a turn too, which
-// spares this thread a wake-up per small call), serves the worker's host-function
+// worker starts each without waiting for this thread: small ones through the worker's calls
+// ring, their results through its results ring, so a steady stream of them costs neither thread
+// a message (rings.ts); the others as messages, those posted in one turn of the event loop as
+// one), serves the worker's host-function
 // requests, enforces what the worker cannot enforce alone (a guest that is not instrumented and
 // will not stop), and replaces a worker that died. Plug-in state lives in the worker: a
 // replacement starts afresh (memory, globals and vars).
@@ -16,9 +17,20 @@ import { fromWire } from '../error-codec.js';
 import type { HttpRequest, HttpResponse } from '../host-env.js';
 import type { LoadedModule } from '../module-loader.js';
 import { type HostCallRecord, remoteCallContext, runHostFunction } from './host-call-server.js';
-import { type CapturedInput, captureInput, keepSent, needsStaging, type StagingIndex, type WireInput } from './input-staging.js';
-import { CALL_ID_WRAP, type FromWorker, FS_INDEX, type HostRequest, HTTP_INDEX, MAX_AHEAD, type ToWorker } from './protocol.js';
+import { type CapturedInput, captureInput, keepSent, needsStaging, OwnedInput, ringInput, type StagingIndex, type WireInput } from './input-staging.js';
+import {
+  CALL_ID_WRAP,
+  type CallFailed,
+  type CallResult,
+  type FromWorker,
+  FS_INDEX,
+  type HostRequest,
+  HTTP_INDEX,
+  MAX_AHEAD,
+  type ToWorker,
+} from './protocol.js';
 import { serveFileSystem } from './remote-fs.js';
+import { type HostRings, KIND } from './rings.js';
 import { INIT_GRACE_MS, settleWithin, WorkerSlot } from './worker-slot.js';
 import type { WorkerSpec } from './worker-spec.js';
 
@@ -75,6 +87,8 @@ export class WorkerBackend implements PluginBackend {
   private current: Job | null = null;
   /** Calls posted behind `current`, in order: the worker starts each as soon as the one before it ends. */
   private readonly ahead: CallJob[] = [];
+  /** Set while drainResults runs: settling a call posts the next ones, which must not drain again from inside. */
+  private drainingResults = false;
   /** Whether calls posted ahead wait for the platform's afterEvents to be sent (see WorkerSlot.send). */
   private flushPending = false;
   private closed = false;
@@ -258,7 +272,19 @@ export class WorkerBackend implements PluginBackend {
 
   private onMessage(slot: WorkerSlot, message: FromWorker): void {
     if (slot !== this.slot) return;
+    if (slot.rings !== null) {
+      // What the worker wrote in the results ring before posting this came first.
+      if (message.type === 'result' || message.type === 'failed') {
+        slot.messageResults.set(message.id, message);
+        this.drainResults(slot);
+        return;
+      }
+      this.drainResults(slot);
+      if (slot !== this.slot) return;
+    }
     switch (message.type) {
+      case 'wake':
+        return;
       case 'initializing':
         slot.watchInitialization(this.spec.init.engine.timeoutMs, (error) => {
           if (this.slot !== slot) return;
@@ -275,21 +301,11 @@ export class WorkerBackend implements PluginBackend {
         slot.failStart(fromWire(message.error, this.hostErrors));
         this.hostErrors.clear();
         return;
-      case 'result': {
-        const job = this.current;
-        if (job?.kind !== 'call' || job.id !== message.id) return;
-        this.fuelConsumed = message.fuel;
-        this.finish(job, { value: message.output === null ? null : new PluginOutput(message.output) });
-        return;
-      }
+      case 'result':
       case 'failed': {
         const job = this.current;
         if (job?.kind !== 'call' || job.id !== message.id) return;
-        this.fuelConsumed = message.fuel;
-        let error = fromWire(message.error, this.hostErrors);
-        // The worker could not carry the signal's reason; the abort is ours, so is the reason.
-        if (error instanceof AbortError) error = new AbortError(job.name, job.signal?.reason);
-        this.finish(job, { error });
+        this.settleFromMessage(job, message);
         return;
       }
       case 'reset-done': {
@@ -315,6 +331,79 @@ export class WorkerBackend implements PluginBackend {
         this.spec.stderr?.(message.line);
         return;
     }
+  }
+
+  /** Settle the running call `job` with the result its worker posted. */
+  private settleFromMessage(job: CallJob, message: CallResult | CallFailed): void {
+    this.fuelConsumed = message.fuel;
+    if (message.type === 'result') {
+      this.finish(job, { value: message.output === null ? null : new PluginOutput(message.output) });
+      return;
+    }
+    let error = fromWire(message.error, this.hostErrors);
+    // The worker could not carry the signal's reason; the abort is ours, so is the reason.
+    if (error instanceof AbortError) error = new AbortError(job.name, job.signal?.reason);
+    this.finish(job, { error });
+  }
+
+  /**
+   * Settle every call whose result is in `slot`'s results ring, in order (one whose result
+   * came as a message once that message is here), then sleep on the ring while calls are in
+   * flight (the worker's next result then comes with a wake-up message). A record that cannot be (not the running call's, a bad kind or length) is the
+   * worker's fault: it is ended, the running call fails with a WorkerError and the calls
+   * posted ahead go to its replacement.
+   */
+  private drainResults(slot: WorkerSlot): void {
+    const rings = slot.rings!;
+    if (this.drainingResults) return;
+    this.drainingResults = true;
+    try {
+      for (;;) {
+        if (this.slot !== slot) return;
+        const job = this.current;
+        let record: ReturnType<HostRings['nextResult']>;
+        try {
+          record = rings.nextResult();
+          if (record !== undefined && (job?.kind !== 'call' || job.id !== record.id)) {
+            throw new WorkerError(
+              `the plug-in's worker wrote a bad record in its results ring (the result of call ${record.id}, where call ${job?.kind === 'call' ? job.id : 'none'} runs); the worker is replaced`,
+            );
+          }
+        } catch (error) {
+          this.workerFault(slot, error);
+          return;
+        }
+        if (record === undefined) {
+          // Nothing in flight, nothing to come; else the worker wakes this thread with its next result.
+          if (job?.kind !== 'call' || rings.sleep()) return;
+          continue;
+        }
+        const call = job as CallJob;
+        if (record.kind === KIND.BY_MESSAGE) {
+          const message = slot.messageResults.get(record.id);
+          // Its message is on its way: its arrival drains again.
+          if (message === undefined) return;
+          slot.messageResults.delete(record.id);
+          rings.releaseResult(record);
+          this.settleFromMessage(call, message);
+          continue;
+        }
+        const output = record.kind === KIND.OUTPUT ? rings.output(record) : null;
+        rings.releaseResult(record);
+        this.fuelConsumed = record.fuel;
+        this.finish(call, { value: output === null ? null : new PluginOutput(output) });
+      }
+    } finally {
+      this.drainingResults = false;
+    }
+  }
+
+  /** `slot`'s worker broke the protocol: end it, fail the running call, and start a replacement for the rest. */
+  private workerFault(slot: WorkerSlot, error: unknown): void {
+    const job = this.current;
+    this.end(slot);
+    if (job !== null) this.finish(job, { error }, false);
+    this.respawn();
   }
 
   private runHost(slot: WorkerSlot, request: HostRequest): void {
@@ -395,7 +484,8 @@ export class WorkerBackend implements PluginBackend {
         this.watchReset(slot, job);
         return;
       }
-      this.post(slot, job, 0, false);
+      // An empty calls ring has room for any call it takes.
+      if (!this.post(slot, job, 0, false)) throw new Error('internal: a call found no room in an empty calls ring');
       // The worker is idle: it gets the call now.
       slot.flush();
       this.begin(slot, job);
@@ -414,12 +504,14 @@ export class WorkerBackend implements PluginBackend {
         staging = this.freeStaging();
         if (staging === null) break;
       }
+      // A full calls ring: the call waits at the head of the queue until a result frees room.
+      if (!this.post(slot, job, staging, true)) break;
       this.queue.shift();
       this.ahead.push(job);
-      this.post(slot, job, staging, true);
       posted = true;
     }
-    if (!posted) return;
+    if (slot.rings !== null) this.drainResults(slot);
+    if (!posted || !slot.holding) return;
     if (slot.holds(this.ahead[0]!.id)) slot.flush();
     else if (!this.flushPending) {
       this.flushPending = true;
@@ -438,13 +530,38 @@ export class WorkerBackend implements PluginBackend {
     return (used & 1) === 0 ? 0 : (used & 2) === 0 ? 1 : null;
   }
 
-  private post(slot: WorkerSlot, job: CallJob, staging: StagingIndex | null, ahead: boolean): void {
-    job.id = this.nextCallId = (this.nextCallId % CALL_ID_WRAP) + 1;
+  /**
+   * Send `job` to the worker: through the calls ring if it is small and the worker has one,
+   * else as a message (with a record in the ring saying so). Returns false, sending nothing,
+   * when the ring has no room now.
+   */
+  private post(slot: WorkerSlot, job: CallJob, staging: StagingIndex | null, ahead: boolean): boolean {
+    const id = (this.nextCallId % CALL_ID_WRAP) + 1;
+    const { rings } = slot;
+    if (rings !== null) {
+      const small = ringInput(job.input);
+      if (small !== undefined) {
+        const written = rings.writeCall(id, job.name, small);
+        if (written === 'full') return false;
+        if (written === 'written') {
+          job.id = this.nextCallId = id;
+          // The ring's copy is the worker's; a call posted ahead keeps its own, to send again.
+          job.sent = ahead ? (typeof small === 'string' || job.input instanceof OwnedInput ? small : small.slice()) : undefined;
+          job.input = undefined;
+          job.staging = null;
+          return true;
+        }
+      }
+      if (!rings.placeholderFits) return false;
+      rings.writeByMessage(id);
+    }
+    job.id = this.nextCallId = id;
     const wired = slot.staging.wire(staging, job.input, ahead);
     job.staging = wired.staging;
     job.input = undefined; // nothing of it is needed any more
     job.sent = ahead ? wired.sent : undefined;
     slot.send({ type: 'call', id: job.id, name: job.name, input: wired.input }, wired.transfer);
+    return true;
   }
 
   /** The job is now the worker's running one (a call posted ahead may have started there already). */

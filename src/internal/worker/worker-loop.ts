@@ -9,6 +9,7 @@ import { toWire } from '../error-codec.js';
 import type { Platform, SyncPort, WorkerSide } from '../platform/platform.js';
 import { HostCallClient, ownedBuffer } from './host-call-client.js';
 import { type CallRequest, CTRL, type FromWorker, skipSlot, type ToWorker, type WasiOutput, type WorkerInit } from './protocol.js';
+import { KIND, WorkerRings } from './rings.js';
 
 /**
  * Serve one plug-in in this worker until it is ended: `platform` is what the engine runs on
@@ -19,7 +20,12 @@ export async function runPluginWorker(platform: Platform, side: WorkerSide): Pro
   const init = (await side.workerInput()) as WorkerInit;
   const ctrl = new Int32Array(init.ctrl);
   const deadlineCell = new Float64Array(init.deadline);
-  const post = (message: FromWorker, transfer: Transferable[] = []) => line.postMessage(message, transfer);
+  /** Whether the running call has posted anything but host requests (its result must then follow on the same line). */
+  let postedDuringCall = false;
+  const post = (message: FromWorker, transfer: Transferable[] = []) => {
+    if (message.type !== 'host') postedDuringCall = true;
+    line.postMessage(message, transfer);
+  };
   const port = side.adoptPort?.(init.port) ?? init.port;
   const client = new HostCallClient(ctrl, port, post, init.engine.timeoutMs, (channel: SyncPort) => side.receiveMessage(channel));
 
@@ -64,34 +70,102 @@ export async function runPluginWorker(platform: Platform, side: WorkerSide): Pro
 
   /** The host's two staging memories for large inputs, as last sent. */
   const staging: [SharedArrayBuffer?, SharedArrayBuffer?] = [];
+  /** Where small calls and their results travel, when the host gave us rings (see rings.ts). */
+  const rings = init.rings === undefined ? undefined : new WorkerRings(init.rings, () => line.postMessage({ type: 'wake' } satisfies FromWorker));
+  /** With rings, calls that came as messages, until the calls ring reaches their turn. */
+  const byMessage = new Map<number, CallRequest>();
 
-  function runCall(engine: PluginEngine, request: CallRequest): void {
+  function inputOf(request: CallRequest): string | Uint8Array {
+    const { input } = request;
+    if (typeof input === 'string') return input;
+    if (input instanceof ArrayBuffer) return new Uint8Array(input);
+    if (input instanceof Uint8Array) return input;
+    if (input.staged !== null) staging[input.index] = input.staged;
+    return new Uint8Array(staging[input.index]!, 0, input.length);
+  }
+
+  /** Run call `id`; its output, or what it threw. */
+  function execute(engine: PluginEngine, id: number, name: string, input: () => string | Uint8Array): { output: ArrayBufferView | null } | { error: unknown } {
     // Answers to host calls of an earlier call that gave up on them (timeout, abort) are dropped.
     while (side.receiveMessage(port) !== undefined);
-    running = request.id;
+    running = id;
+    postedDuringCall = false;
     // The call's one deadline, from now: the host thread reads it here (see WorkerInit.deadline).
     const deadline = Deadline.fromTimeout(init.engine.timeoutMs);
     deadlineCell[0] = deadline;
-    Atomics.store(ctrl, CTRL.STARTED, request.id);
+    Atomics.store(ctrl, CTRL.STARTED, id);
     try {
-      const { input } = request;
-      let bytes: string | Uint8Array;
-      if (typeof input === 'string') bytes = input;
-      else if (input instanceof ArrayBuffer) bytes = new Uint8Array(input);
-      else if (input instanceof Uint8Array) bytes = input;
-      else {
-        if (input.staged !== null) staging[input.index] = input.staged;
-        bytes = new Uint8Array(staging[input.index]!, 0, input.length);
-      }
-      const out = engine.call(request.name, bytes, undefined, { signal: abortFlag, deadline });
-      Atomics.store(ctrl, CTRL.DONE, request.id);
-      const buffer = out === null ? null : ownedBuffer(out);
-      post({ type: 'result', id: request.id, output: buffer, fuel: engine.lastFuelConsumed }, buffer === null ? [] : [buffer]);
-    } catch (err) {
-      Atomics.store(ctrl, CTRL.DONE, request.id);
-      post({ type: 'failed', id: request.id, error: toWire(err), fuel: engine.lastFuelConsumed });
+      const output = engine.call(name, input(), undefined, { signal: abortFlag, deadline });
+      Atomics.store(ctrl, CTRL.DONE, id);
+      return { output };
+    } catch (error) {
+      Atomics.store(ctrl, CTRL.DONE, id);
+      return { error };
     } finally {
       running = 0;
+    }
+  }
+
+  /** Send the result of call `id`: in the results ring when it fits there, else as a message (with a record saying so, under rings). */
+  function report(engine: PluginEngine, id: number, outcome: { output: ArrayBufferView | null } | { error: unknown }): void {
+    const fuel = engine.lastFuelConsumed;
+    // A call that posted log or output lines sends its result after them, on the same line, so
+    // the host thread sees them first.
+    if (rings !== undefined && 'output' in outcome && !postedDuringCall && (outcome.output === null || WorkerRings.carries(outcome.output.byteLength))) {
+      rings.writeResult(id, outcome.output, fuel);
+      return;
+    }
+    if ('output' in outcome) {
+      const buffer = outcome.output === null ? null : ownedBuffer(outcome.output);
+      post({ type: 'result', id, output: buffer, fuel }, buffer === null ? [] : [buffer]);
+    } else {
+      post({ type: 'failed', id, error: toWire(outcome.error), fuel });
+    }
+    rings?.writeResult(id, 'message', fuel);
+  }
+
+  function runCall(engine: PluginEngine, request: CallRequest): void {
+    report(
+      engine,
+      request.id,
+      execute(engine, request.id, request.name, () => inputOf(request)),
+    );
+  }
+
+  let drainingRing = false;
+
+  /**
+   * Run the calls in the ring, in order, one after the other without going back to the event
+   * loop; sleep when it is empty (see rings.ts). A call that came as a message waits for its message.
+   */
+  function drainRing(engine: PluginEngine, ring: WorkerRings): void {
+    if (drainingRing) return;
+    drainingRing = true;
+    try {
+      for (;;) {
+        const record = ring.nextCall();
+        // Back to the event loop: the host thread's next call comes with a wake-up message.
+        if (record === undefined) {
+          if (ring.sleep()) return;
+          continue;
+        }
+        if (record.kind === KIND.BY_MESSAGE) {
+          const request = byMessage.get(record.id);
+          // Its message is on its way: its arrival drains again.
+          if (request === undefined) return;
+          byMessage.delete(record.id);
+          ring.releaseCall(record);
+          runCall(engine, request);
+          continue;
+        }
+        const call = ring.call(record);
+        const outcome = execute(engine, call.id, call.name, () => call.input);
+        // The input was read in place: its room goes back to the host thread only now.
+        ring.releaseCall(record);
+        report(engine, call.id, outcome);
+      }
+    } finally {
+      drainingRing = false;
     }
   }
 
@@ -100,12 +174,18 @@ export async function runPluginWorker(platform: Platform, side: WorkerSide): Pro
     client.engine = engine;
     line.onMessage((value) => {
       const message = value as ToWorker;
-      if (message.type === 'call') {
-        runCall(engine, message);
-      } else if (message.type === 'calls') {
+      if (message.type === 'wake') {
+        if (rings !== undefined) drainRing(engine, rings);
+      } else if (message.type === 'call' || message.type === 'calls') {
+        const calls = message.type === 'call' ? [message] : message.calls;
+        if (rings !== undefined) {
+          for (const call of calls) byMessage.set(call.id, call);
+          drainRing(engine, rings);
+          return;
+        }
         // Each result is posted as its call ends, never held for the others: a later call of
         // the batch that does not stop must not keep an earlier one's result from the host.
-        for (const call of message.calls) runCall(engine, call);
+        for (const call of calls) runCall(engine, call);
       } else if (message.type === 'reset') {
         try {
           engine.reset();
@@ -115,6 +195,7 @@ export async function runPluginWorker(platform: Platform, side: WorkerSide): Pro
         }
       }
     });
+    if (rings !== undefined) drainRing(engine, rings);
     post({ type: 'ready' });
   }
 }

@@ -6,7 +6,19 @@ import type { Deadline } from '../deadline.js';
 import type { WorkerThread } from '../platform/platform.js';
 import { SyncLine } from './host-call-server.js';
 import { InputStaging } from './input-staging.js';
-import { type CallRequest, CTRL, CTRL_SLOTS, type FromWorker, isLaterCall, skipSlot, type ToWorker, type WorkerInit } from './protocol.js';
+import {
+  type CallFailed,
+  type CallRequest,
+  type CallResult,
+  CTRL,
+  CTRL_SLOTS,
+  type FromWorker,
+  isLaterCall,
+  skipSlot,
+  type ToWorker,
+  type WorkerInit,
+} from './protocol.js';
+import { createRingMemory, DEFAULT_CALL_RING_BYTES, HostRings } from './rings.js';
 import type { WorkerSpec } from './worker-spec.js';
 
 /**
@@ -20,6 +32,20 @@ export const INIT_GRACE_MS = 1000;
 export interface WorkerSlotEvents {
   message(slot: WorkerSlot, message: FromWorker): void;
   exit(slot: WorkerSlot, code: number): void;
+}
+
+let callRingBytes = DEFAULT_CALL_RING_BYTES;
+
+/** @internal For tests: the size of the calls ring of workers started from now on (a power of two, 1 KiB or more); undefined: the default. */
+export function setCallRingBytes(bytes: number | undefined): void {
+  callRingBytes = bytes ?? DEFAULT_CALL_RING_BYTES;
+}
+
+let ringMemoryMade: ((memory: SharedArrayBuffer) => void) | undefined;
+
+/** @internal For tests: hear of the ring memory of every worker started from now on; undefined: stop. */
+export function onRingMemory(listener: ((memory: SharedArrayBuffer) => void) | undefined): void {
+  ringMemoryMade = listener;
 }
 
 /** `done`, or after `ms` whatever becomes of it. */
@@ -50,16 +76,25 @@ export class WorkerSlot {
   private settleStarted!: (error?: unknown) => void;
   /** Ends a worker whose initialization overruns its deadline and cannot be stopped from inside. */
   private initWatchdog: ReturnType<typeof setTimeout> | undefined;
+  /** Small calls and their results, when this worker has rings (see rings.ts); null: messages only. */
+  readonly rings: HostRings | null;
+  /** Under rings, results that came as messages, by call id, until the results ring reaches their turn. */
+  readonly messageResults = new Map<number, CallResult | CallFailed>();
   /** Calls given to {@link send} and not sent yet, with what their messages transfer. */
   private outbox: CallRequest[] = [];
   private outboxTransfer: Transferable[] = [];
 
-  constructor({ init, threads, canBlock }: Pick<WorkerSpec, 'init' | 'threads' | 'canBlock'>, events: WorkerSlotEvents) {
+  constructor({ init, threads, canBlock, rings }: Pick<WorkerSpec, 'init' | 'threads' | 'canBlock' | 'rings'>, events: WorkerSlotEvents) {
     const ctrlBuffer = new SharedArrayBuffer(CTRL_SLOTS * Int32Array.BYTES_PER_ELEMENT);
     const { local, remote } = threads.createSyncChannel();
     const deadline = new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT);
     this.deadlineCell = new Float64Array(deadline);
-    this.worker = threads.startWorker(threads.pluginWorkerEntry, { ...init, ctrl: ctrlBuffer, deadline, port: remote } satisfies WorkerInit, [remote]);
+    const ringMemory = rings ? createRingMemory(callRingBytes) : undefined;
+    if (ringMemory !== undefined) ringMemoryMade?.(ringMemory);
+    this.rings = ringMemory === undefined ? null : new HostRings(ringMemory, () => this.worker.postMessage({ type: 'wake' } satisfies ToWorker));
+    const data: WorkerInit = { ...init, ctrl: ctrlBuffer, deadline, port: remote };
+    if (ringMemory !== undefined) data.rings = ringMemory;
+    this.worker = threads.startWorker(threads.pluginWorkerEntry, data, [remote]);
     this.line = new SyncLine(new Int32Array(ctrlBuffer), local, threads, canBlock);
     this.started = new Promise<void>((resolve, reject) => {
       let settled = false;
@@ -128,6 +163,11 @@ export class WorkerSlot {
   /** Ask the worker to fail call `id` at entry, if it was posted ahead and has not started. */
   skip(id: number): void {
     Atomics.store(this.line.ctrl, skipSlot(id), id);
+  }
+
+  /** Whether calls are held by {@link send}, not sent yet. */
+  get holding(): boolean {
+    return this.outbox.length > 0;
   }
 
   /** Whether call `id` is held by {@link send}, not sent yet. */

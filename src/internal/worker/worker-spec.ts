@@ -10,13 +10,14 @@ import type { LoadedModule } from '../module-loader.js';
 import type { PlatformThreads } from '../platform/platform.js';
 import type { HostFunctionSlot, WasiOutput, WorkerInit } from './protocol.js';
 import { type ConfinedFileSystem, confineFileSystem } from './remote-fs.js';
+import { ringsWanted } from './rings.js';
 
 /** The plug-in's `http_request` on the host thread; `deadline` is the running call's. */
 export type WorkerHttpFactory = (deadline: () => Deadline) => (request: HttpRequest) => Promise<HttpResponse>;
 
 /** Everything needed to start (and restart) workers for one compiled plug-in. */
 export interface WorkerSpec {
-  init: Omit<WorkerInit, 'ctrl' | 'deadline' | 'port'>;
+  init: Omit<WorkerInit, 'ctrl' | 'deadline' | 'port' | 'rings'>;
   /** The user's host functions, index-aligned with `init.hostFunctions`. */
   callbacks: HostFunctionCallback[];
   logger: Logger;
@@ -33,6 +34,8 @@ export interface WorkerSpec {
   threads: PlatformThreads;
   /** Whether this (the host) thread may block in Atomics.wait while a worker serves its memory requests. */
   canBlock: boolean;
+  /** Whether small calls and their results go through shared-memory rings (see rings.ts). */
+  rings: boolean;
 }
 
 function outputMode(target: OutputTarget | 'process' | undefined): WasiOutput {
@@ -81,5 +84,6 @@ export function workerSpec(engine: EngineOptions, http: WorkerHttpFactory | unde
     instrumented: engine.modules.some((m) => m.instrumented),
     threads,
     canBlock,
+    rings: ringsWanted((variable) => engine.platform.environmentVariable(variable)),
   };
 }

@@ -280,7 +280,7 @@ export class PluginEngine {
         return wasi;
       });
       this.setBudgets(this.instance.all.map((i) => i.exports[BUDGET_EXPORT]).filter((g): g is WebAssembly.Global => g instanceof WebAssembly.Global));
-      // what its start function left in them was charged already: the initializers start afresh
+      // filled now, as startGuard would have filled them had they existed then
       if (this.guarded) this.refill();
       this.exportCache.clear();
       this.promisingCache?.clear();
@@ -546,7 +546,7 @@ export class PluginEngine {
   }
 
   /**
-   * Called as an async import starts; what it returns runs when the import's promise settles,
+   * Called as an async import starts. Its `settled` runs when the import's promise settles,
    * before the guest resumes, and throws if the call was given up meanwhile: the abandoned guest
    * unwinds instead of running on into a kernel that serves the next call.
    */

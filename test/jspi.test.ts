@@ -265,6 +265,16 @@ describe('with JSPI: async host functions on the main thread', () => {
     });
   });
 
+  it('a timeoutMs longer than a timer holds does not give up a suspended call at once', withJspi, async () => {
+    const wait = async (ctx: CallContext, h: number) => {
+      await new Promise<void>((resolve) => setTimeout(resolve, 20));
+      return ctx.store(ctx.read(h)!.text());
+    };
+    await using({ wasm: [{ data: guest }] }, { ...userFunctions(wait), timeoutMs: 2 ** 31 + 1000 }, async (p) => {
+      assert.equal((await p.call('echo', 'still here'))?.text(), 'still here');
+    });
+  });
+
   it('timeoutMs bounds a call whose host promise never settles; the plug-in answers afterwards', withJspi, async () => {
     const late = gate<number>();
     const inSecondCall = gate<CallContext>();

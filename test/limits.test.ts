@@ -260,6 +260,17 @@ for (const mode of MODES) {
       }
     });
 
+    it('take a timeoutMs longer than a timer holds (past 2^31 ms, about 24.8 days) as that long, not as 1 ms', async () => {
+      // A timer set past 2^31 - 1 ms fires after 1 ms: a worker's watchdog failed creation so.
+      const plugin = await createPlugin(fixturePath('limits'), { ...mode.options, timeoutMs: 2 ** 31 + 1000 });
+      try {
+        const input = new Uint8Array(1 << 20).fill(1);
+        for (let round = 0; round < 3; round++) assert.equal(u64(await plugin.call('count', input)), BigInt(input.length));
+      } finally {
+        await plugin.close();
+      }
+    });
+
     it('count kernel allocations against maxPages too', async () => {
       const plugin = await createPlugin(fixturePath('limits'), { ...mode.options, memory: { maxPages: 2 } });
       await assert.rejects(plugin.call('ping', new Uint8Array(4 * 65536)), { code: 'PLUGHOST_MEMORY_LIMIT', limit: 2 * 65536, requested: 4 * 65536 });

@@ -41,6 +41,13 @@ function earliest(a: Deadline, b: Deadline): Deadline {
   return a < b ? a : b;
 }
 
+/** The longest delay a timer holds: past it, Node and browsers fire it after 1 ms. */
+const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
+function timerDelay(deadline: Deadline): number {
+  return Math.min(remaining(deadline), MAX_TIMER_DELAY_MS);
+}
+
 /** Deadlines: functions over a {@link Deadline} number. */
 export const Deadline = {
   /** No deadline. */
@@ -55,4 +62,10 @@ export const Deadline = {
   expired,
   /** The sooner of two deadlines. */
   earliest,
+  /**
+   * The delay to set a timer for `deadline` (0 once it has passed). A timer holds at most
+   * about 24.8 days, so this is capped there: a callback that finds its deadline not yet
+   * passed sets its timer again.
+   */
+  timerDelay,
 } as const;

@@ -529,8 +529,13 @@ export class PluginEngine {
         reject(interrupt);
       };
       const onAbort = () => giveUp(new Interrupted('abort', signal!.reason));
-      if (this.deadline !== Deadline.none)
-        timer = setTimeout(() => giveUp(new Interrupted('timeout')), Deadline.remaining(this.deadline) + SUSPENDED_DEADLINE_GRACE_MS);
+      if (this.deadline !== Deadline.none) {
+        const due = (this.deadline + SUSPENDED_DEADLINE_GRACE_MS) as Deadline;
+        const arm = () => {
+          timer = setTimeout(() => (Deadline.expired(due) ? giveUp(new Interrupted('timeout')) : arm()), Deadline.timerDelay(due));
+        };
+        arm();
+      }
       signal?.addEventListener('abort', onAbort, { once: true });
       guest.then(
         (value) => {

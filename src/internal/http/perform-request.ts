@@ -173,7 +173,7 @@ export async function performHttpRequest(
   let timer: ReturnType<typeof setTimeout> | undefined;
   const expire = () => {
     if (Deadline.expired(deadline)) stop('deadline');
-    else timer = setTimeout(expire, Deadline.remaining(deadline));
+    else timer = setTimeout(expire, Deadline.timerDelay(deadline));
   };
   if (deadline !== Deadline.none) expire();
   const onCancel = () => stop('cancelled');

@@ -584,12 +584,17 @@ export class WorkerBackend implements PluginBackend {
   private watchReset(slot: WorkerSlot, job: ResetJob): void {
     const timeoutMs = this.spec.init.engine.timeoutMs;
     if (timeoutMs === null) return;
-    this.watchdog = setTimeout(() => {
-      this.watchdog = undefined;
-      if (this.current !== job || this.slot !== slot) return;
-      this.end(slot);
-      this.finish(job, { error: new TimeoutError('initialization', timeoutMs) });
-    }, timeoutMs + INIT_GRACE_MS);
+    const due = Deadline.fromTimeout(timeoutMs + INIT_GRACE_MS);
+    const arm = () => {
+      this.watchdog = setTimeout(() => {
+        this.watchdog = undefined;
+        if (this.current !== job || this.slot !== slot) return;
+        if (!Deadline.expired(due)) return arm();
+        this.end(slot);
+        this.finish(job, { error: new TimeoutError('initialization', timeoutMs) });
+      }, Deadline.timerDelay(due));
+    };
+    arm();
   }
 
   /** The running call's deadline: its worker's once published, else this thread's estimate (see {@link deadline}). */
@@ -606,7 +611,7 @@ export class WorkerBackend implements PluginBackend {
 
   /** End the worker `WATCHDOG_GRACE_MS` past the call's deadline, unless it has stopped the call itself by then. */
   private armWatchdog(slot: WorkerSlot, job: CallJob): void {
-    this.watchdog = setTimeout(() => this.onWatchdog(slot, job), Math.max(0, this.untilWatchdog()));
+    this.watchdog = setTimeout(() => this.onWatchdog(slot, job), Deadline.timerDelay((this.callDeadline() + WATCHDOG_GRACE_MS) as Deadline));
   }
 
   private onWatchdog(slot: WorkerSlot, job: CallJob): void {

@@ -2,7 +2,7 @@
 // its initialization, the shared flags that ask it to stop a call, and ending it. A worker that
 // is replaced gets a new WorkerSlot, so late events of the old one are recognised and ignored.
 import { TimeoutError, WorkerError } from '../../errors.js';
-import type { Deadline } from '../deadline.js';
+import { Deadline } from '../deadline.js';
 import type { WorkerThread } from '../platform/platform.js';
 import { SyncLine } from './host-call-server.js';
 import { InputStaging } from './input-staging.js';
@@ -131,11 +131,16 @@ export class WorkerSlot {
    */
   watchInitialization(timeoutMs: number | null, onOverrun: (error: TimeoutError) => void): void {
     if (timeoutMs === null || this.ready) return;
-    this.initWatchdog = setTimeout(() => {
-      this.initWatchdog = undefined;
-      if (this.ready || this.ending) return;
-      onOverrun(new TimeoutError('initialization', timeoutMs));
-    }, timeoutMs + INIT_GRACE_MS);
+    const due = Deadline.fromTimeout(timeoutMs + INIT_GRACE_MS);
+    const arm = () => {
+      this.initWatchdog = setTimeout(() => {
+        this.initWatchdog = undefined;
+        if (this.ready || this.ending) return;
+        if (!Deadline.expired(due)) arm();
+        else onOverrun(new TimeoutError('initialization', timeoutMs));
+      }, Deadline.timerDelay(due));
+    };
+    arm();
   }
 
   /**

@@ -312,8 +312,12 @@ function awaitedHttpRequest(request: (requestHandle: number, bodyHandle: number)
     const guarded = check();
     let handle: number;
     try {
-      const pending = request(Number(req), Number(body));
-      guarded.returned();
+      let pending: Promise<number>;
+      try {
+        pending = request(Number(req), Number(body));
+      } finally {
+        guarded.returned();
+      }
       handle = await pending;
     } finally {
       guarded.settled();

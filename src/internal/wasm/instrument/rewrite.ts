@@ -109,8 +109,8 @@ export class Rewriter {
       }
       case SectionId.export: {
         const count = r ? r.u32() : 0;
-        const { start } = this.facts;
-        const w = new ByteWriter(r ? r.end - r.pos + 64 : 64).u32(count + (start === undefined ? 1 : 2));
+        const startFunction = this.facts.start;
+        const w = new ByteWriter(r ? r.end - r.pos + 64 : 64).u32(count + (startFunction === undefined ? 1 : 2));
         for (let i = 0; r && i < count; i++) {
           const start = r.pos;
           r.skip(r.u32());
@@ -120,7 +120,7 @@ export class Rewriter {
           w.u32(kind === 0 ? this.fn(index) : index);
         }
         w.name(BUDGET_EXPORT).byte(3).u32(this.budget);
-        if (start !== undefined) w.name(START_EXPORT).byte(0).u32(this.fn(start));
+        if (startFunction !== undefined) w.name(START_EXPORT).byte(0).u32(this.fn(startFunction));
         return w.finish();
       }
       case SectionId.start:

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger, PluginOutput } from '../src/index.js';
+import { runningWorkers } from '../src/internal/platform/node/index.js';
 
 /** The PDK replay fixtures' HTTP exports output the status (u32, little endian), then the body. */
 export function statusAndBody(output: PluginOutput | null): { status: number; body: string } {
@@ -171,4 +172,49 @@ function residentMb(pid: number | undefined): number | undefined {
   } catch {
     return undefined; // not Linux, or the child is gone: the peak is checked at exit
   }
+}
+
+/** A promise with its resolve and reject, for host functions a test settles when it wants. */
+export function deferred<T = void>() {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/**
+ * A guest for worker tests (WAT): `wait` calls the host's `extism:host/user.wait`; `echo`
+ * outputs its input; `count` outputs how many calls of it this instance has run (a byte: 1, 2, ...).
+ */
+export const COUNTING_GUEST = `(module
+  (import "extism:host/user" "wait" (func $wait))
+  (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+  (import "extism:host/env" "store_u8" (func $store_u8 (param i64 i32)))
+  (import "extism:host/env" "input_offset" (func $input_offset (result i64)))
+  (import "extism:host/env" "input_length" (func $input_length (result i64)))
+  (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+  (global $n (mut i32) (i32.const 0))
+  (func (export "wait") (call $wait))
+  (func (export "echo") (call $output_set (call $input_offset) (call $input_length)))
+  (func (export "count") (local $h i64)
+    (global.set $n (i32.add (global.get $n) (i32.const 1)))
+    (local.set $h (call $alloc (i64.const 1)))
+    (call $store_u8 (local.get $h) (global.get $n))
+    (call $output_set (local.get $h) (i64.const 1))))`;
+
+/** Count the messages carrying calls this thread posts to the only running worker from now on (a ring's wake-up carries none). */
+export function countCallMessages(): { readonly count: number } {
+  const workers = runningWorkers();
+  assert.equal(workers.length, 1, 'one worker runs: its tests run one at a time and close their plug-ins');
+  const worker = workers[0]!;
+  const post = worker.postMessage;
+  const counter = { count: 0 };
+  worker.postMessage = (value, transfer) => {
+    if ((value as { type?: string }).type !== 'wake') counter.count++;
+    post(value, transfer);
+  };
+  return counter;
 }

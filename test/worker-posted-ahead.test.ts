@@ -6,56 +6,14 @@ import { after, before, describe, it } from 'node:test';
 import { AbortError, type CallContext, createPlugin, createPool, type Plugin, type PluginOptions, TimeoutError, WorkerError } from '../src/index.js';
 import { runningWorkers } from '../src/internal/platform/node/index.js';
 import { forceRings } from '../src/internal/worker/rings.js';
-import { assemble, pluginPath } from './helpers.js';
+import { assemble, COUNTING_GUEST, countCallMessages, deferred, pluginPath } from './helpers.js';
 
-/**
- * `wait` calls the host's `wait`; `count` outputs how many calls of it this instance has run (a
- * byte: 1, 2, ...); `echo` outputs its input.
- */
-const COUNTING = `(module
-  (import "extism:host/user" "wait" (func $wait))
-  (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
-  (import "extism:host/env" "store_u8" (func $store_u8 (param i64 i32)))
-  (import "extism:host/env" "input_offset" (func $input_offset (result i64)))
-  (import "extism:host/env" "input_length" (func $input_length (result i64)))
-  (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
-  (global $n (mut i32) (i32.const 0))
-  (func (export "wait") (call $wait))
-  (func (export "echo") (call $output_set (call $input_offset) (call $input_length)))
-  (func (export "count") (local $h i64)
-    (global.set $n (i32.add (global.get $n) (i32.const 1)))
-    (local.set $h (call $alloc (i64.const 1)))
-    (call $store_u8 (local.get $h) (global.get $n))
-    (call $output_set (local.get $h) (i64.const 1))))`;
-
-/** A promise with its resolve. */
-function deferred() {
-  let resolve!: () => void;
-  const promise = new Promise<void>((res) => (resolve = res));
-  return { promise, resolve };
-}
-
-/** COUNTING in a worker whose `wait` returns `gate`: a first call of `wait` holds the worker while the test posts calls behind it. */
+/** COUNTING_GUEST in a worker whose `wait` returns `gate`: a first call of `wait` holds the worker while the test posts calls behind it. */
 async function gatedPlugin(gate: Promise<void>, options: PluginOptions = {}): Promise<Plugin> {
   return createPlugin(
-    { wasm: [{ data: await assemble(COUNTING) }] },
+    { wasm: [{ data: await assemble(COUNTING_GUEST) }] },
     { ...options, runInWorker: true, functions: { 'extism:host/user': { wait: () => gate } } },
   );
-}
-
-/** Count the messages carrying calls this thread posts to the only running worker from now on. */
-function countMessages(): { readonly count: number } {
-  const workers = runningWorkers();
-  assert.equal(workers.length, 1, 'tests of this file run one at a time and close their plug-ins');
-  const worker = workers[0]!;
-  const post = worker.postMessage;
-  const counter = { count: 0 };
-  worker.postMessage = (value, transfer) => {
-    // a ring's wake-up carries no call
-    if ((value as { type?: string }).type !== 'wake') counter.count++;
-    post(value, transfer);
-  };
-  return counter;
 }
 
 const counted = (output: { bytes(): Uint8Array } | null) => output?.bytes()[0];
@@ -69,7 +27,7 @@ for (const transport of ['rings', 'messages'] as const) {
       const gate = deferred();
       const plugin = await gatedPlugin(gate.promise);
       try {
-        const messages = countMessages();
+        const messages = countCallMessages();
         const first = plugin.call('wait');
         // Small inputs, large ones (through staging memory, two at most in flight) and shared ones.
         const inputs = Array.from({ length: 30 }, (_, n) => {
@@ -162,7 +120,7 @@ for (const transport of ['rings', 'messages'] as const) {
         { runInWorker: true, timeoutMs: 300, functions: { 'extism:host/user': { wait: () => gate.promise } } },
       );
       try {
-        const messages = countMessages();
+        const messages = countCallMessages();
         const first = plugin.call('wait');
         const before = [plugin.call('ok'), plugin.call('ok')];
         const spinning = plugin.call('spin');

@@ -6,33 +6,9 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { createPlugin, type Plugin, WorkerError } from '../src/index.js';
-import { runningWorkers } from '../src/internal/platform/node/index.js';
 import { createRingMemory, forgeResult, HostRings, KIND, RING_INLINE_BYTES, WorkerRings } from '../src/internal/worker/rings.js';
 import { onRingMemory, setCallRingBytes } from '../src/internal/worker/worker-slot.js';
-import { assemble } from './helpers.js';
-
-/** `wait` calls the host's `wait`; `echo` outputs its input; `count` outputs how many times it ran here (a byte). */
-const GATED = `(module
-  (import "extism:host/user" "wait" (func $wait))
-  (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
-  (import "extism:host/env" "store_u8" (func $store_u8 (param i64 i32)))
-  (import "extism:host/env" "input_offset" (func $input_offset (result i64)))
-  (import "extism:host/env" "input_length" (func $input_length (result i64)))
-  (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
-  (global $n (mut i32) (i32.const 0))
-  (func (export "wait") (call $wait))
-  (func (export "echo") (call $output_set (call $input_offset) (call $input_length)))
-  (func (export "count") (local $h i64)
-    (global.set $n (i32.add (global.get $n) (i32.const 1)))
-    (local.set $h (call $alloc (i64.const 1)))
-    (call $store_u8 (local.get $h) (global.get $n))
-    (call $output_set (local.get $h) (i64.const 1))))`;
-
-function deferred() {
-  let resolve!: () => void;
-  const promise = new Promise<void>((res) => (resolve = res));
-  return { promise, resolve };
-}
+import { assemble, COUNTING_GUEST, countCallMessages, deferred } from './helpers.js';
 
 const utf8 = new TextEncoder();
 const asBytes = (input: string | Uint8Array) => (typeof input === 'string' ? utf8.encode(input) : input);
@@ -127,20 +103,6 @@ describe('the rings, both ends on one thread', () => {
   });
 });
 
-/** Count the messages carrying calls this thread posts to the only running worker from now on. */
-function countCallMessages(): { readonly count: number } {
-  const workers = runningWorkers();
-  assert.equal(workers.length, 1);
-  const worker = workers[0]!;
-  const post = worker.postMessage;
-  const counter = { count: 0 };
-  worker.postMessage = (value, transfer) => {
-    if ((value as { type?: string }).type !== 'wake') counter.count++;
-    post(value, transfer);
-  };
-  return counter;
-}
-
 describe('calls through the rings, in a worker', () => {
   let memories: SharedArrayBuffer[] = [];
   before(() => onRingMemory((memory) => memories.push(memory)));
@@ -151,7 +113,7 @@ describe('calls through the rings, in a worker', () => {
   });
 
   async function gated(wait: () => unknown): Promise<Plugin> {
-    return createPlugin({ wasm: [{ data: await assemble(GATED) }] }, { runInWorker: true, functions: { 'extism:host/user': { wait } } });
+    return createPlugin({ wasm: [{ data: await assemble(COUNTING_GUEST) }] }, { runInWorker: true, functions: { 'extism:host/user': { wait } } });
   }
 
   it('wait for room in a full calls ring and lose nothing, records crossing its end', async () => {

@@ -24,7 +24,7 @@ import {
   WorkerError,
 } from '../src/index.js';
 import { runningWorkers } from '../src/internal/platform/node/index.js';
-import { assemble, pluginPath, recordingLogger, repoRoot } from './helpers.js';
+import { assemble, deferred, pluginPath, recordingLogger, repoRoot } from './helpers.js';
 
 const ENV = `
   (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
@@ -69,17 +69,6 @@ const WAITING = `(module (import "extism:host/user" "wait" (func $wait)) ${ENV}
 
 async function workerPlugin(wat: string, options: PluginOptions = {}): Promise<Plugin> {
   return createPlugin({ wasm: [{ data: await assemble(wat) }] }, { ...options, runInWorker: true });
-}
-
-/** A promise with its resolve and reject, for host functions a test settles when it wants. */
-function deferred<T = void>() {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
 }
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));

@@ -89,7 +89,7 @@ export function forceRings(on: boolean | undefined): void {
 }
 
 /** `PLUGHOST_WORKER_RINGS=off` keeps every call and result in messages (for comparing the two paths). */
-export const RINGS_VARIABLE = 'PLUGHOST_WORKER_RINGS';
+const RINGS_VARIABLE = 'PLUGHOST_WORKER_RINGS';
 
 /** Whether workers started now get rings (shared memory, which worker mode needs anyway, is all they take). */
 export function ringsWanted(environmentVariable: (name: string) => string | undefined): boolean {
@@ -169,11 +169,6 @@ class ByteRing {
   }
 
   // ---------------------------------------------------------------- reader
-
-  /** Whether a record waits to be read. */
-  get readable(): boolean {
-    return Atomics.load(this.control, this.tailWord) !== this.own;
-  }
 
   /**
    * The next record's header, or undefined when none waits. Every field is checked against the

@@ -349,9 +349,9 @@ export class WorkerBackend implements PluginBackend {
   /**
    * Settle every call whose result is in `slot`'s results ring, in order (one whose result
    * came as a message once that message is here), then sleep on the ring while calls are in
-   * flight (the worker's next result then comes with a wake-up message). A record that cannot be (not the running call's, a bad kind or length) is the
-   * worker's fault: it is ended, the running call fails with a WorkerError and the calls
-   * posted ahead go to its replacement.
+   * flight (the worker's next result then comes with a wake-up message). A record that cannot
+   * be (not the running call's, a bad kind or length) is the worker's fault: it is ended, the
+   * running call fails with a WorkerError and the calls posted ahead go to its replacement.
    */
   private drainResults(slot: WorkerSlot): void {
     const rings = slot.rings!;

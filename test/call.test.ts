@@ -91,6 +91,35 @@ describe('a call', () => {
     await assert.rejects(plugin.call('nope'), { code: 'PLUGHOST_FUNCTION_NOT_FOUND', functionName: 'nope' });
   });
 
+  // Rust plug-ins export functions meant for other modules to import (a host function written
+  // in wasm, say); calling one by name passed it no arguments and failed on the conversion.
+  it('refuses an export that takes parameters before running anything, naming it, and the plug-in goes on', async () => {
+    const plugin = await pluginFrom(`(module ${IMPORTS} (memory 1)
+      (global $n (mut i32) (i32.const 0))
+      (func (export "reflect") (param i64) (result i64) (local.get 0))
+      (func (export "count")
+        (global.set $n (i32.add (global.get $n) (i32.const 1)))
+        (i32.store8 (i32.const 0) (i32.add (i32.const 48) (global.get $n)))
+        (call $output_set (call $to_block (i32.const 0) (i32.const 1)) (i64.const 1)))
+      ${TO_BLOCK})`);
+    try {
+      assert.equal(await plugin.functionExists('reflect'), true, 'it exists, as on the reference host');
+      assert.equal((await plugin.call('count'))?.text(), '1');
+      for (const run of [() => plugin.call('reflect', 'x'), async () => plugin.callSync('reflect')]) {
+        await assert.rejects(run(), (err: unknown) => {
+          assert.ok(err instanceof PluginCallError);
+          assert.equal(err.code, 'PLUGHOST_CALL');
+          assert.equal(err.functionName, 'reflect');
+          assert.match(err.message, /^"reflect" takes 1 parameter, so it is not an Extism export/);
+          return true;
+        });
+      }
+      assert.equal((await plugin.call('count'))?.text(), '2', 'the same instance goes on');
+    } finally {
+      await plugin.close();
+    }
+  });
+
   it('gives each caller its own output, untouched by later calls', async () => {
     const plugin = await pluginFrom(`(module ${IMPORTS}
       (func (export "echo") (call $output_set (call $input_offset) (call $input_length))))`);

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { createPlugin, type HostFunctionMap, LinkError } from '../src/index.js';
+import { createPlugin, type HostFunctionMap } from '../src/index.js';
 import { assemble } from './helpers.js';
 
 /** A main module whose `read` export outputs the byte `$value` holds (whatever it is bound to). */
@@ -157,23 +157,57 @@ describe('initialization', () => {
     }
   });
 
-  it('refuses a module that exports both _start and _initialize, naming it', async () => {
-    const both = await assemble(`(module (func (export "f")) (func (export "_start")) (func (export "_initialize")))`);
-    const main = await assemble(`(module (import "lib" "f" (func)) (func (export "run")))`);
-    await assert.rejects(
-      createPlugin({
-        wasm: [
-          { data: both, name: 'lib' },
-          { data: main, name: 'main' },
-        ],
-      }),
-      (err: unknown) => {
-        assert.ok(err instanceof LinkError);
-        assert.equal(err.code, 'PLUGHOST_LINK');
-        assert.match(err.message, /module "lib" exports both _start .* and _initialize/);
-        return true;
-      },
-    );
-    await assert.rejects(createPlugin(both), { code: 'PLUGHOST_LINK', message: /exports both _start/ });
+  // TinyGo up to 0.33 with go-pdk's wasi-reactor package builds such modules; the reference host
+  // runs them: `_initialize` at instantiation, `_start` an ordinary export that leaves the
+  // instance to be made afresh.
+  describe('a module exporting both _start and _initialize', () => {
+    // $inits counts _initialize runs, $main says whether _start ran; `state` outputs both.
+    const BOTH = `(module ${MARK}
+      ${OUTPUT_BYTE}
+      (global $inits (export "inits") (mut i32) (i32.const 0))
+      (global $main (mut i32) (i32.const 0))
+      (func (export "_initialize") (global.set $inits (i32.add (global.get $inits) (i32.const 1))) (call $mark (i32.const 1)))
+      (func (export "_start") (global.set $main (i32.const 1)) (call $mark (i32.const 2)))
+      (func (export "state") (result i32)
+        (call $output_byte (i32.add (i32.mul (global.get $main) (i32.const 10)) (global.get $inits)))
+        (i32.const 0)))`;
+
+    it('is initialized with _initialize, never _start, and _start runs when called, the next call getting a fresh instance', async () => {
+      const { seen, functions } = recorder();
+      const plugin = await createPlugin(await assemble(BOTH), { functions });
+      try {
+        assert.deepEqual([...(await plugin.call('state'))!.bytes()], [1], 'one _initialize, no _start');
+        assert.deepEqual(seen, [1]);
+        assert.equal(await plugin.call('_start'), null);
+        assert.deepEqual(seen, [1, 2]);
+        assert.deepEqual([...(await plugin.call('state'))!.bytes()], [1], 'a fresh instance after _start, initialized once');
+        assert.deepEqual(seen, [1, 2, 1]);
+      } finally {
+        await plugin.close();
+      }
+    });
+
+    it('is initialized the same way when linked as a side module', async () => {
+      const { seen, functions } = recorder();
+      const main = await assemble(`(module
+        (import "side" "inits" (global $inits (mut i32)))
+        ${OUTPUT_BYTE}
+        (func (export "run") (result i32) (call $output_byte (global.get $inits)) (i32.const 0)))`);
+      const plugin = await createPlugin(
+        {
+          wasm: [
+            { data: await assemble(BOTH), name: 'side' },
+            { data: main, name: 'main' },
+          ],
+        },
+        { functions },
+      );
+      try {
+        assert.deepEqual([...(await plugin.call('run'))!.bytes()], [1]);
+        assert.deepEqual(seen, [1]);
+      } finally {
+        await plugin.close();
+      }
+    });
   });
 });

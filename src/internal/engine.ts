@@ -333,8 +333,9 @@ export class PluginEngine {
     if (name === this.lastExportName) return this.lastExport;
     let fn = this.exportCache.get(name);
     if (fn === undefined) {
-      const value = Object.hasOwn(this.instance.main.exports, name) && name !== START_EXPORT ? this.instance.main.exports[name] : undefined;
-      fn = typeof value === 'function' ? (value as () => unknown) : null;
+      const value = this.exportedFunction(name);
+      // one taking parameters is no Extism export: calling it would fail on its missing arguments
+      fn = value !== undefined && value.length === 0 ? (value as () => unknown) : null;
       this.exportCache.set(name, fn);
     }
     this.lastExportName = name;
@@ -342,9 +343,26 @@ export class PluginEngine {
     return fn;
   }
 
+  private exportedFunction(name: string): ((...args: never[]) => unknown) | undefined {
+    const exports = this.instance.main.exports;
+    const value = Object.hasOwn(exports, name) && name !== START_EXPORT ? exports[name] : undefined;
+    return typeof value === 'function' ? (value as (...args: never[]) => unknown) : undefined;
+  }
+
+  /** Why `name` cannot be called: no such function, or one that takes parameters. */
+  private notCallable(name: string): PluginCallError {
+    const parameters = this.exportedFunction(name)?.length;
+    if (parameters === undefined) return new FunctionNotFoundError(name);
+    return new PluginCallError(
+      name,
+      -1,
+      `"${name}" takes ${parameters} parameter${parameters === 1 ? '' : 's'}, so it is not an Extism export (those take none and read their input with input_load_*): call one of the plug-in's Extism functions`,
+    );
+  }
+
   functionExists(name: string): boolean {
     if (this.stale) this.instantiateNow();
-    return this.exportFunction(name) !== null;
+    return this.exportedFunction(name) !== undefined;
   }
 
   /** The main module's instance as it stands (re-created first if the last one is stale). */
@@ -396,7 +414,7 @@ export class PluginEngine {
   private startCall(name: string, input: Uint8Array | string, hostContext: unknown, limits: CallLimits | undefined): () => unknown {
     if (this.active || this.stale) this.prepareInstance(name);
     const fn = name === this.lastExportName ? this.lastExport : this.exportFunction(name);
-    if (fn === null) throw new FunctionNotFoundError(name);
+    if (fn === null) throw this.notCallable(name);
     this.kernel.begin(input);
     const state = this.state;
     state.hostContext = hostContext;

@@ -144,23 +144,6 @@ function moduleNames(modules: readonly LoadedModule[]): Map<string, number> | un
   return names;
 }
 
-/** A command (`_start`) and a reactor (`_initialize`) at once cannot be initialized: refused. */
-function refuseCommandReactor(modules: readonly LoadedModule[], index: number): void {
-  let command = false;
-  let reactor = false;
-  for (const e of moduleExports(modules[index]!)) {
-    if (e.kind !== 'function') continue;
-    if (e.name === '_start') command = true;
-    else if (e.name === '_initialize') reactor = true;
-  }
-  // Initializing it would run the reactor's setup under the command's feet, or the command would run on a set-up libc.
-  if (command && reactor) {
-    throw new LinkError(
-      `cannot link the plug-in: ${moduleLabel(modules, index)} exports both _start (a WASI command) and _initialize (a WASI reactor); build it as one or the other`,
-    );
-  }
-}
-
 /**
  * Resolve every import. Throws {@link LinkError} listing each problem (missing imports as
  * `module.name`). Module linking: imports whose module name is another manifest module's name.
@@ -189,7 +172,6 @@ export function link(inputs: LinkInputs): LinkPlan {
     const imports: readonly { module: string; name: string; kind: string; type?: FuncType }[] = moduleImports(module);
     const list: BoundImport[] = [];
     bindings.set(index, list);
-    refuseCommandReactor(modules, index);
     let usesSharedEnv = false;
     for (const imp of imports) {
       const target = names?.get(imp.module);

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, describe, it } from 'node:test';
-import { createPlugin, type Manifest, type Plugin, type PluginOptions } from '../src/index.js';
-import { fixturePath, recordingLogger } from './helpers.js';
+import { createPlugin, type Manifest, type Plugin, type PluginOptions, WasmSourceError } from '../src/index.js';
+import { assemble, fixturePath, recordingLogger } from './helpers.js';
 import { type TestServer, useTestServer } from './http-test-server.js';
 
 const opened: Plugin[] = [];
@@ -121,5 +121,82 @@ describe('MoonBit PDK', () => {
     const plugin = await open('pdk-moonbit', { allowedHosts: ['127.0.0.1'], logger: log.logger, logLevel: 'trace' }, { config: { url: server.url('/hello') } });
     assert.equal((await plugin.call('kitchen_sink', 'test'))?.text(), 'test');
     assert.deepEqual(log.lines, ['info INFO', 'debug DEBUG', 'warn WARN', 'error ERROR']);
+  });
+});
+
+describe('MoonBit output (moon build --target wasm, --target wasm-gc)', () => {
+  after(closeAll);
+
+  // What moonc's linear-memory backend emits around the PDK's calls: a start function running
+  // the top-level lets (here one calls config_get, as `let greeting = @config.get("g")` does),
+  // `fn main` exported as `_start` (never called: the exports are the plug-in's functions),
+  // functions with several results, a funcref table, and no memory export unless moon.pkg
+  // sets export-memory-name.
+  const MOONBIT_SHAPE = `(module
+    (type $pair (func (result i32 i32)))
+    (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+    (import "extism:host/env" "config_get" (func $config_get (param i64) (result i64)))
+    (import "extism:host/env" "load_u8" (func $load_u8 (param i64) (result i32)))
+    (import "extism:host/env" "store_u8" (func $store_u8 (param i64 i32)))
+    (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+    (memory 1)
+    (table 2 2 funcref)
+    (elem (i32.const 0) $one_two $three_four)
+    (global $from_config (mut i32) (i32.const 45))
+    (global $calls (mut i32) (i32.const 0))
+    (func $one_two (type $pair) (i32.const 1) (i32.const 2))
+    (func $three_four (type $pair) (i32.const 3) (i32.const 4))
+    (func $top_level_lets
+      (local $key i64) (local $value i64)
+      (local.set $key (call $alloc (i64.const 1)))
+      (call $store_u8 (local.get $key) (i32.const 103))
+      (local.set $value (call $config_get (local.get $key)))
+      (if (i64.ne (local.get $value) (i64.const 0)) (then (global.set $from_config (call $load_u8 (local.get $value))))))
+    (start $top_level_lets)
+    (func (export "_start"))
+    (func (export "shape") (result i32)
+      (local $h i64)
+      (global.set $calls (i32.add (global.get $calls) (i32.const 1)))
+      (local.set $h (call $alloc (i64.const 3)))
+      (call $store_u8 (local.get $h) (i32.add (i32.const 48) (global.get $calls)))
+      (call $store_u8 (i64.add (local.get $h) (i64.const 1)) (global.get $from_config))
+      (call $store_u8 (i64.add (local.get $h) (i64.const 2)) (i32.add (i32.const 48) (i32.add (call_indirect (type $pair) (i32.const 1)))))
+      (call $output_set (local.get $h) (i64.const 3))
+      (i32.const 0)))`;
+
+  for (const [mode, options] of [
+    ['on this thread', {}],
+    ['instrumented (timeoutMs)', { timeoutMs: 60_000 }],
+    ['in a worker', { runInWorker: true }],
+  ] as [string, PluginOptions][]) {
+    it(`a start function that calls the host, _start beside the exports, multi-value, a table, no memory export: runs ${mode}`, async () => {
+      const wasm = await assemble(MOONBIT_SHAPE);
+      const plugin = await createPlugin({ wasm: [{ data: wasm }], config: { g: 'X' } }, options);
+      opened.push(plugin);
+      // the start function ran once, with the config; the instance (its globals) lives on
+      assert.equal((await plugin.call('shape'))?.text(), '1X7');
+      assert.equal((await plugin.call('shape'))?.text(), '2X7');
+      const unconfigured = await createPlugin({ wasm: [{ data: wasm }] }, options);
+      opened.push(unconfigured);
+      assert.equal((await unconfigured.call('shape'))?.text(), '1-7');
+    });
+  }
+
+  it('a --target wasm-gc module (struct and array types) is refused at creation, saying why', async () => {
+    const name = [...new TextEncoder().encode('greet')];
+    // types: (struct (field i32)), (func (result i32)); one function of the second; exported
+    const types = [0x02, 0x5f, 0x01, 0x7f, 0x00, 0x60, 0x00, 0x01, 0x7f];
+    const wasm = new Uint8Array([
+      ...[0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0],
+      ...[1, types.length, ...types],
+      ...[3, 2, 1, 1],
+      ...[7, 4 + name.length, 1, name.length, ...name, 0, 0],
+      ...[0x0a, 6, 1, 4, 0, 0x41, 0, 0x0b],
+    ]);
+    await assert.rejects(createPlugin({ wasm: [{ data: wasm }] }), (err: unknown) => {
+      assert.ok(err instanceof WasmSourceError, String(err));
+      assert.match(err.message, /garbage-collection \(rec\/sub\/struct\/array\) types are not supported/);
+      return true;
+    });
   });
 });

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, describe, it } from 'node:test';
-import { createPlugin, type Manifest, type Plugin, type PluginOptions, WasmSourceError } from '../src/index.js';
+import { type CallContext, createPlugin, type Manifest, type Plugin, type PluginOptions, WasmSourceError } from '../src/index.js';
 import { assemble, fixturePath, recordingLogger } from './helpers.js';
 import { type TestServer, useTestServer } from './http-test-server.js';
 
@@ -198,5 +198,96 @@ describe('MoonBit output (moon build --target wasm, --target wasm-gc)', () => {
       assert.match(err.message, /garbage-collection \(rec\/sub\/struct\/array\) types are not supported/);
       return true;
     });
+  });
+});
+
+describe('C++ PDK', () => {
+  after(closeAll);
+
+  /** examples/host-functions' host: hello_world returns a new block with its argument's bytes (the reference test's), or the argument itself. */
+  const HELLO_WORLD_COPY = {
+    'extism:host/user': { hello_world: (ctx: CallContext, handle: bigint) => ctx.store(ctx.read(handle)?.bytes() ?? new Uint8Array()) },
+  };
+  const HELLO_WORLD_SAME = { 'extism:host/user': { hello_world: (_ctx: CallContext, handle: bigint) => handle } };
+
+  function openCpp(options: PluginOptions = {}, manifest: Omit<Manifest, 'wasm'> = {}): Promise<Plugin> {
+    return open('pdk-cpp', { functions: HELLO_WORLD_COPY, ...options }, manifest);
+  }
+
+  it('tests/input.cpp: input_offset, length_unsafe, loads at handle + 5 (unaligned u64 too)', async () => {
+    const plugin = await openCpp();
+    assert.equal((await plugin.call('input_test', 'this is a test'))?.text(), 'this is a test|is|is a tes');
+    assert.equal((await plugin.call('input_test', 'tiny'))?.text(), 'tiny||');
+    // empty input: input_offset() is 0, length_unsafe(0) is 0
+    assert.equal((await plugin.call('input_test', ''))?.text(), '||');
+  });
+
+  it('tests/config.cpp: four config_get of one key, each value read and freed by the guest; a missing key is 0', async () => {
+    const plugin = await openCpp({}, { config: { key: 'this is a test' } });
+    for (let round = 0; round < 3; round++) assert.equal((await plugin.call('config_test'))?.text(), 'this is a test|3');
+  });
+
+  it('tests/var.cpp: `--loop 100` ends at 100 (a u32 var read with four load_u8, freed, set again)', async () => {
+    const plugin = await openCpp();
+    let last = '';
+    for (let i = 0; i < 100; i++) last = (await plugin.call('var_test'))?.text() ?? '';
+    assert.equal(last, '100');
+  });
+
+  it('tests/strvar.cpp: `--loop 5` ends at "aaaaa"', async () => {
+    const plugin = await openCpp();
+    let last = '';
+    for (let i = 0; i < 5; i++) last = (await plugin.call('strvar_test'))?.text() ?? '';
+    assert.equal(last, 'aaaaa');
+  });
+
+  it('tests/log.cpp: at each --log-level, that level and the ones above, trace through log_trace', async () => {
+    const levels = ['trace', 'debug', 'info', 'warn', 'error'] as const;
+    for (const [index, level] of levels.entries()) {
+      const log = recordingLogger();
+      const plugin = await openCpp({ logger: log.logger, logLevel: level });
+      await plugin.call('log_test');
+      assert.deepEqual(
+        log.lines,
+        levels.slice(index).map((l) => `${l} ${l}`),
+      );
+    }
+  });
+
+  it('tests/fail.cpp: error_set and 1 is "Some error message"', async () => {
+    const plugin = await openCpp();
+    await assert.rejects(plugin.call('fail_test'), { message: 'Some error message', exitCode: 1 });
+  });
+
+  // The test's request: a raw string literal with newlines and indentation, "method" first, no headers.
+  const cppRequest = (url: string) => `\n  {\n    "method": "GET",\n    "url":"${url}"\n  }\n  `;
+
+  it('tests/http.cpp (--enable-http-response-headers): the headers JSON is read through length_unsafe, freed, logged', async () => {
+    const log = recordingLogger();
+    const plugin = await openCpp({ allowedHosts: ['127.0.0.1'], allowHttpResponseHeaders: true, logger: log.logger, logLevel: 'debug' });
+    const headers = JSON.parse((await plugin.call('http_test', cppRequest(server.url('/hello'))))?.text() ?? '') as Record<string, string>;
+    assert.equal(headers['x-test'], 'yes');
+    assert.equal(log.lines.length, 1);
+    assert.match(log.lines[0]!, /^debug \{.*"x-test":"yes"/);
+  });
+
+  it('tests/http.cpp without response headers: http_headers() is 0, length_unsafe(0) is 0, the test fails with 1', async () => {
+    const plugin = await openCpp({ allowedHosts: ['127.0.0.1'] });
+    await assert.rejects(plugin.call('http_test', cppRequest(server.url('/hello'))), { exitCode: 1 });
+    // an empty body is handle 0: "no response" to the PDK
+    const headersOn = await openCpp({ allowedHosts: ['127.0.0.1'], allowHttpResponseHeaders: true });
+    await assert.rejects(headersOn.call('http_test', cppRequest(server.url('/status?code=204'))), { exitCode: 1 });
+  });
+
+  it('examples/host-functions: the result goes to output_set, then the argument is freed', async () => {
+    const plugin = await openCpp();
+    assert.equal((await plugin.call('count_vowels', 'Hello, World!'))?.text(), '{"count": 3}');
+  });
+
+  it('examples/host-functions with a host function that returns its argument: freed after output_set, the output stays', async () => {
+    const plugin = await openCpp({ functions: HELLO_WORLD_SAME });
+    for (const input of ['Hello, World!', 'a'.repeat(5000)]) {
+      assert.equal((await plugin.call('count_vowels', input))?.text(), `{"count": ${input === 'Hello, World!' ? 3 : 5000}}`);
+    }
   });
 });

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, describe, it } from 'node:test';
-import { type CallContext, createPlugin, type Manifest, type Plugin, type PluginOptions, WasmSourceError } from '../src/index.js';
+import { type CallContext, createPlugin, type Manifest, MemoryLimitError, type Plugin, type PluginOptions, WasmSourceError } from '../src/index.js';
 import { assemble, fixturePath, recordingLogger } from './helpers.js';
 import { type TestServer, useTestServer } from './http-test-server.js';
 
@@ -288,6 +288,83 @@ describe('C++ PDK', () => {
     const plugin = await openCpp({ functions: HELLO_WORLD_SAME });
     for (const input of ['Hello, World!', 'a'.repeat(5000)]) {
       assert.equal((await plugin.call('count_vowels', input))?.text(), `{"count": ${input === 'Hello, World!' ? 3 : 5000}}`);
+    }
+  });
+});
+
+describe('extism/plugins', () => {
+  after(closeAll);
+
+  it('echo.wat: output_set before the bytes are stored: the output is what the block holds when the call ends', async () => {
+    const plugin = await open('pdk-plugins');
+    for (const input of ['abcdefgh', 'hello, world: more than one chunk', 'x'.repeat(70_000)]) {
+      assert.equal((await plugin.call('echo', input))?.text(), input);
+    }
+    // shorter than 8 bytes: its one input_load_u64(0) would pass the input's end, so it reads 0
+    // (as on the reference host), and those are the bytes echoed
+    assert.deepEqual([...((await plugin.call('echo', 'abc'))?.bytes() ?? [])], [0, 0, 0]);
+  });
+
+  it('consume.wat: output_set(alloc(0), 0) is an empty output; the input is read after it', async () => {
+    const plugin = await open('pdk-plugins');
+    for (const input of ['abcdefghijk', 'y'.repeat(70_000)]) assert.equal((await plugin.call('consume', input))?.byteLength ?? 0, 0);
+  });
+
+  it('input_offset.wat: length(input_offset()) is the input length (0 for no input)', async () => {
+    const plugin = await open('pdk-plugins');
+    for (const n of [0, 1, 13, 4096, 70_000]) {
+      const out = (await plugin.call('input_offset_length', 'z'.repeat(n)))?.bytes();
+      assert.ok(out !== undefined && out.byteLength === 8);
+      assert.equal(new DataView(out.buffer, out.byteOffset, 8).getBigUint64(0, true), BigInt(n));
+    }
+  });
+
+  it('memory alloc_memory: alloc of more than the memory can hold answers 0, and the plug-in says so', async () => {
+    const ask = (n: bigint) => {
+      const input = new Uint8Array(8);
+      new DataView(input.buffer).setBigUint64(0, n, true);
+      return input;
+    };
+    const plugin = await open('pdk-plugins', { memory: { maxPages: 4 } });
+    assert.equal(await plugin.call('alloc_memory', ask(1000n)), null);
+    for (const n of [1n << 20n, 1n << 40n, (1n << 64n) - 1n]) {
+      // a MemoryLimitError: which allocation was refused and the cap, then the plug-in's message
+      await assert.rejects(plugin.call('alloc_memory', ask(n)), (err: unknown) => {
+        assert.ok(err instanceof MemoryLimitError, String(err));
+        assert.match(err.message, /refused \d+ bytes.*The plug-in's error: Failed to allocate memory$/);
+        return true;
+      });
+    }
+    assert.equal(await plugin.call('alloc_memory', ask(1000n)), null);
+  });
+
+  // runtime/examples/linking.rs: upper.wasm under the manifest name "extism:host/user" is the
+  // main module's host function; it returns the handle it was given, upper-cased in place.
+  it('a module named "extism:host/user" provides the host functions (upper.wat for reflect)', async () => {
+    const plugin = await createPlugin({
+      wasm: [
+        { data: await readFile(fixturePath('pdk-plugins-upper')), name: 'extism:host/user' },
+        { data: await readFile(fixturePath('pdk-plugins-reflect')), name: 'main' },
+      ],
+    });
+    opened.push(plugin);
+    for (let round = 0; round < 5; round++) assert.equal((await plugin.call('reflect', 'Hello, world!'))?.text(), 'HELLO, WORLD!');
+    for (const input of ['a', 'abcdefgh', 'abcdefghi', 'mixed Case `text` ~{}', 'q'.repeat(65_536), 'r'.repeat(65_545)]) {
+      assert.equal(
+        (await plugin.call('reflect', input))?.text(),
+        input.replace(/[`a-z]/g, (c) => String.fromCharCode(c.charCodeAt(0) & 0xdf)),
+      );
+    }
+  });
+
+  // runtime/src/tests/runtime.rs test_fuzz_reflect_plugin: a host function answering a new
+  // block with the argument's bytes, inputs of every size from 1 to 65539 there (a sample here)
+  it('reflect with a host function answering a new block: the output is the input, at every size class', async () => {
+    const copy = { 'extism:host/user': { host_reflect: (ctx: CallContext, handle: bigint) => ctx.store(ctx.read(handle)?.bytes() ?? new Uint8Array()) } };
+    const plugin = await open('pdk-plugins-reflect', { functions: copy });
+    for (const size of [1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 255, 4095, 4096, 4097, 65_535, 65_536, 65_539]) {
+      const input = 'a'.repeat(size);
+      assert.equal((await plugin.call('reflect', input))?.text(), input);
     }
   });
 });

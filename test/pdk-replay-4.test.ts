@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, describe, it } from 'node:test';
-import { type CallContext, createPlugin, type Manifest, MemoryLimitError, type Plugin, type PluginOptions, WasmSourceError } from '../src/index.js';
+import { type CallContext, createPlugin, LinkError, type Manifest, MemoryLimitError, type Plugin, type PluginOptions, WasmSourceError } from '../src/index.js';
 import { assemble, fixturePath, recordingLogger } from './helpers.js';
 import { type TestServer, useTestServer } from './http-test-server.js';
 
@@ -181,6 +181,28 @@ describe('MoonBit output (moon build --target wasm, --target wasm-gc)', () => {
       assert.equal((await unconfigured.call('shape'))?.text(), '1-7');
     });
   }
+
+  // println in a MoonBit plug-in imports spectest.print_char (a UTF-16 code unit at a time),
+  // which neither the reference host nor plughost provides: the module does not link unless the
+  // host application defines the function.
+  it('println: spectest.print_char is a missing import, named; a host function of that name satisfies it', async () => {
+    const wasm = await assemble(
+      '(module (import "spectest" "print_char" (func $print_char (param i32))) (func (export "hi") (result i32) (call $print_char (i32.const 104)) (i32.const 0)))',
+    );
+    await assert.rejects(createPlugin({ wasm: [{ data: wasm }] }), (err: unknown) => {
+      assert.ok(err instanceof LinkError, String(err));
+      assert.match(err.message, /missing import spectest\.print_char/);
+      return true;
+    });
+    const printed: number[] = [];
+    const plugin = await createPlugin(
+      { wasm: [{ data: wasm }] },
+      { functions: { spectest: { print_char: (_ctx: CallContext, c: number) => void printed.push(c) } } },
+    );
+    opened.push(plugin);
+    assert.equal(await plugin.call('hi'), null);
+    assert.deepEqual(printed, [104]);
+  });
 
   it('a --target wasm-gc module (struct and array types) is refused at creation, saying why', async () => {
     const name = [...new TextEncoder().encode('greet')];

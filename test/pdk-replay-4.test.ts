@@ -99,10 +99,10 @@ describe('MoonBit PDK', () => {
     assert.equal((await plugin.call('http_get', server.url('/status?code=204')))?.byteLength ?? 0, 0);
   });
 
-  it('http_post: "http_method": "POST" is a POST, with the body (freed again by the plug-in after the request)', async () => {
-    const plugin = await open('pdk-moonbit', { allowedHosts: ['127.0.0.1'] });
-    for (let round = 0; round < 3; round++) {
-      const echoed = JSON.parse((await plugin.call('http_post', server.url('/echo')))?.text() ?? '') as Echo;
+  it('http_post: "http_method": "POST" is a POST, with the body (freed again by the plug-in after the request); in a worker too', async () => {
+    for (const [round, runInWorker] of [false, false, true].entries()) {
+      const plugin = await open('pdk-moonbit', { allowedHosts: ['127.0.0.1'], runInWorker });
+      const echoed = JSON.parse((await plugin.call('http_post', server.url(`/echo?round=${round}`)))?.text() ?? '') as Echo;
       assert.equal(echoed.method, 'POST');
       assert.equal(echoed.body, 'a body from MoonBit');
       assert.equal(echoed.headers['content-type'], 'text/plain');

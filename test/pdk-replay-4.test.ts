@@ -42,6 +42,23 @@ describe('MoonBit PDK', () => {
     await assert.rejects(plugin.call('greet', 'Benjamin'), { message: "Sorry, we don't greet Benjamins!", exitCode: 1 });
   });
 
+  // On the reference host the output survives (freed space is not reused while memory remains)
+  // and the error loses its message (its length reads 0 once freed: "Encountered an unknown
+  // error" in the PDK's comment); plughost keeps both blocks while they hold the result.
+  it('v0.11 to v0.18: output() frees its block after output_set, then a log line is allocated: the output is intact', async () => {
+    const log = recordingLogger();
+    const plugin = await open('pdk-moonbit', { logger: log.logger, logLevel: 'info' });
+    for (const name of ['Zach', 'a', 'a name longer than the log line that follows it']) {
+      assert.equal((await plugin.call('greet_output_then_free', name))?.text(), `Hello, ${name}!`);
+    }
+    assert.deepEqual(log.lines, ['info An info log!', 'info An info log!', 'info An info log!']);
+  });
+
+  it('v0.17: set_error frees its block after error_set, then a log line is allocated: the message is intact', async () => {
+    const plugin = await open('pdk-moonbit');
+    await assert.rejects(plugin.call('greet_output_then_free', 'Benjamin'), { message: "Sorry, we don't greet Benjamins!", exitCode: 1 });
+  });
+
   it('config.get frees the key before it reads the value: the value is intact; absent or empty is None', async () => {
     for (const user of ['Benjamin', 'a user name long enough to span several blocks of eight bytes']) {
       const plugin = await open('pdk-moonbit', {}, { config: { user } });

@@ -318,6 +318,22 @@ describe('C++ PDK', () => {
     await assert.rejects(headersOn.call('http_test', cppRequest(server.url('/status?code=204'))), { exitCode: 1 });
   });
 
+  it('before 2024-09: the key freed by the guest after config_get and length_unsafe(value), before the read', async () => {
+    for (const key of ['v', 'a value longer than the key and its block', 'x'.repeat(3000)]) {
+      const plugin = await openCpp({}, { config: { key } });
+      assert.equal((await plugin.call('config_before_2024_09'))?.text(), key);
+    }
+  });
+
+  it('before 2024-09: the request freed by the guest after http_request, before the body is read', async () => {
+    const plugin = await openCpp({ allowedHosts: ['127.0.0.1'] });
+    for (const path of ['/hello', '/echo']) {
+      const body = (await plugin.call('http_before_2024_09', cppRequest(server.url(path))))?.text() ?? '';
+      if (path === '/hello') assert.equal(body, 'hello');
+      else assert.equal((JSON.parse(body) as Echo).method, 'GET');
+    }
+  });
+
   it('examples/host-functions: the result goes to output_set, then the argument is freed', async () => {
     const plugin = await openCpp();
     assert.equal((await plugin.call('count_vowels', 'Hello, World!'))?.text(), '{"count": 3}');

@@ -6,7 +6,17 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, describe, it } from 'node:test';
-import { type CallContext, createPlugin, LinkError, type Manifest, MemoryLimitError, type Plugin, type PluginOptions, WasmSourceError } from '../src/index.js';
+import {
+  type CallContext,
+  createPlugin,
+  LinkError,
+  type Manifest,
+  MemoryLimitError,
+  type Plugin,
+  PluginCallError,
+  type PluginOptions,
+  WasmSourceError,
+} from '../src/index.js';
 import { assemble, fixturePath, recordingLogger } from './helpers.js';
 import { type TestServer, useTestServer } from './http-test-server.js';
 
@@ -420,6 +430,43 @@ describe('extism/plugins', () => {
     for (const size of [1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 255, 4095, 4096, 4097, 65_535, 65_536, 65_539]) {
       const input = 'a'.repeat(size);
       assert.equal((await plugin.call('reflect', input))?.text(), input);
+    }
+  });
+});
+
+describe('"http_method" from an untrusted guest (through pdk-cpp http_test, whose input is the request JSON)', () => {
+  after(closeAll);
+
+  const options: PluginOptions = {
+    allowedHosts: ['127.0.0.1'],
+    allowHttpResponseHeaders: true,
+    functions: { 'extism:host/user': { hello_world: (_ctx: CallContext, handle: bigint) => handle } },
+  };
+
+  it('is checked as "method" is: not a method name fails the call before anything is sent', async () => {
+    const plugin = await open('pdk-cpp', options);
+    const url = server.url('/echo');
+    for (const bad of ['"GET /admin HTTP/1.1"', '5', '{"a":1}', '["POST"]']) {
+      await assert.rejects(plugin.call('http_test', `{"http_method":${bad},"url":"${url}"}`), (err: unknown) => {
+        assert.ok(err instanceof PluginCallError, String(err));
+        assert.match(err.message, /failed: "method" must be null or an HTTP method name/);
+        return true;
+      });
+    }
+    assert.deepEqual(await server.requests(), []);
+  });
+
+  it('"method" wins over "http_method" when both are there; a lower-case one is upper-cased', async () => {
+    const plugin = await open('pdk-cpp', options);
+    const url = server.url('/echo');
+    for (const [json, method] of [
+      [`{"method":"PUT","http_method":"POST","url":"${url}"}`, 'PUT'],
+      [`{"method":null,"http_method":"POST","url":"${url}"}`, 'GET'],
+      [`{"http_method":"delete","url":"${url}"}`, 'DELETE'],
+    ]) {
+      await plugin.call('http_test', json!);
+      const seen = await server.requests();
+      assert.equal(seen.at(-1)?.method, method, json);
     }
   });
 });

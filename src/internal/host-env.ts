@@ -112,8 +112,12 @@ function readText(kernel: Kernel, handle: number): string | null {
 /**
  * The request JSON as the PDKs write it: Rust (and the JS PDK through it) sends
  * `{"url", "headers": {...}, "method": null}` when no method is set, Go `{"url", "method",
- * "headers"}` (headers possibly null), Haskell `{"url"}` alone. The reference host also takes
- * `header` for `headers`. Only the URL is checked here; see {@link HttpRequest}.
+ * "headers"}` (headers possibly null), Haskell `{"url"}` alone. The reference host also took
+ * `header` for `headers` (.NET PDK v1.0.0-v1.0.2 and the MoonBit PDK send it). The MoonBit PDK
+ * names the method `http_method` (since moonc v0.1.20241115): the reference host fails such a
+ * request and other hosts send a GET whatever was asked, so a POST would go out as a GET
+ * without its body; the method asked for is sent instead. Only the URL is checked here; see
+ * {@link HttpRequest}.
  */
 function parseRequest(state: HostEnvState, requestHandle: number): { url: string; method: unknown; headers: unknown } {
   const text = readText(state.kernel, requestHandle);
@@ -126,9 +130,9 @@ function parseRequest(state: HostEnvState, requestHandle: number): { url: string
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
     fail('http_request', `http_request expects a JSON object {"url", "method"?, "headers"?}, got ${JSON.stringify(text.slice(0, 80))}`);
-  const { url, method, headers, header } = parsed as Record<string, unknown>;
+  const { url, method, http_method, headers, header } = parsed as Record<string, unknown>;
   if (typeof url !== 'string') fail('http_request', `http_request: "url" must be a string holding an absolute URL, got ${JSON.stringify(url)?.slice(0, 80)}`);
-  return { url, method, headers: headers ?? header };
+  return { url, method: method === undefined ? http_method : method, headers: headers ?? header };
 }
 
 /** The guest's request from its blocks (freed once read); `reachable` false: denied, allowedHosts is empty. */

@@ -67,14 +67,15 @@ Output and logging:
 With a manifest, --allow-host and --link add to its hosts and modules, --allow-path,
 --config and --set-config are merged over its paths and config, and the limits replace its own.
 
-Exit status (and what stderr says, each line starting with "plughost: "):
+Exit status (and what stderr says: "Error: <message>" first, as extism call prints it):
   0  the call succeeded (stderr: only the plug-in's log messages)
-  1  the call failed: "<function>: <message>", then "exit code N" when the plug-in gave
-     one (signed: -1 is -1), for an error it set, a non-zero return, a WASI exit, a trap,
-     a timeout or running out of fuel
-  2  usage error: "<what is wrong>", then "run 'plughost call --help' for usage"
+  1  the call failed: "Error: <message>" (the plug-in's own message as it set it; a trap's
+     after the function's name), then "returned non-zero exit code: N" when the plug-in
+     gave one (signed: -1 is -1), for an error it set, a non-zero return, a WASI exit, a
+     trap, a timeout or running out of fuel
+  2  usage error: "Error: <what is wrong>", then "run 'plughost call --help' for usage"
   3  the plug-in could not be run: unreadable file, bad manifest, missing import, no such
-     function, unreadable input
+     function, unreadable input (with "hint: ..." lines when there is something to do)
 The plug-in's exit code is never used as the status: 2 always means a usage error.
 
 Example:

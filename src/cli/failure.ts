@@ -1,4 +1,5 @@
-// From an error to what the user sees: `plughost: <message>` lines, hints, and the exit status.
+// From an error to what the user sees: an `Error: <message>` line, as `extism call` prints it
+// (scripts written for it match that line), further lines, hints, and the exit status.
 // The statuses never overlap: 1 a failed call, 2 a usage error, 3 a plug-in that could not be
 // run. The plug-in's own exit code goes to stderr, never into the status, where a plug-in
 // returning 2 would pass for a usage error.
@@ -63,8 +64,9 @@ export function linkFailure(err: LinkError, wasi: boolean): CliFailure {
 }
 
 function message(err: unknown): string {
-  if (err instanceof PluginCallError && err.code === 'PLUGHOST_CALL') {
-    // A plug-in's own error message (or a trap's) may not say where it came from.
+  if (err instanceof PluginCallError && err.code === 'PLUGHOST_CALL' && err.cause !== undefined) {
+    // A trap's or a host function's message may not say where it came from; the plug-in's own
+    // message stays as it set it, as extism call prints it.
     const name = err.functionName;
     const named = name === '' || err.message.startsWith(`${name}:`) || err.message.includes(`"${name}"`);
     return named ? err.message : `${name}: ${err.message}`;
@@ -106,15 +108,18 @@ function reportedExitCode(err: unknown): number | undefined {
   return err.exitCode;
 }
 
-/** The lines to print on stderr for `err`, each starting with `plughost: `. */
+/**
+ * The lines to print on stderr for `err`: `Error: <message>`, then the plug-in's exit code in
+ * the words of `extism call`, hints (`hint: ...`) and where the usage is.
+ */
 export function describeFailure(err: unknown): string[] {
   const failure = err instanceof PluginFailure ? err.cause : err;
-  const lines = [`plughost: ${message(failure)}`];
+  const lines = [`Error: ${message(failure)}`];
   const exitCode = reportedExitCode(failure);
-  if (exitCode !== undefined) lines.push(`plughost: exit code ${exitCode}`);
-  for (const hint of hints(failure)) lines.push(`plughost: hint: ${hint}`);
+  if (exitCode !== undefined) lines.push(`returned non-zero exit code: ${exitCode}`);
+  for (const hint of hints(failure)) lines.push(`hint: ${hint}`);
   if (err instanceof UsageError) {
-    lines.push(`plughost: run 'plughost ${err.command === undefined ? '' : `${err.command} `}--help' for usage`);
+    lines.push(`run 'plughost ${err.command === undefined ? '' : `${err.command} `}--help' for usage`);
   }
   return lines;
 }

@@ -94,7 +94,7 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
 
 /**
  * Run the plughost CLI with `argv` (the arguments after the program name). Output goes to
- * `io.stdout`; errors, as `plughost: <message>` lines, and plug-in log messages go to
+ * `io.stdout`; errors, as an `Error: <message>` line and more, and plug-in log messages go to
  * `io.stderr`. Resolves to the exit status: 0 success; 1 a failed call (the plug-in's own exit
  * code is printed, never returned); 2 a usage error; 3 a plug-in that could not be run. Never
  * rejects.

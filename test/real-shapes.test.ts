@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { run } from '../src/cli/run.js';
-import { createPlugin, LinkError } from '../src/index.js';
+import { createPlugin, LinkError, PluginCallError } from '../src/index.js';
 import { assemble } from './helpers.js';
 
 // The imports of a TinyGo or Rust plug-in built with an Extism PDK before 1.0 (as
@@ -19,6 +19,37 @@ const PRE_1_0_PLUGIN = `(module
   (import "env" "extism_output_set" (func (param i64 i64)))
   (import "env" "host_function" (func (param i64) (result i64)))
   (func (export "count_vowels") (result i32) (i32.const 0)))`;
+
+// A standard Go (GOOS=wasip1) plug-in can export only `_start`, so its `main` runs every function
+// (mhmd-azeez/extism_std_go_module_closed_repro): one sets an error, a later one sets the output,
+// then `main` returns and the Go runtime exits with code 0. The reference host fails such a call
+// with the error: an exit code of 0 is a success only when no error is set.
+const STD_GO_COMMAND = `(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
+  (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+  (import "extism:host/env" "store_u8" (func $store_u8 (param i64 i32)))
+  (import "extism:host/env" "input_length" (func $input_length (result i64)))
+  (import "extism:host/env" "input_offset" (func $input_offset (result i64)))
+  (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+  (import "extism:host/env" "error_set" (func $error_set (param i64)))
+  (memory 1)
+  (data (i32.const 0) "invalid character 'H'")
+  (global $runs (mut i32) (i32.const 0))
+  (func $message (result i64) (local $h i64) (local $i i32)
+    (local.set $h (call $alloc (i64.const 21)))
+    (block $done (loop $copy
+      (br_if $done (i32.ge_u (local.get $i) (i32.const 21)))
+      (call $store_u8 (i64.add (local.get $h) (i64.extend_i32_u (local.get $i))) (i32.load8_u (local.get $i)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $copy)))
+    (local.get $h))
+  (func (export "_start")
+    (global.set $runs (i32.add (global.get $runs) (i32.const 1)))
+    ;; "Hello" (5 bytes) is no JSON: the first function sets an error, the last one an output
+    (if (i64.eq (call $input_length) (i64.const 5)) (then (call $error_set (call $message))))
+    (call $output_set (call $input_offset) (call $input_length))
+    (call $proc_exit (i32.const 0)))
+  (func (export "runs") (result i32) (global.get $runs)))`;
 
 class Capture {
   readonly chunks: Buffer[] = [];
@@ -63,6 +94,19 @@ describe('real plug-in shapes', () => {
       assert.doesNotMatch(err.message, /before 1\.0/);
       return true;
     });
+  });
+
+  it('fails a _start that set an error and exited with 0, with that error; the next _start runs on a new instance', async () => {
+    const plugin = await createPlugin(await assemble(STD_GO_COMMAND), { useWasi: true });
+    await assert.rejects(plugin.call('_start', 'Hello'), (err: unknown) => {
+      assert.ok(err instanceof PluginCallError, String(err));
+      assert.equal(err.message, "invalid character 'H'");
+      return true;
+    });
+    assert.equal((await plugin.call('_start', '{"input":"x"}'))?.text(), '{"input":"x"}');
+    // `runs` returns how many _start calls its instance saw (non-zero fails the call): none
+    assert.equal(await plugin.call('runs'), null);
+    await plugin.close();
   });
 
   it('on the command line, says it once, as a hint of its own', async () => {

@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { run } from '../src/cli/run.js';
 import { createPlugin, LinkError, PluginCallError } from '../src/index.js';
 import { assemble } from './helpers.js';
+import { E, startGuest } from './wasi/guest.js';
 
 // The imports of a TinyGo or Rust plug-in built with an Extism PDK before 1.0 (as
 // extism/extism-sqlite3, extism/automator-demo and mhmd-azeez/extism-space-commander still ship
@@ -107,6 +108,21 @@ describe('real plug-in shapes', () => {
     // `runs` returns how many _start calls its instance saw (non-zero fails the call): none
     assert.equal(await plugin.call('runs'), null);
     await plugin.close();
+  });
+
+  // extism/lean4-sdk's extproc.wasm reads /proc/self/status and /proc/meminfo through
+  // allowed_paths { "/proc": "/proc" }: files whose size is 0 and whose text is made on reading.
+  it('reads a /proc file, whose size says 0, to its end', { skip: process.platform !== 'linux' }, async () => {
+    const guest = await startGuest({ mounts: [{ hostPath: '/proc', guestPath: '/proc', readOnly: true }] });
+    const [errno, fd] = guest.open(3, 'self/status');
+    assert.equal(errno, E.SUCCESS);
+    const stat = guest.alloc(64);
+    assert.equal(guest.call('fd_filestat_get', fd, stat), E.SUCCESS);
+    assert.equal(guest.u64(stat + 32), 0n, 'the size /proc reports');
+    const [readErrno, text] = guest.readAll(fd);
+    assert.equal(readErrno, E.SUCCESS);
+    assert.match(text, /^Name:\t.+\n/);
+    assert.match(text, /\nVmRSS:/);
   });
 
   it('on the command line, says it once, as a hint of its own', async () => {

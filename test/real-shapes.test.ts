@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { run } from '../src/cli/run.js';
-import { createPlugin, LinkError, PluginCallError } from '../src/index.js';
+import { type CallContext, createPlugin, LinkError, type Plugin, PluginCallError } from '../src/index.js';
 import { assemble } from './helpers.js';
 import { E, startGuest } from './wasi/guest.js';
 
@@ -51,6 +51,48 @@ const STD_GO_COMMAND = `(module
     (call $output_set (call $input_offset) (call $input_length))
     (call $proc_exit (i32.const 0)))
   (func (export "runs") (result i32) (global.get $runs)))`;
+
+// A plug-in that tests another (dylibso/xtp-test-js, xtp-test-go): its `xtp:test/harness` host
+// functions are async, call the plug-in under test from inside the test plug-in's call, and
+// `reset` closes that plug-in and makes a new one while the test plug-in waits.
+const COUNTER = `(module
+  (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+  (import "extism:host/env" "store_u8" (func $store_u8 (param i64 i32)))
+  (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+  (global $count (mut i32) (i32.const 0))
+  (func (export "count") (local $h i64)
+    (global.set $count (i32.add (global.get $count) (i32.const 1)))
+    (local.set $h (call $alloc (i64.const 1)))
+    (call $store_u8 (local.get $h) (i32.add (i32.const 48) (global.get $count)))
+    (call $output_set (local.get $h) (i64.const 1))))`;
+const TESTER = `(module
+  (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+  (import "extism:host/env" "store_u8" (func $store_u8 (param i64 i32)))
+  (import "extism:host/env" "load_u8" (func $load_u8 (param i64) (result i32)))
+  (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+  (import "xtp:test/harness" "call" (func $call (param i64 i64) (result i64)))
+  (import "xtp:test/harness" "reset" (func $reset))
+  (memory 1)
+  (data (i32.const 0) "count")
+  (func $count (result i32) (local $name i64) (local $i i32)
+    (local.set $name (call $alloc (i64.const 5)))
+    (block $done (loop $copy
+      (br_if $done (i32.ge_u (local.get $i) (i32.const 5)))
+      (call $store_u8 (i64.add (local.get $name) (i64.extend_i32_u (local.get $i))) (i32.load8_u (local.get $i)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $copy)))
+    (call $load_u8 (call $call (local.get $name) (i64.const 0))))
+  (func (export "test") (result i32) (local $out i64)
+    (local.set $out (call $alloc (i64.const 3)))
+    (call $store_u8 (local.get $out) (call $count))
+    (call $store_u8 (i64.add (local.get $out) (i64.const 1)) (call $count))
+    (call $reset)
+    (call $store_u8 (i64.add (local.get $out) (i64.const 2)) (call $count))
+    (call $output_set (local.get $out) (i64.const 3))
+    (i32.const 0)))`;
+const JSPI =
+  typeof (WebAssembly as unknown as { Suspending?: unknown }).Suspending === 'function' &&
+  typeof (WebAssembly as unknown as { promising?: unknown }).promising === 'function';
 
 class Capture {
   readonly chunks: Buffer[] = [];
@@ -124,6 +166,35 @@ describe('real plug-in shapes', () => {
     assert.match(text, /^Name:\t.+\n/);
     assert.match(text, /\nVmRSS:/);
   });
+
+  for (const [where, runInWorker, skip] of [
+    ['on this thread', false, JSPI ? false : 'this engine has no JSPI (WebAssembly.Suspending / promising)'],
+    ['in a worker', true, false],
+  ] as const) {
+    it(`runs a plug-in whose async host functions call, then reset, another plug-in, ${where}`, { skip }, async () => {
+      const counterBytes = await assemble(COUNTER);
+      let underTest: Plugin = await createPlugin(counterBytes);
+      const harness = {
+        async call(context: CallContext, name: bigint, input: bigint) {
+          const output = await underTest.call(context.read(name)?.text() ?? '', context.read(input)?.bytes());
+          return context.store(output?.bytes() ?? '');
+        },
+        async reset() {
+          await underTest.close();
+          underTest = await createPlugin(counterBytes);
+        },
+      };
+      const tester = await createPlugin(await assemble(TESTER), { runInWorker, functions: { 'xtp:test/harness': harness } });
+      try {
+        // the counter counted 1, 2, then 1 again after the reset
+        assert.equal((await tester.call('test'))?.text(), '121');
+        assert.equal((await tester.call('test'))?.text(), '231');
+      } finally {
+        await tester.close();
+        await underTest.close();
+      }
+    });
+  }
 
   it('on the command line, says it once, as a hint of its own', async () => {
     const stdout = new Capture();

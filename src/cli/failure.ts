@@ -4,6 +4,7 @@
 // run. The plug-in's own exit code goes to stderr, never into the status, where a plug-in
 // returning 2 would pass for a usage error.
 import { FunctionNotFoundError, LinkError, PlughostError, PluginCallError } from '../index.js';
+import { missingImportHints } from '../internal/linker.js';
 import { UsageError } from './args.js';
 import { importHints, splitQualified } from './imports.js';
 
@@ -54,12 +55,13 @@ function codeIn(err: unknown, code: string): PlughostError | undefined {
 }
 
 /**
- * A link failure restated for the command line: the library's message without its hint about
- * the `useWasi` option, and one hint per kind of missing import (the flag to pass, or why the
+ * A link failure restated for the command line: the library's message without its hints (the
+ * `useWasi` option, the ABI before 1.0), and one hint per kind of missing import (the flag to pass, or why the
  * CLI cannot help). `wasi`: whether WASI was on.
  */
 export function linkFailure(err: LinkError, wasi: boolean): CliFailure {
-  const text = err.message.replace(/\s*\([^()]*useWasi[^()]*\)\s*$/, '');
+  const libraryHints = missingImportHints(err.missing, wasi);
+  const text = libraryHints !== '' && err.message.endsWith(libraryHints) ? err.message.slice(0, -libraryHints.length) : err.message;
   return new CliFailure(text, { cause: err, hints: importHints(err.missing.map(splitQualified), wasi) });
 }
 

@@ -264,8 +264,7 @@ export function link(inputs: LinkInputs): LinkPlan {
 
   if (missing.length > 0 || problems.length > 0) {
     const lines = [...missing.map((m) => `missing import ${m}`), ...problems];
-    const hint = missing.some((m) => m.startsWith(`${WASI_NAMESPACE}.`)) && !inputs.useWasi ? ' (the plug-in uses WASI: pass useWasi: true)' : '';
-    throw new LinkError(`cannot link the plug-in: ${lines.join('; ')}${hint}`, missing);
+    throw new LinkError(`cannot link the plug-in: ${lines.join('; ')}${missingImportHints(missing, inputs.useWasi)}`, missing);
   }
 
   if (trampolines !== undefined) {
@@ -283,6 +282,19 @@ export function link(inputs: LinkInputs): LinkPlan {
     if (bindings.get(order[0]!)![0] === shared.bound) prepared[order[0]!] = shared.envOnly;
   }
   return { order, bindings, cyclic, prepared, suspends };
+}
+
+/**
+ * What a link failure's message adds after the missing imports (`module.name` each): what to do
+ * about WASI imports without useWasi and about the pre-1.0 Extism ABI (`env.extism_*`, which
+ * plug-ins built with an old PDK still import). The CLI takes it off to give hints of its own.
+ */
+export function missingImportHints(missing: readonly string[], useWasi: boolean): string {
+  let hints = '';
+  if (!useWasi && missing.some((m) => m.startsWith(`${WASI_NAMESPACE}.`))) hints += ' (the plug-in uses WASI: pass useWasi: true)';
+  if (missing.some((m) => m.startsWith('env.extism_')))
+    hints += ' (env.extism_* are imports of the Extism ABI before 1.0, which Extism 1.x hosts do not provide either: rebuild the plug-in with a 1.x PDK)';
+  return hints;
 }
 
 const noGuard = (): SuspensionGuard => ({ returned() {}, settled() {} });

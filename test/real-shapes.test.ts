@@ -202,8 +202,8 @@ describe('real plug-in shapes', () => {
     const status = await run(['call', preOnePath, 'count_vowels'], { stdout, stderr });
     assert.equal(status, 3);
     const lines = stderr.text().split('\n');
-    assert.match(lines[0] ?? '', /^plughost: cannot link the plug-in: missing import env\.extism_input_length; .*env\.host_function$/);
+    assert.match(lines[0] ?? '', /^Error: cannot link the plug-in: missing import env\.extism_input_length; .*env\.host_function$/);
     assert.equal(stderr.text().match(/before 1\.0|pre-1\.0/g)?.length, 1, stderr.text());
-    assert.match(stderr.text(), /\nplughost: hint: env\.extism_input_length, .*pre-1\.0 Extism ABI; rebuild it with a current PDK\n/);
+    assert.match(stderr.text(), /\nhint: env\.extism_input_length, .*pre-1\.0 Extism ABI; rebuild it with a current PDK\n/);
   });
 });

@@ -408,6 +408,23 @@ describe('plughost call', () => {
     assert.equal((await config('b', '--set-config', '{"a":"from json","b":"json"}', '--config', 'b=flag')).stdout, 'flag');
   });
 
+  // The lines of go-pdk's and zig-pdk's CI, which pass extism's global flags to extism call.
+  it("accepts extism's global flags, before the command and after it, and ignores them", async () => {
+    const withFlags = (...argv: string[]) => cli(argv);
+    const plain = await withFlags('call', wasm('basic'), 'config', '--input', 'k', '--config', 'k=v');
+    assert.equal(plain.stdout, 'v', plain.stderr);
+    for (const argv of [
+      ['call', wasm('basic'), '--github-token=abc', 'config', '--input', 'k', '--config', 'k=v'],
+      ['call', wasm('basic'), 'config', '--github-token', 'abc', '-v', '--quiet', '--input', 'k', '--config', 'k=v'],
+      ['--github-token', 'abc', '-q', 'call', wasm('basic'), 'config', '--verbose', '--input', 'k', '--config', 'k=v'],
+    ]) {
+      const r = await withFlags(...argv);
+      assert.deepEqual([r.status, r.stdout, r.stderr], [0, 'v', ''], argv.join(' '));
+    }
+    const info = await withFlags('-v', 'info', wasm('basic'), '--github-token', 'abc', '--json');
+    assert.equal(info.status, 0, info.stderr);
+  });
+
   it('caps memory with --memory-max (and --max-pages) and vars with --var-max', async () => {
     // basic.wasm has one page: growing to two needs a cap of 2 or none.
     assert.equal((await cli(['call', wasm('basic'), 'grow'])).status, 0);
@@ -685,7 +702,8 @@ describe('call arguments', () => {
     { argv: ['info'], stderr: /info needs the path/ },
     { argv: ['info', 'a.wasm', '--yaml'], stderr: /^Error: unknown flag --yaml for plughost info\n/ },
     { argv: ['frobnicate'], stderr: /^Error: unknown command "frobnicate"; the commands are call, info\n/ },
-    { argv: ['--verbose'], stderr: /^Error: unknown flag --verbose/ },
+    { argv: ['--frob'], stderr: /^Error: unknown flag --frob/ },
+    { argv: ['--github-token'], stderr: /^Error: unknown flag --github-token/ },
   ];
   for (const { argv, stderr } of usageErrors) {
     it(`exits 2 for: plughost ${argv.join(' ')}`, async () => {

@@ -26,6 +26,29 @@ export interface FlagSpec {
   aliases?: readonly string[];
 }
 
+/**
+ * The `extism` CLI's global flags, accepted by every command (and before it) so scripts written
+ * for `extism call` run unchanged, and ignored: `--github-token` is for downloading libextism,
+ * `--verbose` and `--quiet` for progress lines plughost does not print.
+ */
+export const EXTISM_GLOBAL_FLAGS: Readonly<Record<string, FlagSpec>> = {
+  'github-token': { type: 'string' },
+  verbose: { type: 'boolean', short: 'v' },
+  quiet: { type: 'boolean', short: 'q' },
+};
+
+/** `argv` without the `extism` global flags that lead it (`extism --github-token T call ...`). */
+export function skipLeadingGlobalFlags(argv: readonly string[]): readonly string[] {
+  let i = 0;
+  while (i < argv.length) {
+    const arg = argv[i]!;
+    if (arg === '-v' || arg === '--verbose' || arg === '-q' || arg === '--quiet' || arg.startsWith('--github-token=')) i += 1;
+    else if (arg === '--github-token' && i + 1 < argv.length) i += 2;
+    else break;
+  }
+  return argv.slice(i);
+}
+
 /** Parsed flags: booleans are true when present; strings the last value; lists every value in order. */
 export interface ParsedArgs {
   flags: Map<string, true | string | string[]>;

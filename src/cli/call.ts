@@ -16,7 +16,7 @@ import {
 } from '../index.js';
 import { LOG_LEVELS } from '../internal/host-env.js';
 import { fileErrorReason } from '../internal/platform/node/host.js';
-import { booleanFlag, type FlagSpec, listFlag, parseArgs, stringFlag, UsageError, wholeNumber } from './args.js';
+import { booleanFlag, EXTISM_GLOBAL_FLAGS, type FlagSpec, listFlag, parseArgs, stringFlag, UsageError, wholeNumber } from './args.js';
 import { CliFailure, linkFailure, PluginFailure } from './failure.js';
 import { type CliIo, type OutputStream, readAll, writeOut } from './io.js';
 
@@ -63,6 +63,9 @@ Output and logging:
   --loop N                call N times on one instance, state kept between calls; when N > 1,
                           each output is followed by a newline
   -h, --help              show this help
+  --github-token T, -v, --verbose, -q, --quiet
+                          extism's global flags, accepted so its scripts run unchanged, and
+                          ignored (plughost downloads nothing and prints no progress lines)
 
 With a manifest, --allow-host and --link add to its hosts and modules, --allow-path,
 --config and --set-config are merged over its paths and config, and the limits replace its own.
@@ -103,6 +106,7 @@ const FLAGS: Record<string, FlagSpec> = {
   'log-level': { type: 'string' },
   loop: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  ...EXTISM_GLOBAL_FLAGS,
 };
 
 /** Where the input comes from, once the flags are checked. */

@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileErrorReason } from '../internal/platform/node/host.js';
 import { type FuncType, formatFuncType, type ModuleInfo, readModule, WasmFormatError } from '../internal/wasm/reader.js';
-import { booleanFlag, type FlagSpec, parseArgs, UsageError } from './args.js';
+import { booleanFlag, EXTISM_GLOBAL_FLAGS, type FlagSpec, parseArgs, UsageError } from './args.js';
 import { CliFailure } from './failure.js';
 import { classifyImport, EXTISM_ENV, EXTISM_USER, type ImportCategory, importHints, WASI } from './imports.js';
 import { type CliIo, writeOut } from './io.js';
@@ -26,6 +26,7 @@ Exit status: 0 when the module was read (whatever it imports); 3 when it cannot 
 const FLAGS: Record<string, FlagSpec> = {
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  ...EXTISM_GLOBAL_FLAGS,
 };
 
 /** One export, as `info --json` prints it. */

@@ -16,7 +16,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { UsageError } from './args.js';
+import { skipLeadingGlobalFlags, UsageError } from './args.js';
 import { callCommand } from './call.js';
 import { describeFailure, exitStatusOf } from './failure.js';
 import { infoCommand } from './info.js';
@@ -36,6 +36,8 @@ Commands:
 Flags:
   -h, --help  show this help; plughost <command> --help shows a command's
   --version   print plughost's version
+  --github-token T, -v, --verbose, -q, --quiet
+              extism's global flags: accepted here and after any command, and ignored
 
 Exit status: 0 success; 1 the plug-in's call failed (its exit code, if any, is printed on
 stderr); 2 usage error; 3 the plug-in could not be run. plughost call --help says more.
@@ -62,7 +64,7 @@ export function version(): string {
 }
 
 async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
-  const [first, ...rest] = argv;
+  const [first, ...rest] = skipLeadingGlobalFlags(argv);
   if (first === undefined) {
     await writeOut(io.stderr, USAGE);
     return 2;
@@ -85,7 +87,8 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
     if (!Object.hasOwn(COMMANDS, topic)) throw new UsageError(`no command ${JSON.stringify(topic)}; the commands are ${Object.keys(COMMANDS).join(', ')}`);
     return COMMANDS[topic]!(['--help'], io);
   }
-  if (first.startsWith('-')) throw new UsageError(`unknown flag ${first.split('=')[0]}; flags other than --help and --version go after the command`);
+  if (first.startsWith('-'))
+    throw new UsageError(`unknown flag ${first.split('=')[0]}; flags other than --help, --version and extism's global ones go after the command`);
   if (!Object.hasOwn(COMMANDS, first)) {
     throw new UsageError(`unknown command ${JSON.stringify(first)}; the commands are ${Object.keys(COMMANDS).join(', ')}`);
   }

@@ -77,7 +77,10 @@ export class StdinDescriptor extends Descriptor {
   }
 }
 
-/** fd 1 and 2: each write is handed to the sink as one chunk, or dropped when there is none. */
+/** Most bytes one write to stdout or stderr hands the application's sink. */
+export const MAX_OUTPUT_WRITE = 16 * 1024 * 1024;
+
+/** fd 1 and 2: each write is handed to the sink as one chunk (at most {@link MAX_OUTPUT_WRITE} bytes of it), or dropped when there is none. */
 export class OutputDescriptor extends Descriptor {
   readonly mount = undefined;
   readonly filetype = Filetype.CHARACTER_DEVICE;
@@ -91,17 +94,21 @@ export class OutputDescriptor extends Descriptor {
   override write(chunks: Uint8Array[]): number {
     let total = 0;
     for (const c of chunks) total += c.byteLength;
-    if (this.#sink !== undefined && total > 0) {
-      // A copy: the views alias guest memory, which the guest reuses as soon as we return.
-      const chunk = new Uint8Array(total);
-      let offset = 0;
-      for (const c of chunks) {
-        chunk.set(c, offset);
-        offset += c.byteLength;
-      }
-      this.#sink(chunk);
+    if (this.#sink === undefined || total === 0) return total;
+    // At most MAX_OUTPUT_WRITE bytes a call, reported as a short write (which writers loop on):
+    // the buffers may all alias the same gigabytes of guest memory, and the copy is the host's.
+    const taken = Math.min(total, MAX_OUTPUT_WRITE);
+    // A copy: the views alias guest memory, which the guest reuses as soon as we return.
+    const chunk = new Uint8Array(taken);
+    let offset = 0;
+    for (const c of chunks) {
+      if (offset === taken) break;
+      const part = Math.min(c.byteLength, taken - offset);
+      chunk.set(part === c.byteLength ? c : c.subarray(0, part), offset);
+      offset += part;
     }
-    return total;
+    this.#sink(chunk);
+    return taken;
   }
   stat(): HostStat {
     return zeroStat('character-device');

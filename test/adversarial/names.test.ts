@@ -91,6 +91,29 @@ describe('names a plug-in chooses', () => {
     }
   });
 
+  it('config and var keys named after Object.prototype members are absent unless set', async () => {
+    const wasm = await assemble(`(module
+      (import "extism:host/env" "input_offset" (func $input (result i64)))
+      (import "extism:host/env" "config_get" (func $config_get (param i64) (result i64)))
+      (import "extism:host/env" "var_get" (func $var_get (param i64) (result i64)))
+      (import "extism:host/env" "length" (func $length (param i64) (result i64)))
+      (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+      (func $out (param $h i64) (result i32)
+        (if (i64.ne (local.get $h) (i64.const 0)) (then (call $output_set (local.get $h) (call $length (local.get $h)))))
+        (i32.const 0))
+      (func (export "config") (result i32) (call $out (call $config_get (call $input))))
+      (func (export "var") (result i32) (call $out (call $var_get (call $input)))))`);
+    for (const runInWorker of [false, true]) {
+      const plugin = await createPlugin(wasm, { runInWorker, config: { set: 'yes' } });
+      for (const key of [...PROTOTYPE_NAMES, 'toJSON']) {
+        assert.equal(await plugin.call('config', key), null, `config ${key}`);
+        assert.equal(await plugin.call('var', key), null, `var ${key}`);
+      }
+      assert.equal((await plugin.call('config', 'set'))?.text(), 'yes');
+      await plugin.close();
+    }
+  });
+
   it('a plug-in importing __proto__.toString cannot write over the host process (in a bounded child)', async () => {
     const helpers = new URL('../helpers.js', import.meta.url).href;
     const library = new URL('../../src/index.js', import.meta.url).href;

@@ -31,13 +31,24 @@ export const CTRL = {
   /** Id of the last call the worker started. */
   STARTED: 5,
   /**
+   * Log lines and WASI output posted by the worker that the host thread has not handled yet, in
+   * {@link backlogUnits}: the worker waits while it is past {@link MAX_OUTPUT_BACKLOG}, so a
+   * guest writing faster than the host takes its lines cannot queue them without end.
+   */
+  OUTPUT_BACKLOG: 6,
+  /**
    * The first of {@link SKIP_SLOTS} slots, each holding the id of a call posted ahead (see
    * WorkerBackend) that was aborted before the host thread saw it start: call `id` in slot
    * {@link skipSlot}(id). The worker fails such a call at entry, or stops it as it would stop an
    * aborted one.
    */
-  SKIP: 6,
+  SKIP: 7,
 } as const;
+
+/** What one log line or output line of `length` characters counts in the output backlog: its KiB, at least 1 (an Int32 holds any number of them in flight). */
+export const backlogUnits = (length: number): number => Math.ceil(length / 1024) + 1;
+/** The output backlog past which the worker waits for the host thread: 16 Mi characters. */
+export const MAX_OUTPUT_BACKLOG = backlogUnits(16 * 1024 * 1024);
 /** Calls posted to one worker behind its running one, at most (see WorkerBackend). */
 export const MAX_AHEAD = 8;
 /**

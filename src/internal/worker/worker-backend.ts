@@ -318,6 +318,7 @@ export class WorkerBackend implements PluginBackend {
         this.runHost(slot, message);
         return;
       case 'log':
+        slot.outputHandled(message.message.length);
         try {
           this.spec.logger[message.level](message.message);
         } catch {
@@ -325,9 +326,11 @@ export class WorkerBackend implements PluginBackend {
         }
         return;
       case 'stdout':
+        slot.outputHandled(message.line.length);
         this.spec.stdout?.(message.line);
         return;
       case 'stderr':
+        slot.outputHandled(message.line.length);
         this.spec.stderr?.(message.line);
         return;
     }

@@ -93,7 +93,7 @@ export interface WorkerInit {
   hostFunctions: HostFunctionSlot[];
   /** Whether `http_request` is served (on the host thread). */
   http: boolean;
-  /** Guest output: `'process'` to the worker platform's output (Node forwards a worker's streams), `'lines'` to the host thread's target. */
+  /** Guest output: `'process'` to the host thread's platform output, as bytes (a worker's own streams would queue without bound); `'lines'` to the host thread's target. */
   stdout: WasiOutput;
   stderr: WasiOutput;
   /** WASI's mounts name the host thread's `wasiFileSystem`, reached through host calls (FS_INDEX). */
@@ -194,6 +194,12 @@ export interface OutputLine {
   type: 'stdout' | 'stderr';
   line: string;
 }
+/** Guest output for this process's own stdout (1) or stderr (2) (`enableWasiOutput`), bytes as the guest wrote them. */
+export interface OutputBytes {
+  type: 'output-bytes';
+  fd: 1 | 2;
+  bytes: Uint8Array;
+}
 export type FromWorker =
   | WakeMessage
   | InitializingMessage
@@ -204,7 +210,8 @@ export type FromWorker =
   | ResetDone
   | HostRequest
   | LogMessage
-  | OutputLine;
+  | OutputLine
+  | OutputBytes;
 
 // ---- the sync channel: host thread -> worker, while the worker serves host call `seq`
 

@@ -333,6 +333,13 @@ export class WorkerBackend implements PluginBackend {
         slot.outputHandled(message.line.length);
         this.spec.stderr?.(message.line);
         return;
+      case 'output-bytes': {
+        // Off the backlog once flushed, not once queued: a slow reader of this process's output
+        // slows the guest down instead of filling this process's memory.
+        const length = message.bytes.byteLength;
+        this.spec.processOutput(message.fd, message.bytes, () => slot.outputHandled(length));
+        return;
+      }
     }
   }
 

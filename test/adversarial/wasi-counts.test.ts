@@ -7,13 +7,15 @@
 // at most 16 MiB a write to stdout/stderr (a short write, which writers loop on), lines cut
 // at 1 Mi characters.
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createLineSink, MAX_LINE_CHARS } from '../../src/internal/line-sink.js';
 import { MAX_OUTPUT_WRITE } from '../../src/internal/wasi/descriptor.js';
 import { MAX_IOVECS } from '../../src/internal/wasi/memory.js';
 import { MAX_SUBSCRIPTIONS } from '../../src/internal/wasi/poll.js';
 import { runBounded } from '../helpers.js';
-import { E, startGuest } from '../wasi/guest.js';
+import { E, READ, startGuest, WRITE } from '../wasi/guest.js';
+import { TREES } from '../wasi/trees.js';
 
 describe('counts a WASI guest controls', () => {
   it('fd_read and fd_write (fd_pread and fd_pwrite share their check) take at most 1,024 iovecs: EINVAL past that, before anything is read or written', async () => {
@@ -86,6 +88,43 @@ describe('counts a WASI guest controls', () => {
     );
     assert.equal(lines.join(''), `${'x'.repeat(MAX_LINE_CHARS - 1)}${'😀'.repeat(4)}${'x'.repeat(3 * (MAX_LINE_CHARS - 1))}end`);
   });
+
+  for (const [kind, makeTree] of TREES) {
+    it(`offsets and cookies at the ends of their range give an errno or nothing, never a host exception (${kind})`, async () => {
+      const tmp = makeTree();
+      try {
+        tmp.mkdirSync(join(tmp.path, 'rw'), { recursive: true });
+        tmp.writeFileSync(join(tmp.path, 'rw', 'f'), 'hello');
+        const g = await startGuest({ fs: tmp.fs, mounts: [{ hostPath: join(tmp.path, 'rw'), guestPath: '/rw', readOnly: false }] });
+        const [opened, fd] = g.open(3, 'f', { rights: READ | WRITE });
+        assert.equal(opened, E.SUCCESS);
+        const out = g.alloc(8);
+        const iov = g.alloc(8);
+        const buf = g.alloc(16);
+        g.view().setUint32(iov, buf, true);
+        g.view().setUint32(iov + 4, 16, true);
+        const top = 2n ** 64n - 1n;
+        const safe = 2n ** 53n - 1n;
+        for (const offset of [2n ** 63n, top]) {
+          assert.equal(g.call('fd_seek', fd, offset, 0, out), E.EINVAL, `seek to ${offset}`);
+          assert.equal(g.call('fd_pread', fd, iov, 1, offset, out), E.EINVAL, `pread at ${offset}`);
+          assert.equal(g.call('fd_pwrite', fd, iov, 1, offset, out), E.EINVAL, `pwrite at ${offset}`);
+        }
+        assert.equal(g.call('fd_seek', fd, 2n ** 53n, 0, out), 61 /* EOVERFLOW */);
+        assert.equal(g.call('fd_seek', fd, safe, 0, out), E.SUCCESS);
+        assert.equal(g.call('fd_seek', fd, 1n, 1, out), 61, 'one past 2^53 - 1 from there');
+        assert.notEqual(g.write(fd, 'xy')[0], E.SUCCESS, 'a write at 2^53 - 1 would end past 2^53');
+        assert.equal(g.call('fd_pread', fd, iov, 1, safe, out), E.SUCCESS);
+        assert.equal(g.u32(out), 0, 'nothing to read there');
+        for (const cookie of [top, 2n ** 53n, 3n]) {
+          assert.equal(g.call('fd_readdir', 3, buf, 16, cookie, out), E.SUCCESS);
+          assert.equal(g.u32(out), 0, `cookie ${cookie} is past the listing`);
+        }
+      } finally {
+        tmp.cleanup();
+      }
+    });
+  }
 
   it('a plug-in with 1 GiB of memory cannot exhaust the host through iovecs, subscriptions or stdout (in a bounded child)', async () => {
     const helpers = new URL('../helpers.js', import.meta.url).href;

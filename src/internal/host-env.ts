@@ -133,6 +133,9 @@ function tooLongForText(functionName: string, length: number, err: unknown): Plu
   );
 }
 
+/** The longest request JSON `http_request` parses: far more than any URL and headers take. */
+export const MAX_REQUEST_JSON_BYTES = 1024 * 1024;
+
 /**
  * The request JSON as the PDKs write it: Rust (and the JS PDK through it) sends
  * `{"url", "headers": {...}, "method": null}` when no method is set, Go `{"url", "method",
@@ -140,6 +143,14 @@ function tooLongForText(functionName: string, length: number, err: unknown): Plu
  * `header` for `headers`. Only the URL is checked here; see {@link HttpRequest}.
  */
 function parseRequest(state: HostEnvState, requestHandle: number): { url: string; method: unknown; headers: unknown } {
+  // JSON.parse cannot be interrupted, and 96 MB of `[{},{},…]` took it 50 s and 3 GB.
+  const length = requestHandle === 0 ? 0 : state.kernel.length(requestHandle);
+  if (length > MAX_REQUEST_JSON_BYTES) {
+    fail(
+      'http_request',
+      `http_request was given a request JSON of ${length} bytes; at most ${MAX_REQUEST_JSON_BYTES} are taken (the URL, method and headers; the body goes in its own block)`,
+    );
+  }
   const text = readText(state.kernel, requestHandle, 'http_request');
   if (text === null) fail('http_request', `http_request was given ${requestHandle}, which is not a live block`);
   let parsed: unknown;

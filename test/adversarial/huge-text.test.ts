@@ -78,3 +78,51 @@ describe('blocks longer than a string may be (in a bounded child)', () => {
     assert.deepEqual(lines, expected);
   });
 });
+
+describe('the http_request JSON', () => {
+  it('is refused past 1 MiB before it is parsed, naming its size, whatever hosts are allowed (in a bounded child)', async () => {
+    const helpers = new URL('../helpers.js', import.meta.url).href;
+    const library = new URL('../../src/index.js', import.meta.url).href;
+    // 24 MB of "[{},{},…]": JSON.parse, which nothing interrupts, took 12 s and 750 MB for it (96 MB: 50 s and 3 GB)
+    const periods = 1_000_000;
+    const script = `
+      const { createPlugin, PluginCallError } = await import(${JSON.stringify(library)});
+      const { assemble } = await import(${JSON.stringify(helpers)});
+      const word = (text) => [...text].reduceRight((v, c) => (v << 8n) | BigInt(c.charCodeAt(0)), 0n);
+      const pattern = '{},'.repeat(8);
+      const [a, b, c] = [0, 8, 16].map((i) => word(pattern.slice(i, i + 8)));
+      const wasm = await assemble(\`(module
+        (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+        (import "extism:host/env" "store_u64" (func $store (param i64 i64)))
+        (import "extism:host/env" "store_u8" (func $store8 (param i64 i32)))
+        (import "extism:host/env" "http_request" (func $request (param i64 i64) (result i64)))
+        (func (export "run") (result i32) (local $h i64) (local $p i64) (local $end i64)
+          (local.set $h (call $alloc (i64.const ${periods * 24 + 1})))
+          (call $store8 (local.get $h) (i32.const 91))
+          (local.set $p (i64.add (local.get $h) (i64.const 1)))
+          (local.set $end (i64.add (local.get $p) (i64.const ${periods * 24})))
+          (loop $l
+            (call $store (local.get $p) (i64.const \${a}))
+            (call $store (i64.add (local.get $p) (i64.const 8)) (i64.const \${b}))
+            (call $store (i64.add (local.get $p) (i64.const 16)) (i64.const \${c}))
+            (local.set $p (i64.add (local.get $p) (i64.const 24)))
+            (br_if $l (i64.lt_u (local.get $p) (local.get $end))))
+          (call $store8 (i64.sub (local.get $end) (i64.const 1)) (i32.const 93))
+          (drop (call $request (local.get $h) (i64.const 0)))
+          (i32.const 0))
+        (func (export "ok") (result i32) (i32.const 0)))\`);
+      const results = [];
+      for (const allowedHosts of [[], ['127.0.0.1']]) {
+        const plugin = await createPlugin(wasm, { allowedHosts });
+        const outcome = await plugin.call('run').then(() => 'returned', (err) => (err instanceof PluginCallError ? 'PluginCallError ' : 'other ') + err.message);
+        results.push(outcome + ' | ' + (await plugin.call('ok').then(() => 'answers', (err) => err.message)));
+        await plugin.close();
+      }
+      console.log(results.join('\\n'));`;
+    const run = await runBounded(script, { timeoutMs: 60_000, maxRssMb: 400 });
+    const lines = run.stdout.trim().split('\n');
+    assert.equal(lines.length, 2);
+    for (const line of lines)
+      assert.match(line, new RegExp(`^PluginCallError http_request was given a request JSON of ${periods * 24 + 1} bytes.* \\| answers$`));
+  });
+});

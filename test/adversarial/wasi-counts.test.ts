@@ -7,14 +7,16 @@
 // at most 16 MiB a write to stdout/stderr (a short write, which writers loop on), lines cut
 // at 1 Mi characters.
 import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createLineSink, MAX_LINE_CHARS } from '../../src/internal/line-sink.js';
 import { MAX_OUTPUT_WRITE } from '../../src/internal/wasi/descriptor.js';
 import { MAX_IOVECS } from '../../src/internal/wasi/memory.js';
+import { MAX_PATH_BYTES } from '../../src/internal/wasi/path.js';
 import { MAX_SUBSCRIPTIONS } from '../../src/internal/wasi/poll.js';
 import { runBounded } from '../helpers.js';
-import { E, READ, startGuest, WRITE } from '../wasi/guest.js';
+import { E, READ, startGuest, tempDir, WRITE } from '../wasi/guest.js';
 import { TREES } from '../wasi/trees.js';
 
 describe('counts a WASI guest controls', () => {
@@ -52,6 +54,27 @@ describe('counts a WASI guest controls', () => {
     assert.equal(g.call('poll_oneoff', subscriptions, events, MAX_SUBSCRIPTIONS, count), E.SUCCESS);
     assert.equal(new DataView(g.memory.buffer).getUint32(count, true), MAX_SUBSCRIPTIONS);
     for (const n of [MAX_SUBSCRIPTIONS + 1, 2 ** 32 - 1]) assert.equal(g.call('poll_oneoff', subscriptions, events, n, count), E.EINVAL, `${n}`);
+  });
+
+  it('paths and symlink targets are at most 64 KiB: ENAMETOOLONG past that, before any component is resolved', async () => {
+    const tmp = tempDir();
+    try {
+      mkdirSync(join(tmp.path, 'a'));
+      writeFileSync(join(tmp.path, 'f'), 'x');
+      const g = await startGuest({ mounts: [{ hostPath: tmp.path, guestPath: '/t', readOnly: false }] });
+      g.call('grow', 99 - 1);
+      const unit = 'a/../';
+      const fits = unit.repeat(Math.floor((MAX_PATH_BYTES - 1) / unit.length)) + 'f';
+      assert.equal(g.open(3, fits)[0], E.SUCCESS);
+      // 6 MiB of "a/../": each component was stat'ed in turn, seconds of host work no timeout could cut
+      const long = unit.repeat(Math.floor((6 << 20) / unit.length)) + 'f';
+      assert.equal(g.open(3, long)[0], E.ENAMETOOLONG);
+      const [target, targetLength] = g.put(`${'x'.repeat(MAX_PATH_BYTES)}y`);
+      const [link, linkLength] = g.put('link');
+      assert.equal(g.call('path_symlink', target, targetLength, 3, link, linkLength), E.ENAMETOOLONG);
+    } finally {
+      tmp.cleanup();
+    }
   });
 
   it('one write to stdout hands the application at most 16 MiB and reports a short write', async () => {

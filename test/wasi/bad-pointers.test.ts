@@ -57,7 +57,7 @@ test('out-of-range pointers and lengths give EFAULT from every function that tak
     ['path_open', 3, 1, path, pathLen, 0, READ, READ, 0, BAD],
     ['path_create_directory', 3, BAD, 4],
     ['path_filestat_get', 3, 1, path, pathLen, BAD],
-    ['path_filestat_get', 3, 1, path, 0x7fffffff, ok],
+    ['path_filestat_get', 3, 1, EDGE, 100, ok], // a length past 64 KiB is ENAMETOOLONG (test/adversarial/wasi-counts.test.ts)
     ['path_filestat_set_times', 3, 0, BAD, 3, 0, 0, 2],
     ['path_link', 3, 0, path, pathLen, 3, BAD, 3],
     ['path_readlink', 3, path, pathLen, BAD, 10, ok],

@@ -11,12 +11,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createLineSink, MAX_LINE_CHARS } from '../../src/internal/line-sink.js';
-import { MAX_OUTPUT_WRITE } from '../../src/internal/wasi/descriptor.js';
+import { MAX_FILE_WRITE, MAX_OUTPUT_WRITE } from '../../src/internal/wasi/descriptor.js';
+import type { HostFileSystem } from '../../src/internal/wasi/host-fs.js';
 import { MAX_IOVECS } from '../../src/internal/wasi/memory.js';
 import { MAX_PATH_BYTES } from '../../src/internal/wasi/path.js';
 import { MAX_SUBSCRIPTIONS } from '../../src/internal/wasi/poll.js';
 import { runBounded } from '../helpers.js';
-import { E, READ, startGuest, tempDir, WRITE } from '../wasi/guest.js';
+import { E, OFLAGS, READ, startGuest, tempDir, WRITE } from '../wasi/guest.js';
 import { TREES } from '../wasi/trees.js';
 
 describe('counts a WASI guest controls', () => {
@@ -92,6 +93,36 @@ describe('counts a WASI guest controls', () => {
     assert.equal(g.call('fd_write', 1, iovs, 4, count), E.SUCCESS);
     assert.equal(view.getUint32(count, true), Math.min(4 * size, MAX_OUTPUT_WRITE));
     assert.deepEqual(chunks, [Math.min(4 * size, MAX_OUTPUT_WRITE)]);
+  });
+
+  it('one write to a file puts at most 0x7ffff000 bytes in it, as Linux, and reports a short write', async () => {
+    const tmp = TREES[1]![1]();
+    try {
+      tmp.mkdirSync(join(tmp.path, 'rw'), { recursive: true });
+      // a file system that counts what is written to it and keeps none of it
+      let written = 0;
+      const counting = new Proxy(tmp.fs, {
+        get(target, key) {
+          if (key === 'write') return (_handle: number, data: Uint8Array) => ((written += data.byteLength), data.byteLength);
+          const value: unknown = Reflect.get(target, key);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      }) as HostFileSystem;
+      const g = await startGuest({ fs: counting, mounts: [{ hostPath: join(tmp.path, 'rw'), guestPath: '/rw', readOnly: false }] });
+      g.call('grow', 99 - 1);
+      const [opened, fd] = g.open(3, 'big', { rights: READ | WRITE, oflags: OFLAGS.CREAT });
+      assert.equal(opened, E.SUCCESS);
+      const size = 6 << 20;
+      const iovs = g.alloc(8 * MAX_IOVECS);
+      const view = g.view();
+      for (let i = 0; i < MAX_IOVECS; i++) view.setUint32(iovs + 8 * i + 4, size, true); // (0, 6 MiB), 1,024 times: 6 GiB asked
+      const count = g.alloc(4);
+      assert.equal(g.call('fd_write', fd, iovs, MAX_IOVECS, count), E.SUCCESS);
+      assert.equal(view.getUint32(count, true), MAX_FILE_WRITE);
+      assert.equal(written, MAX_FILE_WRITE);
+    } finally {
+      tmp.cleanup();
+    }
   });
 
   it('a line that never ends reaches the target in pieces of at most 1 Mi characters, a surrogate pair never cut in two', () => {

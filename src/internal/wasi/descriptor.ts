@@ -77,6 +77,9 @@ export class StdinDescriptor extends Descriptor {
   }
 }
 
+/** Most bytes one fd_write or fd_pwrite puts in a file: Linux's limit for one write (MAX_RW_COUNT). */
+export const MAX_FILE_WRITE = 0x7ffff000;
+
 /** Most bytes one write to stdout or stderr hands the application's sink. */
 export const MAX_OUTPUT_WRITE = 16 * 1024 * 1024;
 
@@ -157,7 +160,10 @@ export class FileDescriptor extends Descriptor {
   override write(chunks: Uint8Array[], position?: number): number {
     let pos = position ?? (this.fdflags & Fdflags.APPEND ? u64ToNumber(this.stat().size, Errno.EFBIG) : this.#position);
     let total = 0;
-    for (const chunk of chunks) {
+    for (const whole of chunks) {
+      // At most MAX_FILE_WRITE bytes a call, the rest a short write, as Linux does: the iovecs
+      // may all alias the same gigabyte, and no timeout cuts a WASI call short.
+      const chunk = whole.byteLength > MAX_FILE_WRITE - total ? whole.subarray(0, MAX_FILE_WRITE - total) : whole;
       let offset = 0;
       while (offset < chunk.byteLength) {
         const n = this.#fs.write(this.#handle, chunk.subarray(offset), pos);
@@ -166,7 +172,7 @@ export class FileDescriptor extends Descriptor {
         pos += n;
       }
       total += offset;
-      if (offset < chunk.byteLength) break;
+      if (offset < whole.byteLength) break;
     }
     if (position === undefined) this.#position = pos;
     return total;

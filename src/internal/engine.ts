@@ -19,6 +19,7 @@ import type { HostFunctionMap, Logger, LogLevel } from '../options.js';
 import type { PluginOutput } from '../plugin-output.js';
 import { Deadline } from './deadline.js';
 import { acquireEnvSlot, type EnvSlot, releaseEnvSlot } from './env-slot.js';
+import { thrownText } from './error-codec.js';
 import { createAsyncHttpRequest, type HostEnvState, type HttpHandler } from './host-env.js';
 import { type AsyncHttpHandler, HttpDeadlineExceeded } from './http/index.js';
 import { hasJspi, promising, type SuspensionGuard } from './jspi.js';
@@ -299,8 +300,7 @@ export class PluginEngine {
     if (err instanceof HttpDeadlineExceeded) return this.httpTimeoutError('initialization', err);
     if (err instanceof PlughostError) return err;
     if (err instanceof WasiExit) return new PluginCallError('initialization', err.code, `the plug-in exited with code ${err.code} while initializing`);
-    const message = err instanceof Error ? err.message : String(err);
-    return new LinkError(`cannot instantiate the plug-in: ${message}`, [], { cause: err });
+    return new LinkError(`cannot instantiate the plug-in: ${thrownText(err)}`, [], { cause: err });
   }
 
   /**
@@ -601,7 +601,7 @@ export class PluginEngine {
     if (failure instanceof Interrupted) return this.interruptError(failure, name);
     if (failure instanceof HttpDeadlineExceeded) return this.httpTimeoutError(name, failure);
     if (failure instanceof PluginCallError) return new PluginCallError(name, failure.exitCode, failure.message, { cause: failure });
-    const message = failure instanceof Error ? failure.message : String(failure);
+    const message = thrownText(failure);
     const isTrap = failure instanceof WebAssembly.RuntimeError || failure instanceof RangeError;
     if (isTrap && pluginMessage !== undefined) {
       // The trap's message first (ABI.md), the plug-in's own message beside it.

@@ -55,10 +55,31 @@ function isPlain(value: unknown, depth = 0): boolean {
   return false;
 }
 
+const WasmException = (WebAssembly as { Exception?: abstract new (...args: never[]) => object }).Exception;
+
+/**
+ * The text of any thrown value, never throwing itself: an Error's message; a WebAssembly
+ * exception, said so (what a plug-in throws and does not catch shows only as "[object
+ * WebAssembly.Exception]"); anything else as String gives it, or its type where even String
+ * throws (an object without a prototype: `String` threw inside the error path, on a worker
+ * plug-in's host thread uncaught).
+ */
+export function thrownText(value: unknown): string {
+  try {
+    if (value instanceof Error) return value.message;
+    if (WasmException !== undefined && value instanceof WasmException) {
+      return 'the plug-in threw a WebAssembly exception that nothing caught (an exception of its source language, uncaught)';
+    }
+    return typeof value === 'string' ? value : String(value);
+  } catch {
+    return `a thrown ${typeof value} that has no text`;
+  }
+}
+
 /** Encode any thrown value (non-errors become an Error with its string form). */
 export function toWire(err: unknown, depth = 0): WireError {
   if (!(err instanceof Error)) {
-    return { name: 'Error', message: typeof err === 'string' ? err : String(err), fields: {} };
+    return { name: 'Error', message: thrownText(err), fields: {} };
   }
   const fields: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(err)) {

@@ -93,21 +93,48 @@ function logger(holder: HostEnvHolder, level: Exclude<LogLevel, 'silent'>) {
   const priority = LOG_LEVEL_PRIORITY[level];
   return (handle: number): void => {
     const state = holder.state;
-    const text = readText(state.kernel, handle);
+    // Below the level the message is not decoded at all: a guest logging hundreds of MiB that
+    // no one reads costs nothing.
+    const text = priority >= LOG_LEVEL_PRIORITY[state.logLevel] ? readText(state.kernel, handle, `log_${level}`) : null;
     state.kernel.free(handle);
-    if (text !== null && priority >= LOG_LEVEL_PRIORITY[state.logLevel]) state.logger[level](text);
+    if (text !== null) state.logger[level](text);
   };
 }
 
 // Handle 0 is the empty block wherever a handle is taken (ABI.md): var_set(0, 0) deletes the var
 // named "", log_info(0) logs an empty message. The kernel reads it so itself once its
 // host_length/host_take of 0 give 0; until then these two say it here.
-function takeKey(kernel: Kernel, handle: number): string | null {
-  return handle === 0 ? '' : kernel.takeKey(handle);
+function takeKey(kernel: Kernel, handle: number, functionName: string): string | null {
+  if (handle === 0) return '';
+  const length = kernel.length(handle);
+  try {
+    return kernel.takeKey(handle);
+  } catch (err) {
+    throw tooLongForText(functionName, length, err);
+  }
 }
-function readText(kernel: Kernel, handle: number): string | null {
-  return handle === 0 ? '' : kernel.readText(handle);
+function readText(kernel: Kernel, handle: number, functionName: string): string | null {
+  if (handle === 0) return '';
+  try {
+    return kernel.readText(handle);
+  } catch (err) {
+    throw tooLongForText(functionName, kernel.length(handle), err);
+  }
 }
+
+/** A block the engine cannot make a string of (V8 stops at 2^29 − 24 characters): the call fails naming its size, not with the engine's bare error. */
+function tooLongForText(functionName: string, length: number, err: unknown): PluginCallError {
+  const why = err instanceof Error ? err.message : String(err);
+  return new PluginCallError(
+    functionName,
+    1,
+    `${functionName} was given a block of ${length} bytes, more text than the host can hold in one string (${why}); the plug-in must pass less`,
+    { cause: err },
+  );
+}
+
+/** The longest request JSON `http_request` parses: far more than any URL and headers take. */
+export const MAX_REQUEST_JSON_BYTES = 1024 * 1024;
 
 /**
  * The request JSON as the PDKs write it: Rust (and the JS PDK through it) sends
@@ -120,7 +147,15 @@ function readText(kernel: Kernel, handle: number): string | null {
  * {@link HttpRequest}.
  */
 function parseRequest(state: HostEnvState, requestHandle: number): { url: string; method: unknown; headers: unknown } {
-  const text = readText(state.kernel, requestHandle);
+  // JSON.parse cannot be interrupted, and 96 MB of `[{},{},…]` took it 50 s and 3 GB.
+  const length = requestHandle === 0 ? 0 : state.kernel.length(requestHandle);
+  if (length > MAX_REQUEST_JSON_BYTES) {
+    fail(
+      'http_request',
+      `http_request was given a request JSON of ${length} bytes; at most ${MAX_REQUEST_JSON_BYTES} are taken (the URL, method and headers; the body goes in its own block)`,
+    );
+  }
+  const text = readText(state.kernel, requestHandle, 'http_request');
   if (text === null) fail('http_request', `http_request was given ${requestHandle}, which is not a live block`);
   let parsed: unknown;
   try {
@@ -181,7 +216,7 @@ export function createHostEnv(holder: HostEnvHolder): Record<HostEnvFunctionName
   return {
     config_get(keyHandle: number): number {
       const state = holder.state;
-      const key = takeKey(state.kernel, keyHandle);
+      const key = takeKey(state.kernel, keyHandle, 'config_get');
       if (key === null) return 0;
       const value = configBytes(state.config, key);
       // An empty value is handle 0, the empty block, as on the reference host (its blocks of
@@ -190,7 +225,7 @@ export function createHostEnv(holder: HostEnvHolder): Record<HostEnvFunctionName
     },
     var_get(keyHandle: number): number {
       const state = holder.state;
-      const key = takeKey(state.kernel, keyHandle);
+      const key = takeKey(state.kernel, keyHandle, 'var_get');
       if (key === null) return 0;
       const value = state.vars.get(key);
       return value === undefined || value.length === 0 ? 0 : state.kernel.write(value);
@@ -198,7 +233,7 @@ export function createHostEnv(holder: HostEnvHolder): Record<HostEnvFunctionName
     var_set(keyHandle: number, valueHandle: number): void {
       const state = holder.state;
       // Taking a block frees it; one block given as both key and value is taken once, as the value.
-      const key = keyHandle === valueHandle ? readText(state.kernel, keyHandle) : takeKey(state.kernel, keyHandle);
+      const key = keyHandle === valueHandle ? readText(state.kernel, keyHandle, 'var_set') : takeKey(state.kernel, keyHandle, 'var_set');
       // The old value's bytes are the store's own (readers get copies): a same-sized new value reuses them.
       const value = valueHandle === 0 ? undefined : state.kernel.takeToKeep(valueHandle, key === null ? undefined : state.vars.get(key));
       if (key === null) fail('var_set', `var_set was given key handle ${keyHandle}, which is not a live block`);

@@ -18,7 +18,12 @@ export function lineWriter(target: OutputTarget): (line: string) => void {
   return typeof target === 'function' ? target : (line: string) => target.write(`${line}\n`);
 }
 
-/** A sink that cuts guest output into lines for `target`. */
+/** Longest line handed to the target, in UTF-16 code units; a longer one is handed over in pieces of this length. */
+export const MAX_LINE_CHARS = 1024 * 1024;
+
+const isHighSurrogate = (code: number) => code >= 0xd800 && code <= 0xdbff;
+
+/** A sink that cuts guest output into lines for `target` (lines longer than {@link MAX_LINE_CHARS} in pieces). */
 export function createLineSink(target: OutputTarget): LineSink {
   const decoder = new TextDecoder();
   const emit = lineWriter(target);
@@ -31,6 +36,14 @@ export function createLineSink(target: OutputTarget): LineSink {
         emit(pending.slice(0, newline));
         pending = pending.slice(newline + 1);
         newline = pending.indexOf('\n');
+      }
+      // A guest that never writes a newline would have the host hold all it wrote (until a
+      // string too long for the engine failed the call): a long line goes out in pieces.
+      while (pending.length >= MAX_LINE_CHARS) {
+        // never between the two halves of a surrogate pair
+        const cut = isHighSurrogate(pending.charCodeAt(MAX_LINE_CHARS - 1)) ? MAX_LINE_CHARS - 1 : MAX_LINE_CHARS;
+        emit(pending.slice(0, cut));
+        pending = pending.slice(cut);
       }
     },
     flush() {

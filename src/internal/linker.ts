@@ -5,7 +5,7 @@
 // trap, a timeout or a WASI `_start`).
 import type { CallContext } from '../call-context.js';
 import { LinkError } from '../errors.js';
-import type { HostFunction } from '../host-function.js';
+import type { HostFunction, HostFunctionCallback } from '../host-function.js';
 import type { HostFunctionMap } from '../options.js';
 import { HOST_ENV_SIGNATURES, type HostEnvFunctionName } from './host-env.js';
 import { asyncAdapter, exactAdapter, fastAdapter, needsTrampoline, TrampolineBatch } from './host-trampolines.js';
@@ -13,7 +13,7 @@ import { hasJspi, isAsyncFunction, NO_JSPI_HINT, type SuspensionGuard, suspendin
 import type { Kernel } from './kernel/kernel.js';
 import { acquireMemory } from './memory-pool.js';
 import { type LoadedModule, moduleExports, moduleImports, type OwnMemory } from './module-loader.js';
-import type { Wasi } from './wasi/index.js';
+import { WASI_PREVIEW1_FUNCTIONS, type Wasi } from './wasi/index.js';
 import { TICK_MODULE, TICK_NAME } from './wasm/instrument.js';
 import { MERGED_KERNEL_MODULE } from './wasm/kernel-merge.js';
 import { OWN_MEMORY_MODULE, OWN_MEMORY_NAME } from './wasm/memory-limit.js';
@@ -134,6 +134,20 @@ function slotNamespace(
   return shared;
 }
 
+/**
+ * The application's host function `module.name`, found among own properties only: the plug-in
+ * chooses both names, and `__proto__`, `constructor` or `toString` must name nothing rather
+ * than `Object.prototype`, `Function` or their methods (what `@extism/extism` binds too: the
+ * entries of each namespace).
+ */
+function ownHostFunction(functions: HostFunctionMap, module: string, name: string): HostFunctionCallback | undefined {
+  const namespace = Object.hasOwn(functions, module) ? functions[module] : undefined;
+  const callback = namespace !== undefined && namespace !== null && Object.hasOwn(namespace, name) ? namespace[name] : undefined;
+  return typeof callback === 'function' ? callback : undefined;
+}
+
+const WASI_NAMES: ReadonlySet<string> = new Set(WASI_PREVIEW1_FUNCTIONS);
+
 /** The manifest's module names by index, or undefined when no module has one (the usual single module). */
 function moduleNames(modules: readonly LoadedModule[]): Map<string, number> | undefined {
   let names: Map<string, number> | undefined;
@@ -198,7 +212,7 @@ export function link(inputs: LinkInputs): LinkPlan {
         continue;
       }
       if (imp.module === WASI_NAMESPACE) {
-        if (!inputs.useWasi) missing.push(importName(imp));
+        if (!inputs.useWasi || !WASI_NAMES.has(imp.name)) missing.push(importName(imp));
         else list.push({ module: imp.module, name: imp.name, binding: { kind: 'wasi', name: imp.name } });
         continue;
       }
@@ -211,7 +225,7 @@ export function link(inputs: LinkInputs): LinkPlan {
         continue;
       }
       const declared = typed?.get(`${imp.module}\u0000${imp.name}`);
-      const loose = inputs.functions[imp.module]?.[imp.name];
+      const loose = ownHostFunction(inputs.functions, imp.module, imp.name);
       const callback = declared?.callback ?? loose;
       if (callback === undefined || imp.kind !== 'function') {
         missing.push(importName(imp));
@@ -370,9 +384,10 @@ export function instantiate(plan: LinkPlan, modules: LoadedModule[], mainIndex: 
   for (const index of plan.order) {
     let prepared = plan.prepared[index];
     if (prepared === undefined) {
-      prepared = { imports: {}, perInstance: [] };
+      // Keys are names the plug-in chose: without a prototype, `__proto__` is a key like any other.
+      prepared = { imports: Object.create(null), perInstance: [] };
       for (const { module, name, binding } of plan.bindings.get(index) ?? []) {
-        if (binding.kind === 'value') (prepared.imports[module] ??= {})[name] = binding.value;
+        if (binding.kind === 'value') (prepared.imports[module] ??= Object.create(null))[name] = binding.value;
         else if (binding.kind === 'namespace') prepared.imports[module] = binding.value;
         else prepared.perInstance.push({ module, name, binding });
       }
@@ -393,7 +408,7 @@ export function instantiate(plan: LinkPlan, modules: LoadedModule[], mainIndex: 
         const { target, name: exportName } = binding;
         value = (...args: unknown[]) => (instances[target]!.exports[exportName] as JsFunction)(...args);
       } else value = instances[binding.target]!.exports[binding.name] as WebAssembly.ImportValue;
-      (imports[module] ??= {})[name] = value;
+      (imports[module] ??= Object.create(null))[name] = value;
     }
     const instance = new WebAssembly.Instance(modules[index]!.module, imports);
     if (wasi !== undefined && modules[index]!.memory === undefined && instance.exports.memory instanceof WebAssembly.Memory)

@@ -136,7 +136,8 @@ describe('WASI inputs that could hang or exhaust the host (in a bounded child)',
           // links through "." that never end: each hop counts
           assert.equal(g.open(3, 'dot/'.repeat(5000) + 'file.txt')[0], E.ELOOP, kind);
           assert.equal(g.open(3, 'a/'.repeat(20000) + 'x')[0], E.ENOENT, kind);
-          assert.equal(g.open(3, 'a/../'.repeat(20000) + 'file.txt')[0], E.SUCCESS, kind);
+          assert.equal(g.open(3, 'a/../'.repeat(13000) + 'file.txt')[0], E.SUCCESS, kind);
+          assert.equal(g.open(3, 'a/../'.repeat(20000) + 'file.txt')[0], E.ENAMETOOLONG, kind, 'past 64 KiB');
           assert.equal(g.open(3, '../'.repeat(20000))[0], E.ENOTCAPABLE, kind);
           // one name of a megabyte
           assert.equal(g.open(3, 'x'.repeat(1 << 20))[0], E.ENAMETOOLONG, kind);

@@ -107,6 +107,8 @@ function copyBytes(from: Uint8Array, fromOffset: number, to: Uint8Array, toOffse
 }
 const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder();
+/** How much of an error message too long for a string is shown. */
+const ERROR_PREFIX_BYTES = 1024;
 /** Strings up to this many characters are tried as ASCII, a byte per character, before any encoder. */
 const SHORT_TEXT = 1024;
 const KEY_CACHE_SLOTS = 4;
@@ -469,7 +471,14 @@ export class Kernel implements BlockStore {
     if (length === NO_ERROR) return undefined;
     if (length < 0) return 'the plug-in called error_set with a handle that is not a live block';
     const offset = this.k.host_error_handle() >>> 0;
-    return utf8Decoder.decode(this.view().subarray(offset, offset + length));
+    const bytes = this.view().subarray(offset, offset + length);
+    try {
+      return utf8Decoder.decode(bytes);
+    } catch (err) {
+      // Longer than a string may be: the call still fails with a PluginCallError, its message the start of the plug-in's.
+      const why = err instanceof Error ? err.message : String(err);
+      return `the plug-in called error_set with a message of ${length} bytes, more than the host can hold in one string (${why}); it begins: ${utf8Decoder.decode(bytes.subarray(0, ERROR_PREFIX_BYTES))}`;
+    }
   }
 
   /** Store an error message for the guest to see with `error_get` (CallContext.setError). */

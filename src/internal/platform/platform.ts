@@ -41,7 +41,8 @@ export interface PlatformFiles {
 
 /** Where guest bytes go when `enableWasiOutput` lets them through. */
 export interface OutputStream {
-  write(chunk: Uint8Array): unknown;
+  /** Write `chunk`; `written`, when given, is called once the chunk is out of this process's hands (a stream: flushed), so a writer can wait for a slow reader. */
+  write(chunk: Uint8Array, written?: () => void): unknown;
 }
 
 /**

@@ -77,7 +77,13 @@ export class StdinDescriptor extends Descriptor {
   }
 }
 
-/** fd 1 and 2: each write is handed to the sink as one chunk, or dropped when there is none. */
+/** Most bytes one fd_write or fd_pwrite puts in a file: Linux's limit for one write (MAX_RW_COUNT). */
+export const MAX_FILE_WRITE = 0x7ffff000;
+
+/** Most bytes one write to stdout or stderr hands the application's sink. */
+export const MAX_OUTPUT_WRITE = 16 * 1024 * 1024;
+
+/** fd 1 and 2: each write is handed to the sink as one chunk (at most {@link MAX_OUTPUT_WRITE} bytes of it), or dropped when there is none. */
 export class OutputDescriptor extends Descriptor {
   readonly mount = undefined;
   readonly filetype = Filetype.CHARACTER_DEVICE;
@@ -91,17 +97,21 @@ export class OutputDescriptor extends Descriptor {
   override write(chunks: Uint8Array[]): number {
     let total = 0;
     for (const c of chunks) total += c.byteLength;
-    if (this.#sink !== undefined && total > 0) {
-      // A copy: the views alias guest memory, which the guest reuses as soon as we return.
-      const chunk = new Uint8Array(total);
-      let offset = 0;
-      for (const c of chunks) {
-        chunk.set(c, offset);
-        offset += c.byteLength;
-      }
-      this.#sink(chunk);
+    if (this.#sink === undefined || total === 0) return total;
+    // At most MAX_OUTPUT_WRITE bytes a call, reported as a short write (which writers loop on):
+    // the buffers may all alias the same gigabytes of guest memory, and the copy is the host's.
+    const taken = Math.min(total, MAX_OUTPUT_WRITE);
+    // A copy: the views alias guest memory, which the guest reuses as soon as we return.
+    const chunk = new Uint8Array(taken);
+    let offset = 0;
+    for (const c of chunks) {
+      if (offset === taken) break;
+      const part = Math.min(c.byteLength, taken - offset);
+      chunk.set(part === c.byteLength ? c : c.subarray(0, part), offset);
+      offset += part;
     }
-    return total;
+    this.#sink(chunk);
+    return taken;
   }
   stat(): HostStat {
     return zeroStat('character-device');
@@ -150,7 +160,10 @@ export class FileDescriptor extends Descriptor {
   override write(chunks: Uint8Array[], position?: number): number {
     let pos = position ?? (this.fdflags & Fdflags.APPEND ? u64ToNumber(this.stat().size, Errno.EFBIG) : this.#position);
     let total = 0;
-    for (const chunk of chunks) {
+    for (const whole of chunks) {
+      // At most MAX_FILE_WRITE bytes a call, the rest a short write, as Linux does: the iovecs
+      // may all alias the same gigabyte, and no timeout cuts a WASI call short.
+      const chunk = whole.byteLength > MAX_FILE_WRITE - total ? whole.subarray(0, MAX_FILE_WRITE - total) : whole;
       let offset = 0;
       while (offset < chunk.byteLength) {
         const n = this.#fs.write(this.#handle, chunk.subarray(offset), pos);
@@ -159,7 +172,7 @@ export class FileDescriptor extends Descriptor {
         pos += n;
       }
       total += offset;
-      if (offset < chunk.byteLength) break;
+      if (offset < whole.byteLength) break;
     }
     if (position === undefined) this.#position = pos;
     return total;

@@ -234,7 +234,7 @@ export function createWasi(options: WasiOptions = {}): Wasi {
     ...randomFunctions(ctx),
     ...socketFunctions(),
   };
-  const imports: Record<string, WasiFunction> = {};
+  const imports: Record<string, WasiFunction> = Object.create(null);
   for (const name of WASI_PREVIEW1_FUNCTIONS) {
     const fn = all[name];
     if (fn === undefined) throw new Error(`internal: WASI function ${name} is missing`);

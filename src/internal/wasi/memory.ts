@@ -7,6 +7,9 @@ import { Errno, fail } from './errno.js';
 
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 
+/** Most buffers one fd_read/fd_write/fd_pread/fd_pwrite takes: Linux's IOV_MAX; past it EINVAL, as readv/writev give. */
+export const MAX_IOVECS = 1024;
+
 /**
  * The guest memory as the WASI functions see it. Every access is checked against the current
  * size first and fails with EFAULT, so a guest's bad pointer never becomes a host exception.
@@ -103,6 +106,9 @@ export class GuestMemory {
    */
   iovecs(ptr: number, count: number): Uint8Array[] {
     const n = count >>> 0;
+    // A view per entry: without a cap a guest with a large memory had the host make hundreds of
+    // millions of them in one call, and V8 ended the process out of heap.
+    if (n > MAX_IOVECS) fail(Errno.EINVAL);
     // Check the array as a whole first: it also bounds `n` by the memory size.
     const view = this.view(ptr, n * 8);
     const base = ptr >>> 0;

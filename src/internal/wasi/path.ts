@@ -165,10 +165,20 @@ function checkSymlinkTarget(fs: HostFileSystem, target: string, parent: readonly
   }
 }
 
+/**
+ * The longest path (or symlink target) a guest may pass, in bytes; ENAMETOOLONG past it. Far
+ * above Linux's PATH_MAX (4,096), so that only a path no file system would take is refused.
+ */
+export const MAX_PATH_BYTES = 64 * 1024;
+
 /** The `path_*` imports. */
 export function pathFunctions(ctx: WasiContext): Record<string, WasiFunction> {
   const { memory, fds, fs } = ctx;
-  const readPath = (ptr: number, len: number): string => memory.string(ptr, len);
+  const readPath = (ptr: number, len: number): string => {
+    // Resolution stats each component and cannot be interrupted: 16 MiB of "a/../" took 20 s.
+    if (len >>> 0 > MAX_PATH_BYTES) fail(Errno.ENAMETOOLONG);
+    return memory.string(ptr, len);
+  };
 
   return {
     path_create_directory(fd: number, pathPtr: number, pathLen: number): number {

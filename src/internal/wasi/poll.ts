@@ -17,6 +17,11 @@ const EVENTTYPE_CLOCK = 0;
 const EVENTTYPE_FD_READ = 1;
 const EVENTTYPE_FD_WRITE = 2;
 const SUBCLOCKFLAG_ABSTIME = 1;
+/**
+ * Most subscriptions one poll_oneoff takes (EINVAL past it, as Linux's poll past its fd limit):
+ * room to poll every fd a guest may hold (1,024) for reading and writing, with a clock, twice over.
+ */
+export const MAX_SUBSCRIPTIONS = 4096;
 
 interface Event {
   userdata: bigint;
@@ -78,7 +83,9 @@ export function pollFunctions(ctx: WasiContext, now: (clock: number) => bigint):
   return {
     poll_oneoff(inPtr: number, outPtr: number, nsubscriptions: number, neventsPtr: number): number {
       const n = nsubscriptions >>> 0;
-      if (n === 0) return Errno.EINVAL;
+      // Each subscription is decoded into objects: without a cap a guest with a large memory
+      // had the host spend minutes and gigabytes on one call, beyond every limit.
+      if (n === 0 || n > MAX_SUBSCRIPTIONS) return Errno.EINVAL;
       memory.check(inPtr, n * SUBSCRIPTION_SIZE);
       memory.check(outPtr, n * EVENT_SIZE);
       memory.check(neventsPtr, 4);

@@ -46,11 +46,11 @@ export class HostCallClient {
 
   /** Stubs in place of the user's host functions, for the linker (which checks declared signatures itself). */
   stubs(slots: HostFunctionSlot[]): { functions: HostFunctionMap; hostFunctions: HostFunction[] } {
-    const functions: HostFunctionMap = {};
+    const functions: HostFunctionMap = Object.create(null);
     const hostFunctions: HostFunction[] = [];
     slots.forEach((slot, index) => {
       const callback: HostFunctionCallback = (ctx, ...args) => this.call(ctx, index, args);
-      if (slot.typed === undefined) (functions[slot.namespace] ??= {})[slot.name] = callback;
+      if (slot.typed === undefined) (functions[slot.namespace] ??= Object.create(null))[slot.name] = callback;
       else hostFunctions.push({ namespace: slot.namespace, name: slot.name, params: slot.typed.params, results: slot.typed.results, callback });
     });
     return { functions, hostFunctions };

@@ -31,13 +31,24 @@ export const CTRL = {
   /** Id of the last call the worker started. */
   STARTED: 5,
   /**
+   * Log lines and WASI output posted by the worker that the host thread has not handled yet, in
+   * {@link backlogUnits}: the worker waits while it is past {@link MAX_OUTPUT_BACKLOG}, so a
+   * guest writing faster than the host takes its lines cannot queue them without end.
+   */
+  OUTPUT_BACKLOG: 6,
+  /**
    * The first of {@link SKIP_SLOTS} slots, each holding the id of a call posted ahead (see
    * WorkerBackend) that was aborted before the host thread saw it start: call `id` in slot
    * {@link skipSlot}(id). The worker fails such a call at entry, or stops it as it would stop an
    * aborted one.
    */
-  SKIP: 6,
+  SKIP: 7,
 } as const;
+
+/** What one log line or output line of `length` characters counts in the output backlog: its KiB, at least 1 (an Int32 holds any number of them in flight). */
+export const backlogUnits = (length: number): number => Math.ceil(length / 1024) + 1;
+/** The output backlog past which the worker waits for the host thread: 16 Mi characters. */
+export const MAX_OUTPUT_BACKLOG = backlogUnits(16 * 1024 * 1024);
 /** Calls posted to one worker behind its running one, at most (see WorkerBackend). */
 export const MAX_AHEAD = 8;
 /**
@@ -82,7 +93,7 @@ export interface WorkerInit {
   hostFunctions: HostFunctionSlot[];
   /** Whether `http_request` is served (on the host thread). */
   http: boolean;
-  /** Guest output: `'process'` to the worker platform's output (Node forwards a worker's streams), `'lines'` to the host thread's target. */
+  /** Guest output: `'process'` to the host thread's platform output, as bytes (a worker's own streams would queue without bound); `'lines'` to the host thread's target. */
   stdout: WasiOutput;
   stderr: WasiOutput;
   /** WASI's mounts name the host thread's `wasiFileSystem`, reached through host calls (FS_INDEX). */
@@ -183,6 +194,12 @@ export interface OutputLine {
   type: 'stdout' | 'stderr';
   line: string;
 }
+/** Guest output for this process's own stdout (1) or stderr (2) (`enableWasiOutput`), bytes as the guest wrote them. */
+export interface OutputBytes {
+  type: 'output-bytes';
+  fd: 1 | 2;
+  bytes: Uint8Array;
+}
 export type FromWorker =
   | WakeMessage
   | InitializingMessage
@@ -193,7 +210,8 @@ export type FromWorker =
   | ResetDone
   | HostRequest
   | LogMessage
-  | OutputLine;
+  | OutputLine
+  | OutputBytes;
 
 // ---- the sync channel: host thread -> worker, while the worker serves host call `seq`
 

@@ -318,6 +318,7 @@ export class WorkerBackend implements PluginBackend {
         this.runHost(slot, message);
         return;
       case 'log':
+        slot.outputHandled(message.message.length);
         try {
           this.spec.logger[message.level](message.message);
         } catch {
@@ -325,11 +326,20 @@ export class WorkerBackend implements PluginBackend {
         }
         return;
       case 'stdout':
+        slot.outputHandled(message.line.length);
         this.spec.stdout?.(message.line);
         return;
       case 'stderr':
+        slot.outputHandled(message.line.length);
         this.spec.stderr?.(message.line);
         return;
+      case 'output-bytes': {
+        // Off the backlog once flushed, not once queued: a slow reader of this process's output
+        // slows the guest down instead of filling this process's memory.
+        const length = message.bytes.byteLength;
+        this.spec.processOutput(message.fd, message.bytes, () => slot.outputHandled(length));
+        return;
+      }
     }
   }
 

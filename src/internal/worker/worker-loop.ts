@@ -8,8 +8,24 @@ import { PluginEngine } from '../engine.js';
 import { toWire } from '../error-codec.js';
 import type { Platform, SyncPort, WorkerSide } from '../platform/platform.js';
 import { HostCallClient, ownedBuffer } from './host-call-client.js';
-import { type CallRequest, CTRL, type FromWorker, skipSlot, type ToWorker, type WasiOutput, type WorkerInit } from './protocol.js';
+import {
+  backlogUnits,
+  type CallRequest,
+  CTRL,
+  type FromWorker,
+  type LogMessage,
+  MAX_OUTPUT_BACKLOG,
+  type OutputBytes,
+  type OutputLine,
+  skipSlot,
+  type ToWorker,
+  type WasiOutput,
+  type WorkerInit,
+} from './protocol.js';
 import { KIND, WorkerRings } from './rings.js';
+
+/** How long the worker waits at a time for the host thread to take its output off the backlog. */
+const BACKLOG_WAIT_MS = 100;
 
 /**
  * Serve one plug-in in this worker until it is ended: `platform` is what the engine runs on
@@ -31,10 +47,24 @@ export async function runPluginWorker(platform: Platform, side: WorkerSide): Pro
 
   // Log lines travel on the same port as call results, so the host sees them before the result of
   // the call that wrote them.
-  const log = (level: Exclude<LogLevel, 'silent'>) => (message: string) => post({ type: 'log', level, message });
+  // The host thread takes them off the backlog as it handles them; past the cap this thread
+  // waits (the guest with it) rather than queue more: a guest could write without end.
+  const postOutput = (message: LogMessage | OutputLine | OutputBytes, length: number) => {
+    for (let backlog = Atomics.load(ctrl, CTRL.OUTPUT_BACKLOG); backlog > MAX_OUTPUT_BACKLOG; backlog = Atomics.load(ctrl, CTRL.OUTPUT_BACKLOG)) {
+      Atomics.wait(ctrl, CTRL.OUTPUT_BACKLOG, backlog, BACKLOG_WAIT_MS);
+    }
+    Atomics.add(ctrl, CTRL.OUTPUT_BACKLOG, backlogUnits(length));
+    post(message);
+  };
+  const log = (level: Exclude<LogLevel, 'silent'>) => (message: string) => postOutput({ type: 'log', level, message }, message.length);
   const logger: Logger = { trace: log('trace'), debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
   // Guest output cut into lines here (the engine's line sink), each line sent to the host's target.
-  const output = (type: 'stdout' | 'stderr', mode: WasiOutput) => (mode === 'lines' ? (line: string) => post({ type, line }) : mode);
+  const output = (type: 'stdout' | 'stderr', mode: WasiOutput) => (mode === 'lines' ? (line: string) => postOutput({ type, line }, line.length) : mode);
+  // Output for the process's own streams goes through the host thread too, under the same bound
+  // (the engine hands each chunk over as a copy of its own).
+  const enginePlatform: Platform = Object.create(platform, {
+    output: { value: (fd: 1 | 2) => ({ write: (bytes: Uint8Array) => postOutput({ type: 'output-bytes', fd, bytes }, bytes.byteLength) }) },
+  });
 
   /** The id of the running call, 0 between calls. */
   let running = 0;
@@ -53,7 +83,7 @@ export async function runPluginWorker(platform: Platform, side: WorkerSide): Pro
       // The configuration as sent; the hooks are this thread's own.
       return new PluginEngine({
         ...init.engine,
-        platform,
+        platform: enginePlatform,
         logger,
         functions,
         hostFunctions,

@@ -7,6 +7,7 @@ import type { WorkerThread } from '../platform/platform.js';
 import { SyncLine } from './host-call-server.js';
 import { InputStaging } from './input-staging.js';
 import {
+  backlogUnits,
   type CallFailed,
   type CallRequest,
   type CallResult,
@@ -163,6 +164,13 @@ export class WorkerSlot {
     const deadline = this.deadlineCell[0] as Deadline;
     // Started the next call meanwhile? Then the cell may hold that call's deadline.
     return Atomics.load(ctrl, CTRL.STARTED) === id ? deadline : undefined;
+  }
+
+  /** The host thread has handled a log or output line of `length` characters: off the worker's backlog (see CTRL.OUTPUT_BACKLOG). */
+  outputHandled(length: number): void {
+    const { ctrl } = this.line;
+    Atomics.sub(ctrl, CTRL.OUTPUT_BACKLOG, backlogUnits(length));
+    Atomics.notify(ctrl, CTRL.OUTPUT_BACKLOG);
   }
 
   /** Ask the worker to fail call `id` at entry, if it was posted ahead and has not started. */

@@ -24,6 +24,8 @@ export interface WorkerSpec {
   /** Where guest output lines go, when to the application's targets (not this process's streams). */
   stdout: ((line: string) => void) | undefined;
   stderr: ((line: string) => void) | undefined;
+  /** This process's stdout (1) or stderr (2), for guest output let through with `enableWasiOutput`; `written` once it is flushed. */
+  processOutput: (fd: 1 | 2, bytes: Uint8Array, written: () => void) => void;
   http: WorkerHttpFactory | undefined;
   /** The `wasiFileSystem` the worker's WASI reaches through host calls; undefined: the worker's platform's own. */
   fs: ConfinedFileSystem | undefined;
@@ -77,6 +79,7 @@ export function workerSpec(engine: EngineOptions, http: WorkerHttpFactory | unde
     // delivered as the engine's line sink would deliver them on this thread
     stdout: stdout === undefined || stdout === 'process' ? undefined : lineWriter(stdout),
     stderr: stderr === undefined || stderr === 'process' ? undefined : lineWriter(stderr),
+    processOutput: (fd, bytes, written) => void engine.platform.output(fd).write(bytes, written),
     http,
     // the worker runs the plug-in: what it may reach of the host thread's files is checked here
     fs: engine.wasiFileSystem === undefined ? undefined : confineFileSystem(engine.wasiFileSystem, engine.wasi?.mounts ?? []),

@@ -117,7 +117,7 @@ export function fileUrlToPath(url: URL | string): string {
 }
 
 /** This process's stdout (1) or stderr (2), for guest output let through with enableWasiOutput. */
-export function processOutput(fd: 1 | 2): { write(chunk: Uint8Array): unknown } {
+export function processOutput(fd: 1 | 2): { write(chunk: Uint8Array, written?: () => void): unknown } {
   return fd === 1 ? process.stdout : process.stderr;
 }
 

@@ -39,8 +39,9 @@ export function consoleLines(log: (line: string) => void): OutputStream {
     sink.flush();
   };
   return {
-    write(chunk) {
+    write(chunk, written) {
       sink.write(chunk);
+      written?.(); // the console holds nothing back
       if (!flushQueued) {
         flushQueued = true;
         queueMicrotask(flush);

@@ -7,7 +7,12 @@ import { Errno, fail } from './errno.js';
 
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 
-/** Most buffers one fd_read/fd_write/fd_pread/fd_pwrite takes: Linux's IOV_MAX; past it EINVAL, as readv/writev give. */
+/**
+ * Most buffers one fd_read/fd_write/fd_pread/fd_pwrite uses: Linux's IOV_MAX. Past it the rest
+ * are left out, a short read or write (wasmtime uses one buffer a call), which every reader and
+ * writer already handles; EINVAL, as Linux's readv/writev give, would fail a guest the reference
+ * host serves.
+ */
 export const MAX_IOVECS = 1024;
 
 /**
@@ -101,15 +106,14 @@ export class GuestMemory {
   }
 
   /**
-   * The buffers of an iovec/ciovec array (`count` entries of {ptr u32, len u32}), all validated
-   * before any is used, as live views into guest memory.
+   * The buffers of an iovec/ciovec array (`count` entries of {ptr u32, len u32}): the first
+   * {@link MAX_IOVECS} of them, all validated before any is used, as live views into guest memory.
    */
   iovecs(ptr: number, count: number): Uint8Array[] {
-    const n = count >>> 0;
     // A view per entry: without a cap a guest with a large memory had the host make hundreds of
     // millions of them in one call, and V8 ended the process out of heap.
-    if (n > MAX_IOVECS) fail(Errno.EINVAL);
-    // Check the array as a whole first: it also bounds `n` by the memory size.
+    const n = Math.min(count >>> 0, MAX_IOVECS);
+    // Check the entries used as a whole first.
     const view = this.view(ptr, n * 8);
     const base = ptr >>> 0;
     const result: Uint8Array[] = [];

@@ -3,9 +3,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Logger, PluginOutput } from '../src/index.js';
+import { createPlugin, type Logger, type Manifest, type Plugin, type PluginOptions, type PluginOutput } from '../src/index.js';
 import { runningWorkers } from '../src/internal/platform/node/index.js';
 
 /** The PDK replay fixtures' HTTP exports output the status (u32, little endian), then the body. */
@@ -22,6 +23,32 @@ export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..'
 /** Path of a WAT fixture built from test/fixtures/NAME.wat. */
 export function fixturePath(name: string): string {
   return join(repoRoot, 'build', 'fixtures', name.endsWith('.wasm') ? name : `${name}.wasm`);
+}
+
+/**
+ * Plug-ins made from WAT fixtures and closed together: `open(name, options, manifest)` makes one
+ * of build/fixtures/NAME.wasm (the manifest's other fields beside it), `keep(plugin)` adds one
+ * made otherwise; `closeAll()` closes every one of them since the last time.
+ */
+export function fixturePlugins(): {
+  open(name: string, options?: PluginOptions, manifest?: Omit<Manifest, 'wasm'>): Promise<Plugin>;
+  keep(plugin: Plugin): Plugin;
+  closeAll(): Promise<void>;
+} {
+  const opened: Plugin[] = [];
+  const keep = (plugin: Plugin) => {
+    opened.push(plugin);
+    return plugin;
+  };
+  return {
+    async open(name, options = {}, manifest = {}) {
+      return keep(await createPlugin({ ...manifest, wasm: [{ data: await readFile(fixturePath(name)) }] }, options));
+    },
+    keep,
+    async closeAll() {
+      for (const plugin of opened.splice(0)) await plugin.close();
+    },
+  };
 }
 
 /** Path of an AssemblyScript plug-in built from plugins/NAME.ts. */

@@ -6,18 +6,10 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, describe, it } from 'node:test';
 import { createPlugin, type Plugin, type PluginOptions } from '../src/index.js';
-import { fixturePath, recordingLogger, statusAndBody } from './helpers.js';
+import { fixturePath, fixturePlugins, recordingLogger, statusAndBody } from './helpers.js';
 import { type TestServer, useTestServer } from './http-test-server.js';
 
-const opened: Plugin[] = [];
-async function open(name: string, options: PluginOptions = {}): Promise<Plugin> {
-  const plugin = await createPlugin({ wasm: [{ data: await readFile(fixturePath(name)) }] }, options);
-  opened.push(plugin);
-  return plugin;
-}
-async function closeAll(): Promise<void> {
-  for (const plugin of opened.splice(0)) await plugin.close();
-}
+const { open, keep, closeAll } = fixturePlugins();
 
 interface Echo {
   method: string;
@@ -112,7 +104,7 @@ describe('Rust PDK runtime linking (#[shared_fn])', () => {
       },
       options,
     );
-    opened.push(plugin);
+    keep(plugin);
     return plugin;
   }
 

@@ -17,18 +17,10 @@ import {
   type PluginOptions,
   WasmSourceError,
 } from '../src/index.js';
-import { assemble, fixturePath, recordingLogger } from './helpers.js';
+import { assemble, fixturePath, fixturePlugins, recordingLogger } from './helpers.js';
 import { type TestServer, useTestServer } from './http-test-server.js';
 
-const opened: Plugin[] = [];
-async function open(name: string, options: PluginOptions = {}, manifest: Omit<Manifest, 'wasm'> = {}): Promise<Plugin> {
-  const plugin = await createPlugin({ ...manifest, wasm: [{ data: await readFile(fixturePath(name)) }] }, options);
-  opened.push(plugin);
-  return plugin;
-}
-async function closeAll(): Promise<void> {
-  for (const plugin of opened.splice(0)) await plugin.close();
-}
+const { open, keep, closeAll } = fixturePlugins();
 
 interface Echo {
   method: string;
@@ -199,12 +191,12 @@ describe('MoonBit output (moon build --target wasm, --target wasm-gc)', () => {
     it(`a start function that calls the host, _start beside the exports, multi-value, a table, no memory export: runs ${mode}`, async () => {
       const wasm = await assemble(MOONBIT_SHAPE);
       const plugin = await createPlugin({ wasm: [{ data: wasm }], config: { g: 'X' } }, options);
-      opened.push(plugin);
+      keep(plugin);
       // the start function ran once, with the config; the instance (its globals) lives on
       assert.equal((await plugin.call('shape'))?.text(), '1X7');
       assert.equal((await plugin.call('shape'))?.text(), '2X7');
       const unconfigured = await createPlugin({ wasm: [{ data: wasm }] }, options);
-      opened.push(unconfigured);
+      keep(unconfigured);
       assert.equal((await unconfigured.call('shape'))?.text(), '1-7');
     });
   }
@@ -226,7 +218,7 @@ describe('MoonBit output (moon build --target wasm, --target wasm-gc)', () => {
       { wasm: [{ data: wasm }] },
       { functions: { spectest: { print_char: (_ctx: CallContext, c: number) => void printed.push(c) } } },
     );
-    opened.push(plugin);
+    keep(plugin);
     assert.equal(await plugin.call('hi'), null);
     assert.deepEqual(printed, [104]);
   });
@@ -412,7 +404,7 @@ describe('extism/plugins', () => {
         { data: await readFile(fixturePath('pdk-plugins-reflect')), name: 'main' },
       ],
     });
-    opened.push(plugin);
+    keep(plugin);
     for (let round = 0; round < 5; round++) assert.equal((await plugin.call('reflect', 'Hello, world!'))?.text(), 'HELLO, WORLD!');
     for (const input of ['a', 'abcdefgh', 'abcdefghi', 'mixed Case `text` ~{}', 'q'.repeat(65_536), 'r'.repeat(65_545)]) {
       assert.equal(

@@ -3,10 +3,9 @@
 // reference host (the Rust runtime) gives for the same sequence. HTTP goes to the node:http
 // server of http-test-server.ts on 127.0.0.1.
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { after, describe, it } from 'node:test';
-import { type CallContext, createPlugin, type Plugin, type PluginOptions, type PluginOutput } from '../src/index.js';
-import { fixturePath, recordingLogger, statusAndBody } from './helpers.js';
+import type { CallContext, Plugin, PluginOptions, PluginOutput } from '../src/index.js';
+import { fixturePlugins, recordingLogger, statusAndBody } from './helpers.js';
 import { type TestServer, useTestServer } from './http-test-server.js';
 
 /** pdk-rust imports the user host function of its #[host_fn] replay: by default, one that answers a copy. */
@@ -15,16 +14,11 @@ const RUST_HOST_FUNCTIONS = {
 };
 
 /** A fixture as a plug-in; closed after the test by `closeAll`. */
-const opened: Plugin[] = [];
-async function open(name: string, options: PluginOptions = {}, config?: Record<string, string>): Promise<Plugin> {
-  const data = await readFile(fixturePath(name));
+const fixtures = fixturePlugins();
+const { closeAll } = fixtures;
+function open(name: string, options: PluginOptions = {}, config?: Record<string, string>): Promise<Plugin> {
   const withFunctions = name === 'pdk-rust' && options.functions === undefined ? { ...options, functions: RUST_HOST_FUNCTIONS } : options;
-  const plugin = await createPlugin({ wasm: [{ data }], ...(config === undefined ? {} : { config }) }, withFunctions);
-  opened.push(plugin);
-  return plugin;
-}
-async function closeAll(): Promise<void> {
-  for (const plugin of opened.splice(0)) await plugin.close();
+  return fixtures.open(name, withFunctions, config === undefined ? {} : { config });
 }
 
 /** An output the reference host gives as empty: no output, or zero bytes. */

@@ -84,6 +84,32 @@ for (const mode of MODES) {
       await plugin.close();
     });
 
+    // Work inside one WASI call, where the guest's own checks cannot run: 256 MiB of random
+    // bytes take most of a second, 1 GiB several.
+    it('stop a WASI random_get over a large memory at the deadline, before it returns', async () => {
+      const wasm = await assemble(`(module
+        (import "wasi_snapshot_preview1" "random_get" (func $random_get (param i32 i32) (result i32)))
+        (import "env" "returned" (func $returned))
+        (memory (export "memory") 4096)
+        (func (export "fill") (result i32)
+          (drop (call $random_get (i32.const 0) (i32.const ${256 << 20})))
+          (call $returned)
+          (i32.const 0)))`);
+      let returned = false;
+      const plugin = await createPlugin(wasm, {
+        ...mode.options,
+        useWasi: true,
+        timeoutMs: 100,
+        functions: { env: { returned: () => void (returned = true) } },
+      });
+      try {
+        await assert.rejects(plugin.call('fill'), { code: 'PLUGHOST_TIMEOUT' });
+        assert.equal(returned, false, 'random_get ran to its end past the deadline');
+      } finally {
+        await plugin.close();
+      }
+    });
+
     it('bound initialization by the timeout', async () => {
       const wasm = await assemble(`(module (func (export "_initialize") (loop $l (br $l))) (func (export "f")))`);
       await assert.rejects(createPlugin(wasm, { ...mode.options, timeoutMs: 50 }), { code: 'PLUGHOST_TIMEOUT' });

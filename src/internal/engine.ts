@@ -275,6 +275,7 @@ export class PluginEngine {
           stdout: this.stdout && ((chunk: Uint8Array) => this.stdout!.write(chunk)),
           stderr: this.stderr && ((chunk: Uint8Array) => this.stderr!.write(chunk)),
           sleep: (ms: number) => this.sleep(ms),
+          checkInterrupt: () => void this.checkInterrupt(),
           fs: this.options.wasiFileSystem ?? this.options.platform.wasiFileSystem,
         });
         this.wasis.push(wasi);

@@ -14,6 +14,8 @@ export interface WasiContext {
   readonly fs: HostFileSystem;
   /** Block the thread for `ms` milliseconds (may throw to abort the call). */
   readonly sleep: (ms: number) => void;
+  /** Throws to end the call when its deadline has passed or it was aborted: for long work inside one WASI call. */
+  readonly checkInterrupt: () => void;
   /** Arguments and environment, each already encoded as UTF-8 with its NUL terminator. */
   readonly args: readonly Uint8Array[];
   readonly environ: readonly Uint8Array[];

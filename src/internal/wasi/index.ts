@@ -60,6 +60,9 @@ export interface WasiOptions {
   /** Blocks the thread for up to ms milliseconds (poll_oneoff clock subscriptions). The engine
    *  passes one that wakes at its call's deadline and throws to end the call; default: Atomics.wait. */
   sleep?: (ms: number) => void;
+  /** Throws to end the call when it is due (the engine: its deadline or abort), called between the
+   *  pieces of long work inside one WASI call, where the guest's own checks cannot run; default: never. */
+  checkInterrupt?: () => void;
   /** File-system access behind the mounts (the platform's); required when there are mounts. */
   fs?: HostFileSystem;
 }
@@ -204,6 +207,7 @@ export function createWasi(options: WasiOptions = {}): Wasi {
     fds: new FdTable(),
     fs,
     sleep: callback(options.sleep ?? atomicsSleep()),
+    checkInterrupt: options.checkInterrupt === undefined ? () => {} : callback(options.checkInterrupt),
     args: encodeStrings(options.args ?? [], 'arguments'),
     environ: encodeStrings(environStrings(options.env ?? {}), 'environment variables'),
   };

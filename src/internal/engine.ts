@@ -103,6 +103,19 @@ export interface CallLimits {
   deadline?: Deadline;
 }
 
+/** An export's result as an exit code: an integer (an i32, or an i64 as some compilers emit), else undefined. */
+function exitCodeOf(returned: unknown): number | undefined {
+  if (typeof returned === 'number') return Number.isInteger(returned) ? returned : undefined;
+  return typeof returned === 'bigint' ? Number(returned) : undefined;
+}
+
+/** What an export returned that is no exit code, for a message: several values, a float, a reference. */
+function returnedText(returned: unknown): string {
+  if (Array.isArray(returned)) return `${returned.length} values`;
+  if (typeof returned === 'number') return `the float ${returned}`;
+  return returned === null ? 'a null reference' : `a ${typeof returned}`;
+}
+
 /** Why the guest was stopped from the outside; thrown through the guest by `tick`. */
 class Interrupted extends Error {
   constructor(
@@ -467,9 +480,16 @@ export class PluginEngine {
       throw this.failureError(name, failure, pluginMessage);
     }
     if (pluginMessage !== undefined) {
-      throw new PluginCallError(name, Number(returned ?? 0), pluginMessage);
+      throw new PluginCallError(name, returned === undefined ? 0 : (exitCodeOf(returned) ?? -1), pluginMessage);
     }
-    const code = returned === undefined ? 0 : Number(returned);
+    const code = returned === undefined ? 0 : exitCodeOf(returned);
+    if (code === undefined) {
+      throw new PluginCallError(
+        name,
+        -1,
+        `"${name}" returned ${returnedText(returned)}, which is no exit code: an Extism export returns an i32 (0 for success) or nothing`,
+      );
+    }
     if (code !== 0) throw new PluginCallError(name, code, `"${name}" returned exit code ${code}`);
     return this.output(name, outcome);
   }

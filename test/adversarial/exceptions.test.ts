@@ -62,6 +62,18 @@ describe('exceptions and odd exports', () => {
       for (const shape of shapes) {
         const err = await callRun(`(module ${shape} ${OK})`, { runInWorker });
         assert.ok(err instanceof PluginCallError, shape);
+        assert.ok(Number.isInteger(err.exitCode), `${shape}: exit code ${err.exitCode}`);
+      }
+      // results that are no exit code say so, rather than "returned exit code NaN"
+      for (const [shape, what] of [
+        ['(func (export "run") (result i32 i32) (i32.const 0) (i32.const 0))', '2 values'],
+        ['(func (export "run") (result f64) (f64.const nan))', 'the float NaN'],
+        ['(func (export "run") (result f32) (f32.const 1.5))', 'the float 1.5'],
+      ]) {
+        const err = await callRun(`(module ${shape} ${OK})`, { runInWorker });
+        assert.ok(err instanceof PluginCallError, shape);
+        assert.match(err.message, new RegExp(`^"run" returned ${what}, which is no exit code`), shape);
+        assert.equal(err.exitCode, -1, shape);
       }
       // an i64 0 is success, as an i32 0 is
       assert.equal(await callRun(`(module (func (export "run") (result i64) (i64.const 0)) ${OK})`, { runInWorker }), null);

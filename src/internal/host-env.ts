@@ -3,7 +3,7 @@
 // trampoline, see linker.ts), so no BigInt is made on their path either.
 import { HttpDeniedError, PluginCallError } from '../errors.js';
 import type { Logger, LogLevel } from '../options.js';
-import type { Kernel } from './kernel/kernel.js';
+import { type Kernel, TextTooLongError } from './kernel/kernel.js';
 import type { VarStore } from './vars.js';
 
 /** Numeric levels as plug-ins see them through `get_log_level`. */
@@ -106,11 +106,10 @@ function logger(holder: HostEnvHolder, level: Exclude<LogLevel, 'silent'>) {
 // host_length/host_take of 0 give 0; until then these two say it here.
 function takeKey(kernel: Kernel, handle: number, functionName: string): string | null {
   if (handle === 0) return '';
-  const length = kernel.length(handle);
   try {
     return kernel.takeKey(handle);
   } catch (err) {
-    throw tooLongForText(functionName, length, err);
+    throw tooLongForText(functionName, err);
   }
 }
 function readText(kernel: Kernel, handle: number, functionName: string): string | null {
@@ -118,13 +117,15 @@ function readText(kernel: Kernel, handle: number, functionName: string): string 
   try {
     return kernel.readText(handle);
   } catch (err) {
-    throw tooLongForText(functionName, kernel.length(handle), err);
+    throw tooLongForText(functionName, err);
   }
 }
 
 /** A block the engine cannot make a string of (V8 stops at 2^29 − 24 characters): the call fails naming its size, not with the engine's bare error. */
-function tooLongForText(functionName: string, length: number, err: unknown): PluginCallError {
-  const why = err instanceof Error ? err.message : String(err);
+function tooLongForText(functionName: string, err: unknown): unknown {
+  if (!(err instanceof TextTooLongError)) return err;
+  const { length } = err;
+  const why = err.message;
   return new PluginCallError(
     functionName,
     1,

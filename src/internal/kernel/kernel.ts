@@ -105,6 +105,16 @@ function copyBytes(from: Uint8Array, fromOffset: number, to: Uint8Array, toOffse
     to.set(fromOffset === 0 && length === from.length ? from : from.subarray(fromOffset, fromOffset + length), toOffset);
   }
 }
+/** A block more bytes long than the engine can make one string of (V8: 2^29 − 24 characters). */
+export class TextTooLongError extends Error {
+  constructor(
+    readonly length: number,
+    cause: unknown,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+  }
+}
+
 const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder();
 /** How much of an error message too long for a string is shown. */
@@ -411,7 +421,12 @@ export class Kernel implements BlockStore {
       }
       return text;
     }
-    return utf8Decoder.decode(bytes.subarray(start, start + n));
+    try {
+      return utf8Decoder.decode(bytes.subarray(start, start + n));
+    } catch (err) {
+      // by then a taken block is freed: its length travels with the error
+      throw new TextTooLongError(n, err);
+    }
   }
 
   /** Allocate a block holding `data`; throws {@link MemoryLimitError} when the kernel memory is full. */

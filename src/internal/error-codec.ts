@@ -70,7 +70,7 @@ export function thrownText(value: unknown): string {
     if (WasmException !== undefined && value instanceof WasmException) {
       return 'the plug-in threw a WebAssembly exception that nothing caught (an exception of its source language, uncaught)';
     }
-    return typeof value === 'string' ? value : String(value);
+    return String(value);
   } catch {
     return `a thrown ${typeof value} that has no text`;
   }

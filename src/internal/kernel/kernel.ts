@@ -486,13 +486,12 @@ export class Kernel implements BlockStore {
     if (length === NO_ERROR) return undefined;
     if (length < 0) return 'the plug-in called error_set with a handle that is not a live block';
     const offset = this.k.host_error_handle() >>> 0;
-    const bytes = this.view().subarray(offset, offset + length);
     try {
-      return utf8Decoder.decode(bytes);
+      return this.textAt(offset, length);
     } catch (err) {
+      if (!(err instanceof TextTooLongError)) throw err;
       // Longer than a string may be: the call still fails with a PluginCallError, its message the start of the plug-in's.
-      const why = err instanceof Error ? err.message : String(err);
-      return `the plug-in called error_set with a message of ${length} bytes, more than the host can hold in one string (${why}); it begins: ${utf8Decoder.decode(bytes.subarray(0, ERROR_PREFIX_BYTES))}`;
+      return `the plug-in called error_set with a message of ${length} bytes, more than the host can hold in one string (${err.message}); it begins: ${this.textAt(offset, ERROR_PREFIX_BYTES)}`;
     }
   }
 

@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -1123,5 +1124,256 @@ describe('drop-in: exports', () => {
       );
     assert.equal(requireIn('@extism/extism'), 'function');
     assert.equal(requireIn('plughost'), 'function');
+  });
+});
+
+// ------------------------------------------------------------------ what the peer's users write
+// Each case replays a pattern read in public code that uses @extism/extism (docs/DROP-IN.md
+// names the projects): the shapes they pass, how they read outputs, what their host functions do.
+
+describe("drop-in: the peer's users' code", () => {
+  const moduleBytes = () => readFileSync(countVowels);
+  const vowelsOf = (manifest: unknown) => (lib: Lib) => withPlugin(lib, manifest, {}, async (p) => (await p.call('count_vowels', 'hello'))!.text());
+
+  it('wasm data as a Node Buffer, a view at an offset of a larger buffer, or an ArrayBuffer runs the same', async () => {
+    const bytes = moduleBytes();
+    const larger = new Uint8Array(bytes.length + 64);
+    larger.set(bytes, 32);
+    const sources: unknown[] = [
+      { wasm: [{ data: bytes }] },
+      { wasm: [{ data: new Uint8Array(larger.buffer, 32, bytes.length) }] },
+      { wasm: [{ data: new Uint8Array(bytes).buffer }] },
+    ];
+    for (const manifest of sources) assert.equal(await sameOnBoth(vowelsOf(manifest)), HELLO);
+  });
+
+  it('difference: a hash over wasm data that is a view of a larger buffer: the peer hashes the whole buffer (hash mismatch), plughost the bytes given', async () => {
+    const bytes = moduleBytes();
+    const larger = Buffer.alloc(bytes.length + 64);
+    bytes.copy(larger, 32);
+    const hash = createHash('sha256').update(bytes).digest('hex');
+    const outcomes = await onBoth(vowelsOf({ wasm: [{ data: larger.subarray(32, 32 + bytes.length), hash }] }));
+    assert.match(rejectionOf(outcomes.peer, 'peer').message, /^Plugin error: hash mismatch/);
+    assert.equal(successOf(outcomes.plughost, 'plughost'), HELLO);
+  });
+
+  it('a Buffer, a subarray and JSON text as call input give the same outputs', async () => {
+    const seen = await sameOnBoth((lib) =>
+      withPlugin(lib, hostEcho, { functions: echoBack }, async (p) => [
+        (await p.call('reverse', Buffer.from('abc')))!.text(),
+        (await p.call('reverse', new TextEncoder().encode('xxabcyy').subarray(2, 5)))!.text(),
+        (await p.call('reverse', JSON.stringify({ a: 1 })))!.text(),
+      ]),
+    );
+    assert.deepStrictEqual(seen, ['cba', 'cba', '}1:"a"{']);
+  });
+
+  it('difference: an ArrayBuffer, a DataView or an object as call input: the peer sends no input; plughost sends the bytes, and an object as its String()', async () => {
+    const outcomes = await onBoth((lib) =>
+      withPlugin(lib, hostEcho, { functions: echoBack }, async (p) => {
+        const bytes = new TextEncoder().encode('xabc');
+        return [
+          observe(await p.call('reverse', bytes.slice(1).buffer))?.text ?? null,
+          observe(await p.call('reverse', new DataView(bytes.buffer, 1, 3)))?.text ?? null,
+          observe(await p.call('reverse', { a: 1 }))?.text ?? null,
+        ];
+      }),
+    );
+    assert.deepStrictEqual(successOf(outcomes.peer, 'peer'), [null, null, null]);
+    assert.deepStrictEqual(successOf(outcomes.plughost, 'plughost'), ['cba', 'cba', ']tcejbO tcejbo[']);
+  });
+
+  for (const runInWorker of [false, true]) {
+    it(`an output read every way users read it gives the same${runInWorker ? ' (worker)' : ''}`, async () => {
+      const seen = await sameOnBoth((lib) =>
+        withPlugin(lib, countVowels, { runInWorker }, async (p) => {
+          const out = (await p.call('count_vowels', new TextEncoder().encode('hello')))!;
+          return [
+            new TextDecoder().decode(out),
+            Buffer.from(out.buffer).toString(),
+            Buffer.from(out.buffer, out.byteOffset, out.byteLength).toString('utf8'),
+            JSON.parse(out.string()),
+            out.json(),
+            Buffer.from(out.bytes()).toString('base64') === Buffer.from(HELLO).toString('base64'),
+            Array.from(out.bytes()).length,
+            String(out),
+            Object.keys(out),
+          ];
+        }),
+      );
+      assert.equal(seen[0], HELLO);
+    });
+
+    it(`host functions that read JSON, decode a read block and store a Buffer behave the same${runInWorker ? ' (worker)' : ''}`, async () => {
+      const seen = await sameOnBoth(async (lib) => {
+        const record: unknown[] = [];
+        const functions = {
+          'extism:host/user': {
+            echo(ctx: AnyCallContext, handle: bigint) {
+              const block = ctx.read(handle);
+              record.push(block?.json(), JSON.parse(new TextDecoder().decode(block!)), ctx.read(handle)?.string() ?? '');
+              return ctx.store(Buffer.from((block!.json() as { reply: string }).reply));
+            },
+          },
+        };
+        const out = await withPlugin(lib, hostEcho, { functions, runInWorker }, async (p) => observe(await p.call('echo_via_host', '{"reply":"ok"}')));
+        return { out, record };
+      });
+      assert.deepStrictEqual(seen, { out: { text: 'ok', byteLength: 2, bytes: [111, 107] }, record: [{ reply: 'ok' }, { reply: 'ok' }, '{"reply":"ok"}'] });
+    });
+  }
+
+  // Several users' host functions answer "nothing" with ctx.store('').
+  it("a host function returning ctx.store('') gives an empty output on both", async () => {
+    const functions = { 'extism:host/user': { echo: (ctx: AnyCallContext) => ctx.store('') } };
+    const out = await sameOnBoth((lib) => withPlugin(lib, hostEcho, { functions }, async (p) => observe(await p.call('echo_via_host', 'abc'))));
+    assert.deepStrictEqual(out, { text: '', byteLength: 0, bytes: [] });
+  });
+
+  it("difference: in worker mode, the block of ctx.store('') is unknown to the peer's guest side (its output_set fails); plughost gives an empty output", async () => {
+    const functions = { 'extism:host/user': { echo: (ctx: AnyCallContext) => ctx.store('') } };
+    const outcomes = await onBoth((lib) =>
+      withPlugin(lib, hostEcho, { functions, runInWorker: true }, async (p) => observe(await p.call('echo_via_host', 'abc'))),
+    );
+    // the peer's worker rejects with a plain object carrying a message, not an Error
+    assert.match(rejectionOf(outcomes.peer, 'peer').message, /cannot assign to this block/);
+    assert.deepStrictEqual(successOf(outcomes.plughost, 'plughost'), { text: '', byteLength: 0, bytes: [] });
+  });
+
+  it('a host function with no result that returns undefined, beside one returning store(bytes), runs the same', async () => {
+    const totals = await sameOnBoth(async (lib) => {
+      const kv = new Map<string, Uint8Array>();
+      const functions = {
+        'extism:host/user': {
+          kv_read: (ctx: AnyCallContext, key: bigint) => ctx.store(kv.get(ctx.read(key)!.text()) ?? new Uint8Array(4)),
+          kv_write(ctx: AnyCallContext, key: bigint, value: bigint) {
+            kv.set(ctx.read(key)!.text(), ctx.read(value)!.bytes().slice());
+          },
+        },
+      };
+      return withPlugin(lib, pluginPath('count-vowels-kvstore'), { functions }, async (p) => [
+        (await p.call('count_vowels', 'Hello, World!'))!.json(),
+        (await p.call('count_vowels', 'Hello, World!'))!.json(),
+      ]);
+    });
+    assert.deepStrictEqual(
+      totals.map((t) => (t as { total: number }).total),
+      [3, 6],
+    );
+  });
+
+  it('difference: a host function returning undefined or a number where the import returns an i64: the peer fails with a TypeError, plughost takes 0 / the number', async () => {
+    for (const [echo, ours] of [
+      [() => undefined, null],
+      [(_ctx: AnyCallContext, handle: bigint) => Number(handle), 'abc'],
+    ] as const) {
+      const outcomes = await onBoth((lib) =>
+        withPlugin(lib, hostEcho, { functions: { 'extism:host/user': { echo } } }, async (p) => observe(await p.call('echo_via_host', 'abc'))),
+      );
+      const error = rejectionOf(outcomes.peer, 'peer');
+      assert.ok(error instanceof TypeError);
+      assert.match(error.message, /to a BigInt/);
+      assert.equal(successOf(outcomes.plughost, 'plughost')?.text ?? null, ours);
+    }
+  });
+
+  it('options neither library knows (fsAccess, a nested options object) are ignored by both', async () => {
+    const options = { useWasi: true, fsAccess: true, options: { allowedPaths: { '/plugin': '.' } } };
+    assert.equal(await sameOnBoth((lib) => withPlugin(lib, countVowels, options, async (p) => (await p.call('count_vowels', 'hello'))!.text())), HELLO);
+  });
+
+  it('a logger of the five level methods (no log) at logLevel trace in worker mode receives the same calls', async () => {
+    const lines = await sameOnBoth(async (lib) => {
+      const received: string[] = [];
+      const at = (level: string) => (message: unknown) => void received.push(`${level} ${String(message)}`);
+      const logger = { trace: at('trace'), debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+      await withPlugin(lib, pluginPath('log'), { logger, logLevel: 'trace', runInWorker: true, useWasi: true }, (p) => p.call('log_all', 'x'));
+      return received.sort();
+    });
+    assert.equal(lines.length, 5);
+  });
+
+  it('difference: a config value that is no string: the peer hands the guest "" for a number (and fails the call for undefined); plughost sends its text (and leaves undefined unset)', async () => {
+    const read = (config: Record<string, unknown>) =>
+      onBoth((lib) => withPlugin(lib, pdkRust, { functions: echoBack, config }, async (p) => (await p.call('config_get_value'))?.text() ?? null));
+    const number = await read({ greeting: 42 });
+    assert.equal(successOf(number.peer, 'peer'), '');
+    assert.equal(successOf(number.plughost, 'plughost'), '42');
+    const missing = await read({ greeting: undefined });
+    assert.equal(rejectionOf(missing.peer, 'peer').message, 'failed to store output');
+    assert.equal(successOf(missing.plughost, 'plughost'), '');
+  });
+
+  it('difference: a number in the manifest\'s config: the peer hands the guest "", plughost refuses the manifest (as the reference host does)', async () => {
+    const outcomes = await onBoth((lib) =>
+      withPlugin(
+        lib,
+        { wasm: [{ path: pdkRust }], config: { greeting: 42 } },
+        { functions: echoBack },
+        async (p) => (await p.call('config_get_value'))?.text() ?? null,
+      ),
+    );
+    assert.equal(successOf(outcomes.peer, 'peer'), '');
+    const ours = rejectionOf(outcomes.plughost, 'plughost');
+    assert.ok(ours instanceof plughostModule.ManifestError);
+    assert.match(ours.message, /config\.greeting/);
+  });
+
+  it('difference: allowed_hosts in an object manifest: the peer reads it only from JSON text, plughost from both', async () => {
+    const post = (manifest: unknown) =>
+      onBoth((lib) =>
+        withPlugin(lib, manifest, { functions: echoBack, runInWorker: true }, async (p) =>
+          new TextDecoder().decode((await p.call('http_post_with_body', `${baseUrl}/m`))!.bytes().subarray(4)),
+        ),
+      );
+    const manifest = { wasm: [{ path: pdkRust }], allowed_hosts: ['127.0.0.1'] };
+    const json = await post(JSON.stringify(manifest));
+    assert.equal(successOf(json.peer, 'peer'), 'POST /m');
+    assert.equal(successOf(json.plughost, 'plughost'), 'POST /m');
+    const object = await post(manifest);
+    assert.match(rejectionOf(object.peer, 'peer').message, /is not allowed/);
+    assert.equal(successOf(object.plughost, 'plughost'), 'POST /m');
+  });
+
+  it("allowedHosts: ['*'] in worker mode lets a request through on both", async () => {
+    const text = await sameOnBoth((lib) =>
+      withPlugin(lib, pdkRust, { functions: echoBack, runInWorker: true, allowedHosts: ['*'] }, async (p) =>
+        new TextDecoder().decode((await p.call('http_post_with_body', `${baseUrl}/star`))!.bytes().subarray(4)),
+      ),
+    );
+    assert.equal(text, 'POST /star');
+  });
+
+  it("getInstance().exports.memory is the guest's WebAssembly.Memory on both, which a user may zero before close()", async () => {
+    const seen = await sameOnBoth(async (lib) => {
+      const p = await lib.createPlugin(countVowels);
+      const before = (await p.call('count_vowels', 'hello'))!.text();
+      const memory = (await p.getInstance()).exports.memory;
+      const isMemory = memory instanceof WebAssembly.Memory;
+      if (isMemory) new Uint8Array(memory.buffer).fill(0);
+      await p.close();
+      return { before, isMemory };
+    });
+    assert.deepStrictEqual(seen, { before: HELLO, isMemory: true });
+  });
+
+  it('difference: a worker-mode plug-in never closed keeps the process alive on the peer; under plughost the process exits', () => {
+    // The timer is unref'd: it fires only when something else keeps the event loop alive.
+    const run = (entry: string) =>
+      execFileSync(
+        process.execPath,
+        [
+          '--no-warnings',
+          '--input-type=module',
+          '-e',
+          `const { createPlugin } = await import(${JSON.stringify(entry)});
+           const p = await createPlugin(${JSON.stringify(countVowels)}, { runInWorker: true });
+           process.stdout.write((await p.call('count_vowels', 'hello')).text());
+           setTimeout(() => { process.stdout.write(' kept alive'); process.exit(0); }, 1000).unref();`,
+        ],
+        { cwd: repoRoot, encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+    assert.equal(run(pathToFileURL(join(repoRoot, 'build', 'src', 'index.js')).href), HELLO);
+    assert.equal(run('@extism/extism'), `${HELLO} kept alive`);
   });
 });

@@ -56,8 +56,11 @@ export class CallContext {
   /** @internal */
   constructor(private readonly host: CallContextHost) {}
 
-  /** The `hostContext` given to the current {@link Plugin.call}. */
-  hostContext<T = unknown>(): T {
+  /**
+   * The `hostContext` given to the current {@link Plugin.call}: `any` unless typed
+   * (`ctx.hostContext<Session>()`), as in `@extism/extism`, whose users read its fields as is.
+   */
+  hostContext<T = any>(): T {
     return this.host.hostContext as T;
   }
 

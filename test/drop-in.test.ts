@@ -6,6 +6,7 @@ import createPlugin, {
   type CallContext,
   type CurrentPlugin,
   type ExtismPluginOptions,
+  type LogLevel,
   type Manifest,
   type ManifestLike,
   newPlugin,
@@ -54,5 +55,34 @@ describe('code written for @extism/extism', () => {
     const other = await newPlugin(like, { config });
     assert.equal((await other.call('count_vowels', 'aaa'))?.json().count, 3);
     await other.close();
+  });
+
+  // Shapes read in public code that uses @extism/extism (docs/DROP-IN.md names the projects).
+  it("users' host-function shapes type-check and run unchanged", async () => {
+    const seen: string[] = [];
+    // a functions map typed through the options type, as some users build it apart
+    const functions: NonNullable<ExtismPluginOptions['functions']> = {
+      'extism:host/user': {
+        // hostContext() without a type argument is `any` on the peer: its fields are read as is
+        echo(callContext: CurrentPlugin, offset: bigint) {
+          const request = callContext.hostContext();
+          const body = callContext.read(offset)?.json() as { word: string } | undefined;
+          seen.push(`${request.user}:${body?.word}`);
+          return callContext.store(JSON.stringify({ user: request.user }));
+        },
+      },
+    };
+    const plugin: Pick<Plugin, 'call' | 'close' | 'getExports' | 'getImports' | 'getInstance' | 'isActive'> = await createPlugin(pluginPath('host-echo'), {
+      functions,
+      logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {} } as unknown as Console,
+      logLevel: 'info' satisfies LogLevel,
+    });
+    try {
+      const output = await plugin.call('echo_via_host', JSON.stringify({ word: 'hi' }), { user: 'ada' });
+      assert.deepStrictEqual(output?.json(), { user: 'ada' });
+      assert.deepStrictEqual(seen, ['ada:hi']);
+    } finally {
+      await plugin.close();
+    }
   });
 });

@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import * as peerModule from '@extism/extism';
 import * as plughostModule from '../src/index.js';
-import { fixturePath, pluginPath, repoRoot } from './helpers.js';
+import { assemble, fixturePath, pluginPath, repoRoot } from './helpers.js';
 
 // ------------------------------------------------------------------ both libraries, loosely typed
 
@@ -1275,6 +1275,46 @@ describe("drop-in: the peer's users' code", () => {
       assert.match(error.message, /to a BigInt/);
       assert.equal(successOf(outcomes.plughost, 'plughost')?.text ?? null, ours);
     }
+  });
+
+  // A host in its own namespace, as opencode's WASM tool host declares its sandbox: a missing
+  // file is setError() and 0n, a found one the file's bytes as a Buffer.
+  it('a host function in a namespace of its own, answering setError() + 0n or store(Buffer), behaves the same (the error text aside)', async () => {
+    const sandboxGuest = await assemble(`(module
+      (import "extism:host/env" "input_offset" (func $input (result i64)))
+      (import "extism:host/env" "length" (func $length (param i64) (result i64)))
+      (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+      (import "opencode:sandbox" "read_file" (func $read_file (param i64) (result i64)))
+      (memory (export "memory") 1)
+      (func (export "run") (result i32) (local $h i64)
+        (local.set $h (call $read_file (call $input)))
+        (if (i64.ne (local.get $h) (i64.const 0)) (then (call $output_set (local.get $h) (call $length (local.get $h)))))
+        (i32.const 0)))`);
+    const files = new Map([['notes.txt', Buffer.from('file content')]]);
+    const functions = {
+      'opencode:sandbox': {
+        read_file(ctx: AnyCallContext, pathPtr: bigint) {
+          const content = files.get(ctx.read(pathPtr)?.text() ?? '');
+          if (content === undefined) {
+            ctx.setError('read_file path does not exist');
+            return 0n;
+          }
+          return ctx.store(content);
+        },
+      },
+    };
+    const outcomes = await onBoth((lib) =>
+      withPlugin(lib, { wasm: [{ data: sandboxGuest }] }, { functions }, async (p) => {
+        const found = observe(await p.call('run', 'notes.txt'))?.text;
+        const missing = await p.call('run', 'gone.txt').then(
+          () => 'resolved',
+          (error: Error) => error.message,
+        );
+        return { found, missing };
+      }),
+    );
+    assert.deepStrictEqual(successOf(outcomes.peer, 'peer'), { found: 'file content', missing: 'Plugin-originated error: read_file path does not exist' });
+    assert.deepStrictEqual(successOf(outcomes.plughost, 'plughost'), { found: 'file content', missing: 'read_file path does not exist' });
   });
 
   it('options neither library knows (fsAccess, a nested options object) are ignored by both', async () => {

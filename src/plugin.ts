@@ -210,6 +210,30 @@ function lookUp(fs: HostFileSystem, path: string): HostFileType | undefined {
   }
 }
 
+/**
+ * Refuses a `functions` option that is not the map `@extism/extism` takes (namespace → name →
+ * function), which would otherwise leave every import it meant to provide missing: a list (a
+ * shape other libraries use), or an entry that is not a function (`{ send: undefined }`).
+ */
+function checkFunctionMap(functions: unknown): void {
+  const shape = "map namespaces to host functions by name ({ 'extism:host/user': { kv_read(ctx, key) { ... } } })";
+  if (typeof functions !== 'object' || functions === null || Array.isArray(functions)) {
+    const hint = Array.isArray(functions) ? '; a list of declared host functions goes in hostFunctions (defineHostFunction)' : '';
+    throw new ManifestError('functions', `must ${shape}, got ${Array.isArray(functions) ? 'an array' : typeof functions}${hint}`);
+  }
+  for (const namespace of Object.keys(functions)) {
+    const names: unknown = (functions as Record<string, unknown>)[namespace];
+    if (typeof names !== 'object' || names === null || Array.isArray(names)) {
+      throw new ManifestError(`functions["${namespace}"]`, `must map names to host functions, got ${Array.isArray(names) ? 'an array' : String(names)}`);
+    }
+    for (const name of Object.keys(names)) {
+      const callback: unknown = (names as Record<string, unknown>)[name];
+      if (typeof callback !== 'function')
+        throw new ManifestError(`functions["${namespace}"].${name}`, `must be a function, got ${callback === null ? 'null' : typeof callback}`);
+    }
+  }
+}
+
 /** Merge options over the manifest, validate, and fill defaults. */
 function resolveOptions(platform: Platform, manifest: NormalizedManifest, options: PluginOptions): ResolvedOptions {
   const memory = options.memory ?? {};
@@ -224,6 +248,7 @@ function resolveOptions(platform: Platform, manifest: NormalizedManifest, option
   if (options.fuel !== undefined && !(Number.isInteger(options.fuel) && options.fuel > 0)) {
     throw new ManifestError('fuel', `must be a whole number > 0, got ${options.fuel}`);
   }
+  if (options.functions !== undefined) checkFunctionMap(options.functions);
   const merged: NormalizedManifest = {
     ...manifest,
     // the manifest's own object is fresh from normalizeManifest: copied only to merge the option in

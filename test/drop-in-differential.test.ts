@@ -1317,6 +1317,26 @@ describe("drop-in: the peer's users' code", () => {
     assert.deepStrictEqual(successOf(outcomes.plughost, 'plughost'), { found: 'file content', missing: 'read_file path does not exist' });
   });
 
+  // One user passed a list of { namespace, name, callback }; another fills the map from a
+  // table by name, which leaves undefined for a name the table lacks.
+  it('difference: functions as a list, or with an entry that is no function: creation fails on both (TypeError on the peer, ManifestError naming the entry in plughost)', async () => {
+    const shapes: [unknown, RegExp][] = [
+      [
+        [{ namespace: 'extism:host/user', name: 'echo', callback: (_ctx: AnyCallContext, h: unknown) => h }],
+        /manifest functions: must map namespaces .* got an array; .*hostFunctions/,
+      ],
+      [{ 'extism:host/user': { echo: undefined } }, /manifest functions\["extism:host\/user"\]\.echo: must be a function, got undefined/],
+    ];
+    for (const [functions, ours] of shapes) {
+      // count-vowels imports no host function: only the shape can fail creation
+      const outcomes = await onBoth((lib) => withPlugin(lib, countVowels, { functions }, async (p) => (await p.call('count_vowels', 'hello'))!.text()));
+      assert.ok(rejectionOf(outcomes.peer, 'peer') instanceof TypeError);
+      const error = rejectionOf(outcomes.plughost, 'plughost');
+      assert.ok(error instanceof plughostModule.ManifestError, describeError(error));
+      assert.match(error.message, ours);
+    }
+  });
+
   it('options neither library knows (fsAccess, a nested options object) are ignored by both', async () => {
     const options = { useWasi: true, fsAccess: true, options: { allowedPaths: { '/plugin': '.' } } };
     assert.equal(await sameOnBoth((lib) => withPlugin(lib, countVowels, options, async (p) => (await p.call('count_vowels', 'hello'))!.text())), HELLO);

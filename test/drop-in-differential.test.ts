@@ -1404,6 +1404,33 @@ describe("drop-in: the peer's users' code", () => {
     assert.equal(text, 'POST /star');
   });
 
+  it('allowHttpResponseHeaders lets http_headers give the response headers the same on both (none without it)', async () => {
+    const headersGuest = await assemble(`(module
+      (import "extism:host/env" "length" (func $length (param i64) (result i64)))
+      (import "extism:host/env" "input_offset" (func $input_offset (result i64)))
+      (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+      (import "extism:host/env" "http_request" (func $http_request (param i64 i64) (result i64)))
+      (import "extism:host/env" "http_headers" (func $http_headers (result i64)))
+      (memory (export "memory") 1)
+      (func (export "headers") (result i32) (local $h i64)
+        (drop (call $http_request (call $input_offset) (i64.const 0)))
+        (local.set $h (call $http_headers))
+        (if (i64.ne (local.get $h) (i64.const 0)) (then (call $output_set (local.get $h) (call $length (local.get $h)))))
+        (i32.const 0)))`);
+    const seen = await sameOnBoth(async (lib) => {
+      const headersWith = async (allowHttpResponseHeaders: boolean) =>
+        withPlugin(lib, { wasm: [{ data: headersGuest }] }, { runInWorker: true, allowedHosts: ['127.0.0.1'], allowHttpResponseHeaders }, async (p) => {
+          const out = await p.call('headers', JSON.stringify({ url: `${baseUrl}/headers` }));
+          if (out === null) return null;
+          const { date: _date, ...stable } = out.json() as Record<string, string>;
+          return stable;
+        });
+      return [await headersWith(true), await headersWith(false)];
+    });
+    assert.equal(seen[0]?.['content-length'], String('GET /headers'.length));
+    assert.equal(seen[1], null);
+  });
+
   it("getInstance().exports.memory is the guest's WebAssembly.Memory on both, which a user may zero before close()", async () => {
     const seen = await sameOnBoth(async (lib) => {
       const p = await lib.createPlugin(countVowels);

@@ -1403,6 +1403,28 @@ describe("drop-in: the peer's users' code", () => {
     assert.equal(successOf(object.plughost, 'plughost'), 'POST /m');
   });
 
+  // Users write timeoutMs beside allowedHosts and memory in the manifest object (the peer's
+  // Manifest type allows it). The spinning guest runs in a child: the peer's never stops.
+  it('difference: timeoutMs in a manifest object: the peer ignores it (the call runs on), plughost applies it', () => {
+    const outcomeIn = (entry: string, waitMs: number) =>
+      execFileSync(
+        process.execPath,
+        [
+          '--no-warnings',
+          '--input-type=module',
+          '-e',
+          `const { createPlugin } = await import(${JSON.stringify(entry)});
+           const functions = { 'extism:host/user': { observe: (_ctx, v) => v } };
+           const p = await createPlugin({ wasm: [{ path: ${JSON.stringify(guest)} }], timeoutMs: 300 }, { functions, runInWorker: true });
+           setTimeout(() => { process.stdout.write('still running'); process.exit(0); }, ${waitMs});
+           p.call('spin').then(() => 'returned', (e) => e.constructor.name).then((outcome) => { process.stdout.write(outcome); process.exit(0); });`,
+        ],
+        { cwd: repoRoot, encoding: 'utf8', timeout: 90_000, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+    assert.equal(outcomeIn(pathToFileURL(join(repoRoot, 'build', 'src', 'index.js')).href, 60_000), 'TimeoutError');
+    assert.equal(outcomeIn('@extism/extism', 3_000), 'still running');
+  });
+
   it("allowedHosts: ['*'] in worker mode lets a request through on both", async () => {
     const text = await sameOnBoth((lib) =>
       withPlugin(lib, pdkRust, { functions: echoBack, runInWorker: true, allowedHosts: ['*'] }, async (p) =>

@@ -85,4 +85,24 @@ describe('code written for @extism/extism', () => {
       await plugin.close();
     }
   });
+
+  it("users' manifest objects with the options' camelCase keys type-check and run unchanged", async () => {
+    const { readFile } = await import('node:fs/promises');
+    const artifact = await readFile(pluginPath('count-vowels'));
+    const manifest: Manifest = {
+      wasm: [{ data: new Uint8Array(artifact.buffer, artifact.byteOffset, artifact.byteLength) }],
+      allowedHosts: [],
+      allowedPaths: {},
+      timeoutMs: 30_000,
+      memory: { maxPages: 64 },
+      config: { vowels: 'e' },
+    };
+    const plugin = await createPlugin(manifest, { useWasi: true, runInWorker: true });
+    try {
+      assert.equal(await plugin.functionExists('count_vowels'), true);
+      assert.equal((await plugin.call('count_vowels', new TextEncoder().encode('hello')))?.json().count, 1);
+    } finally {
+      await plugin.close();
+    }
+  });
 });

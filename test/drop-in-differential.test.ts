@@ -1461,6 +1461,24 @@ describe("drop-in: the peer's users' code", () => {
     assert.equal(seen[1], null);
   });
 
+  // A user's plug-in cache evicts (closes) a plug-in and then awaits its calls in flight.
+  it('difference: close() during a call in worker mode: the peer leaves the call pending for ever, plughost rejects it with PluginClosedError', async () => {
+    const outcomes = await onBoth(async (lib) => {
+      const p = await lib.createPlugin(guest, { functions: observeIdentity([]), runInWorker: true });
+      let outcome = 'pending';
+      void p.call('spin').then(
+        () => (outcome = 'returned'),
+        (error: Error) => (outcome = error.constructor.name),
+      );
+      await p.close();
+      // the call's settling, if any, is queued by the time close() has settled
+      await new Promise((resolve) => setImmediate(resolve));
+      return outcome;
+    });
+    assert.equal(successOf(outcomes.peer, 'peer'), 'pending');
+    assert.equal(successOf(outcomes.plughost, 'plughost'), 'PluginClosedError');
+  });
+
   it("getInstance().exports.memory is the guest's WebAssembly.Memory on both, which a user may zero before close()", async () => {
     const seen = await sameOnBoth(async (lib) => {
       const p = await lib.createPlugin(countVowels);

@@ -1147,6 +1147,15 @@ describe("drop-in: the peer's users' code", () => {
     for (const manifest of sources) assert.equal(await sameOnBoth(vowelsOf(manifest)), HELLO);
   });
 
+  it('{ wasm: [{ url, hash, name }] }, as the docs write it, runs the same; a wrong hash fails on both', async () => {
+    const hash = createHash('sha256').update(moduleBytes()).digest('hex');
+    const url = `${baseUrl}/count-vowels.wasm`;
+    assert.equal(await sameOnBoth(vowelsOf({ wasm: [{ url, hash, name: 'main' }] })), HELLO);
+    const wrong = await onBoth(vowelsOf({ wasm: [{ url, hash: hash.replace(/^./, (c) => (c === '0' ? '1' : '0')), name: 'main' }] }));
+    assert.match(rejectionOf(wrong.peer, 'peer').message, /hash mismatch/);
+    assert.ok(rejectionOf(wrong.plughost, 'plughost') instanceof plughostModule.HashMismatchError);
+  });
+
   it('difference: a hash over wasm data that is a view of a larger buffer: the peer hashes the whole buffer (hash mismatch), plughost the bytes given', async () => {
     const bytes = moduleBytes();
     const larger = Buffer.alloc(bytes.length + 64);

@@ -9,7 +9,8 @@ export interface CallOptions {
 
 /**
  * What a call accepts as input: strings are sent as UTF-8, numbers as their decimal text, bytes
- * (a Uint8Array or any other view, an ArrayBuffer, a SharedArrayBuffer) as they are.
+ * (a Uint8Array or any other view, an ArrayBuffer, a SharedArrayBuffer) as they are. Any other
+ * object fails the call with a `TypeError`: send a value as JSON with `JSON.stringify(value)`.
  *
  * A plug-in in a worker (`runInWorker`, `createPool`) takes other inputs when the call is made, so
  * the caller may reuse its bytes at once; bytes in a `SharedArrayBuffer` (the buffer itself, or a

@@ -143,7 +143,11 @@ export class TimeoutError extends PluginCallError {
   /** `reason` says what was running out of time (an HTTP request and its URL, say). */
   constructor(functionName: string, timeoutMs: number, options?: { reason?: string; cause?: unknown }) {
     const reason = options?.reason === undefined ? '' : `: ${options.reason}`;
-    super(functionName, -1, `call to "${functionName}" timed out after ${timeoutMs} ms${reason}`, { code: 'PLUGHOST_TIMEOUT', cause: options?.cause });
+    // "call canceled due to timeout" is @extism/extism's text, which its users' code tests for
+    super(functionName, -1, `call to "${functionName}" timed out after ${timeoutMs} ms${reason} (call canceled due to timeout)`, {
+      code: 'PLUGHOST_TIMEOUT',
+      cause: options?.cause,
+    });
     this.timeoutMs = timeoutMs;
   }
 }

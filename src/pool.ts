@@ -5,6 +5,7 @@
 
 import type { CallOptions, PluginInput } from './call-options.js';
 import { AbortError, ManifestError, PluginClosedError, PoolFullError, WorkerError } from './errors.js';
+import { unsupportedInput } from './internal/backend.js';
 import { CallQueue } from './internal/call-queue.js';
 import type { Platform } from './internal/platform/platform.js';
 import { type CapturedInput, captureInput, isSmallInput, type WorkerBackend } from './internal/worker/worker-backend.js';
@@ -99,6 +100,8 @@ export class Pool {
    */
   call<T = unknown>(name: string, input?: PluginInput, hostContext?: T, options?: CallOptions): Promise<PluginOutput | null> {
     if (this.#closed) return Promise.reject(new PluginClosedError());
+    const unsupported = unsupportedInput(input);
+    if (unsupported !== undefined) return Promise.reject(unsupported);
     const idle = this.#leastBusy(isSmallInput(input) ? SMALL_CALLS_PER_MEMBER : CALLS_PER_MEMBER);
     if (idle !== undefined && idle.calls === 0) return this.#run(idle, name, input, hostContext, options);
     if (this.pending >= this.#maxQueue) return Promise.reject(new PoolFullError(this.#maxQueue));

@@ -1,7 +1,7 @@
 // "A call, step by step" (ABI.md): outcomes in order, state across calls, initialization.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createPlugin, PluginCallError } from '../src/index.js';
+import { createPlugin, createPool, PluginCallError } from '../src/index.js';
 import { assemble } from './helpers.js';
 
 const IMPORTS = `
@@ -177,6 +177,33 @@ describe('a call', () => {
     });
     await assert.rejects(plugin.call('f'), { message: /calls on one plug-in never nest/ });
     assert.equal((inner as { code: string }).code, 'PLUGHOST_REENTRANT_CALL');
+  });
+
+  it('refuses an input that is neither text, a number nor bytes with a TypeError, before anything runs, on every path', async () => {
+    const echo = await assemble(`(module ${IMPORTS}
+      (func (export "echo") (call $output_set (call $input_offset) (call $input_length))))`);
+    const inWorker = await createPlugin({ wasm: [{ data: echo }] }, { runInWorker: true });
+    const pool = await createPool({ wasm: [{ data: echo }] }, { size: 1 });
+    const plugin = await pluginFrom(`(module ${IMPORTS}
+      (func (export "echo") (call $output_set (call $input_offset) (call $input_length))))`);
+    try {
+      const refused = /^a call's input must be a string, a number or bytes .*, got an object \(Object\): pass JSON\.stringify\(value\)/;
+      const unsupported = { a: 1 } as unknown as string;
+      for (const target of [plugin, inWorker, pool]) {
+        await assert.rejects(target.call('echo', unsupported), (err: unknown) => err instanceof TypeError && refused.test(err.message));
+        await assert.rejects(target.call('echo', (() => 1) as unknown as string), /got a function/);
+        // what a call takes still goes through, the plug-in untouched by the refusal
+        assert.equal((await target.call('echo', 42))?.text(), '42');
+        assert.equal((await target.call('echo', new DataView(new TextEncoder().encode('xab').buffer, 1)))?.text(), 'ab');
+        assert.equal((await target.call('echo', null))?.text(), '');
+      }
+      assert.throws(
+        () => plugin.callSync('echo', unsupported),
+        (err: unknown) => err instanceof TypeError && refused.test(err.message),
+      );
+    } finally {
+      await Promise.all([plugin.close(), inWorker.close(), pool.close()]);
+    }
   });
 
   it('rejects calls after close', async () => {

@@ -329,7 +329,7 @@ describe('plughost call', () => {
     const started = Date.now();
     const r = await cli(['call', wasm('basic'), 'spin', '--timeout', '50']);
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /^Error: call to "spin" timed out after 50 ms\nhint: .*--timeout/);
+    assert.match(r.stderr, /^Error: call to "spin" timed out after 50 ms \(call canceled due to timeout\)\nhint: .*--timeout/);
     assert.ok(Date.now() - started < 5000);
   });
 

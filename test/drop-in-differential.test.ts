@@ -806,6 +806,8 @@ describe('drop-in: errors', () => {
     const ours = rejectionOf(outcomes.plughost, 'plughost');
     assert.ok(ours instanceof plughostModule.TimeoutError);
     assert.equal(ours.timeoutMs, timeoutMs);
+    // users' code tells a timeout by the peer's text (/canceled due to timeout/i); it still does
+    assert.match(ours.message, /canceled due to timeout/i);
   });
 });
 
@@ -1177,19 +1179,25 @@ describe("drop-in: the peer's users' code", () => {
     assert.deepStrictEqual(seen, ['cba', 'cba', '}1:"a"{']);
   });
 
-  it('difference: an ArrayBuffer, a DataView or an object as call input: the peer sends no input; plughost sends the bytes, and an object as its String()', async () => {
+  it('difference: an ArrayBuffer, a DataView or an object as call input: the peer sends no input; plughost sends the bytes, and refuses an object with a TypeError', async () => {
     const outcomes = await onBoth((lib) =>
       withPlugin(lib, hostEcho, { functions: echoBack }, async (p) => {
         const bytes = new TextEncoder().encode('xabc');
+        const object = await p.call('reverse', { a: 1 }).then(
+          (out) => observe(out)?.text ?? null,
+          (err: unknown) => (err instanceof TypeError ? `TypeError: ${err.message}` : err),
+        );
         return [
           observe(await p.call('reverse', bytes.slice(1).buffer))?.text ?? null,
           observe(await p.call('reverse', new DataView(bytes.buffer, 1, 3)))?.text ?? null,
-          observe(await p.call('reverse', { a: 1 }))?.text ?? null,
+          object,
         ];
       }),
     );
     assert.deepStrictEqual(successOf(outcomes.peer, 'peer'), [null, null, null]);
-    assert.deepStrictEqual(successOf(outcomes.plughost, 'plughost'), ['cba', 'cba', ']tcejbO tcejbo[']);
+    const [buffer, view, object] = successOf(outcomes.plughost, 'plughost') as string[];
+    assert.deepStrictEqual([buffer, view], ['cba', 'cba']);
+    assert.match(object!, /^TypeError: a call's input must be a string, a number or bytes .* got an object \(Object\): pass JSON\.stringify\(value\)/);
   });
 
   for (const runInWorker of [false, true]) {

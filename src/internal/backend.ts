@@ -15,7 +15,26 @@ const EMPTY = new Uint8Array(0);
 function toInput(input: PluginInput): Uint8Array | string {
   if (input === undefined || input === null) return EMPTY;
   if (typeof input === 'string') return input;
-  return asBytes(input) ?? (isSharedMemory(input) ? new Uint8Array(input) : String(input));
+  const bytes = asBytes(input) ?? (isSharedMemory(input) ? new Uint8Array(input) : undefined);
+  if (bytes !== undefined) return bytes;
+  const unsupported = unsupportedInput(input);
+  if (unsupported !== undefined) throw unsupported;
+  return String(input);
+}
+
+/**
+ * A TypeError for an input a call does not take (an object that holds no bytes, a function, a
+ * symbol), which would otherwise reach the plug-in as its text, "[object Object]"; undefined
+ * for every input a call takes. Checked before a call goes anywhere.
+ */
+export function unsupportedInput(input: unknown): TypeError | undefined {
+  const type = typeof input;
+  if (type !== 'object' && type !== 'function' && type !== 'symbol') return undefined;
+  if (input === null || ArrayBuffer.isView(input) || input instanceof ArrayBuffer || isSharedMemory(input)) return undefined;
+  const kind = Object.prototype.toString.call(input).slice(8, -1);
+  return new TypeError(
+    `a call's input must be a string, a number or bytes (a Uint8Array or another view, an ArrayBuffer, a SharedArrayBuffer), got ${type === 'object' ? `an object (${kind})` : `a ${type}`}: pass JSON.stringify(value) to send a value as JSON`,
+  );
 }
 
 /**

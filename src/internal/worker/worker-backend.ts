@@ -10,7 +10,7 @@
 import { AbortError, PluginClosedError, ReentrantCallError, TimeoutError, WorkerError } from '../../errors.js';
 import type { LogLevel } from '../../options.js';
 import { PluginOutput } from '../../plugin-output.js';
-import type { CallOptions, PluginBackend, PluginInput } from '../backend.js';
+import { type CallOptions, type PluginBackend, type PluginInput, unsupportedInput } from '../backend.js';
 import { CallQueue } from '../call-queue.js';
 import { Deadline } from '../deadline.js';
 import { fromWire } from '../error-codec.js';
@@ -149,6 +149,8 @@ export class WorkerBackend implements PluginBackend {
     if (this.inHostFunction) return Promise.reject(new ReentrantCallError(name));
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(new AbortError(name, signal.reason));
+    const unsupported = unsupportedInput(input);
+    if (unsupported !== undefined) return Promise.reject(unsupported);
     return new Promise<PluginOutput | null>((resolve, reject) => {
       const job: CallJob = { kind: 'call', id: 0, name, input, sent: undefined, staging: null, aborted: false, hostContext, signal, resolve, reject };
       this.queue.push(job);

@@ -17,7 +17,17 @@ import { fromWire } from '../error-codec.js';
 import type { HttpRequest, HttpResponse } from '../host-env.js';
 import type { LoadedModule } from '../module-loader.js';
 import { type HostCallRecord, remoteCallContext, runHostFunction } from './host-call-server.js';
-import { type CapturedInput, captureInput, keepSent, needsStaging, OwnedInput, ringInput, type StagingIndex, type WireInput } from './input-staging.js';
+import {
+  type CapturedInput,
+  captureInput,
+  keepSent,
+  needsStaging,
+  OwnedInput,
+  ringInput,
+  SharedInput,
+  type StagingIndex,
+  type WireInput,
+} from './input-staging.js';
 import {
   CALL_ID_WRAP,
   type CallFailed,
@@ -149,7 +159,8 @@ export class WorkerBackend implements PluginBackend {
     if (this.inHostFunction) return Promise.reject(new ReentrantCallError(name));
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(new AbortError(name, signal.reason));
-    const unsupported = unsupportedInput(input);
+    // a pool's queued call comes with its input already captured (checked when the pool took it)
+    const unsupported = input instanceof OwnedInput || input instanceof SharedInput ? undefined : unsupportedInput(input);
     if (unsupported !== undefined) return Promise.reject(unsupported);
     return new Promise<PluginOutput | null>((resolve, reject) => {
       const job: CallJob = { kind: 'call', id: 0, name, input, sent: undefined, staging: null, aborted: false, hostContext, signal, resolve, reject };

@@ -2,7 +2,7 @@
 // ABI.md ("A call, step by step"). Synchronous, so the same engine runs on the main thread and
 // inside a worker; only a plug-in that imports something asynchronous where the engine has JSPI
 // (see jspi.ts) is called through a promise, with the same steps before and after the guest.
-import { CallContext } from '../call-context.js';
+import { CallContext, type CallContextHost } from '../call-context.js';
 import {
   AbortError,
   FuelExhaustedError,
@@ -201,7 +201,7 @@ export class PluginEngine {
       const asyncHttp = hasJspi() ? options.asyncHttp?.(() => this.deadline) : undefined;
       this.state = this.createState(options, asyncHttp !== undefined);
       this.slot.holder.state = this.state;
-      this.callContext = new CallContext(this.state);
+      this.callContext = new CallContext(this.contextHost());
       this.stdout = outputSink(options.stdout, 1, options.platform);
       this.stderr = outputSink(options.stderr, 2, options.platform);
       this.plan = link({
@@ -242,6 +242,42 @@ export class PluginEngine {
       lastStatus: 0,
       lastHeaders: undefined,
       hostContext: undefined,
+    };
+  }
+
+  /**
+   * What the plug-in's call context reaches: this plug-in's kernel and vars, while it is open.
+   * Once released, the kernel goes back to the pool and serves the next plug-in created, so a
+   * context used after that (kept by a host function for later, or used by an async host
+   * function still running after its call timed out) fails instead of reaching that plug-in.
+   */
+  private contextHost(): CallContextHost {
+    const state = this.state;
+    const open = (): void => {
+      if (this.released) {
+        throw new PluginClosedError(
+          "the plug-in this host function's call context belongs to is closed: its memory and vars are no longer reachable (use the context during the call, and keep copies of what is needed later)",
+        );
+      }
+    };
+    return {
+      get kernel() {
+        open();
+        return state.kernel;
+      },
+      get vars() {
+        open();
+        return state.vars;
+      },
+      get hostContext() {
+        return state.hostContext;
+      },
+      get logLevel() {
+        return state.logLevel;
+      },
+      set logLevel(level: LogLevel) {
+        state.logLevel = level;
+      },
     };
   }
 

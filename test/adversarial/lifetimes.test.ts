@@ -1,0 +1,121 @@
+// Lifetimes a host function can get wrong: a call context used after its plug-in was closed
+// (kept for later, or an async host function still running after its call timed out), a host
+// function closing, resetting or calling plug-ins in the middle of a call, and calls queued by
+// the thousand when their plug-in is closed. A closed plug-in's kernel goes back to a pool and
+// serves the next plug-in created, so nothing that belonged to the first may reach it.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { type CallContext, createPlugin, createPool, PluginClosedError, type PluginOptions, WorkerError } from '../../src/index.js';
+import { assemble } from '../helpers.js';
+
+const JSPI =
+  typeof (WebAssembly as unknown as { Suspending?: unknown }).Suspending === 'function' &&
+  typeof (WebAssembly as unknown as { promising?: unknown }).promising === 'function';
+
+/** "keep": hands its input's handle to host function `keep`; "echo": outputs its input. */
+const GUEST = `(module
+  (import "extism:host/env" "input_offset" (func $input_offset (result i64)))
+  (import "extism:host/env" "input_length" (func $input_length (result i64)))
+  (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+  (import "extism:host/user" "keep" (func $keep (param i64)))
+  (func (export "keep") (call $keep (call $input_offset)))
+  (func (export "echo") (call $output_set (call $input_offset) (call $input_length))))`;
+
+/** Every way a call context reaches its plug-in's kernel and vars, each caught. */
+function everyUse(ctx: CallContext, handle: number): unknown[] {
+  const uses: (() => unknown)[] = [
+    () => ctx.read(handle),
+    () => ctx.length(handle),
+    () => ctx.store('written later'),
+    () => ctx.alloc(16),
+    () => ctx.free(handle),
+    () => ctx.setError('set later'),
+    () => ctx.getVariable('v'),
+    () => ctx.setVariable('v', 'set later'),
+    () => ctx.deleteVariable('v'),
+  ];
+  return uses.map((use) => {
+    try {
+      return use();
+    } catch (err) {
+      return err;
+    }
+  });
+}
+
+const noop = { 'extism:host/user': { keep() {} } };
+
+describe('call contexts after their plug-in is closed', () => {
+  it('a context kept past close reaches nothing: PluginClosedError, and the plug-in that took the kernel is untouched', async () => {
+    const wasm = await assemble(GUEST);
+    let kept: { ctx: CallContext; handle: number } | undefined;
+    const first = await createPlugin(wasm, {
+      functions: { 'extism:host/user': { keep: (ctx: CallContext, handle: number) => void (kept = { ctx, handle }) } },
+    });
+    await first.call('keep', 'input of the first plug-in');
+    assert.ok(kept);
+    await first.close();
+    // the next plug-in takes the pooled kernel the first one gave back
+    const second = await createPlugin(wasm, { functions: noop });
+    try {
+      // its input stays in the kernel after the call: the old context must not read it
+      assert.equal((await second.call('echo', 'SECRET OF THE SECOND'))?.text(), 'SECRET OF THE SECOND');
+      for (const [i, outcome] of everyUse(kept.ctx, kept.handle).entries()) {
+        assert.ok(outcome instanceof PluginClosedError, `use ${i}: ${String(outcome)}`);
+        assert.match(outcome.message, /closed/);
+        assert.match(outcome.message, /during the call/);
+      }
+      assert.equal((await second.call('echo', 'still mine'))?.text(), 'still mine');
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('in a worker, a context kept past its call reaches nothing (WorkerError)', async () => {
+    const wasm = await assemble(GUEST);
+    let kept: { ctx: CallContext; handle: number } | undefined;
+    const plugin = await createPlugin(wasm, {
+      runInWorker: true,
+      functions: { 'extism:host/user': { keep: (ctx: CallContext, handle: number) => void (kept = { ctx, handle }) } },
+    });
+    try {
+      await plugin.call('keep', 'input');
+      assert.ok(kept);
+      for (const [i, outcome] of everyUse(kept.ctx, kept.handle).entries()) assert.ok(outcome instanceof WorkerError, `use ${i}: ${String(outcome)}`);
+    } finally {
+      await plugin.close();
+    }
+  });
+
+  it('an async host function still running after its call timed out and its plug-in closed cannot read the next plug-in (JSPI)', {
+    skip: JSPI ? false : 'this engine has no JSPI (WebAssembly.Suspending / promising)',
+  }, async () => {
+    const wasm = await assemble(GUEST);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let later: Promise<unknown[]> | undefined;
+    const first = await createPlugin(wasm, {
+      timeoutMs: 50,
+      functions: {
+        'extism:host/user': {
+          async keep(ctx: CallContext, handle: number) {
+            later = released.then(() => everyUse(ctx, handle));
+            await later;
+          },
+        },
+      },
+    });
+    await assert.rejects(first.call('keep', 'input of the first plug-in'), { code: 'PLUGHOST_TIMEOUT' });
+    await first.close();
+    const second = await createPlugin(wasm, { functions: noop });
+    try {
+      assert.equal((await second.call('echo', 'SECRET OF THE SECOND'))?.text(), 'SECRET OF THE SECOND');
+      release();
+      assert.ok(later);
+      for (const [i, outcome] of (await later).entries()) assert.ok(outcome instanceof PluginClosedError, `use ${i}: ${String(outcome)}`);
+      assert.equal((await second.call('echo', 'still mine'))?.text(), 'still mine');
+    } finally {
+      await second.close();
+    }
+  });
+});

@@ -877,3 +877,52 @@ describe('the plughost executable', () => {
     });
   }
 });
+
+describe("the plug-in's text on stderr (logs and error messages)", () => {
+  // Logs one message and sets it as its error: a terminal title, a screen clear, a line that
+  // passes for the CLI's own, a carriage return and a line erase, C1 and bidi controls.
+  const HOSTILE = '\x1b]0;pwned\x07\x1b[2J\x1b[H\n[error] forged\r\x1b[2K\x9b2J\u202e\x00\tend';
+  const guest = (text: string) => `(module
+    (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+    (import "extism:host/env" "store_u8" (func $store_u8 (param i64 i32)))
+    (import "extism:host/env" "log_warn" (func $log_warn (param i64)))
+    (import "extism:host/env" "error_set" (func $error_set (param i64)))
+    (memory 1)
+    (data (i32.const 0) "${[...Buffer.from(text)].map((b) => `\\${b.toString(16).padStart(2, '0')}`).join('')}")
+    (func $text (result i64) (local $h i64) (local $i i64)
+      (local.set $h (call $alloc (i64.const ${Buffer.byteLength(text)})))
+      (loop $next
+        (call $store_u8 (i64.add (local.get $h) (local.get $i)) (i32.load8_u (i32.wrap_i64 (local.get $i))))
+        (local.set $i (i64.add (local.get $i) (i64.const 1)))
+        (br_if $next (i64.lt_u (local.get $i) (i64.const ${Buffer.byteLength(text)}))))
+      (local.get $h))
+    (func (export "hostile") (result i32) (call $log_warn (call $text)) (call $error_set (call $text)) (i32.const 1))
+    (func (export "long") (result i32) (call $error_set (call $alloc (i64.const 4194304))) (i32.const 1)))`;
+  let dir: string;
+  let file: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'plughost-cli-text-'));
+    file = join(dir, 'hostile.wasm');
+    await writeFile(file, await assemble(guest(HOSTILE)));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('reaches the terminal with no control character but tab and newline, and no line of it passes for a line of the CLI', async () => {
+    const r = await cli(['call', file, 'hostile', '--log-level', 'warn']);
+    assert.equal(r.status, 1);
+    assert.doesNotMatch(r.stderr, /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/u, JSON.stringify(r.stderr));
+    for (const line of r.stderr.split('\n').filter((l) => l !== '')) assert.match(line, /^(\[warn\] |Error: |returned non-zero exit code: | {2})/, line);
+    assert.match(r.stderr, /^\[warn\] \\x1b\]0;pwned\\x07\\x1b\[2J\\x1b\[H\n {2}\[error\] forged\\x0d\\x1b\[2K\\x9b2J\\u\{202e\}\\x00\tend\n/);
+    assert.match(r.stderr, /\nError: \\x1b\]0;pwned/);
+  });
+
+  it('is cut at 64 Ki characters, saying how many of its own more there were (a guest set a 4 MiB error message)', async () => {
+    const long = join(dir, 'long.wasm');
+    await writeFile(long, await assemble(guest('x')));
+    const r = await cli(['call', long, 'long']);
+    assert.equal(r.status, 1);
+    assert.ok(r.stderr.length < 70_000, `${r.stderr.length} characters`);
+    // its bytes are zeros, each written as the 4 characters \x00: 16,384 of them fit
+    assert.match(r.stderr, /\\x00… \(4177920 more characters\)\n/);
+  });
+});

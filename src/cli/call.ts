@@ -18,7 +18,7 @@ import { LOG_LEVELS } from '../internal/host-env.js';
 import { fileErrorReason } from '../internal/platform/node/host.js';
 import { booleanFlag, EXTISM_GLOBAL_FLAGS, type FlagSpec, listFlag, parseArgs, stringFlag, UsageError, wholeNumber } from './args.js';
 import { CliFailure, linkFailure, PluginFailure } from './failure.js';
-import { type CliIo, type OutputStream, readAll, writeOut } from './io.js';
+import { type CliIo, type OutputStream, readAll, terminalText, writeOut } from './io.js';
 
 const CALL_USAGE = `Usage: plughost call <wasm | manifest.json | url> <function> [flags]
 
@@ -385,7 +385,7 @@ async function readInput(input: InputSource, io: CliIo): Promise<Uint8Array | st
 /** Plug-in log messages, one line each on stderr: `[info] message`. */
 function stderrLogger(stderr: OutputStream): Logger {
   const line = (level: string) => (message: string) => {
-    stderr.write(`[${level}] ${message}\n`);
+    stderr.write(`[${level}] ${terminalText(message)}\n`);
   };
   return { trace: line('trace'), debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
 }

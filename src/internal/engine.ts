@@ -18,7 +18,7 @@ import type { HostFunction } from '../host-function.js';
 import type { HostFunctionMap, Logger, LogLevel } from '../options.js';
 import type { PluginOutput } from '../plugin-output.js';
 import { Deadline } from './deadline.js';
-import { acquireEnvSlot, type EnvSlot, releaseEnvSlot } from './env-slot.js';
+import { acquireEnvSlot, discardEnvSlot, type EnvSlot, releaseEnvSlot } from './env-slot.js';
 import { thrownText } from './error-codec.js';
 import { createAsyncHttpRequest, type HostEnvState, type HttpHandler } from './host-env.js';
 import { type AsyncHttpHandler, HttpDeadlineExceeded } from './http/index.js';
@@ -563,8 +563,13 @@ export class PluginEngine {
       } finally {
         this.endCall();
       }
-      // The given-up guest may still be suspended on its memory: that memory must not be pooled.
-      if (call.givenUp) this.instance.ownMemories = [];
+      // The given-up guest may still be suspended on its memory and its kernel, and may run on
+      // once its host function settles (a guest that catches the error it resumes with): neither
+      // may go to another plug-in.
+      if (call.givenUp) {
+        this.instance.ownMemories = [];
+        this.kernelAbandoned = true;
+      }
       return this.settle(name, returned, failed, failure);
     } catch (err) {
       throw this.callFailure(name, err);
@@ -783,6 +788,8 @@ export class PluginEngine {
   }
 
   private released = false;
+  /** A call was given up while its guest was suspended: the kernel may still be in its hands, so it is never pooled. */
+  private kernelAbandoned = false;
 
   private release(): void {
     if (this.active || this.released) return;
@@ -791,6 +798,7 @@ export class PluginEngine {
     this.wasis = [];
     this.vars.clear();
     this.releaseMemories();
-    releaseEnvSlot(this.slot);
+    if (this.kernelAbandoned) discardEnvSlot(this.slot);
+    else releaseEnvSlot(this.slot);
   }
 }

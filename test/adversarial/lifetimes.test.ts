@@ -118,4 +118,60 @@ describe('call contexts after their plug-in is closed', () => {
       await second.close();
     }
   });
+
+  it('a guest given up while suspended (JSPI) that catches the error it resumes with never reaches the kernel of the plug-in created after its own closed', {
+    skip: JSPI ? false : 'this engine has no JSPI (WebAssembly.Suspending / promising)',
+  }, async () => {
+    // "run" waits in an async host function past its timeout; when that settles, the call
+    // is given up and the guest resumes with an error, which it catches: from there on it is
+    // a zombie, running on its plug-in's kernel. It reports the kernel's input length, and
+    // logs the first block of the heap (where a call's input goes).
+    const wasm = await assemble(
+      `(module
+          (import "extism:host/env" "input_offset" (func $input_offset (result i64)))
+          (import "extism:host/env" "input_length" (func $input_length (result i64)))
+          (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+          (import "extism:host/env" "log_warn" (func $log_warn (param i64)))
+          (import "extism:host/user" "wait" (func $wait))
+          (import "extism:host/user" "report" (func $report (param i64)))
+          (func (export "run")
+            (try (do (call $wait)) (catch_all))
+            (call $report (call $input_length))
+            (call $log_warn (i64.const 272)))
+          (func (export "echo") (call $output_set (call $input_offset) (call $input_length))))`,
+      { all: true },
+    );
+    let resume!: () => void;
+    const resumed = new Promise<void>((resolve) => (resume = resolve));
+    let zombieDone!: (length: number) => void;
+    const zombieReport = new Promise<number>((resolve) => (zombieDone = resolve));
+    const logged: string[] = [];
+    const logger = { trace() {}, debug() {}, info() {}, warn: (m: string) => void logged.push(m), error() {} };
+    const first = await createPlugin(wasm, {
+      timeoutMs: 50,
+      logLevel: 'warn',
+      logger: { ...logger, warn() {} },
+      functions: {
+        'extism:host/user': {
+          async wait() {
+            await resumed;
+          },
+          report: (_ctx: CallContext, length: number) => void zombieDone(length),
+        },
+      },
+    });
+    await assert.rejects(first.call('run', 'input of the first'), { code: 'PLUGHOST_TIMEOUT' });
+    await first.close();
+    const second = await createPlugin(wasm, { logLevel: 'warn', logger, functions: { 'extism:host/user': { wait() {}, report() {} } } });
+    try {
+      assert.equal((await second.call('echo', 'SECRET OF THE SECOND'))?.text(), 'SECRET OF THE SECOND');
+      resume();
+      const length = await zombieReport;
+      assert.notEqual(length, 'SECRET OF THE SECOND'.length, "the zombie saw the second plug-in's input");
+      assert.deepEqual(logged, [], "the zombie logged into the second plug-in's logger");
+      assert.equal((await second.call('echo', 'still mine'))?.text(), 'still mine');
+    } finally {
+      await second.close();
+    }
+  });
 });

@@ -925,4 +925,24 @@ describe("the plug-in's text on stderr (logs and error messages)", () => {
     // its bytes are zeros, each written as the 4 characters \x00: 16,384 of them fit
     assert.match(r.stderr, /\\x00… \(4177920 more characters\)\n/);
   });
+
+  it('names a plug-in chose reach the terminal escaped and on one line: plughost info, and the exports a failed call lists', async () => {
+    const names = join(dir, 'names.wasm');
+    await writeFile(
+      names,
+      await assemble(`(module
+        (import "\\1b]0;pwned\\07" "\\1b[2J\\0a[error] forged" (func))
+        (func (export "\\1b[Hrun\\09\\0d\\e2\\80\\ae")))`),
+    );
+    const controls = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/u;
+    const info = await cli(['info', names]);
+    assert.equal(info.status, 0, info.stderr);
+    assert.doesNotMatch(info.stdout, controls, JSON.stringify(info.stdout));
+    assert.doesNotMatch(info.stdout, /\n\[error\]/);
+    assert.match(info.stdout, /\\x1b\[Hrun\\x09\\x0d\\u\{202e\}/);
+    assert.match(info.stdout, /\\x1b\]0;pwned\\x07\.\\x1b\[2J\\x0a\[error\] forged/);
+    const call = await cli(['call', names, 'absent']);
+    assert.equal(call.status, 3);
+    assert.doesNotMatch(call.stderr, controls, JSON.stringify(call.stderr));
+  });
 });

@@ -18,7 +18,7 @@ import { LOG_LEVELS } from '../internal/host-env.js';
 import { fileErrorReason } from '../internal/platform/node/host.js';
 import { booleanFlag, EXTISM_GLOBAL_FLAGS, type FlagSpec, listFlag, parseArgs, stringFlag, UsageError, wholeNumber } from './args.js';
 import { CliFailure, linkFailure, PluginFailure } from './failure.js';
-import { type CliIo, type OutputStream, readAll, terminalText, writeOut } from './io.js';
+import { type CliIo, type OutputStream, readAll, terminalName, terminalText, writeOut } from './io.js';
 
 const CALL_USAGE = `Usage: plughost call <wasm | manifest.json | url> <function> [flags]
 
@@ -392,7 +392,7 @@ function stderrLogger(stderr: OutputStream): Logger {
 
 /** A one-line list of the plug-in's functions, for a "no such function" hint. */
 async function exportedFunctions(plugin: Plugin): Promise<string> {
-  const names = (await plugin.getExports()).filter((e) => e.kind === 'function').map((e) => e.name);
+  const names = (await plugin.getExports()).filter((e) => e.kind === 'function').map((e) => terminalName(e.name));
   if (names.length === 0) return 'the plug-in exports no functions';
   const shown = names.length > 12 ? [...names.slice(0, 12), `and ${names.length - 12} more`] : names;
   return `the plug-in exports: ${shown.join(', ')}`;

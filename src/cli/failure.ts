@@ -121,7 +121,7 @@ export function describeFailure(err: unknown): string[] {
   const lines = [`Error: ${terminalText(message(failure))}`];
   const exitCode = reportedExitCode(failure);
   if (exitCode !== undefined) lines.push(`returned non-zero exit code: ${exitCode}`);
-  for (const hint of hints(failure)) lines.push(`hint: ${hint}`);
+  for (const hint of hints(failure)) lines.push(`hint: ${terminalText(hint)}`);
   if (err instanceof UsageError) {
     lines.push(`run 'plughost ${err.command === undefined ? '' : `${err.command} `}--help' for usage`);
   }

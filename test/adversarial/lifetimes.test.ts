@@ -5,7 +5,7 @@
 // serves the next plug-in created, so nothing that belonged to the first may reach it.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type CallContext, createPlugin, createPool, PluginClosedError, type PluginOptions, WorkerError } from '../../src/index.js';
+import { type CallContext, createPlugin, createPool, type Plugin, PluginClosedError, type PluginOptions, WorkerError } from '../../src/index.js';
 import { assemble } from '../helpers.js';
 
 const JSPI =
@@ -173,5 +173,115 @@ describe('call contexts after their plug-in is closed', () => {
     } finally {
       await second.close();
     }
+  });
+});
+
+/** "go": calls host function `h`, then keeps using the kernel and outputs what `h` stored; "echo". */
+const REENTRANT = `(module
+  (import "extism:host/env" "input_offset" (func $input_offset (result i64)))
+  (import "extism:host/env" "input_length" (func $input_length (result i64)))
+  (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+  (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+  (import "extism:host/user" "h" (func $h (result i64)))
+  (func (export "go") (local $stored i64)
+    (local.set $stored (call $h))
+    (drop (call $alloc (i64.const 100000)))
+    (call $output_set (local.get $stored) (i64.const 2)))
+  (func (export "echo") (call $output_set (call $input_offset) (call $input_length))))`;
+
+type Action = 'close' | 'reset' | 'call' | 'closeOther' | 'resetOther' | 'callOther';
+
+describe('host functions that close, reset or call plug-ins in the middle of a call', () => {
+  for (const runInWorker of [false, true]) {
+    it(`leave every call settled once with its own answer, and nothing touching a freed kernel (${runInWorker ? 'worker' : 'main thread'})`, async () => {
+      const wasm = await assemble(REENTRANT);
+      const actions: Action[] = ['close', 'reset', 'call', 'closeOther', 'resetOther', 'callOther'];
+      for (const action of actions) {
+        let self: Plugin | undefined;
+        let actionOutcome: Promise<string> | undefined;
+        const other = await createPlugin(wasm, { runInWorker, functions: { 'extism:host/user': { h: () => 0 } } });
+        self = await createPlugin(wasm, {
+          runInWorker,
+          functions: {
+            'extism:host/user': {
+              h(ctx: CallContext) {
+                const target = action.endsWith('Other') ? other : self!;
+                const started = action.startsWith('close') ? target.close() : action.startsWith('reset') ? target.reset() : target.call('echo', 'x');
+                actionOutcome = Promise.resolve(started).then(
+                  () => 'done',
+                  (err: { code?: string }) => String(err.code),
+                );
+                return ctx.store('OK');
+              },
+            },
+          },
+        });
+        const outcome = await self.call('go').then(
+          (out) => out?.text(),
+          (err: { code?: string }) => String(err.code),
+        );
+        const expected = action === 'close' && runInWorker ? 'PLUGHOST_CLOSED' : 'OK';
+        assert.equal(outcome, expected, action);
+        assert.equal(await actionOutcome, action === 'call' ? 'PLUGHOST_REENTRANT_CALL' : 'done', action);
+        const selfAfter = await self.call('echo', 'again').then(
+          (out) => out?.text(),
+          (err: { code?: string }) => String(err.code),
+        );
+        assert.equal(selfAfter, action === 'close' ? 'PLUGHOST_CLOSED' : 'again', action);
+        const otherAfter = await other.call('echo', 'o').then(
+          (out) => out?.text(),
+          (err: { code?: string }) => String(err.code),
+        );
+        assert.equal(otherAfter, action === 'closeOther' ? 'PLUGHOST_CLOSED' : 'o', action);
+        await self.close();
+        await other.close();
+      }
+    });
+  }
+});
+
+describe('10,000 calls queued, then close()', () => {
+  const modes: [string, PluginOptions][] = [
+    ['main thread', {}],
+    ['worker', { runInWorker: true }],
+  ];
+  for (const [mode, options] of modes) {
+    it(`settles each once: with its own output or PluginClosedError (${mode})`, async () => {
+      const plugin = await createPlugin(await assemble(GUEST), { ...options, functions: noop });
+      const settled = new Array<number>(10_000).fill(0);
+      const outcomes = new Map<string, number>();
+      const calls = settled.map((_, i) =>
+        plugin.call('echo', String(i)).then(
+          (out) => {
+            settled[i]!++;
+            const key = out?.text() === String(i) ? 'own output' : `wrong output ${out?.text()}`;
+            outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+          },
+          (err: { code?: string }) => {
+            settled[i]!++;
+            outcomes.set(String(err.code), (outcomes.get(String(err.code)) ?? 0) + 1);
+          },
+        ),
+      );
+      await plugin.close();
+      await Promise.all(calls);
+      assert.ok(
+        settled.every((n) => n === 1),
+        'every call settled once',
+      );
+      assert.deepEqual(
+        [...outcomes.keys()].filter((k) => k !== 'own output' && k !== 'PLUGHOST_CLOSED'),
+        [],
+      );
+    });
+  }
+
+  it('a pool drains them all, each settled once with its own output', async () => {
+    const pool = await createPool(await assemble(GUEST), { size: 2, maxQueue: 20_000, functions: noop });
+    const calls = Array.from({ length: 10_000 }, (_, i) => pool.call('echo', String(i)).then((out) => out?.text()));
+    const closed = pool.close();
+    const texts = await Promise.all(calls);
+    await closed;
+    assert.ok(texts.every((text, i) => text === String(i)));
   });
 });

@@ -735,6 +735,9 @@ export class PluginEngine {
 
   /** Called by instrumented guests when their budget runs out. */
   private tick(): void {
+    // No call is running: the guest ticking is one given up while suspended (JSPI) that caught
+    // the error it resumed with. Nothing bounds it any more but this.
+    if (!this.active) throw new Interrupted('timeout');
     this.account();
     if (this.consumed >= this.fuelLeft) throw new Interrupted('fuel');
     const now = Deadline.now();

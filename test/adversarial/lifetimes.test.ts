@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type CallContext, createPlugin, createPool, type Plugin, PluginClosedError, type PluginOptions, WorkerError } from '../../src/index.js';
-import { assemble } from '../helpers.js';
+import { assemble, runBounded } from '../helpers.js';
 
 const JSPI =
   typeof (WebAssembly as unknown as { Suspending?: unknown }).Suspending === 'function' &&
@@ -190,6 +190,45 @@ const REENTRANT = `(module
   (func (export "echo") (call $output_set (call $input_offset) (call $input_length))))`;
 
 type Action = 'close' | 'reset' | 'call' | 'closeOther' | 'resetOther' | 'callOther';
+
+describe('a guest given up while suspended (JSPI)', () => {
+  it('that catches the error it resumes with is stopped at its next check, not left spinning on the main thread (in a bounded child)', {
+    skip: JSPI ? false : 'this engine has no JSPI (WebAssembly.Suspending / promising)',
+  }, async () => {
+    const library = new URL('../../src/index.js', import.meta.url).href;
+    const helpers = new URL('../helpers.js', import.meta.url).href;
+    // "run" waits past its timeout in an async host function, catches the error it resumes
+    // with once the call is given up, then loops for ever: with no call running, no deadline
+    // was left to stop it, and the host's event loop never turned again.
+    const script = `
+        const { createPlugin } = await import(${JSON.stringify(library)});
+        const { assemble } = await import(${JSON.stringify(helpers)});
+        const wasm = await assemble(\`(module
+          (import "extism:host/user" "wait" (func $wait))
+          (import "extism:host/user" "resumed" (func $resumed))
+          (func (export "run")
+            (try (do (call $wait)) (catch_all))
+            (call $resumed)
+            (loop $forever (br $forever))))\`, { all: true });
+        let resumed = false;
+        const plugin = await createPlugin(wasm, {
+          timeoutMs: 50,
+          functions: {
+            'extism:host/user': {
+              async wait() { await new Promise((resolve) => setTimeout(resolve, 200)); },
+              resumed() { resumed = true; },
+            },
+          },
+        });
+        await plugin.call('run').then(() => console.log('returned'), (err) => console.log(err.code));
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        console.log(resumed ? 'resumed, and the event loop turns' : 'never resumed');
+        await plugin.close();
+      `;
+    const run = await runBounded(script, { timeoutMs: 30_000, maxRssMb: 512 });
+    assert.equal(run.stdout, 'PLUGHOST_TIMEOUT\nresumed, and the event loop turns\n');
+  });
+});
 
 describe('host functions that close, reset or call plug-ins in the middle of a call', () => {
   for (const runInWorker of [false, true]) {

@@ -1,6 +1,7 @@
 // The plughost CLI: `run()` in-process with captured streams, and one spawn of the built bin.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -944,5 +945,53 @@ describe("the plug-in's text on stderr (logs and error messages)", () => {
     const call = await cli(['call', names, 'absent']);
     assert.equal(call.status, 3);
     assert.doesNotMatch(call.stderr, controls, JSON.stringify(call.stderr));
+  });
+});
+
+describe('--enable-wasi-output with a slow reader', () => {
+  it('makes the guest wait for stdout to drain instead of queuing what it writes (64 MiB here)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'plughost-cli-slow-'));
+    try {
+      const file = join(dir, 'flood.wasm');
+      await writeFile(
+        file,
+        await assemble(`(module
+          (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+          (memory (export "memory") 17)
+          (func (export "flood") (result i32) (local $i i32)
+            (i32.store (i32.const 0) (i32.const 64))
+            (i32.store (i32.const 4) (i32.const 1048576))
+            (memory.fill (i32.const 64) (i32.const 0x61) (i32.const 1048576))
+            (loop $l
+              (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 16)))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br_if $l (i32.lt_u (local.get $i) (i32.const 64))))
+            (i32.const 0)))`),
+      );
+      // a pipe read slowly: every write fills it, and it drains 20 ms later
+      const stdout = new (class extends EventEmitter {
+        received = 0;
+        outstanding = 0;
+        maxOutstanding = 0;
+        timer: ReturnType<typeof setTimeout> | undefined;
+        write(chunk: Uint8Array | string): boolean {
+          this.received += chunk.length;
+          this.outstanding += chunk.length;
+          this.maxOutstanding = Math.max(this.maxOutstanding, this.outstanding);
+          this.timer ??= setTimeout(() => {
+            this.timer = undefined;
+            this.outstanding = 0;
+            this.emit('drain');
+          }, 20);
+          return false;
+        }
+      })();
+      const status = await run(['call', file, 'flood', '--enable-wasi-output'], { stdout, stderr: new Capture() });
+      assert.equal(status, 0);
+      assert.equal(stdout.received, 64 * 1048576 + 64);
+      assert.ok(stdout.maxOutstanding <= 17 * 1048576 + 17, `${stdout.maxOutstanding} characters handed to a full stdout`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -47,7 +47,8 @@ What the plug-in may use (nothing by default):
                           read-only; a bare HOST mounts it at the same path (repeatable; implies --wasi)
   --wasi                  give it WASI preview 1 (wasi_snapshot_preview1)
   --enable-wasi-output    let its WASI stdout and stderr through to this terminal's (plughost;
-                          implies --wasi)
+                          implies --wasi; the plug-in then runs in a worker, and waits for a
+                          slow reader)
 
 Limits:
   --timeout MS            fail a call that runs longer than MS milliseconds (0: no limit)
@@ -411,6 +412,9 @@ export async function callCommand(argv: readonly string[], io: CliIo): Promise<n
   if (request.wasiOutput) {
     options.wasiStdout = io.stdout;
     options.wasiStderr = io.stderr;
+    // In a worker the guest waits for a slow reader of our stdout; on this thread the call
+    // holds the event loop, and everything it writes would queue in memory meanwhile.
+    options.runInWorker = true;
   }
   let plugin: Plugin;
   try {

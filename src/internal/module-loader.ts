@@ -99,8 +99,9 @@ const CACHE_LIMIT = 64;
 /**
  * What the cached modules may hold in all, counted as twice their bytes (our copy of the bytes,
  * and V8's): without it, 64 hostile modules padded to maxWasmBytes with a custom section, each
- * loaded once and closed, stayed held (32 GiB). The newest entry is dropped too when it alone
- * is over: a module that large is compiled each time.
+ * loaded once and closed, stayed held (32 GiB). The newest entry stays even when it alone is
+ * over (a large module created over and over is not compiled each time): at most twice
+ * maxWasmBytes more.
  */
 const CACHE_BYTES_LIMIT = 128 * 1024 * 1024;
 const compiledCache = new Map<string, Promise<CacheEntry>>();
@@ -130,7 +131,7 @@ function remember(key: string, entry: Promise<CacheEntry>, byteLength: number): 
       if (compiledCache.get(key) === entry) forget(key);
     },
   );
-  while (compiledCache.size > CACHE_LIMIT || (cachedBytesTotal > CACHE_BYTES_LIMIT && compiledCache.size > 0)) {
+  while (compiledCache.size > CACHE_LIMIT || (cachedBytesTotal > CACHE_BYTES_LIMIT && compiledCache.size > 1)) {
     forget(compiledCache.keys().next().value as string);
   }
   return entry;

@@ -73,6 +73,7 @@ describe('modules shaped against the loader', () => {
       };
       for (const [name, [wasm, message]] of Object.entries(cases)) {
         for (const options of [{ timeoutMs: 1000 }, { fuel: 1000 }]) {
+          globalThis.gc();
           try {
             await createPlugin(wasm, options);
             console.log(name, 'created');
@@ -85,7 +86,7 @@ describe('modules shaped against the loader', () => {
         console.log(name, 'plain created');
       }
     `;
-    const run = await runBounded(script, { timeoutMs: 120_000, maxRssMb: 1024 });
+    const run = await runBounded(script, { timeoutMs: 120_000, maxRssMb: 1024, execArgv: ['--expose-gc'] });
     assert.equal(
       run.stdout,
       [

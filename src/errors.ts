@@ -200,10 +200,10 @@ export class HttpDeniedError extends PlughostError {
   }
 }
 
-/** The plug-in was closed; create a new one. */
+/** The plug-in was closed; create a new one. Also thrown by a host function's call context used once its plug-in is closed. */
 export class PluginClosedError extends PlughostError {
-  constructor() {
-    super('PLUGHOST_CLOSED', 'plug-in is closed');
+  constructor(message = 'plug-in is closed') {
+    super('PLUGHOST_CLOSED', message);
   }
 }
 

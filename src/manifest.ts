@@ -47,7 +47,7 @@ export interface MemoryOptions {
   maxPages?: number;
   /** Largest HTTP response body a plug-in may receive; default 50 MiB. */
   maxHttpResponseBytes?: number;
-  /** Largest total size of a plug-in's vars (keys + values); default 1 MiB; 0 disables vars. */
+  /** Largest total size of a plug-in's vars (keys + values + 48 bytes a var, as the reference host counts); default 1 MiB; 0 disables vars. */
   maxVarBytes?: number;
   /** `maxPages`, snake_case. */
   max_pages?: number;

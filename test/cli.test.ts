@@ -1,6 +1,7 @@
 // The plughost CLI: `run()` in-process with captured streams, and one spawn of the built bin.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -876,4 +877,121 @@ describe('the plughost executable', () => {
       if (row.stderr !== undefined) assert.match(r.stderr, row.stderr);
     });
   }
+});
+
+describe("the plug-in's text on stderr (logs and error messages)", () => {
+  // Logs one message and sets it as its error: a terminal title, a screen clear, a line that
+  // passes for the CLI's own, a carriage return and a line erase, C1 and bidi controls.
+  const HOSTILE = '\x1b]0;pwned\x07\x1b[2J\x1b[H\n[error] forged\r\x1b[2K\x9b2J\u202e\x00\tend';
+  const guest = (text: string) => `(module
+    (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+    (import "extism:host/env" "store_u8" (func $store_u8 (param i64 i32)))
+    (import "extism:host/env" "log_warn" (func $log_warn (param i64)))
+    (import "extism:host/env" "error_set" (func $error_set (param i64)))
+    (memory 1)
+    (data (i32.const 0) "${[...Buffer.from(text)].map((b) => `\\${b.toString(16).padStart(2, '0')}`).join('')}")
+    (func $text (result i64) (local $h i64) (local $i i64)
+      (local.set $h (call $alloc (i64.const ${Buffer.byteLength(text)})))
+      (loop $next
+        (call $store_u8 (i64.add (local.get $h) (local.get $i)) (i32.load8_u (i32.wrap_i64 (local.get $i))))
+        (local.set $i (i64.add (local.get $i) (i64.const 1)))
+        (br_if $next (i64.lt_u (local.get $i) (i64.const ${Buffer.byteLength(text)}))))
+      (local.get $h))
+    (func (export "hostile") (result i32) (call $log_warn (call $text)) (call $error_set (call $text)) (i32.const 1))
+    (func (export "long") (result i32) (call $error_set (call $alloc (i64.const 4194304))) (i32.const 1)))`;
+  let dir: string;
+  let file: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'plughost-cli-text-'));
+    file = join(dir, 'hostile.wasm');
+    await writeFile(file, await assemble(guest(HOSTILE)));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('reaches the terminal with no control character but tab and newline, and no line of it passes for a line of the CLI', async () => {
+    const r = await cli(['call', file, 'hostile', '--log-level', 'warn']);
+    assert.equal(r.status, 1);
+    assert.doesNotMatch(r.stderr, /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/u, JSON.stringify(r.stderr));
+    for (const line of r.stderr.split('\n').filter((l) => l !== '')) assert.match(line, /^(\[warn\] |Error: |returned non-zero exit code: | {2})/, line);
+    assert.match(r.stderr, /^\[warn\] \\x1b\]0;pwned\\x07\\x1b\[2J\\x1b\[H\n {2}\[error\] forged\\x0d\\x1b\[2K\\x9b2J\\u\{202e\}\\x00\tend\n/);
+    assert.match(r.stderr, /\nError: \\x1b\]0;pwned/);
+  });
+
+  it('is cut at 64 Ki characters, saying how many of its own more there were (a guest set a 4 MiB error message)', async () => {
+    const long = join(dir, 'long.wasm');
+    await writeFile(long, await assemble(guest('x')));
+    const r = await cli(['call', long, 'long']);
+    assert.equal(r.status, 1);
+    assert.ok(r.stderr.length < 70_000, `${r.stderr.length} characters`);
+    // its bytes are zeros, each written as the 4 characters \x00: 16,384 of them fit
+    assert.match(r.stderr, /\\x00… \(4177920 more characters\)\n/);
+  });
+
+  it('names a plug-in chose reach the terminal escaped and on one line: plughost info, and the exports a failed call lists', async () => {
+    const names = join(dir, 'names.wasm');
+    await writeFile(
+      names,
+      await assemble(`(module
+        (import "\\1b]0;pwned\\07" "\\1b[2J\\0a[error] forged" (func))
+        (func (export "\\1b[Hrun\\09\\0d\\e2\\80\\ae")))`),
+    );
+    const controls = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/u;
+    const info = await cli(['info', names]);
+    assert.equal(info.status, 0, info.stderr);
+    assert.doesNotMatch(info.stdout, controls, JSON.stringify(info.stdout));
+    assert.doesNotMatch(info.stdout, /\n\[error\]/);
+    assert.match(info.stdout, /\\x1b\[Hrun\\x09\\x0d\\u\{202e\}/);
+    assert.match(info.stdout, /\\x1b\]0;pwned\\x07\.\\x1b\[2J\\x0a\[error\] forged/);
+    const call = await cli(['call', names, 'absent']);
+    assert.equal(call.status, 3);
+    assert.doesNotMatch(call.stderr, controls, JSON.stringify(call.stderr));
+  });
+});
+
+describe('--enable-wasi-output with a slow reader', () => {
+  it('makes the guest wait for stdout to drain instead of queuing what it writes (64 MiB here)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'plughost-cli-slow-'));
+    try {
+      const file = join(dir, 'flood.wasm');
+      await writeFile(
+        file,
+        await assemble(`(module
+          (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+          (memory (export "memory") 17)
+          (func (export "flood") (result i32) (local $i i32)
+            (i32.store (i32.const 0) (i32.const 64))
+            (i32.store (i32.const 4) (i32.const 1048576))
+            (memory.fill (i32.const 64) (i32.const 0x61) (i32.const 1048576))
+            (loop $l
+              (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 16)))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br_if $l (i32.lt_u (local.get $i) (i32.const 64))))
+            (i32.const 0)))`),
+      );
+      // a pipe read slowly: every write fills it, and it drains 20 ms later
+      const stdout = new (class extends EventEmitter {
+        received = 0;
+        outstanding = 0;
+        maxOutstanding = 0;
+        timer: ReturnType<typeof setTimeout> | undefined;
+        write(chunk: Uint8Array | string): boolean {
+          this.received += chunk.length;
+          this.outstanding += chunk.length;
+          this.maxOutstanding = Math.max(this.maxOutstanding, this.outstanding);
+          this.timer ??= setTimeout(() => {
+            this.timer = undefined;
+            this.outstanding = 0;
+            this.emit('drain');
+          }, 20);
+          return false;
+        }
+      })();
+      const status = await run(['call', file, 'flood', '--enable-wasi-output'], { stdout, stderr: new Capture() });
+      assert.equal(status, 0);
+      assert.equal(stdout.received, 64 * 1048576 + 64);
+      assert.ok(stdout.maxOutstanding <= 17 * 1048576 + 17, `${stdout.maxOutstanding} characters handed to a full stdout`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { utf8Length, VarStore } from '../src/internal/vars.js';
+import { utf8Length, VAR_ENTRY_BYTES, VarStore } from '../src/internal/vars.js';
 
 describe('VarStore', () => {
   it('counts keys in UTF-8 bytes, as encoders write them', () => {
@@ -9,10 +9,11 @@ describe('VarStore', () => {
     }
   });
 
-  it('bounds keys plus values and frees the space of deleted vars', () => {
-    const vars = new VarStore(10);
+  it('bounds keys plus values plus VAR_ENTRY_BYTES a var, and frees the space of deleted vars', () => {
+    const entry = VAR_ENTRY_BYTES;
+    const vars = new VarStore(10 + 2 * entry);
     vars.set('ab', new Uint8Array(8));
-    assert.throws(() => vars.set('c', new Uint8Array(1)), { code: 'PLUGHOST_MEMORY_LIMIT', limit: 10, requested: 12 });
+    assert.throws(() => vars.set('c', new Uint8Array(1)), { code: 'PLUGHOST_MEMORY_LIMIT', limit: 10 + 2 * entry, requested: 12 + 2 * entry });
     vars.set('ab', new Uint8Array(2));
     vars.set('c', new Uint8Array(5));
     vars.set('ab', undefined);
@@ -21,7 +22,7 @@ describe('VarStore', () => {
   });
 
   it('answers every get with the value set last, whatever was looked up before', () => {
-    const vars = new VarStore(100);
+    const vars = new VarStore(200);
     const one = new Uint8Array([1]);
     const two = new Uint8Array([2, 2]);
     assert.equal(vars.get('a'), undefined);
@@ -35,7 +36,7 @@ describe('VarStore', () => {
     assert.equal(vars.get('b'), one);
     vars.set('b', undefined);
     assert.equal(vars.get('b'), undefined);
-    assert.throws(() => vars.set('a', new Uint8Array(200)), { code: 'PLUGHOST_MEMORY_LIMIT' });
+    assert.throws(() => vars.set('a', new Uint8Array(300)), { code: 'PLUGHOST_MEMORY_LIMIT' });
     assert.equal(vars.get('a'), two);
     vars.clear();
     assert.equal(vars.get('a'), undefined);

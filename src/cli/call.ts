@@ -18,7 +18,7 @@ import { LOG_LEVELS } from '../internal/host-env.js';
 import { fileErrorReason } from '../internal/platform/node/host.js';
 import { booleanFlag, EXTISM_GLOBAL_FLAGS, type FlagSpec, listFlag, parseArgs, stringFlag, UsageError, wholeNumber } from './args.js';
 import { CliFailure, linkFailure, PluginFailure } from './failure.js';
-import { type CliIo, type OutputStream, readAll, writeOut } from './io.js';
+import { type CliIo, type OutputStream, readAll, terminalName, terminalText, writeOut } from './io.js';
 
 const CALL_USAGE = `Usage: plughost call <wasm | manifest.json | url> <function> [flags]
 
@@ -47,7 +47,8 @@ What the plug-in may use (nothing by default):
                           read-only; a bare HOST mounts it at the same path (repeatable; implies --wasi)
   --wasi                  give it WASI preview 1 (wasi_snapshot_preview1)
   --enable-wasi-output    let its WASI stdout and stderr through to this terminal's (plughost;
-                          implies --wasi)
+                          implies --wasi; the plug-in then runs in a worker, and waits for a
+                          slow reader)
 
 Limits:
   --timeout MS            fail a call that runs longer than MS milliseconds (0: no limit)
@@ -385,14 +386,14 @@ async function readInput(input: InputSource, io: CliIo): Promise<Uint8Array | st
 /** Plug-in log messages, one line each on stderr: `[info] message`. */
 function stderrLogger(stderr: OutputStream): Logger {
   const line = (level: string) => (message: string) => {
-    stderr.write(`[${level}] ${message}\n`);
+    stderr.write(`[${level}] ${terminalText(message)}\n`);
   };
   return { trace: line('trace'), debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
 }
 
 /** A one-line list of the plug-in's functions, for a "no such function" hint. */
 async function exportedFunctions(plugin: Plugin): Promise<string> {
-  const names = (await plugin.getExports()).filter((e) => e.kind === 'function').map((e) => e.name);
+  const names = (await plugin.getExports()).filter((e) => e.kind === 'function').map((e) => terminalName(e.name));
   if (names.length === 0) return 'the plug-in exports no functions';
   const shown = names.length > 12 ? [...names.slice(0, 12), `and ${names.length - 12} more`] : names;
   return `the plug-in exports: ${shown.join(', ')}`;
@@ -411,6 +412,9 @@ export async function callCommand(argv: readonly string[], io: CliIo): Promise<n
   if (request.wasiOutput) {
     options.wasiStdout = io.stdout;
     options.wasiStderr = io.stderr;
+    // In a worker the guest waits for a slow reader of our stdout; on this thread the call
+    // holds the event loop, and everything it writes would queue in memory meanwhile.
+    options.runInWorker = true;
   }
   let plugin: Plugin;
   try {

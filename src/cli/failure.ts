@@ -7,6 +7,7 @@ import { FunctionNotFoundError, LinkError, PlughostError, PluginCallError } from
 import { missingImportHints } from '../internal/linker.js';
 import { UsageError } from './args.js';
 import { importHints, splitQualified } from './imports.js';
+import { terminalText } from './io.js';
 
 /** A failure the CLI itself detected (unreadable input file, ...), with optional hints; exit 1. */
 export class CliFailure extends Error {
@@ -116,10 +117,11 @@ function reportedExitCode(err: unknown): number | undefined {
  */
 export function describeFailure(err: unknown): string[] {
   const failure = err instanceof PluginFailure ? err.cause : err;
-  const lines = [`Error: ${message(failure)}`];
+  // the message may be the plug-in's own text (or hold its names): written out safe for a terminal
+  const lines = [`Error: ${terminalText(message(failure))}`];
   const exitCode = reportedExitCode(failure);
   if (exitCode !== undefined) lines.push(`returned non-zero exit code: ${exitCode}`);
-  for (const hint of hints(failure)) lines.push(`hint: ${hint}`);
+  for (const hint of hints(failure)) lines.push(`hint: ${terminalText(hint)}`);
   if (err instanceof UsageError) {
     lines.push(`run 'plughost ${err.command === undefined ? '' : `${err.command} `}--help' for usage`);
   }

@@ -7,7 +7,7 @@ import { type FuncType, formatFuncType, type ModuleInfo, readModule, WasmFormatE
 import { booleanFlag, EXTISM_GLOBAL_FLAGS, type FlagSpec, parseArgs, UsageError } from './args.js';
 import { CliFailure } from './failure.js';
 import { classifyImport, EXTISM_ENV, EXTISM_USER, type ImportCategory, importHints, WASI } from './imports.js';
-import { type CliIo, writeOut } from './io.js';
+import { type CliIo, terminalName, terminalText, writeOut } from './io.js';
 
 const INFO_USAGE = `Usage: plughost info <wasm> [--json]
 
@@ -148,7 +148,7 @@ function formatReport(report: InfoReport): string {
   lines.push(
     ...table(
       report.exports.map((e) => [
-        e.name,
+        terminalName(e.name),
         e.signature ?? e.kind,
         e.callable === false ? '(not an Extism function: takes parameters or returns other than an i32)' : '',
       ]),
@@ -158,9 +158,9 @@ function formatReport(report: InfoReport): string {
   if (report.imports.length === 0) lines.push('  none');
   // Grouped by namespace for reading; --json keeps the module's own order (the function indices).
   const byNamespace = [...report.imports].sort((a, b) => (a.module === b.module ? 0 : a.module < b.module ? -1 : 1));
-  lines.push(...table(byNamespace.map((i) => [`${i.module}.${i.name}`, i.signature ?? i.kind, PROVIDERS[i.category]])));
+  lines.push(...table(byNamespace.map((i) => [`${terminalName(i.module)}.${terminalName(i.name)}`, i.signature ?? i.kind, PROVIDERS[i.category]])));
 
-  const used = (label: string, names: string[]) => `  ${label}: ${names.length === 0 ? 'none' : `${names.join(', ')} (${names.length})`}`;
+  const used = (label: string, names: string[]) => `  ${label}: ${names.length === 0 ? 'none' : `${names.map(terminalName).join(', ')} (${names.length})`}`;
   lines.push(
     '',
     'Extism functions used:',
@@ -175,8 +175,10 @@ function formatReport(report: InfoReport): string {
   } else {
     const count = report.unsatisfied.length;
     lines.push(`plughost call cannot satisfy ${count} import${count === 1 ? '' : 's'}${report.needsWasi ? ' (the WASI ones need --wasi)' : ''}:`);
-    lines.push(...table(report.imports.filter((i) => !i.satisfiable).map((i) => [`${i.module}.${i.name}`, i.reason ?? ''])));
-    for (const hint of report.hints) lines.push(`hint: ${hint}`);
+    lines.push(
+      ...table(report.imports.filter((i) => !i.satisfiable).map((i) => [`${terminalName(i.module)}.${terminalName(i.name)}`, terminalText(i.reason ?? '')])),
+    );
+    for (const hint of report.hints) lines.push(`hint: ${terminalText(hint)}`);
   }
   return `${lines.join('\n')}\n`;
 }

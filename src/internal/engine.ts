@@ -2,7 +2,7 @@
 // ABI.md ("A call, step by step"). Synchronous, so the same engine runs on the main thread and
 // inside a worker; only a plug-in that imports something asynchronous where the engine has JSPI
 // (see jspi.ts) is called through a promise, with the same steps before and after the guest.
-import { CallContext } from '../call-context.js';
+import { CallContext, type CallContextHost } from '../call-context.js';
 import {
   AbortError,
   FuelExhaustedError,
@@ -18,7 +18,7 @@ import type { HostFunction } from '../host-function.js';
 import type { HostFunctionMap, Logger, LogLevel } from '../options.js';
 import type { PluginOutput } from '../plugin-output.js';
 import { Deadline } from './deadline.js';
-import { acquireEnvSlot, type EnvSlot, releaseEnvSlot } from './env-slot.js';
+import { acquireEnvSlot, discardEnvSlot, type EnvSlot, releaseEnvSlot } from './env-slot.js';
 import { thrownText } from './error-codec.js';
 import { createAsyncHttpRequest, type HostEnvState, type HttpHandler } from './host-env.js';
 import { type AsyncHttpHandler, HttpDeadlineExceeded } from './http/index.js';
@@ -201,7 +201,7 @@ export class PluginEngine {
       const asyncHttp = hasJspi() ? options.asyncHttp?.(() => this.deadline) : undefined;
       this.state = this.createState(options, asyncHttp !== undefined);
       this.slot.holder.state = this.state;
-      this.callContext = new CallContext(this.state);
+      this.callContext = new CallContext(this.contextHost());
       this.stdout = outputSink(options.stdout, 1, options.platform);
       this.stderr = outputSink(options.stderr, 2, options.platform);
       this.plan = link({
@@ -242,6 +242,42 @@ export class PluginEngine {
       lastStatus: 0,
       lastHeaders: undefined,
       hostContext: undefined,
+    };
+  }
+
+  /**
+   * What the plug-in's call context reaches: this plug-in's kernel and vars, while it is open.
+   * Once released, the kernel goes back to the pool and serves the next plug-in created, so a
+   * context used after that (kept by a host function for later, or used by an async host
+   * function still running after its call timed out) fails instead of reaching that plug-in.
+   */
+  private contextHost(): CallContextHost {
+    const state = this.state;
+    const open = (): void => {
+      if (this.released) {
+        throw new PluginClosedError(
+          "the plug-in this host function's call context belongs to is closed: its memory and vars are no longer reachable (use the context during the call, and keep copies of what is needed later)",
+        );
+      }
+    };
+    return {
+      get kernel() {
+        open();
+        return state.kernel;
+      },
+      get vars() {
+        open();
+        return state.vars;
+      },
+      get hostContext() {
+        return state.hostContext;
+      },
+      get logLevel() {
+        return state.logLevel;
+      },
+      set logLevel(level: LogLevel) {
+        state.logLevel = level;
+      },
     };
   }
 
@@ -527,8 +563,13 @@ export class PluginEngine {
       } finally {
         this.endCall();
       }
-      // The given-up guest may still be suspended on its memory: that memory must not be pooled.
-      if (call.givenUp) this.instance.ownMemories = [];
+      // The given-up guest may still be suspended on its memory and its kernel, and may run on
+      // once its host function settles (a guest that catches the error it resumes with): neither
+      // may go to another plug-in.
+      if (call.givenUp) {
+        this.instance.ownMemories = [];
+        this.kernelAbandoned = true;
+      }
       return this.settle(name, returned, failed, failure);
     } catch (err) {
       throw this.callFailure(name, err);
@@ -694,6 +735,9 @@ export class PluginEngine {
 
   /** Called by instrumented guests when their budget runs out. */
   private tick(): void {
+    // No call is running: the guest ticking is one given up while suspended (JSPI) that caught
+    // the error it resumed with. Nothing bounds it any more but this.
+    if (!this.active) throw new Interrupted('timeout');
     this.account();
     if (this.consumed >= this.fuelLeft) throw new Interrupted('fuel');
     const now = Deadline.now();
@@ -747,6 +791,8 @@ export class PluginEngine {
   }
 
   private released = false;
+  /** A call was given up while its guest was suspended: the kernel may still be in its hands, so it is never pooled. */
+  private kernelAbandoned = false;
 
   private release(): void {
     if (this.active || this.released) return;
@@ -755,6 +801,7 @@ export class PluginEngine {
     this.wasis = [];
     this.vars.clear();
     this.releaseMemories();
-    releaseEnvSlot(this.slot);
+    if (this.kernelAbandoned) discardEnvSlot(this.slot);
+    else releaseEnvSlot(this.slot);
   }
 }

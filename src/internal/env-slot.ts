@@ -72,6 +72,14 @@ export function acquireEnvSlot(maxPages: number | undefined): EnvSlot {
   return slot;
 }
 
+/**
+ * Let go of a closed plug-in's slot without pooling it: a guest abandoned while suspended (JSPI)
+ * may still run on its kernel, which must then serve no other plug-in.
+ */
+export function discardEnvSlot(slot: EnvSlot): void {
+  slot.holder.state = slot.unowned;
+}
+
 /** Give a closed plug-in's slot back. */
 export function releaseEnvSlot(slot: EnvSlot): void {
   slot.holder.state = slot.unowned;

@@ -96,23 +96,43 @@ interface CacheEntry {
 }
 
 const CACHE_LIMIT = 64;
+/**
+ * What the cached modules may hold in all, counted as twice their bytes (our copy of the bytes,
+ * and V8's): without it, 64 hostile modules padded to maxWasmBytes with a custom section, each
+ * loaded once and closed, stayed held (32 GiB). The newest entry stays even when it alone is
+ * over (a large module created over and over is not compiled each time): at most twice
+ * maxWasmBytes more.
+ */
+const CACHE_BYTES_LIMIT = 128 * 1024 * 1024;
 const compiledCache = new Map<string, Promise<CacheEntry>>();
 /** The entries of compiledCache whose compile has finished: usable without waiting. */
 const compiledNow = new Map<string, CacheEntry>();
+/** Each entry's cost against CACHE_BYTES_LIMIT, and their sum. */
+const cachedBytes = new Map<string, number>();
+let cachedBytesTotal = 0;
 
-function remember(key: string, entry: Promise<CacheEntry>): Promise<CacheEntry> {
+function forget(key: string): void {
+  compiledCache.delete(key);
+  compiledNow.delete(key);
+  cachedBytesTotal -= cachedBytes.get(key) ?? 0;
+  cachedBytes.delete(key);
+}
+
+function remember(key: string, entry: Promise<CacheEntry>, byteLength: number): Promise<CacheEntry> {
   compiledCache.set(key, entry);
+  cachedBytes.set(key, 2 * byteLength);
+  cachedBytesTotal += 2 * byteLength;
   entry.then(
     (done) => {
       if (compiledCache.get(key) === entry) compiledNow.set(key, done);
     },
     // a failed compile must not stick
-    () => compiledCache.delete(key),
+    () => {
+      if (compiledCache.get(key) === entry) forget(key);
+    },
   );
-  if (compiledCache.size > CACHE_LIMIT) {
-    const oldest = compiledCache.keys().next().value as string;
-    compiledCache.delete(oldest);
-    compiledNow.delete(oldest);
+  while (compiledCache.size > CACHE_LIMIT || (cachedBytesTotal > CACHE_BYTES_LIMIT && compiledCache.size > 1)) {
+    forget(compiledCache.keys().next().value as string);
   }
   return entry;
 }
@@ -263,6 +283,6 @@ async function loadModule(
   if (source.kind === 'module') return precompiled(name, source.module);
   const bytes = await readSourceBytes(platform, source, describeSource(source), fetchImpl, maxWasmBytes);
   const key = cacheKey(platform, source, bytes, hash, variant);
-  const entry = await (compiledCache.get(key) ?? remember(key, compileEntry(bytes, describeSource(source), variant, source.kind === 'data')));
+  const entry = await (compiledCache.get(key) ?? remember(key, compileEntry(bytes, describeSource(source), variant, source.kind === 'data'), bytes.byteLength));
   return loaded(name, entry, variant);
 }

@@ -15,7 +15,15 @@ export function utf8Length(text: string): number {
   return bytes;
 }
 
-/** A plug-in's vars: bytes by name, surviving calls, bounded by `maxVarBytes` (keys + values). */
+/**
+ * What each var costs beyond its key and value, as the reference host counts it (a Rust
+ * String's and Vec's headers). Without it a guest could set 262,144 vars of a 3-byte key and
+ * a 1-byte value under the default 1 MiB, which held 65 MiB of the host's heap (each var is a
+ * Map entry, a string and a Uint8Array), and proportionally more under a raised limit.
+ */
+export const VAR_ENTRY_BYTES = 48;
+
+/** A plug-in's vars: bytes by name, surviving calls, bounded by `maxVarBytes` (keys + values + {@link VAR_ENTRY_BYTES} a var). */
 export class VarStore {
   private readonly values = new Map<string, Uint8Array>();
   private bytes = 0;
@@ -40,7 +48,7 @@ export class VarStore {
     const old = this.get(key);
     // the stored bytes, rewritten in place (see Kernel.takeToKeep): nothing to count again
     if (value !== undefined && value === old) return;
-    const keyBytes = utf8Length(key);
+    const keyBytes = utf8Length(key) + VAR_ENTRY_BYTES;
     // `length` (bytes, for a Uint8Array) is inlined by V8 where `byteLength` may be a call
     const without = old === undefined ? this.bytes : this.bytes - keyBytes - old.length;
     if (value === undefined) {
@@ -54,7 +62,11 @@ export class VarStore {
       throw new MemoryLimitError(`cannot set var "${key}": vars are disabled (memory.maxVarBytes is 0)`, 0, total);
     }
     if (total > this.maxBytes) {
-      throw new MemoryLimitError(`cannot set var "${key}": vars would take ${total} bytes, above memory.maxVarBytes ${this.maxBytes}`, this.maxBytes, total);
+      throw new MemoryLimitError(
+        `cannot set var "${key}": vars would take ${total} bytes (keys, values and ${VAR_ENTRY_BYTES} bytes a var), above memory.maxVarBytes ${this.maxBytes}`,
+        this.maxBytes,
+        total,
+      );
     }
     this.values.set(key, value);
     this.bytes = total;

@@ -339,13 +339,14 @@ export class WorkerBackend implements PluginBackend {
         }
         return;
       case 'stdout':
-        slot.outputHandled(message.line.length);
-        this.spec.stdout?.(message.line);
+      case 'stderr': {
+        // off the backlog once the target took it (a stream: once it drains), as output-bytes below
+        const length = message.line.length;
+        const deliver = message.type === 'stdout' ? this.spec.stdout : this.spec.stderr;
+        if (deliver === undefined) slot.outputHandled(length);
+        else deliver(message.line, () => slot.outputHandled(length));
         return;
-      case 'stderr':
-        slot.outputHandled(message.line.length);
-        this.spec.stderr?.(message.line);
-        return;
+      }
       case 'output-bytes': {
         // Off the backlog once flushed, not once queued: a slow reader of this process's output
         // slows the guest down instead of filling this process's memory.

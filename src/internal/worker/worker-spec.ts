@@ -21,9 +21,9 @@ export interface WorkerSpec {
   /** The user's host functions, index-aligned with `init.hostFunctions`. */
   callbacks: HostFunctionCallback[];
   logger: Logger;
-  /** Where guest output lines go, when to the application's targets (not this process's streams). */
-  stdout: ((line: string) => void) | undefined;
-  stderr: ((line: string) => void) | undefined;
+  /** Where guest output lines go, when to the application's targets (not this process's streams); `handled` once the target took the line. */
+  stdout: ((line: string, handled: () => void) => void) | undefined;
+  stderr: ((line: string, handled: () => void) => void) | undefined;
   /** This process's stdout (1) or stderr (2), for guest output let through with `enableWasiOutput`; `written` once it is flushed. */
   processOutput: (fd: 1 | 2, bytes: Uint8Array, written: () => void) => void;
   http: WorkerHttpFactory | undefined;
@@ -38,6 +38,56 @@ export interface WorkerSpec {
   canBlock: boolean;
   /** Whether small calls and their results go through shared-memory rings (see rings.ts). */
   rings: boolean;
+}
+
+/** A stream target that says when its buffer is full (a Node `Writable`). */
+interface DrainingStream {
+  write(chunk: string): unknown;
+  once(event: 'drain' | 'close' | 'error', listener: () => void): unknown;
+  off?(event: 'drain' | 'close' | 'error', listener: () => void): unknown;
+}
+
+/**
+ * Delivers lines to `target` as the engine's line sink would on this thread; `handled` runs
+ * once the target took the line: at once, or for a stream whose buffer is full (its `write`
+ * returned false), once it drains (or closes). Until then the line counts in the worker's
+ * backlog, so a guest writing faster than the stream's reader waits for it instead of filling
+ * this thread's memory (4 GiB written to a piped stdout held 11 GB).
+ */
+function linesTo(target: OutputTarget): (line: string, handled: () => void) => void {
+  if (typeof target === 'function') {
+    return (line, handled) => {
+      handled();
+      target(line);
+    };
+  }
+  const stream = target as Partial<DrainingStream>;
+  if (typeof stream.once !== 'function') {
+    const write = lineWriter(target);
+    return (line, handled) => {
+      handled();
+      write(line);
+    };
+  }
+  const draining = target as DrainingStream;
+  return (line, handled) => {
+    let full: unknown;
+    try {
+      full = draining.write(`${line}\n`) === false;
+    } finally {
+      if (!full) handled();
+    }
+    if (!full) return;
+    const done = () => {
+      draining.off?.('drain', done);
+      draining.off?.('close', done);
+      draining.off?.('error', done);
+      handled();
+    };
+    draining.once('drain', done);
+    draining.once('close', done);
+    draining.once('error', done);
+  };
 }
 
 function outputMode(target: OutputTarget | 'process' | undefined): WasiOutput {
@@ -77,8 +127,8 @@ export function workerSpec(engine: EngineOptions, http: WorkerHttpFactory | unde
     callbacks,
     logger: engine.logger,
     // delivered as the engine's line sink would deliver them on this thread
-    stdout: stdout === undefined || stdout === 'process' ? undefined : lineWriter(stdout),
-    stderr: stderr === undefined || stderr === 'process' ? undefined : lineWriter(stderr),
+    stdout: stdout === undefined || stdout === 'process' ? undefined : linesTo(stdout),
+    stderr: stderr === undefined || stderr === 'process' ? undefined : linesTo(stderr),
     processOutput: (fd, bytes, written) => void engine.platform.output(fd).write(bytes, written),
     http,
     // the worker runs the plug-in: what it may reach of the host thread's files is checked here

@@ -2,12 +2,31 @@
 // of the call graph or entered from outside), what each check charges, and how each function
 // keeps its budget.
 
+import { MemoryLimitError } from '../../../errors.js';
 import type { BulkHelpers } from '../bulk-charges.js';
 import { ByteReader, SectionId, type SectionSpan } from '../reader.js';
 import { Analyzer } from './analyze.js';
 import { type FunctionPlan, IN_LOCAL, NO_CHECKS, ON_GLOBAL } from './model.js';
 import { COST_CAP, UNCHECKED_LOOP_LIMIT } from './names.js';
 import type { Facts } from './survey.js';
+
+/**
+ * The most loops a module may have to be instrumented, and the most places to edit (loops,
+ * calls, references, bulk instructions and the like, four numbers each). The plan holds every
+ * one of them at once: an 80 MB module of empty loops took 3.5 GB and then ended the host
+ * process (V8 cannot grow an array past 2^27 elements, and dies trying). Compilers' modules
+ * stay far below: a loop or a call is one of many instructions.
+ */
+export const MAX_INSTRUMENTED_LOOPS = 2_000_000;
+export const MAX_INSTRUMENTED_PLACES = 4_000_000;
+
+function tooManyToInstrument(what: string, count: number, limit: number): MemoryLimitError {
+  return new MemoryLimitError(
+    `the module has ${count} ${what} or more, above the ${limit} that timeoutMs and fuel can instrument within bounded host memory; run it without timeoutMs and fuel, or give it less code`,
+    limit,
+    count,
+  );
+}
 
 /** Reads every function body once and decides where checks go and what they charge. */
 export function planFunctions(bytes: Uint8Array, spans: SectionSpan[], facts: Facts, edits: number[], helpers: BulkHelpers): FunctionPlan[] {
@@ -18,13 +37,20 @@ export function planFunctions(bytes: Uint8Array, spans: SectionSpan[], facts: Fa
     const count = r.u32();
     if (count !== facts.functionTypes.length) r.fail(`the code section has ${count} bodies for ${facts.functionTypes.length} functions`);
     const analyzer = new Analyzer(bytes, facts.importedFunctions, facts.importedFunctions + count, edits, helpers);
+    let loops = 0;
     for (let i = 0; i < count; i++) {
       const size = r.u32();
       const start = r.pos;
       const end = start + size;
       if (end > r.end) r.fail(`function body ${i} runs past the code section`, start);
       const params = facts.types[facts.functionTypes[i]!]!.params;
-      plans.push(analyzer.run(start, end, params, i));
+      const plan = analyzer.run(start, end, params, i);
+      plans.push(plan);
+      loops += plan.regions.length - 1;
+      // one body adds at most what its bytes can hold (a few million): checked between bodies
+      if (loops > MAX_INSTRUMENTED_LOOPS) throw tooManyToInstrument('loops', loops, MAX_INSTRUMENTED_LOOPS);
+      if (edits.length / 4 > MAX_INSTRUMENTED_PLACES)
+        throw tooManyToInstrument('places to instrument (loops, calls, references)', edits.length / 4, MAX_INSTRUMENTED_PLACES);
       r.pos = end;
     }
     if (r.pos !== r.end) r.fail('trailing bytes in the code section');

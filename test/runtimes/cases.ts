@@ -254,6 +254,20 @@ export function sharedCases(env: CasesEnvironment): Test[] {
       const seen = await (await fetch(url(`/seen?path=${encodeURIComponent(deniedPath)}`))).text();
       assert.equal(seen, '0', 'the denied request reached the server');
     });
+
+    // Chromium's URL parser spells `*` in a host as `%2A` where Node, Deno and Bun keep it: a
+    // pattern normalized through it matched no host (go-sdk's and dotnet-sdk's http.wasm ask for `*`).
+    test(`[${mode}] [http] allowedHosts patterns with * ("*", "127.0.0.*", "*.0.0.1") reach 127.0.0.1`, async () => {
+      const httpBase = env.httpBase;
+      assert.ok(httpBase !== undefined, 'no HTTP endpoint: run this suite through scripts/test-runtimes.mjs or scripts/test-browser.mjs');
+      const wasm = await httpGuest();
+      for (const pattern of ['*', '127.0.0.*', '*.0.0.1']) {
+        await using({ wasm: [{ data: wasm }] }, { ...options, allowedHosts: [pattern] }, async (p) => {
+          const url = `${httpBase}/hello?mode=${encodeURIComponent(`${mode} ${pattern}`)}`;
+          assert.equal((await p.call('fetch', JSON.stringify({ url })))?.text(), `hello ${mode} ${pattern}`, `allowedHosts: [${JSON.stringify(pattern)}]`);
+        });
+      }
+    });
   }
 
   // ---------------------------------------------------------------- JSPI on the main thread

@@ -202,7 +202,7 @@ test('[main] [http] a plug-in request carries none of the page’s cookies, even
   }
 });
 
-test('[main] [http] a redirect, which a page cannot inspect, fails the call saying so; its target is never reached', async () => {
+test('[main] [http] a redirect, which a page cannot inspect, fails the call saying so and what to do; its target is never reached', async () => {
   const httpBase = query.get('http');
   assert.ok(httpBase !== null, 'no HTTP endpoint: run this page through scripts/test-browser.mjs');
   const targetPath = `/hello?mode=redirected-${features.crossOriginIsolated ? 'isolated' : 'plain'}`;
@@ -211,6 +211,8 @@ test('[main] [http] a redirect, which a page cannot inspect, fails the call sayi
     const failed = await rejection(p.call('fetch', JSON.stringify({ url: redirect })));
     assert.ok(failed instanceof PluginCallError, `not a PluginCallError: ${String(failed)}`);
     assert.match(failed.message, /redirect/);
+    // and what to do about it
+    assert.match(failed.message, /request the URL it redirects to/);
   });
   assert.equal(await (await fetch(`${httpBase}/seen?path=${encodeURIComponent(targetPath)}`)).text(), '0', 'the redirect was followed');
 });

@@ -162,7 +162,10 @@ function wasiMounts(platform: Platform, allowedPaths: Record<string, string>, me
   if (memory !== undefined) return entries.map(([key, guestPath]) => memoryMount(memory, key, guestPath, key.startsWith('ro:')));
   const fs = platform.wasiFileSystem;
   if (fs === undefined) {
-    throw new ManifestError(`allowed_paths["${entries[0]![0]}"]`, `${platform.name} gives WASI no file system here: leave allowedPaths empty`);
+    throw new ManifestError(
+      `allowed_paths["${entries[0]![0]}"]`,
+      `${platform.name} gives WASI no file system of its own: pass wasiFileSystem: createMemoryFileSystem({...}) with the files to mount, or leave allowedPaths empty`,
+    );
   }
   // Without a host file system of its own (a browser), the platform's WASI file system answers.
   const files = platform.files ?? {

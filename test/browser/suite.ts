@@ -36,7 +36,7 @@ try {
   report('done');
   throw err;
 }
-const { CAPABILITIES, createPlugin, createPool, PluginCallError, WasmSourceError, WorkerError } = api;
+const { CAPABILITIES, createPlugin, createPool, ManifestError, PluginCallError, WasmSourceError, WorkerError } = api;
 const using = scoped(createPlugin);
 
 const fixtureBytes = async (name: string) => {
@@ -85,6 +85,17 @@ test('[main] a path, or a manifest naming one, is refused: a WasmSourceError nam
     assert.match(refused.message, /Response/);
     assert.match(refused.message, /bytes/);
   }
+});
+
+// go-sdk's fs.wasm, dotnet-sdk's and php-sdk's fs.wasm mount a host folder: a page has none to give.
+test('[main] [wasi] allowedPaths without wasiFileSystem is refused: a ManifestError names the mount and says to pass wasiFileSystem', async () => {
+  const refused = await rejection(
+    createPlugin({ wasm: [{ data: await fixtureBytes('wasi-args-env') }], allowed_paths: { '/srv/data': '/mnt' } }, { useWasi: true }),
+  );
+  assert.ok(refused instanceof ManifestError, `not a ManifestError: ${String(refused)}`);
+  assert.equal(refused.field, 'allowed_paths["/srv/data"]');
+  assert.match(refused.message, /no file system/);
+  assert.match(refused.message, /wasiFileSystem: createMemoryFileSystem/);
 });
 
 test('[main] CAPABILITIES says what a browser page gives: no paths, cross-origin checks, JSPI where present, workers where isolated', async () => {

@@ -147,6 +147,23 @@ function digestOf(platform: Platform, bytes: Uint8Array): string {
   return digest;
 }
 
+/** Whether this engine compiles 64-bit memories (a module of one such memory, validated once). */
+let memory64Here: boolean | undefined;
+const MEMORY64_PROBE = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 5, 3, 1, 4, 0]);
+
+/**
+ * What a module that did not compile needs and this engine lacks, said after the engine's own
+ * error (which names neither the proposal nor where the module runs); '' when nothing is known.
+ */
+function lackedFeature(info: ModuleInfo): string {
+  const memory64 = info.memories.some((m) => m.memory64) || info.imports.some((i) => i.kind === 'memory' && i.limits.memory64);
+  memory64Here ??= WebAssembly.validate(MEMORY64_PROBE);
+  if (memory64 && !memory64Here) {
+    return '. It uses 64-bit memory (memory64), which this JavaScript engine does not have (JavaScriptCore, in Bun and Safari, and Node.js 20 lack it): run it on Node.js 22+, Deno or a Chromium-based browser, or build it for wasm32';
+  }
+  return '';
+}
+
 function compileEntry(bytes: Uint8Array, where: string, variant: LoadVariant, applicationBytes: boolean): Promise<CacheEntry> {
   // the application may change its array later; the module must not change with it
   const original = applicationBytes ? bytes.slice() : bytes;
@@ -174,7 +191,7 @@ function compileEntry(bytes: Uint8Array, where: string, variant: LoadVariant, ap
     WebAssembly.compile(transformed as Uint8Array<ArrayBuffer>).then(
       (module) => ({ module, kernelImports: undefined }),
       (err: Error) => {
-        throw new WasmSourceError(where, `${where} does not compile: ${err.message}`, { cause: err });
+        throw new WasmSourceError(where, `${where} does not compile: ${err.message}${lackedFeature(info)}`, { cause: err });
       },
     );
   const merged = variant.mergeKernel ? mergeKernelInto(transformed) : undefined;

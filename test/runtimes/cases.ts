@@ -71,6 +71,7 @@ export function sharedCases(env: CasesEnvironment): Test[] {
     PlughostError,
     PluginCallError,
     TimeoutError,
+    WasmSourceError,
   } = env.api;
   const { plugin, fixture } = env;
   const tests: Test[] = [];
@@ -149,6 +150,20 @@ export function sharedCases(env: CasesEnvironment): Test[] {
         assert.equal(missing.code, 'PLUGHOST_FUNCTION_NOT_FOUND');
         assert.equal(await p.call('fail_with_code', '0'), null);
       }));
+
+    // Bun's JavaScriptCore and Node.js 20 have no memory64: the engine's own parse error said
+    // neither what the module needs nor where it runs.
+    test(`[${mode}] a module with 64-bit memory runs where the engine has memory64; elsewhere a WasmSourceError names memory64 and says where it runs`, async () => {
+      const engineHasMemory64 = WebAssembly.validate(new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 5, 3, 1, 4, 0]));
+      if (engineHasMemory64) {
+        await using(fixture('memory64'), options, async (p) => assert.equal(await p.call('run'), null));
+        return;
+      }
+      const refused = await rejection(createPlugin(fixture('memory64'), options));
+      assert.ok(refused instanceof WasmSourceError, `not a WasmSourceError: ${String(refused)}`);
+      assert.match(refused.message, /64-bit memory \(memory64\), which this JavaScript engine does not have/);
+      assert.match(refused.message, /run it on .*, or build it for wasm32/);
+    });
 
     // ---------------------------------------------------------------- timeouts
 

@@ -52,6 +52,7 @@ async function assembleWat(source, path) {
     sat_float_to_int: true,
     sign_extension: true,
     memory64: true,
+    exceptions: true,
   });
   try {
     parsed.resolveNames();

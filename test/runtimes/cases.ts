@@ -165,6 +165,21 @@ export function sharedCases(env: CasesEnvironment): Test[] {
       assert.match(refused.message, /run it on .*, or build it for wasm32/);
     });
 
+    // Node.js 20 has the legacy exception instructions only: V8's "Invalid opcode 0x1f" named
+    // neither the proposal nor where the module runs.
+    test(`[${mode}] a module using try_table runs where the engine has exnref; elsewhere a WasmSourceError names it and says where it runs`, async () => {
+      const probe = [0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 4, 1, 0x60, 0, 0, 3, 2, 1, 0, 0x0a, 8, 1, 6, 0, 0x1f, 0x40, 0, 0x0b, 0x0b];
+      if (WebAssembly.validate(new Uint8Array(probe))) {
+        // the exception is caught: exit code 0
+        await using(fixture('exnref'), options, async (p) => assert.equal(await p.call('run'), null));
+        return;
+      }
+      const refused = await rejection(createPlugin(fixture('exnref'), options));
+      assert.ok(refused instanceof WasmSourceError, `not a WasmSourceError: ${String(refused)}`);
+      assert.match(refused.message, /exception references \(try_table, throw_ref/);
+      assert.match(refused.message, /run it on .*, or build it with the legacy exception instructions/);
+    });
+
     // ---------------------------------------------------------------- timeouts
 
     test(`[${mode}] timeoutMs stops a 'loop br 0' guest with a TimeoutError; the next call works`, () =>

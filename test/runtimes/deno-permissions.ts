@@ -8,6 +8,7 @@
 //
 // Output: the cross-runtime suite's protocol (cases.ts, runTests); exits 1 if a test failed.
 import process from 'node:process';
+import { fileURLToPath } from 'node:url';
 import type * as Plughost from '../../src/index.js';
 import { rejection, runTests, type Test } from './cases.js';
 import * as assert from './check.js';
@@ -49,6 +50,16 @@ const tests: Test[] = [
       const refused = await rejection(api.createPlugin(countVowels, { runInWorker: true }));
       assert.ok(refused instanceof api.WorkerError, `not a WorkerError: ${String(refused)}`);
       assert.equal(refused.code, 'PLUGHOST_WORKER');
+      assert.match(refused.message, /--allow-read/);
+    },
+  },
+  {
+    name: '[deno permissions] allowedPaths naming a folder Deno may not read fails with a ManifestError naming the flag',
+    run: async () => {
+      assert.ok(api !== undefined, 'plughost did not load');
+      const folder = fileURLToPath(new URL('../../fixtures/', import.meta.url));
+      const refused = await rejection(api.createPlugin(countVowels, { useWasi: true, allowedPaths: { [folder]: '/data' } }));
+      assert.ok(refused instanceof api.ManifestError, `not a ManifestError: ${String(refused)}`);
       assert.match(refused.message, /--allow-read/);
     },
   },

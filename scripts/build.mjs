@@ -51,6 +51,8 @@ async function assembleWat(source, path) {
     mutable_globals: true,
     sat_float_to_int: true,
     sign_extension: true,
+    memory64: true,
+    exceptions: true,
   });
   try {
     parsed.resolveNames();

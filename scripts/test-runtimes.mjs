@@ -174,6 +174,29 @@ async function cliChecks(runtime, passed, failed) {
   }
 }
 
+/**
+ * Deno only: plughost as an application that grants few permissions runs it
+ * (build/test/runtimes/deno-permissions.js, with read access to the bundle's main file and
+ * build/plugins, nothing else); its lines are the suite's protocol.
+ */
+async function permissionChecks(runtime, passed, failed) {
+  const script = join(root, 'build', 'test', 'runtimes', 'deno-permissions.js');
+  // The bundle's main file and the plug-ins, not the rest of dist/bundle/ (the worker entry).
+  const readable = [join(root, 'dist', 'bundle', 'index.js'), join(root, 'build', 'plugins')].join(',');
+  const result = await run(runtime.command, ['run', `--allow-read=${readable}`, script], { boundMs: SUITE_BOUND_MS });
+  let reported = 0;
+  for (const line of result.output.split('\n')) {
+    const [kind, name, detail] = line.split('\t');
+    if (kind === 'ok') passed.push(name);
+    else if (kind === 'not ok') failed.push({ name, detail });
+    else continue;
+    reported++;
+  }
+  if (reported === 0) {
+    failed.push({ name: '[deno permissions] the run reports', detail: `exit code ${result.code}, output: ${JSON.stringify(result.output.slice(0, 500))}` });
+  }
+}
+
 async function crossRuntime(runtime) {
   const runStarted = performance.now();
   const { code, output, killed } = await run(runtime.command, runtime.ownScript ? runtime.args : [...runtime.args, suite], {
@@ -195,6 +218,7 @@ async function crossRuntime(runtime) {
     else if (kind === 'not ok') failed.push({ name, detail });
   }
   if (runtime.cli !== false) await cliChecks(runtime, passed, failed);
+  if (runtime.id === 'deno') await permissionChecks(runtime, passed, failed);
   // The test a killed run was in has failed, whether or not it was expected to.
   if (killed && lastStarted !== undefined && !passed.includes(lastStarted) && !failed.some((f) => f.name === lastStarted)) {
     failed.push({ name: lastStarted, detail: `no result: the run was killed after ${SUITE_BOUND_MS / 1000} s` });

@@ -3,6 +3,7 @@ import { ManifestError, PluginClosedError } from './errors.js';
 import { engineBackend, type PluginBackend } from './internal/backend.js';
 import { Deadline } from './internal/deadline.js';
 import { type EngineOptions, PluginEngine } from './internal/engine.js';
+import { thrownText } from './internal/error-codec.js';
 import { LOG_LEVELS } from './internal/host-env.js';
 import { createAsyncHttpHandler, createHttpHandler } from './internal/http/index.js';
 import { hasJspi } from './internal/jspi.js';
@@ -162,7 +163,10 @@ function wasiMounts(platform: Platform, allowedPaths: Record<string, string>, me
   if (memory !== undefined) return entries.map(([key, guestPath]) => memoryMount(memory, key, guestPath, key.startsWith('ro:')));
   const fs = platform.wasiFileSystem;
   if (fs === undefined) {
-    throw new ManifestError(`allowed_paths["${entries[0]![0]}"]`, `${platform.name} gives WASI no file system here: leave allowedPaths empty`);
+    throw new ManifestError(
+      `allowed_paths["${entries[0]![0]}"]`,
+      `${platform.name} gives WASI no file system of its own: pass wasiFileSystem: createMemoryFileSystem({...}) with the files to mount, or leave allowedPaths empty`,
+    );
   }
   // Without a host file system of its own (a browser), the platform's WASI file system answers.
   const files = platform.files ?? {
@@ -175,7 +179,14 @@ function wasiMounts(platform: Platform, allowedPaths: Record<string, string>, me
     const hostPath = files.resolvePath(readOnly ? key.slice(3) : key);
     if (!files.isDirectory(hostPath)) {
       const field = `allowed_paths["${key}"]`;
-      if (files.pathExists(hostPath)) throw new ManifestError(field, `host path ${hostPath} is not a directory`);
+      let exists: boolean;
+      try {
+        exists = files.pathExists(hostPath);
+      } catch (err) {
+        // The runtime would not even look (Deno without read access to it).
+        throw new ManifestError(field, `cannot check host directory ${hostPath}: ${thrownText(err)}`, { cause: err });
+      }
+      if (exists) throw new ManifestError(field, `host path ${hostPath} is not a directory`);
       // A guest path such as /mnt or /data often exists on the host too, so only a deeper or
       // relative one (a host directory's shape) suggests keys and values were swapped.
       const reversed = files.isDirectory(guestPath) && !/^\/[^/]*\/?$/.test(guestPath);

@@ -140,6 +140,9 @@ function outputSink(target: OutputTarget | 'process' | undefined, fd: 1 | 2, pla
  */
 const SUSPENDED_DEADLINE_GRACE_MS = 20;
 
+/** The suffix JavaScriptCore adds to a trap's message: ` (evaluating '<the JS that made the call>')`. */
+const JSC_CALLER_SUFFIX = / \(evaluating '.*'\)$/s;
+
 /** Budget units between two looks at the clock: about a millisecond of guest work. */
 const SLICE = 1_000_000;
 /** The shortest slice: where it ends up while every unit is slow (grows, host calls). */
@@ -663,8 +666,10 @@ export class PluginEngine {
     if (failure instanceof Interrupted) return this.interruptError(failure, name);
     if (failure instanceof HttpDeadlineExceeded) return this.httpTimeoutError(name, failure);
     if (failure instanceof PluginCallError) return new PluginCallError(name, failure.exitCode, failure.message, { cause: failure });
-    const message = thrownText(failure);
     const isTrap = failure instanceof WebAssembly.RuntimeError || failure instanceof RangeError;
+    // JavaScriptCore ends a trap's message with the JS expression that called into wasm
+    // (plughost's own, "(evaluating 'fn()')"), which says nothing about the plug-in.
+    const message = isTrap ? thrownText(failure).replace(JSC_CALLER_SUFFIX, '') : thrownText(failure);
     if (isTrap && pluginMessage !== undefined) {
       // The trap's message first (ABI.md), the plug-in's own message beside it.
       return new PluginCallError(name, -1, `${message} (the plug-in had set the error: ${pluginMessage})`, { cause: failure });

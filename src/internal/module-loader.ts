@@ -7,10 +7,11 @@ import type { NormalizedManifest, WasmSource } from '../manifest.js';
 import { mergeKernelInto } from './kernel/placement.js';
 import { readSourceBytes } from './load-bytes.js';
 import type { Platform } from './platform/platform.js';
+import { InstructionDecoder } from './wasm/instrument/decode.js';
 import { BUDGET_EXPORT, instrumentForInterrupts, START_EXPORT, TICK_MODULE, TICK_NAME } from './wasm/instrument.js';
 import { MERGED_KERNEL_MODULE } from './wasm/kernel-merge.js';
 import { capLimits, importOwnMemory, OWN_MEMORY_MODULE, OWN_MEMORY_NAME } from './wasm/memory-limit.js';
-import { type FuncType, isWasm, type ModuleInfo, readModule, WasmFormatError } from './wasm/reader.js';
+import { ByteReader, type FuncType, isWasm, type ModuleInfo, readModule, SectionId, sectionSpans, skipRefType, WasmFormatError } from './wasm/reader.js';
 
 /** A module ready to instantiate. `info` is null when it came precompiled (no bytes to read). */
 export interface LoadedModule {
@@ -167,6 +168,58 @@ function digestOf(platform: Platform, bytes: Uint8Array): string {
   return digest;
 }
 
+/** Whether this engine compiles 64-bit memories (a module of one such memory, validated once). */
+let memory64Here: boolean | undefined;
+const MEMORY64_PROBE = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 5, 3, 1, 4, 0]);
+/** Whether this engine compiles `try_table` (a module of one function holding an empty one, validated once). */
+let exnrefHere: boolean | undefined;
+const EXNREF_PROBE = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 4, 1, 0x60, 0, 0, 3, 2, 1, 0, 0x0a, 8, 1, 6, 0, 0x1f, 0x40, 0, 0x0b, 0x0b]);
+const TRY_TABLE = 0x1f;
+const THROW_REF = 0x0a;
+
+/** Whether the code of a module uses exception references (`try_table`, `throw_ref`): the exnref form of exception handling. */
+function usesExnref(bytes: Uint8Array): boolean {
+  try {
+    const code = sectionSpans(bytes).find((span) => span.id === SectionId.code);
+    if (code === undefined) return false;
+    const r = new ByteReader(bytes, code.bodyStart, code.end);
+    const decoder = new InstructionDecoder();
+    for (let count = r.u32(); count > 0; count--) {
+      const size = r.u32();
+      const end = r.pos + size;
+      for (let groups = r.u32(); groups > 0; groups--) {
+        r.u32();
+        skipRefType(r);
+      }
+      for (let pos = r.pos; pos < end; ) {
+        pos = decoder.decode(bytes, pos, end);
+        if (decoder.op === TRY_TABLE || decoder.op === THROW_REF) return true;
+      }
+      r.pos = end;
+    }
+  } catch {
+    // an instruction the decoder does not know: nothing can be said
+  }
+  return false;
+}
+
+/**
+ * What a module that did not compile needs and this engine lacks, said after the engine's own
+ * error (which names neither the proposal nor where the module runs); '' when nothing is known.
+ */
+function lackedFeature(info: ModuleInfo, bytes: Uint8Array): string {
+  const memory64 = info.memories.some((m) => m.memory64) || info.imports.some((i) => i.kind === 'memory' && i.limits.memory64);
+  memory64Here ??= WebAssembly.validate(MEMORY64_PROBE);
+  if (memory64 && !memory64Here) {
+    return '. It uses 64-bit memory (memory64), which this JavaScript engine does not have (JavaScriptCore, in Bun and Safari, and Node.js 20 lack it): run it on Node.js 22+, Deno or a Chromium-based browser, or build it for wasm32';
+  }
+  exnrefHere ??= WebAssembly.validate(EXNREF_PROBE);
+  if (!exnrefHere && usesExnref(bytes)) {
+    return '. It uses exception references (try_table, throw_ref: the exnref form of exception handling), which this JavaScript engine does not have (Node.js 20 lacks it): run it on Node.js 22+, Deno, Bun or a Chromium-based browser, or build it with the legacy exception instructions (try, catch, rethrow)';
+  }
+  return '';
+}
+
 function compileEntry(bytes: Uint8Array, where: string, variant: LoadVariant, applicationBytes: boolean): Promise<CacheEntry> {
   // the application may change its array later; the module must not change with it
   const original = applicationBytes ? bytes.slice() : bytes;
@@ -194,7 +247,7 @@ function compileEntry(bytes: Uint8Array, where: string, variant: LoadVariant, ap
     WebAssembly.compile(transformed as Uint8Array<ArrayBuffer>).then(
       (module) => ({ module, kernelImports: undefined }),
       (err: Error) => {
-        throw new WasmSourceError(where, `${where} does not compile: ${err.message}`, { cause: err });
+        throw new WasmSourceError(where, `${where} does not compile: ${err.message}${lackedFeature(info, transformed)}`, { cause: err });
       },
     );
   const merged = variant.mergeKernel ? mergeKernelInto(transformed) : undefined;

@@ -36,7 +36,7 @@ try {
   report('done');
   throw err;
 }
-const { CAPABILITIES, createPlugin, createPool, PluginCallError, WasmSourceError, WorkerError } = api;
+const { CAPABILITIES, createPlugin, createPool, ManifestError, PluginCallError, WasmSourceError, WorkerError } = api;
 const using = scoped(createPlugin);
 
 const fixtureBytes = async (name: string) => {
@@ -85,6 +85,17 @@ test('[main] a path, or a manifest naming one, is refused: a WasmSourceError nam
     assert.match(refused.message, /Response/);
     assert.match(refused.message, /bytes/);
   }
+});
+
+// go-sdk's fs.wasm, dotnet-sdk's and php-sdk's fs.wasm mount a host folder: a page has none to give.
+test('[main] [wasi] allowedPaths without wasiFileSystem is refused: a ManifestError names the mount and says to pass wasiFileSystem', async () => {
+  const refused = await rejection(
+    createPlugin({ wasm: [{ data: await fixtureBytes('wasi-args-env') }], allowed_paths: { '/srv/data': '/mnt' } }, { useWasi: true }),
+  );
+  assert.ok(refused instanceof ManifestError, `not a ManifestError: ${String(refused)}`);
+  assert.equal(refused.field, 'allowed_paths["/srv/data"]');
+  assert.match(refused.message, /no file system/);
+  assert.match(refused.message, /wasiFileSystem: createMemoryFileSystem/);
 });
 
 test('[main] CAPABILITIES says what a browser page gives: no paths, cross-origin checks, JSPI where present, workers where isolated', async () => {
@@ -202,7 +213,7 @@ test('[main] [http] a plug-in request carries none of the page’s cookies, even
   }
 });
 
-test('[main] [http] a redirect, which a page cannot inspect, fails the call saying so; its target is never reached', async () => {
+test('[main] [http] a redirect, which a page cannot inspect, fails the call saying so and what to do; its target is never reached', async () => {
   const httpBase = query.get('http');
   assert.ok(httpBase !== null, 'no HTTP endpoint: run this page through scripts/test-browser.mjs');
   const targetPath = `/hello?mode=redirected-${features.crossOriginIsolated ? 'isolated' : 'plain'}`;
@@ -211,6 +222,8 @@ test('[main] [http] a redirect, which a page cannot inspect, fails the call sayi
     const failed = await rejection(p.call('fetch', JSON.stringify({ url: redirect })));
     assert.ok(failed instanceof PluginCallError, `not a PluginCallError: ${String(failed)}`);
     assert.match(failed.message, /redirect/);
+    // and what to do about it
+    assert.match(failed.message, /request the URL it redirects to/);
   });
   assert.equal(await (await fetch(`${httpBase}/seen?path=${encodeURIComponent(targetPath)}`)).text(), '0', 'the redirect was followed');
 });

@@ -71,6 +71,7 @@ export function sharedCases(env: CasesEnvironment): Test[] {
     PlughostError,
     PluginCallError,
     TimeoutError,
+    WasmSourceError,
   } = env.api;
   const { plugin, fixture } = env;
   const tests: Test[] = [];
@@ -142,11 +143,42 @@ export function sharedCases(env: CasesEnvironment): Test[] {
         const trapped = await rejection(p.call('trap'));
         assert.ok(trapped instanceof PluginCallError);
         assert.match(trapped.message, /unreachable/i); // V8: "unreachable", JavaScriptCore: "Unreachable code should not be executed"
+        // JavaScriptCore appends the JS that called the export, plughost's own ("(evaluating 'fn()')"): no part of the plug-in's failure.
+        assert.ok(!/evaluating/.test(trapped.message), `the trap's message shows plughost's source: ${trapped.message}`);
         const missing = await rejection(p.call('no_such_export'));
         assert.ok(missing instanceof FunctionNotFoundError);
         assert.equal(missing.code, 'PLUGHOST_FUNCTION_NOT_FOUND');
         assert.equal(await p.call('fail_with_code', '0'), null);
       }));
+
+    // Bun's JavaScriptCore and Node.js 20 have no memory64: the engine's own parse error said
+    // neither what the module needs nor where it runs.
+    test(`[${mode}] a module with 64-bit memory runs where the engine has memory64; elsewhere a WasmSourceError names memory64 and says where it runs`, async () => {
+      const engineHasMemory64 = WebAssembly.validate(new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 5, 3, 1, 4, 0]));
+      if (engineHasMemory64) {
+        await using(fixture('memory64'), options, async (p) => assert.equal(await p.call('run'), null));
+        return;
+      }
+      const refused = await rejection(createPlugin(fixture('memory64'), options));
+      assert.ok(refused instanceof WasmSourceError, `not a WasmSourceError: ${String(refused)}`);
+      assert.match(refused.message, /64-bit memory \(memory64\), which this JavaScript engine does not have/);
+      assert.match(refused.message, /run it on .*, or build it for wasm32/);
+    });
+
+    // Node.js 20 has the legacy exception instructions only: V8's "Invalid opcode 0x1f" named
+    // neither the proposal nor where the module runs.
+    test(`[${mode}] a module using try_table runs where the engine has exnref; elsewhere a WasmSourceError names it and says where it runs`, async () => {
+      const probe = [0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 4, 1, 0x60, 0, 0, 3, 2, 1, 0, 0x0a, 8, 1, 6, 0, 0x1f, 0x40, 0, 0x0b, 0x0b];
+      if (WebAssembly.validate(new Uint8Array(probe))) {
+        // the exception is caught: exit code 0
+        await using(fixture('exnref'), options, async (p) => assert.equal(await p.call('run'), null));
+        return;
+      }
+      const refused = await rejection(createPlugin(fixture('exnref'), options));
+      assert.ok(refused instanceof WasmSourceError, `not a WasmSourceError: ${String(refused)}`);
+      assert.match(refused.message, /exception references \(try_table, throw_ref/);
+      assert.match(refused.message, /run it on .*, or build it with the legacy exception instructions/);
+    });
 
     // ---------------------------------------------------------------- timeouts
 
@@ -253,6 +285,20 @@ export function sharedCases(env: CasesEnvironment): Test[] {
       });
       const seen = await (await fetch(url(`/seen?path=${encodeURIComponent(deniedPath)}`))).text();
       assert.equal(seen, '0', 'the denied request reached the server');
+    });
+
+    // Chromium's URL parser spells `*` in a host as `%2A` where Node, Deno and Bun keep it: a
+    // pattern normalized through it matched no host (go-sdk's and dotnet-sdk's http.wasm ask for `*`).
+    test(`[${mode}] [http] allowedHosts patterns with * ("*", "127.0.0.*", "*.0.0.1") reach 127.0.0.1`, async () => {
+      const httpBase = env.httpBase;
+      assert.ok(httpBase !== undefined, 'no HTTP endpoint: run this suite through scripts/test-runtimes.mjs or scripts/test-browser.mjs');
+      const wasm = await httpGuest();
+      for (const pattern of ['*', '127.0.0.*', '*.0.0.1']) {
+        await using({ wasm: [{ data: wasm }] }, { ...options, allowedHosts: [pattern] }, async (p) => {
+          const url = `${httpBase}/hello?mode=${encodeURIComponent(`${mode} ${pattern}`)}`;
+          assert.equal((await p.call('fetch', JSON.stringify({ url })))?.text(), `hello ${mode} ${pattern}`, `allowedHosts: [${JSON.stringify(pattern)}]`);
+        });
+      }
     });
   }
 

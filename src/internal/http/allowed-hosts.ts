@@ -18,7 +18,9 @@ function normalize(pattern: string): string {
   try {
     const url = new URL(`http://${lower}`);
     const bare = url.port === '' && url.username === '' && url.password === '' && url.pathname === '/' && url.search === '' && url.hash === '';
-    return bare ? url.hostname : lower;
+    // Chromium's parser escapes `*` in a host as `%2A` (Node, Deno and Bun keep it, and decode
+    // a written `%2A` to `*`): turned back, a wildcard means the same on every engine.
+    return bare ? url.hostname.replace(/%2a/gi, '*') : lower;
   } catch {
     return lower;
   }

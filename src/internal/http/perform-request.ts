@@ -197,7 +197,10 @@ export async function performHttpRequest(
       });
       const location = REDIRECT_STATUSES.has(response.status) ? response.headers.get('location') : null;
       if (response.type === 'opaqueredirect') {
-        throw httpFailure(url.href, 'the fetch implementation hid a redirect (opaqueredirect), so it cannot be checked against allowedHosts');
+        throw httpFailure(
+          url.href,
+          "the fetch implementation (a browser's) hid a redirect (opaqueredirect), so it cannot be checked against allowedHosts: request the URL it redirects to, or run the plug-in where fetch shows redirects (Node.js, Deno, Bun)",
+        );
       }
       if (location === null) {
         const bytes = await readBody(response, url.href, policy.maxResponseBytes, () => stop('done'));

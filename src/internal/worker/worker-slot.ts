@@ -3,6 +3,7 @@
 // is replaced gets a new WorkerSlot, so late events of the old one are recognised and ignored.
 import { TimeoutError, WorkerError } from '../../errors.js';
 import { Deadline } from '../deadline.js';
+import { thrownText } from '../error-codec.js';
 import type { WorkerThread } from '../platform/platform.js';
 import { SyncLine } from './host-call-server.js';
 import { InputStaging } from './input-staging.js';
@@ -95,7 +96,12 @@ export class WorkerSlot {
     this.rings = ringMemory === undefined ? null : new HostRings(ringMemory, () => this.worker.postMessage({ type: 'wake' } satisfies ToWorker));
     const data: WorkerInit = { ...init, ctrl: ctrlBuffer, deadline, port: remote };
     if (ringMemory !== undefined) data.rings = ringMemory;
-    this.worker = threads.startWorker(threads.pluginWorkerEntry, data, [remote]);
+    try {
+      this.worker = threads.startWorker(threads.pluginWorkerEntry, data, [remote]);
+    } catch (err) {
+      // The runtime refused to start it (Deno without read access to the entry module...).
+      throw new WorkerError(`cannot start a worker for runInWorker or createPool: ${thrownText(err)}`, { cause: err });
+    }
     this.line = new SyncLine(new Int32Array(ctrlBuffer), local, threads, canBlock);
     this.started = new Promise<void>((resolve, reject) => {
       let settled = false;

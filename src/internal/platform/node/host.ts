@@ -123,8 +123,20 @@ export function processOutput(fd: 1 | 2): { write(chunk: Uint8Array, written?: (
 
 const environmentCache = new Map<string, string | undefined>();
 
-/** An environment variable of this process, if the platform has any (read once: process.env is slow). */
+/**
+ * An environment variable of this process, if the platform has any (read once: process.env is
+ * slow). One this process may not read (Deno without --allow-env throws NotCapable) is unset:
+ * plughost's variables only change defaults, and must not stop it from loading.
+ */
 export function environmentVariable(name: string): string | undefined {
-  if (!environmentCache.has(name)) environmentCache.set(name, process.env[name]);
+  if (!environmentCache.has(name)) {
+    let value: string | undefined;
+    try {
+      value = process.env[name];
+    } catch {
+      value = undefined;
+    }
+    environmentCache.set(name, value);
+  }
   return environmentCache.get(name);
 }

@@ -148,6 +148,46 @@ const SLICE = 1_000_000;
 /** The shortest slice: where it ends up while every unit is slow (grows, host calls). */
 const MIN_SLICE = 1_000;
 
+/**
+ * What a plug-in's call context reaches: its kernel and vars, while it is open. Once released,
+ * the kernel goes back to the pool and serves the next plug-in created, so a context used after
+ * that (kept by a host function for later, or used by an async host function still running
+ * after its call timed out) fails instead of reaching that plug-in. A class, not an object
+ * literal with accessors: V8 makes such a literal slowly, and one is made per plug-in created.
+ */
+class OpenPluginContext implements CallContextHost {
+  constructor(
+    private readonly state: HostEnvState & { hostContext: unknown },
+    private readonly engine: { readonly released: boolean },
+  ) {}
+
+  private checkOpen(): void {
+    if (this.engine.released) {
+      throw new PluginClosedError(
+        "the plug-in this host function's call context belongs to is closed: its memory and vars are no longer reachable (use the context during the call, and keep copies of what is needed later)",
+      );
+    }
+  }
+
+  get kernel() {
+    this.checkOpen();
+    return this.state.kernel;
+  }
+  get vars() {
+    this.checkOpen();
+    return this.state.vars;
+  }
+  get hostContext() {
+    return this.state.hostContext;
+  }
+  get logLevel(): LogLevel {
+    return this.state.logLevel;
+  }
+  set logLevel(level: LogLevel) {
+    this.state.logLevel = level;
+  }
+}
+
 /** One plug-in instance and its call sequence; see the top of this file. */
 export class PluginEngine {
   readonly kernel: Kernel;
@@ -204,7 +244,7 @@ export class PluginEngine {
       const asyncHttp = hasJspi() ? options.asyncHttp?.(() => this.deadline) : undefined;
       this.state = this.createState(options, asyncHttp !== undefined);
       this.slot.holder.state = this.state;
-      this.callContext = new CallContext(this.contextHost());
+      this.callContext = new CallContext(new OpenPluginContext(this.state, this));
       this.stdout = outputSink(options.stdout, 1, options.platform);
       this.stderr = outputSink(options.stderr, 2, options.platform);
       this.plan = link({
@@ -245,42 +285,6 @@ export class PluginEngine {
       lastStatus: 0,
       lastHeaders: undefined,
       hostContext: undefined,
-    };
-  }
-
-  /**
-   * What the plug-in's call context reaches: this plug-in's kernel and vars, while it is open.
-   * Once released, the kernel goes back to the pool and serves the next plug-in created, so a
-   * context used after that (kept by a host function for later, or used by an async host
-   * function still running after its call timed out) fails instead of reaching that plug-in.
-   */
-  private contextHost(): CallContextHost {
-    const state = this.state;
-    const open = (): void => {
-      if (this.released) {
-        throw new PluginClosedError(
-          "the plug-in this host function's call context belongs to is closed: its memory and vars are no longer reachable (use the context during the call, and keep copies of what is needed later)",
-        );
-      }
-    };
-    return {
-      get kernel() {
-        open();
-        return state.kernel;
-      },
-      get vars() {
-        open();
-        return state.vars;
-      },
-      get hostContext() {
-        return state.hostContext;
-      },
-      get logLevel() {
-        return state.logLevel;
-      },
-      set logLevel(level: LogLevel) {
-        state.logLevel = level;
-      },
     };
   }
 
@@ -795,7 +799,8 @@ export class PluginEngine {
     if (!this.active) this.release();
   }
 
-  private released = false;
+  /** Closed: its kernel and memories are given back (see {@link release}). */
+  released = false;
   /** A call was given up while its guest was suspended: the kernel may still be in its hands, so it is never pooled. */
   private kernelAbandoned = false;
 

@@ -1,7 +1,6 @@
 // The plughost CLI: `run()` in-process with captured streams, and one spawn of the built bin.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -17,7 +16,7 @@ import { HOST_ENV_SIGNATURES as LIBRARY_HOST_ENV } from '../src/internal/host-en
 import { KERNEL_GUEST_FUNCTIONS } from '../src/internal/kernel/kernel.js';
 import { kernelWasmBase64 } from '../src/internal/kernel/kernel-wasm.generated.js';
 import { readModule } from '../src/internal/wasm/reader.js';
-import { assemble, pluginPath, repoRoot } from './helpers.js';
+import { assemble, pluginPath, repoRoot, SlowStream } from './helpers.js';
 
 /** A stdout/stderr stand-in that keeps every byte written to it. */
 class Capture {
@@ -969,23 +968,7 @@ describe('--enable-wasi-output with a slow reader', () => {
             (i32.const 0)))`),
       );
       // a pipe read slowly: every write fills it, and it drains 20 ms later
-      const stdout = new (class extends EventEmitter {
-        received = 0;
-        outstanding = 0;
-        maxOutstanding = 0;
-        timer: ReturnType<typeof setTimeout> | undefined;
-        write(chunk: Uint8Array | string): boolean {
-          this.received += chunk.length;
-          this.outstanding += chunk.length;
-          this.maxOutstanding = Math.max(this.maxOutstanding, this.outstanding);
-          this.timer ??= setTimeout(() => {
-            this.timer = undefined;
-            this.outstanding = 0;
-            this.emit('drain');
-          }, 20);
-          return false;
-        }
-      })();
+      const stdout = new SlowStream();
       const status = await run(['call', file, 'flood', '--enable-wasi-output'], { stdout, stderr: new Capture() });
       assert.equal(status, 0);
       assert.equal(stdout.received, 64 * 1048576 + 64);

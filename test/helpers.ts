@@ -2,6 +2,7 @@
 // records, and a child process bounded in time and memory.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -244,4 +245,24 @@ export function countCallMessages(): { readonly count: number } {
     post(value, transfer);
   };
   return counter;
+}
+
+/** A stream read slowly, as a pipe whose reader lags: every write fills it, and it drains 20 ms after it filled. */
+export class SlowStream extends EventEmitter {
+  received = 0;
+  outstanding = 0;
+  maxOutstanding = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  write(chunk: Uint8Array | string): boolean {
+    this.received += chunk.length;
+    this.outstanding += chunk.length;
+    this.maxOutstanding = Math.max(this.maxOutstanding, this.outstanding);
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      this.outstanding = 0;
+      this.emit('drain');
+    }, 20);
+    return false;
+  }
 }

@@ -4,33 +4,12 @@
 // guest writes (the CLI's --enable-wasi-output, piped to a slow reader: 4 GiB written, 11 GB
 // resident).
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
 import { describe, it } from 'node:test';
 import { createPlugin } from '../../src/index.js';
-import { assemble } from '../helpers.js';
+import { assemble, SlowStream } from '../helpers.js';
 
 const LINES = 64;
 const LINE_BYTES = 1 << 20;
-
-/** A stream read slowly: every write fills it; it drains 20 ms after it filled. */
-class SlowStream extends EventEmitter {
-  outstanding = 0;
-  maxOutstanding = 0;
-  received = 0;
-  private timer: ReturnType<typeof setTimeout> | undefined;
-
-  write(chunk: string): boolean {
-    this.received += chunk.length;
-    this.outstanding += chunk.length;
-    this.maxOutstanding = Math.max(this.maxOutstanding, this.outstanding);
-    this.timer ??= setTimeout(() => {
-      this.timer = undefined;
-      this.outstanding = 0;
-      this.emit('drain');
-    }, 20);
-    return false;
-  }
-}
 
 describe('a wasiStdout stream read slowly, in a worker', () => {
   it('holds a bounded backlog on the host thread: the guest waits for the stream to drain, and every line arrives', async () => {

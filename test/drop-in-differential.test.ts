@@ -17,6 +17,20 @@ import * as peerModule from '@extism/extism';
 import * as plughostModule from '../src/index.js';
 import { assemble, fixturePath, pluginPath, repoRoot } from './helpers.js';
 
+/** plughost's built entry, which the child processes below import as a user imports the package. */
+const PLUGHOST_ENTRY = pathToFileURL(join(repoRoot, 'build', 'src', 'index.js')).href;
+
+/** What an ES module script run by a child node (in the repository root) writes to stdout; throws when it fails or runs past `timeout` ms. */
+function moduleChildOutput(script: string, timeout: number, env?: NodeJS.ProcessEnv): string {
+  return execFileSync(process.execPath, ['--no-warnings', '--input-type=module', '-e', script], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    timeout,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(env === undefined ? {} : { env }),
+  });
+}
+
 // ------------------------------------------------------------------ both libraries, loosely typed
 
 /** What both libraries' outputs have in common. */
@@ -975,18 +989,12 @@ describe('drop-in: options', () => {
     assert.match(peerError.message, /"timeout" requires "runInWorker: true"/);
     // plughost's loop runs in a child, killed at a generous bound should the timeout not hold
     const script = `
-      const lib = await import(${JSON.stringify(pathToFileURL(join(repoRoot, 'build', 'src', 'index.js')).href)});
+      const lib = await import(${JSON.stringify(PLUGHOST_ENTRY)});
       const functions = { 'extism:host/user': { observe: (_ctx, v) => v } };
       const p = await lib.createPlugin(${JSON.stringify(guest)}, { functions, timeoutMs: 200 });
       try { await p.call('spin'); process.stdout.write('returned'); }
       catch (e) { process.stdout.write(e.constructor.name); }`;
-    const stdout = execFileSync(process.execPath, ['--no-warnings', '--input-type=module', '-e', script], {
-      cwd: repoRoot,
-      encoding: 'utf8',
-      timeout: 30_000,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    assert.equal(stdout, 'TimeoutError');
+    assert.equal(moduleChildOutput(script, 30_000), 'TimeoutError');
   });
 
   it('without a logger both log to the console (stdout for debug/info, stderr for trace/warn/error)', () => {
@@ -1002,7 +1010,7 @@ describe('drop-in: options', () => {
       const stderr = child.stderr.split('\n').filter((line) => !line.startsWith('    at '));
       return { stdout: child.stdout, stderr };
     };
-    const ours = outputOf(pathToFileURL(join(repoRoot, 'build', 'src', 'index.js')).href);
+    const ours = outputOf(PLUGHOST_ENTRY);
     assert.deepStrictEqual(ours, { stdout: 'debug: x\ninfo: x\n', stderr: ['Trace: trace: x', 'warn: x', 'error: x', ''] });
     assert.deepStrictEqual(outputOf('@extism/extism'), ours);
   });
@@ -1018,14 +1026,9 @@ describe('drop-in: options', () => {
           process.stdout.write('[' + enableWasiOutput + ' ' + out.text() + ']\\n');
           await p.close();
         }`;
-      return execFileSync(process.execPath, ['--no-warnings', '--input-type=module', '-e', script], {
-        cwd: repoRoot,
-        encoding: 'utf8',
-        timeout: 60_000,
-        env: { ...process.env, EXTISM_ENABLE_WASI_OUTPUT: '' },
-      });
+      return moduleChildOutput(script, 60_000, { ...process.env, EXTISM_ENABLE_WASI_OUTPUT: '' });
     };
-    const ours = stdoutOf(pathToFileURL(join(repoRoot, 'build', 'src', 'index.js')).href);
+    const ours = stdoutOf(PLUGHOST_ENTRY);
     assert.equal(ours, 'hello from wasi\n[true done]\n[false done]\n');
     assert.equal(stdoutOf('@extism/extism'), ours);
   });
@@ -1424,21 +1427,15 @@ describe("drop-in: the peer's users' code", () => {
   // Manifest type allows it). The spinning guest runs in a child: the peer's never stops.
   it('difference: timeoutMs in a manifest object: the peer ignores it (the call runs on), plughost applies it', () => {
     const outcomeIn = (entry: string, waitMs: number) =>
-      execFileSync(
-        process.execPath,
-        [
-          '--no-warnings',
-          '--input-type=module',
-          '-e',
-          `const { createPlugin } = await import(${JSON.stringify(entry)});
+      moduleChildOutput(
+        `const { createPlugin } = await import(${JSON.stringify(entry)});
            const functions = { 'extism:host/user': { observe: (_ctx, v) => v } };
            const p = await createPlugin({ wasm: [{ path: ${JSON.stringify(guest)} }], timeoutMs: 300 }, { functions, runInWorker: true });
            setTimeout(() => { process.stdout.write('still running'); process.exit(0); }, ${waitMs});
            p.call('spin').then(() => 'returned', (e) => e.constructor.name).then((outcome) => { process.stdout.write(outcome); process.exit(0); });`,
-        ],
-        { cwd: repoRoot, encoding: 'utf8', timeout: 90_000, stdio: ['ignore', 'pipe', 'pipe'] },
+        90_000,
       );
-    assert.equal(outcomeIn(pathToFileURL(join(repoRoot, 'build', 'src', 'index.js')).href, 60_000), 'TimeoutError');
+    assert.equal(outcomeIn(PLUGHOST_ENTRY, 60_000), 'TimeoutError');
     assert.equal(outcomeIn('@extism/extism', 3_000), 'still running');
   });
 
@@ -1512,20 +1509,14 @@ describe("drop-in: the peer's users' code", () => {
   it('difference: a worker-mode plug-in never closed keeps the process alive on the peer; under plughost the process exits', () => {
     // The timer is unref'd: it fires only when something else keeps the event loop alive.
     const run = (entry: string) =>
-      execFileSync(
-        process.execPath,
-        [
-          '--no-warnings',
-          '--input-type=module',
-          '-e',
-          `const { createPlugin } = await import(${JSON.stringify(entry)});
+      moduleChildOutput(
+        `const { createPlugin } = await import(${JSON.stringify(entry)});
            const p = await createPlugin(${JSON.stringify(countVowels)}, { runInWorker: true });
            process.stdout.write((await p.call('count_vowels', 'hello')).text());
            setTimeout(() => { process.stdout.write(' kept alive'); process.exit(0); }, 1000).unref();`,
-        ],
-        { cwd: repoRoot, encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] },
+        60_000,
       );
-    assert.equal(run(pathToFileURL(join(repoRoot, 'build', 'src', 'index.js')).href), HELLO);
+    assert.equal(run(PLUGHOST_ENTRY), HELLO);
     assert.equal(run('@extism/extism'), `${HELLO} kept alive`);
   });
 });

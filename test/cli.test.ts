@@ -16,22 +16,9 @@ import { HOST_ENV_SIGNATURES as LIBRARY_HOST_ENV } from '../src/internal/host-en
 import { KERNEL_GUEST_FUNCTIONS } from '../src/internal/kernel/kernel.js';
 import { kernelWasmBase64 } from '../src/internal/kernel/kernel-wasm.generated.js';
 import { readModule } from '../src/internal/wasm/reader.js';
-import { assemble, pluginPath, repoRoot, SlowStream } from './helpers.js';
+import { assemble, Capture, pluginPath, repoRoot, SlowStream } from './helpers.js';
 
 /** A stdout/stderr stand-in that keeps every byte written to it. */
-class Capture {
-  readonly chunks: Buffer[] = [];
-  write(chunk: Uint8Array | string): boolean {
-    this.chunks.push(Buffer.from(chunk));
-    return true;
-  }
-  bytes(): Buffer {
-    return Buffer.concat(this.chunks);
-  }
-  text(): string {
-    return this.bytes().toString('utf8');
-  }
-}
 
 interface Result {
   status: number;

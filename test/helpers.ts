@@ -266,3 +266,18 @@ export class SlowStream extends EventEmitter {
     return false;
   }
 }
+
+/** An output stream that keeps what is written to it (the CLI's stdout and stderr in tests). */
+export class Capture {
+  readonly chunks: Buffer[] = [];
+  write(chunk: Uint8Array | string): boolean {
+    this.chunks.push(Buffer.from(chunk));
+    return true;
+  }
+  bytes(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+  text(): string {
+    return this.bytes().toString('utf8');
+  }
+}

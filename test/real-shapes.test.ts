@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { run } from '../src/cli/run.js';
 import { type CallContext, createPlugin, LinkError, type Plugin, PluginCallError } from '../src/index.js';
-import { assemble } from './helpers.js';
+import { assemble, Capture } from './helpers.js';
 import { E, startGuest } from './wasi/guest.js';
 
 // The imports of a TinyGo or Rust plug-in built with an Extism PDK before 1.0 (as
@@ -93,17 +93,6 @@ const TESTER = `(module
 const JSPI =
   typeof (WebAssembly as unknown as { Suspending?: unknown }).Suspending === 'function' &&
   typeof (WebAssembly as unknown as { promising?: unknown }).promising === 'function';
-
-class Capture {
-  readonly chunks: Buffer[] = [];
-  write(chunk: Uint8Array | string): boolean {
-    this.chunks.push(Buffer.from(chunk));
-    return true;
-  }
-  text(): string {
-    return Buffer.concat(this.chunks).toString('utf8');
-  }
-}
 
 describe('real plug-in shapes', () => {
   let dir: string;

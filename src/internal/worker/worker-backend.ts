@@ -49,8 +49,13 @@ export { type WorkerHttpFactory, type WorkerSpec, workerSpec } from './worker-sp
 
 /** After its deadline, how long a call may still take to report its own timeout before its worker is ended. */
 const WATCHDOG_GRACE_MS = 30;
-/** After an abort, how long an instrumented guest has to stop on its own before its worker is ended. */
-const ABORT_GRACE_MS = 100;
+/**
+ * After an abort, how long a guest that can be stopped from inside (instrumented, or waiting for
+ * a host function) has to stop before its worker is ended. Stopping needs the worker's thread to
+ * be scheduled: 100 ms was sometimes too short on a loaded 2-core machine, and a worker ended
+ * for that loses the plug-in's state for nothing.
+ */
+const ABORT_GRACE_MS = 250;
 /**
  * How long close() waits for ended workers to be gone. A worker ends within milliseconds,
  * unless its thread does not take the termination (Node 20's V8 misses it in some wasm loops
